@@ -1,0 +1,3 @@
+from ecli.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The command line: a thin, lazily built layer over ecli's operations."""

@@ -1,0 +1,91 @@
+"""Entry point: parse global flags, import only the chosen command, map errors.
+
+Commands are registered by name and module path and imported only when run,
+so `ecli --help` and `ecli search` stay fast (no registry or HTTP libraries).
+Every EcliError becomes one line on stderr and its exit code, here and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ecli import __version__
+from ecli.errors import EcliError
+
+# name -> (module under ecli.cli.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "pull if needed, then run a package, an OCI reference or a .bpf.o"),
+    "pull": ("pull", "download a package or OCI reference into the local store"),
+    "search": ("search", "search the packages of the configured sources"),
+    "info": ("info", "show a package's description, versions and requirements"),
+    "update": ("update", "refresh the JSON index of every source"),
+    "sources": ("sources", "list, add or remove JSON index sources"),
+    "build": ("build", "build the project in a folder into an OCI artifact"),
+    "push": ("push", "push a built artifact to an OCI registry"),
+}
+
+EPILOG = """examples:
+  ecli run opensnoop                  run a package from the hub
+  ecli run opensnoop -h               list the package's own options
+  ecli run ./opensnoop.bpf.o          run a local CO-RE object
+  ecli search open                    find packages
+  ecli sources add local http://127.0.0.1:8000/api/v1/
+"""
+
+
+def build_parser(selected: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecli",
+        description="Find, pull and run eBPF programs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ecli {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="say more (repeat for more)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="say only what is asked")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, summary) in COMMANDS.items():
+        command_parser = sub.add_parser(
+            name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if name == selected:
+            module = importlib.import_module(f"ecli.cli.commands.{module_name}")
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(handler=module.run)
+    return parser
+
+
+def _selected_command(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ecli.cli.context import Context
+    from ecli.paths import Paths
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_selected_command(argv))
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    context = Context(paths=Paths.from_environment(), verbose=args.verbose, quiet=args.quiet)
+    try:
+        return args.handler(args, context) or 0
+    except EcliError as error:
+        print(f"ecli: error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,93 @@
+"""Every error ecli reports to a user, in one tree.
+
+A leaf module: it imports nothing else of the project, so any layer can raise
+these without pulling in the rest.
+
+    EcliError                 message, hint and a stable reference
+    ├── UsageError            bad command-line input (exit 2)
+    ├── ReferenceError_       a package reference that does not parse
+    ├── NotFoundError         no such package, version, source or file
+    ├── SourceError           a JSON index that cannot be fetched or read
+    ├── RegistryError         an OCI registry failed or answered wrongly
+    │   └── DigestMismatchError   content does not match its digest
+    ├── ArtifactError         an artifact whose content is malformed
+    ├── BuildError            `ecli build` failed
+    └── RuntimeLoadError      the kernel side: open, load, attach
+        ├── PrivilegeError    not root / a capability is missing
+        ├── KernelFeatureError    the kernel lacks what the program needs
+        └── VerifierError     the verifier rejected a program; keeps its log
+
+The CLI maps these to exit codes and one-line messages in one place
+(`ecli.cli.main`); nothing else prints an error.
+"""
+
+from __future__ import annotations
+
+
+class EcliError(Exception):
+    """Base of every error a user may see: one line, an optional hint."""
+
+    exit_code = 1
+    reference = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(EcliError):
+    exit_code = 2
+    reference = "usage"
+
+
+class ReferenceError_(EcliError):  # noqa: N801 - the builtin ReferenceError is unrelated
+    exit_code = 2
+    reference = "bad-reference"
+
+
+class NotFoundError(EcliError):
+    reference = "not-found"
+
+
+class SourceError(EcliError):
+    reference = "source"
+
+
+class RegistryError(EcliError):
+    reference = "registry"
+
+
+class DigestMismatchError(RegistryError):
+    reference = "digest-mismatch"
+
+
+class ArtifactError(EcliError):
+    reference = "bad-artifact"
+
+
+class BuildError(EcliError):
+    reference = "build"
+
+
+class RuntimeLoadError(EcliError):
+    reference = "load"
+
+
+class PrivilegeError(RuntimeLoadError):
+    reference = "privilege"
+
+
+class KernelFeatureError(RuntimeLoadError):
+    reference = "kernel-feature"
+
+
+class VerifierError(RuntimeLoadError):
+    reference = "verifier"
+
+    def __init__(self, message: str, *, log: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.log = log

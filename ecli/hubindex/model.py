@@ -1,0 +1,234 @@
+"""Typed form of the `api/v1` documents, with a strict reader and a writer.
+
+Layout under a source's base URL (all paths relative to `index.json`):
+
+    index.json              Root: schema version, generation time, where the rest is
+    catalog.json            Catalog: one compact entry per package, for search and list
+    packages/NAME.json      PackageDocument: every version, digest and requirement
+    search/lunr.json        the prebuilt lunr index the site's search page loads
+
+The reader checks shapes by hand rather than through jsonschema so that
+`ecli search` stays fast; `api-v1.schema.json` beside this file is the
+published schema and the tests hold the two together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ecli.errors import SourceError
+
+SCHEMA_VERSION = 1
+ROOT_FILE = "index.json"
+CATALOG_FILE = "catalog.json"
+PACKAGES_DIR = "packages"
+MAX_DOCUMENT_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Root:
+    schema_version: int
+    generated: str
+    catalog: str = CATALOG_FILE
+    packages: str = PACKAGES_DIR + "/{name}.json"
+    search: str | None = None
+    registry_mirrors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    summary: str
+    kind: str
+    latest: str | None
+    keywords: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    updated: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    schema_version: int
+    generated: str
+    packages: tuple[CatalogEntry, ...]
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One platform's manifest within a (possibly multi-platform) version."""
+
+    os: str
+    architecture: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Version:
+    version: str
+    ref: str
+    repository: str
+    digest: str
+    platforms: tuple[Platform, ...] = ()
+    published: str | None = None
+    yanked: str | None = None
+    requirements: dict[str, Any] = field(default_factory=dict)
+    permissions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PackageDocument:
+    schema_version: int
+    name: str
+    summary: str
+    kind: str
+    description: str = ""
+    license: str | None = None
+    homepage: str | None = None
+    source: str | None = None
+    owners: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    versions: tuple[Version, ...] = ()
+
+    def find_version(self, wanted: str | None) -> Version:
+        """The named version, or the newest version that is not yanked."""
+        if wanted is not None:
+            for version in self.versions:
+                if version.version == wanted:
+                    return version
+            known = ", ".join(v.version for v in self.versions) or "none"
+            raise SourceError(f"{self.name} has no version {wanted} (known: {known})")
+        for version in self.versions:  # newest first, by contract
+            if not version.yanked:
+                return version
+        raise SourceError(f"{self.name} has no version that is not yanked")
+
+
+def dump(document: Root | Catalog | PackageDocument) -> bytes:
+    """Serialise a document exactly as it is published."""
+    return json.dumps(asdict(document), indent=None, separators=(",", ":"),
+                      ensure_ascii=False).encode() + b"\n"
+
+
+def load_root(raw: bytes, where: str) -> Root:
+    data = _document(raw, where)
+    return Root(
+        schema_version=data["schema_version"],
+        generated=_get(data, "generated", str, where),
+        catalog=_get(data, "catalog", str, where, CATALOG_FILE),
+        packages=_get(data, "packages", str, where, PACKAGES_DIR + "/{name}.json"),
+        search=_get(data, "search", str, where, None),
+        registry_mirrors=_get(data, "registry_mirrors", dict, where, {}),
+    )
+
+
+def load_catalog(raw: bytes, where: str) -> Catalog:
+    data = _document(raw, where)
+    entries = []
+    for i, item in enumerate(_get(data, "packages", list, where)):
+        at = f"{where}: packages[{i}]"
+        entries.append(CatalogEntry(
+            name=_get(item, "name", str, at),
+            summary=_get(item, "summary", str, at),
+            kind=_get(item, "kind", str, at),
+            latest=_get(item, "latest", str, at, None),
+            keywords=_strings(item, "keywords", at),
+            categories=_strings(item, "categories", at),
+            owners=_strings(item, "owners", at),
+            updated=_get(item, "updated", str, at, None),
+        ))
+    return Catalog(data["schema_version"], _get(data, "generated", str, where), tuple(entries))
+
+
+def load_package(raw: bytes, where: str) -> PackageDocument:
+    data = _document(raw, where)
+    versions = []
+    for i, item in enumerate(_get(data, "versions", list, where)):
+        at = f"{where}: versions[{i}]"
+        platforms = tuple(
+            Platform(
+                os=_get(p, "os", str, f"{at}.platforms[{j}]"),
+                architecture=_get(p, "architecture", str, f"{at}.platforms[{j}]"),
+                digest=_digest(_get(p, "digest", str, f"{at}.platforms[{j}]"), at),
+            )
+            for j, p in enumerate(_get(item, "platforms", list, at, []))
+        )
+        versions.append(Version(
+            version=_get(item, "version", str, at),
+            ref=_get(item, "ref", str, at),
+            repository=_get(item, "repository", str, at),
+            digest=_digest(_get(item, "digest", str, at), at),
+            platforms=platforms,
+            published=_get(item, "published", str, at, None),
+            yanked=_get(item, "yanked", str, at, None),
+            requirements=_get(item, "requirements", dict, at, {}),
+            permissions=_strings(item, "permissions", at),
+        ))
+    return PackageDocument(
+        schema_version=data["schema_version"],
+        name=_get(data, "name", str, where),
+        summary=_get(data, "summary", str, where),
+        kind=_get(data, "kind", str, where),
+        description=_get(data, "description", str, where, ""),
+        license=_get(data, "license", str, where, None),
+        homepage=_get(data, "homepage", str, where, None),
+        source=_get(data, "source", str, where, None),
+        owners=_strings(data, "owners", where),
+        keywords=_strings(data, "keywords", where),
+        categories=_strings(data, "categories", where),
+        versions=tuple(versions),
+    )
+
+
+_MISSING = object()
+
+
+def _document(raw: bytes, where: str) -> dict[str, Any]:
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise SourceError(f"{where}: document is larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise SourceError(f"{where}: expected a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SourceError(
+            f"{where}: schema_version {version!r} is not supported (this ecli reads "
+            f"{SCHEMA_VERSION})",
+            hint="upgrade ecli, or point it at an index it understands",
+        )
+    return data
+
+
+def _get(data: Any, key: str, kind: type, where: str, default: Any = _MISSING) -> Any:
+    if not isinstance(data, dict):
+        raise SourceError(f"{where}: expected a JSON object")
+    if key not in data or data[key] is None:
+        if default is _MISSING:
+            raise SourceError(f"{where}: missing field {key!r}")
+        return default
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SourceError(f"{where}: field {key!r} must be {kind.__name__}")
+    return value
+
+
+def _strings(data: Any, key: str, where: str) -> tuple[str, ...]:
+    values = _get(data, key, list, where, [])
+    if not all(isinstance(v, str) for v in values):
+        raise SourceError(f"{where}: field {key!r} must be a list of strings")
+    return tuple(values)
+
+
+def _digest(value: str, where: str) -> str:
+    algorithm, _, hex_part = value.partition(":")
+    if algorithm != "sha256" or len(hex_part) != 64 or not all(
+        c in "0123456789abcdef" for c in hex_part
+    ):
+        raise SourceError(f"{where}: {value!r} is not a sha256 digest")
+    return value

@@ -1,0 +1,1 @@
+"""OCI artifacts: media types and config, references, the local store, registries."""

@@ -1,0 +1,139 @@
+"""The package config: the JSON blob every eBPF Hub artifact carries.
+
+It tells ecli how to run the artifact (kind, object or entrypoint), what it
+needs from the kernel, and how to present its options. This module is the only
+reader and writer of that blob; docs/formats.md describes it field by field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ecli.errors import ArtifactError
+
+SCHEMA_VERSION = 1
+KINDS = ("bpf", "bundle", "image")
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+MAX_CONFIG_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """How a `const volatile` global is shown on the command line."""
+
+    flag: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Requirements:
+    min_kernel: str | None = None
+    btf: bool = True
+    features: tuple[str, ...] = ()
+    program_types: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PackageConfig:
+    name: str
+    version: str
+    kind: str
+    description: str = ""
+    object: str | None = None
+    entrypoint: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    requirements: Requirements = field(default_factory=Requirements)
+    options: dict[str, OptionInfo] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
+        return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
+
+    @classmethod
+    def from_json(cls, raw: bytes, where: str) -> PackageConfig:
+        """Parse and check a config blob; `where` names it in errors."""
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ArtifactError(f"{where}: package config is larger than {MAX_CONFIG_BYTES} bytes")
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"{where}: package config is not JSON: {exc}") from None
+        return cls.from_dict(data, where)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> PackageConfig:
+        reader = _Reader(data, where)
+        version = reader.get("schema_version", int, SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise ArtifactError(
+                f"{where}: package config schema_version {version} is not supported "
+                f"(this ecli reads {SCHEMA_VERSION})",
+                hint="upgrade ecli",
+            )
+        name = reader.require("name", str)
+        if not NAME_PATTERN.match(name):
+            raise ArtifactError(f"{where}: name {name!r} is not a valid package name")
+        kind = reader.require("kind", str)
+        if kind not in KINDS:
+            raise ArtifactError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        req = _Reader(reader.get("requirements", dict, {}), f"{where}: requirements")
+        options = {}
+        for opt_name, opt in reader.get("options", dict, {}).items():
+            opt_reader = _Reader(opt, f"{where}: options.{opt_name}")
+            options[opt_name] = OptionInfo(
+                flag=opt_reader.get("flag", str, None),
+                description=opt_reader.get("description", str, ""),
+            )
+        config = cls(
+            name=name,
+            version=reader.require("version", str),
+            kind=kind,
+            description=reader.get("description", str, ""),
+            object=reader.get("object", str, None),
+            entrypoint=tuple(reader.get("entrypoint", list, [])),
+            platforms=tuple(reader.get("platforms", list, [])),
+            requirements=Requirements(
+                min_kernel=req.get("min_kernel", str, None),
+                btf=req.get("btf", bool, True),
+                features=tuple(req.get("features", list, [])),
+                program_types=tuple(req.get("program_types", list, [])),
+                capabilities=tuple(req.get("capabilities", list, [])),
+            ),
+            options=options,
+        )
+        if kind == "bpf" and not config.object:
+            raise ArtifactError(f"{where}: a package of kind 'bpf' must name its object")
+        if kind == "bundle" and not config.entrypoint:
+            raise ArtifactError(f"{where}: a package of kind 'bundle' must have an entrypoint")
+        return config
+
+
+class _Reader:
+    """Typed access to one JSON object, naming the field in every error."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{where}: expected an object, got {type(data).__name__}")
+        self.data = data
+        self.where = where
+
+    def require(self, key: str, kind: type) -> Any:
+        if key not in self.data:
+            raise ArtifactError(f"{self.where}: missing field {key!r}")
+        return self.get(key, kind, None)
+
+    def get(self, key: str, kind: type, default: Any) -> Any:
+        value = self.data.get(key, default)
+        if value is default:
+            return value
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ArtifactError(
+                f"{self.where}: field {key!r} must be {kind.__name__}, got {type(value).__name__}"
+            )
+        if kind is list and not all(isinstance(item, str) for item in value):
+            raise ArtifactError(f"{self.where}: field {key!r} must be a list of strings")
+        return value

@@ -1,0 +1,33 @@
+"""The only place that names OCI media types.
+
+Our own types live under `application/vnd.ebpfhub.*`; the OCI ones are the
+standard manifest and index types; bumblebee's are read for compatibility.
+docs/formats.md documents each of them.
+"""
+
+from __future__ import annotations
+
+# Standard OCI.
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+# eBPF Hub packages.
+ARTIFACT_TYPE = "application/vnd.ebpfhub.package.v1"
+PACKAGE_CONFIG = "application/vnd.ebpfhub.package.config.v1+json"
+BPF_OBJECT = "application/vnd.ebpfhub.bpf.object.v1+elf"
+BUNDLE_TAR_GZIP = "application/vnd.ebpfhub.bundle.v1.tar+gzip"
+
+# bumblebee (solo-io/bumblebee) artifacts, run as kind `bpf`.
+BUMBLEBEE_CONFIG = "application/ebpf.oci.image.config.v1+json"
+BUMBLEBEE_PROGRAM = "application/ebpf.oci.image.program.v1+binary"
+
+# The annotation OCI tools use for a layer's file name.
+ANNOTATION_TITLE = "org.opencontainers.image.title"
+
+MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+INDEX_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
+CONFIG_TYPES = (PACKAGE_CONFIG, BUMBLEBEE_CONFIG)
+BPF_OBJECT_TYPES = (BPF_OBJECT, BUMBLEBEE_PROGRAM)

@@ -1,0 +1,46 @@
+"""Where ecli keeps its files: one object resolves every path.
+
+Order of precedence: ECLI_HOME (everything under one folder, handy for tests
+and for operators), then the XDG variables, then the XDG defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    cache_dir: Path
+    state_dir: Path
+
+    @classmethod
+    def from_environment(cls, env: os._Environ[str] | dict[str, str] = os.environ) -> Paths:
+        home = env.get("ECLI_HOME")
+        if home:
+            root = Path(home)
+            return cls(root / "config", root / "cache", root / "state")
+        user_home = Path(env.get("HOME") or Path.home())
+        return cls(
+            Path(env.get("XDG_CONFIG_HOME") or user_home / ".config") / "ecli",
+            Path(env.get("XDG_CACHE_HOME") or user_home / ".cache") / "ecli",
+            Path(env.get("XDG_STATE_HOME") or user_home / ".local" / "state") / "ecli",
+        )
+
+    @property
+    def sources_file(self) -> Path:
+        """The configured sources (JSON index URLs or folders)."""
+        return self.config_dir / "sources.json"
+
+    @property
+    def index_cache_dir(self) -> Path:
+        """Cached JSON index documents, one folder per source."""
+        return self.cache_dir / "index"
+
+    @property
+    def oci_store_dir(self) -> Path:
+        """The content store: an OCI image layout holding every pulled blob."""
+        return self.cache_dir / "oci"
