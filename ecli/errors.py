@@ -44,7 +44,7 @@ class UsageError(EcliError):
     reference = "usage"
 
 
-class ReferenceError_(EcliError):  # noqa: N801 - the builtin ReferenceError is unrelated
+class ReferenceError_(EcliError):
     exit_code = 2
     reference = "bad-reference"
 

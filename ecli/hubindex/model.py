@@ -6,6 +6,7 @@ Layout under a source's base URL (all paths relative to `index.json`):
     catalog.json            Catalog: one compact entry per package, for search and list
     packages/NAME.json      PackageDocument: every version, digest and requirement
     search/lunr.json        the prebuilt lunr index the site's search page loads
+    search/docs.json        SearchDocs: name -> summary, kind, latest, to render results
 
 The reader checks shapes by hand rather than through jsonschema so that
 `ecli search` stays fast; `api-v1.schema.json` beside this file is the
@@ -24,6 +25,8 @@ SCHEMA_VERSION = 1
 ROOT_FILE = "index.json"
 CATALOG_FILE = "catalog.json"
 PACKAGES_DIR = "packages"
+SEARCH_INDEX_FILE = "search/lunr.json"
+SEARCH_DOCS_FILE = "search/docs.json"
 MAX_DOCUMENT_BYTES = 64 << 20
 
 
@@ -107,9 +110,35 @@ class PackageDocument:
         raise SourceError(f"{self.name} has no version that is not yanked")
 
 
-def dump(document: Root | Catalog | PackageDocument) -> bytes:
+@dataclass(frozen=True)
+class SearchDoc:
+    """What the search page shows for one hit, beside the lunr index (which holds no text)."""
+
+    summary: str
+    kind: str
+    latest: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchDocs:
+    schema_version: int
+    packages: dict[str, SearchDoc]
+
+
+def dump(document: Root | Catalog | PackageDocument | SearchDocs) -> bytes:
     """Serialise a document exactly as it is published."""
-    return json.dumps(asdict(document), indent=None, separators=(",", ":"),
+    return _compact(asdict(document))
+
+
+def dump_search_index(serialized: dict[str, Any]) -> bytes:
+    """The lunr index, in lunr's own serialisation (opaque here, read by lunr.js)."""
+    if not isinstance(serialized.get("invertedIndex"), list):
+        raise ValueError("not a serialised lunr index")
+    return _compact(serialized)
+
+
+def _compact(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, indent=None, separators=(",", ":"),
                       ensure_ascii=False).encode() + b"\n"
 
 
@@ -181,6 +210,19 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
         categories=_strings(data, "categories", where),
         versions=tuple(versions),
     )
+
+
+def load_search_docs(raw: bytes, where: str) -> SearchDocs:
+    data = _document(raw, where)
+    packages = {}
+    for name, item in _get(data, "packages", dict, where).items():
+        at = f"{where}: packages[{name!r}]"
+        packages[name] = SearchDoc(
+            summary=_get(item, "summary", str, at),
+            kind=_get(item, "kind", str, at),
+            latest=_get(item, "latest", str, at, None),
+        )
+    return SearchDocs(data["schema_version"], packages)
 
 
 _MISSING = object()

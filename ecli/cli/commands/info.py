@@ -1,0 +1,39 @@
+"""`ecli info NAME`: everything the index says about a package."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from ecli.cli.context import Context
+from ecli.cli.render import print_json, print_table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="package name")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.index_client import IndexClient
+
+    source, doc = IndexClient(ctx.paths).find(args.name)
+    if args.json:
+        print_json({"source": source.name, **asdict(doc)})
+        return 0
+    print(f"{doc.name}: {doc.summary}")
+    for label, value in (("kind", doc.kind), ("license", doc.license),
+                         ("owners", ", ".join(doc.owners)), ("homepage", doc.homepage),
+                         ("source", doc.source), ("keywords", ", ".join(doc.keywords)),
+                         ("from", source.name)):
+        if value:
+            print(f"  {label + ':':<10} {value}")
+    if doc.description:
+        print()
+        print(doc.description.strip())
+    print()
+    print_table(["VERSION", "DIGEST", "PUBLISHED", "NOTE"],
+                [(v.version, v.digest, v.published or "-",
+                  f"yanked: {v.yanked}" if v.yanked else "") for v in doc.versions])
+    print(f"\nrun it: sudo ecli run {doc.name}")
+    return 0

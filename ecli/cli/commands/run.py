@@ -1,0 +1,76 @@
+"""`ecli run TARGET [program options]`: pull if needed, then run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ecli.cli.context import Context
+from ecli.errors import UsageError
+
+EXAMPLES = """examples:
+  ecli run opensnoop                       newest version from the sources
+  ecli run opensnoop@0.1.0 --json          a pinned version, JSON lines
+  ecli run opensnoop -h                    the program's own options
+  ecli run opensnoop --duration 5 --pid 42 ecli's options go before the target
+  ecli run 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0
+  ecli run ./opensnoop.bpf.o
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    parser.add_argument("target", metavar="TARGET",
+                        help="package NAME[@VERSION], OCI reference, or path to a .bpf.o")
+    parser.add_argument("program_args", nargs=argparse.REMAINDER, metavar="...",
+                        help="options of the program itself (see 'ecli run TARGET -h')")
+    _add_run_options(parser)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """ecli's own options, accepted before the target and among the program's."""
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    parser.add_argument("--duration", type=float, metavar="SECONDS",
+                        help="stop after this many seconds")
+    parser.add_argument("--timestamp", "-T", action="store_true",
+                        help="add the time to each event")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.cli.render import EventPrinter
+    from ecli.locate import locate
+    from ecli.runtime import runner
+
+    own = argparse.ArgumentParser(add_help=False)
+    _add_run_options(own)
+    late, program_args = own.parse_known_args(args.program_args)
+    args.json = args.json or late.json
+    args.timestamp = args.timestamp or late.timestamp
+    args.duration = late.duration if late.duration is not None else args.duration
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration must be a positive number of seconds")
+    package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress)
+    if package.config is not None and package.config.kind != "bpf":
+        raise UsageError(f"{package.name}: kind {package.config.kind!r} cannot be run yet")
+    prepared = runner.prepare(package.object_path, package.config, package.name,
+                              program_args)
+
+    def attached(programs: int) -> None:
+        if not ctx.quiet:
+            print(f"ecli: {package.name}: {programs} program(s) attached; "
+                  "Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    summary = runner.execute(
+        prepared,
+        lambda columns: EventPrinter(columns, as_json=args.json, timestamp=args.timestamp),
+        args.duration,
+        attached,
+    )
+    if not ctx.quiet:
+        print(f"ecli: {package.name}: detached after {summary.seconds:.1f}s, "
+              f"{summary.events} event(s)", file=sys.stderr)
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"ecli: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,30 @@
+"""`ecli search TERM`: find packages in the cached catalogs."""
+
+from __future__ import annotations
+
+import argparse
+
+from ecli.cli.context import Context
+from ecli.cli.render import print_json, print_table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "examples:\n  ecli search open\n  ecli search 'tcp latency' --json"
+    parser.add_argument("term", nargs="?", default="",
+                        help="words to look for in names, summaries and keywords")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.index_client import IndexClient
+
+    hits = IndexClient(ctx.paths).search(args.term)
+    if args.json:
+        print_json([{"name": e.name, "summary": e.summary, "kind": e.kind,
+                     "latest": e.latest, "source": s.name} for s, e in hits])
+    elif hits:
+        print_table(["NAME", "VERSION", "KIND", "SUMMARY"],
+                    [(e.name, e.latest or "-", e.kind, e.summary) for _, e in hits])
+    elif not ctx.quiet:
+        print(f"no packages match {args.term!r}")
+    return 0 if hits else 1

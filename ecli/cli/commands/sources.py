@@ -1,0 +1,54 @@
+"""`ecli sources list|add|remove`: where package indexes come from."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from ecli.cli.context import Context
+from ecli.cli.render import print_json, print_table
+
+EXAMPLES = """examples:
+  ecli sources add hub https://hub.example.org/api/v1/
+  ecli sources add local ./site/api/v1 --priority 10
+  ecli sources list --json
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="show the configured sources")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    adding = actions.add_parser("add", help="add or replace a source")
+    adding.add_argument("name", help="a short name for the source")
+    adding.add_argument("location", help="URL of an api/v1 index, or a local folder")
+    adding.add_argument("--priority", type=int, default=100,
+                        help="lower is searched first (default 100)")
+    removing = actions.add_parser("remove", help="remove a source")
+    removing.add_argument("name")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli import sources
+
+    path = ctx.paths.sources_file
+    if args.action == "add":
+        source = sources.add(path, args.name, args.location, args.priority)
+        if not ctx.quiet:
+            print(f"added source {source.name}: {source.location}")
+            print("run 'ecli update' to fetch its index")
+    elif args.action == "remove":
+        sources.remove(path, args.name)
+        if not ctx.quiet:
+            print(f"removed source {args.name}")
+    else:
+        configured = sources.load(path)
+        if args.json:
+            print_json([asdict(s) for s in configured])
+        elif not configured:
+            print("no sources configured; add one with 'ecli sources add NAME URL'")
+        else:
+            print_table(["NAME", "PRIORITY", "LOCATION"],
+                        [(s.name, s.priority, s.location) for s in configured])
+    return 0

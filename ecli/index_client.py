@@ -1,0 +1,179 @@
+"""Fetch, cache and look up the JSON indexes of the configured sources.
+
+`update` fetches each source's root and catalog, conditionally (ETag and
+Last-Modified), and stores them atomically under the cache; lookups work
+from that cache, offline. Per-package documents are fetched only when a
+package is asked for, and dropped by the next `update` that changes the
+catalog, so a sparse client stays current.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecli.atomic import write_atomic
+from ecli.errors import NotFoundError, SourceError
+from ecli.hubindex import model
+from ecli.oci.config import NAME_PATTERN
+from ecli.paths import Paths
+from ecli.sources import Source, load
+
+FETCH_TIMEOUT_SECONDS = 30
+META_FILE = "meta.json"
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    source: Source
+    changed: bool
+    packages: int
+
+
+@dataclass(frozen=True)
+class Fetched:
+    body: bytes | None  # None: not modified since the cached copy
+    validators: dict[str, str]
+
+
+class IndexClient:
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.sources = load(paths.sources_file)
+
+    def require_sources(self) -> list[Source]:
+        if not self.sources:
+            raise SourceError("no package sources are configured",
+                              hint="add one: ecli sources add NAME URL-or-FOLDER")
+        return self.sources
+
+    # -- update ---------------------------------------------------------------
+
+    def update(self, source: Source) -> UpdateResult:
+        folder = self._folder(source)
+        meta = self._meta(folder)
+        root_fetch = _fetch(source, model.ROOT_FILE, meta.get(model.ROOT_FILE, {}))
+        if root_fetch.body is None and (folder / model.CATALOG_FILE).exists():
+            return UpdateResult(source, False, len(self.catalog(source).packages))
+        root_raw = root_fetch.body or (folder / model.ROOT_FILE).read_bytes()
+        root = model.load_root(root_raw, _where(source, model.ROOT_FILE))
+        catalog_fetch = _fetch(source, root.catalog, meta.get(root.catalog, {}))
+        if catalog_fetch.body is None and (folder / model.CATALOG_FILE).exists():
+            write_atomic(folder / model.ROOT_FILE, root_raw)
+            return UpdateResult(source, False, len(self.catalog(source).packages))
+        catalog_raw = catalog_fetch.body or b""
+        catalog = model.load_catalog(catalog_raw, _where(source, root.catalog))
+        shutil.rmtree(folder / model.PACKAGES_DIR, ignore_errors=True)  # stale now
+        write_atomic(folder / model.CATALOG_FILE, catalog_raw)
+        write_atomic(folder / model.ROOT_FILE, root_raw)
+        meta = {model.ROOT_FILE: root_fetch.validators, root.catalog: catalog_fetch.validators}
+        write_atomic(folder / META_FILE, json.dumps(meta).encode())
+        return UpdateResult(source, True, len(catalog.packages))
+
+    # -- lookups --------------------------------------------------------------
+
+    def catalog(self, source: Source) -> model.Catalog:
+        path = self._folder(source) / model.CATALOG_FILE
+        if not path.exists():
+            self.update(source)
+        return model.load_catalog(path.read_bytes(), str(path))
+
+    def entries(self) -> Iterator[tuple[Source, model.CatalogEntry]]:
+        for source in self.require_sources():
+            for entry in self.catalog(source).packages:
+                yield source, entry
+
+    def search(self, term: str) -> list[tuple[Source, model.CatalogEntry]]:
+        """Packages whose name, summary or keywords contain every word of `term`."""
+        words = term.lower().split()
+        hits = []
+        for source, entry in self.entries():
+            text = " ".join((entry.name, entry.summary, *entry.keywords, *entry.categories))
+            if all(word in text.lower() for word in words):
+                rank = 0 if entry.name == term else 1 if words and words[0] in entry.name else 2
+                hits.append((rank, source.priority, entry.name, source, entry))
+        hits.sort(key=lambda hit: hit[:3])
+        return [(source, entry) for *_, source, entry in hits]
+
+    def find(self, name: str) -> tuple[Source, model.PackageDocument]:
+        """The package document of `name` from the first source that lists it."""
+        for source, entry in self.entries():
+            if entry.name == name:
+                return source, self.package(source, name)
+        raise NotFoundError(
+            f"no package named {name!r} in any source "
+            f"({', '.join(s.name for s in self.require_sources())})",
+            hint="try 'ecli search', or 'ecli update' if the index is old",
+        )
+
+    def package(self, source: Source, name: str) -> model.PackageDocument:
+        if not NAME_PATTERN.match(name):
+            raise NotFoundError(f"{name!r} is not a valid package name")
+        folder = self._folder(source)
+        cached = folder / model.PACKAGES_DIR / f"{name}.json"
+        if cached.exists():
+            return model.load_package(cached.read_bytes(), str(cached))
+        root_path = folder / model.ROOT_FILE
+        root = model.load_root(root_path.read_bytes(), str(root_path))
+        relative = root.packages.replace("{name}", name)
+        raw = _fetch(source, relative, {}).body or b""
+        document = model.load_package(raw, _where(source, relative))
+        if document.name != name:
+            raise SourceError(f"{_where(source, relative)}: describes {document.name!r}, "
+                              f"not {name!r}")
+        write_atomic(cached, raw)
+        return document
+
+    def _folder(self, source: Source) -> Path:
+        return self.paths.index_cache_dir / source.name
+
+    @staticmethod
+    def _meta(folder: Path) -> dict[str, dict[str, str]]:
+        try:
+            return json.loads((folder / META_FILE).read_bytes())
+        except (OSError, ValueError):
+            return {}
+
+
+def _where(source: Source, relative: str) -> str:
+    return f"{source.location}{relative}" if source.is_remote else f"{source.location}/{relative}"
+
+
+def _fetch(source: Source, relative: str, validators: dict[str, str]) -> Fetched:
+    if ".." in relative.split("/") or relative.startswith("/"):
+        raise SourceError(f"{source.name}: refusing path {relative!r} outside the index")
+    if not source.is_remote:
+        path = Path(source.location) / relative
+        try:
+            return Fetched(path.read_bytes(), {})
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
+    return _fetch_http(source.location + relative, validators)
+
+
+def _fetch_http(url: str, validators: dict[str, str]) -> Fetched:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": "ecli"})
+    if "etag" in validators:
+        request.add_header("If-None-Match", validators["etag"])
+    if "last-modified" in validators:
+        request.add_header("If-Modified-Since", validators["last-modified"])
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+            body = response.read(model.MAX_DOCUMENT_BYTES + 1)
+            headers = {k.lower(): v for k, v in response.headers.items()
+                       if k.lower() in ("etag", "last-modified")}
+            return Fetched(body, headers)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return Fetched(None, validators)
+        raise SourceError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SourceError(f"{url}: cannot fetch: {reason}",
+                          hint="check the source URL, or work offline from the cache") from None

@@ -1,0 +1,141 @@
+"""Turn raw bytes into values by their BTF type: events, map keys and values.
+
+A struct compiles once into a flat list of leaf fields (nested structs give
+dotted names) and, where the leaves do not overlap, one `struct.Struct` that
+unpacks them all in a single call: decoding is the hot path of `ecli run`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ecli.errors import ArtifactError
+from ecli.runtime import btf as b
+
+_INT_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+                (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Leaf:
+    name: str
+    offset: int
+    size: int
+    fmt: str  # struct format of this leaf, e.g. "I", "16s", "4I"
+    convert: Callable[[Any], Any] | None  # applied to the unpacked item(s)
+    items: int = 1  # how many items `fmt` unpacks into
+    bit_offset: int = 0
+    bit_size: int = 0
+
+
+class StructDecoder:
+    """Decodes one BTF type into a flat tuple of values, one per column."""
+
+    def __init__(self, spec: b.Btf, type_id: int) -> None:
+        self.size = spec.size_of(type_id)
+        self.leaves = _leaves(spec, type_id, "", 0, 0)
+        if not self.leaves:
+            raise ArtifactError(f"type {spec.type_name(type_id)} has no fields to decode")
+        self.columns = [leaf.name or "value" for leaf in self.leaves]
+        self._struct = _packed_struct(self.leaves)
+
+    def decode(self, data: bytes | memoryview) -> list[Any]:
+        if self._struct is not None:
+            raw = self._struct.unpack_from(data)
+            values, i = [], 0
+            for leaf in self.leaves:
+                item = raw[i] if leaf.items == 1 else raw[i : i + leaf.items]
+                i += leaf.items
+                values.append(leaf.convert(item) if leaf.convert else item)
+            return values
+        return [_decode_leaf(leaf, data) for leaf in self.leaves]
+
+
+def _decode_leaf(leaf: Leaf, data: bytes | memoryview) -> Any:
+    if leaf.bit_size:
+        word = int.from_bytes(data[leaf.offset : leaf.offset + leaf.size], "little")
+        return (word >> leaf.bit_offset) & ((1 << leaf.bit_size) - 1)
+    raw = struct.unpack_from("<" + leaf.fmt, data, leaf.offset)
+    item = raw[0] if leaf.items == 1 else raw
+    return leaf.convert(item) if leaf.convert else item
+
+
+def _packed_struct(leaves: list[Leaf]) -> struct.Struct | None:
+    fmt, position = ["<"], 0
+    for leaf in leaves:
+        if leaf.bit_size or leaf.offset < position:
+            return None
+        if leaf.offset > position:
+            fmt.append(f"{leaf.offset - position}x")
+        fmt.append(leaf.fmt)
+        position = leaf.offset + leaf.size
+    return struct.Struct("".join(fmt))
+
+
+def _leaves(spec: b.Btf, type_id: int, name: str, offset: int, depth: int) -> list[Leaf]:
+    if depth > MAX_DEPTH:
+        raise ArtifactError(f"type nesting deeper than {MAX_DEPTH} at {name!r}")
+    t = spec.strip(type_id)
+    if t.kind in (b.KIND_STRUCT, b.KIND_UNION):
+        members = t.members[:1] if t.kind == b.KIND_UNION else t.members
+        leaves: list[Leaf] = []
+        for member in members:
+            child = f"{name}.{member.name}" if name and member.name else (member.name or name)
+            if member.bitfield_size:
+                byte = member.bit_offset // 8
+                leaves.append(Leaf(child, offset + byte, 8 if byte + 8 <= t.size else t.size - byte,
+                                   "", None, 1, member.bit_offset % 8, member.bitfield_size))
+                continue
+            leaves += _leaves(spec, member.type_id, child, offset + member.bit_offset // 8,
+                              depth + 1)
+        return leaves
+    if t.kind == b.KIND_ARRAY:
+        return [_array_leaf(spec, t, name, offset)]
+    return [_scalar_leaf(spec, t, name, offset)]
+
+
+def _scalar_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
+    if t.kind == b.KIND_INT:
+        if t.int_encoding & b.INT_BOOL:
+            return Leaf(name, offset, t.size, "?", None)
+        signed = bool(t.int_encoding & b.INT_SIGNED)
+        fmt = _INT_FORMATS.get((t.size, signed))
+        if fmt:
+            return Leaf(name, offset, t.size, fmt, None)
+        return Leaf(name, offset, t.size, f"{t.size}s",
+                    lambda raw, s=signed: int.from_bytes(raw, "little", signed=s))
+    if t.kind in (b.KIND_ENUM, b.KIND_ENUM64):
+        fmt = _INT_FORMATS[(t.size, t.enum_signed)]
+        names = t.enum_values
+        return Leaf(name, offset, t.size, fmt, lambda v, n=names: n.get(v, v))
+    if t.kind == b.KIND_PTR:
+        return Leaf(name, offset, 8, "Q", hex)
+    if t.kind == b.KIND_FLOAT:
+        return Leaf(name, offset, t.size, {4: "f", 8: "d"}.get(t.size, f"{t.size}s"), None)
+    raise ArtifactError(f"field {name!r}: cannot decode {spec.type_name(t.id)}")
+
+
+def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
+    element = spec.strip(t.array_type)
+    size = spec.size_of(t.id)
+    if element.kind == b.KIND_INT and element.size == 1 and (
+        element.int_encoding & b.INT_CHAR or "char" in element.name
+    ):
+        return Leaf(name, offset, size, f"{size}s", _c_string)
+    if element.kind == b.KIND_INT and element.size == 1:
+        return Leaf(name, offset, size, f"{size}s", bytes.hex)
+    scalar = _scalar_leaf(spec, element, name, 0) if element.kind != b.KIND_ARRAY else None
+    if scalar is not None and len(scalar.fmt) == 1 and t.array_len:
+        convert = scalar.convert
+        return Leaf(name, offset, size, f"{t.array_len}{scalar.fmt}",
+                    (lambda raw: [convert(v) for v in raw]) if convert else list, t.array_len)
+    return Leaf(name, offset, size, f"{size}s", bytes.hex)
+
+
+def _c_string(raw: bytes) -> str:
+    end = raw.find(b"\0")
+    return (raw if end < 0 else raw[:end]).decode("utf-8", "replace")

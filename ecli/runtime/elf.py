@@ -1,0 +1,103 @@
+"""Just enough of ELF64 to read an eBPF object: sections and symbols.
+
+Objects come from strangers, so every offset and size is bounds-checked and
+every failure is an ArtifactError naming the file.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ecli.errors import ArtifactError
+
+EM_BPF = 247
+SHT_SYMTAB = 2
+SHT_NOBITS = 8
+_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
+_SECTION = struct.Struct("<IIQQQQIIQQ")
+_SYMBOL = struct.Struct("<IBBHQQ")
+
+
+@dataclass(frozen=True)
+class Section:
+    index: int
+    name: str
+    type: int
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    section_index: int
+    value: int
+    size: int
+
+
+class ElfFile:
+    """A parsed eBPF ELF object held in memory."""
+
+    def __init__(self, data: bytes, where: str) -> None:
+        self.data = data
+        self.where = where
+        if len(data) < _HEADER.size or data[:4] != b"\x7fELF":
+            raise ArtifactError(f"{where}: not an ELF file")
+        ident = data[:16]
+        if ident[4] != 2 or ident[5] != 1:
+            raise ArtifactError(f"{where}: not a 64-bit little-endian ELF object")
+        fields = _HEADER.unpack_from(data)
+        machine, shoff, shentsize, shnum, shstrndx = (
+            fields[2], fields[6], fields[11], fields[12], fields[13])
+        if machine != EM_BPF:
+            raise ArtifactError(f"{where}: ELF machine {machine} is not eBPF (247)",
+                                hint="compile with clang -target bpf")
+        if shentsize != _SECTION.size or shoff + shnum * shentsize > len(data):
+            raise ArtifactError(f"{where}: ELF section table is truncated or malformed")
+        raw = [_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+        if shstrndx >= shnum:
+            raise ArtifactError(f"{where}: ELF section name table index is out of range")
+        names = self._slice(raw[shstrndx][4], raw[shstrndx][5])
+        self.sections = [
+            Section(i, _cstring(names, s[0], where), s[1], s[4], s[5]) for i, s in enumerate(raw)
+        ]
+        self._by_name = {s.name: s for s in self.sections}
+        self._links = [s[6] for s in raw]
+
+    def section(self, name: str) -> Section | None:
+        return self._by_name.get(name)
+
+    def section_data(self, section: Section) -> bytes:
+        if section.type == SHT_NOBITS:
+            return bytes(section.size)
+        return self._slice(section.offset, section.size)
+
+    def symbols(self) -> list[Symbol]:
+        table = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
+        if table is None:
+            return []
+        link = self._links[table.index]
+        if link >= len(self.sections):
+            raise ArtifactError(f"{self.where}: ELF symbol table has a bad string table link")
+        strings = self.section_data(self.sections[link])
+        data = self.section_data(table)
+        return [
+            Symbol(_cstring(strings, name, self.where), shndx, value, size)
+            for name, _info, _other, shndx, value, size in (
+                _SYMBOL.unpack_from(data, off)
+                for off in range(0, len(data) - _SYMBOL.size + 1, _SYMBOL.size)
+            )
+        ]
+
+    def _slice(self, offset: int, size: int) -> bytes:
+        if offset + size > len(self.data):
+            raise ArtifactError(f"{self.where}: ELF section runs past the end of the file")
+        return self.data[offset : offset + size]
+
+
+def _cstring(table: bytes, offset: int, where: str) -> str:
+    if offset >= len(table) and offset != 0:
+        raise ArtifactError(f"{where}: string offset {offset} is out of range")
+    end = table.find(b"\0", offset)
+    return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")

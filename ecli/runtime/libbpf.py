@@ -1,0 +1,102 @@
+"""The only binding to the C library: `libbpf.so.1` through ctypes.
+
+Every function ecli calls is declared here with its argument and return
+types, and libbpf's own log lines are captured (not printed) so that errors
+can quote the relevant ones, such as the verifier's log.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Callable
+from ctypes import c_char_p, c_int, c_size_t, c_void_p
+
+from ecli.errors import RuntimeLoadError
+
+PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
+SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+
+_SIGNATURES: dict[str, tuple[object, list[object]]] = {
+    "libbpf_set_print": (c_void_p, [PRINT_FN]),
+    "libbpf_version_string": (c_char_p, []),
+    "bpf_object__open_file": (c_void_p, [c_char_p, c_void_p]),
+    "bpf_object__load": (c_int, [c_void_p]),
+    "bpf_object__close": (None, [c_void_p]),
+    "bpf_object__next_map": (c_void_p, [c_void_p, c_void_p]),
+    "bpf_object__next_program": (c_void_p, [c_void_p, c_void_p]),
+    "bpf_map__name": (c_char_p, [c_void_p]),
+    "bpf_map__type": (c_int, [c_void_p]),
+    "bpf_map__fd": (c_int, [c_void_p]),
+    "bpf_map__set_value_size": (c_int, [c_void_p, ctypes.c_uint32]),
+    "bpf_map__initial_value": (c_void_p, [c_void_p, ctypes.POINTER(c_size_t)]),
+    "bpf_program__name": (c_char_p, [c_void_p]),
+    "bpf_program__section_name": (c_char_p, [c_void_p]),
+    "bpf_program__attach": (c_void_p, [c_void_p]),
+    "bpf_link__destroy": (c_int, [c_void_p]),
+    "ring_buffer__new": (c_void_p, [c_int, SAMPLE_FN, c_void_p, c_void_p]),
+    "ring_buffer__add": (c_int, [c_void_p, c_int, SAMPLE_FN, c_void_p]),
+    "ring_buffer__poll": (c_int, [c_void_p, c_int]),
+    "ring_buffer__free": (None, [c_void_p]),
+}
+
+
+class Libbpf:
+    """libbpf with declared signatures and a buffer of its log lines."""
+
+    def __init__(self) -> None:
+        try:
+            self.lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
+        except OSError:
+            raise RuntimeLoadError(
+                "libbpf.so.1 is not installed", hint="install it: apt-get install libbpf1"
+            ) from None
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            function = getattr(self.lib, name)
+            function.restype = restype
+            function.argtypes = argtypes
+        self.log: list[str] = []
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self._libc.vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
+        self._print_fn = PRINT_FN(self._collect)  # kept alive as long as self
+        self.lib.libbpf_set_print(self._print_fn)
+
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        return getattr(self.lib, name)
+
+    @property
+    def version(self) -> str:
+        return self.lib.libbpf_version_string().decode()
+
+    def _collect(self, _level: int, fmt: bytes, args: int) -> int:
+        buffer = ctypes.create_string_buffer(4096)
+        self._libc.vsnprintf(buffer, len(buffer), fmt, args)
+        self.log.append(buffer.value.decode("utf-8", "replace").rstrip("\n"))
+        del self.log[:-2000]  # the tail is what matters; keep memory bounded
+        return 0
+
+    def take_log(self) -> list[str]:
+        lines, self.log = self.log, []
+        return lines
+
+
+def last_errno(value: int | None = None) -> int:
+    """libbpf returns -errno or NULL with errno set; normalise to a positive errno."""
+    if value is not None and value < 0:
+        return -value
+    return ctypes.get_errno() or 0
+
+
+def strerror(errno: int) -> str:
+    return os.strerror(errno)
+
+
+_instance: Libbpf | None = None
+
+
+def get() -> Libbpf:
+    global _instance
+    if _instance is None:
+        _instance = Libbpf()
+    return _instance

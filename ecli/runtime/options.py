@@ -1,0 +1,134 @@
+"""Command-line options from an object's `const volatile` globals.
+
+Every read-only global becomes an option typed by its BTF: bools are flags,
+integers are range-checked, enums take their names, char arrays take
+strings. The package config may give each a shorter flag and a description.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ecli.errors import UsageError
+from ecli.oci.config import OptionInfo
+from ecli.runtime import btf as b
+from ecli.runtime.spec import GlobalSpec, ObjectSpec
+
+
+@dataclass(frozen=True)
+class Option:
+    spec: GlobalSpec
+    flag: str
+    description: str
+    type_name: str
+
+    def encode(self, btf: b.Btf, value: Any) -> bytes:
+        return _encode(btf, self.spec, value, self.flag)
+
+    def default_value(self, btf: b.Btf) -> Any:
+        return _decode_default(btf, self.spec)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} -h'")
+
+
+def object_options(spec: ObjectSpec, infos: dict[str, OptionInfo]) -> list[Option]:
+    options = []
+    for global_ in spec.rodata:
+        if global_.name.startswith("__"):
+            continue
+        info = infos.get(global_.name, OptionInfo())
+        flag = info.flag or global_.name.replace("_", "-")
+        options.append(Option(global_, flag, info.description,
+                              spec.btf.type_name(global_.type_id)))
+    return options
+
+
+def parse_program_args(
+    prog: str, spec: ObjectSpec, options: list[Option], argv: Sequence[str],
+    description: str = "",
+) -> dict[str, bytes]:
+    """Parse the program's own arguments; returns the new .rodata values by global name."""
+    parser = _Parser(prog=prog, description=description or None,
+                     epilog="options come from the program's read-only globals")
+    for option in options:
+        _add(parser, spec.btf, option)
+    parsed = vars(parser.parse_args(list(argv)))
+    values = {}
+    for option in options:
+        value = parsed[option.spec.name]
+        if value is not None:
+            values[option.spec.name] = option.encode(spec.btf, value)
+    return values
+
+
+def _add(parser: argparse.ArgumentParser, btf: b.Btf, option: Option) -> None:
+    t = btf.strip(option.spec.type_id)
+    default = option.default_value(btf)
+    help_text = option.description or option.type_name
+    kwargs: dict[str, Any] = {"dest": option.spec.name, "default": None}
+    if t.kind == b.KIND_INT and t.int_encoding & b.INT_BOOL:
+        kwargs["action"] = argparse.BooleanOptionalAction
+        kwargs["help"] = f"{help_text} (default: {'on' if default else 'off'})"
+    elif t.kind in (b.KIND_ENUM, b.KIND_ENUM64):
+        kwargs["choices"] = sorted(t.enum_values.values())
+        kwargs["help"] = f"{help_text} (default: {default})"
+    elif t.kind == b.KIND_ARRAY:
+        kwargs["metavar"] = "TEXT"
+        kwargs["help"] = f"{help_text} (at most {option.spec.size - 1} bytes)"
+    else:
+        kwargs["metavar"] = "N"
+        kwargs["help"] = f"{help_text} (default: {default})"
+    parser.add_argument(f"--{option.flag}", **kwargs)
+
+
+def _integer_bounds(t: b.BtfType) -> tuple[int, int]:
+    bits = t.size * 8
+    if t.int_encoding & b.INT_SIGNED or (t.kind in (b.KIND_ENUM, b.KIND_ENUM64) and t.enum_signed):
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _encode(btf: b.Btf, global_: GlobalSpec, value: Any, flag: str) -> bytes:
+    t = btf.strip(global_.type_id)
+    if t.kind == b.KIND_INT and t.int_encoding & b.INT_BOOL:
+        return bytes([1 if value else 0]).ljust(t.size, b"\0")
+    if t.kind in (b.KIND_ENUM, b.KIND_ENUM64):
+        number = next(k for k, v in t.enum_values.items() if v == value)
+        return (number if number >= 0 else number + (1 << (t.size * 8))).to_bytes(t.size, "little")
+    if t.kind == b.KIND_ARRAY:
+        raw = str(value).encode()
+        if len(raw) >= global_.size:
+            raise UsageError(f"--{flag}: at most {global_.size - 1} bytes, got {len(raw)}")
+        return raw.ljust(global_.size, b"\0")
+    if t.kind == b.KIND_INT:
+        try:
+            number = int(str(value), 0)
+        except ValueError:
+            raise UsageError(f"--{flag}: {value!r} is not an integer") from None
+        low, high = _integer_bounds(t)
+        if not low <= number <= high:
+            raise UsageError(f"--{flag}: {number} is out of range [{low}, {high}]")
+        return number.to_bytes(t.size, "little", signed=low < 0)
+    raise UsageError(f"--{flag}: globals of type {btf.type_name(global_.type_id)} "
+                     "cannot be set from the command line")
+
+
+def _decode_default(btf: b.Btf, global_: GlobalSpec) -> Any:
+    t = btf.strip(global_.type_id)
+    raw = global_.default
+    if t.kind == b.KIND_INT and t.int_encoding & b.INT_BOOL:
+        return any(raw)
+    if t.kind == b.KIND_INT:
+        return int.from_bytes(raw, "little", signed=bool(t.int_encoding & b.INT_SIGNED))
+    if t.kind in (b.KIND_ENUM, b.KIND_ENUM64):
+        number = int.from_bytes(raw, "little", signed=t.enum_signed)
+        return t.enum_values.get(number, number)
+    if t.kind == b.KIND_ARRAY:
+        return raw.split(b"\0")[0].decode("utf-8", "replace")
+    return raw.hex()

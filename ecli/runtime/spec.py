@@ -1,0 +1,142 @@
+"""What an eBPF object contains, read from its ELF and BTF without the kernel.
+
+`ObjectSpec.from_file` is the first step of every run (and of the hub's
+inspection): it finds the programs and their attach sections, the maps with
+their key and value types, and the read-only globals that become options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecli.errors import ArtifactError
+from ecli.runtime import btf as b
+from ecli.runtime.elf import ElfFile
+
+MAX_OBJECT_BYTES = 64 << 20
+MAP_TYPE_NAMES = {
+    1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array", 5: "percpu_hash",
+    6: "percpu_array", 7: "stack_trace", 9: "lru_hash", 10: "lru_percpu_hash",
+    27: "ringbuf",
+}
+MAP_RINGBUF = 27
+MAP_PERF_EVENT_ARRAY = 4
+_NOT_PROGRAMS = ("license", "version", "maps")
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    name: str
+    type: int
+    max_entries: int
+    key_type: int | None  # BTF type ids, when the definition names them
+    value_type: int | None
+
+    @property
+    def type_name(self) -> str:
+        return MAP_TYPE_NAMES.get(self.type, str(self.type))
+
+
+@dataclass(frozen=True)
+class GlobalSpec:
+    """A `const volatile` global in .rodata: a load-time option."""
+
+    name: str
+    type_id: int
+    offset: int
+    size: int
+    default: bytes
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    path: Path
+    btf: b.Btf
+    programs: tuple[str, ...]  # attach section names, e.g. tracepoint/syscalls/sys_enter_openat
+    maps: tuple[MapSpec, ...]
+    rodata: tuple[GlobalSpec, ...]
+    license: str
+
+    @classmethod
+    def from_file(cls, path: Path) -> ObjectSpec:
+        where = str(path)
+        try:
+            if path.stat().st_size > MAX_OBJECT_BYTES:
+                raise ArtifactError(f"{where}: larger than {MAX_OBJECT_BYTES >> 20} MiB")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ArtifactError(f"{where}: cannot read: {exc.strerror}") from None
+        elf = ElfFile(data, where)
+        btf_section = elf.section(".BTF")
+        if btf_section is None:
+            raise ArtifactError(f"{where}: the object has no BTF",
+                                hint="compile it with clang -g so ecli can read its types")
+        spec = b.Btf.parse(elf.section_data(btf_section), where)
+        license_section = elf.section("license")
+        return cls(
+            path=path,
+            btf=spec,
+            programs=_program_sections(elf),
+            maps=_maps(spec, where),
+            rodata=_rodata(elf, spec),
+            license=(elf.section_data(license_section).split(b"\0")[0].decode("ascii", "replace")
+                     if license_section else ""),
+        )
+
+    def event_maps(self) -> list[MapSpec]:
+        return [m for m in self.maps if m.type in (MAP_RINGBUF, MAP_PERF_EVENT_ARRAY)]
+
+
+def _program_sections(elf: ElfFile) -> tuple[str, ...]:
+    names = []
+    for section in elf.sections:
+        name = section.name
+        if not name or name.startswith(".") or name in _NOT_PROGRAMS or section.size == 0:
+            continue
+        names.append(name)
+    return tuple(names)
+
+
+def _maps(spec: b.Btf, where: str) -> tuple[MapSpec, ...]:
+    datasec = spec.datasec(".maps")
+    if datasec is None:
+        return ()
+    maps = []
+    for var_id, _offset, _size in datasec.vars:
+        var = spec[var_id]
+        definition = spec.strip(var.type_id)
+        if definition.kind != b.KIND_STRUCT:
+            raise ArtifactError(f"{where}: map {var.name!r} is not a BTF map definition")
+        fields: dict[str, int] = {}
+        types: dict[str, int] = {}
+        for member in definition.members:
+            pointer = spec.strip(member.type_id)
+            if pointer.kind != b.KIND_PTR:
+                continue
+            target = spec.strip(pointer.type_id)
+            if member.name in ("key", "value"):
+                types[member.name] = pointer.type_id
+            elif target.kind == b.KIND_ARRAY:  # __uint(name, N) is int (*name)[N]
+                fields[member.name] = target.array_len
+        maps.append(MapSpec(var.name, fields.get("type", 0), fields.get("max_entries", 0),
+                            types.get("key"), types.get("value")))
+    return tuple(maps)
+
+
+def _rodata(elf: ElfFile, spec: b.Btf) -> tuple[GlobalSpec, ...]:
+    section = elf.section(".rodata")
+    datasec = spec.datasec(".rodata")
+    if section is None or datasec is None:
+        return ()
+    data = elf.section_data(section)
+    offsets = {s.name: s.value for s in elf.symbols() if s.section_index == section.index}
+    globals_ = []
+    for var_id, _offset, size in datasec.vars:
+        var = spec[var_id]
+        offset = offsets.get(var.name)
+        if offset is None or offset + size > len(data):
+            continue
+        globals_.append(GlobalSpec(var.name, var.type_id, offset, size,
+                                   data[offset : offset + size]))
+    return tuple(globals_)

@@ -1,0 +1,79 @@
+"""The configured sources: where ecli finds JSON indexes of packages.
+
+A source is a name and a location: an `http(s)://` URL or a local folder
+holding `index.json` (a mirror, or a hub built on this machine). Kept in one
+small JSON file, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ecli.atomic import write_atomic
+from ecli.errors import NotFoundError, SourceError, UsageError
+
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    location: str  # URL ending in '/', or an absolute folder path
+    priority: int = 100  # lower is searched first
+
+    @property
+    def is_remote(self) -> bool:
+        return self.location.startswith(("http://", "https://"))
+
+
+def normalise_location(location: str) -> str:
+    if location.startswith(("http://", "https://")):
+        return location if location.endswith("/") else location + "/"
+    if location.startswith("file://"):
+        location = location[len("file://"):]
+    if "://" in location:
+        raise UsageError(f"{location!r}: a source is an http(s):// URL or a local folder")
+    path = Path(location).expanduser().resolve()
+    if path.is_file() and path.name == "index.json":
+        path = path.parent
+    if not (path / "index.json").is_file():
+        raise NotFoundError(f"{location}: no index.json in that folder",
+                            hint="point at the api/v1 folder of a built hub")
+    return str(path)
+
+
+def load(path: Path) -> list[Source]:
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_bytes())
+        sources = [Source(**item) for item in data["sources"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SourceError(f"{path}: cannot read the sources file ({exc})",
+                          hint="fix or delete it, then add sources again") from None
+    return sorted(sources, key=lambda s: (s.priority, s.name))
+
+
+def save(path: Path, sources: list[Source]) -> None:
+    data = {"sources": [asdict(s) for s in sources]}
+    write_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
+
+
+def add(path: Path, name: str, location: str, priority: int = 100) -> Source:
+    if not SOURCE_NAME.match(name):
+        raise UsageError(f"{name!r} is not a valid source name (letters, digits, . _ -)")
+    source = Source(name, normalise_location(location), priority)
+    sources = [s for s in load(path) if s.name != name]
+    save(path, [*sources, source])
+    return source
+
+
+def remove(path: Path, name: str) -> None:
+    sources = load(path)
+    kept = [s for s in sources if s.name != name]
+    if len(kept) == len(sources):
+        raise NotFoundError(f"no source named {name!r}")
+    save(path, kept)
