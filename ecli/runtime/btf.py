@@ -155,11 +155,12 @@ def _parse(data: bytes, where: str) -> list[BtfType]:
                 bit_offset = (m_offset & 0xFFFFFF) if kind_flag else m_offset
                 btf_type.members.append(Member(name_at(m_name), m_type, bit_offset, bits))
         elif kind == KIND_ENUM:
-            btf_type.enum_signed = bool(kind_flag)
             for _ in range(vlen):
                 e_name, value = struct.unpack_from("<Ii", data, offset)
                 offset += 8
                 btf_type.enum_values[value] = name_at(e_name)
+            # Older compilers leave kind_flag unset even when a value is negative.
+            btf_type.enum_signed = bool(kind_flag) or any(v < 0 for v in btf_type.enum_values)
         elif kind == KIND_ENUM64:
             btf_type.enum_signed = bool(kind_flag)
             for _ in range(vlen):

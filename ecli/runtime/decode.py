@@ -123,7 +123,7 @@ def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
     element = spec.strip(t.array_type)
     size = spec.size_of(t.id)
     if element.kind == b.KIND_INT and element.size == 1 and (
-        element.int_encoding & b.INT_CHAR or "char" in element.name
+        element.int_encoding & b.INT_CHAR or element.name == "char"
     ):
         return Leaf(name, offset, size, f"{size}s", _c_string)
     if element.kind == b.KIND_INT and element.size == 1:

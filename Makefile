@@ -1,0 +1,108 @@
+# eBPF Hub: the two commands are `make demo` and `make test`; the rest are steps.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+RUN         := .run
+REGISTRY    ?= 127.0.0.1:5000
+SITE_PORT   ?= 8000
+SITE        := $(RUN)/site
+# The demo keeps ecli's cache, config and state inside the checkout.
+export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
+
+APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
+	bpftrace iproute2 python3-venv ca-certificates curl procps
+APT_STAMP := $(RUN)/apt.stamp
+VENV_STAMP := $(VENV)/.installed
+
+.PHONY: demo test deps registry example site serve stop lint bench clean help
+
+help:
+	@echo "make demo   build everything, serve the hub, run opensnoop from it"
+	@echo "make test   run the whole test suite (as root: it loads eBPF programs)"
+	@echo "make stop   stop the registry and the site server the demo started"
+
+# --- setting up -------------------------------------------------------------
+
+$(APT_STAMP):
+	mkdir -p $(RUN)
+	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q '^install ok installed' || echo $$p; done)
+	if [ -n "$$missing" ]; then
+		echo "installing:" $$missing
+		apt-get update -q
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+	fi
+	touch $@
+
+$(VENV_STAMP): pyproject.toml | $(APT_STAMP)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+deps: $(APT_STAMP) $(VENV_STAMP)
+
+# --- the demo: registry -> example -> index -> site -> ecli run -------------
+
+registry: deps
+	mkdir -p $(RUN)/registry
+	if curl -fsS http://$(REGISTRY)/v2/ >/dev/null 2>&1; then echo "registry already up on $(REGISTRY)"; exit 0; fi
+	REGISTRY_HTTP_ADDR=$(REGISTRY) REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$(CURDIR)/$(RUN)/registry \
+		setsid docker-registry serve tests/registry/config.yml >$(RUN)/registry.log 2>&1 &
+	echo $$! > $(RUN)/registry.pid
+	for i in $$(seq 50); do curl -fsS http://$(REGISTRY)/v2/ >/dev/null 2>&1 && break; sleep 0.2; done
+	curl -fsS http://$(REGISTRY)/v2/ >/dev/null
+	echo "registry up on $(REGISTRY) (storage $(RUN)/registry)"
+
+example: registry
+	$(BIN)/ecli build examples/opensnoop
+	$(BIN)/ecli push $(REGISTRY)/ebpfhub/opensnoop:0.1.0 --dir examples/opensnoop
+
+site: example
+	$(BIN)/python -m generator validate
+	$(BIN)/python -m generator resolve
+	$(BIN)/python -m generator build --out $(SITE)
+
+serve: site
+	if [ -f $(RUN)/site.pid ] && kill -0 $$(cat $(RUN)/site.pid) 2>/dev/null; then kill $$(cat $(RUN)/site.pid); fi
+	setsid $(BIN)/python -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory $(SITE) \
+		>$(RUN)/site.log 2>&1 &
+	echo $$! > $(RUN)/site.pid
+	for i in $$(seq 50); do curl -fsS http://127.0.0.1:$(SITE_PORT)/ >/dev/null 2>&1 && break; sleep 0.1; done
+	echo "hub served on http://127.0.0.1:$(SITE_PORT)/"
+
+demo: serve
+	$(BIN)/ecli sources add demo http://127.0.0.1:$(SITE_PORT)/api/v1/
+	$(BIN)/ecli update
+	$(BIN)/ecli search open
+	echo "--- ecli run opensnoop --duration 5 (open some files meanwhile) ---"
+	( sleep 2; cat /etc/hostname README.md >/dev/null ) &
+	$(BIN)/ecli run opensnoop --duration 5
+	echo
+	echo "The hub is still served on http://127.0.0.1:$(SITE_PORT)/ and the registry on $(REGISTRY)."
+	echo "Try: ECLI_HOME=$(ECLI_HOME) $(BIN)/ecli run opensnoop --failed    ('make stop' ends the servers)"
+
+stop:
+	for f in $(RUN)/site.pid $(RUN)/registry.pid; do
+		[ -f $$f ] && kill $$(cat $$f) 2>/dev/null || true
+		rm -f $$f
+	done
+
+# --- tests and checks -------------------------------------------------------
+
+test: deps
+	$(BIN)/ruff check ecli generator tests bench
+	$(BIN)/pytest -q -ra
+
+lint: deps
+	$(BIN)/ruff check ecli generator tests bench
+
+bench: deps
+	$(BIN)/python bench/startup.py
+
+clean: stop
+	rm -rf $(RUN) site build examples/*/build
