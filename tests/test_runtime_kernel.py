@@ -55,8 +55,8 @@ def test_pid_and_failed_filters(objects, tmp_path):
     run.wait_attached()
     touch_unique(tmp_path, "ok")  # succeeds: filtered out by --targ-failed
     missing = tmp_path / "does-not-exist" / "file"
-    with pytest.raises(FileNotFoundError):
-        open(missing)
+    with pytest.raises(FileNotFoundError), open(missing):
+        pass
     subprocess.run(["cat", str(missing)], capture_output=True)  # another pid: filtered out
     out, err, code = run.finish()
     assert code == 0, err
