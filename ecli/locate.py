@@ -11,6 +11,7 @@ downloaded again (and is re-verified when read).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from ecli.oci.config import NAME_PATTERN, PackageConfig
 from ecli.paths import Paths
 
 Progress = Callable[[str], None]
+_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.+-]+)?$")
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,8 @@ def locate(target: str, paths: Paths, progress: Progress | None = None) -> Locat
     if references.looks_like_oci(target):
         ref = references.parse(target)
         return _from_store(ref, paths, ref.repository.rsplit("/", 1)[-1], progress)
-    name, _, version = target.partition("@")
-    if not NAME_PATTERN.match(name) or (target.count("@") == 1 and not version):
+    name, at, version = target.partition("@")
+    if not NAME_PATTERN.match(name) or (at and not _VERSION.match(version)):
         raise ReferenceError_(
             f"{target!r} is not a package name, an OCI reference or a path",
             hint="use NAME, NAME@VERSION, REGISTRY/REPO:TAG or ./file.bpf.o",

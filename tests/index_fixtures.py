@@ -1,0 +1,70 @@
+"""Small JSON indexes written through the model, and an HTTP server for them."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from ecli.hubindex import model
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def package(name: str, summary: str, keywords: tuple[str, ...] = (),
+            versions: tuple[str, ...] = ("0.1.0",), yanked: str | None = None,
+            ) -> model.PackageDocument:
+    return model.PackageDocument(
+        schema_version=1, name=name, summary=summary, kind="bpf", keywords=keywords,
+        owners=("someone",),
+        versions=tuple(
+            model.Version(version=v, ref=f"127.0.0.1:5000/hub/{name}:{v}",
+                          repository=f"127.0.0.1:5000/hub/{name}", digest=DIGEST,
+                          yanked=yanked if i == 0 else None)
+            for i, v in enumerate(versions)),
+    )
+
+
+def write_index(folder: Path, packages: list[model.PackageDocument]) -> Path:
+    """Write index.json, catalog.json and packages/*.json; returns the folder."""
+    (folder / model.PACKAGES_DIR).mkdir(parents=True, exist_ok=True)
+    generated = "2026-11-25T00:00:00Z"
+    (folder / model.ROOT_FILE).write_bytes(model.dump(model.Root(1, generated)))
+    entries = tuple(
+        model.CatalogEntry(name=p.name, summary=p.summary, kind=p.kind,
+                           latest=p.versions[0].version, keywords=p.keywords)
+        for p in packages)
+    (folder / model.CATALOG_FILE).write_bytes(model.dump(model.Catalog(1, generated, entries)))
+    for p in packages:
+        (folder / model.PACKAGES_DIR / f"{p.name}.json").write_bytes(model.dump(p))
+    return folder
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests_seen: list[tuple[str, str]]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.requests_seen.append((self.path, str(code)))
+        super().send_response(code, message)
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """Serve `folder` over HTTP on 127.0.0.1; yields (base URL, [(path, status)])."""
+    seen: list[tuple[str, str]] = []
+    handler = type("Handler", (_QuietHandler,), {"requests_seen": seen})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", seen
+    finally:
+        server.shutdown()
+        server.server_close()

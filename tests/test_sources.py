@@ -1,0 +1,110 @@
+"""Sources, `ecli update`, `search` and `info` against real folders and HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ecli.hubindex import model
+
+from ecli_process import run_ecli
+from index_fixtures import package, serve, write_index
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
+
+
+@pytest.fixture
+def index_dir(tmp_path):
+    return write_index(tmp_path / "api" / "v1", [
+        package("opensnoop", "Trace open() system calls", ("file", "open")),
+        package("execsnoop", "Trace process execution", ("exec", "process")),
+        package("tcpstates", "TCP state changes", ("tcp", "network"), ("0.2.0", "0.1.0"),
+                yanked="broken on 6.1"),
+    ])
+
+
+def test_add_list_remove_a_folder_source(env, index_dir):
+    assert run_ecli("sources", "add", "local", str(index_dir), env=env).returncode == 0
+    listed = json.loads(run_ecli("sources", "list", "--json", env=env).stdout)
+    assert listed == [{"name": "local", "location": str(index_dir), "priority": 100}]
+    assert run_ecli("sources", "remove", "local", env=env).returncode == 0
+    assert json.loads(run_ecli("sources", "list", "--json", env=env).stdout) == []
+
+
+def test_search_ranks_name_matches_and_finds_keywords(env, index_dir):
+    run_ecli("sources", "add", "local", str(index_dir), env=env)
+    hits = json.loads(run_ecli("search", "snoop", "--json", env=env).stdout)
+    assert [h["name"] for h in hits] == ["execsnoop", "opensnoop"]
+    hits = json.loads(run_ecli("search", "network", "--json", env=env).stdout)
+    assert [h["name"] for h in hits] == ["tcpstates"]
+    table = run_ecli("search", "open", env=env).stdout.splitlines()
+    assert table[0].split() == ["NAME", "VERSION", "KIND", "SUMMARY"]
+    assert table[1].startswith("opensnoop")
+    none = run_ecli("search", "zzz", env=env)
+    assert none.returncode == 1 and "no packages match" in none.stdout
+
+
+def test_info_shows_versions_and_yanks(env, index_dir):
+    run_ecli("sources", "add", "local", str(index_dir), env=env)
+    info = run_ecli("info", "tcpstates", env=env)
+    assert info.returncode == 0
+    assert "0.2.0" in info.stdout and "yanked: broken on 6.1" in info.stdout
+    data = json.loads(run_ecli("info", "tcpstates", "--json", env=env).stdout)
+    assert [v["version"] for v in data["versions"]] == ["0.2.0", "0.1.0"]
+
+
+def test_update_over_http_is_conditional(env, index_dir):
+    with serve(index_dir.parent.parent) as (base, seen):
+        url = base + "api/v1/"
+        assert run_ecli("sources", "add", "hub", url, env=env).returncode == 0
+        first = run_ecli("update", "--json", env=env)
+        assert json.loads(first.stdout) == [{"source": "hub", "changed": True, "packages": 3}]
+        seen.clear()
+        second = run_ecli("update", "--json", env=env)
+        assert json.loads(second.stdout) == [{"source": "hub", "changed": False, "packages": 3}]
+        assert seen == [("/api/v1/index.json", "304")]
+        # search works offline from the cache: no request at all
+        seen.clear()
+        assert run_ecli("search", "open", env=env).returncode == 0
+        assert seen == []
+
+
+def test_no_source_and_unknown_package_are_clear(env, index_dir):
+    result = run_ecli("run", "opensnoop", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ecli: error: no package sources are configured")
+    run_ecli("sources", "add", "local", str(index_dir), env=env)
+    result = run_ecli("run", "no-such-package", env=env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "ecli: error: no package named 'no-such-package' in any source (local)")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b'{"schema_version": 2, "generated": "x"}', "schema_version 2 is not supported"),
+    (b'{"schema_version": 1, "generated": "x", "packages": [{"name": 3}]}',
+     "field 'name' must be str"),
+    (b'{"schema_version": 1, "gener', "not valid JSON"),
+    (b"[]", "expected a JSON object"),
+])
+def test_bad_catalog_documents_are_refused(env, index_dir, content, message):
+    (index_dir / model.CATALOG_FILE).write_bytes(content)
+    run_ecli("sources", "add", "local", str(index_dir), env=env)
+    result = run_ecli("update", env=env)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["Bad_Name", "name@", "ghcr.io/UPPER/x:1", "a@b@c"])
+def test_malformed_targets(env, target):
+    result = run_ecli("run", target, env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("ecli: error:")
+    assert len(result.stderr.splitlines()) <= 2
