@@ -18,7 +18,8 @@ APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chr
 APT_STAMP := $(RUN)/apt.stamp
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: demo test deps registry example site serve stop lint bench clean help
+.PHONY: demo test deps registry example site serve stop lint bench clean help \
+	index-validate index-resolve index-build
 
 help:
 	@echo "make demo   build everything, serve the hub, run opensnoop from it"
@@ -63,9 +64,16 @@ example: registry
 	$(BIN)/ecli push $(REGISTRY)/ebpfhub/opensnoop:0.1.0 --dir examples/opensnoop
 
 site: example
-	$(BIN)/python -m generator validate
-	$(BIN)/python -m generator resolve
-	$(BIN)/python -m generator build --out $(SITE)
+	$(MAKE) --no-print-directory index-validate index-resolve index-build
+
+# The hub's CI steps; the workflows call these with PY=python after `pip install .[hub]`.
+PY ?= $(BIN)/python
+index-validate:
+	$(PY) -m generator validate
+index-resolve:
+	$(PY) -m generator resolve
+index-build:
+	$(PY) -m generator build --out $(SITE)
 
 serve: site
 	if [ -f $(RUN)/site.pid ] && kill -0 $$(cat $(RUN)/site.pid) 2>/dev/null; then kill $$(cat $(RUN)/site.pid); fi
