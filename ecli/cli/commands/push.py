@@ -1,0 +1,42 @@
+"""`ecli push REF [--dir DIR]`: push the artifact `ecli build` made in DIR to a registry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ecli.cli.context import Context
+from ecli.errors import NotFoundError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reference", metavar="REF",
+                        help="where to push: REGISTRY/REPOSITORY:TAG, e.g. 127.0.0.1:5000/tool:1.0")
+    parser.add_argument("--dir", default=".", metavar="DIR",
+                        help="the project folder that `ecli build` built (default: .)")
+    parser.add_argument("--source-tag", metavar="TAG",
+                        help="which tag of DIR/build/oci to push (default: the tag of REF "
+                             "if built, else the latest build)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.oci import reference, registry
+    from ecli.oci.store import Store
+
+    ref = reference.parse(args.reference)
+    layout = Path(args.dir) / "build" / "oci"
+    store = Store(layout)
+    if not store.exists():
+        raise NotFoundError(f"no built artifact in {layout}",
+                            hint=f"run `ecli build {args.dir}` first")
+    digest = registry.push(store, ref, source_ref=args.source_tag)
+    if args.json:
+        print(json.dumps({"reference": str(ref), "digest": digest}))
+    elif ctx.quiet:
+        print(digest)
+    else:
+        print(f"pushed {ref}")
+        print(f"digest {digest}")
+    return 0
