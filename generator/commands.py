@@ -1,0 +1,124 @@
+"""The three commands as functions that return data or raise `GeneratorError`.
+
+`__main__` parses flags into `Options`, calls one of these and renders the
+result; nothing here prints. The registry resolver can be swapped for tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from generator import emit, lock, pages, site
+from generator.entry import Index
+from generator.problems import GeneratorError
+from generator.resolve import Resolver, resolve
+from generator.validate import validate_index
+
+
+@dataclass(frozen=True)
+class Options:
+    index_dir: Path
+    lock_file: Path
+    config_file: Path
+    offline: bool = False
+    resolver: Resolver | None = None
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    files: int
+    packages: int
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    versions: int
+    requests: int
+    lock_written: bool
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out: Path
+    packages: int
+    pages: int
+    requests: int
+    lock_written: bool
+    seconds: float
+
+
+def options(index_dir: Path, *, lock_file: Path | None = None, config_file: Path | None = None,
+            offline: bool = False, resolver: Resolver | None = None) -> Options:
+    """Defaults follow the repository layout: lock in the index, mkdocs.yml beside it."""
+    return Options(index_dir, lock_file or index_dir / lock.LOCK_FILE,
+                   config_file or index_dir.resolve().parent / "mkdocs.yml", offline, resolver)
+
+
+def validate(index_dir: Path, files: list[Path] | None = None) -> ValidateResult:
+    result = validate_index(index_dir, files)
+    if result.problems:
+        raise GeneratorError(result.problems)
+    return ValidateResult(result.files, len(result.index.entries))
+
+
+def resolve_lock(opts: Options) -> ResolveResult:
+    index = _valid_index(opts.index_dir)
+    requests, written = _update_lock(index, opts)
+    return ResolveResult(sum(len(e.versions) for e in index.entries.values()), requests, written)
+
+
+def build(opts: Options, out: Path) -> BuildResult:
+    started = time.monotonic()
+    index = _valid_index(opts.index_dir)
+    requests, written = (0, False) if opts.offline else _update_lock(index, opts)
+    locked = lock.read(opts.lock_file)
+    problems = emit.check_lock(index, locked)
+    if problems:
+        raise GeneratorError(problems)
+    site.check_target(out)
+    documents = emit.documents(index, locked, _generated())
+    staged = site.staging_dir(out)
+    shutil.rmtree(staged, ignore_errors=True)
+    docs_dir = Path(tempfile.mkdtemp(prefix="hub-docs-"))
+    try:
+        written_pages = pages.write(index, documents, docs_dir)
+        site.mkdocs_build(opts.config_file, docs_dir, staged)
+        emit.write(documents, index, staged)
+        site.publish(staged, out)
+    finally:
+        shutil.rmtree(docs_dir, ignore_errors=True)
+        shutil.rmtree(staged, ignore_errors=True)
+    return BuildResult(out, len(index.entries), len(written_pages), requests, written,
+                       time.monotonic() - started)
+
+
+def _valid_index(index_dir: Path) -> Index:
+    result = validate_index(index_dir)
+    if result.problems:
+        raise GeneratorError(result.problems)
+    return result.index
+
+
+def _update_lock(index: Index, opts: Options) -> tuple[int, bool]:
+    """Resolve what the lock lacks; the lock is rewritten only when all succeeded."""
+    old = lock.read(opts.lock_file)
+    result = resolve(index, old, offline=opts.offline, resolver=opts.resolver)
+    if result.problems:
+        raise GeneratorError(result.problems)
+    if result.changed or not opts.lock_file.exists():
+        lock.write(opts.lock_file, result.lock)
+        return result.requests, True
+    return result.requests, False
+
+
+def _generated() -> str:
+    """Now, or SOURCE_DATE_EPOCH for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

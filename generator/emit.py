@@ -1,0 +1,100 @@
+"""The api/v1 documents, built from valid entries and the lock.
+
+Every document is written through `ecli.hubindex.model`, the one owner of that
+format; this module only decides what goes into it. A version the lock does
+not cover (or covers for a different ref) is a problem, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecli.hubindex import model
+from generator import search
+from generator.entry import Entry, Index
+from generator.lock import Lock
+from generator.problems import Problem
+
+API_DIR = "api/v1"
+
+
+@dataclass(frozen=True)
+class Documents:
+    root: model.Root
+    catalog: model.Catalog
+    packages: dict[str, model.PackageDocument]
+    search_docs: model.SearchDocs
+
+
+def check_lock(index: Index, lock: Lock) -> list[Problem]:
+    """Every version needs a digest locked for its current ref."""
+    problems = []
+    for entry in index.entries.values():
+        for version in entry.versions:
+            locked = lock.get(entry.name, {}).get(version.version)
+            if locked is None or locked.ref != version.ref:
+                what = "has no digest in the lock" if locked is None else (
+                    f"is locked for a different ref ({locked.ref})")
+                problems.append(Problem(
+                    entry.file, version.line, version.col, "ref",
+                    f"{entry.name} {version.version} {what}", code="lock",
+                    hint="run `python -m generator resolve` (or build without --offline)"))
+    return problems
+
+
+def documents(index: Index, lock: Lock, generated: str) -> Documents:
+    """The in-memory documents; `check_lock` must have passed."""
+    packages = {name: _package(entry, lock) for name, entry in sorted(index.entries.items())}
+    catalog = model.Catalog(model.SCHEMA_VERSION, generated, tuple(
+        model.CatalogEntry(
+            name=name, summary=doc.summary, kind=doc.kind,
+            latest=_latest(doc), keywords=doc.keywords, categories=doc.categories,
+            owners=doc.owners, updated=max((v.published or "" for v in doc.versions),
+                                           default="") or None,
+        )
+        for name, doc in packages.items()
+    ))
+    root = model.Root(model.SCHEMA_VERSION, generated, search=model.SEARCH_INDEX_FILE)
+    search_docs = model.SearchDocs(model.SCHEMA_VERSION, {
+        name: model.SearchDoc(doc.summary, doc.kind, _latest(doc))
+        for name, doc in packages.items()
+    })
+    return Documents(root, catalog, packages, search_docs)
+
+
+def write(documents: Documents, index: Index, site_dir: Path) -> Path:
+    """Write api/v1 under `site_dir` (a fresh build directory) and return its path."""
+    api = site_dir / API_DIR
+    (api / model.PACKAGES_DIR).mkdir(parents=True, exist_ok=True)
+    (api / model.ROOT_FILE).write_bytes(model.dump(documents.root))
+    (api / model.CATALOG_FILE).write_bytes(model.dump(documents.catalog))
+    for name, document in documents.packages.items():
+        (api / model.PACKAGES_DIR / f"{name}.json").write_bytes(model.dump(document))
+    search_index = api / model.SEARCH_INDEX_FILE
+    search_index.parent.mkdir(parents=True, exist_ok=True)
+    search_index.write_bytes(model.dump_search_index(search.build(index)))
+    (api / model.SEARCH_DOCS_FILE).write_bytes(model.dump(documents.search_docs))
+    return api
+
+
+def _package(entry: Entry, lock: Lock) -> model.PackageDocument:
+    versions = []
+    for version in entry.versions:
+        locked = lock[entry.name][version.version]
+        capabilities = version.requirements.get("capabilities", ())
+        versions.append(model.Version(
+            version=version.version, ref=version.ref, repository=version.reference.name,
+            digest=locked.digest, published=locked.resolved, yanked=version.yanked,
+            requirements=dict(version.requirements), permissions=tuple(capabilities),
+        ))
+    return model.PackageDocument(
+        schema_version=model.SCHEMA_VERSION, name=entry.name, summary=entry.summary,
+        kind=entry.kind, description=entry.description, license=entry.license,
+        homepage=entry.homepage, source=entry.source, owners=entry.owners,
+        keywords=entry.keywords, categories=entry.categories, versions=tuple(versions),
+    )
+
+
+def _latest(document: model.PackageDocument) -> str | None:
+    return next((v.version for v in document.versions if not v.yanked), None)

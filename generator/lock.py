@@ -1,0 +1,92 @@
+"""index/lock.json: the digests CI resolved for every version, with one owner.
+
+    {"schema_version": 1,
+     "packages": {NAME: {VERSION: {"ref": REF, "digest": "sha256:...",
+                                   "resolved": "2025-01-01T00:00:00Z"}}}}
+
+The lock is what makes builds reproducible and cheap: a version whose ref is
+unchanged keeps its digest, so a rebuild asks the registry nothing. Written
+atomically (temporary file, fsync, rename) with sorted keys so diffs stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecli.errors import EcliError
+from ecli.oci.reference import check_digest
+from generator.problems import GeneratorError, Problem
+
+SCHEMA_VERSION = 1
+LOCK_FILE = "lock.json"
+
+
+@dataclass(frozen=True)
+class Locked:
+    ref: str
+    digest: str
+    resolved: str
+
+
+Lock = dict[str, dict[str, Locked]]
+
+
+def read(path: Path) -> Lock:
+    """The lock at `path`, or an empty lock if there is none yet."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise _error(path, f"cannot read the lock: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _error(path, f"the lock is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise _error(path, f"the lock is not a version {SCHEMA_VERSION} lock file")
+    lock: Lock = {}
+    try:
+        for name, versions in data["packages"].items():
+            lock[name] = {
+                version: Locked(str(item["ref"]), check_digest(str(item["digest"])),
+                                str(item["resolved"]))
+                for version, item in versions.items()
+            }
+    except (KeyError, TypeError, AttributeError, ValueError, EcliError) as exc:
+        raise _error(path, f"the lock is malformed ({exc})") from None
+    return lock
+
+
+def write(path: Path, lock: Lock) -> None:
+    """Replace the lock atomically: readers see the old file or the new one."""
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "packages": {
+            name: {version: {"ref": item.ref, "digest": item.digest, "resolved": item.resolved}
+                   for version, item in sorted(versions.items())}
+            for name, versions in sorted(lock.items())
+        },
+    }
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _error(path: Path, message: str) -> GeneratorError:
+    return GeneratorError([Problem(str(path), 1, 1, "", message, code="lock",
+                                   hint="restore it from Git, or delete it and run "
+                                   "`python -m generator resolve`")])

@@ -1,0 +1,95 @@
+"""Resolve each version's OCI reference to the digest of its manifest.
+
+Only what the lock does not already know costs a request: a version whose ref
+is unchanged keeps its locked digest, and a ref that names a digest needs no
+request at all. So a rebuild with nothing changed asks the registry nothing,
+and `--offline` works whenever the lock is complete. Failures become problems
+naming the package and version; the caller leaves the lock untouched then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ecli.errors import EcliError
+from ecli.oci.reference import OciReference, check_digest
+from generator.entry import Entry, EntryVersion, Index
+from generator.lock import Lock, Locked
+from generator.problems import Problem
+
+Resolver = Callable[[OciReference], str]
+WORKERS = 8
+
+
+@dataclass
+class Resolution:
+    lock: Lock
+    problems: list[Problem] = field(default_factory=list)
+    requests: int = 0
+    changed: bool = False
+
+
+def resolve(index: Index, old: Lock, *, offline: bool = False,
+            resolver: Resolver | None = None) -> Resolution:
+    """A new lock for exactly the index's versions; entries gone from the index drop out."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    new: Lock = {}
+    wanted: list[tuple[Entry, EntryVersion]] = []
+    for entry in index.entries.values():
+        locked_versions = old.get(entry.name, {})
+        new[entry.name] = {}
+        for version in entry.versions:
+            known = locked_versions.get(version.version)
+            if known is not None and known.ref == version.ref:
+                new[entry.name][version.version] = known
+            elif version.reference.digest is not None:
+                new[entry.name][version.version] = Locked(version.ref,
+                                                          version.reference.digest, now)
+            else:
+                wanted.append((entry, version))
+    result = Resolution(new)
+    if offline:
+        result.problems = [_problem(entry, version, "not in the lock, and --offline forbids "
+                                    "asking the registry",
+                                    "run `python -m generator resolve` with network access")
+                           for entry, version in wanted]
+    elif wanted:
+        ask = resolver or _registry_resolver()
+        result.requests = len(wanted)
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(wanted))) as pool:
+            answers = list(pool.map(lambda pair: _ask(ask, pair[1].reference), wanted))
+        for (entry, version), (digest, error) in zip(wanted, answers, strict=True):
+            if digest is not None:
+                new[entry.name][version.version] = Locked(version.ref, digest, now)
+            else:
+                text = error if error and version.ref in error else (
+                    f"cannot resolve {version.ref}: {error}")
+                result.problems.append(_problem(entry, version, text,
+                                                "check that the tag was pushed and the "
+                                                "registry is reachable"))
+    result.changed = new != old
+    return result
+
+
+def _registry_resolver() -> Resolver:
+    """Imported lazily: validation and offline builds never load the registry client."""
+    from ecli.oci.registry import resolve as registry_resolve
+
+    return registry_resolve
+
+
+def _ask(resolver: Resolver, reference: OciReference) -> tuple[str | None, str | None]:
+    try:
+        return check_digest(resolver(reference)), None
+    except EcliError as exc:
+        return None, exc.message
+    except OSError as exc:
+        return None, str(exc)
+
+
+def _problem(entry: Entry, version: EntryVersion, message: str, hint: str) -> Problem:
+    return Problem(entry.file, version.line, version.col, "ref",
+                   f"{entry.name} {version.version}: {message}", hint, code="resolve")

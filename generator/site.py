@@ -1,0 +1,85 @@
+"""mkdocs build into a fresh directory, then the swap into place.
+
+The site is built next to the output directory (`DIR.tmp`), completed there
+(api/v1 is written after mkdocs, which empties its site_dir first), and only
+then renamed over `DIR`. Any failure removes `DIR.tmp` and leaves `DIR` as it
+was, so a broken build never publishes half a site.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from generator.problems import GeneratorError, Problem
+
+MARKER = "api/v1/index.json"  # what makes a directory one of our builds
+
+
+def check_target(out: Path) -> None:
+    """Refuse to replace a directory that is not a previous build (e.g. `--out .`)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and
+                                              not (out / MARKER).is_file())):
+        raise GeneratorError([Problem(str(out), 1, 1, "", "refusing to replace this path: "
+                                      f"it exists and is not a hub site (no {MARKER})",
+                                      hint="choose an empty or new --out directory",
+                                      code="out")])
+
+
+def staging_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".tmp")
+
+
+def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path) -> None:
+    """Run mkdocs with our docs_dir and site_dir; its warnings fail the build (strict).
+
+    mkdocs logs through `logging`; its warnings are collected here and put into
+    the problem instead of reaching stderr on their own.
+    """
+    import jinja2
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    collected = _Collect()
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(collected)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        config = load_config(config_file=str(config_file), docs_dir=str(docs_dir),
+                             site_dir=str(site_dir), strict=True)
+        build(config)
+    except (MkDocsException, OSError, jinja2.TemplateError) as exc:
+        details = "; ".join(collected.messages[:5])
+        raise GeneratorError([Problem(
+            str(config_file), 1, 1, "", f"mkdocs failed: {exc}" + (
+                f" ({details})" if details else ""),
+            hint="fix the site configuration or templates; site_overrides/ and "
+            "mkdocs.yml are read from the index repository", code="mkdocs")]) from None
+    finally:
+        logger.removeHandler(collected)
+        logger.setLevel(level)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def publish(staged: Path, out: Path) -> None:
+    """Put the finished build in place: rename the old one aside, rename, remove the old."""
+    if out.exists():
+        retired = out.with_name(out.name + ".old")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.rename(out, retired)
+        os.rename(staged, out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.rename(staged, out)

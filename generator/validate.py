@@ -1,0 +1,250 @@
+"""Validation of the index: the schema, then semantic rules, then cross-entry rules.
+
+Every rule runs and returns problems; nothing stops at the first one, so a pull
+request gets all of its errors in one CI run. A file yields an `Entry` only if
+it has no problems at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ecli.errors import ReferenceError_
+from ecli.oci.reference import parse as parse_reference
+from generator import schema, semver
+from generator.entry import Entry, EntryVersion, Index
+from generator.load import Document, NodePath, load_file
+from generator.problems import Problem, field_path
+
+PACKAGES_DIR = "packages"
+FEATURED_FILE = "featured.yaml"
+SCHEMA_DIR = "schema"
+MAX_README_BYTES = 256 << 10
+
+
+@dataclass(frozen=True)
+class Context:
+    """What rules need besides the document: where the file and its index live."""
+
+    path: Path
+    index_root: Path
+
+
+@dataclass
+class Result:
+    index: Index
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+
+
+Rule = Callable[[Document, Context], list[Problem]]
+
+
+def validate_index(index_dir: Path, files: Iterable[Path] | None = None) -> Result:
+    """Validate the whole index, or only the named entry files (plus cross-entry rules)."""
+    schema_dir = index_dir / SCHEMA_DIR
+    packages = index_dir / PACKAGES_DIR
+    problems: list[Problem] = []
+    if files is None:
+        if not packages.is_dir():
+            problems.append(Problem(str(packages), 1, 1, "", "no packages directory here",
+                                    hint="pass --index pointing at the index folder",
+                                    code="no-index"))
+            return Result(Index({}), problems)
+        chosen = sorted(packages.iterdir())
+        problems.extend(_stray_files(chosen))
+        chosen = [p for p in chosen if p.suffix == ".yaml" and p.is_file()]
+    else:
+        chosen = list(files)
+    entries: dict[str, Entry] = {}
+    for path in chosen:
+        entry, found = validate_file(path, index_dir, schema_dir)
+        problems.extend(found)
+        if entry is not None:
+            entries[entry.name] = entry
+    featured: tuple[str, ...] = ()
+    if files is None and (index_dir / FEATURED_FILE).exists():
+        featured, found = _featured(index_dir / FEATURED_FILE, schema_dir, packages)
+        problems.extend(found)
+    return Result(Index(entries, featured), sorted(problems), len(chosen))
+
+
+def validate_file(path: Path, index_root: Path, schema_dir: Path) -> tuple[Entry | None,
+                                                                          list[Problem]]:
+    document, problems = load_file(path)
+    if document is None:
+        return None, problems
+    problems.extend(schema.check(document, schema_dir))
+    context = Context(path, index_root)
+    for rule in RULES:
+        problems.extend(rule(document, context))
+    if problems:
+        return None, problems
+    return _entry(document, context), []
+
+
+def _stray_files(paths: list[Path]) -> list[Problem]:
+    problems = []
+    for path in paths:
+        if path.suffix == ".yml":
+            problems.append(Problem(str(path), 1, 1, "", "entries end in .yaml, not .yml",
+                                    hint=f"rename it to {path.stem}.yaml", code="file-name"))
+    return problems
+
+
+# --- rules: each gets the loaded document, checks what the schema cannot ------------
+
+
+def rule_name_matches_file(document: Document, context: Context) -> list[Problem]:
+    name = _get(document.data, "name")
+    if isinstance(name, str) and name != context.path.stem:
+        return [_problem(document, ("name",), f"name {name!r} does not match the file name "
+                         f"{context.path.name!r}", code="name-file",
+                         hint=f"name the file {name}.yaml, or set name: {context.path.stem}")]
+    return []
+
+
+def rule_versions_unique(document: Document, context: Context) -> list[Problem]:
+    problems = []
+    seen: dict[Any, int] = {}
+    for i, item in enumerate(_list(document.data, "versions")):
+        text = _get(item, "version")
+        if not isinstance(text, str) or not semver.is_valid(text):
+            continue
+        key = semver.key(text)
+        if key in seen:
+            first = document.where(("versions", seen[key], "version")).line
+            problems.append(_problem(document, ("versions", i, "version"),
+                                     f"version {text!r} is listed twice (first on line {first})",
+                                     code="duplicate-version",
+                                     hint="each version appears once; publish a new version "
+                                     "instead of editing an old one"))
+        else:
+            seen[key] = i
+    return problems
+
+
+def rule_refs(document: Document, context: Context) -> list[Problem]:
+    problems = []
+    for i, item in enumerate(_list(document.data, "versions")):
+        text = _get(item, "ref")
+        if not isinstance(text, str):
+            continue
+        path = ("versions", i, "ref")
+        try:
+            reference = parse_reference(text)
+        except ReferenceError_ as exc:
+            problems.append(_problem(document, path, exc.message, code="ref",
+                                     hint=exc.hint or "write REGISTRY/REPOSITORY:TAG or "
+                                     "REGISTRY/REPOSITORY@sha256:DIGEST"))
+            continue
+        if reference.digest is None and not text.rpartition("/")[2].count(":"):
+            problems.append(_problem(document, path, f"{text!r} names neither a tag nor a "
+                                     "digest", code="ref",
+                                     hint=f"pin it, e.g. {text}:{_get(item, 'version')}"))
+    return problems
+
+
+def rule_urls(document: Document, context: Context) -> list[Problem]:
+    problems = []
+    for key in ("homepage", "source"):
+        text = _get(document.data, key)
+        if not isinstance(text, str):
+            continue
+        parts = urlsplit(text)
+        if parts.scheme != "https":
+            continue  # the schema already reported it
+        if not parts.hostname or "." not in parts.hostname or parts.username:
+            problems.append(_problem(document, (key,), f"{text!r} has no valid host name",
+                                     code="url", hint="write e.g. https://github.com/org/tool"))
+    return problems
+
+
+def rule_readme(document: Document, context: Context) -> list[Problem]:
+    text = _get(document.data, "readme")
+    if not isinstance(text, str):
+        return []
+    target = (context.path.parent / text).resolve()
+    root = context.index_root.resolve()
+    if text.startswith("/") or not target.is_relative_to(root):
+        return [_problem(document, ("readme",), f"{text!r} points outside the index",
+                         code="readme", hint="keep the README inside the index folder")]
+    if not target.is_file():
+        return [_problem(document, ("readme",), f"{text!r} does not exist", code="readme",
+                         hint="add the file to the pull request, or fix the path")]
+    if target.stat().st_size > MAX_README_BYTES:
+        return [_problem(document, ("readme",), f"{text!r} is larger than "
+                         f"{MAX_README_BYTES >> 10} KiB", code="readme")]
+    try:
+        target.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return [_problem(document, ("readme",), f"{text!r} is not UTF-8", code="readme")]
+    return []
+
+
+RULES: tuple[Rule, ...] = (
+    rule_name_matches_file,
+    rule_versions_unique,
+    rule_refs,
+    rule_urls,
+    rule_readme,
+)
+
+
+def _featured(path: Path, schema_dir: Path, packages: Path) -> tuple[tuple[str, ...],
+                                                                    list[Problem]]:
+    document, problems = load_file(path)
+    if document is None:
+        return (), problems
+    problems.extend(schema.check(document, schema_dir, schema.FEATURED_SCHEMA))
+    if problems:
+        return (), problems
+    names = tuple(document.data["featured"])
+    for i, name in enumerate(names):
+        if not (packages / f"{name}.yaml").is_file():
+            problems.append(_problem(document, ("featured", i), f"no package named {name!r}",
+                                     code="featured", hint="list names of index/packages/*.yaml"))
+    return names, problems
+
+
+def _entry(document: Document, context: Context) -> Entry:
+    data = document.data
+    if "readme" in data:
+        description = (context.path.parent / data["readme"]).read_text(encoding="utf-8")
+    else:
+        description = data.get("description", "")
+    versions = sorted(
+        (EntryVersion(version=v["version"], ref=v["ref"], reference=parse_reference(v["ref"]),
+                      yanked=v.get("yanked"), requirements=v.get("requirements", {}),
+                      line=document.where(("versions", i, "ref")).line,
+                      col=document.where(("versions", i, "ref")).col)
+         for i, v in enumerate(data["versions"])),
+        key=lambda v: semver.key(v.version), reverse=True,
+    )
+    return Entry(
+        name=data["name"], file=document.file, summary=data["summary"], kind=data["kind"],
+        owners=tuple(data["owners"]), license=data["license"], description=description,
+        homepage=data.get("homepage"), source=data.get("source"),
+        keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),
+        versions=tuple(versions),
+    )
+
+
+def _get(data: Any, key: str) -> Any:
+    return data.get(key) if isinstance(data, dict) else None
+
+
+def _list(data: Any, key: str) -> list[Any]:
+    value = _get(data, key)
+    return value if isinstance(value, list) else []
+
+
+def _problem(document: Document, path: NodePath, message: str, *, code: str,
+             hint: str | None = None) -> Problem:
+    position = document.where(path)
+    return Problem(document.file, position.line, position.col, field_path(path), message,
+                   hint, code)

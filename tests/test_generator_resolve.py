@@ -1,0 +1,136 @@
+"""`python -m generator resolve` against a real registry (CNCF distribution).
+
+Tags become digests in index/lock.json; an unchanged index asks the registry
+nothing; a registry that is down is a problem per version and the lock stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from generator import commands, lock
+from generator.__main__ import main
+from generator.problems import GeneratorError
+
+from registry_server import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.registry
+
+
+def push_manifest(host: str, repository: str, tag: str) -> str:
+    """Put a one-blob OCI manifest under `tag` with the plain distribution API."""
+    config = b"{}"
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    start = urllib.request.Request(f"http://{host}/v2/{repository}/blobs/uploads/",
+                                   method="POST")
+    with urllib.request.urlopen(start) as response:
+        location = response.headers["Location"]
+    if location.startswith("/"):
+        location = f"http://{host}{location}"
+    separator = "&" if "?" in location else "?"
+    upload = urllib.request.Request(f"{location}{separator}digest={config_digest}",
+                                    data=config, method="PUT",
+                                    headers={"Content-Type": "application/octet-stream"})
+    urllib.request.urlopen(upload).close()
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.ebpfhub.test.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": config_digest, "size": len(config)}],
+    }).encode()
+    put = urllib.request.Request(f"http://{host}/v2/{repository}/manifests/{tag}",
+                                 data=manifest, method="PUT", headers={
+                                     "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    urllib.request.urlopen(put).close()
+    return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+
+def make_index(tmp_path: Path, refs: dict[str, str]) -> Path:
+    index = tmp_path / "index"
+    shutil.copytree(REPO / "index" / "schema", index / "schema")
+    (index / "packages").mkdir()
+    versions = "".join(f"  - {{version: {v}, ref: '{r}'}}\n" for v, r in refs.items())
+    (index / "packages" / "tool.yaml").write_text(
+        "name: tool\nkind: bpf\nsummary: a tool\nowners: [ebpfhub]\nlicense: MIT\n"
+        f"versions:\n{versions}")
+    return index
+
+
+def test_resolve_writes_digests_and_an_unchanged_index_asks_nothing(registry, tmp_path: Path):
+    digest = push_manifest(registry.host, "ebpfhub/tool", "1.0.0")
+    pinned = "sha256:" + "ee" * 32
+    index = make_index(tmp_path, {
+        "1.0.0": f"{registry.host}/ebpfhub/tool:1.0.0",
+        "0.9.0": f"{registry.host}/ebpfhub/tool@{pinned}",
+    })
+    asked: list[str] = []
+
+    def counting(ref):
+        from ecli.oci.registry import resolve
+
+        asked.append(str(ref))
+        return resolve(ref)
+
+    opts = commands.options(index, resolver=counting, config_file=REPO / "mkdocs.yml")
+    first = commands.resolve_lock(opts)
+    assert (first.requests, first.lock_written) == (1, True)
+    assert asked == [f"{registry.host}/ebpfhub/tool:1.0.0"]  # the digest ref needs no request
+    locked = lock.read(index / "lock.json")
+    assert locked["tool"]["1.0.0"].digest == digest
+    assert locked["tool"]["0.9.0"].digest == pinned
+    raw = json.loads((index / "lock.json").read_text())
+    assert raw["schema_version"] == 1
+    assert set(raw["packages"]["tool"]["1.0.0"]) == {"ref", "digest", "resolved"}
+
+    stamp = (index / "lock.json").read_bytes()
+    again = commands.resolve_lock(opts)
+    assert (again.requests, again.lock_written) == (0, False)
+    assert asked == [f"{registry.host}/ebpfhub/tool:1.0.0"]
+    assert (index / "lock.json").read_bytes() == stamp
+
+    out = tmp_path / "site"
+    built = commands.build(opts, out)  # not offline, yet nothing to ask
+    assert built.requests == 0 and len(asked) == 1
+    assert digest in (out / "packages" / "tool" / "index.html").read_text()
+
+
+def test_the_cli_resolves_through_the_real_registry_client(registry, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]):
+    digest = push_manifest(registry.host, "ebpfhub/cli-tool", "2.0.0")
+    index = make_index(tmp_path, {"2.0.0": f"{registry.host}/ebpfhub/cli-tool:2.0.0"})
+    assert main(["resolve", "--index", str(index)]) == 0
+    assert "1 registry request(s)" in capsys.readouterr().out
+    assert lock.read(index / "lock.json")["tool"]["2.0.0"].digest == digest
+
+
+def test_registry_down_is_a_problem_per_version_and_the_lock_is_untouched(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    dead = f"127.0.0.1:{free_port()}"
+    index = make_index(tmp_path, {"1.0.0": f"{dead}/ebpfhub/tool:1.0.0",
+                                  "1.1.0": f"{dead}/ebpfhub/tool:1.1.0"})
+    lock.write(index / "lock.json", {})
+    stamp = (index / "lock.json").read_bytes()
+    assert main(["resolve", "--index", str(index)]) == 1
+    output = capsys.readouterr().out
+    entry = index / "packages" / "tool.yaml"
+    assert (f"{entry}:7:27: ref: tool 1.0.0: {dead}/ebpfhub/tool:1.0.0: cannot reach {dead}"
+            in output)
+    assert f"{entry}:8:27: ref: tool 1.1.0: {dead}/ebpfhub/tool:1.1.0:" in output
+    assert (index / "lock.json").read_bytes() == stamp
+
+
+def test_offline_resolve_needs_every_tag_in_the_lock(tmp_path: Path):
+    index = make_index(tmp_path, {"1.0.0": "ghcr.io/ebpfhub/tool:1.0.0"})
+    with pytest.raises(GeneratorError, match="--offline forbids asking the registry"):
+        commands.resolve_lock(commands.options(index, offline=True))
+    assert not (index / "lock.json").exists()

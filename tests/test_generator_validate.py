@@ -1,0 +1,156 @@
+"""`python -m generator validate`: every problem, with its file, line, column and field.
+
+The corpus in tests/bad_index/ holds one file per kind of bad entry; each file
+lists the problems it must produce in `# expect:` lines (see its README).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.__main__ import main
+from generator.load import MAX_DEPTH, load_bytes
+
+REPO = Path(__file__).resolve().parent.parent
+INDEX = REPO / "index"
+CORPUS = REPO / "tests" / "bad_index"
+EXPECT = re.compile(rb"^# expect: (\d+):(\d+) (\S+) (.+)$", re.M)
+PROBLEM = re.compile(r"^(.+?):(\d+):(\d+): (.+) \[([a-z-]+)\]$")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def problem_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if PROBLEM.match(line)]
+
+
+def test_unknown_key_bad_semver_and_missing_name_give_three_located_errors(tmp_path: Path):
+    entry = tmp_path / "tool.yaml"
+    entry.write_text(
+        "kind: bpf\n"
+        "summary: a tool without a name\n"
+        "owners: [ebpfhub]\n"
+        "license: MIT\n"
+        "colour: blue\n"
+        "versions:\n"
+        '  - version: "1.2"\n'
+        "    ref: ghcr.io/ebpfhub/tool:1.2\n"
+    )
+    done = run_cli("validate", "--index", str(INDEX), str(entry))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert problem_lines(done.stdout) == [
+        f"{entry}:1:1: name: missing required key 'name' [missing]",
+        f"{entry}:5:1: colour: unknown key 'colour' [unknown-key]",
+        f"{entry}:7:14: versions[0].version: '1.2' is not a semantic version [pattern]",
+    ]
+    assert "hint: " in done.stdout  # each problem says how to fix it
+    assert done.stdout.rstrip().endswith("3 problem(s)")
+
+
+CORPUS_FILES = sorted(CORPUS.glob("*.yaml"))
+
+
+def test_corpus_is_big_enough():
+    assert len(CORPUS_FILES) >= 12
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.stem)
+def test_bad_entry_reports_expected_problems(path: Path, capsys: pytest.CaptureFixture[str]):
+    expected = [(int(line), int(col), field.decode(), message.decode())
+                for line, col, field, message in EXPECT.findall(path.read_bytes())]
+    assert expected, f"{path.name} has no '# expect:' lines"
+    code = main(["validate", "--index", str(INDEX), str(path)])
+    output = capsys.readouterr().out
+    assert code == 1
+    found = problem_lines(output)
+    assert len(found) == len(expected), output
+    for line, col, field, message in expected:
+        prefix = f"{path}:{line}:{col}: " + ("" if field == "-" else f"{field}: ")
+        assert any(p.startswith(prefix) and message in p for p in found), (
+            f"no problem {prefix}...{message}... in:\n{output}")
+
+
+def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]):
+    entry = tmp_path / "huge.yaml"
+    entry.write_bytes(b"name: huge\ndescription: |\n" + b"  " + b"x" * 78 + b"\n" * 1
+                      + (b"  " + b"x" * 78 + b"\n") * (2 * 1024 * 1024 // 81))
+    assert entry.stat().st_size > 2_000_000
+    assert main(["validate", "--index", str(INDEX), str(entry)]) == 1
+    assert problem_lines(capsys.readouterr().out) == [
+        f"{entry}:1:1: file is larger than the limit of 1024 KiB [too-large]"]
+
+
+def test_real_index_validates_clean():
+    done = run_cli("validate", "--index", str(INDEX))
+    assert done.returncode == 0, done.stdout
+    assert done.stdout == "ok: 1 file(s), 1 valid package(s)\n"
+
+
+def test_whole_index_run_reports_every_file_and_cross_entry_rules(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    index = tmp_path / "index"
+    shutil.copytree(INDEX / "schema", index / "schema")
+    (index / "packages").mkdir()
+    shutil.copy(INDEX / "packages" / "opensnoop.yaml", index / "packages" / "opensnoop.yaml")
+    shutil.copy(CORPUS / "unknown-key.yaml", index / "packages" / "unknown-key.yaml")
+    shutil.copy(CORPUS / "bad-semver.yaml", index / "packages" / "bad-semver.yaml")
+    (index / "packages" / "stray.yml").write_text("name: stray\n")
+    (index / "featured.yaml").write_text("featured:\n  - opensnoop\n  - nosuchtool\n")
+    assert main(["validate", "--index", str(index)]) == 1
+    found = problem_lines(capsys.readouterr().out)
+    files = {PROBLEM.match(p).group(1) for p in found}
+    assert files == {str(index / "packages" / "unknown-key.yaml"),
+                     str(index / "packages" / "bad-semver.yaml"),
+                     str(index / "packages" / "stray.yml"),
+                     str(index / "featured.yaml")}
+    assert f"{index / 'featured.yaml'}:3:5: featured[1]: no package named 'nosuchtool' " \
+           "[featured]" in found
+    assert len(found) == 2 + 2 + 1 + 1
+
+
+def test_readme_inside_the_index_becomes_the_description(tmp_path: Path):
+    index = tmp_path / "index"
+    shutil.copytree(INDEX / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "docs").mkdir()
+    (index / "docs" / "tool.md").write_text("# Tool\n\nLong text.\n")
+    (index / "packages" / "tool.yaml").write_text(
+        "name: tool\nkind: bpf\nsummary: s\nowners: [a]\nlicense: MIT\n"
+        "readme: ../docs/tool.md\nversions:\n  - {version: 1.0.0, ref: 'ghcr.io/a/tool:1.0.0'}\n")
+    from generator.validate import validate_index
+
+    result = validate_index(index)
+    assert result.problems == []
+    assert result.index.entries["tool"].description.startswith("# Tool")
+
+
+def test_loader_keeps_positions_of_keys_and_values():
+    document, problems = load_bytes(b"name: x\nversions:\n  - version: 1.0.0\n    ref: r\n",
+                                    "f.yaml")
+    assert problems == []
+    assert document is not None
+    assert document.keys[("versions", 0, "ref")].line == 4
+    assert document.values[("versions", 0, "version")].col == 14
+    assert document.where(("versions", 0, "missing")).line == 3  # nearest ancestor
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b"a: " + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1) + b"\n", "nesting is deeper"),
+    (b"a: 1\n---\nb: 2\n", "only one YAML document"),
+    (b"", "file is empty"),
+    (b"a: b\x07\n", "is not allowed in YAML"),
+    (b"{1: x}\n", "is not a string"),
+])
+def test_loader_refuses_hostile_or_odd_yaml(text: bytes, message: str):
+    _, problems = load_bytes(text, "f.yaml")
+    assert any(message in p.message for p in problems), problems
