@@ -28,10 +28,11 @@ _VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.+-]+)?$")
 @dataclass(frozen=True)
 class LocatedPackage:
     name: str
-    object_path: Path
+    object_path: Path | None  # the eBPF object of a kind `bpf` package
     config: PackageConfig | None  # None for a bare .bpf.o
     digest: str | None = None
     version: str | None = None
+    reference: str | None = None  # the registry reference it came from
 
 
 def locate(target: str, paths: Paths, progress: Progress | None = None) -> LocatedPackage:
@@ -51,9 +52,7 @@ def locate(target: str, paths: Paths, progress: Progress | None = None) -> Locat
     _source, document = IndexClient(paths).find(name)
     chosen = document.find_version(version or None)
     ref = references.parse(chosen.repository).with_digest(chosen.digest)
-    located = _from_store(ref, paths, name, progress)
-    return LocatedPackage(name, located.object_path, located.config, chosen.digest,
-                          chosen.version)
+    return _from_store(ref, paths, name, progress)
 
 
 def _is_path(target: str) -> bool:
@@ -82,8 +81,5 @@ def _from_store(ref: references.OciReference, paths: Paths, name: str,
             progress(f"pulling {ref}")
         pulled = registry.pull(ref, store)
         package = artifact.load(store, pulled.digest, reference=ref)
-    object_path = package.object_path
-    if object_path is None:
-        raise NotFoundError(f"{ref}: package of kind {package.config.kind!r} has no eBPF object")
-    return LocatedPackage(package.config.name or name, object_path, package.config,
-                          package.digest, package.config.version)
+    return LocatedPackage(package.config.name or name, package.object_path, package.config,
+                          package.digest, package.config.version, str(ref))

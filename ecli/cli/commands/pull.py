@@ -1,4 +1,4 @@
-"""`ecli pull OCI-REF`: download an artifact into the local store and print its digest."""
+"""`ecli pull TARGET`: download a package into the local store and print its digest."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from ecli.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("reference", metavar="OCI-REF",
-                        help="REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]")
+    parser.epilog = ("examples:\n  ecli pull opensnoop\n  ecli pull opensnoop@0.1.0 --json\n"
+                     "  ecli pull 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0")
+    parser.add_argument("reference", metavar="TARGET",
+                        help="package NAME[@VERSION], or REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]")
     parser.add_argument("--json", action="store_true",
                         help='print {"reference", "digest", "name", "version", "kind"}')
 
@@ -21,24 +23,29 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.oci import reference, registry
     from ecli.oci.store import Store
 
-    if not reference.looks_like_oci(args.reference):
-        raise UsageError(f"{args.reference!r} is not an OCI reference",
-                         hint="write REGISTRY/REPOSITORY[:TAG], e.g. ghcr.io/org/tool:1.0")
-    ref = reference.parse(args.reference)
-    show = not ctx.quiet and not args.json and sys.stderr.isatty()
-    pulled = registry.pull(ref, Store(ctx.paths.oci_store_dir),
-                           progress=_progress if show else None)
-    if show:
-        print(file=sys.stderr)
-    config = pulled.package.config
+    if reference.looks_like_oci(args.reference):
+        ref = reference.parse(args.reference)
+        show = not ctx.quiet and not args.json and sys.stderr.isatty()
+        pulled = registry.pull(ref, Store(ctx.paths.oci_store_dir),
+                               progress=_progress if show else None)
+        if show:
+            print(file=sys.stderr)
+        config, digest, where = pulled.package.config, pulled.digest, str(ref)
+    else:
+        from ecli.locate import locate
+
+        located = locate(args.reference, ctx.paths)
+        if located.config is None or located.digest is None:
+            raise UsageError(f"{args.reference!r} is a local file: there is nothing to pull")
+        config, digest, where = located.config, located.digest, located.reference or ""
     if args.json:
-        print(json.dumps({"reference": str(ref), "digest": pulled.digest, "name": config.name,
+        print(json.dumps({"reference": where, "digest": digest, "name": config.name,
                           "version": config.version, "kind": config.kind}))
     elif ctx.quiet:
-        print(pulled.digest)
+        print(digest)
     else:
-        print(f"pulled {ref}: {config.name} {config.version} ({config.kind})")
-        print(f"digest {pulled.digest}")
+        print(f"pulled {where}: {config.name} {config.version} ({config.kind})")
+        print(f"digest {digest}")
     return 0
 
 

@@ -50,8 +50,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be a positive number of seconds")
     package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress)
-    if package.config is not None and package.config.kind != "bpf":
-        raise UsageError(f"{package.name}: kind {package.config.kind!r} cannot be run yet")
+    if package.object_path is None:
+        kind = package.config.kind if package.config else "unknown"
+        raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
     prepared = runner.prepare(package.object_path, package.config, package.name,
                               program_args)
 

@@ -1,0 +1,131 @@
+"""Start-up figures of ecli, side by side with their references, in one run.
+
+    python bench/startup.py [--runs N]
+
+Prints a table:
+  * `ecli --help` wall time, beside `python -c pass`;
+  * time from spawning a tracer until it reports an open() it did not see
+    before: `ecli run` of a cached package (through a local source and the
+    store), `ecli run` of a local .bpf.o, and `bpftrace` with the equivalent
+    one-liner. Needs root, clang, bpftool, bpftrace and docker-registry.
+Figures are medians over the runs. Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from ecli.hubindex import model  # noqa: E402
+
+from bpf_objects import compile_bpf  # noqa: E402
+from index_fixtures import write_index  # noqa: E402
+from registry_server import running_registry  # noqa: E402
+
+BPFTRACE = ["bpftrace", "-e",
+            'tracepoint:syscalls:sys_enter_openat { printf("%s\\n", str(args->filename)); }']
+PROBE_INTERVAL = 0.002
+TIMEOUT = 30.0
+
+
+def wall(command: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_to_first_event(command: list[str], env: dict[str, str] | None = None) -> float:
+    """Seconds from spawn until the tracer prints a path we keep opening."""
+    token = f"bench-{os.getpid()}-{time.monotonic_ns()}"
+    probe = f"/tmp/{token}"
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               env=env)
+    assert process.stdout is not None
+    seen = b""
+    try:
+        while time.perf_counter() - start < TIMEOUT:
+            with contextlib.suppress(FileNotFoundError):  # the attempt is the event
+                os.close(os.open(probe, os.O_RDONLY))
+            ready, _, _ = select.select([process.stdout], [], [], PROBE_INTERVAL)
+            if ready:
+                seen += os.read(process.stdout.fileno(), 65536)
+                if token.encode() in seen:
+                    return time.perf_counter() - start
+        raise RuntimeError(f"{command[0]} reported nothing in {TIMEOUT}s")
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def cached_package_env(work: Path, registry_host: str) -> dict[str, str]:
+    """An ECLI_HOME whose store already holds opensnoop, found through a local source."""
+    env = {**os.environ, "ECLI_HOME": str(work / "home")}
+    ecli = [sys.executable, "-m", "ecli"]
+    project = work / "opensnoop"
+    subprocess.run(["cp", "-r", str(ROOT / "examples" / "opensnoop"), str(project)], check=True)
+    subprocess.run([*ecli, "-q", "build", str(project)], check=True, env=env)
+    ref = f"{registry_host}/bench/opensnoop:0.1.0"
+    subprocess.run([*ecli, "-q", "push", ref, "--dir", str(project)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    pulled = subprocess.run([*ecli, "pull", ref, "--json"], check=True, env=env,
+                            capture_output=True, text=True).stdout
+    digest = json.loads(pulled)["digest"]
+    document = model.PackageDocument(
+        schema_version=1, name="opensnoop", summary="bench", kind="bpf",
+        versions=(model.Version("0.1.0", ref, f"{registry_host}/bench/opensnoop", digest),))
+    index = write_index(work / "index", [document])
+    subprocess.run([*ecli, "sources", "add", "bench", str(index)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([*ecli, "update"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    ecli = [sys.executable, "-m", "ecli"]
+    rows = [
+        ("python -c pass", wall([sys.executable, "-c", "pass"], args.runs)),
+        ("ecli --help", wall([*ecli, "--help"], args.runs)),
+    ]
+    with tempfile.TemporaryDirectory() as tmp, running_registry() as registry:
+        work = Path(tmp)
+        obj = compile_bpf(ROOT / "examples" / "opensnoop" / "opensnoop.bpf.c", work / "obj")
+        env = cached_package_env(work, registry.host)
+        wall([*ecli, "search", "open"], 1, env)  # warm the page cache
+        rows.append(("ecli search open", wall([*ecli, "search", "open"], args.runs, env)))
+        for label, command, command_env in (
+            ("bpftrace one-liner: first event", BPFTRACE, None),
+            ("ecli run opensnoop (cached): first event", [*ecli, "run", "opensnoop"], env),
+            ("ecli run ./opensnoop.bpf.o: first event", [*ecli, "run", str(obj)], env),
+        ):
+            times = [time_to_first_event(command, command_env) for _ in range(args.runs)]
+            rows.append((label, statistics.median(times)))
+    print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+          f"kernel {platform.release()}, {time.strftime('%Y-%m-%d')}, median of {args.runs}")
+    print(f"| {'what':<44} | seconds |")
+    print(f"| {'-' * 44} | ------- |")
+    for label, seconds in rows:
+        print(f"| {label:<44} | {seconds:7.3f} |")
+
+
+if __name__ == "__main__":
+    main()
