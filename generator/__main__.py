@@ -35,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
         p.add_argument("--offline", action="store_true",
                        help="never ask a registry; every tag must already be in the lock")
+        p.add_argument("--refresh", action="store_true",
+                       help="ask again for every tag, even those already in the lock")
         if name == "build":
             p.add_argument("--out", type=Path, required=True, help="output directory")
             p.add_argument("--config", type=Path,
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         opts = commands.options(args.index, lock_file=args.lock,
                                 config_file=getattr(args, "config", None),
-                                offline=args.offline)
+                                offline=args.offline, refresh=args.refresh)
         if args.command == "resolve":
             resolved = commands.resolve_lock(opts)
             state = "written" if resolved.lock_written else "unchanged"

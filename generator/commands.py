@@ -27,6 +27,7 @@ class Options:
     lock_file: Path
     config_file: Path
     offline: bool = False
+    refresh: bool = False
     resolver: Resolver | None = None
 
 
@@ -54,10 +55,12 @@ class BuildResult:
 
 
 def options(index_dir: Path, *, lock_file: Path | None = None, config_file: Path | None = None,
-            offline: bool = False, resolver: Resolver | None = None) -> Options:
+            offline: bool = False, refresh: bool = False,
+            resolver: Resolver | None = None) -> Options:
     """Defaults follow the repository layout: lock in the index, mkdocs.yml beside it."""
     return Options(index_dir, lock_file or index_dir / lock.LOCK_FILE,
-                   config_file or index_dir.resolve().parent / "mkdocs.yml", offline, resolver)
+                   config_file or index_dir.resolve().parent / "mkdocs.yml", offline, refresh,
+                   resolver)
 
 
 def validate(index_dir: Path, files: list[Path] | None = None) -> ValidateResult:
@@ -108,7 +111,8 @@ def _valid_index(index_dir: Path) -> Index:
 def _update_lock(index: Index, opts: Options) -> tuple[int, bool]:
     """Resolve what the lock lacks; the lock is rewritten only when all succeeded."""
     old = lock.read(opts.lock_file)
-    result = resolve(index, old, offline=opts.offline, resolver=opts.resolver)
+    result = resolve(index, old, offline=opts.offline, refresh=opts.refresh,
+                     resolver=opts.resolver)
     if result.problems:
         raise GeneratorError(result.problems)
     if result.changed or not opts.lock_file.exists():

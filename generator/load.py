@@ -23,6 +23,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from generator.problems import Problem, field_path
 
+# libyaml when present: ten times faster than the pure-Python parser, same marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_ENTRY_BYTES = 1 << 20
 MAX_DEPTH = 16
 
@@ -82,9 +84,9 @@ def load_bytes(raw: bytes, file: str) -> tuple[Document | None, list[Problem]]:
     if problems:
         return None, problems
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:  # the scan parsed it already; kept for safety
-        return None, [_yaml_problem(exc, file)]
+        return None, [_yaml_problem(exc, file, text)]
     if root is None:
         return None, [Problem(file, 1, 1, "", "file is empty", code="empty",
                               hint="an entry is a YAML mapping; see docs/index-format.md")]
@@ -126,7 +128,7 @@ def _scan_events(text: str, file: str) -> list[Problem]:
     depth = 0
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_LOADER):
             mark = event.start_mark
             line, col = mark.line + 1, mark.column + 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
@@ -154,7 +156,7 @@ def _scan_events(text: str, file: str) -> list[Problem]:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError as exc:
-        problems.append(_yaml_problem(exc, file))
+        problems.append(_yaml_problem(exc, file, text))
     if aliases:
         more = f" ({len(aliases) - 1} more in this file)" if len(aliases) > 1 else ""
         problems.append(Problem(file, *aliases[0], "", "YAML anchors and aliases are not "
@@ -168,7 +170,7 @@ def _implicit(event: Any) -> bool:
     return bool(implicit[0]) if isinstance(implicit, tuple) else bool(implicit)
 
 
-def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
+def _yaml_problem(exc: yaml.YAMLError, file: str, text: str) -> Problem:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         message = f"YAML syntax error: {exc.problem}"
@@ -180,8 +182,11 @@ def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
         return Problem(file, mark.line + 1, mark.column + 1, "", message, code="yaml",
                        hint="check indentation, colons and quoting around this line")
     if isinstance(exc, yaml.reader.ReaderError):
-        return Problem(file, 1, exc.position + 1, "", f"character {exc.character!r} is not "
-                       "allowed in YAML", code="yaml", hint="remove control characters")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        return Problem(file, line, col, "", f"character U+{code:04X} is not allowed in YAML",
+                       code="yaml", hint="remove control characters")
     return Problem(file, 1, 1, "", f"YAML error: {exc}", code="yaml")
 
 

@@ -62,7 +62,7 @@ def home(index: Index, documents: Documents) -> str:
     if featured:
         parts += ["## Featured\n", _cards(featured, "")]
     parts += ["## Recently updated\n", _cards(recent, "")]
-    parts.append(f'<p><a href="packages/">All {len(entries)} packages</a></p>\n')
+    parts.append(f'<p><a href="packages/">Browse all packages ({len(entries)})</a></p>\n')
     return "\n".join(parts)
 
 

@@ -32,9 +32,12 @@ class Resolution:
     changed: bool = False
 
 
-def resolve(index: Index, old: Lock, *, offline: bool = False,
+def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = False,
             resolver: Resolver | None = None) -> Resolution:
-    """A new lock for exactly the index's versions; entries gone from the index drop out."""
+    """A new lock for exactly the index's versions; entries gone from the index drop out.
+
+    `refresh` asks again for every tag (the scheduled re-resolve: a tag moved).
+    """
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     new: Lock = {}
     wanted: list[tuple[Entry, EntryVersion]] = []
@@ -43,11 +46,13 @@ def resolve(index: Index, old: Lock, *, offline: bool = False,
         new[entry.name] = {}
         for version in entry.versions:
             known = locked_versions.get(version.version)
-            if known is not None and known.ref == version.ref:
+            if known is not None and known.ref != version.ref:
+                known = None  # the entry now points elsewhere
+            if version.reference.digest is not None:
+                new[entry.name][version.version] = known or Locked(
+                    version.ref, version.reference.digest, now)
+            elif known is not None and (offline or not refresh):
                 new[entry.name][version.version] = known
-            elif version.reference.digest is not None:
-                new[entry.name][version.version] = Locked(version.ref,
-                                                          version.reference.digest, now)
             else:
                 wanted.append((entry, version))
     result = Resolution(new)
@@ -63,7 +68,11 @@ def resolve(index: Index, old: Lock, *, offline: bool = False,
             answers = list(pool.map(lambda pair: _ask(ask, pair[1].reference), wanted))
         for (entry, version), (digest, error) in zip(wanted, answers, strict=True):
             if digest is not None:
-                new[entry.name][version.version] = Locked(version.ref, digest, now)
+                known = old.get(entry.name, {}).get(version.version)
+                unchanged = known is not None and (known.ref, known.digest) == (version.ref,
+                                                                                digest)
+                new[entry.name][version.version] = (
+                    known if unchanged and known else Locked(version.ref, digest, now))
             else:
                 text = error if error and version.ref in error else (
                     f"cannot resolve {version.ref}: {error}")

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.registry
 
 
-def push_manifest(host: str, repository: str, tag: str) -> str:
+def push_manifest(host: str, repository: str, tag: str, flavour: str = "v1") -> str:
     """Put a one-blob OCI manifest under `tag` with the plain distribution API."""
     config = b"{}"
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
@@ -42,7 +42,7 @@ def push_manifest(host: str, repository: str, tag: str) -> str:
     manifest = json.dumps({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactType": "application/vnd.ebpfhub.test.v1",
+        "artifactType": f"application/vnd.ebpfhub.test.{flavour}",
         "config": {"mediaType": "application/vnd.oci.empty.v1+json",
                    "digest": config_digest, "size": len(config)},
         "layers": [{"mediaType": "application/vnd.oci.empty.v1+json",
@@ -134,3 +134,16 @@ def test_offline_resolve_needs_every_tag_in_the_lock(tmp_path: Path):
     with pytest.raises(GeneratorError, match="--offline forbids asking the registry"):
         commands.resolve_lock(commands.options(index, offline=True))
     assert not (index / "lock.json").exists()
+
+
+def test_a_moved_tag_is_seen_only_with_refresh(registry, tmp_path: Path):
+    first = push_manifest(registry.host, "ebpfhub/moving", "1.0.0")
+    index = make_index(tmp_path, {"1.0.0": f"{registry.host}/ebpfhub/moving:1.0.0"})
+    commands.resolve_lock(commands.options(index))
+    second = push_manifest(registry.host, "ebpfhub/moving", "1.0.0", flavour="v2")
+    assert second != first
+    assert commands.resolve_lock(commands.options(index)).requests == 0
+    assert lock.read(index / "lock.json")["tool"]["1.0.0"].digest == first
+    refreshed = commands.resolve_lock(commands.options(index, refresh=True))
+    assert (refreshed.requests, refreshed.lock_written) == (1, True)
+    assert lock.read(index / "lock.json")["tool"]["1.0.0"].digest == second
