@@ -63,17 +63,18 @@ example: registry
 	$(BIN)/ecli build examples/opensnoop
 	$(BIN)/ecli push $(REGISTRY)/ebpfhub/opensnoop:0.1.0 --dir examples/opensnoop
 
+# The demo's registry holds what `example` just pushed: resolve its tag afresh.
 site: example
-	$(MAKE) --no-print-directory index-validate index-resolve index-build
+	$(MAKE) --no-print-directory index-validate index-build RESOLVE_FLAGS=--refresh
 
 # The hub's CI steps; the workflows call these with PY=python after `pip install .[hub]`.
 PY ?= $(BIN)/python
 index-validate:
 	$(PY) -m generator validate
 index-resolve:
-	$(PY) -m generator resolve
+	$(PY) -m generator resolve $(RESOLVE_FLAGS)
 index-build:
-	$(PY) -m generator build --out $(SITE)
+	$(PY) -m generator build --out $(SITE) $(RESOLVE_FLAGS)
 
 serve: site
 	if [ -f $(RUN)/site.pid ] && kill -0 $$(cat $(RUN)/site.pid) 2>/dev/null; then kill $$(cat $(RUN)/site.pid); fi
