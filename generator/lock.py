@@ -12,11 +12,10 @@ atomically (temporary file, fsync, rename) with sorted keys so diffs stay small.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecli.atomic import write_atomic
 from ecli.errors import EcliError
 from ecli.oci.reference import check_digest
 from generator.problems import GeneratorError, Problem
@@ -72,18 +71,7 @@ def write(path: Path, lock: Lock) -> None:
             for name, versions in sorted(lock.items())
         },
     }
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def _error(path: Path, message: str) -> GeneratorError:

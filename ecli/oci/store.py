@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ecli.atomic import write_atomic
 from ecli.errors import ArtifactError, DigestMismatchError, NotFoundError
 from ecli.oci import mediatypes
 from ecli.oci.manifest import ANNOTATION_REF_NAME, Descriptor, Platform, is_digest
@@ -58,8 +59,8 @@ class Store:
         self._tmp_dir.mkdir(exist_ok=True)
         layout = self.root / "oci-layout"
         if not layout.exists():
-            _atomic_write(layout, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode(),
-                          self._tmp_dir)
+            write_atomic(layout, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode(),
+                         tmp_dir=self._tmp_dir)
         if not self.index_path.exists():
             with self._locked():
                 if not self.index_path.exists():
@@ -220,20 +221,5 @@ class Store:
             "mediaType": mediatypes.OCI_INDEX,
             "manifests": [d.to_dict() for d in entries],
         }
-        _atomic_write(self.index_path, json.dumps(data, indent=2).encode() + b"\n",
-                      self._tmp_dir)
-
-
-def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+        write_atomic(self.index_path, json.dumps(data, indent=2).encode() + b"\n",
+                     tmp_dir=self._tmp_dir)
