@@ -59,6 +59,18 @@ def bpf_program_ids() -> set[int]:
     return {prog["id"] for prog in json.loads(shown or "[]")}
 
 
+def programs_left(before: set[int], timeout: float = 5.0) -> set[int]:
+    """Programs loaded since `before` that are still there once the kernel settles.
+
+    The kernel frees a program shortly after its last file descriptor closes
+    (deferred work), so give it a moment before calling it a leak.
+    """
+    deadline = time.monotonic() + timeout
+    while (left := bpf_program_ids() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 def bpf_link_ids() -> set[int]:
     shown = subprocess.run(["bpftool", "-j", "link", "show"], check=True,
                            capture_output=True, text=True).stdout

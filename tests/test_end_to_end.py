@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bpf_objects import ROOT
-from ecli_process import RunningEcli, bpf_program_ids, run_ecli, touch_unique
+from ecli_process import RunningEcli, bpf_program_ids, programs_left, run_ecli, touch_unique
 from index_fixtures import serve
 
 pytestmark = [pytest.mark.root, pytest.mark.registry]
@@ -81,7 +81,7 @@ def test_ecli_run_opensnoop_from_the_hub_reports_a_real_open(hub, user_env, tmp_
     events = run.json_events(out)
     assert {"fname": str(opened), "pid": os.getpid()}.items() <= next(
         e for e in events if e["fname"] == str(opened)).items()
-    assert bpf_program_ids() - before == set()
+    assert programs_left(before) == set()
     # the artifact is now in the store under its digest: the next run pulls nothing
     store = Path(user_env["ECLI_HOME"]) / "cache" / "oci" / "blobs" / "sha256"
     assert (store / hub["digest"].removeprefix("sha256:")).is_file()

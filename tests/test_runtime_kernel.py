@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from ecli_process import (
     bpf_link_ids,
     bpf_program_ids,
     ecli_command,
+    programs_left,
     run_ecli,
     touch_unique,
 )
@@ -46,7 +46,7 @@ def test_opensnoop_reports_a_file_this_test_opens(objects, tmp_path):
     assert mine[0]["pid"] == os.getpid()
     assert mine[0]["ret"] >= 0
     assert mine[0]["comm"]
-    assert bpf_program_ids() - before == set()
+    assert programs_left(before) == set()
 
 
 def test_pid_and_failed_filters(objects, tmp_path):
@@ -89,7 +89,7 @@ def test_signals_detach_everything(objects, signum):
     _out, err, code = run.finish()
     assert code == 0, err
     assert "detached" in err
-    assert bpf_program_ids() - programs == set()
+    assert programs_left(programs) == set()
     assert bpf_link_ids() - links == set()
 
 
@@ -99,10 +99,7 @@ def test_kill_9_leaves_nothing_loaded(objects):
     run.wait_attached()
     run.process.kill()
     run.process.wait(timeout=10)
-    deadline = time.monotonic() + 5  # the kernel frees them once the fds are closed
-    while bpf_program_ids() - programs and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert bpf_program_ids() - programs == set()
+    assert programs_left(programs) == set()
 
 
 def test_every_field_type_decodes(objects):
@@ -153,7 +150,7 @@ def test_verifier_rejection_shows_the_log(objects):
     assert "verifier rejected" in result.stderr
     assert "invalid mem access 'map_value_or_null'" in result.stderr
     assert "Traceback" not in result.stderr
-    assert bpf_program_ids() - programs == set()
+    assert programs_left(programs) == set()
 
 
 def test_missing_kernel_feature_is_named(objects):

@@ -30,13 +30,13 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
 class EventPrinter:
     """Prints decoded events as aligned columns under a header, or JSON lines."""
 
-    def __init__(self, columns: Sequence[str], *, as_json: bool, timestamp: bool,
-                 stream: TextIO = sys.stdout) -> None:
+    def __init__(self, columns: Sequence[str], widths: Sequence[int], *, as_json: bool,
+                 timestamp: bool, stream: TextIO = sys.stdout) -> None:
         self.columns = list(columns)
         self.as_json = as_json
         self.timestamp = timestamp
         self.stream = stream
-        self.widths: list[int] = [max(len(c), 6) for c in self.columns]
+        self.widths = [max(len(c), w) for c, w in zip(self.columns, widths, strict=True)]
         self._header_done = as_json
 
     def event(self, values: Sequence[Any]) -> None:
@@ -48,7 +48,6 @@ class EventPrinter:
             return
         texts = [str(v) for v in values]
         if not self._header_done:
-            self.widths = [max(w, len(t)) for w, t in zip(self.widths, texts, strict=True)]
             self._write_row([c.upper() for c in self.columns], "TIME")
             self._header_done = True
         self._write_row(texts, time.strftime("%H:%M:%S"))

@@ -41,6 +41,7 @@ class StructDecoder:
         if not self.leaves:
             raise ArtifactError(f"type {spec.type_name(type_id)} has no fields to decode")
         self.columns = [leaf.name or "value" for leaf in self.leaves]
+        self.widths = [_display_width(leaf) for leaf in self.leaves]
         self._struct = _packed_struct(self.leaves)
 
     def decode(self, data: bytes | memoryview) -> list[Any]:
@@ -53,6 +54,18 @@ class StructDecoder:
                 values.append(leaf.convert(item) if leaf.convert else item)
             return values
         return [_decode_leaf(leaf, data) for leaf in self.leaves]
+
+
+def _display_width(leaf: Leaf) -> int:
+    """A column width that fits typical values, so tables line up from the first row."""
+    if leaf.convert is _c_string:
+        return min(leaf.size - 1, 24)
+    if leaf.items == 1 and leaf.fmt in _INT_WIDTHS:
+        return _INT_WIDTHS[leaf.fmt]
+    return 8
+
+
+_INT_WIDTHS = {"B": 3, "b": 4, "H": 5, "h": 6, "I": 7, "i": 7, "Q": 10, "q": 10, "?": 5}
 
 
 def _decode_leaf(leaf: Leaf, data: bytes | memoryview) -> Any:

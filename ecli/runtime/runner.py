@@ -58,7 +58,7 @@ def prepare(object_path: Path, config: PackageConfig | None, name: str,
     return PreparedRun(name, spec, rodata, streams)
 
 
-def execute(run: PreparedRun, make_sink: Callable[[list[str]], EventSink],
+def execute(run: PreparedRun, make_sink: Callable[[StructDecoder], EventSink],
             duration: float | None, on_attached: Callable[[int], None]) -> RunSummary:
     """Load, attach and print events until a signal or the duration ends."""
     stop = _StopFlag()
@@ -68,7 +68,7 @@ def execute(run: PreparedRun, make_sink: Callable[[list[str]], EventSink],
         sinks: list[EventSink] = []
         handlers = {}
         for map_name, decoder in run.streams.items():
-            sink = make_sink(decoder.columns)
+            sink = make_sink(decoder)
             sinks.append(sink)
 
             def handle(data: bytes, decoder: StructDecoder = decoder,

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     summary = runner.execute(
         prepared,
-        lambda columns: EventPrinter(columns, as_json=args.json, timestamp=args.timestamp),
+        lambda decoder: EventPrinter(decoder.columns, decoder.widths, as_json=args.json,
+                                     timestamp=args.timestamp),
         args.duration,
         attached,
     )
