@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,14 +24,22 @@ def run_ecli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
                           env=env, timeout=timeout, **kwargs)
 
 
+PROGRAM_LINE = re.compile(r"program (\S+) id (\d+) attached to ")
+
+
 class RunningEcli:
-    """`ecli run ...` in the background; knows when its programs are attached."""
+    """`ecli -v run ...` in the background; knows when, and which, programs are attached.
+
+    Tests check for leaks by these exact program ids, so other eBPF users of
+    the machine (another test run, a developer's tracer) cannot disturb them.
+    """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            ecli_command("run", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            ecli_command("-v", "run", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=env)
         self.stderr_lines: list[str] = []
+        self.program_ids: set[int] = set()
 
     def wait_attached(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -40,7 +49,10 @@ class RunningEcli:
             if not line:
                 raise AssertionError(f"ecli exited before attaching: {self.stderr_lines}")
             self.stderr_lines.append(line)
-            if ATTACHED in line:
+            if match := PROGRAM_LINE.search(line):
+                self.program_ids.add(int(match.group(2)))
+            elif ATTACHED in line:
+                assert self.program_ids, "ecli -v named no program ids"
                 return
         raise AssertionError("ecli did not attach in time")
 
@@ -59,22 +71,23 @@ def bpf_program_ids() -> set[int]:
     return {prog["id"] for prog in json.loads(shown or "[]")}
 
 
-def programs_left(before: set[int], timeout: float = 5.0) -> set[int]:
-    """Programs loaded since `before` that are still there once the kernel settles.
+def programs_left(ids: set[int], timeout: float = 5.0) -> set[int]:
+    """Which of these programs are still loaded once the kernel settles.
 
     The kernel frees a program shortly after its last file descriptor closes
     (deferred work), so give it a moment before calling it a leak.
     """
     deadline = time.monotonic() + timeout
-    while (left := bpf_program_ids() - before) and time.monotonic() < deadline:
+    while (left := ids & bpf_program_ids()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
 
 
-def bpf_link_ids() -> set[int]:
+def links_of(ids: set[int]) -> set[int]:
+    """Ids of the links (attachments) of these programs."""
     shown = subprocess.run(["bpftool", "-j", "link", "show"], check=True,
                            capture_output=True, text=True).stdout
-    return {link["id"] for link in json.loads(shown or "[]")}
+    return {link["id"] for link in json.loads(shown or "[]") if link.get("prog_id") in ids}
 
 
 def touch_unique(directory: Path, tag: str) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bpf_objects import ROOT
-from ecli_process import RunningEcli, bpf_program_ids, programs_left, run_ecli, touch_unique
+from ecli_process import RunningEcli, programs_left, run_ecli, touch_unique
 from index_fixtures import serve
 
 pytestmark = [pytest.mark.root, pytest.mark.registry]
@@ -71,7 +71,6 @@ def test_lock_and_index_carry_the_pushed_digest(hub):
 
 
 def test_ecli_run_opensnoop_from_the_hub_reports_a_real_open(hub, user_env, tmp_path):
-    before = bpf_program_ids()
     run = RunningEcli(["opensnoop", "--json", "--duration", "5", "--pid", str(os.getpid())],
                       env=user_env)
     run.wait_attached()
@@ -81,7 +80,7 @@ def test_ecli_run_opensnoop_from_the_hub_reports_a_real_open(hub, user_env, tmp_
     events = run.json_events(out)
     assert {"fname": str(opened), "pid": os.getpid()}.items() <= next(
         e for e in events if e["fname"] == str(opened)).items()
-    assert programs_left(before) == set()
+    assert programs_left(run.program_ids) == set()
     # the artifact is now in the store under its digest: the next run pulls nothing
     store = Path(user_env["ECLI_HOME"]) / "cache" / "oci" / "blobs" / "sha256"
     assert (store / hub["digest"].removeprefix("sha256:")).is_file()

@@ -14,9 +14,9 @@ import pytest
 from bpf_objects import ROOT, compile_bpf
 from ecli_process import (
     RunningEcli,
-    bpf_link_ids,
     bpf_program_ids,
     ecli_command,
+    links_of,
     programs_left,
     run_ecli,
     touch_unique,
@@ -34,7 +34,6 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_opensnoop_reports_a_file_this_test_opens(objects, tmp_path):
-    before = bpf_program_ids()
     run = RunningEcli([str(objects["opensnoop"]), "--json", "--duration", "4"])
     run.wait_attached()
     opened = touch_unique(tmp_path, "open")
@@ -46,7 +45,8 @@ def test_opensnoop_reports_a_file_this_test_opens(objects, tmp_path):
     assert mine[0]["pid"] == os.getpid()
     assert mine[0]["ret"] >= 0
     assert mine[0]["comm"]
-    assert programs_left(before) == set()
+    assert len(run.program_ids) == 2
+    assert programs_left(run.program_ids) == set()
 
 
 def test_pid_and_failed_filters(objects, tmp_path):
@@ -81,25 +81,25 @@ def test_table_output_has_a_header_and_the_event(objects, tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signals_detach_everything(objects, signum):
-    programs, links = bpf_program_ids(), bpf_link_ids()
     run = RunningEcli([str(objects["opensnoop"]), "--json"])
     run.wait_attached()
-    assert bpf_program_ids() - programs, "the programs should be loaded while running"
+    assert run.program_ids <= bpf_program_ids(), "the programs are loaded while running"
+    assert len(links_of(run.program_ids)) == 2, "and attached"
     run.process.send_signal(signum)
     _out, err, code = run.finish()
     assert code == 0, err
     assert "detached" in err
-    assert programs_left(programs) == set()
-    assert bpf_link_ids() - links == set()
+    assert programs_left(run.program_ids) == set()
+    assert links_of(run.program_ids) == set()
 
 
 def test_kill_9_leaves_nothing_loaded(objects):
-    programs = bpf_program_ids()
     run = RunningEcli([str(objects["opensnoop"])])
     run.wait_attached()
     run.process.kill()
     run.process.wait(timeout=10)
-    assert programs_left(programs) == set()
+    assert programs_left(run.program_ids) == set()
+    assert links_of(run.program_ids) == set()
 
 
 def test_every_field_type_decodes(objects):
@@ -144,13 +144,11 @@ def test_help_lists_the_objects_options(objects):
 
 
 def test_verifier_rejection_shows_the_log(objects):
-    programs = bpf_program_ids()
     result = run_ecli("run", str(objects["broken_verifier"]), "--duration", "1")
     assert result.returncode == 1
     assert "verifier rejected" in result.stderr
     assert "invalid mem access 'map_value_or_null'" in result.stderr
     assert "Traceback" not in result.stderr
-    assert programs_left(programs) == set()
 
 
 def test_missing_kernel_feature_is_named(objects):

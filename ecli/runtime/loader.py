@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ctypes
 import errno as errnos
+import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 from ecli.errors import (
@@ -31,6 +33,15 @@ _FEATURES = {"kprobe/": "kprobes", "kretprobe/": "kprobes", "ksyscall/": "kprobe
 SampleHandler = Callable[[bytes], None]
 
 
+@dataclass(frozen=True)
+class AttachedProgram:
+    """What `bpftool prog show` calls it: the kernel's id, name and attach section."""
+
+    id: int
+    name: str
+    section: str
+
+
 class LoadedObject:
     def __init__(self, spec: ObjectSpec, rodata: dict[str, bytes], name: str) -> None:
         self.spec = spec
@@ -39,6 +50,7 @@ class LoadedObject:
         self.lib = libbpf.get()
         self._obj: int | None = None
         self._links: list[int] = []
+        self.programs: list[AttachedProgram] = []
         self._ringbuf: int | None = None
         self._callbacks: list[object] = []
         self._failure: BaseException | None = None
@@ -66,10 +78,6 @@ class LoadedObject:
         if self._obj:
             self.lib.bpf_object__close(self._obj)
             self._obj = None
-
-    @property
-    def attached(self) -> int:
-        return len(self._links)
 
     def _maps(self):  # yields (pointer, name)
         current = None
@@ -155,6 +163,17 @@ class LoadedObject:
                 raise RuntimeLoadError(f"{where}: {libbpf.strerror(error)}"
                                        + self._log_tail(3))
             self._links.append(link)
+            self.programs.append(AttachedProgram(self._program_id(program), program_name,
+                                                 section))
+
+    def _program_id(self, program: int) -> int:
+        # struct bpf_prog_info starts with __u32 type, __u32 id.
+        info = ctypes.create_string_buffer(8)
+        size = ctypes.c_uint32(len(info))
+        fd = self.lib.bpf_program__fd(program)
+        if self.lib.bpf_obj_get_info_by_fd(fd, info, ctypes.byref(size)) != 0:
+            return 0
+        return struct.unpack_from("<II", info.raw)[1]
 
     def open_ring_buffers(self, handlers: dict[str, SampleHandler]) -> None:
         """Route each ring buffer map's samples to its handler (by map name)."""

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ecli.oci.config import PackageConfig
 from ecli.runtime.decode import StructDecoder
-from ecli.runtime.loader import LoadedObject
+from ecli.runtime.loader import AttachedProgram, LoadedObject
 from ecli.runtime.options import object_options, parse_program_args
 from ecli.runtime.spec import MAP_RINGBUF, ObjectSpec
 
@@ -59,7 +59,8 @@ def prepare(object_path: Path, config: PackageConfig | None, name: str,
 
 
 def execute(run: PreparedRun, make_sink: Callable[[StructDecoder], EventSink],
-            duration: float | None, on_attached: Callable[[int], None]) -> RunSummary:
+            duration: float | None,
+            on_attached: Callable[[list[AttachedProgram]], None]) -> RunSummary:
     """Load, attach and print events until a signal or the duration ends."""
     stop = _StopFlag()
     count = 0
@@ -79,7 +80,7 @@ def execute(run: PreparedRun, make_sink: Callable[[StructDecoder], EventSink],
 
             handlers[map_name] = handle
         loaded.open_ring_buffers(handlers)
-        on_attached(loaded.attached)
+        on_attached(loaded.programs)
         deadline = started + duration if duration is not None else None
         while not stop.requested:
             timeout = POLL_INTERVAL_MS
@@ -94,7 +95,7 @@ def execute(run: PreparedRun, make_sink: Callable[[StructDecoder], EventSink],
                 time.sleep(timeout / 1000)
             for sink in sinks:
                 sink.flush()
-        programs = loaded.attached
+        programs = len(loaded.programs)
     return RunSummary(programs, count, time.monotonic() - started)
 
 

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.cli.render import EventPrinter
     from ecli.locate import locate
     from ecli.runtime import runner
+    from ecli.runtime.loader import AttachedProgram
 
     own = argparse.ArgumentParser(add_help=False)
     _add_run_options(own)
@@ -56,9 +57,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     prepared = runner.prepare(package.object_path, package.config, package.name,
                               program_args)
 
-    def attached(programs: int) -> None:
+    def attached(programs: list[AttachedProgram]) -> None:
+        if ctx.verbose:
+            for program in programs:
+                print(f"ecli: {package.name}: program {program.name} id {program.id} "
+                      f"attached to {program.section}", file=sys.stderr)
         if not ctx.quiet:
-            print(f"ecli: {package.name}: {programs} program(s) attached; "
+            print(f"ecli: {package.name}: {len(programs)} program(s) attached; "
                   "Ctrl-C to stop", file=sys.stderr, flush=True)
 
     summary = runner.execute(
