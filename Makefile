@@ -1,6 +1,7 @@
 # eBPF Hub: the two commands are `make demo` and `make test`; the rest are steps.
 SHELL := /bin/bash
 .ONESHELL:
+.SILENT:
 .SHELLFLAGS := -euo pipefail -c
 
 PYTHON      ?= python3
@@ -33,16 +34,18 @@ $(APT_STAMP):
 	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q '^install ok installed' || echo $$p; done)
 	if [ -n "$$missing" ]; then
-		echo "installing:" $$missing
+		echo "==> installing Debian packages:" $$missing
 		apt-get update -q
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 	fi
 	touch $@
 
 $(VENV_STAMP): pyproject.toml | $(APT_STAMP)
+	echo "==> Python virtual environment in $(VENV) (log: $(RUN)/pip.log)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	if ! { $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[dev]'; } >$(RUN)/pip.log 2>&1; then
+		tail -30 $(RUN)/pip.log; exit 1
+	fi
 	touch $@
 
 deps: $(APT_STAMP) $(VENV_STAMP)
@@ -50,6 +53,7 @@ deps: $(APT_STAMP) $(VENV_STAMP)
 # --- the demo: registry -> example -> index -> site -> ecli run -------------
 
 registry: deps
+	echo "==> OCI registry (CNCF distribution) on $(REGISTRY)"
 	mkdir -p $(RUN)/registry
 	if curl -fsS http://$(REGISTRY)/v2/ >/dev/null 2>&1; then echo "registry already up on $(REGISTRY)"; exit 0; fi
 	REGISTRY_HTTP_ADDR=$(REGISTRY) REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$(CURDIR)/$(RUN)/registry \
@@ -60,11 +64,13 @@ registry: deps
 	echo "registry up on $(REGISTRY) (storage $(RUN)/registry)"
 
 example: registry
+	echo "==> building examples/opensnoop and pushing it to $(REGISTRY)"
 	$(BIN)/ecli build examples/opensnoop
 	$(BIN)/ecli push $(REGISTRY)/ebpfhub/opensnoop:0.1.0 --dir examples/opensnoop
 
 # The demo's registry holds what `example` just pushed: resolve its tag afresh.
 site: example
+	echo "==> validating and resolving index/, building the hub into $(SITE)"
 	$(MAKE) --no-print-directory index-validate index-build RESOLVE_FLAGS=--refresh
 
 # The hub's CI steps; the workflows call these with PY=python after `pip install .[hub]`.
@@ -85,10 +91,11 @@ serve: site
 	echo "hub served on http://127.0.0.1:$(SITE_PORT)/"
 
 demo: serve
+	echo "==> ecli: add the hub as a source, update, search"
 	$(BIN)/ecli sources add demo http://127.0.0.1:$(SITE_PORT)/api/v1/
 	$(BIN)/ecli update
 	$(BIN)/ecli search open
-	echo "--- ecli run opensnoop --duration 5 (open some files meanwhile) ---"
+	echo "==> ecli run opensnoop --duration 5 (this shell opens some files meanwhile)"
 	( sleep 2; cat /etc/hostname README.md >/dev/null ) &
 	$(BIN)/ecli run opensnoop --duration 5
 	echo
@@ -104,7 +111,9 @@ stop:
 # --- tests and checks -------------------------------------------------------
 
 test: deps
+	echo "==> ruff"
 	$(BIN)/ruff check ecli generator tests bench
+	echo "==> pytest"
 	$(BIN)/pytest -q -ra
 
 lint: deps

@@ -78,6 +78,7 @@ class BuildResult:
 
 def load_project(root: Path) -> Project:
     """Read and check DIR/ecli.toml; every error names the file and the field."""
+    root = root.resolve()  # the compiler runs inside the project: no relative paths
     path = root / PROJECT_FILE
     try:
         data = tomllib.loads(path.read_text())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,10 +15,11 @@ from ecli.errors import BuildError
 from ecli.oci import artifact, mediatypes
 from ecli.oci.store import Store
 
+from ecli_process import run_ecli
+
 
 def ecli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ecli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, check=False)
+    return run_ecli(*args, env={**os.environ, **(env or {})})
 
 
 def test_build_writes_a_tagged_artifact(make_bpf_project: Callable[..., Path]) -> None:
@@ -103,3 +103,10 @@ def test_cli_build_prints_what_it_built(make_bpf_project: Callable[..., Path]) -
     assert digest is not None and digest in result.stdout
     result = ecli("build", str(project), "--json")
     assert json.loads(result.stdout)["digest"] == digest
+
+
+def test_build_from_a_relative_folder(make_bpf_project: Callable[..., Path]) -> None:
+    project = make_bpf_project("reltp", "0.1.0")
+    result = run_ecli("build", project.name, cwd=project.parent)
+    assert result.returncode == 0, result.stderr
+    assert (project / "build" / "reltp.bpf.o").is_file()

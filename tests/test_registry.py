@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from ecli.oci.config import PackageConfig
 from ecli.oci.manifest import Descriptor, Manifest, Platform, host_platform
 from ecli.oci.store import Store
 
+from ecli_process import run_ecli
 from registry_server import RegistryServer, free_port
 
 pytestmark = pytest.mark.registry
@@ -46,9 +46,7 @@ def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def ecli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ECLI_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "ecli", *args], capture_output=True, text=True,
-                          env=env, check=False)
+    return run_ecli(*args, env={**os.environ, "ECLI_HOME": str(home)})
 
 
 def push_junk(tmp_path: Path, host: str, name: str, payload: bytes
