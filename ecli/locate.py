@@ -51,7 +51,7 @@ def locate(target: str, paths: Paths, progress: Progress | None = None) -> Locat
 
     _source, document = IndexClient(paths).find(name)
     chosen = document.find_version(version or None)
-    ref = references.parse(chosen.repository).with_digest(chosen.digest)
+    ref = references.parse(f"{chosen.repository}@{chosen.digest}")
     return _from_store(ref, paths, name, progress)
 
 
