@@ -12,6 +12,7 @@ these without pulling in the rest.
     │   └── DigestMismatchError   content does not match its digest
     ├── ArtifactError         an artifact whose content is malformed
     ├── BuildError            `ecli build` failed
+    ├── LifecycleError        a detached run that failed to start or to stop
     └── RuntimeLoadError      the kernel side: open, load, attach
         ├── PrivilegeError    not root / a capability is missing
         ├── KernelFeatureError    the kernel lacks what the program needs
@@ -71,6 +72,10 @@ class ArtifactError(EcliError):
 
 class BuildError(EcliError):
     reference = "build"
+
+
+class LifecycleError(EcliError):
+    reference = "lifecycle"
 
 
 class RuntimeLoadError(EcliError):
