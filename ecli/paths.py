@@ -44,3 +44,8 @@ class Paths:
     def oci_store_dir(self) -> Path:
         """The content store: an OCI image layout holding every pulled blob."""
         return self.cache_dir / "oci"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Detached runs: one JSON record and one log file per run."""
+        return self.state_dir / "runs"

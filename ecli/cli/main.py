@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("sources", "list, add or remove JSON index sources"),
     "build": ("build", "build the project in a folder into an OCI artifact"),
     "push": ("push", "push a built artifact to an OCI registry"),
+    "ps": ("ps", "list the detached runs (ecli run --detach) still running"),
+    "stop": ("stop", "stop detached runs by ID or NAME, or --all"),
+    "logs": ("logs", "show the output of a detached run; -f follows it"),
+    "doctor": ("doctor", "check what this kernel supports, and whether a package can run"),
 }
 
 EPILOG = """examples:

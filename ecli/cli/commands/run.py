@@ -34,9 +34,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many seconds")
     parser.add_argument("--timestamp", "-T", action="store_true",
                         help="add the time to each event")
+    parser.add_argument("--detach", action="store_true",
+                        help="run in the background, output to a log (see ecli ps/logs/stop)")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.detach or "--detach" in args.program_args:
+        from ecli.cli.detach import run_detached
+
+        return run_detached(args, ctx)
     from ecli.cli.render import EventPrinter
     from ecli.locate import locate
     from ecli.runtime import runner

@@ -1,0 +1,45 @@
+"""`ecli ps`: the detached runs still running (records of finished ones are pruned)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ecli.cli.context import Context
+from ecli.cli.render import print_json, print_table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.runs import Runs
+
+    records = Runs(ctx.paths.runs_dir).running()
+    if args.json:
+        print_json([{
+            "id": r.id, "name": r.name, "pid": r.pid, "target": r.target,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.started)),
+            "uptime_seconds": round(r.uptime, 1), "log": r.log, "programs": list(r.programs),
+        } for r in records])
+        return 0
+    print_table(["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"],
+                [(r.id, r.name, r.pid, time.strftime("%Y-%m-%d %H:%M:%S",
+                                                     time.localtime(r.started)),
+                  _duration(r.uptime), r.target, r.log) for r in records])
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"

@@ -1,0 +1,318 @@
+"""Detached runs: start `ecli run` in the background, list, stop and read them.
+
+`ecli run --detach` starts the same command line again as a child in a new
+session, with no terminal and its output in a log file, and returns once the
+child says its programs are attached. Each run is one JSON record beside its
+log under `Paths.runs_dir`; records are written atomically, and changes to the
+set of records happen under an fcntl lock.
+
+A record's process is trusted only while `/proc/PID` still shows the same
+start time and the same command line: a pid the kernel has reused for
+something else is a finished run, never a process to signal. Nothing here
+prints; the CLI renders what these functions return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ecli.atomic import write_atomic
+from ecli.errors import LifecycleError, NotFoundError, UsageError
+
+RECORD_VERSION = 1
+ATTACH_TIMEOUT = 120.0  # seconds: a first run may pull the package before attaching
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
+_POLL = 0.05
+ATTACHED = re.compile(r"^ecli: (?P<name>.+?): (?P<count>\d+) program\(s\) attached", re.M)
+PROGRAM = re.compile(r"program (\S+) id (\d+) attached to ")
+_ID = re.compile(r"^[0-9a-f]{1,12}$")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One detached run as stored in `runs_dir/ID.json`."""
+
+    id: str
+    name: str
+    target: str
+    pid: int
+    start_ticks: int  # /proc/PID/stat field 22: tells a reused pid apart
+    started: float  # wall-clock seconds since the epoch
+    argv: tuple[str, ...]  # the child's exact command line
+    log: str
+    programs: tuple[int, ...] = ()  # kernel ids of the attached programs
+
+    def to_json(self) -> bytes:
+        return json.dumps({"version": RECORD_VERSION, **asdict(self)}, indent=2).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> RunRecord:
+        data = json.loads(raw)
+        if data.pop("version", None) != RECORD_VERSION:
+            raise ValueError("unknown record version")
+        data["argv"] = tuple(data["argv"])
+        data["programs"] = tuple(data.get("programs", ()))
+        return cls(**data)
+
+    @property
+    def uptime(self) -> float:
+        return max(0.0, time.time() - self.started)
+
+
+@dataclass(frozen=True)
+class DetachResult:
+    """What `start` saw: a run now attached, or a child that finished before attaching."""
+
+    record: RunRecord | None
+    output: str  # the child's log so far (its status lines, or its help text)
+    attach_lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StopResult:
+    record: RunRecord
+    signal: str  # "SIGTERM", "SIGKILL", or "" when it had already exited
+
+
+class Runs:
+    """The records of detached runs under one state directory."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.dir = runs_dir
+
+    # --- the set of records --------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _read_all(self) -> list[RunRecord]:
+        records = []
+        for path in sorted(self.dir.glob("*.json")) if self.dir.is_dir() else ():
+            try:
+                records.append(RunRecord.from_json(path.read_bytes()))
+            except (OSError, ValueError, TypeError, KeyError):
+                path.unlink(missing_ok=True)  # unreadable: no run can be found through it
+        return records
+
+    def _remove(self, record: RunRecord) -> None:
+        (self.dir / f"{record.id}.json").unlink(missing_ok=True)
+        Path(record.log).unlink(missing_ok=True)
+
+    def running(self) -> list[RunRecord]:
+        """Every run whose process is still alive, oldest first; the rest are pruned."""
+        with self._locked():
+            alive = []
+            for record in self._read_all():
+                if is_alive(record):
+                    alive.append(record)
+                else:
+                    self._remove(record)
+        return sorted(alive, key=lambda r: r.started)
+
+    def find(self, key: str) -> RunRecord:
+        """A run by ID, unique ID prefix or NAME; records of exited runs are kept for logs."""
+        with self._locked():
+            records = self._read_all()
+        exact = [r for r in records if r.id == key]
+        if exact:
+            return exact[0]
+        by_name = [r for r in records if r.name == key]
+        by_prefix = [r for r in records if _ID.match(key) and r.id.startswith(key)]
+        matches = by_name or by_prefix
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            ids = ", ".join(r.id for r in matches)
+            raise UsageError(f"{key!r} names {len(matches)} runs ({ids})",
+                             hint="use one of the IDs, or 'ecli stop --all'")
+        raise NotFoundError(f"no detached run with ID or name {key!r} ('ecli ps' lists them)")
+
+    # --- start ----------------------------------------------------------------
+
+    def start(self, target: str, run_argv: Sequence[str],
+              timeout: float = ATTACH_TIMEOUT) -> DetachResult:
+        """Start `ecli -v run ...` detached and wait until it is attached or has ended.
+
+        `run_argv` is the command line from `run` on, without `--detach`; the
+        child always runs with `-v` so its log names the programs it attached.
+        """
+        run_id = self._new_id()
+        log = self.dir / f"{run_id}.log"
+        argv = (sys.executable, "-m", "ecli", "-v", *run_argv)
+        with open(log, "wb") as out:
+            os.chmod(log, 0o600)
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     close_fds=True)
+        try:
+            text, match = _wait_attached(child, log, timeout)
+        except BaseException:
+            _kill_group(child)
+            log.unlink(missing_ok=True)
+            raise
+        if match is None:
+            log.unlink(missing_ok=True)
+            if child.returncode == 0:
+                return DetachResult(None, text)
+            message, hint = _failure(text, child.returncode)
+            raise LifecycleError(message, hint=hint)
+        ids = tuple(int(m.group(2)) for m in PROGRAM.finditer(text))
+        record = RunRecord(run_id, match.group("name"), target, child.pid,
+                           _start_ticks(child.pid) or 0, time.time(), argv, str(log), ids)
+        with self._locked():
+            write_atomic(self.dir / f"{run_id}.json", record.to_json(), mode=0o600)
+        lines = tuple(line for line in text.splitlines() if PROGRAM.search(line))
+        return DetachResult(record, text, lines)
+
+    def _new_id(self) -> str:
+        with self._locked():
+            while True:
+                run_id = secrets.token_hex(4)
+                if not (self.dir / f"{run_id}.json").exists():
+                    (self.dir / f"{run_id}.log").touch(mode=0o600)
+                    return run_id
+
+    # --- stop and logs ---------------------------------------------------------
+
+    def stop(self, record: RunRecord, grace: float = STOP_GRACE) -> StopResult:
+        """SIGTERM, up to `grace` seconds to detach cleanly, then SIGKILL; drop the record."""
+        sent = ""
+        if is_alive(record):
+            sent = "SIGTERM"
+            _signal(record.pid, signal.SIGTERM)
+            if not _wait_gone(record, grace):
+                sent = "SIGKILL"
+                _signal(record.pid, signal.SIGKILL)
+                if not _wait_gone(record, grace):
+                    raise LifecycleError(f"run {record.id} (pid {record.pid}) survived SIGKILL")
+        with self._locked():
+            self._remove(record)
+        return StopResult(record, sent)
+
+    def stop_all(self) -> list[StopResult]:
+        return [self.stop(record) for record in self.running()]
+
+    @staticmethod
+    def read_log(record: RunRecord) -> bytes:
+        try:
+            return Path(record.log).read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    @staticmethod
+    def follow(record: RunRecord, interval: float = 0.2) -> Iterator[bytes]:
+        """The log from the start, then what is appended, until the process has exited."""
+        try:
+            handle = open(record.log, "rb")  # noqa: SIM115 - held open while following
+        except FileNotFoundError:
+            return
+        with handle:
+            while True:
+                alive = is_alive(record)  # checked before reading: no line is missed
+                chunk = handle.read()
+                if chunk:
+                    yield chunk
+                elif not alive:
+                    return
+                else:
+                    time.sleep(interval)
+
+
+# --- processes ---------------------------------------------------------------
+
+def _start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks), or None if gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # the name may hold spaces and ')'
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def _cmdline(pid: int) -> tuple[str, ...] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return tuple(part.decode("utf-8", "surrogateescape") for part in raw.split(b"\0")[:-1])
+
+
+def is_alive(record: RunRecord) -> bool:
+    """The record's process still runs, and really is that `ecli run` (not a reused pid)."""
+    ticks = _start_ticks(record.pid)
+    if ticks is None or (record.start_ticks and ticks != record.start_ticks):
+        return False
+    return _cmdline(record.pid) == record.argv
+
+
+def _wait_gone(record: RunRecord, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while is_alive(record):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL)
+    return True
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+def _wait_attached(child: subprocess.Popen[bytes], log: Path,
+                   timeout: float) -> tuple[str, re.Match[str] | None]:
+    """The log text and the "attached" line, or no match once the child has exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        exited = child.poll() is not None  # before reading, so its last words are in
+        text = log.read_bytes().decode("utf-8", "replace")
+        match = ATTACHED.search(text)
+        if match or exited:
+            return text, match
+        if time.monotonic() >= deadline:
+            raise LifecycleError(f"the detached run did not attach within {timeout:.0f}s; "
+                                 "it was killed", hint="run it without --detach to see why")
+        time.sleep(_POLL)
+
+
+def _failure(text: str, code: int) -> tuple[str, str | None]:
+    """The child's own error (all its lines, as a verifier log has several) and hint."""
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith("ecli: error: ")), None)
+    if first is None:
+        tail = [line for line in lines if line.strip()][-1:]
+        return (f"the detached run exited with status {code} before attaching"
+                + (f": {tail[0]}" if tail else ""), None)
+    body = [line for line in lines[first:] if not line.startswith("hint: ")]
+    hints = [line.removeprefix("hint: ") for line in lines[first:] if line.startswith("hint: ")]
+    body[0] = body[0].removeprefix("ecli: error: ")
+    return "the detached run failed: " + "\n".join(body), (hints[0] if hints else None)
