@@ -12,6 +12,8 @@ these without pulling in the rest.
     │   └── DigestMismatchError   content does not match its digest
     ├── ArtifactError         an artifact whose content is malformed
     ├── BuildError            `ecli build` failed
+    ├── StateError            the installed-packages state file is unreadable
+    ├── EngineError           no container engine (podman/docker) to run an image
     ├── LifecycleError        a detached run that failed to start or to stop
     └── RuntimeLoadError      the kernel side: open, load, attach
         ├── PrivilegeError    not root / a capability is missing
@@ -76,6 +78,14 @@ class BuildError(EcliError):
 
 class LifecycleError(EcliError):
     reference = "lifecycle"
+
+
+class StateError(EcliError):
+    reference = "state"
+
+
+class EngineError(EcliError):
+    reference = "container-engine"
 
 
 class RuntimeLoadError(EcliError):
