@@ -6,6 +6,7 @@ A project is a folder with an `ecli.toml`:
                               source = "opensnoop.bpf.c", license
     [requirements]            min_kernel, capabilities, program_types, features
     [options.VARNAME]         flag, description (for a `const volatile` global)
+    [output]                  fields = {FIELD = "errno"|"ipv4"|...}, units = {MAP = "usecs"}
 
 For kind `bpf` the source is compiled once, CO-RE, against a `vmlinux.h`
 dumped from this kernel's BTF (kept in DIR/build/ and reused), and the object
@@ -38,7 +39,7 @@ OUTPUT_TAIL_LINES = 30
 _PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license"}
 _REQUIREMENT_KEYS = {"min_kernel", "btf", "capabilities", "program_types", "features"}
 _OPTION_KEYS = {"flag", "description"}
-_TABLES = {"package", "requirements", "options"}
+_TABLES = {"package", "requirements", "options", "output"}
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # platform.machine() -> the __TARGET_ARCH_* libbpf's bpf_tracing.h expects
 _TARGET_ARCH = {"x86_64": "x86", "amd64": "x86", "aarch64": "arm64", "arm64": "arm64",
@@ -114,6 +115,7 @@ def load_project(root: Path) -> Project:
         "platforms": [str(host_platform())],
         "requirements": requirements,
         "options": options,
+        "output": _table(data, "output", path),
     }
     if kind == "bpf" and isinstance(name, str):
         fields["object"] = f"{name}.bpf.o"

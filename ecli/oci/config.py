@@ -37,6 +37,17 @@ class Requirements:
     capabilities: tuple[str, ...] = ()
 
 
+FIELD_FORMATS = ("errno", "ipv4", "ipv6", "hex", "duration_ns", "signal")
+
+
+@dataclass(frozen=True)
+class OutputHints:
+    """How ecli presents what the programs produce."""
+
+    fields: dict[str, str] = field(default_factory=dict)  # event field -> one of FIELD_FORMATS
+    units: dict[str, str] = field(default_factory=dict)  # histogram map -> unit, e.g. "usecs"
+
+
 @dataclass(frozen=True)
 class PackageConfig:
     name: str
@@ -48,6 +59,7 @@ class PackageConfig:
     platforms: tuple[str, ...] = ()
     requirements: Requirements = field(default_factory=Requirements)
     options: dict[str, OptionInfo] = field(default_factory=dict)
+    output: OutputHints = field(default_factory=OutputHints)
 
     def to_json(self) -> bytes:
         data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
@@ -88,6 +100,13 @@ class PackageConfig:
                 flag=opt_reader.get("flag", str, None),
                 description=opt_reader.get("description", str, ""),
             )
+        output = _Reader(reader.get("output", dict, {}), f"{where}: output")
+        hints = OutputHints(fields=_string_map(output, "fields"),
+                            units=_string_map(output, "units"))
+        for field_name, fmt in hints.fields.items():
+            if fmt not in FIELD_FORMATS:
+                raise ArtifactError(f"{where}: output.fields.{field_name}: unknown format "
+                                    f"{fmt!r} (known: {', '.join(FIELD_FORMATS)})")
         config = cls(
             name=name,
             version=reader.require("version", str),
@@ -104,12 +123,20 @@ class PackageConfig:
                 capabilities=tuple(req.get("capabilities", list, [])),
             ),
             options=options,
+            output=hints,
         )
         if kind == "bpf" and not config.object:
             raise ArtifactError(f"{where}: a package of kind 'bpf' must name its object")
         if kind == "bundle" and not config.entrypoint:
             raise ArtifactError(f"{where}: a package of kind 'bundle' must have an entrypoint")
         return config
+
+
+def _string_map(reader: _Reader, key: str) -> dict[str, str]:
+    mapping = reader.get(key, dict, {})
+    if not all(isinstance(v, str) for v in mapping.values()):
+        raise ArtifactError(f"{reader.where}: {key} must map names to strings")
+    return dict(mapping)
 
 
 class _Reader:
