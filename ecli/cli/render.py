@@ -61,3 +61,89 @@ class EventPrinter:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+HIST_BAR_WIDTH = 40
+
+
+def log2_histogram_lines(unit: str, counts: Sequence[int]) -> list[str]:
+    """bcc's print_log2_hist look: one row per power-of-two bucket, with a bar."""
+    last = max((i for i, c in enumerate(counts) if c), default=-1)
+    if last < 0:
+        return [f"{unit:>19} : count    distribution", "(no values)"]
+    peak = max(counts)
+    lines = [f"{unit:>19} : count    distribution"]
+    for slot in range(last + 1):
+        low, high = (1 << slot) >> 1, (1 << slot) - 1
+        if slot == 0:
+            low, high = 0, 1
+        elif low == high:
+            low -= 1
+        bar = "*" * (counts[slot] * HIST_BAR_WIDTH // peak if peak else 0)
+        lines.append(f"{low:>8} -> {high:<8} : {counts[slot]:<8} |{bar:<{HIST_BAR_WIDTH}}|")
+    return lines
+
+
+class RunPrinter:
+    """How `ecli run` shows a run: status on stderr, events and maps on stdout."""
+
+    def __init__(self, name: str, *, as_json: bool, timestamp: bool, verbose: int,
+                 quiet: bool, stream: TextIO = sys.stdout) -> None:
+        self.name = name
+        self.as_json = as_json
+        self.timestamp = timestamp
+        self.verbose = verbose
+        self.quiet = quiet
+        self.stream = stream
+
+    def attached(self, programs: Sequence[Any]) -> None:
+        if self.verbose:
+            for program in programs:
+                print(f"ecli: {self.name}: program {program.name} id {program.id} "
+                      f"attached to {program.section}", file=sys.stderr)
+        if not self.quiet:
+            print(f"ecli: {self.name}: {len(programs)} program(s) attached; Ctrl-C to stop",
+                  file=sys.stderr, flush=True)
+
+    def events(self, _map_name: str, decoder: Any) -> EventPrinter:
+        return EventPrinter(decoder.columns, decoder.widths, as_json=self.as_json,
+                            timestamp=self.timestamp, stream=self.stream)
+
+    def maps(self, results: Sequence[Any], final: bool) -> None:
+        if self.as_json:
+            record = {"time": time.time(), "final": final,
+                      "maps": [_map_json(result) for result in results]}
+            self.stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            self.stream.flush()
+            return
+        self.stream.write(f"\n--- {time.strftime('%H:%M:%S')}"
+                          f"{' (at exit)' if final else ''} ---\n")
+        for result in results:
+            if hasattr(result, "counts"):
+                title = f"{result.map_name}" + (f" [{result.label}]" if result.label else "")
+                self.stream.write(f"\n{title}\n")
+                self.stream.write("\n".join(log2_histogram_lines(result.unit, result.counts)))
+                self.stream.write("\n")
+            else:
+                self.stream.write(f"\n{result.map_name}\n")
+                print_table([c.upper() for c in [*result.key_columns, *result.value_columns]],
+                            [[*key, *value] for key, value in result.rows], self.stream)
+                if result.total > len(result.rows):
+                    self.stream.write(f"... and {result.total - len(result.rows)} more\n")
+        self.stream.flush()
+
+    def lost(self, lost: dict[str, int]) -> None:
+        for map_name, count in lost.items():
+            print(f"ecli: {self.name}: {count} event(s) lost: {map_name} was full "
+                  "(the reader fell behind)", file=sys.stderr)
+
+
+def _map_json(result: Any) -> dict[str, Any]:
+    if hasattr(result, "counts"):
+        return {"map": result.map_name, "type": "log2_histogram", "label": result.label,
+                "unit": result.unit,
+                "buckets": [{"slot": i, "count": c} for i, c in enumerate(result.counts)]}
+    return {"map": result.map_name, "type": "counters", "total": result.total,
+            "entries": [{"key": dict(zip(result.key_columns, key, strict=True)),
+                         "value": dict(zip(result.value_columns, value, strict=True))}
+                        for key, value in result.rows]}

@@ -7,6 +7,7 @@ unpacks them all in a single call: decoding is the hot path of `ecli run`.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,3 +153,21 @@ def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
 def _c_string(raw: bytes) -> str:
     end = raw.find(b"\0")
     return (raw if end < 0 else raw[:end]).decode("utf-8", "replace")
+
+
+class RawDecoder:
+    """For events whose type is unknown: their size, bytes in hex, and readable strings."""
+
+    def __init__(self) -> None:
+        self.columns = ["size", "hex", "strings"]
+        self.widths = [5, 32, 0]
+
+    def decode(self, data: bytes | memoryview) -> list[Any]:
+        raw = bytes(data)
+        strings = [s.decode() for s in _PRINTABLE_RUN.findall(raw)]
+        shown = raw[:RAW_HEX_BYTES].hex() + ("..." if len(raw) > RAW_HEX_BYTES else "")
+        return [len(raw), shown, " ".join(strings)]
+
+
+RAW_HEX_BYTES = 64
+_PRINTABLE_RUN = re.compile(rb"[\x20-\x7e]{4,}")

@@ -14,9 +14,11 @@ from ecli.errors import ArtifactError
 EM_BPF = 247
 SHT_SYMTAB = 2
 SHT_NOBITS = 8
+SHT_REL = 9
 _HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
 _SECTION = struct.Struct("<IIQQQQIIQQ")
 _SYMBOL = struct.Struct("<IBBHQQ")
+_REL = struct.Struct("<QQ")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,12 @@ class Symbol:
     section_index: int
     value: int
     size: int
+
+
+@dataclass(frozen=True)
+class Relocation:
+    offset: int  # byte offset in the section it applies to
+    symbol: Symbol
 
 
 class ElfFile:
@@ -64,6 +72,7 @@ class ElfFile:
         ]
         self._by_name = {s.name: s for s in self.sections}
         self._links = [s[6] for s in raw]
+        self._infos = [s[7] for s in raw]
 
     def section(self, name: str) -> Section | None:
         return self._by_name.get(name)
@@ -89,6 +98,24 @@ class ElfFile:
                 for off in range(0, len(data) - _SYMBOL.size + 1, _SYMBOL.size)
             )
         ]
+
+    def relocations(self, section: Section) -> list[Relocation]:
+        """The relocations that apply to `section` (map references in eBPF code)."""
+        symbols: list[Symbol] | None = None
+        found = []
+        for rel in self.sections:
+            if rel.type != SHT_REL or self._infos[rel.index] != section.index:
+                continue
+            symbols = symbols if symbols is not None else self.symbols()
+            data = self.section_data(rel)
+            for off in range(0, len(data) - _REL.size + 1, _REL.size):
+                offset, info = _REL.unpack_from(data, off)
+                index = info >> 32
+                if index >= len(symbols):
+                    raise ArtifactError(f"{self.where}: relocation names symbol {index}, "
+                                        "which does not exist")
+                found.append(Relocation(offset, symbols[index]))
+        return found
 
     def _slice(self, offset: int, size: int) -> bytes:
         if offset + size > len(self.data):

@@ -1,4 +1,4 @@
-"""The only binding to the C library: `libbpf.so.1` through ctypes.
+"""The only bindings to C libraries: `libbpf.so.1` and libc, through ctypes.
 
 Every function ecli calls is declared here with its argument and return
 types, and libbpf's own log lines are captured (not printed) so that errors
@@ -17,10 +17,24 @@ from ecli.errors import RuntimeLoadError
 
 PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
 SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+PERF_SAMPLE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p, ctypes.c_uint32)
+PERF_LOST_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, ctypes.c_uint64)
+
+
+class UprobeOpts(ctypes.Structure):
+    """struct bpf_uprobe_opts of libbpf 1.1 (sz first: libbpf checks it)."""
+
+    _fields_ = [("sz", c_size_t), ("ref_ctr_offset", c_size_t), ("bpf_cookie", ctypes.c_uint64),
+                ("retprobe", ctypes.c_bool), ("func_name", c_char_p)]
 
 _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "libbpf_set_print": (c_void_p, [PRINT_FN]),
     "libbpf_version_string": (c_char_p, []),
+    "libbpf_probe_bpf_prog_type": (c_int, [c_int, c_void_p]),
+    "libbpf_probe_bpf_map_type": (c_int, [c_int, c_void_p]),
+    "btf__load_vmlinux_btf": (c_void_p, []),
+    "btf__find_by_name_kind": (c_int, [c_void_p, c_char_p, ctypes.c_uint32]),
+    "btf__free": (None, [c_void_p]),
     "bpf_object__open_file": (c_void_p, [c_char_p, c_void_p]),
     "bpf_object__load": (c_int, [c_void_p]),
     "bpf_object__close": (None, [c_void_p]),
@@ -34,6 +48,18 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__name": (c_char_p, [c_void_p]),
     "bpf_program__section_name": (c_char_p, [c_void_p]),
     "bpf_program__attach": (c_void_p, [c_void_p]),
+    "bpf_program__attach_xdp": (c_void_p, [c_void_p, c_int]),
+    "bpf_program__attach_cgroup": (c_void_p, [c_void_p, c_int]),
+    "bpf_program__attach_perf_event": (c_void_p, [c_void_p, c_int]),
+    "bpf_program__attach_uprobe_opts": (c_void_p, [c_void_p, c_int, c_char_p, c_size_t,
+                                                   ctypes.POINTER(UprobeOpts)]),
+    "bpf_program__attach_usdt": (c_void_p, [c_void_p, c_int, c_char_p, c_char_p, c_char_p,
+                                            c_void_p]),
+    "bpf_program__set_type": (c_int, [c_void_p, c_int]),
+    "bpf_link_create": (c_int, [c_int, c_int, c_int, c_void_p]),
+    "bpf_map_get_next_key": (c_int, [c_int, c_void_p, c_void_p]),
+    "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
+    "libbpf_num_possible_cpus": (c_int, []),
     "bpf_program__fd": (c_int, [c_void_p]),
     "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(ctypes.c_uint32)]),
     "bpf_link__destroy": (c_int, [c_void_p]),
@@ -41,6 +67,13 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ring_buffer__add": (c_int, [c_void_p, c_int, SAMPLE_FN, c_void_p]),
     "ring_buffer__poll": (c_int, [c_void_p, c_int]),
     "ring_buffer__free": (None, [c_void_p]),
+    "ring_buffer__epoll_fd": (c_int, [c_void_p]),
+    "ring_buffer__consume": (c_int, [c_void_p]),
+    "perf_buffer__new": (c_void_p, [c_int, c_size_t, PERF_SAMPLE_FN, PERF_LOST_FN, c_void_p,
+                                    c_void_p]),
+    "perf_buffer__epoll_fd": (c_int, [c_void_p]),
+    "perf_buffer__consume": (c_int, [c_void_p]),
+    "perf_buffer__free": (None, [c_void_p]),
 }
 
 
@@ -59,8 +92,7 @@ class Libbpf:
             function.restype = restype
             function.argtypes = argtypes
         self.log: list[str] = []
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        self._libc.vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
+        self._libc = libc()
         self._print_fn = PRINT_FN(self._collect)  # kept alive as long as self
         self.lib.libbpf_set_print(self._print_fn)
 
@@ -95,6 +127,7 @@ def strerror(errno: int) -> str:
 
 
 _instance: Libbpf | None = None
+_libc: ctypes.CDLL | None = None
 
 
 def get() -> Libbpf:
@@ -102,3 +135,14 @@ def get() -> Libbpf:
     if _instance is None:
         _instance = Libbpf()
     return _instance
+
+
+def libc() -> ctypes.CDLL:
+    """libc, for the few calls Python's os module lacks (mount, perf_event_open)."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        _libc.vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
+        _libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, ctypes.c_ulong, c_void_p]
+        _libc.syscall.restype = ctypes.c_long
+    return _libc

@@ -1,9 +1,9 @@
 """One eBPF object in the kernel, owned for the duration of a `with` block.
 
-Opening, setting options, loading and attaching happen on entry; links,
-ring buffers and the object are released on exit, whatever the reason. The
-kernel also frees everything when the process dies (nothing is pinned), so
-even `kill -9` leaves no program attached.
+Opening, setting options, loading and attaching happen on entry; links and
+the object are released on exit, whatever the reason. The kernel also frees
+everything when the process dies (nothing is pinned), so even `kill -9`
+leaves no program attached.
 """
 
 from __future__ import annotations
@@ -11,26 +11,18 @@ from __future__ import annotations
 import ctypes
 import errno as errnos
 import struct
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
-from ecli.errors import (
-    KernelFeatureError,
-    PrivilegeError,
-    RuntimeLoadError,
-    VerifierError,
-)
-from ecli.runtime import libbpf, privileges, tracefs
-from ecli.runtime.spec import MAP_RINGBUF, ObjectSpec
+from ecli.errors import PrivilegeError, RuntimeLoadError, VerifierError
+from ecli.runtime import attach, libbpf, privileges
+from ecli.runtime import btf as b
+from ecli.runtime.attach import AttachSettings, Link
+from ecli.runtime.spec import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF, GlobalSpec, MapSpec, ObjectSpec
 
 VERIFIER_TAIL_LINES = 20
-_TRACEFS_PREFIXES = ("tracepoint/", "tp/", "kprobe/", "kretprobe/", "uprobe", "uretprobe")
-# Attach types this ecli knows a kernel may lack, with the feature to name.
-_FEATURES = {"kprobe/": "kprobes", "kretprobe/": "kprobes", "ksyscall/": "kprobes",
-             "fentry/": "fentry (BPF trampolines)", "fexit/": "fexit (BPF trampolines)"}
-
-SampleHandler = Callable[[bytes], None]
+PERF_ARRAY_VALUE_SIZE = 4  # the kernel's fixed value size: a perf event fd
 
 
 @dataclass(frozen=True)
@@ -43,17 +35,16 @@ class AttachedProgram:
 
 
 class LoadedObject:
-    def __init__(self, spec: ObjectSpec, rodata: dict[str, bytes], name: str) -> None:
+    def __init__(self, spec: ObjectSpec, rodata: dict[str, bytes], name: str,
+                 settings: AttachSettings | None = None) -> None:
         self.spec = spec
         self.rodata = rodata
         self.name = name
+        self.settings = settings or AttachSettings()
         self.lib = libbpf.get()
         self._obj: int | None = None
-        self._links: list[int] = []
+        self._links: list[Link] = []
         self.programs: list[AttachedProgram] = []
-        self._ringbuf: int | None = None
-        self._callbacks: list[object] = []
-        self._failure: BaseException | None = None
 
     def __enter__(self) -> LoadedObject:
         try:
@@ -69,31 +60,39 @@ class LoadedObject:
         self.close()
 
     def close(self) -> None:
-        if self._ringbuf:
-            self.lib.ring_buffer__free(self._ringbuf)
-            self._ringbuf = None
         for link in self._links:
-            self.lib.bpf_link__destroy(link)
+            link.close()
         self._links.clear()
         if self._obj:
             self.lib.bpf_object__close(self._obj)
             self._obj = None
 
-    def _maps(self):  # yields (pointer, name)
+    def map_fd(self, name: str) -> int:
+        for pointer, map_name in self._maps():
+            if map_name == name:
+                return self.lib.bpf_map__fd(pointer)
+        raise RuntimeLoadError(f"{self.name}: no map named {name!r}")
+
+    def read_global(self, global_: GlobalSpec) -> bytes:
+        """The current value of a .bss global (shared memory with the kernel)."""
+        for pointer, map_name in self._maps():
+            if map_name.endswith(".bss"):
+                size = ctypes.c_size_t()
+                address = self.lib.bpf_map__initial_value(pointer, ctypes.byref(size))
+                if address and global_.offset + global_.size <= size.value:
+                    return ctypes.string_at(address + global_.offset, global_.size)
+        return bytes(global_.size)
+
+    def _maps(self) -> Iterator[tuple[int, str]]:
         current = None
-        while True:
-            current = self.lib.bpf_object__next_map(self._obj, current)
-            if not current:
-                return
+        while current := self.lib.bpf_object__next_map(self._obj, current):
             yield current, self.lib.bpf_map__name(current).decode()
 
-    def _programs(self):
+    def _programs(self) -> Iterator[tuple[int, str, str]]:
         current = None
-        while True:
-            current = self.lib.bpf_object__next_program(self._obj, current)
-            if not current:
-                return
-            yield current
+        while current := self.lib.bpf_object__next_program(self._obj, current):
+            yield (current, self.lib.bpf_program__name(current).decode(),
+                   self.lib.bpf_program__section_name(current).decode())
 
     def _open(self) -> None:
         self._obj = self.lib.bpf_object__open_file(str(self.spec.path).encode(), None)
@@ -101,14 +100,23 @@ class LoadedObject:
             error = libbpf.last_errno()
             raise RuntimeLoadError(f"{self.name}: libbpf cannot open the object: "
                                    f"{libbpf.strerror(error)}{self._log_tail(3)}")
-        ringbufs = {m.name for m in self.spec.maps if m.type == MAP_RINGBUF}
+        by_name = {m.name: m for m in self.spec.maps}
         for pointer, map_name in self._maps():
-            if map_name in ringbufs:
+            spec = by_name.get(map_name)
+            if spec and spec.type == MAP_RINGBUF:
                 # A ring buffer declared with __type(value, struct event) keeps the
                 # event type in BTF; the kernel wants its value size to be zero.
                 self.lib.bpf_map__set_value_size(pointer, 0)
+            elif spec and spec.type == MAP_PERF_EVENT_ARRAY and self._struct_valued(spec):
+                self.lib.bpf_map__set_value_size(pointer, PERF_ARRAY_VALUE_SIZE)
             elif map_name.endswith(".rodata") and self.rodata:
                 self._write_rodata(pointer)
+        for program, _name, section in self._programs():
+            attach.prepare(program, section)
+
+    def _struct_valued(self, spec: MapSpec) -> bool:
+        return spec.value_type is not None and self.spec.btf.strip(spec.value_type).kind in (
+            b.KIND_STRUCT, b.KIND_UNION)
 
     def _write_rodata(self, pointer: int) -> None:
         size = ctypes.c_size_t()
@@ -144,25 +152,9 @@ class LoadedObject:
                                + _tail(log, 5))
 
     def _attach(self) -> None:
-        for program in self._programs():
-            section = self.lib.bpf_program__section_name(program).decode()
-            program_name = self.lib.bpf_program__name(program).decode()
-            missing = next((f for p, f in _FEATURES.items() if section.startswith(p)), None)
-            if section.startswith(_TRACEFS_PREFIXES):
-                tracefs.ensure_mounted()
-            self.lib.take_log()
-            link = self.lib.bpf_program__attach(program)
-            if not link:
-                error = libbpf.last_errno()
-                where = f"{self.name}: cannot attach {program_name} ({section})"
-                if missing:
-                    raise KernelFeatureError(
-                        f"{where}: this kernel does not support {missing}",
-                        hint=f"the package needs {missing}; see 'ecli doctor'",
-                    )
-                raise RuntimeLoadError(f"{where}: {libbpf.strerror(error)}"
-                                       + self._log_tail(3))
-            self._links.append(link)
+        for program, program_name, section in self._programs():
+            links = attach.attach(program, program_name, section, self.settings, self.name)
+            self._links.extend(links)
             self.programs.append(AttachedProgram(self._program_id(program), program_name,
                                                  section))
 
@@ -174,43 +166,6 @@ class LoadedObject:
         if self.lib.bpf_obj_get_info_by_fd(fd, info, ctypes.byref(size)) != 0:
             return 0
         return struct.unpack_from("<II", info.raw)[1]
-
-    def open_ring_buffers(self, handlers: dict[str, SampleHandler]) -> None:
-        """Route each ring buffer map's samples to its handler (by map name)."""
-        fds = {name: self.lib.bpf_map__fd(p) for p, name in self._maps() if name in handlers}
-        for map_name, handler in handlers.items():
-            callback = libbpf.SAMPLE_FN(self._sample_callback(handler))
-            self._callbacks.append(callback)  # ctypes callbacks must outlive the buffer
-            if self._ringbuf is None:
-                self._ringbuf = self.lib.ring_buffer__new(fds[map_name], callback, None, None)
-                if not self._ringbuf:
-                    raise RuntimeLoadError(f"{self.name}: cannot open ring buffer {map_name}")
-            elif self.lib.ring_buffer__add(self._ringbuf, fds[map_name], callback, None) < 0:
-                raise RuntimeLoadError(f"{self.name}: cannot open ring buffer {map_name}")
-
-    def poll(self, timeout_ms: int) -> int:
-        """Wait for samples and hand them to the handlers; returns how many."""
-        if self._ringbuf is None:
-            return 0
-        result = self.lib.ring_buffer__poll(self._ringbuf, timeout_ms)
-        if self._failure is not None:  # a handler raised inside the ctypes callback
-            failure, self._failure = self._failure, None
-            raise failure
-        if result < 0 and -result != errnos.EINTR:
-            raise RuntimeLoadError(f"{self.name}: polling the ring buffer failed: "
-                                   f"{libbpf.strerror(-result)}")
-        return max(result, 0)
-
-    def _sample_callback(self, handler: SampleHandler) -> Callable[[int, int, int], int]:
-        def callback(_ctx: int, data: int, size: int) -> int:
-            try:
-                handler(ctypes.string_at(data, size))
-            except BaseException as exc:  # ctypes would print and drop it
-                self._failure = exc
-                return -errnos.ECANCELED
-            return 0
-
-        return callback
 
     def _log_tail(self, lines: int) -> str:
         return _tail(self.lib.take_log(), lines)

@@ -14,7 +14,9 @@ from typing import Any
 
 from ecli.errors import UsageError
 from ecli.oci.config import OptionInfo
+from ecli.runtime import attach
 from ecli.runtime import btf as b
+from ecli.runtime.attach import AttachSettings
 from ecli.runtime.spec import GlobalSpec, ObjectSpec
 
 
@@ -49,22 +51,58 @@ def object_options(spec: ObjectSpec, infos: dict[str, OptionInfo]) -> list[Optio
     return options
 
 
+@dataclass(frozen=True)
+class ProgramArgs:
+    rodata: dict[str, bytes]  # new .rodata values by global name
+    attach: AttachSettings
+    event_type: str | None
+
+
+_ATTACH_OPTIONS = {
+    "pid": ("--pid", {"type": int, "metavar": "PID",
+                      "help": "attach the uprobes/USDT probes to this process only"}),
+    "ifname": ("--ifname", {"metavar": "IFACE",
+                            "help": "network interface for XDP and tc programs"}),
+    "cgroup": ("--cgroup", {"metavar": "PATH",
+                            "help": "cgroup for cgroup programs (default: /sys/fs/cgroup)"}),
+    "freq": ("--freq", {"type": int, "metavar": "HZ",
+                        "help": "samples per second per CPU for perf-event programs "
+                                "(default: 49)"}),
+}
+
+
 def parse_program_args(
     prog: str, spec: ObjectSpec, options: list[Option], argv: Sequence[str],
     description: str = "",
-) -> dict[str, bytes]:
-    """Parse the program's own arguments; returns the new .rodata values by global name."""
+) -> ProgramArgs:
+    """Parse the program's own arguments, and the attach options its hooks need."""
     parser = _Parser(prog=prog, description=description or None,
-                     epilog="options come from the program's read-only globals")
+                     epilog="options come from the program's read-only globals; "
+                            "ecli's own (--json, --duration, --interval, ...) may be mixed in")
     for option in options:
         _add(parser, spec.btf, option)
+    taken = {f"--{o.flag}" for o in options}
+    hooks = parser.add_argument_group("where to attach")
+    needed = set().union(*(attach.needs(section) for section in spec.programs))
+    for field in sorted(needed):
+        flag, kwargs = _ATTACH_OPTIONS[field]
+        names = [f"--attach-{field}"] if flag in taken else [flag, f"--attach-{field}"]
+        hooks.add_argument(*names, dest=f"attach_{field}", default=None, **kwargs)
+    if spec.event_maps():
+        parser.add_argument("--event-type", metavar="STRUCT",
+                            help="decode events as this struct of the object's BTF "
+                                 "(when ecli cannot tell)")
     parsed = vars(parser.parse_args(list(argv)))
     values = {}
     for option in options:
         value = parsed[option.spec.name]
         if value is not None:
             values[option.spec.name] = option.encode(spec.btf, value)
-    return values
+    settings = AttachSettings(**{
+        field: parsed[f"attach_{field}"] for field in needed
+        if parsed.get(f"attach_{field}") is not None
+    })
+    return ProgramArgs(values, settings, parsed.get("event_type"))
 
 
 def _add(parser: argparse.ArgumentParser, btf: b.Btf, option: Option) -> None:

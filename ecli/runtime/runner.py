@@ -1,26 +1,31 @@
-"""Run a kind-`bpf` package: options, load, attach, stream events, detach.
+"""Run a kind-`bpf` package: options, load, attach, stream events, show maps, detach.
 
-This is the whole life of `ecli run` once the object is on disk. Output
-goes through a printer the caller supplies, so the runtime never decides
-how things look.
+This is the whole life of `ecli run` once the object is on disk. Output goes
+through a `RunOutput` the caller supplies, so the runtime never decides how
+things look.
 """
 
 from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ecli.oci.config import PackageConfig
-from ecli.runtime.decode import StructDecoder
+from ecli.runtime import maps
+from ecli.runtime.decode import RawDecoder, StructDecoder
+from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import AttachedProgram, LoadedObject
-from ecli.runtime.options import object_options, parse_program_args
-from ecli.runtime.spec import MAP_RINGBUF, ObjectSpec
+from ecli.runtime.options import ProgramArgs, object_options, parse_program_args
+from ecli.runtime.spec import MAP_RINGBUF, GlobalSpec, MapSpec, ObjectSpec
+from ecli.runtime.streams import EventStreams
 
-POLL_INTERVAL_MS = 100
+POLL_SECONDS = 0.1
+
+Decoder = StructDecoder | RawDecoder | FormattedDecoder
 
 
 class EventSink(Protocol):
@@ -28,10 +33,20 @@ class EventSink(Protocol):
     def flush(self) -> None: ...
 
 
+class RunOutput(Protocol):
+    """Where a run's results go; the CLI implements it."""
+
+    def attached(self, programs: list[AttachedProgram]) -> None: ...
+    def events(self, map_name: str, decoder: Decoder) -> EventSink: ...
+    def maps(self, results: list[maps.Histogram | maps.CounterTable], final: bool) -> None: ...
+    def lost(self, lost: dict[str, int]) -> None: ...
+
+
 @dataclass(frozen=True)
 class RunSummary:
     programs: int
     events: int
+    lost: int
     seconds: float
 
 
@@ -39,64 +54,82 @@ class RunSummary:
 class PreparedRun:
     name: str
     spec: ObjectSpec
-    rodata: dict[str, bytes]
-    streams: dict[str, StructDecoder]  # ring buffer map name -> event decoder
+    args: ProgramArgs
+    streams: dict[str, tuple[MapSpec, Decoder]]  # event map name -> (map, decoder)
+    views: list[maps.MapView]
+    lost_counters: dict[str, GlobalSpec]
 
 
 def prepare(object_path: Path, config: PackageConfig | None, name: str,
             argv: Sequence[str]) -> PreparedRun:
     """Read the object and parse the program's own arguments (may print help and exit)."""
     spec = ObjectSpec.from_file(object_path)
-    infos = config.options if config else {}
-    options = object_options(spec, infos)
-    rodata = parse_program_args(f"ecli run {name}", spec, options, argv,
-                                config.description if config else "")
-    streams = {
-        m.name: StructDecoder(spec.btf, m.value_type)
-        for m in spec.maps if m.type == MAP_RINGBUF and m.value_type is not None
+    options = object_options(spec, config.options if config else {})
+    args = parse_program_args(f"ecli run {name}", spec, options, argv,
+                              config.description if config else "")
+    hints = config.output if config else None
+    streams: dict[str, tuple[MapSpec, Decoder]] = {}
+    for event_map in spec.event_maps():
+        type_id = spec.event_type(event_map, args.event_type)
+        decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(spec.btf, type_id)
+        if hints and hints.fields and isinstance(decoder, StructDecoder):
+            decoder = FormattedDecoder(decoder, hints.fields)
+        streams[event_map.name] = (event_map, decoder)
+    counters = {
+        m.name: counter for m in spec.maps
+        if m.type == MAP_RINGBUF and (counter := spec.lost_counter(m.name)) is not None
     }
-    return PreparedRun(name, spec, rodata, streams)
+    return PreparedRun(name, spec, args, streams,
+                       maps.views(spec, hints.units if hints else None), counters)
 
 
-def execute(run: PreparedRun, make_sink: Callable[[StructDecoder], EventSink],
-            duration: float | None,
-            on_attached: Callable[[list[AttachedProgram]], None]) -> RunSummary:
-    """Load, attach and print events until a signal or the duration ends."""
+def execute(run: PreparedRun, output: RunOutput, duration: float | None,
+            interval: float | None, top: int) -> RunSummary:
+    """Load, attach and report until a signal or the duration ends."""
     stop = _StopFlag()
     count = 0
     started = time.monotonic()
-    with stop, LoadedObject(run.spec, run.rodata, run.name) as loaded:
+    with stop, LoadedObject(run.spec, run.args.rodata, run.name, run.args.attach) as loaded:
+        streams = EventStreams(run.name)
         sinks: list[EventSink] = []
-        handlers = {}
-        for map_name, decoder in run.streams.items():
-            sink = make_sink(decoder)
-            sinks.append(sink)
+        try:
+            for map_name, (event_map, decoder) in run.streams.items():
+                sink = output.events(map_name, decoder)
+                sinks.append(sink)
 
-            def handle(data: bytes, decoder: StructDecoder = decoder,
-                       sink: EventSink = sink) -> None:
-                nonlocal count
-                count += 1
-                sink.event(decoder.decode(data))
+                def handle(data: bytes, decoder: Decoder = decoder,
+                           sink: EventSink = sink) -> None:
+                    nonlocal count
+                    count += 1
+                    sink.event(decoder.decode(data))
 
-            handlers[map_name] = handle
-        loaded.open_ring_buffers(handlers)
-        on_attached(loaded.programs)
-        deadline = started + duration if duration is not None else None
-        while not stop.requested:
-            timeout = POLL_INTERVAL_MS
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
+                streams.add(event_map, loaded.map_fd(map_name), handle)
+            output.attached(loaded.programs)
+            deadline = started + duration if duration is not None else None
+            next_report = time.monotonic() + interval if interval else None
+            while not stop.requested:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
                     break
-                timeout = min(timeout, max(1, int(left * 1000)))
-            if handlers:
-                loaded.poll(timeout)
-            else:
-                time.sleep(timeout / 1000)
-            for sink in sinks:
-                sink.flush()
+                wake = min(t for t in (deadline, next_report, now + POLL_SECONDS) if t)
+                if streams.empty:
+                    time.sleep(max(0.0, wake - now))
+                else:
+                    streams.poll(max(0.0, wake - now))
+                    for sink in sinks:
+                        sink.flush()
+                if next_report is not None and time.monotonic() >= next_report:
+                    output.maps(maps.read_views(run.views, loaded.map_fd, top), final=False)
+                    next_report += interval  # type: ignore[operator]
+            streams.drain()
+            lost = streams.lost(loaded.read_global, run.lost_counters)
+        finally:
+            streams.close()
+        if run.views:
+            output.maps(maps.read_views(run.views, loaded.map_fd, top), final=True)
+        output.lost({name: n for name, n in lost.items() if n})
         programs = len(loaded.programs)
-    return RunSummary(programs, count, time.monotonic() - started)
+    return RunSummary(programs, count, sum(lost.values()), time.monotonic() - started)
 
 
 class _StopFlag:

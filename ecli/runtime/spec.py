@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecli.errors import ArtifactError
+from ecli.errors import ArtifactError, UsageError
 from ecli.runtime import btf as b
-from ecli.runtime.elf import ElfFile
+from ecli.runtime.elf import ElfFile, Section
+from ecli.runtime.insns import HelperCall, event_sizes, helper_calls
 
 MAX_OBJECT_BYTES = 64 << 20
 MAP_TYPE_NAMES = {
@@ -22,6 +23,8 @@ MAP_TYPE_NAMES = {
 }
 MAP_RINGBUF = 27
 MAP_PERF_EVENT_ARRAY = 4
+MAP_STACK_TRACE = 7
+LOST_SUFFIX = "__lost"  # ECLI_RINGBUF's counter of events the ring buffer had no room for
 _NOT_PROGRAMS = ("license", "version", "maps")
 
 
@@ -40,7 +43,7 @@ class MapSpec:
 
 @dataclass(frozen=True)
 class GlobalSpec:
-    """A `const volatile` global in .rodata: a load-time option."""
+    """A global variable: in .rodata a load-time option, in .bss live state."""
 
     name: str
     type_id: int
@@ -56,7 +59,9 @@ class ObjectSpec:
     programs: tuple[str, ...]  # attach section names, e.g. tracepoint/syscalls/sys_enter_openat
     maps: tuple[MapSpec, ...]
     rodata: tuple[GlobalSpec, ...]
+    bss: tuple[GlobalSpec, ...]
     license: str
+    calls: tuple[HelperCall, ...] = ()
 
     @classmethod
     def from_file(cls, path: Path) -> ObjectSpec:
@@ -74,12 +79,15 @@ class ObjectSpec:
                                 hint="compile it with clang -g so ecli can read its types")
         spec = b.Btf.parse(elf.section_data(btf_section), where)
         license_section = elf.section("license")
+        programs = _program_sections(elf)
         return cls(
             path=path,
             btf=spec,
-            programs=_program_sections(elf),
+            programs=tuple(section.name for section in programs),
             maps=_maps(spec, where),
-            rodata=_rodata(elf, spec),
+            rodata=_globals(elf, spec, ".rodata"),
+            bss=_globals(elf, spec, ".bss"),
+            calls=tuple(call for section in programs for call in helper_calls(elf, section)),
             license=(elf.section_data(license_section).split(b"\0")[0].decode("ascii", "replace")
                      if license_section else ""),
         )
@@ -87,15 +95,44 @@ class ObjectSpec:
     def event_maps(self) -> list[MapSpec]:
         return [m for m in self.maps if m.type in (MAP_RINGBUF, MAP_PERF_EVENT_ARRAY)]
 
+    def lost_counter(self, map_name: str) -> GlobalSpec | None:
+        return next((g for g in self.bss if g.name == map_name + LOST_SUFFIX), None)
 
-def _program_sections(elf: ElfFile) -> tuple[str, ...]:
-    names = []
-    for section in elf.sections:
-        name = section.name
-        if not name or name.startswith(".") or name in _NOT_PROGRAMS or section.size == 0:
-            continue
-        names.append(name)
-    return tuple(names)
+    def event_type(self, event_map: MapSpec, named: str | None = None) -> int | None:
+        """The BTF type of the events `event_map` carries, or None when unknown.
+
+        In order: a struct given by name (`--event-type`); the map's own value
+        type (`__type(value, struct event)`); the one struct whose size the
+        programs pass when they send to this map; None (print raw bytes).
+        """
+        if named:
+            found = self.btf.find(named, b.KIND_STRUCT) or self.btf.find(named, b.KIND_TYPEDEF)
+            if found is None:
+                raise UsageError(
+                    f"--event-type: no struct or typedef {named!r} in the object's BTF")
+            return found.id
+        if event_map.value_type is not None:
+            value = self.btf.strip(event_map.value_type)
+            if value.kind in (b.KIND_STRUCT, b.KIND_UNION):
+                return event_map.value_type
+        sizes = event_sizes(list(self.calls)).get(event_map.name, set())
+        if len(sizes) != 1:
+            return None
+        (size,) = sizes
+        candidates = [t for t in self.btf.types
+                      if t.kind == b.KIND_STRUCT and t.size == size and t.name]
+        if len(candidates) > 1:  # prefer the conventional names
+            preferred = [t for t in candidates if t.name.endswith(("event", "event_t", "data_t"))]
+            candidates = preferred or candidates
+        return candidates[0].id if len(candidates) == 1 else None
+
+
+def _program_sections(elf: ElfFile) -> list[Section]:
+    return [
+        section for section in elf.sections
+        if section.name and not section.name.startswith(".")
+        and section.name not in _NOT_PROGRAMS and section.size
+    ]
 
 
 def _maps(spec: b.Btf, where: str) -> tuple[MapSpec, ...]:
@@ -124,9 +161,9 @@ def _maps(spec: b.Btf, where: str) -> tuple[MapSpec, ...]:
     return tuple(maps)
 
 
-def _rodata(elf: ElfFile, spec: b.Btf) -> tuple[GlobalSpec, ...]:
-    section = elf.section(".rodata")
-    datasec = spec.datasec(".rodata")
+def _globals(elf: ElfFile, spec: b.Btf, name: str) -> tuple[GlobalSpec, ...]:
+    section = elf.section(name)
+    datasec = spec.datasec(name)
     if section is None or datasec is None:
         return ()
     data = elf.section_data(section)

@@ -6,6 +6,7 @@ import ctypes
 import os
 
 from ecli.errors import KernelFeatureError
+from ecli.runtime import libbpf
 
 TRACEFS = "/sys/kernel/tracing"
 DEBUGFS_TRACING = "/sys/kernel/debug/tracing"
@@ -23,8 +24,7 @@ def ensure_mounted() -> str:
     found = tracing_dir()
     if found:
         return found
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(b"nodev", TRACEFS.encode(), b"tracefs", 0, None) != 0:
+    if libbpf.libc().mount(b"nodev", TRACEFS.encode(), b"tracefs", 0, None) != 0:
         error = ctypes.get_errno()
         raise KernelFeatureError(
             f"tracefs is not mounted and mounting it failed: {os.strerror(error)}",

@@ -34,6 +34,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many seconds")
     parser.add_argument("--timestamp", "-T", action="store_true",
                         help="add the time to each event")
+    parser.add_argument("--interval", "-i", type=float, metavar="SECONDS",
+                        help="also print the result maps every SECONDS (they print at exit)")
+    parser.add_argument("--top", type=int, default=20, metavar="N",
+                        help="rows of each counter map to print (default: 20)")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background, output to a log (see ecli ps/logs/stop)")
 
@@ -43,42 +47,31 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         from ecli.cli.detach import run_detached
 
         return run_detached(args, ctx)
-    from ecli.cli.render import EventPrinter
+    from ecli.cli.render import RunPrinter
     from ecli.locate import locate
     from ecli.runtime import runner
-    from ecli.runtime.loader import AttachedProgram
 
     own = argparse.ArgumentParser(add_help=False)
     _add_run_options(own)
     late, program_args = own.parse_known_args(args.program_args)
-    args.json = args.json or late.json
-    args.timestamp = args.timestamp or late.timestamp
-    args.duration = late.duration if late.duration is not None else args.duration
+    for name, value in vars(late).items():
+        if value not in (None, False) and value != own.get_default(name):
+            setattr(args, name, value)
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be a positive number of seconds")
+    if args.interval is not None and args.interval <= 0:
+        raise UsageError("--interval must be a positive number of seconds")
+    if args.top <= 0:
+        raise UsageError("--top must be a positive number")
     package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress)
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
     prepared = runner.prepare(package.object_path, package.config, package.name,
                               program_args)
-
-    def attached(programs: list[AttachedProgram]) -> None:
-        if ctx.verbose:
-            for program in programs:
-                print(f"ecli: {package.name}: program {program.name} id {program.id} "
-                      f"attached to {program.section}", file=sys.stderr)
-        if not ctx.quiet:
-            print(f"ecli: {package.name}: {len(programs)} program(s) attached; "
-                  "Ctrl-C to stop", file=sys.stderr, flush=True)
-
-    summary = runner.execute(
-        prepared,
-        lambda decoder: EventPrinter(decoder.columns, decoder.widths, as_json=args.json,
-                                     timestamp=args.timestamp),
-        args.duration,
-        attached,
-    )
+    printer = RunPrinter(package.name, as_json=args.json, timestamp=args.timestamp,
+                         verbose=ctx.verbose, quiet=ctx.quiet)
+    summary = runner.execute(prepared, printer, args.duration, args.interval, args.top)
     if not ctx.quiet:
         print(f"ecli: {package.name}: detached after {summary.seconds:.1f}s, "
               f"{summary.events} event(s)", file=sys.stderr)

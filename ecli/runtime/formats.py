@@ -1,0 +1,79 @@
+"""Present decoded fields the way people read them: errno names, addresses, durations.
+
+The package config names a format per event field (`[output.fields]` in
+ecli.toml); values that do not fit the format are left as they are.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from ecli.runtime.decode import StructDecoder
+
+
+def _errno(value: Any) -> Any:
+    if isinstance(value, int) and value < 0 and -value in errno.errorcode:
+        return f"-{errno.errorcode[-value]}"
+    return value
+
+
+def _ipv4(value: Any) -> Any:
+    if isinstance(value, int) and 0 <= value < 1 << 32:  # __be32 read as little-endian u32
+        return socket.inet_ntoa(value.to_bytes(4, "little"))
+    return value
+
+
+def _ipv6(value: Any) -> Any:
+    raw = None
+    if isinstance(value, str) and len(value) == 32:  # u8[16], shown as hex
+        raw = bytes.fromhex(value)
+    elif isinstance(value, list) and len(value) == 4:  # __be32[4]
+        raw = b"".join(int(v).to_bytes(4, "little") for v in value)
+    return socket.inet_ntop(socket.AF_INET6, raw) if raw else value
+
+
+def _hex(value: Any) -> Any:
+    return hex(value) if isinstance(value, int) else value
+
+
+def _duration_ns(value: Any) -> Any:
+    if not isinstance(value, int):
+        return value
+    for unit, scale in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f}{unit}"
+    return f"{value}ns"
+
+
+def _signal(value: Any) -> Any:
+    try:
+        return signal.Signals(value).name
+    except (ValueError, TypeError):
+        return value
+
+
+FORMATTERS: dict[str, Callable[[Any], Any]] = {
+    "errno": _errno, "ipv4": _ipv4, "ipv6": _ipv6, "hex": _hex,
+    "duration_ns": _duration_ns, "signal": _signal,
+}
+
+
+class FormattedDecoder:
+    """A decoder whose named columns go through their formatters."""
+
+    def __init__(self, decoder: StructDecoder, hints: dict[str, str]) -> None:
+        self.decoder = decoder
+        self.columns = decoder.columns
+        self.widths = decoder.widths
+        self._apply = [(i, FORMATTERS[hints[c]]) for i, c in enumerate(decoder.columns)
+                       if hints.get(c) in FORMATTERS]
+
+    def decode(self, data: bytes | memoryview) -> list[Any]:
+        values = self.decoder.decode(data)
+        for i, formatter in self._apply:
+            values[i] = formatter(values[i])
+        return values
