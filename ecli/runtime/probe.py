@@ -443,7 +443,7 @@ def _verdict(ok: bool | None, detail: str = "") -> str:
         return detail or "unknown"
     if ok:
         return "available"
-    return "not available on this kernel" + (f" ({detail})" if detail else "")
+    return "not available on this kernel" + (f"; {detail}" if detail else "")
 
 
 def _unique(checks: list[Check]) -> list[Check]:
