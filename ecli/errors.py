@@ -12,6 +12,7 @@ these without pulling in the rest.
     │   └── DigestMismatchError   content does not match its digest
     ├── ArtifactError         an artifact whose content is malformed
     ├── BuildError            `ecli build` failed
+    ├── PublishError          `ecli publish`: the index checkout, its validation, git
     ├── StateError            the installed-packages state file is unreadable
     ├── EngineError           no container engine (podman/docker) to run an image
     ├── LifecycleError        a detached run that failed to start or to stop
@@ -74,6 +75,10 @@ class ArtifactError(EcliError):
 
 class BuildError(EcliError):
     reference = "build"
+
+
+class PublishError(EcliError):
+    reference = "publish"
 
 
 class LifecycleError(EcliError):
