@@ -5,12 +5,18 @@ Last-Modified), and stores them atomically under the cache; lookups work
 from that cache, offline. Per-package documents are fetched only when a
 package is asked for, and dropped by the next `update` that changes the
 catalog, so a sparse client stays current.
+
+One unreachable source does not stop the others: lookups skip it with a
+warning (in `warnings`, printed by the CLI) as long as another source
+answers; `update` falls back to the cached copy and says how old it is.
+With `offline`, nothing is fetched at all (pull policy `never`).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +28,7 @@ from ecli.oci.config import NAME_PATTERN
 from ecli.paths import Paths
 from ecli.sources import Source, load
 
-FETCH_TIMEOUT_SECONDS = 30
+FETCH_TIMEOUT_SECONDS = 10
 META_FILE = "meta.json"
 
 
@@ -31,6 +37,8 @@ class UpdateResult:
     source: Source
     changed: bool
     packages: int
+    offline_error: str | None = None  # the fetch failed; the cache below was used
+    cache_age_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -40,9 +48,12 @@ class Fetched:
 
 
 class IndexClient:
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, paths: Paths, *, offline: bool = False) -> None:
         self.paths = paths
         self.sources = load(paths.sources_file)
+        self.offline = offline
+        self.warnings: list[str] = []
+        self._failed: dict[str, SourceError] = {}
 
     def require_sources(self) -> list[Source]:
         if not self.sources:
@@ -52,17 +63,33 @@ class IndexClient:
 
     # -- update ---------------------------------------------------------------
 
+    def update_or_cached(self, source: Source) -> UpdateResult:
+        """`update`, or the cached catalog with the reason and its age when fetching fails."""
+        try:
+            return self.update(source)
+        except SourceError as exc:
+            path = self._folder(source) / model.CATALOG_FILE
+            if not path.exists():
+                raise
+            age = time.time() - path.stat().st_mtime
+            return UpdateResult(source, False, len(self.catalog(source).packages),
+                                exc.message, age)
+
     def update(self, source: Source) -> UpdateResult:
+        if self.offline:
+            raise SourceError(f"{source.name}: not fetching the index (--pull never)")
         folder = self._folder(source)
         meta = self._meta(folder)
         root_fetch = _fetch(source, model.ROOT_FILE, meta.get(model.ROOT_FILE, {}))
         if root_fetch.body is None and (folder / model.CATALOG_FILE).exists():
+            (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
             return UpdateResult(source, False, len(self.catalog(source).packages))
         root_raw = root_fetch.body or (folder / model.ROOT_FILE).read_bytes()
         root = model.load_root(root_raw, _where(source, model.ROOT_FILE))
         catalog_fetch = _fetch(source, root.catalog, meta.get(root.catalog, {}))
         if catalog_fetch.body is None and (folder / model.CATALOG_FILE).exists():
             write_atomic(folder / model.ROOT_FILE, root_raw)
+            (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
             return UpdateResult(source, False, len(self.catalog(source).packages))
         catalog_raw = catalog_fetch.body or b""
         catalog = model.load_catalog(catalog_raw, _where(source, root.catalog))
@@ -78,13 +105,31 @@ class IndexClient:
     def catalog(self, source: Source) -> model.Catalog:
         path = self._folder(source) / model.CATALOG_FILE
         if not path.exists():
+            if self.offline:
+                raise SourceError(f"{source.name}: its index is not cached and --pull is never",
+                                  hint="run 'ecli update' while online")
             self.update(source)
         return model.load_catalog(path.read_bytes(), str(path))
 
     def entries(self) -> Iterator[tuple[Source, model.CatalogEntry]]:
-        for source in self.require_sources():
-            for entry in self.catalog(source).packages:
+        """Every catalog entry; a source that cannot be read is skipped with a warning
+        while another source answers, and is the error when none does."""
+        sources = self.require_sources()
+        answered = 0
+        for source in sources:
+            try:
+                catalog = self.catalog(source)
+            except SourceError as exc:
+                self._failed[source.name] = exc
+                self.warnings.append(f"source {source.name} skipped: {exc.message}")
+                continue
+            answered += 1
+            for entry in catalog.packages:
                 yield source, entry
+        if not answered:
+            first = next(iter(self._failed.values()))
+            raise SourceError(first.message, hint=first.hint or
+                              "check 'ecli sources list', or add one: ecli sources add NAME URL")
 
     def search(self, term: str) -> list[tuple[Source, model.CatalogEntry]]:
         """Packages whose name, summary or keywords contain every word of `term`."""
@@ -116,6 +161,9 @@ class IndexClient:
         cached = folder / model.PACKAGES_DIR / f"{name}.json"
         if cached.exists():
             return model.load_package(cached.read_bytes(), str(cached))
+        if self.offline:
+            raise NotFoundError(f"{name}: its package document is not cached and --pull is never",
+                                hint=f"run 'ecli info {name}' once while online")
         root_path = folder / model.ROOT_FILE
         root = model.load_root(root_path.read_bytes(), str(root_path))
         relative = root.packages.replace("{name}", name)

@@ -1,85 +1,283 @@
-"""From what a user typed to a package on disk, pulling only when needed.
+"""From what a user typed to a package on disk, pulling only when the policy allows.
 
-A target is one of:
-  * a path to a `.bpf.o` (run as is, options from its BTF);
-  * an OCI reference, `registry/repo:tag` or `...@sha256:...`;
-  * a package name, `NAME` or `NAME@VERSION`, looked up in the sources.
-Names resolve to a digest through the JSON index, so what runs is exactly
-what the hub's CI inspected; a digest already in the store is never
-downloaded again (and is re-verified when read).
+Targets are parsed by `ecli.targets` (names, ranges, digests, OCI references,
+URLs, paths). Names resolve to a digest through the JSON index, so what runs
+is exactly what the hub's CI inspected; an installed package (`ecli install`)
+answers for its bare name, pinned to the digest installed. A digest already
+in the store is never downloaded again (and is re-verified when read).
+
+Pull policies, as podman's: `missing` (default) pulls what the store lacks,
+`always` asks the registry (and the index) again, `never` works only from
+the store and the cached index, and says so when something is missing.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ecli.errors import NotFoundError, ReferenceError_
+from ecli import semver, targets
+from ecli.errors import NotFoundError, SourceError, UsageError
 from ecli.oci import reference as references
-from ecli.oci.config import NAME_PATTERN, PackageConfig
+from ecli.oci.config import PackageConfig
 from ecli.paths import Paths
 
+if TYPE_CHECKING:
+    from ecli.hubindex import model
+    from ecli.oci.artifact import Package
+    from ecli.oci.store import Store
+
 Progress = Callable[[str], None]
-_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.+-]+)?$")
+PULL_POLICIES = ("missing", "always", "never")
+DOWNLOAD_TIMEOUT_SECONDS = 20
+MAX_DOWNLOAD_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
 class LocatedPackage:
     name: str
     object_path: Path | None  # the eBPF object of a kind `bpf` package
-    config: PackageConfig | None  # None for a bare .bpf.o
+    config: PackageConfig | None  # None for a bare .bpf.o and for images
     digest: str | None = None
     version: str | None = None
     reference: str | None = None  # the registry reference it came from
+    kind: str = "bpf"
+    artifact: Package | None = None  # the package's manifest and files, when stored
+    source: str | None = None  # the index source a name resolved through
+    requirements: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
-def locate(target: str, paths: Paths, progress: Progress | None = None) -> LocatedPackage:
-    if _is_path(target):
-        return _local_object(Path(target))
-    if references.looks_like_oci(target):
-        ref = references.parse(target)
-        return _from_store(ref, paths, ref.repository.rsplit("/", 1)[-1], progress)
-    name, at, version = target.partition("@")
-    if not NAME_PATTERN.match(name) or (at and not _VERSION.match(version)):
-        raise ReferenceError_(
-            f"{target!r} is not a package name, an OCI reference or a path",
-            hint="use NAME, NAME@VERSION, REGISTRY/REPO:TAG or ./file.bpf.o",
-        )
+def locate(target: str, paths: Paths, progress: Progress | None = None, *,
+           pull: str = "missing", use_installed: bool = True) -> LocatedPackage:
+    if pull not in PULL_POLICIES:
+        raise UsageError(f"--pull {pull!r}: expected one of {', '.join(PULL_POLICIES)}")
+    parsed = targets.parse(target)
+    if parsed.kind == targets.PATH:
+        return _local(Path(parsed.text).expanduser(), paths)
+    if parsed.kind == targets.URL:
+        return _download(parsed, paths, pull, progress)
+    if parsed.kind == targets.OCI:
+        assert parsed.oci is not None
+        return _from_store(parsed.oci, paths, parsed.oci.repository.rsplit("/", 1)[-1],
+                           progress, pull)
+    assert parsed.name is not None
+    if use_installed and parsed.selector is None and pull != "always":
+        installed = _installed(parsed.name, paths, progress, pull)
+        if installed is not None:
+            return installed
+    return locate_in_index(parsed.name, parsed.selector, paths, progress, pull)
+
+
+def locate_in_index(name: str, selector: str | None, paths: Paths,
+                    progress: Progress | None = None, pull: str = "missing") -> LocatedPackage:
     from ecli.index_client import IndexClient
 
-    _source, document = IndexClient(paths).find(name)
-    chosen = document.find_version(version or None)
+    client = IndexClient(paths, offline=pull == "never")
+    source, document = client.find(name)
+    chosen, warnings = choose_version(document, selector)
+    if document.kind == "image":
+        return LocatedPackage(name, None, None, chosen.digest, chosen.version,
+                              f"{chosen.repository}@{chosen.digest}", "image",
+                              source=source.name, requirements=dict(chosen.requirements),
+                              warnings=tuple(client.warnings + warnings))
     ref = references.parse(f"{chosen.repository}@{chosen.digest}")
-    return _from_store(ref, paths, name, progress)
+    located = _from_store(ref, paths, name, progress, pull)
+    return _with(located, source=source.name, requirements=dict(chosen.requirements),
+                 warnings=tuple(client.warnings + warnings), version=chosen.version)
 
 
-def _is_path(target: str) -> bool:
-    return target.startswith(("/", "./", "../", "~")) or target.endswith(".o")
+def choose_version(document: model.PackageDocument, selector: str | None
+                   ) -> tuple[model.Version, list[str]]:
+    """The version `selector` names; yanked versions only when named exactly."""
+    versions = list(document.versions)
+    if selector and selector.startswith("sha256:"):
+        for version in versions:
+            if selector in (version.digest, *(p.digest for p in version.platforms)):
+                return version, _yank_warning(document.name, version)
+        raise NotFoundError(f"{document.name} has no version with digest {selector}")
+    if selector:
+        for version in versions:
+            if version.version == selector:
+                return version, _yank_warning(document.name, version)
+    wanted = semver.parse_range(selector) if selector else semver.parse_range("*")
+    live = [v for v in versions if not v.yanked]
+    best = wanted.best(v.version for v in live)
+    if best is None and not selector and live:
+        return live[0], []  # versions that are not semver: the index's order (newest first)
+    if best is None:
+        known = ", ".join(v.version + (" (yanked)" if v.yanked else "") for v in versions)
+        if selector and wanted.best(v.version for v in versions):
+            raise NotFoundError(f"{document.name}@{selector}: only yanked versions match "
+                                f"(known: {known})",
+                                hint="name a yanked version exactly to use it anyway")
+        what = f"{document.name}@{selector}" if selector else document.name
+        raise NotFoundError(f"{what}: no version that is not yanked matches (known: "
+                            f"{known or 'none'})")
+    return next(v for v in live if v.version == best), []
 
 
-def _local_object(path: Path) -> LocatedPackage:
-    path = path.expanduser()
+def _yank_warning(name: str, version: model.Version) -> list[str]:
+    if not version.yanked:
+        return []
+    return [f"{name} {version.version} is yanked ({version.yanked}); using it because "
+            "it was named"]
+
+
+def _with(located: LocatedPackage, **changes: Any) -> LocatedPackage:
+    from dataclasses import replace
+
+    return replace(located, **changes)
+
+
+def _installed(name: str, paths: Paths, progress: Progress | None,
+               pull: str) -> LocatedPackage | None:
+    from ecli import state
+
+    record = state.read(paths).get(name)
+    if record is None or record.kind == "image":
+        return None
+    ref = references.parse(record.pull_reference)
+    located = _from_store(ref, paths, name, progress, pull)
+    return _with(located, source=record.source, version=record.version)
+
+
+# -- local files, folders and archives -------------------------------------------
+
+
+def _local(path: Path, paths: Paths) -> LocatedPackage:
+    from ecli.oci.store import Store
+
+    if path.is_dir():
+        for layout in (path, path / "build" / "oci"):
+            if (layout / "oci-layout").is_file():
+                return _newest_in_layout(Store(layout))
+        raise NotFoundError(f"{path}: neither an OCI layout (no oci-layout file) nor a "
+                            "package folder with build/oci", hint=f"run `ecli build {path}`")
     if not path.is_file():
-        raise NotFoundError(f"{path}: no such file")
+        raise NotFoundError(f"{path}: no such file or folder")
+    if path.name.endswith(targets.ARCHIVE_SUFFIXES):
+        return _from_archive(path, paths)
     name = path.name.removesuffix(".o").removesuffix(".bpf")
     return LocatedPackage(name, path, None)
 
 
+def _newest_in_layout(store: Store) -> LocatedPackage:
+    from ecli.oci import artifact
+
+    refs = store.refs()
+    if not refs:
+        raise NotFoundError(f"the layout {store.root} holds no artifact")
+    return _from_package(artifact.load(store, refs[-1].digest), None)
+
+
+def _from_archive(path: Path, paths: Paths) -> LocatedPackage:
+    from ecli.errors import EcliError
+    from ecli.oci import archive, artifact
+    from ecli.oci.manifest import ANNOTATION_REF_NAME
+    from ecli.oci.store import Store
+
+    store = Store(paths.oci_store_dir)
+    refs = archive.load(path, store)
+    package = artifact.load(store, refs[0].digest)
+    reference = f"ecli.local/{package.config.name}@{package.digest}"
+    try:  # the archive's own name for it, when that is a registry reference
+        named = references.parse(refs[0].annotations.get(ANNOTATION_REF_NAME, ""))
+        reference = f"{named.name}@{package.digest}"
+    except EcliError:
+        pass
+    return _from_package(package, reference)
+
+
+def _download(target: targets.Target, paths: Paths, pull: str,
+              progress: Progress | None) -> LocatedPackage:
+    suffix = ".tar" if target.is_archive else ".bpf.o"
+    key = hashlib.sha256(target.text.encode()).hexdigest()[:32]
+    cached = paths.downloads_dir / f"url-{key}{suffix}"
+    if not cached.exists() or pull == "always":
+        if pull == "never":
+            raise NotFoundError(f"{target.text} was never downloaded and --pull is never")
+        if progress:
+            progress(f"downloading {target.text}")
+        _fetch_url(target.text, cached, paths.tmp_dir)
+    if target.pinned_digest:
+        actual = "sha256:" + hashlib.sha256(cached.read_bytes()).hexdigest()
+        if actual != target.pinned_digest:
+            cached.unlink(missing_ok=True)
+            from ecli.errors import DigestMismatchError
+
+            raise DigestMismatchError(f"{target.text}: digest mismatch: expected "
+                                      f"{target.pinned_digest}, got {actual}")
+    if target.is_archive:
+        return _from_archive(cached, paths)
+    name = Path(target.text).name.removesuffix(".o").removesuffix(".bpf")
+    return LocatedPackage(name, cached, None, reference=target.text)
+
+
+def _fetch_url(url: str, destination: Path, tmp_dir: Path) -> None:
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="download-")
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "ecli"})
+        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response, \
+                open(fd, "wb") as out:
+            done = 0
+            while chunk := response.read(1 << 16):
+                done += len(chunk)
+                if done > MAX_DOWNLOAD_BYTES:
+                    raise SourceError(f"{url}: larger than {MAX_DOWNLOAD_BYTES >> 20} MiB")
+                out.write(chunk)
+        Path(tmp).replace(destination)
+    except urllib.error.HTTPError as exc:
+        raise SourceError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SourceError(f"{url}: cannot download: {getattr(exc, 'reason', exc)}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+# -- the store and registries -----------------------------------------------------
+
+
 def _from_store(ref: references.OciReference, paths: Paths, name: str,
-                progress: Progress | None) -> LocatedPackage:
+                progress: Progress | None, pull: str = "missing") -> LocatedPackage:
     from ecli.oci import artifact
     from ecli.oci.store import Store
 
     store = Store(paths.oci_store_dir)
-    package = artifact.find(store, ref)
+    package = None if pull == "always" else artifact.find(store, ref)
     if package is None:
-        from ecli.oci import registry
+        if pull == "never":
+            raise NotFoundError(f"{ref} is not in the local store and --pull is never",
+                                hint="pull it first, or use --pull missing")
+        package = pull_package(ref, paths, progress, force=pull == "always")
+    return _from_package(package, str(ref), name)
 
-        if progress:
-            progress(f"pulling {ref}")
-        pulled = registry.pull(ref, store)
-        package = artifact.load(store, pulled.digest, reference=ref)
-    return LocatedPackage(package.config.name or name, package.object_path, package.config,
-                          package.digest, package.config.version, str(ref))
+
+def pull_package(ref: references.OciReference, paths: Paths, progress: Progress | None,
+                 *, force: bool = False, blob_progress: Any = None) -> Package:
+    """Pull `ref` through its mirrors into the store; the package it holds."""
+    from ecli import mirrors
+    from ecli.oci import artifact, registry
+    from ecli.oci.store import Store
+
+    store = Store(paths.oci_store_dir)
+    if progress:
+        progress(f"pulling {ref}")
+    pulled = registry.pull(ref, store, blob_progress, force=force,
+                           mirrors=mirrors.for_registry(paths, ref.registry))
+    return artifact.load(store, pulled.digest, reference=ref)
+
+
+def _from_package(package: Package, reference: str | None, name: str = "") -> LocatedPackage:
+    config = package.config
+    return LocatedPackage(config.name or name, package.object_path, config, package.digest,
+                          config.version, reference, config.kind, package)

@@ -46,6 +46,41 @@ class Paths:
         return self.cache_dir / "oci"
 
     @property
+    def state_file(self) -> Path:
+        """Installed packages: name, version, digest, source, time (ecli.state)."""
+        return self.state_dir / "installed.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        """Registry credentials written by `ecli login` (mode 0600)."""
+        return self.config_dir / "auth.json"
+
+    @property
+    def mirrors_file(self) -> Path:
+        """Registry mirrors: registry host -> mirror hosts, tried in order."""
+        return self.config_dir / "mirrors.json"
+
+    @property
+    def certs_dir(self) -> Path:
+        """Trusted CAs per registry, as docker's certs.d: HOST[:PORT]/ca.crt."""
+        return self.config_dir / "certs.d"
+
+    @property
+    def bundles_dir(self) -> Path:
+        """Extracted bundles, one folder per layer digest (ecli.kinds.bundle)."""
+        return self.cache_dir / "bundles"
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Files fetched from https:// targets, named by their digest."""
+        return self.cache_dir / "downloads"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """The cache's temporary area: partial downloads and extractions."""
+        return self.cache_dir / "tmp"
+
+    @property
     def runs_dir(self) -> Path:
         """Detached runs: one JSON record and one log file per run."""
         return self.state_dir / "runs"

@@ -3,11 +3,18 @@
 A source is a name and a location: an `http(s)://` URL or a local folder
 holding `index.json` (a mirror, or a hub built on this machine). Kept in one
 small JSON file, written atomically.
+
+Until that file exists, one source is configured: the public hub
+(`DEFAULT_SOURCE_URL`, named `DEFAULT_SOURCE_NAME`, searched last). Adding a
+source writes the file with the default kept in it; `ecli sources remove hub`
+drops it; `ecli sources set-default URL` points it elsewhere (a mirror), and
+`ECLI_DEFAULT_SOURCE` overrides it for one environment (empty: none).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +23,10 @@ from ecli.atomic import write_atomic
 from ecli.errors import NotFoundError, SourceError, UsageError
 
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DEFAULT_SOURCE_NAME = "hub"
+DEFAULT_SOURCE_URL = "https://hub.ebpfhub.dev/api/v1/"
+DEFAULT_PRIORITY = 1000
+DEFAULT_ENV = "ECLI_DEFAULT_SOURCE"
 
 
 @dataclass(frozen=True)
@@ -45,9 +56,17 @@ def normalise_location(location: str) -> str:
     return str(path)
 
 
+def default_sources() -> list[Source]:
+    """What is configured before the user configures anything."""
+    location = os.environ.get(DEFAULT_ENV, DEFAULT_SOURCE_URL)
+    if not location:
+        return []
+    return [Source(DEFAULT_SOURCE_NAME, normalise_location(location), DEFAULT_PRIORITY)]
+
+
 def load(path: Path) -> list[Source]:
     if not path.exists():
-        return []
+        return default_sources()
     try:
         data = json.loads(path.read_bytes())
         sources = [Source(**item) for item in data["sources"]]
@@ -77,3 +96,11 @@ def remove(path: Path, name: str) -> None:
     if len(kept) == len(sources):
         raise NotFoundError(f"no source named {name!r}")
     save(path, kept)
+
+
+def set_default(path: Path, location: str) -> Source:
+    """Point the default source (`hub`) at `location`, keeping the other sources."""
+    source = Source(DEFAULT_SOURCE_NAME, normalise_location(location), DEFAULT_PRIORITY)
+    kept = [s for s in load(path) if s.name != DEFAULT_SOURCE_NAME]
+    save(path, [*kept, source])
+    return source

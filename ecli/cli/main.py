@@ -31,6 +31,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stop": ("stop", "stop detached runs by ID or NAME, or --all"),
     "logs": ("logs", "show the output of a detached run; -f follows it"),
     "doctor": ("doctor", "check what this kernel supports, and whether a package can run"),
+    "install": ("install", "pull, verify and record packages as installed"),
+    "uninstall": ("uninstall", "forget installed packages"),
+    "upgrade": ("upgrade", "move installed packages to their newest allowed version"),
+    "list": ("list", "show installed packages and newer versions available"),
+    "login": ("login", "store credentials for an OCI registry"),
+    "logout": ("logout", "remove stored credentials for an OCI registry"),
+    "mirrors": ("mirrors", "list, add or remove registry mirrors"),
+    "save": ("save", "write packages to an OCI image-layout archive (for air-gapped use)"),
+    "load": ("load", "import an OCI image-layout archive into the local store"),
+    "cache": ("cache", "show or prune the local cache"),
+    "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
 }
 
 EPILOG = """examples:
@@ -38,7 +49,11 @@ EPILOG = """examples:
   ecli run opensnoop -h               list the package's own options
   ecli run ./opensnoop.bpf.o          run a local CO-RE object
   ecli search open                    find packages
+  ecli install opensnoop@^0.1         install; then `ecli list`, `ecli upgrade --all`
   ecli sources add local http://127.0.0.1:8000/api/v1/
+
+Every command has --help with examples. Output has no colour when it is not
+a terminal or NO_COLOR is set. Files live under XDG folders, or ECLI_HOME.
 """
 
 

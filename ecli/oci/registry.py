@@ -20,7 +20,7 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,16 +84,45 @@ def resolve(ref: OciReference) -> str:
     return digest
 
 
+def check_login(registry: str, username: str, password: str) -> None:
+    """Ask the registry's /v2/ endpoint whether these credentials are accepted."""
+    client = _Client(OciReference(registry, "ecli-login-check", "latest"))
+    client.use_credential(username, password)
+    try:
+        client.request("GET", f"{client.scheme}://{client.host}/v2/", action="log in").close()
+    except RegistryError as exc:
+        message = exc.message.replace(f"{client.ref}: ", f"{registry}: ", 1)
+        raise RegistryError(message, hint=exc.hint) from None
+
+
 def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
-         platform: Platform | None = None) -> PulledArtifact:
+         platform: Platform | None = None, mirrors: Sequence[str] = (),
+         force: bool = False) -> PulledArtifact:
     """Fetch the package `ref` names into `store`, verify every byte, tag it `str(ref)`.
 
     An image index is followed to the manifest of `platform` (the host's by
-    default). A reference by digest already in the store needs no network.
+    default). A reference by digest already in the store needs no network
+    unless `force` (pull policy `always`). `mirrors` are hosts tried in order
+    before the registry itself; any failure on a mirror moves to the next,
+    and since every byte is checked against its digest, a mirror cannot
+    change what is pulled.
     """
-    if ref.digest and store.has(ref.digest):
+    if ref.digest and store.has(ref.digest) and not force:
         return _already_stored(ref, store, platform)
-    client = _Client(ref)
+    for endpoint in (*mirrors, None):
+        try:
+            return _pull_from(_Client(ref, endpoint), ref, store, progress, platform)
+        except DigestMismatchError:
+            raise
+        except RegistryError as exc:
+            if endpoint is None:
+                raise
+            del exc  # this mirror failed; the next endpoint is tried
+    raise AssertionError("unreachable: the registry itself is the last endpoint")
+
+
+def _pull_from(client: _Client, ref: OciReference, store: Store, progress: ProgressFn | None,
+               platform: Platform | None) -> PulledArtifact:
     raw, media_type, digest = client.fetch_manifest(ref.selector)
     parsed = _parse(raw, str(ref), media_type)
     index: tuple[bytes, str] | None = None
@@ -224,22 +253,35 @@ def _registry_message(response: requests.Response) -> str:
 class _Client:
     """One repository on one registry: URLs, credentials, error translation."""
 
-    def __init__(self, ref: OciReference) -> None:
+    def __init__(self, ref: OciReference, endpoint: str | None = None) -> None:
         import oras.container
         import oras.provider
 
+        from ecli import credentials
+
         self.ref = ref
-        self.host = "registry-1.docker.io" if ref.registry in ("docker.io", "index.docker.io") \
-            else ref.registry
-        self.scheme = "http" if is_plain_http(ref.registry) else "https"
+        registry = endpoint or ref.registry
+        self.host = "registry-1.docker.io" if registry in ("docker.io", "index.docker.io") \
+            else registry
+        ca = credentials.ca_file(registry)
+        self.verify: bool | str = str(ca) if ca else True
+        self.scheme = "http" if is_plain_http(registry) and ca is None else "https"
         self.base = f"{self.scheme}://{self.host}/v2/{ref.repository}"
-        self._oras = oras.provider.Registry(hostname=self.host, insecure=self.scheme == "http")
+        self._oras = oras.provider.Registry(hostname=self.host, insecure=self.scheme == "http",
+                                            tls_verify=self.verify)
         self._auth_header: dict[str, str] = {}
         try:
             self._oras.auth.load_configs(oras.container.Container(ref.repository,
-                                                                  registry=ref.registry))
+                                                                  registry=registry))
         except Exception as exc:  # a broken docker config: say so, do not guess
             raise RegistryError(f"{ref}: cannot read registry credentials: {exc}") from None
+        own = credentials.find(registry)
+        if own is not None:
+            self._oras.auth.set_basic_auth(own.username, own.password)
+
+    def use_credential(self, username: str, password: str) -> None:
+        """Authenticate with these instead of any stored credential (`ecli login`)."""
+        self._oras.auth.set_basic_auth(username, password)
 
     # -- requests ---------------------------------------------------------------
 
@@ -257,7 +299,7 @@ class _Client:
             try:
                 response = self._oras.session.request(
                     method, url, headers={**(headers or {}), **self._auth_header}, data=data,
-                    stream=stream, timeout=TIMEOUT,
+                    stream=stream, timeout=TIMEOUT, verify=self.verify,
                 )
             except requests.exceptions.SSLError as exc:
                 raise RegistryError(

@@ -1,0 +1,38 @@
+"""`ecli cache [info|prune]`: what the cache holds; remove what nothing needs."""
+
+from __future__ import annotations
+
+import argparse
+
+from ecli.cli.context import Context
+from ecli.cli.render import print_json, print_table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples:\n  ecli cache info --json\n  ecli cache prune\n"
+                     "  ecli cache prune --all     also cached packages that are not installed")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    info = actions.add_parser("info", help="bytes used per cache area")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    prune = actions.add_parser("prune", help="remove leftovers and unreachable blobs")
+    prune.add_argument("--all", action="store_true",
+                       help="also drop cached packages no installed package needs")
+    prune.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli import cache
+
+    if args.action == "info":
+        usage = cache.usage(ctx.paths)
+        if args.json:
+            print_json({"root": str(ctx.paths.cache_dir), "bytes": usage})
+        else:
+            print_table(["AREA", "BYTES"], sorted(usage.items()))
+        return 0
+    result = cache.prune(ctx.paths, all_refs=args.all)
+    if args.json:
+        print_json({"removed": result.files, "bytes": result.bytes})
+    elif not ctx.quiet:
+        print(f"removed {result.files} item(s), {result.bytes} bytes")
+    return 0

@@ -1,0 +1,24 @@
+"""`ecli logout REGISTRY`: forget the credentials `ecli login` stored."""
+
+from __future__ import annotations
+
+import argparse
+
+from ecli.cli.context import Context
+from ecli.errors import NotFoundError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "examples:\n  ecli logout ghcr.io"
+    parser.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli import credentials
+
+    if not credentials.remove(ctx.paths, args.registry):
+        raise NotFoundError(f"not logged in to {args.registry} (in ecli's credentials)",
+                            hint="docker's own logins are removed with `docker logout`")
+    if not ctx.quiet:
+        print(f"logged out of {args.registry}")
+    return 0

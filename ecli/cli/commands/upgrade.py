@@ -1,0 +1,49 @@
+"""`ecli upgrade [NAME...|--all]`: move installed packages to their newest allowed version."""
+
+from __future__ import annotations
+
+import argparse
+
+from ecli.cli.context import Context
+from ecli.cli.render import print_json
+from ecli.errors import EcliError, UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples:\n  ecli upgrade opensnoop\n  ecli upgrade --all --json\n\n"
+                     "A package installed as NAME@RANGE stays in its range; one pinned to an\n"
+                     "exact version stays there. Sources are refreshed first (`ecli update`).")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="installed packages")
+    parser.add_argument("--all", action="store_true", help="upgrade every installed package")
+    parser.add_argument("--no-update", action="store_true",
+                        help="use the cached indexes as they are")
+    parser.add_argument("--json", action="store_true", help="print the changes as JSON")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.cli.progress import status, warn
+    from ecli.index_client import IndexClient
+    from ecli.install import upgrade
+
+    if bool(args.names) == args.all:
+        raise UsageError("name the packages to upgrade, or give --all (not both)")
+    if not args.no_update:
+        client = IndexClient(ctx.paths)
+        for source in client.sources:
+            try:
+                result = client.update_or_cached(source)
+            except EcliError as exc:  # an unreachable source must not block the others
+                warn(f"{source.name}: {exc.message}")
+                continue
+            if result.offline_error:
+                warn(f"{source.name}: {result.offline_error}; using the cached index")
+    changes, warnings = upgrade(args.names, ctx.paths, None if ctx.quiet else status)
+    for warning in warnings:
+        warn(warning)
+    if args.json:
+        print_json([{"name": c.name, "from": c.old, "to": c.new, "digest": c.digest,
+                     "note": c.note} for c in changes])
+    elif not ctx.quiet:
+        for c in changes:
+            print(f"{c.name}: {c.note}" if c.note else f"{c.name}: {c.old} -> {c.new}")
+    return 0

@@ -1,0 +1,1 @@
+"""How `ecli run` runs the package kinds other than `bpf` (DESIGN.md §5)."""
