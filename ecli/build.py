@@ -7,6 +7,17 @@ A project is a folder with an `ecli.toml`:
     [requirements]            min_kernel, capabilities, program_types, features
     [options.VARNAME]         flag, description (for a `const volatile` global)
     [output]                  fields = {FIELD = "errno"|"ipv4"|...}, units = {MAP = "usecs"}
+    [build]                   language = "bpf"|"c"|"go"|"rust"|"python",
+                              platforms = ["linux/amd64", "linux/arm64"]
+    [index]                   owners, keywords, categories, homepage, source
+                              (what `ecli publish` writes into the index entry)
+
+Kind `bundle` (package.entrypoint = ["bin/NAME"]) is built the language's own
+way by ecli/toolchains.py (make, go generate + go build, cargo build), then its
+outputs are packed into a reproducible NAME.tar.gz layer (ecli/bundle_archive.py).
+When [build] names several platforms and the toolchain cross-compiles (eBPF
+objects, Go), each platform gets its own manifest and the version's tag names
+an OCI image index over them.
 
 For kind `bpf` the source is compiled once, CO-RE, against a `vmlinux.h`
 dumped from this kernel's BTF (kept in DIR/build/ and reused), and the object
@@ -16,19 +27,21 @@ ready for `ecli push`. Build steps never print; the command renders the result.
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 import shutil
 import subprocess
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecli import bundle_archive, toolchains
 from ecli.errors import ArtifactError, BuildError
-from ecli.oci import artifact
+from ecli.oci import artifact, mediatypes
 from ecli.oci.config import PackageConfig
-from ecli.oci.manifest import host_platform
+from ecli.oci.manifest import Descriptor, Platform, host_platform
 from ecli.oci.store import Store
 
 PROJECT_FILE = "ecli.toml"
@@ -36,10 +49,13 @@ KERNEL_BTF = Path("/sys/kernel/btf/vmlinux")
 INCLUDE_DIR = Path(__file__).resolve().parent / "include"
 OUTPUT_TAIL_LINES = 30
 
-_PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license"}
+_PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license", "entrypoint"}
+_BUILD_KEYS = {"language", "platforms"}
+_INDEX_KEYS = {"owners", "keywords", "categories", "homepage", "source"}
+_CROSS_BPF = ("amd64", "arm64")
 _REQUIREMENT_KEYS = {"min_kernel", "btf", "capabilities", "program_types", "features"}
 _OPTION_KEYS = {"flag", "description"}
-_TABLES = {"package", "requirements", "options", "output"}
+_TABLES = {"package", "requirements", "options", "output", "build", "index"}
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # platform.machine() -> the __TARGET_ARCH_* libbpf's bpf_tracing.h expects
 _TARGET_ARCH = {"x86_64": "x86", "amd64": "x86", "aarch64": "arm64", "arm64": "arm64",
@@ -54,6 +70,9 @@ class Project:
     config: PackageConfig
     source: Path
     license: str | None
+    language: str = "bpf"
+    platforms: tuple[Platform, ...] = ()
+    index: dict[str, Any] = field(default_factory=dict)
 
     @property
     def build_dir(self) -> Path:
@@ -67,10 +86,12 @@ class Project:
 @dataclass(frozen=True)
 class BuildResult:
     project: Project
-    object_path: Path
-    digest: str
+    object_path: Path  # kind bpf: the host's object; kind bundle: the host's tar.gz
+    digest: str  # the tagged manifest, or image index when several platforms
     tag: str
     compiler_output: str = ""
+    platforms: tuple[str, ...] = ()
+    artifacts: tuple[Path, ...] = ()  # every packed file, all platforms
 
     @property
     def layout_dir(self) -> Path:
@@ -104,6 +125,17 @@ def load_project(root: Path) -> Project:
         _no_unknown(option, _OPTION_KEYS, path, f"options.{name}.")
     kind = package.get("kind", "bpf")
     name = package.get("name")
+    build_table = _table(data, "build", path)
+    _no_unknown(build_table, _BUILD_KEYS, path, "build.")
+    index_table = _table(data, "index", path)
+    _no_unknown(index_table, _INDEX_KEYS, path, "index.")
+    language = build_table.get("language") or (
+        "bpf" if kind == "bpf" else toolchains.detect(root))
+    if language not in toolchains.LANGUAGES or (language == "bpf") != (kind == "bpf"):
+        raise BuildError(f"{path}: build.language {language!r} does not fit kind {kind!r}",
+                         hint="kind 'bpf' is built as 'bpf'; kind 'bundle' as 'c', 'go', "
+                              "'rust' or 'python'")
+    platforms = _platforms(build_table.get("platforms"), language, path)
     source_name = package.get("source")
     if kind == "bpf" and not isinstance(source_name, str):
         raise BuildError(f"{path}: package.source must name the .bpf.c file to compile")
@@ -112,7 +144,8 @@ def load_project(root: Path) -> Project:
         "version": package.get("version"),
         "kind": kind,
         "description": package.get("description", ""),
-        "platforms": [str(host_platform())],
+        "platforms": [str(p) for p in platforms],
+        "entrypoint": package.get("entrypoint"),
         "requirements": requirements,
         "options": options,
         "output": _table(data, "output", path),
@@ -133,27 +166,98 @@ def load_project(root: Path) -> Project:
     source = root / source_name if isinstance(source_name, str) else root
     if kind == "bpf" and not source.is_file():
         raise BuildError(f"{path}: package.source {source_name!r} does not exist")
-    return Project(root, config, source, license_id)
+    return Project(root, config, source, license_id, language, platforms, index_table)
+
+
+def _platforms(value: Any, language: str, path: Path) -> tuple[Platform, ...]:
+    """The platforms to build, host first; only those the toolchain can target."""
+    host = host_platform()
+    if value is None:
+        return (host,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
+        raise BuildError(f"{path}: build.platforms must be a non-empty list like "
+                         '["linux/amd64", "linux/arm64"]')
+    cross = _CROSS_BPF if language == "bpf" else toolchains.language(language).cross
+    wanted = []
+    for text in dict.fromkeys(value):
+        os_name, _, arch = text.partition("/")
+        if os_name != "linux" or not arch:
+            raise BuildError(f"{path}: build.platforms: {text!r} is not linux/ARCH")
+        if arch != host.architecture and arch not in cross:
+            raise BuildError(f"{path}: build.platforms: the {language} toolchain cannot build "
+                             f"for {text} on this {host} machine",
+                             hint=f"it cross-compiles for: {', '.join(cross) or 'nothing'}")
+        wanted.append(Platform("linux", arch))
+    wanted.sort(key=lambda p: p != host)
+    return tuple(wanted)
 
 
 def build(root: Path) -> BuildResult:
     """Build the project in `root` into root/build/oci, tagged with its version."""
     project = load_project(root)
-    if project.config.kind != "bpf":
+    if project.config.kind not in ("bpf", "bundle"):
         raise BuildError(f"{root / PROJECT_FILE}: ecli build does not build kind "
-                         f"{project.config.kind!r} yet; only 'bpf'")
+                         f"{project.config.kind!r}; only 'bpf' and 'bundle'",
+                         hint="build container images with docker or podman")
     project.build_dir.mkdir(parents=True, exist_ok=True)
-    _ensure_vmlinux_h(project)
-    object_path = project.build_dir / f"{project.config.name}.bpf.o"
-    output = _compile(project, object_path)
-    try:
-        descriptor = artifact.create(
-            Store(project.layout_dir), project.config, [object_path],
-            tag=project.config.version, license_id=project.license, platform=host_platform(),
-        )
-    except ArtifactError as exc:
-        raise BuildError(f"packaging {object_path} failed: {exc.message}") from None
-    return BuildResult(project, object_path, descriptor.digest, project.config.version, output)
+    packed: list[tuple[Platform, Path]] = []
+    outputs = []
+    for number, plat in enumerate(project.platforms):
+        if project.language == "bpf":
+            _ensure_vmlinux_h(project)
+            folder = project.build_dir if number == 0 else project.build_dir / _folder(plat)
+            folder.mkdir(parents=True, exist_ok=True)
+            packed_file = folder / f"{project.config.name}.bpf.o"
+            outputs.append(_compile(project, packed_file, _TARGET_ARCH[plat.architecture]))
+        else:
+            packed_file = _build_bundle(project, plat, number == 0, outputs)
+        packed.append((plat, packed_file))
+    store = Store(project.layout_dir)
+    descriptors = []
+    for plat, packed_file in packed:
+        try:
+            descriptors.append(artifact.create(
+                store, project.config, [packed_file], license_id=project.license,
+                tag=project.config.version if len(packed) == 1 else None, platform=plat))
+        except ArtifactError as exc:
+            raise BuildError(f"packaging {packed_file} failed: {exc.message}") from None
+    digest = descriptors[0].digest if len(descriptors) == 1 else \
+        _write_index(store, descriptors, project.config.version)
+    return BuildResult(project, packed[0][1], digest, project.config.version,
+                       "\n".join(o for o in outputs if o),
+                       tuple(str(p) for p, _ in packed), tuple(f for _, f in packed))
+
+
+def _folder(plat: Platform) -> str:
+    return f"{plat.os}-{plat.architecture}"
+
+
+def _build_bundle(project: Project, plat: Platform, first: bool, outputs: list[str]) -> Path:
+    """Run the language's build for `plat` and pack its outputs into NAME.tar.gz."""
+    lang = toolchains.language(project.language)
+    for step in lang.steps(project.config.name, plat, first):
+        outputs.append(toolchains.run(step, project.root))
+    files = {inside: project.root / relative
+             for inside, relative in lang.outputs(project.config.name, plat).items()}
+    entry = project.config.entrypoint[0]
+    if entry not in files:
+        raise BuildError(f"{project.root / PROJECT_FILE}: package.entrypoint {entry!r} is not "
+                         f"in the bundle (it holds {', '.join(sorted(files))})")
+    target = project.build_dir / _folder(plat) / f"{project.config.name}.tar.gz"
+    return bundle_archive.write(target, files)
+
+
+def _write_index(store: Store, manifests: list[Descriptor], tag: str) -> str:
+    """An OCI image index over the per-platform manifests, tagged `tag`."""
+    entries = [Descriptor(d.media_type, d.digest, d.size, {}, d.platform,
+                          d.artifact_type).to_dict() for d in manifests]
+    raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
+                      "artifactType": mediatypes.ARTIFACT_TYPE, "manifests": entries},
+                     separators=(",", ":")).encode()
+    digest = store.write_blob(raw)
+    store.add_ref(tag, digest, mediatypes.OCI_INDEX, len(raw),
+                  artifact_type=mediatypes.ARTIFACT_TYPE)
+    return digest
 
 
 def target_arch() -> str:
@@ -183,9 +287,9 @@ def _ensure_vmlinux_h(project: Project) -> None:
     partial.replace(target)
 
 
-def _compile(project: Project, object_path: Path) -> str:
+def _compile(project: Project, object_path: Path, arch: str | None = None) -> str:
     clang = _tool("clang", "clang")
-    command = [clang, "-target", "bpf", "-g", "-O2", f"-D__TARGET_ARCH_{target_arch()}",
+    command = [clang, "-target", "bpf", "-g", "-O2", f"-D__TARGET_ARCH_{arch or target_arch()}",
                "-I", str(project.build_dir)]
     if INCLUDE_DIR.is_dir():
         command += ["-I", str(INCLUDE_DIR)]

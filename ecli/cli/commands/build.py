@@ -26,6 +26,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             "name": config.name, "version": config.version, "kind": config.kind,
             "digest": result.digest, "object": str(result.object_path),
             "layout": str(result.layout_dir), "tag": result.tag,
+            "platforms": list(result.platforms),
+            "artifacts": [str(path) for path in result.artifacts],
         }))
         return 0
     if result.compiler_output and ctx.verbose:
@@ -34,7 +36,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(result.digest)
         return 0
     print(f"built {config.name} {config.version} ({config.kind})")
-    print(f"  object  {result.object_path}")
+    label = "object" if config.kind == "bpf" else "bundle"
+    print(f"  {label:<7} {result.object_path}")
+    if len(result.platforms) > 1:
+        print(f"  platforms {', '.join(result.platforms)} (one image index)")
     print(f"  layout  {result.layout_dir} (tag {result.tag})")
     print(f"  digest  {result.digest}")
     return 0

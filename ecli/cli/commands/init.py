@@ -1,0 +1,56 @@
+"""`ecli init DIR --template T`: start a project from a template; `--list` shows them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ecli.cli.context import Context
+from ecli.errors import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", nargs="?", metavar="DIR",
+                        help="the new project folder (its name is the package name)")
+    parser.add_argument("-t", "--template", default="bpf", metavar="T",
+                        help="which template (default: bpf); see --list")
+    parser.add_argument("--list", action="store_true", help="list the templates and exit")
+    parser.add_argument("--name", help="package name (default: the folder's name)")
+    parser.add_argument("--description", help="one line saying what the tool does")
+    parser.add_argument("--owner", default="your-github-handle",
+                        help="GitHub handle that owns the index entry")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.epilog = "then: cd DIR && ecli build . && ecli push REGISTRY/REPO:0.1.0"
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli import scaffold
+    from ecli.cli.render import print_json, print_table
+
+    if args.list:
+        found = scaffold.templates()
+        if args.json:
+            print_json([{"name": t.name, "kind": t.kind, "languages": t.languages,
+                         "summary": t.summary} for t in found])
+        else:
+            print_table(["TEMPLATE", "KIND", "LANGUAGES", "SUMMARY"],
+                        [(t.name, t.kind, t.languages, t.summary) for t in found])
+        return 0
+    if not args.dir:
+        raise UsageError("ecli init needs a folder", hint="ecli init DIR --template T "
+                                                          "(ecli init --list shows templates)")
+    result = scaffold.init(Path(args.dir), args.template, name=args.name,
+                           description=args.description, owner=args.owner)
+    if args.json:
+        print_json({"template": result.template.name, "dir": str(result.root),
+                    "files": list(result.files)})
+    elif ctx.quiet:
+        print(result.root)
+    else:
+        print(f"created {result.root} from template {result.template.name} "
+              f"({result.template.kind}, {result.template.languages})")
+        for name in result.files:
+            print(f"  {name}")
+        print(f"next: cd {args.dir} && ecli build . && sudo {result.run_command}")
+    return 0
+

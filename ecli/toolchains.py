@@ -1,0 +1,118 @@
+"""The user-space toolchains `ecli build` drives for kind `bundle` projects.
+
+Each language is built its own way (make, go generate + go build, cargo), in
+the project folder, exactly as its README tells a developer to; this module
+knows the commands, which platforms the toolchain can cross-compile for, and
+where the outputs land, so that build.py only packs them. Steps never print:
+the output of a failed step becomes the error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecli.errors import BuildError
+from ecli.oci.manifest import Platform
+
+LANGUAGES = ("bpf", "c", "go", "rust", "python")
+# Where installers put toolchains that are often not on root's PATH.
+_EXTRA_PATHS = ("/usr/local/go/bin", str(Path.home() / ".cargo" / "bin"), "/usr/sbin", "/sbin")
+_TAIL_LINES = 30
+_DEBIAN = {"make": "make", "cc": "gcc", "clang": "clang", "bpftool": "bpftool",
+           "go": "golang (or Go from go.dev)", "cargo": "cargo (or rustup)"}
+
+
+@dataclass(frozen=True)
+class Step:
+    argv: tuple[str, ...]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Language:
+    """How one language builds, and what goes into the bundle from where."""
+
+    name: str
+    cross: tuple[str, ...]  # architectures the toolchain builds for besides the host
+
+    def steps(self, name: str, platform: Platform, first: bool) -> list[Step]:
+        if self.name in ("c", "python"):
+            return [Step(("make",), {})] if first else []
+        if self.name == "rust":
+            return [Step(("cargo", "build", "--release"), {})] if first else []
+        if self.name == "go":
+            generate = [Step(("go", "generate", "./..."), {})] if first else []
+            out = f"build/{platform.os}-{platform.architecture}/{name}"
+            return [*generate, Step(
+                ("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "."),
+                {"CGO_ENABLED": "0", "GOOS": platform.os, "GOARCH": platform.architecture})]
+        raise BuildError(f"language {self.name!r} has no build steps")
+
+    def outputs(self, name: str, platform: Platform) -> dict[str, str]:
+        """Path inside the bundle -> path in the project, for one platform."""
+        if self.name == "c":
+            return {f"bin/{name}": f"build/{name}"}
+        if self.name == "go":
+            return {f"bin/{name}": f"build/{platform.os}-{platform.architecture}/{name}"}
+        if self.name == "rust":
+            return {f"bin/{name}": f"target/release/{name}"}
+        if self.name == "python":
+            return {f"bin/{name}": "src/main.py", "lib/probe.bpf.o": "build/probe.bpf.o"}
+        raise BuildError(f"language {self.name!r} makes no bundle")
+
+
+_LANGUAGES = {
+    "c": Language("c", ()),
+    "go": Language("go", ("amd64", "arm64")),
+    "rust": Language("rust", ()),
+    "python": Language("python", ()),
+}
+
+
+def language(name: str) -> Language:
+    try:
+        return _LANGUAGES[name]
+    except KeyError:
+        raise BuildError(f"no bundle builder for language {name!r}",
+                         hint=f"one of: {', '.join(sorted(_LANGUAGES))}") from None
+
+
+def detect(root: Path) -> str:
+    """Guess the language of a bundle project from its files."""
+    if (root / "go.mod").is_file():
+        return "go"
+    if (root / "Cargo.toml").is_file():
+        return "rust"
+    if (root / "src" / "main.py").is_file():
+        return "python"
+    if (root / "Makefile").is_file():
+        return "c"
+    raise BuildError(f"{root}: cannot tell how to build this project",
+                     hint='set [build] language = "c", "go", "rust" or "python" in ecli.toml')
+
+
+def search_path() -> str:
+    extra = [p for p in _EXTRA_PATHS if Path(p).is_dir()]
+    return os.pathsep.join([os.environ.get("PATH", "/usr/bin:/bin"), *extra])
+
+
+def run(step: Step, cwd: Path) -> str:
+    """Run one step in `cwd`; return its output, or raise with its tail."""
+    path = search_path()
+    tool = shutil.which(step.argv[0], path=path)
+    if tool is None:
+        raise BuildError(f"{step.argv[0]} is not installed (needed to build {cwd.name})",
+                         hint=f"install {_DEBIAN.get(step.argv[0], step.argv[0])}")
+    env = {**os.environ, "PATH": path, **step.env}
+    result = subprocess.run([tool, *step.argv[1:]], cwd=cwd, env=env, capture_output=True,
+                            text=True, check=False)
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        tail = "\n".join(output.splitlines()[-_TAIL_LINES:])
+        raise BuildError(f"{' '.join(step.argv)} failed in {cwd} (exit {result.returncode}):"
+                         f"\n{tail}")
+    return output
