@@ -15,7 +15,9 @@ from index_fixtures import package, serve, write_index
 
 @pytest.fixture
 def env(tmp_path):
-    return {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
+    # No preconfigured public hub here: these tests see only the sources they add
+    # (tests/test_package_manager.py covers the default source).
+    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": ""}
 
 
 @pytest.fixture
@@ -63,10 +65,12 @@ def test_update_over_http_is_conditional(env, index_dir):
         url = base + "api/v1/"
         assert run_ecli("sources", "add", "hub", url, env=env).returncode == 0
         first = run_ecli("update", "--json", env=env)
-        assert json.loads(first.stdout) == [{"source": "hub", "changed": True, "packages": 3}]
+        assert json.loads(first.stdout) == [{"source": "hub", "changed": True, "packages": 3,
+                                               "offline": False}]
         seen.clear()
         second = run_ecli("update", "--json", env=env)
-        assert json.loads(second.stdout) == [{"source": "hub", "changed": False, "packages": 3}]
+        assert json.loads(second.stdout) == [{"source": "hub", "changed": False, "packages": 3,
+                                                "offline": False}]
         assert seen == [("/api/v1/index.json", "304")]
         # search works offline from the cache: no request at all
         seen.clear()

@@ -10,6 +10,7 @@ from ecli.cli.render import print_json, print_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "examples:\n  ecli info opensnoop\n  ecli info opensnoop --json"
     parser.add_argument("name", help="package name")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -17,7 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.index_client import IndexClient
 
-    source, doc = IndexClient(ctx.paths).find(args.name)
+    client = IndexClient(ctx.paths)
+    source, doc = client.find(args.name)
+    if client.warnings and ctx.verbose:
+        from ecli.cli.progress import warn
+
+        for warning in client.warnings:
+            warn(warning)
     if args.json:
         print_json({"source": source.name, **asdict(doc)})
         return 0

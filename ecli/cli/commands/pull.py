@@ -4,37 +4,51 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ecli.cli.context import Context
 from ecli.errors import UsageError
 
+EXAMPLES = """examples:
+  ecli pull opensnoop
+  ecli pull opensnoop@^0.1 --json
+  ecli pull 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0
+  ecli pull ghcr.io/org/tool@sha256:...   (through mirrors: see `ecli mirrors`)
+
+Blobs above 1 MiB show a progress bar when stderr is a terminal.
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("examples:\n  ecli pull opensnoop\n  ecli pull opensnoop@0.1.0 --json\n"
-                     "  ecli pull 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0")
+    parser.epilog = EXAMPLES
     parser.add_argument("reference", metavar="TARGET",
-                        help="package NAME[@VERSION], or REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]")
+                        help="package NAME[@VERSION|@RANGE|@sha256:DIGEST], or "
+                             "REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], or https://...")
+    parser.add_argument("--always", action="store_true",
+                        help="ask the registry even when the store has it")
     parser.add_argument("--json", action="store_true",
                         help='print {"reference", "digest", "name", "version", "kind"}')
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.oci import reference, registry
-    from ecli.oci.store import Store
+    from ecli import targets
+    from ecli.cli.progress import BlobProgress, warn
 
-    if reference.looks_like_oci(args.reference):
-        ref = reference.parse(args.reference)
-        show = not ctx.quiet and not args.json and sys.stderr.isatty()
-        pulled = registry.pull(ref, Store(ctx.paths.oci_store_dir),
-                               progress=_progress if show else None)
-        if show:
-            print(file=sys.stderr)
-        config, digest, where = pulled.package.config, pulled.digest, str(ref)
+    target = targets.parse(args.reference)
+    show = not ctx.quiet and not args.json
+    if target.kind == targets.OCI:
+        assert target.oci is not None
+        from ecli.locate import pull_package
+
+        bar = BlobProgress(enabled=None if show else False)
+        package = pull_package(target.oci, ctx.paths, None, force=args.always,
+                               blob_progress=bar)
+        config, digest, where = package.config, package.digest, str(target.oci)
     else:
         from ecli.locate import locate
 
-        located = locate(args.reference, ctx.paths)
+        located = locate(args.reference, ctx.paths, pull="always" if args.always else "missing")
+        for warning in located.warnings:
+            warn(warning)
         if located.config is None or located.digest is None:
             raise UsageError(f"{args.reference!r} is a local file: there is nothing to pull")
         config, digest, where = located.config, located.digest, located.reference or ""
@@ -47,7 +61,3 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"pulled {where}: {config.name} {config.version} ({config.kind})")
         print(f"digest {digest}")
     return 0
-
-
-def _progress(what: str, done: int, total: int) -> None:
-    print(f"\r  {what[:40]:<40} {done:>10}/{total} bytes", end="", file=sys.stderr, flush=True)

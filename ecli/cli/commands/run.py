@@ -40,6 +40,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="rows of each counter map to print (default: 20)")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background, output to a log (see ecli ps/logs/stop)")
+    parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
+                        help="pull only what is missing (default), always, or never")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -63,7 +65,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--interval must be a positive number of seconds")
     if args.top <= 0:
         raise UsageError("--top must be a positive number")
-    package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress)
+    package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress,
+                     pull=args.pull)
+    if package.kind in ("bundle", "image"):
+        from ecli import kinds
+
+        return kinds.run(package, list(args.program_args), ctx.paths)
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")

@@ -18,7 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.index_client import IndexClient
 
-    hits = IndexClient(ctx.paths).search(args.term)
+    client = IndexClient(ctx.paths)
+    hits = client.search(args.term)
+    if client.warnings and not ctx.quiet:
+        from ecli.cli.progress import warn
+
+        for warning in client.warnings:
+            warn(warning)
     if args.json:
         print_json([{"name": e.name, "summary": e.summary, "kind": e.kind,
                      "latest": e.latest, "source": s.name} for s, e in hits])

@@ -9,9 +9,11 @@ from ecli.cli.context import Context
 from ecli.cli.render import print_json, print_table
 
 EXAMPLES = """examples:
-  ecli sources add hub https://hub.example.org/api/v1/
+  ecli sources add mirror https://hub.example.org/api/v1/
   ecli sources add local ./site/api/v1 --priority 10
   ecli sources list --json
+  ecli sources set-default https://mirror.example.org/api/v1/
+  ecli sources remove hub            (the preconfigured public hub)
 """
 
 
@@ -27,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lower is searched first (default 100)")
     removing = actions.add_parser("remove", help="remove a source")
     removing.add_argument("name")
+    default = actions.add_parser("set-default", help="point the default source 'hub' elsewhere")
+    default.add_argument("location", help="URL of an api/v1 index, or a local folder")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -38,6 +42,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if not ctx.quiet:
             print(f"added source {source.name}: {source.location}")
             print("run 'ecli update' to fetch its index")
+    elif args.action == "set-default":
+        source = sources.set_default(path, args.location)
+        if not ctx.quiet:
+            print(f"default source {source.name}: {source.location}")
     elif args.action == "remove":
         sources.remove(path, args.name)
         if not ctx.quiet:

@@ -9,19 +9,44 @@ from ecli.cli.render import print_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples:\n  ecli update\n  ecli update --json\n\n"
+                     "One conditional request per source (If-None-Match / If-Modified-Since);\n"
+                     "a source that cannot be reached keeps its cached index, with a warning.")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.cli.progress import warn
+    from ecli.errors import EcliError
     from ecli.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
-    results = [client.update(source) for source in client.require_sources()]
+    results, failed = [], []
+    for source in client.require_sources():
+        try:
+            result = client.update_or_cached(source)
+        except EcliError as exc:
+            failed.append((source.name, exc.message))
+            warn(f"{source.name}: {exc.message} (and nothing is cached)")
+            continue
+        if result.offline_error:
+            warn(f"{source.name}: {result.offline_error}; using the cached index from "
+                 f"{_age(result.cache_age_seconds or 0)} ago")
+        results.append(result)
     if args.json:
-        print_json([{"source": r.source.name, "changed": r.changed, "packages": r.packages}
-                    for r in results])
+        print_json([{"source": r.source.name, "changed": r.changed, "packages": r.packages,
+                     "offline": r.offline_error is not None} for r in results]
+                   + [{"source": name, "error": message} for name, message in failed])
     elif not ctx.quiet:
         for r in results:
-            state = "updated" if r.changed else "up to date"
+            state = "updated" if r.changed else "cached" if r.offline_error else "up to date"
             print(f"{r.source.name}: {state}, {r.packages} package(s)")
-    return 0
+    return 1 if failed and not results else 0
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{int(seconds)} seconds"
