@@ -34,3 +34,12 @@ def compile_bpf(source: Path, out_dir: Path) -> Path:
          "-I", str(vmlinux_dir()), "-I", str(INCLUDE), "-c", str(source), "-o", str(obj)],
         check=True, capture_output=True)
     return obj
+
+
+OPENSNOOP = ROOT / "examples" / "opensnoop" / "opensnoop.bpf.c"
+KPROBE_ONLY = ROOT / "tests" / "bpf" / "kprobe_only.bpf.c"
+
+
+def compile_objects(out_dir: Path, *sources: Path) -> dict[str, Path]:
+    """Compile several sources; the objects keyed by name (`opensnoop`, `kprobe_only`)."""
+    return {s.name.removesuffix(".bpf.c"): compile_bpf(s, out_dir) for s in sources}

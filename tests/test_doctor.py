@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bpf_objects import ROOT, compile_bpf
+from bpf_objects import KPROBE_ONLY, OPENSNOOP, compile_objects
 from ecli_process import ecli_command, run_ecli
 
 pytestmark = pytest.mark.root
@@ -20,10 +20,7 @@ UTF8 = {**os.environ, "PYTHONUTF8": "1", "NO_COLOR": ""}
 
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("objects")
-    sources = [ROOT / "examples" / "opensnoop" / "opensnoop.bpf.c",
-               ROOT / "tests" / "bpf" / "kprobe_only.bpf.c"]
-    return {s.name.removesuffix(".bpf.c"): compile_bpf(s, out) for s in sources}
+    return compile_objects(tmp_path_factory.mktemp("objects"), OPENSNOOP, KPROBE_ONLY)
 
 
 def doctor_json(*args: str) -> tuple[int, dict]:

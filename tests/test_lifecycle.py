@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bpf_objects import ROOT, compile_bpf
+from bpf_objects import KPROBE_ONLY, OPENSNOOP, compile_objects
 from ecli_process import (
     PROGRAM_LINE,
     bpf_program_ids,
@@ -26,10 +26,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("objects")
-    sources = [ROOT / "examples" / "opensnoop" / "opensnoop.bpf.c",
-               ROOT / "tests" / "bpf" / "kprobe_only.bpf.c"]
-    return {s.name.removesuffix(".bpf.c"): compile_bpf(s, out) for s in sources}
+    return compile_objects(tmp_path_factory.mktemp("objects"), OPENSNOOP, KPROBE_ONLY)
 
 
 @pytest.fixture
