@@ -178,3 +178,27 @@ def test_a_reused_pid_is_never_signalled(env):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["stop"], 2, "name the runs to stop"),
+    (["stop", "--all", "abc"], 2, "name the runs to stop"),
+    (["logs"], 2, "the following arguments are required: ID|NAME"),
+    (["logs", "nosuchrun"], 1, "no detached run with ID or name 'nosuchrun'"),
+    (["logs", "-f", "0"], 1, "no detached run with ID or name '0'"),
+])
+def test_bad_lifecycle_input_is_one_line(env, args, code, message):
+    result = ecli(env, *args)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert result.stderr.startswith(("ecli: error:", "usage:"))
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreadable_record_is_dropped_not_fatal(env):
+    runs = Path(env["ECLI_HOME"]) / "state" / "runs"
+    runs.mkdir(parents=True)
+    (runs / "deadbeef.json").write_text("{not json")
+    (runs / "cafe0001.json").write_text('{"version": 99}')
+    assert ps(env) == []
+    assert sorted(p.name for p in runs.iterdir()) == [".lock"]
