@@ -70,15 +70,13 @@ def log2_histogram_lines(unit: str, counts: Sequence[int]) -> list[str]:
     """bcc's print_log2_hist look: one row per power-of-two bucket, with a bar."""
     last = max((i for i, c in enumerate(counts) if c), default=-1)
     if last < 0:
-        return [f"{unit:>19} : count    distribution", "(no values)"]
+        return [f"{unit:>20} : count    distribution", "(no values)"]
     peak = max(counts)
-    lines = [f"{unit:>19} : count    distribution"]
+    lines = [f"{unit:>20} : count    distribution"]
     for slot in range(last + 1):
-        low, high = (1 << slot) >> 1, (1 << slot) - 1
+        low, high = 1 << slot, (1 << (slot + 1)) - 1  # slot = floor(log2(value))
         if slot == 0:
-            low, high = 0, 1
-        elif low == high:
-            low -= 1
+            low = 0
         bar = "*" * (counts[slot] * HIST_BAR_WIDTH // peak if peak else 0)
         lines.append(f"{low:>8} -> {high:<8} : {counts[slot]:<8} |{bar:<{HIST_BAR_WIDTH}}|")
     return lines

@@ -3,13 +3,24 @@
  * Conventions that let ecli's built-in runtime present a kernel-only program.
  * `ecli build` puts this folder on the include path.
  *
- * Events: declare the ring buffer with ECLI_RINGBUF(name, struct event, bytes).
- * The event struct then stays in the object's BTF, tied to its ring buffer, and
- * ecli prints each sample decoded field by field. (The kernel wants ring
- * buffers to have no value size; ecli clears it before loading.)
+ * Events: declare the ring buffer with ECLI_RINGBUF(name, struct event, bytes)
+ * and reserve with ecli_ringbuf_reserve(name, size). The event struct then
+ * stays in the object's BTF, tied to its ring buffer, and ecli prints each
+ * sample decoded field by field; reservations that fail because the buffer is
+ * full are counted in `name__lost`, which ecli reports. (The kernel wants
+ * ring buffers to have no value size; ecli clears it before loading.)
+ * Plain ring buffers and perf event arrays work too: ecli infers the event
+ * struct from the size the program sends, or takes --event-type STRUCT.
  *
  * Options: every `const volatile` global becomes a command-line option typed by
  * its BTF; `ecli.toml` can give it a shorter flag and a description.
+ *
+ * Results in maps, printed at exit and every --interval:
+ *   - a log2 histogram: a map whose value struct has a `slots` array (one
+ *     histogram per key), or a map named hist_* or *_hist whose key is the slot
+ *     (use ecli_log2 to compute it);
+ *   - counters: a map named counter_*, gauge_*, *_count or *_counts.
+ * Other maps are the program's own state and are not shown.
  */
 #ifndef __ECLI_H
 #define __ECLI_H
@@ -19,6 +30,28 @@
 		__uint(type, BPF_MAP_TYPE_RINGBUF);      \
 		__uint(max_entries, bytes);              \
 		__type(value, event_type);               \
-	} name SEC(".maps")
+	} name SEC(".maps");                             \
+	__u64 name##__lost = 0
+
+/* bpf_ringbuf_reserve that counts what a full buffer drops. */
+#define ecli_ringbuf_reserve(name, size)                                  \
+	({                                                                \
+		void *__ecli_sample = bpf_ringbuf_reserve(&(name), (size), 0); \
+		if (!__ecli_sample)                                       \
+			__sync_fetch_and_add(&name##__lost, 1);           \
+		__ecli_sample;                                            \
+	})
+
+/* Index of the log2 bucket of v: 0 for 0 and 1, 1 for 2-3, 2 for 4-7, ... */
+static __always_inline __u32 ecli_log2(__u64 v)
+{
+	__u32 slot = 0;
+
+	while (v > 1 && slot < 63) {
+		v >>= 1;
+		slot++;
+	}
+	return slot;
+}
 
 #endif /* __ECLI_H */

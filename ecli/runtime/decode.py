@@ -46,6 +46,8 @@ class StructDecoder:
         self._struct = _packed_struct(self.leaves)
 
     def decode(self, data: bytes | memoryview) -> list[Any]:
+        if len(data) < self.size:  # a short sample: decode what is there, zeros after
+            data = bytes(data).ljust(self.size, b"\0")
         if self._struct is not None:
             raw = self._struct.unpack_from(data)
             values, i = [], 0

@@ -74,13 +74,17 @@ class LoadedObject:
         raise RuntimeLoadError(f"{self.name}: no map named {name!r}")
 
     def read_global(self, global_: GlobalSpec) -> bytes:
-        """The current value of a .bss global (shared memory with the kernel)."""
+        """The current value of a .bss global, read from the kernel's copy of .bss."""
         for pointer, map_name in self._maps():
             if map_name.endswith(".bss"):
                 size = ctypes.c_size_t()
-                address = self.lib.bpf_map__initial_value(pointer, ctypes.byref(size))
-                if address and global_.offset + global_.size <= size.value:
-                    return ctypes.string_at(address + global_.offset, global_.size)
+                self.lib.bpf_map__initial_value(pointer, ctypes.byref(size))
+                value = ctypes.create_string_buffer(size.value)
+                zero = ctypes.c_uint32(0)
+                fd = self.lib.bpf_map__fd(pointer)
+                if (self.lib.bpf_map_lookup_elem(fd, ctypes.byref(zero), value) == 0
+                        and global_.offset + global_.size <= size.value):
+                    return value.raw[global_.offset : global_.offset + global_.size]
         return bytes(global_.size)
 
     def _maps(self) -> Iterator[tuple[int, str]]:

@@ -65,8 +65,10 @@ def views(spec: ObjectSpec, units: dict[str, str] | None = None) -> list[MapView
             continue
         kind = _kind(spec.btf, m)
         if kind:
-            found.append(MapView(m, kind, StructDecoder(spec.btf, m.key_type),
-                                 StructDecoder(spec.btf, m.value_type),
+            key = StructDecoder(spec.btf, m.key_type)
+            if key.columns == ["value"]:  # a scalar key
+                key.columns = ["key"]
+            found.append(MapView(m, kind, key, StructDecoder(spec.btf, m.value_type),
                                  (units or {}).get(m.name, "value")))
     return found
 

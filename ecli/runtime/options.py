@@ -42,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 def object_options(spec: ObjectSpec, infos: dict[str, OptionInfo]) -> list[Option]:
     options = []
     for global_ in spec.rodata:
-        if global_.name.startswith("__"):
+        if global_.name.startswith("__") or not _settable(spec.btf, global_.type_id):
             continue
         info = infos.get(global_.name, OptionInfo())
         flag = info.flag or global_.name.replace("_", "-")
@@ -123,6 +123,15 @@ def _add(parser: argparse.ArgumentParser, btf: b.Btf, option: Option) -> None:
         kwargs["metavar"] = "N"
         kwargs["help"] = f"{help_text} (default: {default})"
     parser.add_argument(f"--{option.flag}", **kwargs)
+
+
+def _settable(btf: b.Btf, type_id: int) -> bool:
+    """Scalars and char arrays can come from a command line; pointers and structs cannot."""
+    t = btf.strip(type_id)
+    if t.kind == b.KIND_ARRAY:
+        element = btf.strip(t.array_type)
+        return element.kind == b.KIND_INT and element.size == 1
+    return t.kind in (b.KIND_INT, b.KIND_ENUM, b.KIND_ENUM64)
 
 
 def _integer_bounds(t: b.BtfType) -> tuple[int, int]:

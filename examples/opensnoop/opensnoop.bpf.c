@@ -65,7 +65,7 @@ int handle_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (targ_failed && ret >= 0)
 		goto cleanup;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = ecli_ringbuf_reserve(events, sizeof(*e));
 	if (!e)
 		goto cleanup;
 	e->pid = id >> 32;
