@@ -104,7 +104,8 @@ def publish(project_dir: Path, checkout: Path, ref_text: str, *, pin: bool = Tru
 def _reference(project: Project, ref_text: str, pin: bool) -> str:
     """The ref to record: REF with the local build's digest added when it has it."""
     ref = references.parse(ref_text)
-    if not ref.tag and not ref.digest:
+    last = ref_text.rsplit("/", 1)[-1]
+    if ":" not in last and "@" not in last:  # parse() would have made it :latest
         raise UsageError(f"{ref_text!r} names neither a tag nor a digest",
                          hint=f"add the version as the tag: {ref_text}:{project.config.version}")
     if pin and not ref.digest:

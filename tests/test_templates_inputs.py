@@ -1,0 +1,183 @@
+"""ecli init / build / publish on bad input: one-line errors, nothing half-written."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import test_templates
+
+from ecli import bundle_archive
+from ecli.errors import BuildError
+
+from ecli_process import run_ecli
+
+TEMPLATES = test_templates.TEMPLATES
+index_checkout = test_templates.index_checkout  # the same fixture, shared
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[0].startswith("ecli: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def git(top: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(top), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_list_shows_every_template() -> None:
+    result = run_ecli("init", "--list", "--json")
+    assert result.returncode == 0, result.stderr
+    listed = {t["name"]: t["kind"] for t in json.loads(result.stdout)}
+    assert set(listed) == set(TEMPLATES)
+    assert listed["bpf"] == "bpf" and {listed[t] for t in TEMPLATES if t != "bpf"} == {"bundle"}
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_template_renders_every_placeholder(template: str, tmp_path: Path) -> None:
+    result = run_ecli("init", str(tmp_path / "my-tool"), "-t", template, "--owner", "someone")
+    assert result.returncode == 0, result.stderr
+    for path in (tmp_path / "my-tool").rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            leftover = [w for w in ("{{name}}", "{{ident}}", "{{description}}", "{{owner}}",
+                                    "{{run}}", "{{ci_setup}}", "{{layout}}") if w in text]
+            assert not leftover, f"{path}: {leftover}"
+    assert "${{ github.repository_owner }}" in (
+        tmp_path / "my-tool" / ".github" / "workflows" / "build.yml").read_text()
+    assert 'name = "my-tool"' in (tmp_path / "my-tool" / "ecli.toml").read_text()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["-t", "cobol"], "unknown template 'cobol'"),
+    (["--name", "Bad_Name"], "not a valid package name"),
+    (["--description", 'say "hi"'], "one line without quotes"),
+    (["--owner=-nobody"], "not a GitHub handle"),
+])
+def test_init_refuses_bad_input(args: list[str], needle: str, tmp_path: Path) -> None:
+    line = one_line_error(run_ecli("init", str(tmp_path / "tool"), *args), code=2)
+    assert needle in line
+    assert not (tmp_path / "tool").exists()
+    assert not [p for p in tmp_path.iterdir()], "a staging folder was left behind"
+
+
+def test_init_never_writes_into_a_non_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "tool").mkdir()
+    (tmp_path / "tool" / "mine.txt").write_text("keep")
+    line = one_line_error(run_ecli("init", str(tmp_path / "tool")), code=2)
+    assert "not an empty folder" in line
+    assert [p.name for p in (tmp_path / "tool").iterdir()] == ["mine.txt"]
+
+
+def test_init_needs_a_folder() -> None:
+    assert "needs a folder" in one_line_error(run_ecli("init"), code=2)
+
+
+@pytest.mark.parametrize(("toml_edit", "needle"), [
+    (('language = "c"', 'language = "cobol"'), "does not fit kind"),
+    (('platforms = ["linux/amd64"]', 'platforms = ["linux/arm64"]'), "cannot build for"),
+    (('platforms = ["linux/amd64"]', 'platforms = ["windows/amd64"]'), "is not linux/ARCH"),
+    (("[build]", "[build]\ncache = true"), "unknown field build.cache"),
+    (("[index]", "[index]\nstars = 5"), "unknown field index.stars"),
+])
+def test_build_refuses_bad_manifests(toml_edit: tuple[str, str], needle: str,
+                                     tmp_path: Path) -> None:
+    project = tmp_path / "tool"
+    assert run_ecli("init", str(project), "-t", "c-libbpf").returncode == 0
+    manifest = project / "ecli.toml"
+    manifest.write_text(manifest.read_text().replace(*toml_edit))
+    assert needle in one_line_error(run_ecli("build", str(project)))
+    assert not (project / "build" / "oci").exists()
+
+
+def test_bundle_archive_is_reproducible_and_refuses_escapes(tmp_path: Path) -> None:
+    program = tmp_path / "prog"
+    program.write_bytes(b"#!/bin/sh\necho hi\n")
+    first = bundle_archive.write(tmp_path / "a.tar.gz", {"bin/tool": program})
+    program.touch()  # a newer mtime changes nothing
+    second = bundle_archive.write(tmp_path / "b.tar.gz", {"bin/tool": program})
+    assert first.read_bytes() == second.read_bytes()
+    assert gzip.decompress(first.read_bytes())  # a real gzip stream
+    with pytest.raises(BuildError, match="relative"):
+        bundle_archive.write(tmp_path / "c.tar.gz", {"../tool": program})
+    with pytest.raises(BuildError, match="did not produce"):
+        bundle_archive.write(tmp_path / "d.tar.gz", {"bin/tool": tmp_path / "missing"})
+    assert not (tmp_path / "c.tar.gz").exists() and not (tmp_path / "d.tar.gz").exists()
+
+
+@pytest.fixture
+def bpf_project(tmp_path: Path) -> Path:
+    project = tmp_path / "pub-tool"
+    assert run_ecli("init", str(project), "-t", "bpf", "--owner", "tester").returncode == 0
+    return project
+
+
+def test_publish_adds_then_updates_an_entry(bpf_project: Path, index_checkout: Path) -> None:
+    ref = "127.0.0.1:5000/tools/pub-tool:0.1.0"
+    result = run_ecli("publish", "--index", str(index_checkout), "--ref", ref, "--no-pr",
+                      str(bpf_project))
+    assert result.returncode == 0, result.stderr
+    entry = index_checkout / "index" / "packages" / "pub-tool.yaml"
+    assert f"ref: {ref}\n" in entry.read_text()  # nothing built: the tag, unpinned
+    git(index_checkout, "switch", "-q", "main")
+    git(index_checkout, "merge", "-q", "publish/pub-tool-0.1.0")
+    manifest = bpf_project / "ecli.toml"
+    manifest.write_text(manifest.read_text().replace('version = "0.1.0"', 'version = "0.2.0"'))
+    result = run_ecli("publish", "--index", str(index_checkout), "--ref",
+                      ref.replace("0.1.0", "0.2.0"), "--no-pr", "--json", str(bpf_project))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["created"] is False
+    text = entry.read_text()
+    assert text.index('"0.2.0"') < text.index('"0.1.0"')
+    assert git(index_checkout, "diff", "--stat", "main", "HEAD").count("|") == 1
+
+
+def test_publish_refuses_a_version_already_listed(bpf_project: Path,
+                                                  index_checkout: Path) -> None:
+    ref = "127.0.0.1:5000/tools/pub-tool:0.1.0"
+    assert run_ecli("publish", "--index", str(index_checkout), "--ref", ref, "--no-pr",
+                    str(bpf_project)).returncode == 0
+    before = git(index_checkout, "rev-parse", "HEAD")
+    line = one_line_error(run_ecli("publish", "--index", str(index_checkout), "--ref", ref,
+                                   "--no-pr", "--branch", "again", str(bpf_project)))
+    assert "already lists version 0.1.0" in line
+    assert git(index_checkout, "rev-parse", "HEAD") == before
+    assert "again" not in git(index_checkout, "branch")
+
+
+def test_publish_leaves_nothing_when_validation_fails(bpf_project: Path,
+                                                      index_checkout: Path) -> None:
+    manifest = bpf_project / "ecli.toml"
+    manifest.write_text(manifest.read_text().replace('["observability"]', '["astrology"]'))
+    result = run_ecli("publish", "--index", str(index_checkout), "--ref",
+                      "127.0.0.1:5000/tools/pub-tool:0.1.0", "--no-pr", str(bpf_project))
+    assert "validation refused" in one_line_error(result)
+    assert "categories" in result.stderr
+    assert not (index_checkout / "index" / "packages" / "pub-tool.yaml").exists()
+    assert git(index_checkout, "branch", "--show-current").strip() == "main"
+    assert "publish/" not in git(index_checkout, "branch")
+
+
+@pytest.mark.parametrize(("where", "ref", "needle"), [
+    ("nowhere", "127.0.0.1:5000/t/x:1", "no such folder"),
+    ("plain", "127.0.0.1:5000/t/x:1", "not a git checkout"),
+    ("checkout", "127.0.0.1:5000/t/x", "neither a tag nor a digest"),
+    ("checkout", "not a ref", "reference"),
+])
+def test_publish_refuses_bad_targets(where: str, ref: str, needle: str, bpf_project: Path,
+                                     index_checkout: Path, tmp_path: Path) -> None:
+    folder = {"nowhere": tmp_path / "nowhere", "checkout": index_checkout}.get(where)
+    if where == "plain":
+        folder = tmp_path / "plain"
+        folder.mkdir()
+    result = run_ecli("publish", "--index", str(folder), "--ref", ref, str(bpf_project))
+    assert result.returncode != 0
+    assert needle in one_line_error(result, code=result.returncode)
+    assert "publish/" not in git(index_checkout, "branch")
