@@ -9,7 +9,7 @@ catalog, so a sparse client stays current.
 One unreachable source does not stop the others: lookups skip it with a
 warning (in `warnings`, printed by the CLI) as long as another source
 answers; `update` falls back to the cached copy and says how old it is.
-With `offline`, nothing is fetched at all (pull policy `never`).
+With `offline`, nothing is fetched over the network (pull policy `never`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class IndexClient:
                                 exc.message, age)
 
     def update(self, source: Source) -> UpdateResult:
-        if self.offline:
+        if self.offline and source.is_remote:
             raise SourceError(f"{source.name}: not fetching the index (--pull never)")
         folder = self._folder(source)
         meta = self._meta(folder)
@@ -105,7 +105,7 @@ class IndexClient:
     def catalog(self, source: Source) -> model.Catalog:
         path = self._folder(source) / model.CATALOG_FILE
         if not path.exists():
-            if self.offline:
+            if self.offline and source.is_remote:
                 raise SourceError(f"{source.name}: its index is not cached and --pull is never",
                                   hint="run 'ecli update' while online")
             self.update(source)
@@ -161,7 +161,7 @@ class IndexClient:
         cached = folder / model.PACKAGES_DIR / f"{name}.json"
         if cached.exists():
             return model.load_package(cached.read_bytes(), str(cached))
-        if self.offline:
+        if self.offline and source.is_remote:
             raise NotFoundError(f"{name}: its package document is not cached and --pull is never",
                                 hint=f"run 'ecli info {name}' once while online")
         root_path = folder / model.ROOT_FILE

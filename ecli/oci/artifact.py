@@ -111,6 +111,10 @@ def create(store: Store, config: PackageConfig, files: Sequence[Path], *,
         raise ArtifactError("two files of the package have the same name")
     if config.kind == "bpf" and config.object not in titles:
         raise ArtifactError(f"the package's object {config.object!r} is not among its files")
+    bundles = [t for t in titles if t.endswith((".tar.gz", ".tgz"))]
+    if config.kind == "bundle" and len(bundles) != 1:
+        raise ArtifactError("a package of kind 'bundle' needs exactly one .tar.gz file "
+                            f"(docs/formats.md, kind bundle); got {len(bundles)}")
     layers = []
     for path in files:
         try:

@@ -11,6 +11,10 @@ from ecli.errors import NotFoundError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples:\n  ecli build . && ecli push 127.0.0.1:5000/me/tool:0.1.0\n"
+                     "  ecli push ghcr.io/me/tool:0.1.0 --dir examples/tool --json\n\n"
+                     "Log in first when the registry needs it: ecli login ghcr.io -u me "
+                     "--password-stdin")
     parser.add_argument("reference", metavar="REF",
                         help="where to push: REGISTRY/REPOSITORY:TAG, e.g. 127.0.0.1:5000/tool:1.0")
     parser.add_argument("--dir", default=".", metavar="DIR",

@@ -1,0 +1,315 @@
+"""ecli as a package manager, against the real registry and real index folders.
+
+install / list / upgrade / uninstall, version ranges and yanked versions,
+bundles run end to end, pull policies, mirrors, save/load, concurrency and
+kill -9, the default source, completion and --help of every command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ecli.cli.main import COMMANDS
+
+from ecli_process import ecli_command, run_ecli
+from index_fixtures import serve
+from pm_fixtures import index_document, push_bundle, slow_proxy, write_catalog
+
+BIG = os.urandom(1 << 20) * 3  # a 3 MiB payload, so a pull takes a moment
+
+
+@pytest.fixture(scope="module")
+def hub(registry, tmp_path_factory):
+    """Four versions of `hello` (0.3.0 yanked) and a big `slow`, pushed and indexed."""
+    tmp = tmp_path_factory.mktemp("pm")
+    repository = f"{registry.host}/pm/hello"
+    digests = {v: push_bundle(registry.host, tmp, "hello", v)
+               for v in ("0.1.0", "0.2.0", "0.3.0", "1.0.0")}
+    slow = push_bundle(registry.host, tmp, "slow", "1.0.0", BIG)
+    documents = [
+        index_document("hello", repository, [
+            ("1.0.0", digests["1.0.0"], None),
+            ("0.3.0", digests["0.3.0"], "eats files"),
+            ("0.2.0", digests["0.2.0"], None),
+            ("0.1.0", digests["0.1.0"], None),
+        ]),
+        index_document("slow", f"{registry.host}/pm/slow", [("1.0.0", slow, None)]),
+        index_document("boxed", "127.0.0.1:9/pm/boxed",
+                       [("1.0.0", "sha256:" + "cd" * 32, None)], kind="image"),
+    ]
+    folder = write_catalog(tmp / "api" / "v1", documents)
+    return {"folder": folder, "digests": digests, "registry": registry, "tmp": tmp}
+
+
+@pytest.fixture
+def env(tmp_path, hub):
+    environment = {**os.environ, "ECLI_HOME": str(tmp_path / "home"),
+                   "ECLI_DEFAULT_SOURCE": ""}
+    assert run_ecli("sources", "add", "test", str(hub["folder"]), env=environment
+                    ).returncode == 0
+    return environment
+
+
+def ok(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = run_ecli(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def installed(env: dict[str, str]) -> dict[str, dict]:
+    return {p["name"]: p for p in json.loads(ok("list", "--json", env=env).stdout)}
+
+
+# -- install, list, upgrade, uninstall ---------------------------------------------
+
+
+def test_install_run_list_upgrade_uninstall(env, hub):
+    ok("install", "hello@^0.1", env=env)
+    record = installed(env)["hello"]
+    assert record["version"] == "0.1.0"
+    assert record["digest"] == hub["digests"]["0.1.0"]
+    assert record["source"] == "test" and record["kind"] == "bundle"
+    assert record["requested"] == "^0.1"
+    # the bare name runs the installed version, with the user's arguments
+    ran = ok("run", "hello", "a", "b c", env=env)
+    assert ran.stdout.strip() == "hello 0.1.0 a b c"
+    # ^0.1 admits no newer version: upgrade keeps it
+    assert json.loads(ok("upgrade", "hello", "--json", env=env).stdout)[0]["note"] == "up to date"
+    ok("install", "hello", env=env)  # reinstall without a range: newest that is not yanked
+    assert installed(env)["hello"]["version"] == "1.0.0"
+    ok("install", "hello@~0.2", env=env)
+    assert installed(env)["hello"]["newer"] is None
+    ok("install", "hello@0.1.0", env=env)
+    ok("uninstall", "hello", env=env)
+    assert installed(env) == {}
+    gone = run_ecli("uninstall", "hello", env=env)
+    assert gone.returncode == 1 and gone.stderr.startswith("ecli: error: hello is not installed")
+
+
+def test_list_shows_newer_and_upgrade_all_moves(env, hub):
+    ok("install", "hello@0.1.0", env=env)
+    ok("install", "slow", env=env)
+    # an exact pin stays; so `list` reports nothing newer for it
+    assert installed(env)["hello"]["newer"] is None
+    ok("install", "hello@<0.2", env=env)
+    assert installed(env)["hello"]["newer"] is None
+    ok("install", "hello@>=0.1", env=env)  # >=0.1 → 1.0.0 right away
+    assert installed(env)["hello"]["version"] == "1.0.0"
+    changes = json.loads(ok("upgrade", "--all", "--json", env=env).stdout)
+    assert {c["name"] for c in changes} == {"hello", "slow"}
+    table = ok("list", env=env).stdout.splitlines()
+    assert table[0].split()[:3] == ["NAME", "VERSION", "KIND"]
+
+
+def test_yanked_versions_are_never_chosen_unless_named(env, hub):
+    ok("install", "hello@<1", env=env)  # 0.3.0 is yanked: 0.2.0
+    assert installed(env)["hello"]["version"] == "0.2.0"
+    named = ok("install", "hello@0.3.0", env=env)
+    assert "warning: hello 0.3.0 is yanked (eats files)" in named.stderr
+    assert installed(env)["hello"]["version"] == "0.3.0"
+    only = run_ecli("install", "hello@~0.3", env=env)
+    assert only.returncode == 1
+    assert "only yanked versions match" in only.stderr
+    by_digest = ok("install", f"hello@{hub['digests']['0.3.0']}", env=env)
+    assert "is yanked" in by_digest.stderr
+
+
+def test_concurrent_installs_give_one_good_install(env, hub):
+    procs = [subprocess.Popen(ecli_command("install", "slow"), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    state = json.loads((Path(env["ECLI_HOME"]) / "state" / "installed.json").read_text())
+    assert list(state["packages"]) == ["slow"]
+    assert ok("run", "slow", "x", env=env).stdout.strip() == "hello 1.0.0 x"
+    tmp = Path(env["ECLI_HOME"]) / "cache" / "oci" / ".tmp"
+    assert list(tmp.iterdir()) == []
+
+
+def test_kill_9_during_pull_leaves_nothing_half_visible(env, hub):
+    home = Path(env["ECLI_HOME"])
+    blobs = home / "cache" / "oci" / "blobs" / "sha256"
+    with slow_proxy(hub["registry"].host) as proxy:
+        ok("mirrors", "add", hub["registry"].host, proxy, env=env)
+        for delay in (0.9, 1.3, 1.8):
+            proc = subprocess.Popen(ecli_command("install", "slow"), env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            assert proc.returncode == -signal.SIGKILL
+            for blob in blobs.iterdir() if blobs.is_dir() else []:
+                assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+            state = home / "state" / "installed.json"
+            assert not state.exists() or "slow" not in json.loads(state.read_text())["packages"]
+            bundles = home / "cache" / "bundles"
+            for folder in bundles.glob("sha256-*") if bundles.is_dir() else []:
+                assert (folder / "bin" / "hello").is_file()
+        leftovers = list((home / "cache" / "oci" / ".tmp").iterdir())
+        assert leftovers, "the kills should have interrupted a download"
+        ok("install", "slow", env=env)
+    assert ok("run", "slow", env=env).stdout.strip() == "hello 1.0.0"
+    # leftovers are temporary files only; prune removes them once they are old
+    from ecli import cache
+    from ecli.paths import Paths
+
+    pruned = cache.prune(Paths.from_environment({"ECLI_HOME": str(home)}),
+                         now=time.time() + cache.TMP_GRACE_SECONDS + 1)
+    assert pruned.files >= len(leftovers)
+    assert list((home / "cache" / "oci" / ".tmp").iterdir()) == []
+    assert ok("run", "slow", env=env).stdout.strip() == "hello 1.0.0"
+
+
+# -- pull policies, mirrors, offline, save/load ---------------------------------------
+
+
+def test_pull_never_and_always(env, hub):
+    never = run_ecli("run", "--pull", "never", "hello@0.2.0", env=env)
+    assert never.returncode == 1
+    assert "not in the local store and --pull is never" in never.stderr
+    ok("pull", "hello@0.2.0", env=env)
+    assert ok("run", "--pull", "never", "hello@0.2.0", env=env).stdout.startswith("hello 0.2.0")
+    assert ok("run", "--pull", "always", "hello@0.2.0", env=env).stdout.startswith("hello 0.2.0")
+
+
+def test_mirrors_rewrite_pulls(env, hub, tmp_path):
+    host = hub["registry"].host
+    fake = "registry.invalid:443"
+    repository = f"{fake}/pm/hello"
+    doc = index_document("hello", repository, [("0.1.0", hub["digests"]["0.1.0"], None)])
+    folder = write_catalog(tmp_path / "mirrored" / "api" / "v1", [doc])
+    ok("sources", "add", "test", str(folder), env=env)
+    failed = run_ecli("pull", "hello", env=env)
+    assert failed.returncode == 1 and "registry.invalid" in failed.stderr
+    ok("mirrors", "add", fake, host, env=env)
+    assert json.loads(ok("mirrors", "list", "--json", env=env).stdout) == [
+        {"registry": fake, "mirror": host, "from": "config"}]
+    pulled = json.loads(ok("pull", "hello", "--json", env=env).stdout)
+    assert pulled["digest"] == hub["digests"]["0.1.0"]
+    ok("mirrors", "remove", fake, env=env)
+    # a source may announce the mirror itself
+    folder2 = write_catalog(tmp_path / "announced" / "api" / "v1", [doc], mirrors={fake: host})
+    env2 = {**env, "ECLI_HOME": str(tmp_path / "home2")}
+    ok("sources", "add", "test", str(folder2), env=env2)
+    ok("update", env=env2)
+    assert ok("run", "hello", env=env2).stdout.strip() == "hello 0.1.0"
+
+
+def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
+    with serve(hub["folder"].parent.parent) as (base, _seen):
+        ok("sources", "add", "test", base + "api/v1/", env=env)
+        ok("update", env=env)
+        ok("install", "hello@0.2.0", env=env)
+    # the server is gone: update warns about the cache's age, search and run still work
+    stale = ok("update", env=env)
+    assert "using the cached index from" in stale.stderr
+    assert "hello" in ok("search", "hello", env=env).stdout
+    assert ok("run", "hello", env=env).stdout.startswith("hello 0.2.0")
+    archive = tmp_path / "hello.tar"
+    ok("save", "hello", "-o", str(archive), env=env)
+    skopeo = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{archive}"],
+                            capture_output=True, text=True, timeout=60)
+    assert skopeo.returncode == 0, skopeo.stderr
+    # an air-gapped machine: no source at all, no registry
+    far = {**os.environ, "ECLI_HOME": str(tmp_path / "far"), "ECLI_DEFAULT_SOURCE": ""}
+    loaded = json.loads(ok("load", str(archive), "--json", env=far).stdout)
+    assert loaded[0]["digest"] == hub["digests"]["0.2.0"]
+    ok("install", str(archive), "--pull", "never", env=far)
+    assert ok("run", "hello", env=far).stdout.startswith("hello 0.2.0")
+
+
+# -- kinds, references, default source, shell habits --------------------------------
+
+
+def test_image_kind_without_an_engine_is_a_clear_error(env, tmp_path):
+    bare = {**env, "PATH": str(tmp_path / "empty-bin") + ":/nonexistent"}
+    (tmp_path / "empty-bin").mkdir()
+    result = run_ecli("run", "boxed", env=bare)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "ecli: error: this package is a container image, and neither podman nor docker "
+        "is installed")
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("hello@", "nothing after '@'"),
+    ("hello@1.2.3.4", "is not a version or range"),
+    ("hello@^", "is not a version or range"),
+    ("hello@sha256:abc", "is not a sha256 digest"),
+    ("Hello", "is not a package name"),
+    ("hel lo", "is not a package name"),
+    ("ftp://host/x.bpf.o", "only https:// and http:// URLs"),
+    ("https://host/x.txt", "must name a .bpf.o or an OCI archive"),
+    ("https://host/x.bpf.o#md5=00", "#sha256="),
+    ("ghcr.io/Org/tool:1", "not a valid repository name"),
+    ("ghcr.io/org/tool:bad tag", "cannot be empty or contain spaces"),
+    ("127.0.0.1:5000/x@sha256:zz", "is not a sha256 digest"),
+    ("", "cannot be empty"),
+])
+def test_bad_references_are_one_line_errors(env, target, message):
+    result = run_ecli("install", target, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("ecli: error: ")
+    assert message in result.stderr.splitlines()[0]
+    assert not (Path(env["ECLI_HOME"]) / "state" / "installed.json").exists()
+
+
+def test_default_source_is_the_public_hub_and_fails_fast(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ECLI_DEFAULT_SOURCE"}
+    env["ECLI_HOME"] = str(tmp_path / "home")
+    listed = json.loads(ok("sources", "list", "--json", env=env).stdout)
+    assert [s["name"] for s in listed] == ["hub"]
+    assert listed[0]["location"].startswith("https://")
+    start = time.monotonic()
+    result = run_ecli("search", "x", env=env, timeout=30)
+    assert time.monotonic() - start < 15
+    assert result.returncode == 1 and result.stderr.startswith("ecli: error: https://")
+    local = tmp_path / "mirror"
+    write_catalog(local, [])
+    ok("sources", "set-default", str(local), env=env)
+    assert json.loads(ok("sources", "list", "--json", env=env).stdout)[0]["location"] == \
+        str(local)
+
+
+PACKAGE_MANAGER_COMMANDS = ("pull", "push", "search", "info", "update", "sources", "install",
+                            "uninstall", "upgrade", "list", "login", "logout", "mirrors",
+                            "save", "load", "cache", "completion", "run")
+
+
+@pytest.mark.parametrize("command", PACKAGE_MANAGER_COMMANDS)
+def test_every_command_has_help_with_examples(command):
+    assert command in COMMANDS
+    result = run_ecli(command, "--help")
+    assert result.returncode == 0
+    assert "example" in result.stdout.lower(), f"ecli {command} --help has no examples"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(env, shell, tmp_path):
+    script = ok("completion", shell, env=env).stdout
+    assert "install" in script and "completion --names" in script
+    if shell == "bash":
+        ok("update", env=env)
+        probe = subprocess.run(
+            ["bash", "-c", script + '\nCOMP_WORDS=(ecli run he); COMP_CWORD=2; _ecli; '
+             'echo "${COMPREPLY[@]}"'],
+            capture_output=True, text=True, timeout=30,
+            env={**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"})
+        assert "hello" in probe.stdout.split()
+
+
+def test_version_and_quiet(env):
+    assert ok("--version", env=env).stdout.startswith("ecli ")
+    assert ok("-q", "install", "hello@0.1.0", env=env).stdout == ""
