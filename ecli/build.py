@@ -293,6 +293,9 @@ def _compile(project: Project, object_path: Path, arch: str | None = None) -> st
                "-I", str(project.build_dir)]
     if INCLUDE_DIR.is_dir():
         command += ["-I", str(INCLUDE_DIR)]
+    multiarch = Path(f"/usr/include/{platform.machine()}-linux-gnu")
+    if multiarch.is_dir():  # asm/ headers, which libbpf's usdt.bpf.h needs
+        command += ["-I", str(multiarch)]
     command += ["-c", str(project.source), "-o", str(object_path)]
     result = subprocess.run(command, capture_output=True, text=True, check=False,
                             cwd=project.root)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import platform
 import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INCLUDE = ROOT / "ecli" / "include"
 BUILD = ROOT / ".run" / "test-objects"
+MULTIARCH_INCLUDE = f"/usr/include/{platform.machine()}-linux-gnu"  # asm/ headers
 
 
 @functools.cache
@@ -31,7 +33,8 @@ def compile_bpf(source: Path, out_dir: Path) -> Path:
     obj = out_dir / (source.name.removesuffix(".c") + ".o")
     subprocess.run(
         ["clang", "-target", "bpf", "-g", "-O2", "-D__TARGET_ARCH_x86",
-         "-I", str(vmlinux_dir()), "-I", str(INCLUDE), "-c", str(source), "-o", str(obj)],
+         "-I", str(vmlinux_dir()), "-I", str(INCLUDE), "-I", MULTIARCH_INCLUDE,
+         "-c", str(source), "-o", str(obj)],
         check=True, capture_output=True)
     return obj
 

@@ -41,7 +41,7 @@ class AttachSettings:
 
     pid: int | None = None
     ifname: str | None = None
-    cgroup: str = "/sys/fs/cgroup"
+    cgroup: str | None = None  # default: the root of the cgroup v2 hierarchy
     freq: int = 49
 
 
@@ -160,14 +160,30 @@ def _tcx(program: int, name: str, section: str, settings: AttachSettings, where:
 
 
 def _cgroup(program: int, name: str, section: str, settings: AttachSettings, where: str) -> Link:
+    path = settings.cgroup or cgroup2_root()
     try:
-        fd = os.open(settings.cgroup, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
-        raise UsageError(f"--cgroup: cannot open {settings.cgroup}: {exc.strerror}") from None
+        raise UsageError(f"--cgroup: cannot open {path}: {exc.strerror}") from None
     try:
-        return _checked(libbpf.get().bpf_program__attach_cgroup(program, fd), where, name, section)
+        link = libbpf.get().bpf_program__attach_cgroup(program, fd)
+        if not link and libbpf.last_errno() == errnos.EBADF:
+            raise UsageError(f"--cgroup: {path} is not a cgroup v2 directory",
+                             hint=f"cgroup v2 is mounted at {cgroup2_root()}")
+        return _checked(link, where, name, section)
     finally:
         os.close(fd)  # the link keeps its own reference to the cgroup
+
+
+def cgroup2_root() -> str:
+    """Where the unified (v2) cgroup hierarchy is mounted: /sys/fs/cgroup, or its /unified."""
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup2":
+                return fields[1]
+    raise KernelFeatureError("cgroup v2 is not mounted",
+                             hint="mount it: mount -t cgroup2 none /sys/fs/cgroup/unified")
 
 
 def _uprobe(program: int, name: str, section: str, settings: AttachSettings, where: str) -> Link:

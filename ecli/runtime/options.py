@@ -64,7 +64,7 @@ _ATTACH_OPTIONS = {
     "ifname": ("--ifname", {"metavar": "IFACE",
                             "help": "network interface for XDP and tc programs"}),
     "cgroup": ("--cgroup", {"metavar": "PATH",
-                            "help": "cgroup for cgroup programs (default: /sys/fs/cgroup)"}),
+                            "help": "cgroup v2 directory for cgroup programs (default: the root)"}),
     "freq": ("--freq", {"type": int, "metavar": "HZ",
                         "help": "samples per second per CPU for perf-event programs "
                                 "(default: 49)"}),
