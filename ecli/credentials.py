@@ -94,6 +94,14 @@ def find(registry: str, paths: Paths | None = None) -> Credential | None:
     return Credential(username, password)
 
 
+def docker_configs() -> list[str]:
+    """docker's config.json as docker finds it: $DOCKER_CONFIG first, then ~/.docker."""
+    folder = os.environ.get("DOCKER_CONFIG")
+    candidates = [Path(folder) / "config.json"] if folder else []
+    candidates.append(Path.home() / ".docker" / "config.json")
+    return [str(c) for c in candidates if c.is_file()]
+
+
 def registries(paths: Paths) -> list[str]:
     return sorted(_read(paths.credentials_file)["auths"])
 

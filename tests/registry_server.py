@@ -41,10 +41,11 @@ class RegistryServer:
     storage: Path
     process: subprocess.Popen[bytes]
     log: Path
+    scheme: str = "http"  # "https" with a config that sets http.tls
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     def blob_data_path(self, digest: str) -> Path:
         """The file distribution serves for a blob (tests corrupt it on purpose)."""
@@ -60,16 +61,23 @@ def free_port() -> int:
 
 
 def _answers(url: str) -> bool:
+    """True once /v2/ answers at all (401 counts: a registry with auth is up)."""
+    import ssl
+
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(f"{url}/v2/", timeout=1) as response:
+        with urllib.request.urlopen(f"{url}/v2/", timeout=1, context=context) as response:
             return response.status == 200
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
     except (urllib.error.URLError, OSError):
         return False
 
 
 def start(port: int | None = None, storage: Path | None = None,
-          log: Path | None = None) -> RegistryServer:
-    """Start `docker-registry serve` and wait until /v2/ answers."""
+          log: Path | None = None, config: Path = CONFIG, scheme: str = "http"
+          ) -> RegistryServer:
+    """Start `docker-registry serve CONFIG` and wait until /v2/ answers."""
     binary = shutil.which(BINARY) or f"/usr/bin/{BINARY}"
     if not Path(binary).exists():
         raise RuntimeError(f"{BINARY} is not installed (apt-get install docker-registry)")
@@ -82,10 +90,10 @@ def start(port: int | None = None, storage: Path | None = None,
     env["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"] = str(storage)
     with open(log, "ab") as log_file:
         process = subprocess.Popen(
-            [binary, "serve", str(CONFIG)], env=env, stdin=subprocess.DEVNULL,
+            [binary, "serve", str(config)], env=env, stdin=subprocess.DEVNULL,
             stdout=log_file, stderr=subprocess.STDOUT,
         )
-    server = RegistryServer(f"127.0.0.1:{port}", storage, process, log)
+    server = RegistryServer(f"127.0.0.1:{port}", storage, process, log, scheme)
     deadline = time.monotonic() + START_TIMEOUT
     while not _answers(server.url):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -107,11 +115,11 @@ def stop(server: RegistryServer) -> None:
 
 
 @contextlib.contextmanager
-def running_registry(port: int | None = None, storage: Path | None = None
-                     ) -> Iterator[RegistryServer]:
+def running_registry(port: int | None = None, storage: Path | None = None, *,
+                     config: Path = CONFIG, scheme: str = "http") -> Iterator[RegistryServer]:
     """A registry for the duration of a `with` block; temp storage is removed after."""
     own_storage = storage is None
-    server = start(port, storage)
+    server = start(port, storage, config=config, scheme=scheme)
     try:
         yield server
     finally:

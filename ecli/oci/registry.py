@@ -243,11 +243,15 @@ def _registry_message(response: requests.Response) -> str:
     """The first `errors[].message` of a distribution error body, if any."""
     try:
         body = next(response.iter_content(8192), b"")
+    except Exception:  # an error body is a courtesy; its absence is not an error
+        return ""
+    try:
         errors = json.loads(body).get("errors") or []
         first = errors[0]
         return f": {first.get('message') or first.get('code')}"
-    except Exception:  # an error body is a courtesy; its absence is not an error
-        return ""
+    except Exception:  # not distribution's JSON: a short plain-text reason, if any
+        text = body[:200].decode(errors="replace").strip().splitlines()
+        return f": {text[0]}" if text and text[0].isprintable() else ""
 
 
 class _Client:
@@ -272,7 +276,8 @@ class _Client:
         self._auth_header: dict[str, str] = {}
         try:
             self._oras.auth.load_configs(oras.container.Container(ref.repository,
-                                                                  registry=registry))
+                                                                  registry=registry),
+                                         configs=credentials.docker_configs())
         except Exception as exc:  # a broken docker config: say so, do not guess
             raise RegistryError(f"{ref}: cannot read registry credentials: {exc}") from None
         own = credentials.find(registry)
@@ -322,6 +327,11 @@ class _Client:
             message = _registry_message(response)
             response.close()
             code = response.status_code
+            if code == 400 and self.scheme == "http" and (not message or "HTTPS" in message):
+                raise RegistryError(
+                    f"{self.ref}: {self.host} speaks HTTPS, not plain HTTP",
+                    hint=f"trust its CA: ecli login {self.host} --ca-file CA.pem "
+                         f"(or set ECLI_CA_FILE)")
             if code in (401, 403):
                 raise RegistryError(f"{self.ref}: {action}: access denied (HTTP {code}{message})",
                                     hint="log in to the registry, or check the repository name")
