@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +114,33 @@ def test_malformed_targets(env, target):
     assert result.returncode == 2
     assert result.stderr.startswith("ecli: error:")
     assert len(result.stderr.splitlines()) <= 2
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("huge", b'{"schema_version": 1, "generated": "x", "packages": []}' + b" " * (65 << 20),
+     "document is larger than 64 MiB"),
+    ("future", b'{"schema_version": 99, "generated": "x", "packages": []}',
+     "schema_version 99 is not supported (this ecli reads 1)"),
+    ("truncated", b'{"schema_version": 1, "generated": "x", "packages": [{"na',
+     "not valid JSON"),
+    ("binary", b"\xff\xfe\x00garbage", "not valid JSON"),
+])
+def test_bad_documents_over_http_leave_the_cache_untouched(env, index_dir, name, content,
+                                                           message):
+    with serve(index_dir.parent.parent) as (base, _seen):
+        run_ecli("sources", "add", "hub", base + "api/v1/", env=env)
+        assert run_ecli("update", env=env).returncode == 0
+        cached = (Path(env["ECLI_HOME"]) / "cache" / "index" / "hub" / "catalog.json")
+        before = cached.read_bytes()
+        (index_dir / model.CATALOG_FILE).write_bytes(content)
+        root = json.loads((index_dir / model.ROOT_FILE).read_text())
+        root["generated"] = "2027-01-01T00:00:00Z"  # a new root, so the catalog is fetched
+        (index_dir / model.ROOT_FILE).write_text(json.dumps(root))
+        later = time.time() + 10  # Last-Modified has a one-second resolution
+        for changed in (model.ROOT_FILE, model.CATALOG_FILE):
+            os.utime(index_dir / changed, (later, later))
+        result = run_ecli("update", env=env)
+    assert message in result.stderr
+    assert "using the cached index" in result.stderr  # the old copy still serves
+    assert cached.read_bytes() == before
+    assert run_ecli("search", "open", env=env).returncode == 0
