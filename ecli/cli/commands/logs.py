@@ -7,8 +7,14 @@ import sys
 
 from ecli.cli.context import Context
 
+EXAMPLES = """examples:
+  ecli logs 3f9c2a1e           what the run printed so far
+  ecli logs -f opensnoop       follow it until it ends (Ctrl-C stops following)
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
     parser.add_argument("run_key", metavar="ID|NAME",
                         help="a run's ID (or a unique prefix) or its package name")
     parser.add_argument("-f", "--follow", action="store_true",

@@ -8,8 +8,14 @@ import time
 from ecli.cli.context import Context
 from ecli.cli.render import print_json, print_table
 
+EXAMPLES = """examples:
+  ecli ps                      the detached runs still running
+  ecli ps --json               the same, with their program ids, for scripts
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 

@@ -8,8 +8,15 @@ import sys
 from ecli.cli.context import Context
 from ecli.errors import UsageError
 
+EXAMPLES = """examples:
+  ecli stop 3f9c2a1e           by the ID 'ecli run --detach' printed (or a unique prefix)
+  ecli stop opensnoop          by package name, when one run has it
+  ecli stop --all              every detached run
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
     parser.add_argument("runs", nargs="*", metavar="ID|NAME",
                         help="a run's ID (or a unique prefix) or its package name")
     parser.add_argument("--all", action="store_true", help="stop every detached run")
