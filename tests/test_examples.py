@@ -275,3 +275,37 @@ def test_tcpstates_names_states_and_formats_addresses(registry, tmp_path):
         "ESTABLISHED", "FIN_WAIT1") in transitions
     assert all(e["sport"] == port for e in events)
     assert all(e["delta_ns"].endswith(("ns", "us", "ms", "s")) for e in events)
+
+
+SPINNER = r"""
+#include <time.h>
+__attribute__((noinline)) void spin_for_ecli(double seconds) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do { clock_gettime(CLOCK_MONOTONIC, &now); }
+    while ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
+}
+int main(void) { spin_for_ecli(2.5); return 0; }
+"""
+
+
+def test_profile_samples_and_symbolises_a_busy_process(objects, tmp_path):
+    source = tmp_path / "spinner.c"
+    source.write_text(SPINNER)
+    binary = tmp_path / "spinner"
+    subprocess.run(["cc", "-O1", "-fno-omit-frame-pointer", "-o", str(binary), str(source)],
+                   check=True)
+    spinner = subprocess.Popen([str(binary)])
+    try:
+        run = RunningEcli([str(objects["profile"]), "--json", "--duration", "2",
+                           "--freq", "99", "--targ-pid", str(spinner.pid), "--top", "50"])
+        run.wait_attached()
+        records = finish_json(run)
+    finally:
+        spinner.wait(timeout=30)
+    stacks = final_map(records, "sample_counts")
+    assert stacks["type"] == "stacks"
+    mine = [e for e in stacks["entries"] if e["pid"] == spinner.pid]
+    assert sum(e["count"] for e in mine) >= 20  # ~99 Hz for ~2 s, however it is split
+    frames = [frame for e in mine for frame in e["user"]]
+    assert "spin_for_ecli" in frames and "main" in frames

@@ -117,7 +117,9 @@ class RunPrinter:
         self.stream.write(f"\n--- {time.strftime('%H:%M:%S')}"
                           f"{' (at exit)' if final else ''} ---\n")
         for result in results:
-            if hasattr(result, "counts"):
+            if hasattr(result, "rows") and not hasattr(result, "key_columns"):
+                self._stacks(result)
+            elif hasattr(result, "counts"):
                 title = f"{result.map_name}" + (f" [{result.label}]" if result.label else "")
                 self.stream.write(f"\n{title}\n")
                 self.stream.write("\n".join(log2_histogram_lines(result.unit, result.counts)))
@@ -130,6 +132,21 @@ class RunPrinter:
                     self.stream.write(f"... and {result.total - len(result.rows)} more\n")
         self.stream.flush()
 
+    def _stacks(self, result: Any) -> None:
+        """bcc's profile look: frames innermost first, a '--' between kernel and user."""
+        self.stream.write(f"\n{result.map_name}\n")
+        for row in result.rows:
+            for frame in row.kernel:
+                self.stream.write(f"    {frame}\n")
+            if row.kernel and row.user:
+                self.stream.write("    --\n")
+            for frame in row.user:
+                self.stream.write(f"    {frame}\n")
+            labels = " ".join(f"{k}={v}" for k, v in row.labels.items())
+            self.stream.write(f"    -                {labels}\n        {row.count}\n\n")
+        if result.total > len(result.rows):
+            self.stream.write(f"... and {result.total - len(result.rows)} more stacks\n")
+
     def lost(self, lost: dict[str, int]) -> None:
         for map_name, count in lost.items():
             print(f"ecli: {self.name}: {count} event(s) lost: {map_name} was full "
@@ -137,6 +154,10 @@ class RunPrinter:
 
 
 def _map_json(result: Any) -> dict[str, Any]:
+    if hasattr(result, "rows") and not hasattr(result, "key_columns"):
+        return {"map": result.map_name, "type": "stacks", "total": result.total,
+                "entries": [{"count": r.count, **r.labels, "kernel": r.kernel, "user": r.user}
+                            for r in result.rows]}
     if hasattr(result, "counts"):
         return {"map": result.map_name, "type": "log2_histogram", "label": result.label,
                 "unit": result.unit,

@@ -6,6 +6,7 @@ every failure is an ArtifactError naming the file.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 
@@ -15,10 +16,14 @@ EM_BPF = 247
 SHT_SYMTAB = 2
 SHT_NOBITS = 8
 SHT_REL = 9
+SHT_DYNSYM = 11
 _HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
 _SECTION = struct.Struct("<IIQQQQIIQQ")
 _SYMBOL = struct.Struct("<IBBHQQ")
 _REL = struct.Struct("<QQ")
+_PROGRAM_HEADER = struct.Struct("<IIQQQQQQ")
+PT_LOAD = 1
+STT_FUNC = 2
 
 
 @dataclass(frozen=True)
@@ -39,15 +44,28 @@ class Symbol:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A PT_LOAD program header: where file bytes land in memory."""
+
+    offset: int
+    vaddr: int
+    filesz: int
+
+
+@dataclass(frozen=True)
 class Relocation:
     offset: int  # byte offset in the section it applies to
     symbol: Symbol
 
 
 class ElfFile:
-    """A parsed eBPF ELF object held in memory."""
+    """A parsed ELF file: an eBPF object, or (with `machine=None`) any 64-bit binary.
 
-    def __init__(self, data: bytes, where: str) -> None:
+    `data` may be bytes or an mmap: large binaries are read only where needed.
+    """
+
+    def __init__(self, data: bytes | mmap.mmap, where: str, machine: int | None = EM_BPF
+                 ) -> None:
         self.data = data
         self.where = where
         if len(data) < _HEADER.size or data[:4] != b"\x7fELF":
@@ -56,11 +74,12 @@ class ElfFile:
         if ident[4] != 2 or ident[5] != 1:
             raise ArtifactError(f"{where}: not a 64-bit little-endian ELF object")
         fields = _HEADER.unpack_from(data)
-        machine, shoff, shentsize, shnum, shstrndx = (
+        actual, shoff, shentsize, shnum, shstrndx = (
             fields[2], fields[6], fields[11], fields[12], fields[13])
-        if machine != EM_BPF:
-            raise ArtifactError(f"{where}: ELF machine {machine} is not eBPF (247)",
+        if machine is not None and actual != machine:
+            raise ArtifactError(f"{where}: ELF machine {actual} is not eBPF (247)",
                                 hint="compile with clang -target bpf")
+        self._phoff, self._phnum = fields[5], fields[10]
         if shentsize != _SECTION.size or shoff + shnum * shentsize > len(data):
             raise ArtifactError(f"{where}: ELF section table is truncated or malformed")
         raw = [_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
@@ -82,18 +101,44 @@ class ElfFile:
             return bytes(section.size)
         return self._slice(section.offset, section.size)
 
+    def segments(self) -> list[Segment]:
+        found = []
+        for i in range(self._phnum):
+            offset = self._phoff + i * _PROGRAM_HEADER.size
+            if offset + _PROGRAM_HEADER.size > len(self.data):
+                break
+            kind, _flags, p_offset, vaddr, _paddr, filesz, _memsz, _align = (
+                _PROGRAM_HEADER.unpack_from(self.data, offset))
+            if kind == PT_LOAD:
+                found.append(Segment(p_offset, vaddr, filesz))
+        return found
+
+    def functions(self) -> list[Symbol]:
+        """Function symbols from .symtab, or .dynsym when the binary is stripped."""
+        for kind in (SHT_SYMTAB, SHT_DYNSYM):
+            table = next((s for s in self.sections if s.type == kind), None)
+            if table is not None:
+                found = [s for s, info in self._symbols_of(table) if info & 0xF == STT_FUNC
+                         and s.value]
+                if found:
+                    return found
+        return []
+
     def symbols(self) -> list[Symbol]:
         table = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
         if table is None:
             return []
+        return [symbol for symbol, _info in self._symbols_of(table)]
+
+    def _symbols_of(self, table: Section) -> list[tuple[Symbol, int]]:
         link = self._links[table.index]
         if link >= len(self.sections):
             raise ArtifactError(f"{self.where}: ELF symbol table has a bad string table link")
         strings = self.section_data(self.sections[link])
         data = self.section_data(table)
         return [
-            Symbol(_cstring(strings, name, self.where), shndx, value, size)
-            for name, _info, _other, shndx, value, size in (
+            (Symbol(_cstring(strings, name, self.where), shndx, value, size), info)
+            for name, info, _other, shndx, value, size in (
                 _SYMBOL.unpack_from(data, off)
                 for off in range(0, len(data) - _SYMBOL.size + 1, _SYMBOL.size)
             )

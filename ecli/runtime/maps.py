@@ -8,7 +8,8 @@ with bumblebee's prefixes:
     key is the log2 slot (an integer, or a struct with a `slot` field whose
     other fields label separate histograms);
   * counters: named `counter_*`, `gauge_*`, `*_count` or `*_counts`: a table of
-    keys and values, largest first.
+    keys and values, largest first; when the key has `*stack_id` fields and the
+    object has a stack trace map, the stacks are read and symbolised instead.
 
 Other maps are the program's own state and are not shown. Per-CPU values are
 summed. Nothing here prints: the CLI renders what `read_views` returns.
@@ -24,7 +25,8 @@ from typing import Any
 from ecli.runtime import btf as b
 from ecli.runtime import libbpf
 from ecli.runtime.decode import StructDecoder
-from ecli.runtime.spec import MapSpec, ObjectSpec
+from ecli.runtime.spec import MAP_STACK_TRACE, MapSpec, ObjectSpec
+from ecli.runtime.symbols import KernelSymbols, UserSymbols
 
 PERCPU_TYPES = {5, 6, 10}  # percpu_hash, percpu_array, lru_percpu_hash
 TABLE_TYPES = {1, 2, 5, 6, 9, 10}  # hash, array, their per-CPU and LRU kinds
@@ -48,10 +50,25 @@ class CounterTable:
     total: int = 0  # entries in the map; rows holds the largest `top` of them
 
 
+@dataclass
+class StackRow:
+    count: int
+    labels: dict[str, Any]  # the key's other fields: pid, comm...
+    kernel: list[str]  # frames, innermost first
+    user: list[str]
+
+
+@dataclass
+class StackCounts:
+    map_name: str
+    rows: list[StackRow]
+    total: int
+
+
 @dataclass(frozen=True)
 class MapView:
     spec: MapSpec
-    kind: str  # "hist-slots", "hist-keys" or "counters"
+    kind: str  # "hist-slots", "hist-keys", "counters" or "stacks"
     key: StructDecoder
     value: StructDecoder
     unit: str
@@ -60,6 +77,7 @@ class MapView:
 def views(spec: ObjectSpec, units: dict[str, str] | None = None) -> list[MapView]:
     """The maps of `spec` that hold results to show, by the naming convention."""
     found = []
+    has_stacks = any(m.type == MAP_STACK_TRACE for m in spec.maps)
     for m in spec.maps:
         if m.type not in TABLE_TYPES or m.key_type is None or m.value_type is None:
             continue
@@ -68,6 +86,9 @@ def views(spec: ObjectSpec, units: dict[str, str] | None = None) -> list[MapView
             key = StructDecoder(spec.btf, m.key_type)
             if key.columns == ["value"]:  # a scalar key
                 key.columns = ["key"]
+            if kind == "counters" and has_stacks and any(
+                    c.endswith("stack_id") for c in key.columns):
+                kind = "stacks"
             found.append(MapView(m, kind, key, StructDecoder(spec.btf, m.value_type),
                                  (units or {}).get(m.name, "value")))
     return found
@@ -87,12 +108,14 @@ def _kind(btf: b.Btf, m: MapSpec) -> str | None:
     return None
 
 
-def read_views(found: list[MapView], fd_of: Callable[[str], int],
-               top: int) -> list[Histogram | CounterTable]:
-    results: list[Histogram | CounterTable] = []
+def read_views(found: list[MapView], fd_of: Callable[[str], int], top: int,
+               stack_map: str | None = None) -> list[Histogram | CounterTable | StackCounts]:
+    results: list[Histogram | CounterTable | StackCounts] = []
     for view in found:
         entries = _entries(view, fd_of(view.spec.name))
-        if view.kind == "hist-slots":
+        if view.kind == "stacks" and stack_map:
+            results.append(_stacks(view, entries, top, fd_of(stack_map)))
+        elif view.kind == "hist-slots":
             results += _slot_histograms(view, entries)
         elif view.kind == "hist-keys":
             results += _key_histograms(view, entries)
@@ -182,3 +205,42 @@ def _counters(view: MapView, entries: list[tuple[list[Any], list[Any]]],
     ordered = sorted(entries, key=weight, reverse=True)
     return CounterTable(view.spec.name, view.key.columns, view.value.columns, ordered[:top],
                         len(ordered))
+
+
+MAX_STACK_DEPTH = 127
+_kernel_symbols: KernelSymbols | None = None
+_user_symbols = UserSymbols()
+
+
+def _stacks(view: MapView, entries: list[tuple[list[Any], list[Any]]], top: int,
+            stack_fd: int) -> StackCounts:
+    global _kernel_symbols
+    if _kernel_symbols is None:
+        _kernel_symbols = KernelSymbols()
+    table = _counters(view, entries, top)
+    rows = []
+    for key, value in table.rows:
+        fields = dict(zip(view.key.columns, key, strict=True))
+        pid = next((v for c, v in fields.items() if c in ("pid", "tgid")), 0)
+        kernel = user = []
+        for column, stack_id in fields.items():
+            if not column.endswith("stack_id") or not isinstance(stack_id, int):
+                continue
+            addresses = _stack(stack_fd, stack_id)
+            if column.startswith(("kern", "kernel")):
+                kernel = [_kernel_symbols.name(a) for a in addresses]
+            else:
+                user = [_user_symbols.name(int(pid), a) for a in addresses]
+        labels = {c: v for c, v in fields.items() if not c.endswith("stack_id")}
+        rows.append(StackRow(int(value[0]), labels, kernel, user))
+    return StackCounts(view.spec.name, rows, table.total)
+
+
+def _stack(fd: int, stack_id: int) -> list[int]:
+    if stack_id < 0:  # the program could not take it (e.g. -EFAULT: no user stack)
+        return []
+    key = ctypes.c_uint32(stack_id)
+    frames = (ctypes.c_uint64 * MAX_STACK_DEPTH)()
+    if libbpf.get().bpf_map_lookup_elem(fd, ctypes.byref(key), frames) != 0:
+        return []
+    return [address for address in frames if address][:MAX_STACK_DEPTH]

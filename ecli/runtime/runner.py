@@ -20,7 +20,7 @@ from ecli.runtime.decode import RawDecoder, StructDecoder
 from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import AttachedProgram, LoadedObject
 from ecli.runtime.options import ProgramArgs, object_options, parse_program_args
-from ecli.runtime.spec import MAP_RINGBUF, GlobalSpec, MapSpec, ObjectSpec
+from ecli.runtime.spec import MAP_RINGBUF, MAP_STACK_TRACE, GlobalSpec, MapSpec, ObjectSpec
 from ecli.runtime.streams import EventStreams
 
 POLL_SECONDS = 0.1
@@ -38,7 +38,8 @@ class RunOutput(Protocol):
 
     def attached(self, programs: list[AttachedProgram]) -> None: ...
     def events(self, map_name: str, decoder: Decoder) -> EventSink: ...
-    def maps(self, results: list[maps.Histogram | maps.CounterTable], final: bool) -> None: ...
+    def maps(self, results: list[maps.Histogram | maps.CounterTable | maps.StackCounts],
+             final: bool) -> None: ...
     def lost(self, lost: dict[str, int]) -> None: ...
 
 
@@ -58,6 +59,7 @@ class PreparedRun:
     streams: dict[str, tuple[MapSpec, Decoder]]  # event map name -> (map, decoder)
     views: list[maps.MapView]
     lost_counters: dict[str, GlobalSpec]
+    stack_map: str | None  # the stack trace map that *_stack_id keys refer to
 
 
 def prepare(object_path: Path, config: PackageConfig | None, name: str,
@@ -79,8 +81,9 @@ def prepare(object_path: Path, config: PackageConfig | None, name: str,
         m.name: counter for m in spec.maps
         if m.type == MAP_RINGBUF and (counter := spec.lost_counter(m.name)) is not None
     }
+    stack_map = next((m.name for m in spec.maps if m.type == MAP_STACK_TRACE), None)
     return PreparedRun(name, spec, args, streams,
-                       maps.views(spec, hints.units if hints else None), counters)
+                       maps.views(spec, hints.units if hints else None), counters, stack_map)
 
 
 def execute(run: PreparedRun, output: RunOutput, duration: float | None,
@@ -119,14 +122,15 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                     for sink in sinks:
                         sink.flush()
                 if next_report is not None and time.monotonic() >= next_report:
-                    output.maps(maps.read_views(run.views, loaded.map_fd, top), final=False)
+                    output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map),
+                                final=False)
                     next_report += interval  # type: ignore[operator]
             streams.drain()
             lost = streams.lost(loaded.read_global, run.lost_counters)
         finally:
             streams.close()
         if run.views:
-            output.maps(maps.read_views(run.views, loaded.map_fd, top), final=True)
+            output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map), final=True)
         output.lost({name: n for name, n in lost.items() if n})
         programs = len(loaded.programs)
     return RunSummary(programs, count, sum(lost.values()), time.monotonic() - started)
