@@ -54,6 +54,20 @@ def ps(env: dict[str, str]) -> list[dict]:
     return json.loads(result.stdout)
 
 
+def maps_of(ids: set[int]) -> set[int]:
+    """Ids of the maps these programs use, as bpftool shows them."""
+    shown = subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
+                           capture_output=True, text=True).stdout
+    return {m for prog in json.loads(shown or "[]") if prog["id"] in ids
+            for m in prog.get("map_ids", [])}
+
+
+def maps_left(map_ids: set[int]) -> set[int]:
+    shown = subprocess.run(["bpftool", "-j", "map", "show"], check=True,
+                           capture_output=True, text=True).stdout
+    return map_ids & {m["id"] for m in json.loads(shown or "[]")}
+
+
 def wait_for(condition, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -71,6 +85,8 @@ def test_detach_ps_logs_stop(objects, env, tmp_path):
     assert set(listed["programs"]) == ids
     assert ids <= bpf_program_ids(), "loaded while detached"
     assert len(links_of(ids)) == 2, "and attached"
+    map_ids = maps_of(ids)
+    assert len(map_ids) >= 2, "start, events (and .rodata)"
     assert Path(f"/proc/{listed['pid']}").exists()
 
     opened = touch_unique(tmp_path, "detached")
@@ -91,15 +107,18 @@ def test_detach_ps_logs_stop(objects, env, tmp_path):
     assert ps(env) == []
     assert programs_left(ids) == set()
     assert links_of(ids) == set()
+    assert wait_for(lambda: maps_left(map_ids) == set(), timeout=5), maps_left(map_ids)
     assert not Path(listed["log"]).exists()
 
 
 def test_kill_9_of_the_detached_ecli_leaves_nothing(objects, env):
     run_id, ids = detach(env, str(objects["opensnoop"]))
     [listed] = ps(env)
+    map_ids = maps_of(ids)
     os.kill(listed["pid"], signal.SIGKILL)
     assert programs_left(ids) == set()
     assert links_of(ids) == set()
+    assert wait_for(lambda: maps_left(map_ids) == set(), timeout=5), maps_left(map_ids)
     assert wait_for(lambda: ps(env) == [])  # pruned: its process is gone
     result = ecli(env, "stop", run_id)
     assert result.returncode == 1  # and the record went with it
