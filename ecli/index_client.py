@@ -30,6 +30,9 @@ from ecli.sources import Source, load
 
 FETCH_TIMEOUT_SECONDS = 10
 META_FILE = "meta.json"
+ENTRIES_FILE = "entries.tsv"  # the checked catalog, flattened for fast search and lookup
+_ENTRIES_HEADER = "ecli-entries 1\n"
+_LIST = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -83,22 +86,26 @@ class IndexClient:
         root_fetch = _fetch(source, model.ROOT_FILE, meta.get(model.ROOT_FILE, {}))
         if root_fetch.body is None and (folder / model.CATALOG_FILE).exists():
             (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
-            return UpdateResult(source, False, len(self.catalog(source).packages))
+            return UpdateResult(source, False, self._count(source))
         root_raw = root_fetch.body or (folder / model.ROOT_FILE).read_bytes()
         root = model.load_root(root_raw, _where(source, model.ROOT_FILE))
         catalog_fetch = _fetch(source, root.catalog, meta.get(root.catalog, {}))
         if catalog_fetch.body is None and (folder / model.CATALOG_FILE).exists():
             write_atomic(folder / model.ROOT_FILE, root_raw)
             (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
-            return UpdateResult(source, False, len(self.catalog(source).packages))
+            return UpdateResult(source, False, self._count(source))
         catalog_raw = catalog_fetch.body or b""
         catalog = model.load_catalog(catalog_raw, _where(source, root.catalog))
         shutil.rmtree(folder / model.PACKAGES_DIR, ignore_errors=True)  # stale now
         write_atomic(folder / model.CATALOG_FILE, catalog_raw)
+        _write_entries(folder / ENTRIES_FILE, catalog)
         write_atomic(folder / model.ROOT_FILE, root_raw)
         meta = {model.ROOT_FILE: root_fetch.validators, root.catalog: catalog_fetch.validators}
         write_atomic(folder / META_FILE, json.dumps(meta).encode())
         return UpdateResult(source, True, len(catalog.packages))
+
+    def _count(self, source: Source) -> int:
+        return len(self._source_lines(source))
 
     # -- lookups --------------------------------------------------------------
 
@@ -118,30 +125,65 @@ class IndexClient:
         answered = 0
         for source in sources:
             try:
-                catalog = self.catalog(source)
+                entries = self._source_entries(source)
             except SourceError as exc:
                 self._failed[source.name] = exc
                 self.warnings.append(f"source {source.name} skipped: {exc.message}")
                 continue
             answered += 1
-            for entry in catalog.packages:
+            for entry in entries:
                 yield source, entry
         if not answered:
             first = next(iter(self._failed.values()))
             raise SourceError(first.message, hint=first.hint or
                               "check 'ecli sources list', or add one: ecli sources add NAME URL")
 
+    def _source_lines(self, source: Source) -> list[str]:
+        """The source's catalog as flattened lines (`ENTRIES_FILE`, written by `update`).
+
+        Reading 10,000 entries this way takes milliseconds, against a quarter
+        of a second for checking the catalog's JSON field by field again.
+        """
+        path = self._folder(source) / ENTRIES_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            text = ""
+        if not text.startswith(_ENTRIES_HEADER):
+            _write_entries(path, self.catalog(source))
+            text = path.read_text(encoding="utf-8")
+        return text[len(_ENTRIES_HEADER):].splitlines()
+
+    def _source_entries(self, source: Source) -> list[model.CatalogEntry]:
+        return [_entry(line) for line in self._source_lines(source)]
+
     def search(self, term: str) -> list[tuple[Source, model.CatalogEntry]]:
-        """Packages whose name, summary or keywords contain every word of `term`."""
+        """Packages whose name, summary, keywords or categories contain every word of `term`.
+
+        Lines are matched as text first; only hits become entries.
+        """
         words = term.lower().split()
         hits = []
-        for source, entry in self.entries():
-            text = " ".join((entry.name, entry.summary, *entry.keywords, *entry.categories))
-            if all(word in text.lower() for word in words):
-                rank = 0 if entry.name == term else 1 if words and words[0] in entry.name else 2
-                hits.append((rank, source.priority, entry.name, source, entry))
+        answered = 0
+        for source in self.require_sources():
+            try:
+                lines = self._source_lines(source)
+            except SourceError as exc:
+                self._failed[source.name] = exc
+                self.warnings.append(f"source {source.name} skipped: {exc.message}")
+                continue
+            answered += 1
+            for line in lines:
+                name, summary, _kind, _latest, keywords, categories, _rest = line.split("\t", 6)
+                text = f"{name} {summary} {keywords} {categories}".lower()
+                if all(word in text for word in words):
+                    rank = 0 if name == term else 1 if words and words[0] in name else 2
+                    hits.append((rank, source.priority, name, source, line))
+        if not answered:
+            first = next(iter(self._failed.values()))
+            raise SourceError(first.message, hint=first.hint)
         hits.sort(key=lambda hit: hit[:3])
-        return [(source, entry) for *_, source, entry in hits]
+        return [(source, _entry(line)) for *_, source, line in hits]
 
     def find(self, name: str) -> tuple[Source, model.PackageDocument]:
         """The package document of `name` from the first source that lists it."""
@@ -184,6 +226,31 @@ class IndexClient:
             return json.loads((folder / META_FILE).read_bytes())
         except (OSError, ValueError):
             return {}
+
+
+def _flat(text: str | None) -> str:
+    return (text or "").replace("\t", " ").replace("\n", " ").replace("\r", " ").replace(
+        _LIST, " ")
+
+
+def _split(field: str) -> tuple[str, ...]:
+    return tuple(field.split(_LIST)) if field else ()
+
+
+def _entry(line: str) -> model.CatalogEntry:
+    name, summary, kind, latest, keywords, categories, owners, updated = line.split("\t")
+    return model.CatalogEntry(name, summary, kind, latest or None, _split(keywords),
+                              _split(categories), _split(owners), updated or None)
+
+
+def _write_entries(path: Path, catalog: model.Catalog) -> None:
+    lines = [_ENTRIES_HEADER]
+    for e in catalog.packages:
+        lines.append("\t".join((
+            _flat(e.name), _flat(e.summary), _flat(e.kind), _flat(e.latest),
+            _LIST.join(map(_flat, e.keywords)), _LIST.join(map(_flat, e.categories)),
+            _LIST.join(map(_flat, e.owners)), _flat(e.updated))) + "\n")
+    write_atomic(path, "".join(lines).encode())
 
 
 def _where(source: Source, relative: str) -> str:
