@@ -1,4 +1,4 @@
-"""`python -m generator validate|resolve|build`: the only place that prints.
+"""`python -m generator validate|check-pr|resolve|inspect|build`: the only place that prints.
 
 Exit codes: 0 success, 1 problems found (each printed as
 `path:line:col: field: message [code]` with a hint), 2 bad command line.
@@ -29,18 +29,35 @@ def parser() -> argparse.ArgumentParser:
                        help="only these entry files (default: every index/packages/*.yaml)")
 
     for name, text in (("resolve", "resolve tags to digests into the lock"),
+                       ("inspect", "inspect new digests' eBPF objects into INDEX/inspection.json"),
                        ("build", "build the site and api/v1 into --out")):
         p = sub.add_parser(name, help=text)
         common(p)
         p.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
-        p.add_argument("--offline", action="store_true",
-                       help="never ask a registry; every tag must already be in the lock")
-        p.add_argument("--refresh", action="store_true",
-                       help="ask again for every tag, even those already in the lock")
+        p.add_argument("--inspection", type=Path,
+                       help="inspection file (default: INDEX/inspection.json)")
+        if name != "inspect":
+            p.add_argument("--offline", action="store_true",
+                           help="never ask a registry; every tag must already be in the lock")
+            p.add_argument("--refresh", action="store_true",
+                           help="ask again for every tag, even those already in the lock")
+        if name == "inspect":
+            p.add_argument("--store", type=Path, default=Path(".cache/hub-artifacts"),
+                           help="OCI store that caches pulled artifacts by digest "
+                           "(default: .cache/hub-artifacts)")
         if name == "build":
             p.add_argument("--out", type=Path, required=True, help="output directory")
             p.add_argument("--config", type=Path,
                            help="mkdocs.yml (default: the one beside the index folder)")
+            p.add_argument("--stats", type=Path,
+                           help="download counts for the home page's Popular section")
+
+    pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
+                        "ownership and immutability of published versions")
+    common(pr)
+    pr.add_argument("--base", required=True, help="Git revision the pull request is based on")
+    pr.add_argument("--author", required=True, help="GitHub login of the pull request's author")
+    pr.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
     return top
 
 
@@ -51,9 +68,27 @@ def main(argv: list[str] | None = None) -> int:
             checked = commands.validate(args.index, args.files or None)
             print(f"ok: {checked.files} file(s), {checked.packages} valid package(s)")
             return 0
+        if args.command == "check-pr":
+            checked_pr = commands.check_pr(args.index, args.base, args.author,
+                                           lock_file=args.lock)
+            print(f"ok: {checked_pr.changed} changed, {checked_pr.added} new, "
+                  f"{checked_pr.removed} removed package(s); {args.author} may make "
+                  "these changes")
+            return 0
         opts = commands.options(args.index, lock_file=args.lock,
                                 config_file=getattr(args, "config", None),
-                                offline=args.offline, refresh=args.refresh)
+                                offline=getattr(args, "offline", False),
+                                refresh=getattr(args, "refresh", False),
+                                inspection_file=args.inspection,
+                                stats_file=getattr(args, "stats", None))
+        if args.command == "inspect":
+            inspected = commands.inspect(opts, args.store)
+            state = "written" if inspected.written else "unchanged"
+            for line in inspected.dangerous:
+                print(f"dangerous: {line}")
+            print(f"ok: {inspected.digests} digest(s) inspected, {inspected.pulled} pulled, "
+                  f"{opts.inspection_file} {state}")
+            return 0
         if args.command == "resolve":
             resolved = commands.resolve_lock(opts)
             state = "written" if resolved.lock_written else "unchanged"

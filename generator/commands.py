@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from generator import emit, lock, pages, site
+from generator import checkpr, emit, fill, inspection, lock, pages, site, stats
 from generator.entry import Index
 from generator.problems import GeneratorError
 from generator.resolve import Resolver, resolve
@@ -29,6 +29,8 @@ class Options:
     offline: bool = False
     refresh: bool = False
     resolver: Resolver | None = None
+    inspection_file: Path | None = None
+    stats_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,14 @@ class ResolveResult:
 
 
 @dataclass(frozen=True)
+class InspectResult:
+    digests: int
+    pulled: int
+    written: bool
+    dangerous: tuple[str, ...]  # "name version: permission", for reviewers
+
+
+@dataclass(frozen=True)
 class BuildResult:
     out: Path
     packages: int
@@ -55,12 +65,14 @@ class BuildResult:
 
 
 def options(index_dir: Path, *, lock_file: Path | None = None, config_file: Path | None = None,
-            offline: bool = False, refresh: bool = False,
-            resolver: Resolver | None = None) -> Options:
-    """Defaults follow the repository layout: lock in the index, mkdocs.yml beside it."""
+            offline: bool = False, refresh: bool = False, resolver: Resolver | None = None,
+            inspection_file: Path | None = None, stats_file: Path | None = None) -> Options:
+    """Defaults follow the repository layout: lock and inspections in the index,
+    mkdocs.yml beside it."""
     return Options(index_dir, lock_file or index_dir / lock.LOCK_FILE,
                    config_file or index_dir.resolve().parent / "mkdocs.yml", offline, refresh,
-                   resolver)
+                   resolver, inspection_file or index_dir / inspection.INSPECTION_FILE,
+                   stats_file)
 
 
 def validate(index_dir: Path, files: list[Path] | None = None) -> ValidateResult:
@@ -85,20 +97,58 @@ def build(opts: Options, out: Path) -> BuildResult:
     if problems:
         raise GeneratorError(problems)
     site.check_target(out)
-    documents = emit.documents(index, locked, _generated())
+    inspected = inspection.read(opts.inspection_file) if opts.inspection_file else {}
+    popularity = stats.read(opts.stats_file) if opts.stats_file else {}
+    documents = emit.documents(index, locked, _generated(), inspected)
     staged = site.staging_dir(out)
     shutil.rmtree(staged, ignore_errors=True)
     docs_dir = Path(tempfile.mkdtemp(prefix="hub-docs-"))
     try:
-        written_pages = pages.write(index, documents, docs_dir)
-        site.mkdocs_build(opts.config_file, docs_dir, staged)
-        emit.write(documents, index, staged)
+        written_pages = pages.write(index, documents, docs_dir, popularity)
+        config = site.mkdocs_build(opts.config_file, docs_dir, staged)
+        filled = fill.fill(documents, staged, config.site_url)
+        emit.write(documents, staged, popularity)
         site.publish(staged, out)
     finally:
         shutil.rmtree(docs_dir, ignore_errors=True)
         shutil.rmtree(staged, ignore_errors=True)
-    return BuildResult(out, len(index.entries), len(written_pages), requests, written,
-                       time.monotonic() - started)
+    return BuildResult(out, len(index.entries), len(written_pages) - len(pages.SHELLS) - 1
+                       + filled, requests, written, time.monotonic() - started)
+
+
+def inspect(opts: Options, store_dir: Path, puller: inspection.Puller | None = None
+            ) -> InspectResult:
+    """Inspect every locked digest not yet in the inspection file; write it when it grew."""
+    index = _valid_index(opts.index_dir)
+    locked = lock.read(opts.lock_file)
+    problems = emit.check_lock(index, locked)
+    if problems:
+        raise GeneratorError(problems)
+    assert opts.inspection_file is not None
+    cache = inspection.read(opts.inspection_file)
+    outcome = inspection.inspect_index(index, locked, cache, store_dir, puller=puller)
+    if outcome.problems:
+        raise GeneratorError(outcome.problems)
+    used = {item.digest for versions in locked.values() for item in versions.values()}
+    kept = {digest: item for digest, item in outcome.cache.items() if digest in used}
+    changed = kept != cache
+    if changed or not opts.inspection_file.exists():
+        inspection.write(opts.inspection_file, kept)
+    dangerous = sorted({f"{name} {version}: {p.id}" for name, versions in locked.items()
+                        for version, item in versions.items()
+                        if (found := kept.get(item.digest)) and found.inspection
+                        for p in found.inspection.dangerous})
+    return InspectResult(len(kept), outcome.pulled, changed, tuple(dangerous))
+
+
+def check_pr(index_dir: Path, base: str, author: str, *,
+             lock_file: Path | None = None) -> checkpr.Change:
+    """Ownership and immutability of the change from `base` to the working tree."""
+    change, problems = checkpr.check(index_dir, base, author,
+                                     lock_file or index_dir / lock.LOCK_FILE)
+    if problems:
+        raise GeneratorError(problems)
+    return change
 
 
 def _valid_index(index_dir: Path) -> Index:

@@ -13,6 +13,7 @@ from pathlib import Path
 from ecli.hubindex import model
 from generator import search
 from generator.entry import Entry, Index
+from generator.inspection import Cache
 from generator.lock import Lock
 from generator.problems import Problem
 
@@ -43,15 +44,18 @@ def check_lock(index: Index, lock: Lock) -> list[Problem]:
     return problems
 
 
-def documents(index: Index, lock: Lock, generated: str) -> Documents:
+def documents(index: Index, lock: Lock, generated: str,
+              inspected: Cache | None = None) -> Documents:
     """The in-memory documents; `check_lock` must have passed."""
-    packages = {name: _package(entry, lock) for name, entry in sorted(index.entries.items())}
+    packages = {name: _package(entry, lock, inspected or {})
+                for name, entry in sorted(index.entries.items())}
     catalog = model.Catalog(model.SCHEMA_VERSION, generated, tuple(
         model.CatalogEntry(
             name=name, summary=doc.summary, kind=doc.kind,
             latest=_latest(doc), keywords=doc.keywords, categories=doc.categories,
             owners=doc.owners, updated=max((v.published or "" for v in doc.versions),
                                            default="") or None,
+            architectures=_architectures(doc),
         )
         for name, doc in packages.items()
     ))
@@ -63,30 +67,41 @@ def documents(index: Index, lock: Lock, generated: str) -> Documents:
     return Documents(root, catalog, packages, search_docs)
 
 
-def write(documents: Documents, index: Index, site_dir: Path) -> Path:
-    """Write api/v1 under `site_dir` (a fresh build directory) and return its path."""
+def write(documents: Documents, site_dir: Path,
+          popularity: dict[str, int] | None = None) -> Path:
+    """Write api/v1 under `site_dir` (a fresh build directory) and return its path.
+
+    The per-package documents are written by `fill`, beside each package page.
+    """
     api = site_dir / API_DIR
     (api / model.PACKAGES_DIR).mkdir(parents=True, exist_ok=True)
     (api / model.ROOT_FILE).write_bytes(model.dump(documents.root))
     (api / model.CATALOG_FILE).write_bytes(model.dump(documents.catalog))
-    for name, document in documents.packages.items():
-        (api / model.PACKAGES_DIR / f"{name}.json").write_bytes(model.dump(document))
-    search_index = api / model.SEARCH_INDEX_FILE
-    search_index.parent.mkdir(parents=True, exist_ok=True)
-    search_index.write_bytes(model.dump_search_index(search.build(index)))
+    files = search.build(documents.catalog, popularity)
+    folder = api / model.SEARCH_DIR
+    (folder / "terms").mkdir(parents=True, exist_ok=True)
+    (folder / "docs").mkdir(parents=True, exist_ok=True)
+    (api / model.SEARCH_INDEX_FILE).write_bytes(model.dump_search_part(files.head))
+    for key, shard in files.shards.items():
+        (folder / "terms" / f"{key}.json").write_bytes(model.dump_search_part(shard))
+    for number, block in enumerate(files.blocks):
+        (folder / "docs" / f"{number}.json").write_bytes(model.dump_search_part(block))
     (api / model.SEARCH_DOCS_FILE).write_bytes(model.dump(documents.search_docs))
     return api
 
 
-def _package(entry: Entry, lock: Lock) -> model.PackageDocument:
+def _package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocument:
     versions = []
     for version in entry.versions:
         locked = lock[entry.name][version.version]
         capabilities = version.requirements.get("capabilities", ())
+        found = inspected.get(locked.digest)
         versions.append(model.Version(
             version=version.version, ref=version.ref, repository=version.reference.name,
             digest=locked.digest, published=locked.resolved, yanked=version.yanked,
             requirements=dict(version.requirements), permissions=tuple(capabilities),
+            platforms=found.platforms if found else (),
+            inspection=found.inspection if found else None,
         ))
     return model.PackageDocument(
         schema_version=model.SCHEMA_VERSION, name=entry.name, summary=entry.summary,
@@ -94,6 +109,17 @@ def _package(entry: Entry, lock: Lock) -> model.PackageDocument:
         homepage=entry.homepage, source=entry.source, owners=entry.owners,
         keywords=entry.keywords, categories=entry.categories, versions=tuple(versions),
     )
+
+
+def _architectures(document: model.PackageDocument) -> tuple[str, ...]:
+    """Architectures of the newest usable version; empty when it names none (any)."""
+    latest = next((v for v in document.versions if not v.yanked), None)
+    if latest is None:
+        return ()
+    return tuple(sorted({_ARCH.get(p.architecture, p.architecture) for p in latest.platforms}))
+
+
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
 def _latest(document: model.PackageDocument) -> str | None:

@@ -80,13 +80,11 @@ def load_bytes(raw: bytes, file: str) -> tuple[Document | None, list[Problem]]:
     problems = _tabs(text, file)
     if problems:
         return None, problems
-    problems = _scan_events(text, file)
+    events: list[yaml.Event] = []
+    problems = _scan_events(text, file, events)
     if problems:
         return None, problems
-    try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except yaml.YAMLError as exc:  # the scan parsed it already; kept for safety
-        return None, [_yaml_problem(exc, file, text)]
+    root = _compose(events)
     if root is None:
         return None, [Problem(file, 1, 1, "", "file is empty", code="empty",
                               hint="an entry is a YAML mapping; see docs/index-format.md")]
@@ -121,14 +119,19 @@ def _tabs(text: str, file: str) -> list[Problem]:
     return problems
 
 
-def _scan_events(text: str, file: str) -> list[Problem]:
-    """Refuse anchors, aliases, tags, deep nesting and extra documents from the event stream."""
+def _scan_events(text: str, file: str, events: list[yaml.Event]) -> list[Problem]:
+    """Refuse anchors, aliases, tags, deep nesting and extra documents from the event stream.
+
+    The events are kept in `events`: the document is composed from them, so
+    the text is parsed once.
+    """
     problems: list[Problem] = []
     aliases: list[tuple[int, int]] = []
     depth = 0
     documents = 0
     try:
         for event in yaml.parse(text, Loader=_LOADER):
+            events.append(event)
             mark = event.start_mark
             line, col = mark.line + 1, mark.column + 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
@@ -163,6 +166,40 @@ def _scan_events(text: str, file: str) -> list[Problem]:
                                 f"allowed{more}", hint="write each value out in full",
                                 code="alias"))
     return problems
+
+
+def _compose(events: list[yaml.Event]) -> Node | None:
+    """Nodes from checked events (no anchors, aliases or tags left), as yaml.compose makes."""
+    stack: list[Node] = []
+    keys: list[list[Node]] = []  # per open collection: its children so far
+    root: Node | None = None
+    for event in events:
+        node: Node | None = None
+        if isinstance(event, yaml.ScalarEvent):
+            tag = _RESOLVER.resolve(ScalarNode, event.value, event.implicit)
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            kind = SequenceNode if isinstance(event, yaml.SequenceStartEvent) else MappingNode
+            stack.append(kind(_RESOLVER.resolve(kind, None, event.implicit), [],
+                              event.start_mark, event.end_mark, event.flow_style))
+            keys.append([])
+            continue
+        elif isinstance(event, yaml.CollectionEndEvent):
+            node = stack.pop()
+            children = keys.pop()
+            node.value = children if isinstance(node, SequenceNode) else list(
+                zip(children[::2], children[1::2], strict=True))
+        else:
+            continue
+        if keys:
+            keys[-1].append(node)
+        else:
+            root = node
+    return root
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
 
 
 def _implicit(event: Any) -> bool:
@@ -205,6 +242,8 @@ class _Converter:
         if isinstance(node, SequenceNode):
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
+        if node.tag == _STR:
+            return node.value  # most scalars: skip the constructor's dispatch
         return self._scalars.construct_object(node, deep=True)
 
     def _mapping(self, node: MappingNode, path: NodePath) -> dict[str, Any]:

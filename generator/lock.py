@@ -42,6 +42,11 @@ def read(path: Path) -> Lock:
         return {}
     except OSError as exc:
         raise _error(path, f"cannot read the lock: {exc.strerror}") from None
+    return parse(raw, path)
+
+
+def parse(raw: bytes, path: Path | str) -> Lock:
+    """A lock from its bytes (e.g. the base revision's, read with git); `path` names it."""
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -74,7 +79,7 @@ def write(path: Path, lock: Lock) -> None:
     write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
-def _error(path: Path, message: str) -> GeneratorError:
+def _error(path: Path | str, message: str) -> GeneratorError:
     return GeneratorError([Problem(str(path), 1, 1, "", message, code="lock",
                                    hint="restore it from Git, or delete it and run "
                                    "`python -m generator resolve`")])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator.problems import GeneratorError, Problem
@@ -32,7 +33,7 @@ def staging_dir(out: Path) -> Path:
     return out.with_name(out.name + ".tmp")
 
 
-def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path) -> None:
+def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path) -> SiteConfig:
     """Run mkdocs with our docs_dir and site_dir; its warnings fail the build (strict).
 
     mkdocs logs through `logging`; its warnings are collected here and put into
@@ -52,6 +53,7 @@ def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path) -> None:
         config = load_config(config_file=str(config_file), docs_dir=str(docs_dir),
                              site_dir=str(site_dir), strict=True)
         build(config)
+        return SiteConfig(config.site_url or "")
     except (MkDocsException, OSError, jinja2.TemplateError) as exc:
         details = "; ".join(collected.messages[:5])
         raise GeneratorError([Problem(
@@ -62,6 +64,13 @@ def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path) -> None:
     finally:
         logger.removeHandler(collected)
         logger.setLevel(level)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """What the rest of the build needs from mkdocs.yml."""
+
+    site_url: str
 
 
 class _Collect(logging.Handler):

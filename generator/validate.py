@@ -7,7 +7,10 @@ it has no problems at all.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from generator.load import Document, NodePath, load_file
 from generator.problems import Problem, field_path
 
 PACKAGES_DIR = "packages"
+PARALLEL_FROM = 400  # files; below this, starting workers costs more than it saves
+CHUNK = 250
 FEATURED_FILE = "featured.yaml"
 SCHEMA_DIR = "schema"
 MAX_README_BYTES = 256 << 10
@@ -61,8 +66,7 @@ def validate_index(index_dir: Path, files: Iterable[Path] | None = None) -> Resu
     else:
         chosen = list(files)
     entries: dict[str, Entry] = {}
-    for path in chosen:
-        entry, found = validate_file(path, index_dir, schema_dir)
+    for entry, found in _validate_files(chosen, index_dir, schema_dir):
         problems.extend(found)
         if entry is not None:
             entries[entry.name] = entry
@@ -85,6 +89,25 @@ def validate_file(path: Path, index_root: Path, schema_dir: Path) -> tuple[Entry
     if problems:
         return None, problems
     return _entry(document, context), []
+
+
+def _validate_files(paths: list[Path], index_root: Path, schema_dir: Path
+                    ) -> list[tuple[Entry | None, list[Problem]]]:
+    """Every file, in order; split between forked workers when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_FROM or workers < 2:
+        return [validate_file(path, index_root, schema_dir) for path in paths]
+    chunks = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        done = pool.map(_validate_chunk, chunks, [index_root] * len(chunks),
+                        [schema_dir] * len(chunks))
+        return [result for chunk in done for result in chunk]
+
+
+def _validate_chunk(paths: list[Path], index_root: Path, schema_dir: Path
+                    ) -> list[tuple[Entry | None, list[Problem]]]:
+    return [validate_file(path, index_root, schema_dir) for path in paths]
 
 
 def _stray_files(paths: list[Path]) -> list[Problem]:

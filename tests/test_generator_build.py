@@ -54,7 +54,7 @@ def test_api_documents_load_through_the_model_and_match_the_schema(built: Path):
     package = model.load_package(
         (api / root.packages.format(name="opensnoop")).read_bytes(), "opensnoop.json")
     docs = model.load_search_docs((api / model.SEARCH_DOCS_FILE).read_bytes(), "docs.json")
-    assert root.search == "search/lunr.json"
+    assert root.search == "search/index.json"
     assert [e.name for e in catalog.packages] == ["opensnoop"]
     assert catalog.packages[0].latest == "0.1.0"
     assert catalog.packages[0].keywords == ("file", "open", "syscall", "trace", "io")
@@ -66,7 +66,10 @@ def test_api_documents_load_through_the_model_and_match_the_schema(built: Path):
     assert docs.packages["opensnoop"].kind == "bpf"
     for name, definition in (("index.json", "root"), ("catalog.json", "catalog"),
                              ("packages/opensnoop.json", "package"),
-                             ("search/docs.json", "search_docs")):
+                             ("search/docs.json", "search_docs"),
+                             ("search/index.json", "search_head"),
+                             ("search/terms/o.json", "search_terms"),
+                             ("search/docs/0.json", "search_block")):
         errors = list(api_validator(definition).iter_errors(json.loads((api / name).read_text())))
         assert errors == [], (name, [e.message for e in errors])
 
@@ -79,14 +82,24 @@ def test_schema_rejects_what_the_model_rejects():
         model.load_package(json.dumps(bad).encode(), "bad")
 
 
-def test_prebuilt_lunr_index_finds_prefixes(built: Path):
-    from lunr.index import Index
+def test_search_index_is_sharded_by_first_character(built: Path):
+    search = built / "api" / "v1" / "search"
+    head = json.loads((search / "index.json").read_text())
+    assert head["names"] == ["opensnoop"] and head["count"] == 1
+    assert head["flags"][0] & 3 == 0  # kind bpf
+    assert head["flags"][0] & (1 << 2)  # observability
+    assert "x" not in head["shards"] and not (search / "terms" / "x.json").exists()
 
-    raw = json.loads((built / "api" / "v1" / "search" / "lunr.json").read_text())
-    index = Index.load(raw)
-    assert [hit["ref"] for hit in index.search("open*")] == ["opensnoop"]
-    assert [hit["ref"] for hit in index.search("syscall")] == ["opensnoop"]
-    assert index.search("xdp") == []
+    def postings(term: str) -> list[int]:
+        shard = json.loads((search / "terms" / f"{term[0]}.json").read_text())
+        return shard["postings"][shard["terms"].index(term)]
+
+    assert postings("opensnoop") == [0]  # package 0, field 0: the name
+    assert postings("snoop") == [1]  # a suffix of the name
+    assert postings("syscall") == [2]  # a keyword
+    assert postings("system") == [3]  # a summary word
+    block = json.loads((search / "docs" / "0.json").read_text())
+    assert block["first"] == 0 and block["docs"][0][1] == "0.1.0"
 
 
 def test_pages_exist_and_show_digest_commands_and_no_builtin_search(built: Path):
@@ -99,8 +112,9 @@ def test_pages_exist_and_show_digest_commands_and_no_builtin_search(built: Path)
     assert 'href="packages/opensnoop/"' in home and "Featured" in home
     assert (built / "search" / "index.html").is_file()
     assert (built / "authors" / "ebpfhub" / "index.html").is_file()
-    assert (built / "assets" / "lunr.min.js").read_text().startswith("/**\n * lunr")
+    assert "hub-search.js" in home and (built / "assets" / "hub-search.js").is_file()
     assert not (built / "search" / "search_index.json").exists()  # theme search is off
+    assert not (built / "packages" / "hub-template").exists()
     assert "fonts.googleapis.com" not in home  # works offline
     assert "packages/opensnoop/" not in home.split('class="md-nav')[1].split("</nav>")[0]
 

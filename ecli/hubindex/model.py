@@ -5,8 +5,10 @@ Layout under a source's base URL (all paths relative to `index.json`):
     index.json              Root: schema version, generation time, where the rest is
     catalog.json            Catalog: one compact entry per package, for search and list
     packages/NAME.json      PackageDocument: every version, digest and requirement
-    search/lunr.json        the prebuilt lunr index the site's search page loads
-    search/docs.json        SearchDocs: name -> summary, kind, latest, to render results
+    search/index.json       the site's search index: its head (names, filters), loaded first
+    search/terms/X.json     term shards by first character, loaded on the first keystroke
+    search/docs/N.json      summaries of a block of packages, loaded for shown results
+    search/docs.json        SearchDocs: name -> summary, kind, latest, for other tools
 
 The reader checks shapes by hand rather than through jsonschema so that
 `ecli search` stays fast; `api-v1.schema.json` beside this file is the
@@ -16,7 +18,7 @@ published schema and the tests hold the two together.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from ecli.errors import SourceError
@@ -25,7 +27,8 @@ SCHEMA_VERSION = 1
 ROOT_FILE = "index.json"
 CATALOG_FILE = "catalog.json"
 PACKAGES_DIR = "packages"
-SEARCH_INDEX_FILE = "search/lunr.json"
+SEARCH_INDEX_FILE = "search/index.json"
+SEARCH_DIR = "search"
 SEARCH_DOCS_FILE = "search/docs.json"
 MAX_DOCUMENT_BYTES = 64 << 20
 
@@ -50,6 +53,7 @@ class CatalogEntry:
     categories: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
     updated: str | None = None
+    architectures: tuple[str, ...] = ()  # of the latest version; empty when unknown
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,48 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class ProgramInfo:
+    """One eBPF program of a version, as the hub's inspection read it from the ELF."""
+
+    section: str
+    type: str
+    attach: str = ""
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What a package can do, in words: level is info, elevated or dangerous."""
+
+    id: str
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the hub found inside the artifact (ELF and BTF), so users see it before running."""
+
+    programs: tuple[ProgramInfo, ...] = ()
+    maps: tuple[MapInfo, ...] = ()
+    helpers: tuple[str, ...] = ()
+    license: str = ""
+    min_kernel: str | None = None
+    capabilities: tuple[str, ...] = ()
+    permissions: tuple[Permission, ...] = ()
+    size: int = 0
+
+    @property
+    def dangerous(self) -> tuple[Permission, ...]:
+        return tuple(p for p in self.permissions if p.level == "dangerous")
+
+
+@dataclass(frozen=True)
 class Version:
     version: str
     ref: str
@@ -78,7 +124,8 @@ class Version:
     published: str | None = None
     yanked: str | None = None
     requirements: dict[str, Any] = field(default_factory=dict)
-    permissions: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()  # capabilities the entry declares
+    inspection: Inspection | None = None  # None when the hub has not inspected it
 
 
 @dataclass(frozen=True)
@@ -112,7 +159,7 @@ class PackageDocument:
 
 @dataclass(frozen=True)
 class SearchDoc:
-    """What the search page shows for one hit, beside the lunr index (which holds no text)."""
+    """What a search hit shows: for tools other than the site (which uses search/docs/N.json)."""
 
     summary: str
     kind: str
@@ -127,14 +174,35 @@ class SearchDocs:
 
 def dump(document: Root | Catalog | PackageDocument | SearchDocs) -> bytes:
     """Serialise a document exactly as it is published."""
-    return _compact(asdict(document))
+    return _compact(plain(document))
 
 
-def dump_search_index(serialized: dict[str, Any]) -> bytes:
-    """The lunr index, in lunr's own serialisation (opaque here, read by lunr.js)."""
-    if not isinstance(serialized.get("invertedIndex"), list):
-        raise ValueError("not a serialised lunr index")
-    return _compact(serialized)
+def plain(value: Any) -> Any:
+    """`dataclasses.asdict` without its deep copies (ten times faster at hub scale)."""
+    names = _FIELDS.get(type(value))
+    if names is None and is_dataclass(value):
+        names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def dump_search_part(part: dict[str, Any]) -> bytes:
+    """One file of the site's search index (head, term shard or summary block).
+
+    Their shapes are documented in docs/formats.md and read only by the site's
+    search script; here they are only checked to carry the schema version.
+    """
+    if part.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError("a search index part needs schema_version")
+    return _compact(part)
 
 
 def _compact(data: dict[str, Any]) -> bytes:
@@ -168,6 +236,7 @@ def load_catalog(raw: bytes, where: str) -> Catalog:
             categories=_strings(item, "categories", at),
             owners=_strings(item, "owners", at),
             updated=_get(item, "updated", str, at, None),
+            architectures=_strings(item, "architectures", at),
         ))
     return Catalog(data["schema_version"], _get(data, "generated", str, where), tuple(entries))
 
@@ -195,6 +264,8 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
             yanked=_get(item, "yanked", str, at, None),
             requirements=_get(item, "requirements", dict, at, {}),
             permissions=_strings(item, "permissions", at),
+            inspection=load_inspection(_get(item, "inspection", dict, at, None),
+                                       f"{at}.inspection"),
         ))
     return PackageDocument(
         schema_version=data["schema_version"],
@@ -209,6 +280,35 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
         keywords=_strings(data, "keywords", where),
         categories=_strings(data, "categories", where),
         versions=tuple(versions),
+    )
+
+
+def load_inspection(data: dict[str, Any] | None, where: str) -> Inspection | None:
+    """An `inspection` object (as `asdict` wrote it), checked; None stays None."""
+    if data is None:
+        return None
+
+    def items(key: str) -> list[Any]:
+        values = _get(data, key, list, where, [])
+        for i, value in enumerate(values):
+            if not isinstance(value, dict):
+                raise SourceError(f"{where}: {key}[{i}] must be an object")
+        return values
+
+    size = _get(data, "size", int, where, 0)
+    return Inspection(
+        programs=tuple(ProgramInfo(_get(p, "section", str, where), _get(p, "type", str, where),
+                                   _get(p, "attach", str, where, "")) for p in items("programs")),
+        maps=tuple(MapInfo(_get(m, "name", str, where), _get(m, "type", str, where))
+                   for m in items("maps")),
+        helpers=_strings(data, "helpers", where),
+        license=_get(data, "license", str, where, ""),
+        min_kernel=_get(data, "min_kernel", str, where, None),
+        capabilities=_strings(data, "capabilities", where),
+        permissions=tuple(Permission(_get(p, "id", str, where), _get(p, "level", str, where),
+                                     _get(p, "text", str, where))
+                          for p in items("permissions")),
+        size=size,
     )
 
 

@@ -1,10 +1,13 @@
-/* eBPF Hub search: results as you type, from the generator's prebuilt lunr index.
+/* eBPF Hub search: results as you type, from the generator's own small index.
  *
- * Every form.hub-search on a page gets live results in the list after it. The
- * index (api/v1/search/lunr.json), the result texts (api/v1/search/docs.json)
- * and lunr.min.js load once, on first use, so pages that never search pay
- * nothing. Each word is matched as a stemmed term or as a prefix ("open" finds
- * "opensnoop"), and every word must match. Text is inserted with textContent.
+ * The index is split by what each moment needs (generator/search.py):
+ *   api/v1/search/index.json    names and filter flags of every package: loaded at once
+ *   api/v1/search/terms/X.json  terms starting with X and their postings: on first use
+ *   api/v1/search/docs/N.json   summaries of packages N*block..: for the results shown
+ * Every query word must match a term by prefix; matches in the name rank above
+ * keywords, which rank above the summary. Results render as soon as the names
+ * are known; summaries fill in when their block arrives. Text is inserted with
+ * textContent only. window.hubSearch.timings records how long each answer took.
  */
 (function () {
   "use strict";
@@ -12,67 +15,143 @@
   var meta = document.querySelector('meta[name="hub-base"]');
   var base = (meta ? meta.getAttribute("content") : ".").replace(/\/$/, "") || ".";
   var searchPage = document.getElementById("hub-search-status") !== null;
-  var engine = null;
+  var EXACT = [100, 40, 20, 8];
+  var PREFIX = [60, 25, 12, 4];
+  var WORD = /[a-z0-9][a-z0-9+._-]*[a-z0-9+]|[a-z0-9]/g;
+  var STOP = {};
+  ("a an and are as at be by for from has in into is it its of on or that the this to " +
+   "was which with").split(" ").forEach(function (w) { STOP[w] = true; });
+  var head = null;
+  var shards = {};
+  var blocks = {};
+  var state = window.hubSearch = { timings: [], fetched: [] };
 
   function url(path) { return base + "/" + path; }
 
-  function loadScript(src) {
-    return new Promise(function (resolve, reject) {
-      if (window.lunr) { resolve(); return; }
-      var tag = document.createElement("script");
-      tag.src = src;
-      tag.onload = function () { resolve(); };
-      tag.onerror = function () { reject(new Error("cannot load " + src)); };
-      document.head.appendChild(tag);
-    });
-  }
-
   function fetchJSON(path) {
-    return fetch(url(path)).then(function (response) {
+    state.fetched.push(path);
+    return fetch(url("api/v1/search/" + path)).then(function (response) {
       if (!response.ok) { throw new Error(path + ": HTTP " + response.status); }
       return response.json();
     });
   }
 
-  function load() {
-    if (engine === null) {
-      engine = Promise.all([
-        loadScript(url("assets/lunr.min.js")),
-        fetchJSON("api/v1/search/lunr.json"),
-        fetchJSON("api/v1/search/docs.json"),
-      ]).then(function (parts) {
-        return { index: window.lunr.Index.load(parts[1]), docs: parts[2].packages };
+  function loadHead() {
+    if (head === null) {
+      head = fetchJSON("index.json").then(function (data) {
+        data.popularRank = new Map();
+        data.popular.forEach(function (id, i) { data.popularRank.set(id, i); });
+        data.shardSet = new Set(data.shards);
+        return data;
       });
     }
-    return engine;
+    return head;
+  }
+
+  function shardKey(word) {
+    var c = word.charAt(0);
+    return (c >= "a" && c <= "z") || (c >= "0" && c <= "9") ? c : "_";
+  }
+
+  function loadShard(data, key) {
+    if (!data.shardSet.has(key) && !shards[key]) {
+      shards[key] = Promise.resolve({ terms: [], postings: [] });
+      shards[key].ready = { terms: [], postings: [] };
+    }
+    if (!shards[key]) {
+      shards[key] = fetchJSON("terms/" + key + ".json").then(function (shard) {
+        shards[key].ready = shard;
+        return shard;
+      });
+    }
+    return shards[key];
+  }
+
+  function loadBlock(number) {
+    if (!blocks[number]) {
+      blocks[number] = fetchJSON("docs/" + number + ".json").then(function (block) {
+        blocks[number].ready = block;
+        return block;
+      });
+    }
+    return blocks[number];
   }
 
   function words(text) {
-    return text.toLowerCase().split(/[\s\-]+/).map(function (word) {
-      return word.replace(/^\W+|\W+$/g, "");
-    }).filter(Boolean);
+    return (text.toLowerCase().match(WORD) || []).filter(function (w) { return !STOP[w]; });
   }
 
-  function find(loaded, text) {
-    var lunr = window.lunr;
-    var scores = null;
-    words(text).forEach(function (word) {
-      var hits = loaded.index.query(function (query) {
-        query.term(word, { boost: 10 });
-        query.term(word, { usePipeline: false, wildcard: lunr.Query.wildcard.TRAILING });
-      });
-      var next = new Map();
-      hits.forEach(function (hit) {
-        if (scores === null || scores.has(hit.ref)) {
-          next.set(hit.ref, (scores === null ? 0 : scores.get(hit.ref)) + hit.score);
-        }
-      });
-      scores = next;
+  function lowerBound(terms, word) {
+    var lo = 0, hi = terms.length;
+    while (lo < hi) {
+      var mid = (lo + hi) >> 1;
+      if (terms[mid] < word) { lo = mid + 1; } else { hi = mid; }
+    }
+    return lo;
+  }
+
+  function filterOf(form) {
+    var wanted = { mask: 0, kind: -1 };
+    Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (select) {
+      var value = select.value;
+      if (!value) { return; }
+      var name = select.getAttribute("data-filter");
+      if (name === "kind") { wanted.kind = ["bpf", "bundle", "image"].indexOf(value); }
+      if (name === "category") { wanted.category = value; }
+      if (name === "arch") { wanted.arch = value; }
     });
-    if (scores === null) { return []; }
-    return Array.from(scores.entries()).sort(function (a, b) {
-      return b[1] - a[1] || (a[0] < b[0] ? -1 : 1);
-    }).map(function (entry) { return entry[0]; });
+    return wanted;
+  }
+
+  function matcher(data, wanted) {
+    var mask = 0;
+    if (wanted.category) { mask |= 1 << (2 + data.categories.indexOf(wanted.category)); }
+    var arch = wanted.arch ? 1 << (12 + data.architectures.indexOf(wanted.arch)) : 0;
+    return function (flags) {
+      return (wanted.kind < 0 || (flags & 3) === wanted.kind) &&
+        (flags & mask) === mask && (arch === 0 || (flags & arch) !== 0);
+    };
+  }
+
+  // Score every package against the words; shards must be loaded already.
+  function find(data, list, wanted) {
+    var n = data.count;
+    var allowed = matcher(data, wanted);
+    var ids = [];
+    var total = null;
+    if (list.length === 0) {
+      for (var d = 0; d < n; d++) { if (allowed(data.flags[d])) { ids.push(d); } }
+      total = new Float64Array(n);
+    } else {
+      var count = new Uint8Array(n);
+      total = new Float64Array(n);
+      list.forEach(function (word, index) {
+        var shard = shards[shardKey(word)];
+        shard = shard && shard.ready ? shard.ready : { terms: [], postings: [] };
+        var best = new Map();
+        for (var t = lowerBound(shard.terms, word); t < shard.terms.length; t++) {
+          var term = shard.terms[t];
+          if (term.lastIndexOf(word, 0) !== 0) { break; }
+          var weights = term.length === word.length ? EXACT : PREFIX;
+          var postings = shard.postings[t];
+          for (var p = 0; p < postings.length; p++) {
+            var doc = postings[p] >> 2, score = weights[postings[p] & 3];
+            if (count[doc] === index && (best.get(doc) || 0) < score) { best.set(doc, score); }
+          }
+        }
+        best.forEach(function (score, doc) { count[doc] = index + 1; total[doc] += score; });
+      });
+      for (var i = 0; i < n; i++) {
+        if (count[i] === list.length && allowed(data.flags[i])) { ids.push(i); }
+      }
+    }
+    var rank = data.popularRank;
+    ids.sort(function (a, b) {
+      var sa = total[a] + (rank.has(a) ? 3 - rank.get(a) / 100 : 0);
+      var sb = total[b] + (rank.has(b) ? 3 - rank.get(b) / 100 : 0);
+      return sb - sa || data.names[a].length - data.names[b].length || a - b;
+    });
+    return ids;
   }
 
   function element(tag, className, text) {
@@ -82,21 +161,32 @@
     return node;
   }
 
-  function render(list, loaded, names, limit, text) {
+  function render(list, data, ids, limit, text) {
+    var kinds = data.kinds;
     list.textContent = "";
-    names.slice(0, limit).forEach(function (name) {
-      var doc = loaded.docs[name] || { summary: "", kind: "" };
+    ids.slice(0, limit).forEach(function (id) {
+      var name = data.names[id];
       var item = element("li");
       var link = element("a", "hub-result", name);
       link.href = url("packages/" + encodeURIComponent(name) + "/");
       item.appendChild(link);
-      item.appendChild(element("span", "hub-kind", doc.kind));
-      item.appendChild(element("span", "", doc.summary));
+      item.appendChild(element("span", "hub-kind", kinds[data.flags[id] & 3]));
+      var version = element("span", "hub-version");
+      var summary = element("span", "hub-summary");
+      item.appendChild(version);
+      item.appendChild(summary);
       list.appendChild(item);
+      var number = Math.floor(id / data.block);
+      var fill = function (block) {
+        var doc = block.docs[id - block.first];
+        if (doc) { summary.textContent = doc[0]; version.textContent = doc[1]; }
+      };
+      var pending = loadBlock(number);
+      if (pending.ready) { fill(pending.ready); } else { pending.then(fill, function () {}); }
     });
-    if (names.length > limit) {
+    if (ids.length > limit) {
       var more = element("li");
-      var all = element("a", "", "all " + names.length + " results");
+      var all = element("a", "hub-more", "all " + ids.length + " results");
       all.href = url("search/") + "?q=" + encodeURIComponent(text);
       more.appendChild(all);
       list.appendChild(more);
@@ -112,37 +202,84 @@
     var input = form.querySelector("input[name=q]");
     var list = form.nextElementSibling;
     if (!input || !list || !list.classList.contains("hub-results")) { return; }
-    var limit = searchPage ? 200 : 8;
-    var pending = 0;
+    var limit = searchPage ? 100 : 8;
+    var ticket = 0;
+
+    function show(data, text, started, mine) {
+      if (mine !== ticket) { return; }  // a later keystroke won
+      var ids = find(data, words(text), filterOf(form));
+      render(list, data, ids, limit, text);
+      state.timings.push({ query: text, ms: performance.now() - started });
+      list.setAttribute("data-query", text);
+      status(ids.length === 0 ? "No package matches \u201c" + text + "\u201d." :
+        ids.length + (ids.length === 1 ? " package matches." : " packages match."));
+    }
 
     function update() {
+      var started = performance.now();
       var text = input.value.trim();
-      var ticket = ++pending;
+      var mine = ++ticket;
+      var wanted = filterOf(form);
+      var filtered = wanted.kind >= 0 || wanted.category || wanted.arch;
       if (searchPage) {
-        history.replaceState(null, "", text ? "?q=" + encodeURIComponent(text) : "?");
+        var params = new URLSearchParams();
+        if (text) { params.set("q", text); }
+        Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
+          if (s.value) { params.set(s.name, s.value); }
+        });
+        history.replaceState(null, "", "?" + params.toString());
       }
-      if (!text) { list.textContent = ""; status(""); return; }
-      load().then(function (loaded) {
-        if (ticket !== pending) { return; }  // a later keystroke won
-        var names = find(loaded, text);
-        render(list, loaded, names, limit, text);
-        status(names.length === 0 ? "No package matches \u201c" + text + "\u201d." :
-          names.length + (names.length === 1 ? " package matches." : " packages match."));
+      if (!text && !filtered) {
+        list.textContent = ""; list.setAttribute("data-query", ""); status(""); return;
+      }
+      loadHead().then(function (data) {
+        var needed = words(text).map(function (w) { return loadShard(data, shardKey(w)); });
+        if (needed.every(function (p) { return p.ready; })) {
+          show(data, text, started, mine);  // everything at hand: answer in this task
+          return;
+        }
+        return Promise.all(needed).then(function () { show(data, text, started, mine); });
       }).catch(function (error) {
         status("Search is unavailable: " + error.message);
       });
     }
 
-    input.addEventListener("focus", function () { load().catch(function () {}); });
+    input.addEventListener("focus", function () { loadHead().catch(function () {}); });
     input.addEventListener("input", update);
+    Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
+      s.addEventListener("change", update);
+    });
     if (searchPage) {
-      var query = new URLSearchParams(window.location.search).get("q");
-      if (query) { input.value = query; update(); }
+      var params = new URLSearchParams(window.location.search);
+      Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
+        if (params.get(s.name)) { s.value = params.get(s.name); }
+      });
+      if (params.get("q")) { input.value = params.get("q"); }
+      loadHead().catch(function () {});
+      update();
     }
+  }
+
+  function copyButtons() {
+    Array.prototype.forEach.call(document.querySelectorAll("button.hub-copy"), function (b) {
+      b.addEventListener("click", function () {
+        var code = b.previousElementSibling;
+        var text = code ? code.textContent : "";
+        var done = function () {
+          b.textContent = "Copied"; b.classList.add("hub-copied");
+          setTimeout(function () { b.textContent = "Copy"; b.classList.remove("hub-copied"); },
+            1500);
+        };
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(text).then(done, function () {});
+        }
+      });
+    });
   }
 
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll("form.hub-search"), attach);
+    copyButtons();
   }
 
   if (document.readyState === "loading") {

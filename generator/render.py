@@ -1,0 +1,190 @@
+"""HTML of the pages the generator fills in itself: package, author, all packages.
+
+Everything a package author wrote is HTML-escaped here, except the
+description, which goes through `sanitize.description_html` (nh3). Links are
+relative to a page two levels deep (packages/NAME/, authors/LOGIN/), where the
+page shells sit.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from ecli.hubindex import model
+from ecli.oci.registry import is_plain_http
+from generator.sanitize import description_html
+
+UP = "../../"
+LEVELS = {"info": "info", "elevated": "elevated", "dangerous": "dangerous"}
+
+
+def package_page(document: model.PackageDocument, description: str | None = None) -> str:
+    """The article of packages/NAME/; `description` is pre-rendered HTML when cached."""
+    latest = next((v for v in document.versions if not v.yanked), None)
+    parts = [
+        f'<p class="hub-lead">{escape(document.summary)}</p>\n',
+        _badges(document, latest),
+        '<h2 id="run">Run it</h2>\n',
+        _commands(document, latest),
+    ]
+    if latest is not None and latest.inspection is not None:
+        parts += ['<h2 id="permissions">Permissions</h2>\n', _permissions(latest.inspection)]
+    if document.description:
+        html = description if description is not None else description_html(
+            document.description)
+        parts += ['<h2 id="description">Description</h2>\n',
+                  f'<div class="hub-description">\n{html}\n</div>\n']
+    parts += ['<h2 id="versions">Versions</h2>\n', _versions(document)]
+    if latest is not None and (latest.requirements or latest.inspection):
+        parts += ['<h2 id="requirements">Requirements</h2>\n', _requirements(latest)]
+    if latest is not None and latest.inspection is not None and latest.inspection.programs:
+        parts += ['<h2 id="contents">What is inside</h2>\n', _contents(latest.inspection)]
+    parts += ['<h2 id="about">About</h2>\n', _about(document)]
+    return "".join(parts)
+
+
+def author_page(owner: str, items: list[model.CatalogEntry]) -> str:
+    return (
+        f'<p><a href="https://github.com/{quote(owner)}" rel="nofollow noopener">'
+        f"github.com/{escape(owner)}</a> maintains {len(items)} "
+        f"package{'s' if len(items) != 1 else ''}.</p>\n" + cards(items, UP)
+    )
+
+
+def package_list(items: tuple[model.CatalogEntry, ...]) -> str:
+    """All packages, one line each, for packages/ (a page one level deep)."""
+    rows = "".join(
+        f'<li><a href="{quote(item.name)}/">{escape(item.name)}</a> '
+        f'<span class="hub-kind">{escape(item.kind)}</span> {escape(item.summary)}</li>\n'
+        for item in items)
+    return (f'<p>{len(items)} packages, by name. '
+            '<a href="../search/">Search</a> to filter them.</p>\n'
+            f'<ul class="hub-cards hub-all">\n{rows}</ul>\n')
+
+
+def cards(items: list[model.CatalogEntry], prefix: str) -> str:
+    rows = "".join(
+        f'<li><a href="{prefix}packages/{quote(item.name)}/"><strong>{escape(item.name)}'
+        f'</strong></a> <span class="hub-kind">{escape(item.kind)}</span>'
+        + (f' <span class="hub-version">{escape(item.latest)}</span>' if item.latest else "")
+        + f" <span>{escape(item.summary)}</span></li>\n"
+        for item in items)
+    return f'<ul class="hub-cards">\n{rows}</ul>\n'
+
+
+def copy_block(text: str) -> str:
+    """A command with a copy button (hub-search.js copies the command beside it)."""
+    return (f'<div class="hub-copyable"><pre class="hub-command"><code>{escape(text)}</code>'
+            '</pre><button class="hub-copy" type="button" title="Copy to clipboard">Copy'
+            "</button></div>\n")
+
+
+def _badges(document: model.PackageDocument, latest: model.Version | None) -> str:
+    badges = [("", f"kind: {document.kind}")]
+    if latest is not None:
+        badges.append(("", f"latest: {latest.version}"))
+        if latest.inspection is not None:
+            for permission in latest.inspection.dangerous:
+                badges.append((" hub-danger", f"dangerous: {permission.id}"))
+    if document.license:
+        badges.append(("", f"license: {document.license}"))
+    spans = " ".join(f'<span class="hub-badge{extra}">{escape(text)}</span>'
+                     for extra, text in badges)
+    return f'<p class="hub-badges">{spans}</p>\n'
+
+
+def _commands(document: model.PackageDocument, latest: model.Version | None) -> str:
+    parts = [copy_block(f"sudo ecli run {document.name}"),
+             copy_block(f"ecli install {document.name}")]
+    if latest is not None:
+        parts.append(copy_block(f"ecli pull {latest.repository}@{latest.digest}"))
+        parts.append(f'<p class="hub-download">Raw artifact: <a href="{escape(_raw_url(latest))}"'
+                     f' rel="nofollow noopener">OCI manifest of {escape(latest.version)}</a> '
+                     f"(pull it with any OCI client: oras, skopeo, crane).</p>\n")
+    return "".join(parts)
+
+
+def _raw_url(version: model.Version) -> str:
+    registry, _, repository = version.repository.partition("/")
+    scheme = "http" if is_plain_http(registry) else "https"
+    return f"{scheme}://{registry}/v2/{repository}/manifests/{version.digest}"
+
+
+def _permissions(inspection: model.Inspection) -> str:
+    if not inspection.permissions:
+        return "<p>No special permissions found.</p>\n"
+    rows = "".join(
+        f'<li class="hub-permission hub-{LEVELS.get(p.level, "info")}">'
+        f'<span class="hub-level">{escape(p.level)}</span> {escape(p.text)} '
+        f"<code>{escape(p.id)}</code></li>\n" for p in inspection.permissions)
+    return f'<ul class="hub-permissions">\n{rows}</ul>\n'
+
+
+def _versions(document: model.PackageDocument) -> str:
+    rows = []
+    for version in document.versions:
+        status = (f'<span class="hub-yanked">yanked: {escape(version.yanked)}</span>'
+                  if version.yanked else "")
+        platforms = ", ".join(f"{p.os}/{p.architecture}" for p in version.platforms)
+        rows.append(
+            f"<tr><td>{escape(version.version)}</td>"
+            f'<td><code class="hub-digest">{escape(version.digest)}</code></td>'
+            f"<td>{escape(platforms or 'any')}</td>"
+            f"<td>{escape((version.published or '')[:10])}</td><td>{status}</td></tr>\n")
+    return ('<table class="hub-table hub-versions">\n<thead><tr><th>Version</th><th>Digest'
+            "</th><th>Platforms</th><th>Published</th><th>Status</th></tr></thead>\n"
+            f"<tbody>\n{''.join(rows)}</tbody>\n</table>\n")
+
+
+def _requirements(version: model.Version) -> str:
+    shown: dict[str, object] = dict(version.requirements)
+    inspection = version.inspection
+    if inspection is not None:
+        if inspection.min_kernel and "min_kernel" not in shown:
+            shown["min_kernel"] = f"{inspection.min_kernel} (found by inspection)"
+        if inspection.capabilities and "capabilities" not in shown:
+            shown["capabilities"] = inspection.capabilities
+    rows = []
+    for key, value in shown.items():
+        text = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else (
+            "yes" if value is True else "no" if value is False else str(value))
+        rows.append(f"<tr><th>{escape(key.replace('_', ' '))}</th><td>{escape(text)}</td></tr>\n")
+    return f'<table class="hub-table">\n<tbody>\n{"".join(rows)}</tbody>\n</table>\n'
+
+
+def _contents(inspection: model.Inspection) -> str:
+    programs = "".join(
+        f"<tr><td><code>{escape(p.section)}</code></td><td>{escape(p.type)}</td>"
+        f"<td>{escape(p.attach)}</td></tr>\n" for p in inspection.programs)
+    rows = [f'<table class="hub-table">\n<thead><tr><th>Program section</th><th>Type</th>'
+            f"<th>Attaches to</th></tr></thead>\n<tbody>\n{programs}</tbody>\n</table>\n"]
+    facts = []
+    if inspection.maps:
+        facts.append(("Maps", ", ".join(f"{m.name} ({m.type})" for m in inspection.maps)))
+    if inspection.helpers:
+        facts.append(("Helpers", ", ".join(inspection.helpers)))
+    if inspection.license:
+        facts.append(("Object license", inspection.license))
+    body = "".join(f"<tr><th>{label}</th><td>{escape(value)}</td></tr>\n"
+                   for label, value in facts)
+    if body:
+        rows.append(f'<table class="hub-table">\n<tbody>\n{body}</tbody>\n</table>\n')
+    return "".join(rows)
+
+
+def _about(document: model.PackageDocument) -> str:
+    rows = [("Owners", ", ".join(
+        f'<a href="{UP}authors/{quote(o)}/">{escape(o)}</a>' for o in document.owners))]
+    for label, url in (("Homepage", document.homepage), ("Source", document.source)):
+        if url:
+            rows.append((label, f'<a href="{escape(url)}" rel="nofollow noopener">'
+                                f"{escape(url)}</a>"))
+    if document.keywords:
+        rows.append(("Keywords", escape(", ".join(document.keywords))))
+    if document.categories:
+        rows.append(("Categories", escape(", ".join(document.categories))))
+    rows.append(("JSON", f'<a href="{UP}api/v1/packages/{quote(document.name)}.json">'
+                         f"api/v1/packages/{escape(document.name)}.json</a>"))
+    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>\n" for label, value in rows)
+    return f'<table class="hub-table">\n<tbody>\n{body}</tbody>\n</table>\n'
