@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -221,3 +222,30 @@ def test_an_unreadable_record_is_dropped_not_fatal(env):
     (runs / "cafe0001.json").write_text('{"version": 99}')
     assert ps(env) == []
     assert sorted(p.name for p in runs.iterdir()) == [".lock"]
+
+
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(env):
+    from ecli.paths import Paths
+    from ecli.runs import RunRecord, Runs, _start_ticks
+
+    argv = (sys.executable, "-c", "import signal, sys, time; "
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+            "time.sleep(60)")
+    stubborn = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert stubborn.stdout is not None and stubborn.stdout.readline() == "ready\n"
+        runs_dir = Paths.from_environment(env).runs_dir
+        record = RunRecord("5c0ffee5", "stubborn", "stubborn", stubborn.pid,
+                           _start_ticks(stubborn.pid) or 0, time.time(), argv,
+                           str(runs_dir / "5c0ffee5.log"))
+        runs_dir.mkdir(parents=True)
+        (runs_dir / "5c0ffee5.json").write_bytes(record.to_json())
+        started = time.monotonic()
+        result = Runs(runs_dir).stop(record, grace=0.5)
+        assert result.signal == "SIGKILL"
+        assert time.monotonic() - started < 5
+        assert stubborn.wait(timeout=5) == -signal.SIGKILL
+        assert ps(env) == []
+    finally:
+        stubborn.kill()
+        stubborn.wait()
