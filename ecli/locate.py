@@ -103,6 +103,9 @@ def choose_version(document: model.PackageDocument, selector: str | None
         for version in versions:
             if version.version == selector:
                 return version, _yank_warning(document.name, version)
+        if semver.is_version(selector) and selector.count(".") == 2:
+            known = ", ".join(v.version for v in versions) or "none"
+            raise NotFoundError(f"{document.name} has no version {selector} (known: {known})")
     wanted = semver.parse_range(selector) if selector else semver.parse_range("*")
     live = [v for v in versions if not v.yanked]
     best = wanted.best(v.version for v in live)
