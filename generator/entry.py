@@ -38,6 +38,8 @@ class Entry:
     keywords: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     versions: tuple[EntryVersion, ...] = ()  # newest first
+    name_line: int = 1  # where `name` is written, for cross-entry problems
+    name_col: int = 1
 
     @property
     def latest(self) -> EntryVersion | None:

@@ -79,6 +79,8 @@ def _problems(document: Document, error: ValidationError) -> list[Problem]:
         field_hint = spec.get("properties", {}).get(key, {}).get("x-hint")
         return [_at(document, path, f"missing required key {key!r}", code="missing",
                     hint=field_hint or f"add '{key}:' here", field=(*path, key))]
+    if kind == "not" and not isinstance(error.instance, dict):
+        return []  # a rule between keys: the type error already says it is no mapping
     if kind == "not":
         return [_at(document, path, error.validator_value.get("x-message", error.message),
                     code="conflict", hint=error.validator_value.get("x-hint"))]

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ecli.errors import ReferenceError_
 from ecli.oci.reference import parse as parse_reference
-from generator import schema, semver
+from generator import schema, semver, spdx
 from generator.entry import Entry, EntryVersion, Index
 from generator.load import Document, NodePath, load_file
 from generator.problems import Problem, field_path
@@ -70,6 +70,9 @@ def validate_index(index_dir: Path, files: Iterable[Path] | None = None) -> Resu
         problems.extend(found)
         if entry is not None:
             entries[entry.name] = entry
+    for problem in look_alikes(index_dir, entries):
+        problems.append(problem)
+        entries.pop(Path(problem.file).stem, None)
     featured: tuple[str, ...] = ()
     if files is None and (index_dir / FEATURED_FILE).exists():
         featured, found = _featured(index_dir / FEATURED_FILE, schema_dir, packages)
@@ -209,13 +212,72 @@ def rule_readme(document: Document, context: Context) -> list[Problem]:
     return []
 
 
+def rule_license(document: Document, context: Context) -> list[Problem]:
+    text = _get(document.data, "license")
+    if not isinstance(text, str):
+        return []
+    problems = []
+    for token, suggestion in spdx.unknown(text):
+        hint = (f"did you mean {suggestion!r}?" if suggestion else
+                "use an identifier from https://spdx.org/licenses/, or LicenseRef-NAME")
+        problems.append(_problem(document, ("license",), f"{token!r} is not an SPDX license "
+                                 "identifier", code="license", hint=hint))
+    return problems
+
+
+def rule_versions_ordered(document: Document, context: Context) -> list[Problem]:
+    """Newest first, as the JSON index and the site list them: a reader sees the latest."""
+    previous = None
+    for i, item in enumerate(_list(document.data, "versions")):
+        text = _get(item, "version")
+        if not isinstance(text, str) or not semver.is_valid(text):
+            continue
+        if previous is not None and semver.key(text) > semver.key(previous):
+            return [_problem(document, ("versions", i, "version"),
+                             f"version {text} is listed after the older {previous}",
+                             code="order", hint="list versions newest first")]
+        previous = text
+    return []
+
+
 RULES: tuple[Rule, ...] = (
     rule_name_matches_file,
     rule_versions_unique,
+    rule_versions_ordered,
     rule_refs,
     rule_urls,
     rule_readme,
+    rule_license,
 )
+
+
+# --- rules across entries ------------------------------------------------------------
+
+_LOOK_ALIKE = str.maketrans({"0": "o", "1": "l", "i": "l", "5": "s", "-": None, "_": None})
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like: case, look-alike digits and letters, dashes folded away."""
+    return name.lower().replace("rn", "m").replace("vv", "w").translate(_LOOK_ALIKE)
+
+
+def look_alikes(index_dir: Path, entries: dict[str, Entry]) -> list[Problem]:
+    """A name may not look like another package's (`0pensnoop`, `open-snoop`, `OpenSnoop`)."""
+    packages = index_dir / PACKAGES_DIR
+    names = {p.stem for p in packages.glob("*.yaml")} if packages.is_dir() else set()
+    names |= set(entries)
+    by_skeleton: dict[str, list[str]] = {}
+    for name in sorted(names):
+        by_skeleton.setdefault(skeleton(name), []).append(name)
+    problems = []
+    for name, entry in sorted(entries.items()):
+        others = [n for n in by_skeleton[skeleton(name)] if n != name]
+        if others:
+            problems.append(Problem(entry.file, entry.name_line, entry.name_col, "name",
+                                    f"{name!r} looks like the package {others[0]!r}",
+                                    "choose a name that cannot be mistaken for another "
+                                    "package's", code="look-alike"))
+    return problems
 
 
 def _featured(path: Path, schema_dir: Path, packages: Path) -> tuple[tuple[str, ...],
@@ -248,8 +310,10 @@ def _entry(document: Document, context: Context) -> Entry:
          for i, v in enumerate(data["versions"])),
         key=lambda v: semver.key(v.version), reverse=True,
     )
+    name_at = document.where(("name",))
     return Entry(
-        name=data["name"], file=document.file, summary=data["summary"], kind=data["kind"],
+        name=data["name"], file=document.file, name_line=name_at.line, name_col=name_at.col,
+        summary=data["summary"], kind=data["kind"],
         owners=tuple(data["owners"]), license=data["license"], description=description,
         homepage=data.get("homepage"), source=data.get("source"),
         keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),

@@ -60,7 +60,7 @@ CORPUS_FILES = sorted(CORPUS.glob("*.yaml"))
 
 
 def test_corpus_is_big_enough():
-    assert len(CORPUS_FILES) >= 12
+    assert len(CORPUS_FILES) >= 40
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.stem)
@@ -154,3 +154,35 @@ def test_loader_keeps_positions_of_keys_and_values():
 def test_loader_refuses_hostile_or_odd_yaml(text: bytes, message: str):
     _, problems = load_bytes(text, "f.yaml")
     assert any(message in p.message for p in problems), problems
+
+
+@pytest.mark.parametrize("path", [*CORPUS_FILES, INDEX / "packages" / "opensnoop.yaml"],
+                         ids=lambda p: p.stem)
+def test_fast_schema_check_agrees_with_jsonschema(path: Path):
+    """fastjsonschema only short-cuts valid files; it must never pass what jsonschema fails."""
+    from generator import schema
+
+    document, _ = load_bytes(path.read_bytes(), str(path))
+    if document is None:
+        return
+    slow = list(schema.validator(INDEX / "schema", schema.ENTRY_SCHEMA).iter_errors(
+        document.data))
+    try:
+        schema.fast_validator(INDEX / "schema", schema.ENTRY_SCHEMA)(document.data)
+        fast_ok = True
+    except Exception:
+        fast_ok = False
+    assert fast_ok == (slow == [])
+
+
+def test_a_bad_entry_in_the_index_publishes_nothing(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]):
+    index = tmp_path / "index"
+    shutil.copytree(INDEX, index)
+    shutil.copy(CORPUS / "0pensnoop.yaml", index / "packages" / "0pensnoop.yaml")
+    out = tmp_path / "site"
+    assert main(["build", "--index", str(index), "--offline", "--out", str(out),
+                 "--config", str(REPO / "mkdocs.yml")]) == 1
+    output = capsys.readouterr().out
+    assert f"{index / 'packages' / '0pensnoop.yaml'}:1:7: name: '0pensnoop' looks like" in output
+    assert not out.exists() and not (tmp_path / "site.tmp").exists()
