@@ -27,6 +27,11 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
         stream.write("\n")
 
 
+_json_string = json.encoder.py_encode_basestring  # type: ignore[attr-defined]
+if hasattr(json.encoder, "c_encode_basestring") and json.encoder.c_encode_basestring:
+    _json_string = json.encoder.c_encode_basestring
+
+
 class EventPrinter:
     """Prints decoded events as aligned columns under a header, or JSON lines."""
 
@@ -38,13 +43,25 @@ class EventPrinter:
         self.stream = stream
         self.widths = [max(len(c), w) for c, w in zip(self.columns, widths, strict=True)]
         self._header_done = as_json
+        # JSON lines are the hot path: the keys are encoded once, values by type.
+        self._keys = [("{" if i == 0 else ", ") + json.dumps(c) + ": "
+                      for i, c in enumerate(self.columns)]
+        if timestamp:
+            self._keys[0] = ", " + self._keys[0][1:]
 
     def event(self, values: Sequence[Any]) -> None:
         if self.as_json:
-            record = dict(zip(self.columns, values, strict=True))
-            if self.timestamp:
-                record = {"time": time.time(), **record}
-            self.stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            parts = [f'{{"time": {time.time():.6f}'] if self.timestamp else []
+            for key, value in zip(self._keys, values, strict=True):
+                kind = type(value)
+                if kind is int:
+                    parts.append(key + str(value))
+                elif kind is str:
+                    parts.append(key + _json_string(value))
+                else:
+                    parts.append(key + json.dumps(value, ensure_ascii=False, default=str))
+            parts.append("}\n")
+            self.stream.write("".join(parts))
             return
         texts = [str(v) for v in values]
         if not self._header_done:

@@ -44,10 +44,19 @@ class StructDecoder:
         self.columns = [leaf.name or "value" for leaf in self.leaves]
         self.widths = [_display_width(leaf) for leaf in self.leaves]
         self._struct = _packed_struct(self.leaves)
+        # The common case: one item per leaf, so only the converted columns need work.
+        self._flat = all(leaf.items == 1 for leaf in self.leaves)
+        self._converters = [(i, leaf.convert) for i, leaf in enumerate(self.leaves)
+                            if leaf.convert]
 
     def decode(self, data: bytes | memoryview) -> list[Any]:
         if len(data) < self.size:  # a short sample: decode what is there, zeros after
             data = bytes(data).ljust(self.size, b"\0")
+        if self._struct is not None and self._flat:
+            values = list(self._struct.unpack_from(data))
+            for i, convert in self._converters:
+                values[i] = convert(values[i])
+            return values
         if self._struct is not None:
             raw = self._struct.unpack_from(data)
             values, i = [], 0
