@@ -64,9 +64,14 @@ registry: deps
 	echo "registry up on $(REGISTRY) (storage $(RUN)/registry)"
 
 example: registry
-	echo "==> building examples/opensnoop and pushing it to $(REGISTRY)"
-	$(BIN)/ecli build examples/opensnoop
-	$(BIN)/ecli push $(REGISTRY)/ebpfhub/opensnoop:0.1.0 --dir examples/opensnoop
+	echo "==> building the examples and pushing them to $(REGISTRY)"
+	for dir in examples/*/; do
+		name=$$(basename $$dir)
+		version=$$($(BIN)/python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["package"]["version"])' $$dir/ecli.toml)
+		$(BIN)/ecli -q build $$dir >/dev/null
+		$(BIN)/ecli -q push $(REGISTRY)/ebpfhub/$$name:$$version --dir $$dir >/dev/null
+		echo "    $$name $$version"
+	done
 
 # The demo's registry holds what `example` just pushed: resolve its tag afresh.
 site: example
