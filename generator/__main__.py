@@ -41,6 +41,10 @@ def parser() -> argparse.ArgumentParser:
                            help="never ask a registry; every tag must already be in the lock")
             p.add_argument("--refresh", action="store_true",
                            help="ask again for every tag, even those already in the lock")
+        if name == "resolve":
+            p.add_argument("--fail-on-moved", action="store_true",
+                           help="a tag that now names other content is an error (with "
+                           "--refresh: the scheduled check of published versions)")
         if name == "inspect":
             p.add_argument("--store", type=Path, default=Path(".cache/hub-artifacts"),
                            help="OCI store that caches pulled artifacts by digest "
@@ -80,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                                 offline=getattr(args, "offline", False),
                                 refresh=getattr(args, "refresh", False),
                                 inspection_file=args.inspection,
-                                stats_file=getattr(args, "stats", None))
+                                stats_file=getattr(args, "stats", None),
+                                fail_on_moved=getattr(args, "fail_on_moved", False))
         if args.command == "inspect":
             inspected = commands.inspect(opts, args.store)
             state = "written" if inspected.written else "unchanged"
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "resolve":
             resolved = commands.resolve_lock(opts)
             state = "written" if resolved.lock_written else "unchanged"
+            for line in resolved.moved:
+                print(f"moved: {line}")
             print(f"ok: {resolved.versions} version(s), {resolved.requests} registry "
                   f"request(s), {opts.lock_file} {state}")
             return 0

@@ -31,6 +31,7 @@ class Options:
     resolver: Resolver | None = None
     inspection_file: Path | None = None
     stats_file: Path | None = None
+    fail_on_moved: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ResolveResult:
     versions: int
     requests: int
     lock_written: bool
+    moved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,14 @@ class BuildResult:
 
 def options(index_dir: Path, *, lock_file: Path | None = None, config_file: Path | None = None,
             offline: bool = False, refresh: bool = False, resolver: Resolver | None = None,
-            inspection_file: Path | None = None, stats_file: Path | None = None) -> Options:
+            inspection_file: Path | None = None, stats_file: Path | None = None,
+            fail_on_moved: bool = False) -> Options:
     """Defaults follow the repository layout: lock and inspections in the index,
     mkdocs.yml beside it."""
     return Options(index_dir, lock_file or index_dir / lock.LOCK_FILE,
                    config_file or index_dir.resolve().parent / "mkdocs.yml", offline, refresh,
                    resolver, inspection_file or index_dir / inspection.INSPECTION_FILE,
-                   stats_file)
+                   stats_file, fail_on_moved)
 
 
 def validate(index_dir: Path, files: list[Path] | None = None) -> ValidateResult:
@@ -84,14 +87,15 @@ def validate(index_dir: Path, files: list[Path] | None = None) -> ValidateResult
 
 def resolve_lock(opts: Options) -> ResolveResult:
     index = _valid_index(opts.index_dir)
-    requests, written = _update_lock(index, opts)
-    return ResolveResult(sum(len(e.versions) for e in index.entries.values()), requests, written)
+    requests, written, moved = _update_lock(index, opts)
+    return ResolveResult(sum(len(e.versions) for e in index.entries.values()), requests, written,
+                         moved)
 
 
 def build(opts: Options, out: Path) -> BuildResult:
     started = time.monotonic()
     index = _valid_index(opts.index_dir)
-    requests, written = (0, False) if opts.offline else _update_lock(index, opts)
+    requests, written, _ = (0, False, ()) if opts.offline else _update_lock(index, opts)
     locked = lock.read(opts.lock_file)
     problems = emit.check_lock(index, locked)
     if problems:
@@ -158,17 +162,18 @@ def _valid_index(index_dir: Path) -> Index:
     return result.index
 
 
-def _update_lock(index: Index, opts: Options) -> tuple[int, bool]:
+def _update_lock(index: Index, opts: Options) -> tuple[int, bool, tuple[str, ...]]:
     """Resolve what the lock lacks; the lock is rewritten only when all succeeded."""
     old = lock.read(opts.lock_file)
     result = resolve(index, old, offline=opts.offline, refresh=opts.refresh,
-                     resolver=opts.resolver)
+                     resolver=opts.resolver, fail_on_moved=opts.fail_on_moved)
     if result.problems:
         raise GeneratorError(result.problems)
+    moved = tuple(result.moved)
     if result.changed or not opts.lock_file.exists():
         lock.write(opts.lock_file, result.lock)
-        return result.requests, True
-    return result.requests, False
+        return result.requests, True, moved
+    return result.requests, False, moved
 
 
 def _generated() -> str:

@@ -135,7 +135,9 @@ def registry_puller(ref: OciReference, store_dir: Path) -> tuple[list[Path],
     else:
         platforms = tuple(_platform(text, pulled.digest)
                           for text in pulled.package.config.platforms if "/" in text)
-    objects = [path for path in pulled.package.files.values() if _is_elf(path)]
+    main_object = pulled.package.object_path  # kind bpf: must be a readable eBPF object
+    objects = [main_object] if main_object is not None else [
+        path for path in pulled.package.files.values() if _is_bpf_elf(path)]
     return objects, platforms
 
 
@@ -144,7 +146,7 @@ def _platform(text: str, digest: str) -> model.Platform:
     return model.Platform(os_name, architecture.split("/")[0], digest)
 
 
-def _is_elf(path: Path) -> bool:
+def _is_bpf_elf(path: Path) -> bool:
     """An ELF file for machine 247 (eBPF); other files of a bundle are not inspected."""
     with path.open("rb") as stream:
         head = stream.read(20)

@@ -9,6 +9,7 @@ naming the package and version; the caller leaves the lock untouched then.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from generator.problems import Problem
 
 Resolver = Callable[[OciReference], str]
 WORKERS = 8
+ATTEMPTS = 3
+BACKOFF = 0.25  # seconds before the second attempt; doubled before each next one
+_TRANSIENT = ("cannot reach", "did not answer", "HTTP 5", "HTTP 429")
 
 
 @dataclass
@@ -30,13 +34,16 @@ class Resolution:
     problems: list[Problem] = field(default_factory=list)
     requests: int = 0
     changed: bool = False
+    moved: list[str] = field(default_factory=list)  # "name version: old -> new"
 
 
 def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = False,
-            resolver: Resolver | None = None) -> Resolution:
+            resolver: Resolver | None = None, fail_on_moved: bool = False) -> Resolution:
     """A new lock for exactly the index's versions; entries gone from the index drop out.
 
-    `refresh` asks again for every tag (the scheduled re-resolve: a tag moved).
+    `refresh` asks again for every tag (the scheduled re-resolve). A tag that
+    now names other content is listed in `moved`; with `fail_on_moved` it is a
+    problem showing both digests, since a published version must not change.
     """
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     new: Lock = {}
@@ -69,8 +76,19 @@ def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = F
         for (entry, version), (digest, error) in zip(wanted, answers, strict=True):
             if digest is not None:
                 known = old.get(entry.name, {}).get(version.version)
-                unchanged = known is not None and (known.ref, known.digest) == (version.ref,
-                                                                                digest)
+                same_ref = known is not None and known.ref == version.ref
+                if same_ref and known and known.digest != digest:
+                    result.moved.append(f"{entry.name} {version.version}: {known.digest} -> "
+                                        f"{digest}")
+                    if fail_on_moved:
+                        result.problems.append(_problem(
+                            entry, version, f"the tag moved: {version.ref} was "
+                            f"{known.digest} when published and is now {digest}",
+                            "a published version must not change: push the old content "
+                            "back under this tag, or yank the version", code="moved"))
+                        new[entry.name][version.version] = known
+                        continue
+                unchanged = same_ref and known is not None and known.digest == digest
                 new[entry.name][version.version] = (
                     known if unchanged and known else Locked(version.ref, digest, now))
             else:
@@ -91,14 +109,23 @@ def _registry_resolver() -> Resolver:
 
 
 def _ask(resolver: Resolver, reference: OciReference) -> tuple[str | None, str | None]:
-    try:
-        return check_digest(resolver(reference)), None
-    except EcliError as exc:
-        return None, exc.message
-    except OSError as exc:
-        return None, str(exc)
+    """The digest, retrying transient failures (unreachable, 5xx, 429) with back-off."""
+    error = ""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(BACKOFF * 2 ** (attempt - 1))
+        try:
+            return check_digest(resolver(reference)), None
+        except EcliError as exc:
+            error = exc.message
+        except OSError as exc:
+            error = str(exc)
+        if not any(mark in error for mark in _TRANSIENT):
+            break
+    return None, error
 
 
-def _problem(entry: Entry, version: EntryVersion, message: str, hint: str) -> Problem:
+def _problem(entry: Entry, version: EntryVersion, message: str, hint: str,
+             code: str = "resolve") -> Problem:
     return Problem(entry.file, version.line, version.col, "ref",
-                   f"{entry.name} {version.version}: {message}", hint, code="resolve")
+                   f"{entry.name} {version.version}: {message}", hint, code=code)

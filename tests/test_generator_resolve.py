@@ -116,16 +116,16 @@ def test_the_cli_resolves_through_the_real_registry_client(registry, tmp_path: P
 def test_registry_down_is_a_problem_per_version_and_the_lock_is_untouched(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     dead = f"127.0.0.1:{free_port()}"
-    index = make_index(tmp_path, {"1.0.0": f"{dead}/ebpfhub/tool:1.0.0",
-                                  "1.1.0": f"{dead}/ebpfhub/tool:1.1.0"})
+    index = make_index(tmp_path, {"1.1.0": f"{dead}/ebpfhub/tool:1.1.0",
+                                  "1.0.0": f"{dead}/ebpfhub/tool:1.0.0"})
     lock.write(index / "lock.json", {})
     stamp = (index / "lock.json").read_bytes()
     assert main(["resolve", "--index", str(index)]) == 1
     output = capsys.readouterr().out
     entry = index / "packages" / "tool.yaml"
-    assert (f"{entry}:7:27: ref: tool 1.0.0: {dead}/ebpfhub/tool:1.0.0: cannot reach {dead}"
+    assert (f"{entry}:8:27: ref: tool 1.0.0: {dead}/ebpfhub/tool:1.0.0: cannot reach {dead}"
             in output)
-    assert f"{entry}:8:27: ref: tool 1.1.0: {dead}/ebpfhub/tool:1.1.0:" in output
+    assert f"{entry}:7:27: ref: tool 1.1.0: {dead}/ebpfhub/tool:1.1.0:" in output
     assert (index / "lock.json").read_bytes() == stamp
 
 
@@ -147,3 +147,17 @@ def test_a_moved_tag_is_seen_only_with_refresh(registry, tmp_path: Path):
     refreshed = commands.resolve_lock(commands.options(index, refresh=True))
     assert (refreshed.requests, refreshed.lock_written) == (1, True)
     assert lock.read(index / "lock.json")["tool"]["1.0.0"].digest == second
+
+
+def test_a_moved_tag_fails_the_scheduled_check_with_both_digests(
+        registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    first = push_manifest(registry.host, "ebpfhub/moved", "1.0.0")
+    index = make_index(tmp_path, {"1.0.0": f"{registry.host}/ebpfhub/moved:1.0.0"})
+    commands.resolve_lock(commands.options(index))
+    stamp = (index / "lock.json").read_bytes()
+    second = push_manifest(registry.host, "ebpfhub/moved", "1.0.0", flavour="v3")
+    assert main(["resolve", "--index", str(index), "--refresh", "--fail-on-moved"]) == 1
+    output = capsys.readouterr().out
+    assert f"the tag moved: {registry.host}/ebpfhub/moved:1.0.0 was {first} when published " \
+           f"and is now {second} [moved]" in output
+    assert (index / "lock.json").read_bytes() == stamp

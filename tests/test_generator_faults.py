@@ -1,0 +1,118 @@
+"""Registry faults seen by `generator resolve` and `inspect`: each is a located problem,
+the lock and the inspection file stay as they were, and nothing is published.
+
+A small misbehaving registry (http.server on 127.0.0.1) answers 500, or serves
+a manifest whose bytes do not match the digest asked for; the real registry
+(CNCF distribution) answers 404 for a tag that was never pushed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from generator import lock
+from generator.__main__ import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class _Faulty(BaseHTTPRequestHandler):
+    mode = "500"
+    seen: list[str]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        if self.path == "/v2/":
+            self._send(200, b"{}")
+        elif self.mode == "500":
+            self._send(500, b'{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}')
+        else:  # "mismatch": a manifest, whatever digest was asked for
+            body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+            self._send(200, body, "application/vnd.oci.image.manifest.v1+json")
+
+    do_HEAD = do_GET
+
+    def _send(self, code: int, body: bytes, kind: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def faulty(mode: str) -> Iterator[tuple[str, list[str]]]:
+    seen: list[str] = []
+    handler = type("Handler", (_Faulty,), {"mode": mode, "seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def make_index(tmp_path: Path, ref: str) -> Path:
+    index = tmp_path / "index"
+    shutil.copytree(REPO / "index" / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "packages" / "tool.yaml").write_text(
+        "name: tool\nkind: bpf\nsummary: a tool\nowners: [ebpfhub]\nlicense: MIT\n"
+        f"versions:\n  - version: 1.0.0\n    ref: '{ref}'\n")
+    lock.write(index / "lock.json", {})
+    return index
+
+
+def test_http_500_is_retried_then_a_problem_and_the_site_stays(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    with faulty("500") as (host, seen):
+        index = make_index(tmp_path, f"{host}/ebpfhub/tool:1.0.0")
+        stamp = (index / "lock.json").read_bytes()
+        out = tmp_path / "site"
+        out.mkdir()
+        (out / "api" / "v1").mkdir(parents=True)
+        (out / "api" / "v1" / "index.json").write_text("{}")  # a previous build
+        assert main(["build", "--index", str(index), "--out", str(out),
+                     "--config", str(REPO / "mkdocs.yml")]) == 1
+    output = capsys.readouterr().out
+    assert f"{index / 'packages' / 'tool.yaml'}:8:10: ref: tool 1.0.0: " in output
+    assert "HTTP 500: disk on fire [resolve]" in output
+    assert len([p for p in seen if "manifests" in p]) == 3  # retried with back-off
+    assert (index / "lock.json").read_bytes() == stamp
+    assert (out / "api" / "v1" / "index.json").read_text() == "{}"
+
+
+def test_a_tag_never_pushed_is_not_found(registry, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]):
+    index = make_index(tmp_path, f"{registry.host}/ebpfhub/never-pushed:1.0.0")
+    assert main(["resolve", "--index", str(index)]) == 1
+    output = capsys.readouterr().out
+    assert "tool 1.0.0:" in output and "not found" in output and "[resolve]" in output
+
+
+def test_content_that_does_not_match_its_digest_is_refused_by_inspect(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    claimed = "sha256:" + hashlib.sha256(b"something else").hexdigest()
+    with faulty("mismatch") as (host, _):
+        index = make_index(tmp_path, f"{host}/ebpfhub/tool@{claimed}")
+        assert main(["resolve", "--index", str(index)]) == 0  # a pinned digest: no request
+        code = main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")])
+    output = capsys.readouterr().out
+    assert code == 1
+    assert "tool 1.0.0" in output and "[inspect]" in output
+    assert "digest" in output.lower()
+    assert not (index / "inspection.json").exists()

@@ -1,0 +1,137 @@
+"""`python -m generator inspect`: real objects compiled by clang, pulled from the real registry.
+
+The inspection decodes each program's call instructions itself (helper ids
+through a table generated from libbpf's header), so these tests compile a
+program that calls the helpers the hub must flag and check what comes out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecli.oci import artifact, reference
+from ecli.oci import registry as oci_registry
+from ecli.oci.config import PackageConfig
+from ecli.oci.store import Store
+from generator import commands, inspect, lock
+from generator.__main__ import main
+from generator.helper_ids import HELPERS
+
+from bpf_objects import compile_bpf
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "tests" / "bpf" / "hub_inspect.bpf.c"
+
+
+@pytest.fixture(scope="module")
+def hub_object(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return compile_bpf(SOURCE, tmp_path_factory.mktemp("inspect"))
+
+
+def test_helper_table_matches_the_installed_libbpf_header():
+    header = Path("/usr/include/bpf/bpf_helper_defs.h").read_text()
+    assert inspect.parse_helper_defs(header) == HELPERS
+    assert HELPERS[36] == "bpf_probe_write_user" and HELPERS[109] == "bpf_send_signal"
+
+
+def test_object_inspection_finds_programs_helpers_and_dangers(hub_object: Path):
+    found = inspect.inspect_object(hub_object)
+    assert [(p.section, p.type, p.attach) for p in found.programs] == [
+        ("tracepoint/syscalls/sys_enter_openat", "tracepoint", "syscalls:sys_enter_openat"),
+        ("xdp", "xdp", "")]
+    assert {"bpf_probe_write_user", "bpf_send_signal", "bpf_ringbuf_reserve",
+            "bpf_ringbuf_submit", "bpf_get_current_pid_tgid"} <= set(found.helpers)
+    assert [(m.name, m.type) for m in found.maps] == [("events", "ringbuf")]
+    assert found.license == "GPL"
+    assert found.min_kernel == "5.8"  # ring buffer
+    levels = {p.id: p.level for p in found.permissions}
+    assert levels["write-user-memory"] == "dangerous"
+    assert levels["send-signal"] == "dangerous"
+    assert levels["network-hook"] == "elevated"
+    assert levels["observe-kernel"] == "info"
+    assert [p.level for p in found.permissions][:2] == ["dangerous", "dangerous"]
+    assert {"CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON", "CAP_SYS_ADMIN"} <= set(
+        found.capabilities)
+
+
+def test_instructions_are_decoded_with_wide_loads_skipped():
+    call = bytes([0x85, 0x00, 0, 0]) + (36).to_bytes(4, "little")
+    local_call = bytes([0x85, 0x10, 0, 0]) + (5).to_bytes(4, "little")  # bpf-to-bpf
+    wide = bytes([0x18, 0x01, 0, 0]) + bytes([0x85, 0, 0, 0]) + bytes(8)  # imm looks like a call
+    assert inspect.helper_calls(call + local_call + wide + call, "x") == {36}
+    with pytest.raises(Exception, match="not a multiple of 8"):
+        inspect.helper_calls(b"\x85\x00", "x")
+
+
+def _index_with(tmp_path: Path, ref: str) -> Path:
+    index = tmp_path / "index"
+    shutil.copytree(REPO / "index" / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "packages" / "hubtool.yaml").write_text(
+        "name: hubtool\nkind: bpf\nsummary: a tool that writes user memory\n"
+        f"owners: [ebpfhub]\nlicense: GPL-2.0-only\nversions:\n  - version: 1.0.0\n"
+        f"    ref: '{ref}'\n")
+    return index
+
+
+def test_inspect_pulls_by_digest_caches_and_the_site_shows_the_danger(
+        registry, hub_object: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    config = PackageConfig(name="hubtool", version="1.0.0", kind="bpf", object=hub_object.name,
+                           platforms=("linux/amd64",))
+    artifact.create(store, config, [hub_object], tag="1.0.0")
+    ref = reference.parse(f"{registry.host}/ebpfhub/hubtool:1.0.0")
+    digest = oci_registry.push(store, ref)
+    index = _index_with(tmp_path, str(ref))
+    assert main(["resolve", "--index", str(index)]) == 0
+    cache = tmp_path / "cache"
+    assert main(["inspect", "--index", str(index), "--store", str(cache)]) == 0
+    output = capsys.readouterr().out
+    assert "dangerous: hubtool 1.0.0: write-user-memory" in output
+    assert "1 digest(s) inspected, 1 pulled" in output
+    saved = json.loads((index / "inspection.json").read_text())
+    assert list(saved["digests"]) == [digest]
+    assert saved["digests"][digest]["platforms"] == [
+        {"architecture": "amd64", "digest": digest, "os": "linux"}]
+    assert main(["inspect", "--index", str(index), "--store", str(cache)]) == 0  # cached
+    assert "0 pulled" in capsys.readouterr().out
+    out = tmp_path / "site"
+    assert main(["build", "--index", str(index), "--offline", "--out", str(out),
+                 "--config", str(REPO / "mkdocs.yml")]) == 0
+    page = (out / "packages" / "hubtool" / "index.html").read_text()
+    assert '<span class="hub-badge hub-danger">dangerous: write-user-memory</span>' in page
+    assert re.search(r'hub-dangerous"><span class="hub-level">dangerous</span> writes into '
+                     r"the memory of running processes \(bpf_probe_write_user\)", page)
+    document = json.loads((out / "api" / "v1" / "packages" / "hubtool.json").read_text())
+    inspection = document["versions"][0]["inspection"]
+    assert inspection["min_kernel"] == "5.8"
+    assert document["versions"][0]["platforms"][0]["architecture"] == "amd64"
+    catalog = json.loads((out / "api" / "v1" / "catalog.json").read_text())
+    assert catalog["packages"][0]["architectures"] == ["amd64"]
+
+
+def test_an_artifact_that_is_not_ebpf_is_a_located_problem(
+        registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    bogus = tmp_path / "tool.bpf.o"
+    bogus.write_bytes(b"\x7fELF" + bytes(60))  # claims ELF, is not an eBPF object
+    config = PackageConfig(name="hubtool", version="1.0.0", kind="bpf", object=bogus.name)
+    artifact.create(store, config, [bogus], tag="1.0.0")
+    ref = reference.parse(f"{registry.host}/ebpfhub/bogus:1.0.0")
+    digest = oci_registry.push(store, ref)
+    index = _index_with(tmp_path, f"{registry.host}/ebpfhub/bogus@{digest}")
+    lock.write(index / "lock.json", {})
+    commands.resolve_lock(commands.options(index))
+    code = main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")])
+    output = capsys.readouterr().out
+    assert code == 1
+    assert f"{index / 'packages' / 'hubtool.yaml'}:8:10: ref: hubtool 1.0.0" in output
+    assert "[inspect]" in output
+    assert not (index / "inspection.json").exists()
