@@ -40,8 +40,9 @@ def check(index_dir: Path, base: str, author: str, lock_file: Path) -> tuple[Cha
                                                                             list[Problem]]:
     repo, prefix = _repository(index_dir)
     old_files = _base_files(repo, base, f"{prefix}{PACKAGES}/")
-    old_lock = _base_lock(repo, base, f"{prefix}{lock_file.resolve().relative_to(repo)}"
-                          if lock_file.resolve().is_relative_to(repo) else "")
+    lock_path = lock_file.resolve()
+    old_lock = _base_lock(repo, base, lock_path.relative_to(repo).as_posix()
+                          if lock_path.is_relative_to(repo) else "")
     new_lock = lockfile.read(lock_file)
     problems: list[Problem] = []
     packages = index_dir / PACKAGES
