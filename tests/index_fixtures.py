@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import http.server
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,3 +71,22 @@ def serve(folder: Path) -> Iterator[tuple[str, list[tuple[str, str]]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def opensnoop_only_index() -> Path:
+    """A copy of this repository's index/ with only the opensnoop entry.
+
+    For tests written against one known package; removed when the tests end.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="index-"))
+    atexit.register(shutil.rmtree, folder, True)
+    index = folder / "index"
+    shutil.copytree(REPO_INDEX, index, ignore=shutil.ignore_patterns("lock.json", "*.yaml"))
+    shutil.copy(REPO_INDEX / "featured.yaml", index / "featured.yaml")
+    shutil.copy(REPO_INDEX / "packages" / "opensnoop.yaml", index / "packages" / "opensnoop.yaml")
+    for beside in ("mkdocs.yml", "site_overrides"):  # the site is configured beside index/
+        (folder / beside).symlink_to(REPO_INDEX.parent / beside)
+    return index
+
+
+REPO_INDEX = Path(__file__).resolve().parent.parent / "index"

@@ -15,8 +15,10 @@ from ecli.hubindex import model
 from generator import lock
 from generator.__main__ import main
 
+from index_fixtures import opensnoop_only_index
+
 REPO = Path(__file__).resolve().parent.parent
-INDEX = REPO / "index"
+INDEX = opensnoop_only_index()
 API_SCHEMA = REPO / "ecli" / "hubindex" / "api-v1.schema.json"
 DIGEST = "sha256:" + "ab" * 32
 REF = "127.0.0.1:5000/ebpfhub/opensnoop:0.1.0"

@@ -1,12 +1,15 @@
-"""The built site in headless Chromium: type in the home page's box, follow a result.
+"""The built site in headless Chromium: search as you type, filters, navigation, copy
+buttons, the 404 page, dark mode and a phone-sized screen.
 
-Served by http.server on 127.0.0.1 from a thread; the site is built offline
-from the real index with a hand-written lock.
+Two sites are built offline: opensnoop's entry (with a hand-written lock) and
+a synthetic one of 600 packages from bench/hub_synth.py. Both are
+served by http.server on 127.0.0.1 from a thread.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 import threading
@@ -18,12 +21,18 @@ import pytest
 
 from generator import lock
 
+from index_fixtures import opensnoop_only_index
+
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+import hub_synth  # noqa: E402  (bench/ is not a package)
+
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 REF = "127.0.0.1:5000/ebpfhub/opensnoop:0.1.0"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+SYNTHETIC = 600
 
 pytestmark = pytest.mark.browser
 
@@ -33,64 +42,82 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+@functools.cache
+def _serve(folder: str) -> str:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=folder))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def build(index: Path, out: Path, *extra: str) -> Path:
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "build", "--index", str(index), "--offline",
+         "--config", str(REPO / "mkdocs.yml"), "--out", str(out), *extra],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
 @pytest.fixture(scope="module")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("browser")
     lock.write(tmp / "lock.json",
                {"opensnoop": {"0.1.0": lock.Locked(REF, DIGEST, "2025-01-02T03:04:05Z")}})
-    out = tmp / "site"
-    done = subprocess.run(
-        [sys.executable, "-m", "generator", "build", "--index", str(REPO / "index"),
-         "--offline", "--lock", str(tmp / "lock.json"), "--out", str(out)],
-        capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(_Quiet, directory=str(out)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    index = opensnoop_only_index()
+    return _serve(str(build(index, tmp / "site", "--lock", str(tmp / "lock.json"))))
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def big_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    tmp = tmp_path_factory.mktemp("synthetic")
+    index = hub_synth.write(tmp, SYNTHETIC)
+    out = build(index, tmp / "site", "--stats", str(tmp / "stats.json"))
+    return _serve(str(out)), out
 
 
-def test_search_from_home_page_reaches_package_with_full_digest(site_url: str, browser):
-    page = browser.new_page()
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    context = browser.new_context()
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400
+            else None)
+    page.errors = errors
+    yield page
+    context.close()
+
+
+def test_search_from_home_page_reaches_package_with_full_digest(site_url: str, page):
     page.goto(site_url)
     box = page.locator("input.hub-search-input")
     box.click()
     box.press_sequentially("open", delay=30)
     result = page.locator("ol.hub-results a.hub-result", has_text="opensnoop")
     result.wait_for(timeout=10_000)
-    assert "Trace open() system calls" in page.locator("ol.hub-results").inner_text()
+    page.locator("ol.hub-results .hub-summary", has_text="Trace open() system calls").wait_for()
     result.click()
     page.wait_for_url("**/packages/opensnoop/")
     assert page.locator("h1").inner_text() == "opensnoop"
     digest = page.locator("code.hub-digest").first
     assert digest.inner_text() == DIGEST
     assert digest.is_visible()
-    assert errors == []
-    page.close()
+    assert page.errors == []
 
 
-def test_search_page_reads_the_query_and_answers_every_keystroke(site_url: str, browser):
-    page = browser.new_page()
+def test_search_page_reads_the_query_and_answers_every_keystroke(site_url: str, page):
     page.goto(site_url + "search/?q=sysc")
     page.locator("ol.hub-results a.hub-result", has_text="opensnoop").wait_for(timeout=10_000)
     assert page.locator("#hub-search-status").inner_text() == "1 package matches."
@@ -100,17 +127,124 @@ def test_search_page_reads_the_query_and_answers_every_keystroke(site_url: str, 
     page.locator("#hub-search-status", has_text="No package matches").wait_for(timeout=5_000)
     assert page.locator("ol.hub-results li").count() == 0
     assert page.url.endswith("?q=xdp")
-    box.fill("open file")  # every word must match, by stem or prefix
+    box.fill("open file")  # every word must match, as a prefix of some term
     page.locator("ol.hub-results a.hub-result", has_text="opensnoop").wait_for(timeout=5_000)
-    page.close()
+    box.fill("snoop")  # a suffix of the name
+    page.locator("ol.hub-results a.hub-result", has_text="opensnoop").wait_for(timeout=5_000)
 
 
-def test_enter_in_home_box_opens_the_search_page(site_url: str, browser):
-    page = browser.new_page()
+def test_enter_in_home_box_opens_the_search_page(site_url: str, page):
     page.goto(site_url)
     box = page.locator("input.hub-search-input")
     box.fill("trace")
     box.press("Enter")
     page.wait_for_url("**/search/?q=trace")
     page.locator("ol.hub-results a.hub-result", has_text="opensnoop").wait_for(timeout=10_000)
-    page.close()
+
+
+def _catalog(out: Path) -> list[dict]:
+    return json.loads((out / "api" / "v1" / "catalog.json").read_text())["packages"]
+
+
+def test_filters_narrow_results_by_kind_category_and_architecture(big_site, page):
+    url, out = big_site
+    catalog = _catalog(out)
+    page.goto(url + "search/")
+    page.locator("select[name=kind]").select_option("image")
+    status = page.locator("#hub-search-status")
+    images = sum(1 for p in catalog if p["kind"] == "image")
+    status.filter(has_text=f"{images} packages match.").wait_for(timeout=10_000)
+    kinds = page.locator("ol.hub-results .hub-kind").all_inner_texts()
+    assert kinds and set(kinds) == {"image"}
+    page.locator("select[name=kind]").select_option("")
+    page.locator("select[name=category]").select_option("networking")
+    page.locator("select[name=arch]").select_option("arm64")
+    wanted = sum(1 for p in catalog if "networking" in p["categories"]
+                 and (not p["architectures"] or "arm64" in p["architectures"]))
+    status.filter(has_text=f"{wanted} packages match.").wait_for(timeout=5_000)
+    assert "category=networking" in page.url and "arch=arm64" in page.url
+    box = page.locator("input.hub-search-input")
+    box.press_sequentially("tcp", delay=20)
+    both = sum(1 for p in catalog if "networking" in p["categories"]
+               and (not p["architectures"] or "arm64" in p["architectures"])
+               and ("tcp" in p["name"] or "tcp" in p["keywords"]
+                    or "tcp" in p["summary"].lower()))
+    status.filter(has_text=f"{both} package").wait_for(timeout=5_000)
+    page.reload()  # the filters and query come back from the URL
+    status.filter(has_text=f"{both} package").wait_for(timeout=5_000)
+    assert page.locator("select[name=category]").input_value() == "networking"
+    assert page.errors == []
+
+
+def test_every_keystroke_answers_and_search_fetches_little(big_site, page):
+    url, _ = big_site
+    page.goto(url + "search/")
+    box = page.locator("input.hub-search-input")
+    for text in ("o", "op", "ope", "open"):
+        box.fill(text)
+        page.locator(f'ol.hub-results[data-query="{text}"]').wait_for(timeout=5_000)
+    first = page.locator("ol.hub-results a.hub-result").first.inner_text()
+    assert first.startswith("open")
+    state = page.evaluate("window.hubSearch")
+    assert [t["query"] for t in state["timings"]][-4:] == ["o", "op", "ope", "open"]
+    assert "index.json" in state["fetched"] and "terms/o.json" in state["fetched"]
+    assert not any(f.startswith("terms/") and f != "terms/o.json" for f in state["fetched"])
+
+
+def test_navigation_owner_pages_popular_and_feed(big_site, page):
+    url, _ = big_site
+    page.goto(url)
+    assert page.locator("h2#featured").is_visible() and page.locator("h2#latest").is_visible()
+    assert page.locator("h2#popular").is_visible()  # the stats file was given
+    page.locator("ul.hub-cards a").first.click()
+    page.wait_for_url("**/packages/*/")
+    name = page.locator("h1").inner_text()
+    page.locator("a[href^='../../authors/']").first.click()
+    page.wait_for_url("**/authors/*/")
+    page.locator("ul.hub-cards a", has_text=name).wait_for()
+    page.goto(url + "packages/")
+    assert page.locator("ul.hub-all li").count() == SYNTHETIC
+    feed = page.request.get(url + "feed.xml")
+    assert feed.ok and feed.text().count("<entry>") == 50
+    assert page.errors == []
+
+
+def test_copy_buttons_put_the_command_on_the_clipboard(site_url: str, browser):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(site_url + "packages/opensnoop/")
+    buttons = page.locator("pre.hub-command button.md-code__button")  # the theme's own
+    buttons.first.wait_for(timeout=5_000)
+    assert buttons.count() == 3
+    buttons.nth(2).click()
+    page.wait_for_function("navigator.clipboard.readText().then(t => t.startsWith('ecli pull'))")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"ecli pull 127.0.0.1:5000/ebpfhub/opensnoop@{DIGEST}"
+    buttons.first.click()
+    assert page.evaluate("navigator.clipboard.readText()") == "sudo ecli run opensnoop"
+    context.close()
+
+
+def test_404_page_offers_search(site_url: str, page):
+    page.goto(site_url + "404.html")
+    assert page.locator("h1").inner_text() == "Page not found"
+    box = page.locator("input.hub-search-input")
+    box.press_sequentially("open", delay=20)
+    page.locator("ol.hub-results a.hub-result", has_text="opensnoop").wait_for(timeout=5_000)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_dark_mode_and_phone_screen(site_url: str, browser, tmp_path: Path, scheme: str):
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 375, "height": 740},
+                                  device_scale_factor=1, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    for path in ("", "packages/opensnoop/"):
+        page.goto(site_url + path)
+        expected = "slate" if scheme == "dark" else "default"
+        assert page.locator("body").get_attribute("data-md-color-scheme") == expected
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path or 'home'} is wider than the phone screen"
+        assert page.locator("input.hub-search-input, code.hub-digest").first.is_visible()
+        page.screenshot(path=str(tmp_path / f"{scheme}-{path.strip('/') or 'home'}.png"),
+                        full_page=True)
+    context.close()
