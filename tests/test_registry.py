@@ -18,6 +18,7 @@ from ecli.oci.config import PackageConfig
 from ecli.oci.manifest import Descriptor, Manifest, Platform, host_platform
 from ecli.oci.store import Store
 
+from bumblebee import push_bumblebee
 from ecli_process import run_ecli
 from registry_server import RegistryServer, free_port
 
@@ -148,20 +149,9 @@ def test_pull_follows_an_image_index(registry: RegistryServer, built: BuildResul
 
 def test_bumblebee_artifact_pulls_as_bpf(registry: RegistryServer, built: BuildResult,
                                          tmp_path: Path) -> None:
-    layout = Store(tmp_path / "bee")
     program = built.object_path.read_bytes()
-    config = layout.write_blob(b"{}")
-    layer = layout.write_blob(program)
-    manifest = Manifest(
-        mediatypes.OCI_MANIFEST,
-        Descriptor(mediatypes.BUMBLEBEE_CONFIG, config, 2,
-                   {mediatypes.ANNOTATION_TITLE: "config.json"}),
-        (Descriptor(mediatypes.BUMBLEBEE_PROGRAM, layer, len(program),
-                    {mediatypes.ANNOTATION_TITLE: "program.o"}),),
-    )
-    layout.add_ref("v1", layout.write_blob(manifest.to_json()))
     ref = reference.parse(f"{registry.host}/solo/opentrace:v1")
-    oci_registry.push(layout, ref)
+    push_bumblebee(program, ref, tmp_path / "bee")
     pulled = oci_registry.pull(ref, Store(tmp_path / "store"))
     assert pulled.package.format == artifact.FORMAT_BUMBLEBEE
     assert (pulled.package.config.name, pulled.package.config.kind) == ("opentrace", "bpf")

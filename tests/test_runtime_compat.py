@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from ecli.oci import reference
+
 from bpf_objects import ROOT, compile_bpf
+from bumblebee import push_bumblebee
 from ecli_process import RunningEcli, programs_left, touch_unique
 
 pytestmark = pytest.mark.root
@@ -139,3 +142,18 @@ def test_lost_events_are_counted_exactly(objects):
     lost = int(re.search(r"(\d+) event\(s\) lost", lost_lines[0]).group(1))
     assert received + lost == 160
     assert lost > 0
+
+
+def test_a_bumblebee_artifact_runs_from_a_registry(objects, registry, short_dir, tmp_path):
+    ref = reference.parse(f"{registry.host}/solo/beetrace:v1")
+    push_bumblebee(objects["bumblebee_style"].read_bytes(), ref, tmp_path / "bee")
+    env = {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
+    run = RunningEcli([str(ref), "--json", "--duration", "3", "--targ-pid", str(os.getpid())],
+                      env=env)
+    run.wait_attached()
+    touch_unique(short_dir, "bee")
+    out, err, code = run.finish()
+    assert code == 0, err
+    assert "ecli: beetrace:" in err  # named after the repository, as bee names it
+    events = [json.loads(line) for line in out.splitlines()]
+    assert any(e.get("pid") == os.getpid() for e in events)
