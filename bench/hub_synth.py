@@ -51,14 +51,17 @@ PERMISSIONS = (("observe-kernel", "info", "observes kernel events"),
 
 
 def names(count: int, rng: random.Random) -> list[str]:
+    """Distinct names that do not look alike (the index refuses look-alikes)."""
+    from generator.validate import skeleton
+
     seen: set[str] = set()
     out = []
     while len(out) < count:
         stem, tail = rng.choice(STEMS), rng.choice(TAILS)
         name = rng.choice((f"{stem}{tail}", f"{stem}-{tail}", f"{stem}{tail}"))
-        if name in seen:
-            name = f"{name}{len(out)}"
-        seen.add(name)
+        if skeleton(name) in seen:
+            name = f"{name}-x{len(out)}"
+        seen.add(skeleton(name))
         out.append(name)
     return out
 
@@ -91,7 +94,7 @@ def write(root: Path, count: int, versions: int = 5, seed: int = 7) -> Path:
                  f"keywords: [{', '.join(keywords)}]",
                  f"categories: [{', '.join(categories)}]", "versions:"]
         lock[name] = {}
-        for minor in range(versions):
+        for minor in reversed(range(versions)):  # newest first
             version = f"1.{minor}.0"
             ref = f"ghcr.io/{owners[0]}/{name}:{version}"
             digest = "sha256:" + hashlib.sha256(f"{name}{version}".encode()).hexdigest()

@@ -88,12 +88,13 @@ def _write(path: Path, text: str) -> None:
 
 
 def _sitemap(site_dir: Path, packages: list[str], owners: list[str], site_url: str) -> None:
-    """Replace mkdocs' sitemap (which knows only its own pages) when URLs can be absolute."""
-    for stale in ("sitemap.xml", "sitemap.xml.gz"):
-        (site_dir / stale).unlink(missing_ok=True)
-    if not site_url:
-        return
-    base = site_url.rstrip("/") + "/"
+    """Replace mkdocs' sitemap, which knows only the pages mkdocs rendered.
+
+    The theme fetches sitemap.xml on every page; without a `site_url` the
+    locations are relative to the site's root.
+    """
+    (site_dir / "sitemap.xml.gz").unlink(missing_ok=True)
+    base = site_url.rstrip("/") + "/" if site_url else ""
     paths = ["", "search/", "about/", "packages/"]
     paths += [f"packages/{name}/" for name in packages]
     paths += [f"authors/{owner}/" for owner in owners]

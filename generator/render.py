@@ -74,10 +74,8 @@ def cards(items: list[model.CatalogEntry], prefix: str) -> str:
 
 
 def copy_block(text: str) -> str:
-    """A command with a copy button (hub-search.js copies the command beside it)."""
-    return (f'<div class="hub-copyable"><pre class="hub-command"><code>{escape(text)}</code>'
-            '</pre><button class="hub-copy" type="button" title="Copy to clipboard">Copy'
-            "</button></div>\n")
+    """A command; the theme's content.code.copy feature gives it a copy button."""
+    return f'<pre class="hub-command"><code>{escape(text)}</code></pre>\n'
 
 
 def _badges(document: model.PackageDocument, latest: model.Version | None) -> str:

@@ -245,6 +245,6 @@ def test_dark_mode_and_phone_screen(site_url: str, browser, tmp_path: Path, sche
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path or 'home'} is wider than the phone screen"
         assert page.locator("input.hub-search-input, code.hub-digest").first.is_visible()
-        page.screenshot(path=str(tmp_path / f"{scheme}-{path.strip('/') or 'home'}.png"),
-                        full_page=True)
+        shot = path.strip("/").replace("/", "-") or "home"
+        page.screenshot(path=str(tmp_path / f"{scheme}-{shot}.png"), full_page=True)
     context.close()

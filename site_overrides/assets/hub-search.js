@@ -260,26 +260,8 @@
     }
   }
 
-  function copyButtons() {
-    Array.prototype.forEach.call(document.querySelectorAll("button.hub-copy"), function (b) {
-      b.addEventListener("click", function () {
-        var code = b.previousElementSibling;
-        var text = code ? code.textContent : "";
-        var done = function () {
-          b.textContent = "Copied"; b.classList.add("hub-copied");
-          setTimeout(function () { b.textContent = "Copy"; b.classList.remove("hub-copied"); },
-            1500);
-        };
-        if (navigator.clipboard && navigator.clipboard.writeText) {
-          navigator.clipboard.writeText(text).then(done, function () {});
-        }
-      });
-    });
-  }
-
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll("form.hub-search"), attach);
-    copyButtons();
   }
 
   if (document.readyState === "loading") {
