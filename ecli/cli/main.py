@@ -69,7 +69,9 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
                         help="say more (repeat for more)")
     parser.add_argument("-q", "--quiet", action="store_true", help="say only what is asked")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, summary) in COMMANDS.items():
+    # With a command chosen, only its parser is built: each costs start-up time.
+    chosen = {selected: COMMANDS[selected]} if selected else COMMANDS
+    for name, (module_name, summary) in chosen.items():
         command_parser = sub.add_parser(
             name, help=summary, description=summary[0].upper() + summary[1:] + ".",
             formatter_class=argparse.RawDescriptionHelpFormatter,

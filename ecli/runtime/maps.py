@@ -18,15 +18,18 @@ summed. Nothing here prints: the CLI renders what `read_views` returns.
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecli.runtime import btf as b
 from ecli.runtime import libbpf
 from ecli.runtime.decode import StructDecoder
 from ecli.runtime.spec import MAP_STACK_TRACE, MapSpec, ObjectSpec
-from ecli.runtime.symbols import KernelSymbols, UserSymbols
+
+if TYPE_CHECKING:
+    from ecli.runtime.symbols import KernelSymbols, UserSymbols
 
 PERCPU_TYPES = {5, 6, 10}  # percpu_hash, percpu_array, lru_percpu_hash
 TABLE_TYPES = {1, 2, 5, 6, 9, 10}  # hash, array, their per-CPU and LRU kinds
@@ -208,15 +211,19 @@ def _counters(view: MapView, entries: list[tuple[list[Any], list[Any]]],
 
 
 MAX_STACK_DEPTH = 127
-_kernel_symbols: KernelSymbols | None = None
-_user_symbols = UserSymbols()
+
+
+@functools.cache
+def _symbols() -> tuple[KernelSymbols, UserSymbols]:
+    """Loaded once, on the first stack: kallsyms alone is thousands of lines."""
+    from ecli.runtime.symbols import KernelSymbols, UserSymbols
+
+    return KernelSymbols(), UserSymbols()
 
 
 def _stacks(view: MapView, entries: list[tuple[list[Any], list[Any]]], top: int,
             stack_fd: int) -> StackCounts:
-    global _kernel_symbols
-    if _kernel_symbols is None:
-        _kernel_symbols = KernelSymbols()
+    kernel_symbols, user_symbols = _symbols()
     table = _counters(view, entries, top)
     rows = []
     for key, value in table.rows:
@@ -228,9 +235,9 @@ def _stacks(view: MapView, entries: list[tuple[list[Any], list[Any]]], top: int,
                 continue
             addresses = _stack(stack_fd, stack_id)
             if column.startswith(("kern", "kernel")):
-                kernel = [_kernel_symbols.name(a) for a in addresses]
+                kernel = [kernel_symbols.name(a) for a in addresses]
             else:
-                user = [_user_symbols.name(int(pid), a) for a in addresses]
+                user = [user_symbols.name(int(pid), a) for a in addresses]
         labels = {c: v for c, v in fields.items() if not c.endswith("stack_id")}
         rows.append(StackRow(int(value[0]), labels, kernel, user))
     return StackCounts(view.spec.name, rows, table.total)
