@@ -183,3 +183,24 @@ def test_not_an_elf_object(tmp_path):
     result = run_ecli("run", str(bogus))
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == f"ecli: error: {bogus}: not an ELF file"
+
+
+def test_unsupported_map_type_is_named(objects):
+    result = run_ecli("run", str(objects["future_map"]), "--duration", "1")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "ecli: error: future_map: this kernel does not support map type 99 "
+        "(map 'from_the_future')")
+
+
+def test_a_kernel_without_btf_is_named_before_loading(objects, monkeypatch, tmp_path):
+    from ecli.errors import KernelFeatureError
+    from ecli.runtime import loader
+    from ecli.runtime.spec import ObjectSpec
+
+    spec = ObjectSpec.from_file(objects["opensnoop"])
+    assert spec.uses_core  # it reads tracepoint fields through CO-RE relocations
+    monkeypatch.setattr(loader, "KERNEL_BTF", tmp_path / "no-such-btf")
+    with pytest.raises(KernelFeatureError, match="this kernel has no BTF"), \
+            loader.LoadedObject(spec, {}, "opensnoop"):
+        pass

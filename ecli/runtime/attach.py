@@ -175,15 +175,25 @@ def _cgroup(program: int, name: str, section: str, settings: AttachSettings, whe
         os.close(fd)  # the link keeps its own reference to the cgroup
 
 
+def cgroup2_mount() -> str | None:
+    """Where cgroup v2 is mounted (/sys/fs/cgroup, or .../unified beside v1), if anywhere."""
+    try:
+        with open("/proc/self/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == "cgroup2":
+                    return fields[1]
+    except OSError:
+        pass
+    return None
+
+
 def cgroup2_root() -> str:
-    """Where the unified (v2) cgroup hierarchy is mounted: /sys/fs/cgroup, or its /unified."""
-    with open("/proc/self/mounts") as mounts:
-        for line in mounts:
-            fields = line.split()
-            if len(fields) > 2 and fields[2] == "cgroup2":
-                return fields[1]
-    raise KernelFeatureError("cgroup v2 is not mounted",
-                             hint="mount it: mount -t cgroup2 none /sys/fs/cgroup/unified")
+    mount = cgroup2_mount()
+    if mount is None:
+        raise KernelFeatureError("cgroup v2 is not mounted",
+                                 hint="mount it: mount -t cgroup2 none /sys/fs/cgroup/unified")
+    return mount
 
 
 def _uprobe(program: int, name: str, section: str, settings: AttachSettings, where: str) -> Link:

@@ -56,6 +56,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__attach_usdt": (c_void_p, [c_void_p, c_int, c_char_p, c_char_p, c_char_p,
                                             c_void_p]),
     "bpf_program__set_type": (c_int, [c_void_p, c_int]),
+    "bpf_program__type": (c_int, [c_void_p]),
     "bpf_link_create": (c_int, [c_int, c_int, c_int, c_void_p]),
     "bpf_map_get_next_key": (c_int, [c_int, c_void_p, c_void_p]),
     "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),

@@ -13,15 +13,17 @@ import errno as errnos
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
-from ecli.errors import PrivilegeError, RuntimeLoadError, VerifierError
+from ecli.errors import KernelFeatureError, PrivilegeError, RuntimeLoadError, VerifierError
 from ecli.runtime import attach, libbpf, privileges
 from ecli.runtime import btf as b
 from ecli.runtime.attach import AttachSettings, Link
 from ecli.runtime.spec import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF, GlobalSpec, MapSpec, ObjectSpec
 
 VERIFIER_TAIL_LINES = 20
+KERNEL_BTF = Path("/sys/kernel/btf/vmlinux")
 PERF_ARRAY_VALUE_SIZE = 4  # the kernel's fixed value size: a perf event fd
 
 
@@ -136,6 +138,11 @@ class LoadedObject:
 
     def _load(self) -> None:
         privileges.require_bpf_privileges()
+        if self.spec.uses_core and not KERNEL_BTF.exists():
+            raise KernelFeatureError(
+                f"{self.name}: this kernel has no BTF ({KERNEL_BTF}), which this CO-RE "
+                "program needs to adapt itself to the kernel",
+                hint="use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions' are)")
         self.lib.take_log()
         result = self.lib.bpf_object__load(self._obj)
         if result == 0:
@@ -152,8 +159,28 @@ class LoadedObject:
                 f"last lines of its log:\n" + "\n".join(verifier[-VERIFIER_TAIL_LINES:]),
                 log="\n".join(verifier),
             )
+        self._raise_if_unsupported()
         raise RuntimeLoadError(f"{self.name}: loading failed: {libbpf.strerror(error)}"
                                + _tail(log, 5))
+
+    def _raise_if_unsupported(self) -> None:
+        """After a failed load: name a map or program type this kernel lacks, if that is why."""
+        from ecli.runtime.probe import MAP_TYPES, PROG_TYPES
+
+        for pointer, map_name in self._maps():
+            kind = self.lib.bpf_map__type(pointer)
+            if _unsupported(self.lib.libbpf_probe_bpf_map_type(kind, None)):
+                type_name = MAP_TYPES[kind] if 0 <= kind < len(MAP_TYPES) else str(kind)
+                raise KernelFeatureError(
+                    f"{self.name}: this kernel does not support map type {type_name} "
+                    f"(map {map_name!r})", hint="see 'ecli doctor' for what it supports")
+        for program, program_name, _section in self._programs():
+            kind = self.lib.bpf_program__type(program)
+            if _unsupported(self.lib.libbpf_probe_bpf_prog_type(kind, None)):
+                type_name = PROG_TYPES[kind] if 0 <= kind < len(PROG_TYPES) else str(kind)
+                raise KernelFeatureError(
+                    f"{self.name}: this kernel does not support program type {type_name} "
+                    f"(program {program_name})", hint="see 'ecli doctor' for what it supports")
 
     def _attach(self) -> None:
         for program, program_name, section in self._programs():
@@ -173,6 +200,11 @@ class LoadedObject:
 
     def _log_tail(self, lines: int) -> str:
         return _tail(self.lib.take_log(), lines)
+
+
+def _unsupported(probed: int) -> bool:
+    """libbpf's probes: 1 supported, 0 not, -EOPNOTSUPP a type libbpf itself does not know."""
+    return probed == 0 or probed == -errnos.EOPNOTSUPP
 
 
 def _verifier_log(log: list[str]) -> list[str]:

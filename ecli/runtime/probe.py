@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ecli.oci.config import PackageConfig
 from ecli.runtime import libbpf, privileges, tracefs
+from ecli.runtime.attach import cgroup2_mount
 from ecli.runtime.spec import ObjectSpec
 
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
@@ -245,19 +246,6 @@ def _cgroup(prog_ok: bool | None) -> Check:
         return Check("cgroup", prog_ok, "program type cgroup_skb is not supported"
                      if prog_ok is False else "unknown: probing needs root")
     return Check("cgroup", True, f"cgroup v2 at {mount}")
-
-
-def cgroup2_mount() -> str | None:
-    """Where cgroup v2 is mounted (/sys/fs/cgroup, or .../unified beside v1), if anywhere."""
-    try:
-        with open("/proc/self/mounts") as mounts:
-            for line in mounts:
-                fields = line.split()
-                if len(fields) > 2 and fields[2] == "cgroup2":
-                    return fields[1]
-    except OSError:
-        pass
-    return None
 
 
 def _perf_event(prog_ok: bool | None) -> Check:

@@ -7,6 +7,7 @@ their key and value types, and the read-only globals that become options.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class ObjectSpec:
     bss: tuple[GlobalSpec, ...]
     license: str
     calls: tuple[HelperCall, ...] = ()
+    uses_core: bool = False  # has CO-RE relocations: needs the running kernel's BTF
 
     @classmethod
     def from_file(cls, path: Path) -> ObjectSpec:
@@ -88,6 +90,7 @@ class ObjectSpec:
             rodata=_globals(elf, spec, ".rodata"),
             bss=_globals(elf, spec, ".bss"),
             calls=tuple(call for section in programs for call in helper_calls(elf, section)),
+            uses_core=_has_core_relocations(elf),
             license=(elf.section_data(license_section).split(b"\0")[0].decode("ascii", "replace")
                      if license_section else ""),
         )
@@ -125,6 +128,19 @@ class ObjectSpec:
             preferred = [t for t in candidates if t.name.endswith(("event", "event_t", "data_t"))]
             candidates = preferred or candidates
         return candidates[0].id if len(candidates) == 1 else None
+
+
+def _has_core_relocations(elf: ElfFile) -> bool:
+    """Whether .BTF.ext carries CO-RE relocation records (its header's core_relo_len)."""
+    section = elf.section(".BTF.ext")
+    if section is None:
+        return False
+    data = elf.section_data(section)
+    if len(data) < 32:
+        return False
+    header_len, core_relo_len = struct.unpack_from("<I", data, 4)[0], struct.unpack_from(
+        "<I", data, 28)[0]
+    return header_len >= 32 and core_relo_len > 4  # more than the record-size word
 
 
 def _program_sections(elf: ElfFile) -> list[Section]:
