@@ -17,6 +17,8 @@ from ecli.oci.config import PackageConfig
 from ecli.oci.manifest import Descriptor, ImageIndex, Manifest, Platform, parse, sha256_digest
 from ecli.oci.store import Store
 
+from bumblebee import write_bumblebee
+
 OBJECT_BYTES = b"\x7fELF" + bytes(range(256)) * 8
 
 
@@ -191,23 +193,9 @@ def test_skopeo_reads_the_layout(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["artifactType"] == mediatypes.ARTIFACT_TYPE
 
 
-def _bumblebee(store: Store, program: bytes, description: str = "") -> str:
-    config = store.write_blob(b"{}")
-    layer = store.write_blob(program)
-    manifest = Manifest(
-        mediatypes.OCI_MANIFEST,
-        Descriptor(mediatypes.BUMBLEBEE_CONFIG, config, 2,
-                   {mediatypes.ANNOTATION_TITLE: "config.json"}),
-        (Descriptor(mediatypes.BUMBLEBEE_PROGRAM, layer, len(program),
-                    {mediatypes.ANNOTATION_TITLE: "program.o"}),),
-        annotations={"org.opencontainers.image.description": description},
-    )
-    return store.write_blob(manifest.to_json())
-
-
 def test_bumblebee_artifact_runs_as_bpf(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    digest = _bumblebee(store, OBJECT_BYTES, "from bee")
+    digest = write_bumblebee(store, OBJECT_BYTES, "from bee")
     package = artifact.load(store, digest,
                             reference=reference.parse("ghcr.io/solo-io/tcpconnect_v2:0.2"))
     assert package.format == artifact.FORMAT_BUMBLEBEE

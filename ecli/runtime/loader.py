@@ -167,20 +167,21 @@ class LoadedObject:
         """After a failed load: name a map or program type this kernel lacks, if that is why."""
         from ecli.runtime.probe import MAP_TYPES, PROG_TYPES
 
-        for pointer, map_name in self._maps():
-            kind = self.lib.bpf_map__type(pointer)
-            if _unsupported(self.lib.libbpf_probe_bpf_map_type(kind, None)):
-                type_name = MAP_TYPES[kind] if 0 <= kind < len(MAP_TYPES) else str(kind)
+        candidates = [
+            ("map type", MAP_TYPES, self.lib.bpf_map__type(pointer),
+             self.lib.libbpf_probe_bpf_map_type, f"map {name!r}")
+            for pointer, name in self._maps()
+        ] + [
+            ("program type", PROG_TYPES, self.lib.bpf_program__type(program),
+             self.lib.libbpf_probe_bpf_prog_type, f"program {name}")
+            for program, name, _section in self._programs()
+        ]
+        for what, names, kind, probe, owner in candidates:
+            if _unsupported(probe(kind, None)):
+                type_name = names[kind] if 0 <= kind < len(names) else str(kind)
                 raise KernelFeatureError(
-                    f"{self.name}: this kernel does not support map type {type_name} "
-                    f"(map {map_name!r})", hint="see 'ecli doctor' for what it supports")
-        for program, program_name, _section in self._programs():
-            kind = self.lib.bpf_program__type(program)
-            if _unsupported(self.lib.libbpf_probe_bpf_prog_type(kind, None)):
-                type_name = PROG_TYPES[kind] if 0 <= kind < len(PROG_TYPES) else str(kind)
-                raise KernelFeatureError(
-                    f"{self.name}: this kernel does not support program type {type_name} "
-                    f"(program {program_name})", hint="see 'ecli doctor' for what it supports")
+                    f"{self.name}: this kernel does not support {what} {type_name} ({owner})",
+                    hint="see 'ecli doctor' for what it supports")
 
     def _attach(self) -> None:
         for program, program_name, section in self._programs():
