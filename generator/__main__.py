@@ -11,12 +11,14 @@ import sys
 from pathlib import Path
 
 from generator import commands
-from generator.problems import GeneratorError
+from generator.problems import GeneratorError, Problem
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m generator",
                                   description="Validate the eBPF Hub index and build its site.")
+    top.add_argument("--github", action="store_true",
+                     help="also print each problem as a GitHub Actions annotation")
     sub = top.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -109,8 +111,23 @@ def main(argv: list[str] | None = None) -> int:
     except GeneratorError as exc:
         for problem in exc.problems:
             print(problem.render())
+            if args.github:
+                print(_annotation(problem))
         print(f"{len(exc.problems)} problem(s)")
         return 1
+
+
+def _annotation(problem: Problem) -> str:
+    """`::error file=…,line=…,col=…,title=…::…`, escaped as the workflow commands want."""
+    def escape(text: str, *, prop: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+    message = f"{problem.field_path}: {problem.message}" if problem.field_path else problem.message
+    if problem.hint:
+        message += f"\n{problem.hint}"
+    return (f"::error file={escape(problem.file, prop=True)},line={problem.line},"
+            f"col={problem.col},title={escape(problem.code, prop=True)}::{escape(message)}")
 
 
 if __name__ == "__main__":

@@ -88,10 +88,11 @@ def _write(path: Path, text: str) -> None:
 
 
 def _sitemap(site_dir: Path, packages: list[str], owners: list[str], site_url: str) -> None:
-    """Replace mkdocs' sitemap, which knows only the pages mkdocs rendered.
+    """sitemap.xml as a sitemap index over sitemap-pages.xml, which lists every page.
 
-    The theme fetches sitemap.xml on every page; without a `site_url` the
-    locations are relative to the site's root.
+    The theme fetches sitemap.xml on every page load; at 10,000 packages a
+    flat sitemap would cost each visitor half a megabyte. Without a `site_url`
+    the locations are relative to the site's root.
     """
     (site_dir / "sitemap.xml.gz").unlink(missing_ok=True)
     base = site_url.rstrip("/") + "/" if site_url else ""
@@ -99,6 +100,9 @@ def _sitemap(site_dir: Path, packages: list[str], owners: list[str], site_url: s
     paths += [f"packages/{name}/" for name in packages]
     paths += [f"authors/{owner}/" for owner in owners]
     urls = "".join(f"<url><loc>{base}{path}</loc></url>\n" for path in paths)
-    _write(site_dir / "sitemap.xml", '<?xml version="1.0" encoding="UTF-8"?>\n'
+    _write(site_dir / "sitemap-pages.xml", '<?xml version="1.0" encoding="UTF-8"?>\n'
            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
            f"{urls}</urlset>\n")
+    _write(site_dir / "sitemap.xml", '<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+           f"<sitemap><loc>{base}sitemap-pages.xml</loc></sitemap>\n</sitemapindex>\n")

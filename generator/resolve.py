@@ -41,7 +41,8 @@ def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = F
             resolver: Resolver | None = None, fail_on_moved: bool = False) -> Resolution:
     """A new lock for exactly the index's versions; entries gone from the index drop out.
 
-    `refresh` asks again for every tag (the scheduled re-resolve). A tag that
+    `refresh` asks again for every reference, pinned digests included, so the
+    scheduled re-resolve also notices artifacts that vanished. A tag that
     now names other content is listed in `moved`; with `fail_on_moved` it is a
     problem showing both digests, since a published version must not change.
     """
@@ -55,7 +56,7 @@ def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = F
             known = locked_versions.get(version.version)
             if known is not None and known.ref != version.ref:
                 known = None  # the entry now points elsewhere
-            if version.reference.digest is not None:
+            if version.reference.digest is not None and not (refresh and not offline):
                 new[entry.name][version.version] = known or Locked(
                     version.ref, version.reference.digest, now)
             elif known is not None and (offline or not refresh):

@@ -39,8 +39,8 @@
   function loadHead() {
     if (head === null) {
       head = fetchJSON("index.json").then(function (data) {
-        data.popularRank = new Map();
-        data.popular.forEach(function (id, i) { data.popularRank.set(id, i); });
+        data.bonus = new Float64Array(data.count);  // popular packages rank a little higher
+        data.popular.forEach(function (id, i) { data.bonus[id] = 3 - i / 100; });
         data.shardSet = new Set(data.shards);
         return data;
       });
@@ -51,6 +51,26 @@
   function shardKey(word) {
     var c = word.charAt(0);
     return (c >= "a" && c <= "z") || (c >= "0" && c <= "9") ? c : "_";
+  }
+
+  // Once someone shows intent to search (focus, a query), fetch the other shards one by
+  // one while the page is idle, so that later first letters answer without a fetch.
+  var prefetching = false;
+  function prefetch(data) {
+    if (prefetching || (navigator.connection && navigator.connection.saveData)) { return; }
+    prefetching = true;
+    var keys = data.shards.slice();
+    var idle = window.requestIdleCallback || function (f) { return setTimeout(f, 50); };
+    (function next() {
+      var key = keys.shift();
+      if (key === undefined) { return; }
+      idle(function () {
+        loadShard(data, key).then(function () {
+          find(data, [key], { kind: -1 });  // warm the engine's compiled code, off the input path
+          next();
+        }, next);
+      });
+    })();
   }
 
   function loadShard(data, key) {
@@ -113,22 +133,27 @@
     };
   }
 
-  // Score every package against the words; shards must be loaded already.
+  // Score every package against the words; shards must be loaded already. Typed arrays
+  // sized once: a one-letter query touches thousands of postings and must stay fast.
+  var total = null, count = null, best = null;
   function find(data, list, wanted) {
     var n = data.count;
+    if (total === null) {
+      total = new Float64Array(n); count = new Uint8Array(n); best = new Float64Array(n);
+    }
     var allowed = matcher(data, wanted);
     var ids = [];
-    var total = null;
+    var bonus = data.bonus;
     if (list.length === 0) {
       for (var d = 0; d < n; d++) { if (allowed(data.flags[d])) { ids.push(d); } }
-      total = new Float64Array(n);
+      total.fill(0);
     } else {
-      var count = new Uint8Array(n);
-      total = new Float64Array(n);
-      list.forEach(function (word, index) {
+      total.fill(0); count.fill(0);
+      for (var index = 0; index < list.length; index++) {
+        var word = list[index];
         var shard = shards[shardKey(word)];
         shard = shard && shard.ready ? shard.ready : { terms: [], postings: [] };
-        var best = new Map();
+        var touched = [];
         for (var t = lowerBound(shard.terms, word); t < shard.terms.length; t++) {
           var term = shard.terms[t];
           if (term.lastIndexOf(word, 0) !== 0) { break; }
@@ -136,20 +161,24 @@
           var postings = shard.postings[t];
           for (var p = 0; p < postings.length; p++) {
             var doc = postings[p] >> 2, score = weights[postings[p] & 3];
-            if (count[doc] === index && (best.get(doc) || 0) < score) { best.set(doc, score); }
+            if (count[doc] !== index) { continue; }
+            if (best[doc] === 0) { touched.push(doc); }
+            if (best[doc] < score) { best[doc] = score; }
           }
         }
-        best.forEach(function (score, doc) { count[doc] = index + 1; total[doc] += score; });
-      });
+        for (var k = 0; k < touched.length; k++) {
+          var hit = touched[k];
+          count[hit] = index + 1; total[hit] += best[hit]; best[hit] = 0;
+        }
+      }
       for (var i = 0; i < n; i++) {
         if (count[i] === list.length && allowed(data.flags[i])) { ids.push(i); }
       }
     }
-    var rank = data.popularRank;
+    for (var j = 0; j < ids.length; j++) { total[ids[j]] += bonus[ids[j]]; }
+    var names = data.names;
     ids.sort(function (a, b) {
-      var sa = total[a] + (rank.has(a) ? 3 - rank.get(a) / 100 : 0);
-      var sb = total[b] + (rank.has(b) ? 3 - rank.get(b) / 100 : 0);
-      return sb - sa || data.names[a].length - data.names[b].length || a - b;
+      return total[b] - total[a] || names[a].length - names[b].length || a - b;
     });
     return ids;
   }
@@ -202,7 +231,7 @@
     var input = form.querySelector("input[name=q]");
     var list = form.nextElementSibling;
     if (!input || !list || !list.classList.contains("hub-results")) { return; }
-    var limit = searchPage ? 100 : 8;
+    var limit = searchPage ? 50 : 8;
     var ticket = 0;
 
     function show(data, text, started, mine) {
@@ -210,6 +239,13 @@
       var ids = find(data, words(text), filterOf(form));
       render(list, data, ids, limit, text);
       state.timings.push({ query: text, ms: performance.now() - started });
+      prefetch(data);
+      if (state.firstResultsAt === undefined) {  // for bench/hub_search.py
+        state.firstResultsAt = performance.now();
+        state.firstResources = performance.getEntriesByType("resource").map(function (e) {
+          return e.name;
+        });
+      }
       list.setAttribute("data-query", text);
       status(ids.length === 0 ? "No package matches \u201c" + text + "\u201d." :
         ids.length + (ids.length === 1 ? " package matches." : " packages match."));
@@ -244,7 +280,10 @@
       });
     }
 
-    input.addEventListener("focus", function () { loadHead().catch(function () {}); });
+    input.addEventListener("focus", function () { loadHead().then(prefetch, function () {}); });
+    if (document.activeElement === input) {  // autofocus: focused before this listener
+      loadHead().then(prefetch, function () {});
+    }
     input.addEventListener("input", update);
     Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
       s.addEventListener("change", update);

@@ -1,0 +1,142 @@
+"""Search figures in headless Chromium on a built hub site (e.g. bench/hub_build.py's).
+
+    python bench/hub_search.py --site DIR [--runs 5]
+
+For each run, in a fresh browser context (empty cache):
+
+  * load search/?q=open and time from navigation start until the results are
+    in the page (window.hubSearch.timings, read with performance.now());
+  * sum the gzipped size of every file fetched before those first results
+    (http.server does not compress, so each is gzipped here, as a static host
+    would serve it);
+  * then type queries letter by letter into the box (first letters included,
+    each in a fresh context so its shard is not yet loaded) and record how long
+    each keystroke took to answer, from the input event to the results drawn.
+
+Prints a Markdown table of medians and maxima. Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+QUERIES = ("tcp latency", "open", "s", "xdp drop", "memory leak", "k")
+WARM_MS = 1000
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--site", type=Path, required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_Quiet, directory=str(args.site)))
+    server.handle_error = lambda *_: None  # the browser closes contexts mid-prefetch
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    count = len(__import__("json").loads(
+        (args.site / "api" / "v1" / "search" / "index.json").read_text())["names"])
+    first: list[float] = []
+    fetched: list[int] = []
+    cold_keys: dict[int, list[float]] = {}  # 0: first letters, 1: the others
+    warm_keys: dict[int, list[float]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             headless=True, args=CHROMIUM_ARGS)
+        for _ in range(args.runs):
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(base + "search/?q=open")
+            page.wait_for_function("window.hubSearch && window.hubSearch.firstResultsAt")
+            state = page.evaluate("window.hubSearch")
+            first.append(state["firstResultsAt"])
+            urls = [base + "search/", *state["firstResources"]]
+            fetched.append(sum(_gz(args.site, url) for url in urls))
+            context.close()
+            for warm in (False, True):
+                for query in QUERIES:
+                    times = _type(browser, base, query, warm)
+                    (warm_keys if warm else cold_keys).setdefault(0, []).append(times[0])
+                    (warm_keys if warm else cold_keys).setdefault(1, []).extend(times[1:])
+        browser.close()
+    server.shutdown()
+    rows = [
+        ("packages in the index", f"{count}"),
+        ("search/?q=open: first results after navigation start (median / max)",
+         f"{statistics.median(first):.0f} / {max(first):.0f} ms"),
+        ("fetched before the first results, gzipped (median)",
+         f"{statistics.median(fetched) / 1e3:.0f} KB"),
+        ("first letter typed at once (its shard fetched then), median / max",
+         _ms(cold_keys[0])),
+        (f"first letter typed {WARM_MS} ms after focus (shards prefetched), median / max",
+         _ms(warm_keys[0])),
+        ("every later keystroke, median / max", _ms(cold_keys[1] + warm_keys[1])),
+    ]
+    print(f"\n### {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+          f"Chromium headless, {args.runs} runs, queries typed: {', '.join(QUERIES)}\n")
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'what'.ljust(width)} | figure |\n| {'-' * width} | ------ |")
+    for what, figure in rows:
+        print(f"| {what.ljust(width)} | {figure} |")
+    return 0
+
+
+def _type(browser, base: str, query: str, warm: bool) -> list[float]:
+    """Type `query` letter by letter in a fresh context; milliseconds per keystroke."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(base + "search/")
+    page.wait_for_function("window.hubSearch !== undefined")
+    box = page.locator("input.hub-search-input")
+    if not warm:  # type at once: the first letter's shard is fetched then
+        page.evaluate("document.querySelector('input.hub-search-input').focus()")
+    else:  # as a person would: focus, then type a moment later
+        box.focus()
+        page.wait_for_timeout(WARM_MS)
+    for i in range(1, len(query) + 1):
+        page.keyboard.type(query[i - 1])
+        page.wait_for_function(
+            "document.querySelector('ol.hub-results').getAttribute('data-query')"
+            f" === {query[:i].strip()!r}")
+    timings = [item["ms"] for item in page.evaluate("window.hubSearch.timings")]
+    context.close()
+    return timings
+
+
+def _ms(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} / {max(values):.1f} ms"
+
+
+def _gz(site: Path, url: str) -> int:
+    path = urlsplit(url).path
+    local = site / path.lstrip("/")
+    if local.is_dir():
+        local = local / "index.html"
+    try:
+        return len(gzip.compress(local.read_bytes(), 6))
+    except OSError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
