@@ -40,15 +40,17 @@ BPFTRACE = ["bpftrace", "-e",
 PROBE_INTERVAL = 0.002
 # Users have compiled bytecode; measure with it (some shells set this variable).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-TIMEOUT = 30.0
+TIMEOUT = 10.0
 
 
 def wall(command: list[str], runs: int, env: dict[str, str] | None = None) -> float:
     times = []
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)  # warm up
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                   env=env)  # warm up
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                       env=env)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -59,7 +61,7 @@ def time_to_first_event(command: list[str], env: dict[str, str] | None = None) -
     probe = f"/tmp/{token}"
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               env=env)
+                               stdin=subprocess.DEVNULL, env=env)
     assert process.stdout is not None
     seen = b""
     try:
@@ -74,12 +76,16 @@ def time_to_first_event(command: list[str], env: dict[str, str] | None = None) -
         raise RuntimeError(f"{command[0]} reported nothing in {TIMEOUT}s")
     finally:
         process.terminate()
-        process.wait()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # bpftrace sometimes ignores SIGTERM while detaching
+            process.kill()
+            process.wait()
 
 
 def cached_package_env(work: Path, registry_host: str) -> dict[str, str]:
     """An ECLI_HOME whose store already holds opensnoop, found through a local source."""
-    env = {**os.environ, "ECLI_HOME": str(work / "home")}
+    env = {**os.environ, "ECLI_HOME": str(work / "home"), "ECLI_DEFAULT_SOURCE": ""}
     ecli = [sys.executable, "-m", "ecli"]
     project = work / "opensnoop"
     subprocess.run(["cp", "-r", str(ROOT / "examples" / "opensnoop"), str(project)], check=True)
