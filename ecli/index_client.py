@@ -97,9 +97,10 @@ class IndexClient:
         catalog_raw = catalog_fetch.body or b""
         catalog = model.load_catalog(catalog_raw, _where(source, root.catalog))
         shutil.rmtree(folder / model.PACKAGES_DIR, ignore_errors=True)  # stale now
+        # The root first: another ecli that sees the new catalog must find its root too.
+        write_atomic(folder / model.ROOT_FILE, root_raw)
         write_atomic(folder / model.CATALOG_FILE, catalog_raw)
         _write_entries(folder / ENTRIES_FILE, catalog)
-        write_atomic(folder / model.ROOT_FILE, root_raw)
         meta = {model.ROOT_FILE: root_fetch.validators, root.catalog: catalog_fetch.validators}
         write_atomic(folder / META_FILE, json.dumps(meta).encode())
         return UpdateResult(source, True, len(catalog.packages))
@@ -201,12 +202,16 @@ class IndexClient:
             raise NotFoundError(f"{name!r} is not a valid package name")
         folder = self._folder(source)
         cached = folder / model.PACKAGES_DIR / f"{name}.json"
-        if cached.exists():
+        try:  # another ecli's update may drop it between a check and a read
             return model.load_package(cached.read_bytes(), str(cached))
+        except FileNotFoundError:
+            pass
         if self.offline and source.is_remote:
             raise NotFoundError(f"{name}: its package document is not cached and --pull is never",
                                 hint=f"run 'ecli info {name}' once while online")
         root_path = folder / model.ROOT_FILE
+        if not root_path.exists():
+            self.update(source)
         root = model.load_root(root_path.read_bytes(), str(root_path))
         relative = root.packages.replace("{name}", name)
         raw = _fetch(source, relative, {}).body or b""

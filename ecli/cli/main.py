@@ -57,6 +57,9 @@ a terminal or NO_COLOR is set. Files live under XDG folders, or ECLI_HOME.
 """
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecli",
@@ -112,3 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as error:  # a bug in ecli, not the user's mistake: say so plainly
+        if context.verbose:
+            raise
+        print(f"ecli: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("hint: this is a bug in ecli; run again with -v for the traceback and "
+              "report it", file=sys.stderr)
+        return INTERNAL_ERROR
