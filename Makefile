@@ -95,6 +95,8 @@ serve: site
 	for i in $$(seq 50); do curl -fsS http://127.0.0.1:$(SITE_PORT)/ >/dev/null 2>&1 && break; sleep 0.1; done
 	echo "hub served on http://127.0.0.1:$(SITE_PORT)/"
 
+# The demo uses only the hub it serves itself, not the public default source.
+demo: export ECLI_DEFAULT_SOURCE =
 demo: serve
 	echo "==> ecli: add the hub as a source, update, search"
 	$(BIN)/ecli sources add demo http://127.0.0.1:$(SITE_PORT)/api/v1/
@@ -105,7 +107,8 @@ demo: serve
 	$(BIN)/ecli run opensnoop --duration 5
 	echo
 	echo "The hub is still served on http://127.0.0.1:$(SITE_PORT)/ and the registry on $(REGISTRY)."
-	echo "Try: ECLI_HOME=$(ECLI_HOME) $(BIN)/ecli run opensnoop --failed    ('make stop' ends the servers)"
+	echo "Try: ECLI_HOME=$(ECLI_HOME) ECLI_DEFAULT_SOURCE= $(BIN)/ecli run execsnoop --failed"
+	echo "(make stop ends the servers)"
 
 stop:
 	for f in $(RUN)/site.pid $(RUN)/registry.pid; do
