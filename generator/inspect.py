@@ -17,18 +17,12 @@ in release order), and 5.4 for any CO-RE object (kernel BTF).
 from __future__ import annotations
 
 import re
-import struct
 from pathlib import Path
 
-from ecli.errors import ArtifactError
 from ecli.hubindex.model import Inspection, MapInfo, Permission, ProgramInfo
 from ecli.runtime.elf import ElfFile
 from ecli.runtime.spec import MAP_TYPE_NAMES, ObjectSpec
 from generator.helper_ids import HELPERS
-
-CALL = 0x85
-LD_IMM64 = 0x18
-_INSN = struct.Struct("<BBhi")
 
 # (section prefix, program type, kernel release that added it); longest prefix first.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -158,11 +152,7 @@ def inspect_object(path: Path) -> Inspection:
     spec = ObjectSpec.from_file(path)
     elf = ElfFile(path.read_bytes(), str(path))
     programs = tuple(_program(section) for section in spec.programs)
-    helpers: set[int] = set()
-    for name in (*spec.programs, ".text"):
-        section = elf.section(name)
-        if section is not None:
-            helpers |= helper_calls(elf.section_data(section), f"{path}: {name}")
+    helpers = {call.helper for call in spec.calls}
     helper_names = tuple(sorted(HELPERS.get(h, f"helper#{h}") for h in helpers))
     releases = ["5.4" if elf.section(".BTF.ext") else "4.1"]
     releases += [_section_release(p.section) for p in programs]
@@ -191,20 +181,6 @@ def merge(parts: list[Inspection]) -> Inspection:
         min_kernel=max(kernels, key=release_key) if kernels else None,
         capabilities=capabilities, permissions=permissions,
         size=sum(part.size for part in parts))
-
-
-def helper_calls(code: bytes, where: str) -> set[int]:
-    """Helper ids called by the instructions in `code` (one program section)."""
-    if len(code) % 8:
-        raise ArtifactError(f"{where}: program size {len(code)} is not a multiple of 8")
-    found: set[int] = set()
-    offset = 0
-    while offset < len(code):
-        opcode, registers, _off, imm = _INSN.unpack_from(code, offset)
-        if opcode == CALL and registers >> 4 == 0:
-            found.add(imm)
-        offset += 16 if opcode == LD_IMM64 else 8
-    return found
 
 
 def release_key(release: str) -> tuple[int, ...]:

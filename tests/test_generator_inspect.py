@@ -18,6 +18,7 @@ from ecli.oci import artifact, reference
 from ecli.oci import registry as oci_registry
 from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
+from ecli.runtime.insns import decode_calls
 from generator import commands, inspect, lock
 from generator.__main__ import main
 from generator.helper_ids import HELPERS
@@ -63,9 +64,10 @@ def test_instructions_are_decoded_with_wide_loads_skipped():
     call = bytes([0x85, 0x00, 0, 0]) + (36).to_bytes(4, "little")
     local_call = bytes([0x85, 0x10, 0, 0]) + (5).to_bytes(4, "little")  # bpf-to-bpf
     wide = bytes([0x18, 0x01, 0, 0]) + bytes([0x85, 0, 0, 0]) + bytes(8)  # imm looks like a call
-    assert inspect.helper_calls(call + local_call + wide + call, "x") == {36}
+    calls = decode_calls(call + local_call + wide + call, {}, "x", "x")
+    assert {c.helper for c in calls} == {36}
     with pytest.raises(Exception, match="not a multiple of 8"):
-        inspect.helper_calls(b"\x85\x00", "x")
+        decode_calls(b"\x85\x00", {}, "x", "x")
 
 
 def _index_with(tmp_path: Path, ref: str) -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from ecli.errors import ArtifactError
 from ecli.runtime.elf import ElfFile, Section
 
 INSN = struct.Struct("<BBhi")
@@ -21,7 +22,7 @@ OP_CALL = 0x85
 OP_MOV64_IMM = 0xB7
 OP_MOV64_REG = 0xBF
 OP_LD_IMM64 = 0x18
-PSEUDO_CALL = 1  # src_reg of a call to another BPF function, not a helper
+HELPER_CALL = 0  # src_reg of a helper call (1 calls a BPF function, 2 a kfunc)
 _WRITES_DST = (0x01, 0x04, 0x07)  # instruction classes LDX, ALU, ALU64
 
 HELPER_PERF_EVENT_OUTPUT = 25
@@ -43,9 +44,17 @@ class HelperCall:
 
 
 def helper_calls(elf: ElfFile, section: Section) -> list[HelperCall]:
-    """Every helper call in one program section, with the known argument values."""
-    code = elf.section_data(section)
+    """Every helper call in one code section, with the known argument values."""
     maps_at = {r.offset: r.symbol.name for r in elf.relocations(section)}
+    return decode_calls(elf.section_data(section), maps_at, section.name,
+                        f"{elf.where}: {section.name}")
+
+
+def decode_calls(code: bytes, maps_at: dict[int, str], section_name: str,
+                 where: str) -> list[HelperCall]:
+    """The helper calls in raw instructions; `maps_at` names the maps loaded at offsets."""
+    if len(code) % INSN.size:
+        raise ArtifactError(f"{where}: program size {len(code)} is not a multiple of 8")
     registers: dict[int, int | str] = {}
     calls = []
     offset = 0
@@ -67,8 +76,8 @@ def helper_calls(elf: ElfFile, section: Section) -> list[HelperCall]:
             else:
                 registers.pop(dst, None)
         elif opcode == OP_CALL:
-            if src != PSEUDO_CALL:
-                calls.append(HelperCall(imm, section.name,
+            if src == HELPER_CALL:
+                calls.append(HelperCall(imm, section_name,
                                         {r: registers[r] for r in range(1, 6) if r in registers}))
             for clobbered in range(0, 6):
                 registers.pop(clobbered, None)

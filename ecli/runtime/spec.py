@@ -89,7 +89,8 @@ class ObjectSpec:
             maps=_maps(spec, where),
             rodata=_globals(elf, spec, ".rodata"),
             bss=_globals(elf, spec, ".bss"),
-            calls=tuple(call for section in programs for call in helper_calls(elf, section)),
+            calls=tuple(call for section in _code_sections(elf, programs)
+                        for call in helper_calls(elf, section)),
             uses_core=_has_core_relocations(elf),
             license=(elf.section_data(license_section).split(b"\0")[0].decode("ascii", "replace")
                      if license_section else ""),
@@ -128,6 +129,12 @@ class ObjectSpec:
             preferred = [t for t in candidates if t.name.endswith(("event", "event_t", "data_t"))]
             candidates = preferred or candidates
         return candidates[0].id if len(candidates) == 1 else None
+
+
+def _code_sections(elf: ElfFile, programs: list[Section]) -> list[Section]:
+    """The programs, and .text where their shared subprograms live."""
+    text = elf.section(".text")
+    return [*programs, text] if text is not None and text.size else programs
 
 
 def _has_core_relocations(elf: ElfFile) -> bool:
