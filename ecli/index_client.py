@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ecli.atomic import write_atomic
 from ecli.errors import NotFoundError, SourceError
@@ -33,6 +34,21 @@ META_FILE = "meta.json"
 ENTRIES_FILE = "entries.tsv"  # the checked catalog, flattened for fast search and lookup
 _ENTRIES_HEADER = "ecli-entries 1\n"
 _LIST = "\x1f"
+
+
+class SearchHit(NamedTuple):
+    """One search result: the columns a listing shows.
+
+    A tuple rather than a whole CatalogEntry: a broad term over a big
+    catalog returns thousands of hits, and building frozen dataclasses
+    for them cost more than the search itself.
+    """
+
+    source: str
+    name: str
+    summary: str
+    kind: str
+    latest: str | None
 
 
 @dataclass(frozen=True)
@@ -158,7 +174,7 @@ class IndexClient:
     def _source_entries(self, source: Source) -> list[model.CatalogEntry]:
         return [_entry(line) for line in self._source_lines(source)]
 
-    def search(self, term: str) -> list[tuple[Source, model.CatalogEntry]]:
+    def search(self, term: str) -> list[SearchHit]:
         """Packages whose name, summary, keywords or categories contain every word of `term`.
 
         Lines are matched as text first; only hits become entries.
@@ -184,7 +200,7 @@ class IndexClient:
             first = next(iter(self._failed.values()))
             raise SourceError(first.message, hint=first.hint)
         hits.sort(key=lambda hit: hit[:3])
-        return [(source, _entry(line)) for *_, source, line in hits]
+        return [_hit(source, line) for *_, source, line in hits]
 
     def find(self, name: str) -> tuple[Source, model.PackageDocument]:
         """The package document of `name` from the first source that lists it."""
@@ -246,6 +262,11 @@ def _entry(line: str) -> model.CatalogEntry:
     name, summary, kind, latest, keywords, categories, owners, updated = line.split("\t")
     return model.CatalogEntry(name, summary, kind, latest or None, _split(keywords),
                               _split(categories), _split(owners), updated or None)
+
+
+def _hit(source: Source, line: str) -> SearchHit:
+    name, summary, kind, latest, _rest = line.split("\t", 4)
+    return SearchHit(source.name, name, summary, kind, latest or None)
 
 
 def _write_entries(path: Path, catalog: model.Catalog) -> None:

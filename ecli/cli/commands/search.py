@@ -26,11 +26,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         for warning in client.warnings:
             warn(warning)
     if args.json:
-        print_json([{"name": e.name, "summary": e.summary, "kind": e.kind,
-                     "latest": e.latest, "source": s.name} for s, e in hits])
+        print_json([{"name": h.name, "summary": h.summary, "kind": h.kind,
+                     "latest": h.latest, "source": h.source} for h in hits])
     elif hits:
         print_table(["NAME", "VERSION", "KIND", "SUMMARY"],
-                    [(e.name, e.latest or "-", e.kind, e.summary) for _, e in hits])
+                    [(h.name, h.latest or "-", h.kind, h.summary) for h in hits])
     elif not ctx.quiet:
         print(f"no packages match {args.term!r}")
     return 0 if hits else 1
