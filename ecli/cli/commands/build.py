@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", nargs="?", default=".", metavar="DIR",
                         help="the project folder, holding ecli.toml (default: .)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.epilog = "then: ecli push REGISTRY/REPOSITORY:TAG --dir DIR"
+    parser.epilog = ("examples:\n  ecli build\n  ecli build ./mytool --json\n\n"
+                     "then: ecli push REGISTRY/REPOSITORY:TAG --dir DIR")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--owner", default="your-github-handle",
                         help="GitHub handle that owns the index entry")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.epilog = "then: cd DIR && ecli build . && ecli push REGISTRY/REPO:0.1.0"
+    parser.epilog = ("examples:\n  ecli init --list\n  ecli init mytool\n"
+                     "  ecli init mytool --template go-cilium --owner octocat\n\n"
+                     "then: cd DIR && ecli build . && ecli push REGISTRY/REPO:0.1.0")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

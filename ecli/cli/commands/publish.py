@@ -10,6 +10,9 @@ from ecli.cli.context import Context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples:\n"
+                     "  ecli publish --index ../ebpf-hub-index --ref ghcr.io/me/mytool:1.0.0\n"
+                     "  ecli publish ./mytool --index ../hub --ref ghcr.io/me/mytool:1.0.0 --no-pr")
     parser.add_argument("dir", nargs="?", default=".", metavar="DIR",
                         help="the project folder, holding ecli.toml (default: .)")
     parser.add_argument("--index", required=True, metavar="PATH",
