@@ -1,13 +1,21 @@
 """index/inspection.json: what `generator inspect` found in each artifact, by digest.
 
     {"schema_version": 1,
-     "digests": {"sha256:...": {"platforms": [{"os", "architecture", "digest"}],
+     "digests": {"sha256:...": {"platforms": [{"os", "architecture", "digest",
+                                               "inspection"?: {...}}],
                                 "inspection": {...} | null}}}
 
 A digest names immutable content, so its inspection never needs redoing: the
 file is kept like the lock (committed, sorted, written atomically) and a
 rebuild reads it without touching a registry. Artifacts are pulled with
 ecli's registry client into an OCI store used as a cache, keyed by digest.
+
+Every platform of an image index is pulled and inspected; each platform
+entry keeps its own inspection, and the version's `inspection` (what the
+JSON index publishes, whose model has one per version) is their union. The
+size limit is checked on the manifests' layer descriptors before any blob
+is downloaded. The analysis itself is ecli's (`ecli.runtime.analysis`), the
+one `ecli run` and `ecli inspect` use.
 """
 
 from __future__ import annotations
@@ -16,12 +24,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ecli.atomic import write_atomic
-from ecli.errors import EcliError
+from ecli.errors import ArtifactError, EcliError
 from ecli.hubindex import model
 from ecli.oci.reference import OciReference
-from generator import inspect
+from ecli.runtime import analysis
 from generator.entry import Index
 from generator.lock import Lock
 from generator.problems import GeneratorError, Problem
@@ -29,19 +38,31 @@ from generator.problems import GeneratorError, Problem
 SCHEMA_VERSION = 1
 INSPECTION_FILE = "inspection.json"
 MAX_ARTIFACT_BYTES = 256 << 20
-ELF_BPF = b"\x7fELF"
 _TIGHT = (",", ":")
 
 
 @dataclass(frozen=True)
 class Inspected:
     platforms: tuple[model.Platform, ...] = ()
-    inspection: model.Inspection | None = None
+    inspection: model.Inspection | None = None  # all platforms together
+    by_platform: dict[str, model.Inspection] = field(default_factory=dict)
+    """Platform manifest digest -> its own inspection (image indexes only)."""
 
 
 Cache = dict[str, Inspected]
-Puller = Callable[[OciReference, Path], tuple[list[Path], tuple[model.Platform, ...]]]
-"""Fetch an artifact by digest into a cache folder: (its eBPF object files, its platforms)."""
+
+
+@dataclass(frozen=True)
+class PulledArtifact:
+    """What a puller fetched: platforms, and the eBPF objects of each manifest."""
+
+    platforms: tuple[model.Platform, ...]
+    objects: dict[str, list[Path]]  # manifest digest -> its eBPF object files
+    is_index: bool = False
+
+
+Puller = Callable[[OciReference, Path], PulledArtifact]
+"""Fetch an artifact by digest into a cache folder."""
 
 
 @dataclass
@@ -64,10 +85,13 @@ def read(path: Path) -> Cache:
     try:
         for digest, item in data["digests"].items():
             where = f"{path}: {digest}"
+            platforms = item.get("platforms", [])
             cache[digest] = Inspected(
                 tuple(model.Platform(p["os"], p["architecture"], p["digest"])
-                      for p in item.get("platforms", [])),
-                model.load_inspection(item.get("inspection"), where))
+                      for p in platforms),
+                model.load_inspection(item.get("inspection"), where),
+                {p["digest"]: found for p in platforms if (found := model.load_inspection(
+                    p.get("inspection"), f"{where}: {p['digest']}")) is not None})
     except (KeyError, TypeError, AttributeError, EcliError) as exc:
         raise _error(path, f"the inspection file is malformed ({exc})") from None
     return cache
@@ -76,10 +100,20 @@ def read(path: Path) -> Cache:
 def write(path: Path, cache: Cache) -> None:
     """One digest per line: compact, and a pull request's diff shows what it added."""
     lines = ",\n".join(
-        f"{json.dumps(digest)}: {json.dumps(model.plain(item), sort_keys=True, separators=_TIGHT)}"
+        f"{json.dumps(digest)}: {json.dumps(_plain(item), sort_keys=True, separators=_TIGHT)}"
         for digest, item in sorted(cache.items()))
     text = f'{{"schema_version": {SCHEMA_VERSION}, "digests": {{\n{lines}\n}}}}\n'
     write_atomic(path, text.encode())
+
+
+def _plain(item: Inspected) -> dict[str, object]:
+    platforms = []
+    for platform in item.platforms:
+        plain = model.plain(platform)
+        if (own := item.by_platform.get(platform.digest)) is not None:
+            plain["inspection"] = model.plain(own)
+        platforms.append(plain)
+    return {"platforms": platforms, "inspection": model.plain(item.inspection)}
 
 
 def inspect_index(index: Index, lock: Lock, cache: Cache, store_dir: Path, *,
@@ -96,61 +130,120 @@ def inspect_index(index: Index, lock: Lock, cache: Cache, store_dir: Path, *,
                 continue
             where = f"{entry.name} {version.version} ({locked.digest[:19]}…)"
             try:
-                objects, platforms = pull(version.reference.with_digest(locked.digest),
-                                          store_dir)
+                pulled = pull(version.reference.with_digest(locked.digest), store_dir)
                 outcome.pulled += 1
-                parts = [inspect.inspect_object(obj) for obj in objects]
+                found = inspect_pulled(pulled)
             except EcliError as exc:
                 outcome.problems.append(Problem(
                     entry.file, version.line, version.col, "ref", f"{where}: {exc.message}",
                     exc.hint or "push a valid eBPF Hub artifact, then run inspect again",
                     code="inspect"))
                 continue
-            outcome.cache[locked.digest] = Inspected(
-                platforms, inspect.merge(parts) if parts else None)
+            outcome.cache[locked.digest] = found
     return outcome
 
 
-def registry_puller(ref: OciReference, store_dir: Path) -> tuple[list[Path],
-                                                                 tuple[model.Platform, ...]]:
-    """Pull with ecli's registry client into the OCI store at `store_dir`."""
-    from ecli.errors import ArtifactError
-    from ecli.oci.manifest import ImageIndex, parse
-    from ecli.oci.registry import pull
+def inspect_pulled(pulled: PulledArtifact) -> Inspected:
+    """Each manifest's objects together (a bundle's add up), then the platforms together."""
+    per_manifest = {}
+    for digest, objects in pulled.objects.items():
+        parts = [analysis.analyse_file(path) for path in objects]
+        if parts:
+            per_manifest[digest] = analysis.merge(parts)
+    merged = (analysis.merge(list(per_manifest.values()), same_objects=True)
+              if per_manifest else None)
+    return Inspected(pulled.platforms, merged, per_manifest if pulled.is_index else {})
+
+
+def registry_puller(ref: OciReference, store_dir: Path, *,
+                    max_bytes: int = MAX_ARTIFACT_BYTES) -> PulledArtifact:
+    """Pull every platform with ecli's registry client into the OCI store at `store_dir`.
+
+    The manifests come first; their layer and config sizes are added up and
+    checked against `max_bytes`, so an artifact over the limit costs no blob
+    download. Bundles are extracted (ecli.tarsafe) beside the store to reach
+    the eBPF objects inside.
+    """
+    from ecli.oci import registry
     from ecli.oci.store import Store
 
+    manifests = _manifests(ref)
+    size = sum(blob.size for _platform, manifest in manifests.values() for blob in manifest.blobs)
+    if size > max_bytes:
+        raise ArtifactError(f"{ref}: artifact is {_mib(size)} MiB, over the hub's limit of "
+                            f"{_mib(max_bytes)} MiB (nothing was downloaded)")
     store = Store(store_dir)
     store.ensure()
-    pulled = pull(ref, store)
-    size = sum(blob.size for blob in pulled.manifest.blobs)
-    if size > MAX_ARTIFACT_BYTES:
-        raise ArtifactError(f"{ref}: artifact is {size >> 20} MiB, over the hub's limit of "
-                            f"{MAX_ARTIFACT_BYTES >> 20} MiB")
-    platforms: tuple[model.Platform, ...] = ()
-    if pulled.index_digest is not None:
-        parsed = parse(store.read_blob(pulled.index_digest), str(ref))
-        if isinstance(parsed, ImageIndex):
-            platforms = tuple(model.Platform(d.platform.os, d.platform.architecture, d.digest)
-                              for d in parsed.manifests if d.platform is not None)
-    else:
-        platforms = tuple(_platform(text, pulled.digest)
-                          for text in pulled.package.config.platforms if "/" in text)
-    main_object = pulled.package.object_path  # kind bpf: must be a readable eBPF object
-    objects = [main_object] if main_object is not None else [
-        path for path in pulled.package.files.values() if _is_bpf_elf(path)]
-    return objects, platforms
+    platforms: list[model.Platform] = []
+    objects: dict[str, list[Path]] = {}
+    for digest, (platform, _manifest) in manifests.items():
+        pulled = registry.pull(ref.with_digest(digest), store)
+        objects[digest] = _objects(pulled.package, store_dir / "bundles" / digest.replace(
+            ":", "-"), f"{ref} ({platform or digest[:19]})")
+        if platform is not None:
+            platforms.append(model.Platform(platform.os, platform.architecture, digest))
+        else:
+            platforms += [_platform(text, digest)
+                          for text in pulled.package.config.platforms if "/" in text]
+    is_index = any(platform is not None for platform, _m in manifests.values())
+    return PulledArtifact(tuple(platforms), objects, is_index)
+
+
+def _manifests(ref: OciReference) -> dict[str, tuple[Any, Any]]:
+    """Manifest digest -> (platform or None, manifest), read before any blob.
+
+    Through the registry client's manifest fetch (it hashes what it reads);
+    `ecli.oci.registry` has no public call for "manifests only", see
+    docs/index-format.md. Entries without a platform or for `unknown/unknown`
+    (build attestations) are not packages and are skipped.
+    """
+    from ecli.oci import registry
+    from ecli.oci.manifest import ImageIndex, parse
+
+    client = registry._Client(ref)
+    raw, media_type, digest = client.fetch_manifest(ref.selector)
+    parsed = parse(raw, str(ref), media_type)
+    if not isinstance(parsed, ImageIndex):
+        return {digest: (None, parsed)}
+    found: dict[str, tuple[Any, Any]] = {}
+    for descriptor in parsed.manifests:
+        platform = descriptor.platform
+        if platform is None or platform.os == "unknown":
+            continue
+        raw, media_type, _ = client.fetch_manifest(descriptor.digest)
+        manifest = parse(raw, f"{ref} ({platform})", media_type or descriptor.media_type)
+        if isinstance(manifest, ImageIndex):
+            raise ArtifactError(f"{ref}: an image index inside an image index is not supported")
+        found[descriptor.digest] = (platform, manifest)
+    if not found:
+        raise ArtifactError(f"{ref}: the image index lists no platform")
+    return found
+
+
+def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:
+    """The eBPF objects of a pulled package: its object (kind bpf), or a bundle's."""
+    from ecli import tarsafe
+    from ecli.oci import mediatypes
+
+    if package.object_path is not None:  # kind bpf: must be a readable eBPF object
+        return [package.object_path]
+    objects = [path for path in package.files.values() if analysis.is_bpf_elf(path)]
+    for layer in package.manifest.layers:
+        path = package.files.get(layer.title or "")
+        if layer.media_type == mediatypes.BUNDLE_TAR_GZIP and path is not None:
+            if not bundle_dir.is_dir():
+                tarsafe.extract(path, bundle_dir, where=where)
+            objects += analysis.bpf_objects_in(bundle_dir)
+    return objects
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.0f}" if size >= 1 << 20 else f"{size / (1 << 20):.2f}"
 
 
 def _platform(text: str, digest: str) -> model.Platform:
     os_name, _, architecture = text.partition("/")
     return model.Platform(os_name, architecture.split("/")[0], digest)
-
-
-def _is_bpf_elf(path: Path) -> bool:
-    """An ELF file for machine 247 (eBPF); other files of a bundle are not inspected."""
-    with path.open("rb") as stream:
-        head = stream.read(20)
-    return head[:4] == ELF_BPF and len(head) == 20 and int.from_bytes(head[18:20], "little") == 247
 
 
 def _error(path: Path, message: str) -> GeneratorError:

@@ -18,10 +18,11 @@ from ecli.oci import artifact, reference
 from ecli.oci import registry as oci_registry
 from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
+from ecli.runtime import analysis
+from ecli.runtime.helper_ids import HELPERS
 from ecli.runtime.insns import decode_calls
-from generator import commands, inspect, lock
+from generator import commands, helper_table, lock
 from generator.__main__ import main
-from generator.helper_ids import HELPERS
 
 from bpf_objects import compile_bpf
 
@@ -36,12 +37,14 @@ def hub_object(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_helper_table_matches_the_installed_libbpf_header():
     header = Path("/usr/include/bpf/bpf_helper_defs.h").read_text()
-    assert inspect.parse_helper_defs(header) == HELPERS
+    assert helper_table.parse_helper_defs(header) == HELPERS
+    # the generated file is exactly what `python -m generator.helper_table` writes
+    assert helper_table.render(HELPERS) == helper_table.TABLE.read_text()
     assert HELPERS[36] == "bpf_probe_write_user" and HELPERS[109] == "bpf_send_signal"
 
 
 def test_object_inspection_finds_programs_helpers_and_dangers(hub_object: Path):
-    found = inspect.inspect_object(hub_object)
+    found = analysis.analyse_file(hub_object)
     assert [(p.section, p.type, p.attach) for p in found.programs] == [
         ("tracepoint/syscalls/sys_enter_openat", "tracepoint", "syscalls:sys_enter_openat"),
         ("xdp", "xdp", "")]

@@ -1,7 +1,8 @@
 """BPF helper ids -> names, generated from libbpf's bpf_helper_defs.h (libbpf 1.1).
 
-Regenerate with `python -m generator.inspect --helper-table /usr/include/bpf/bpf_helper_defs.h`;
-tests/test_generator_inspect.py checks this table against the installed header.
+Generated file, do not edit. Regenerate with
+`python -m generator.helper_table /usr/include/bpf/bpf_helper_defs.h`;
+tests/test_inspect.py checks that this file is what that command writes.
 """
 
 HELPERS: dict[int, str] = {

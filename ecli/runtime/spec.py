@@ -36,6 +36,8 @@ class MapSpec:
     max_entries: int
     key_type: int | None  # BTF type ids, when the definition names them
     value_type: int | None
+    key_size: int = 0  # bytes: __uint(key_size, N), else the size of the key type
+    value_size: int = 0
 
     @property
     def type_name(self) -> str:
@@ -64,6 +66,7 @@ class ObjectSpec:
     license: str
     calls: tuple[HelperCall, ...] = ()
     uses_core: bool = False  # has CO-RE relocations: needs the running kernel's BTF
+    has_btf_ext: bool = False  # has a .BTF.ext section (line info, relocations)
 
     @classmethod
     def from_file(cls, path: Path) -> ObjectSpec:
@@ -92,6 +95,7 @@ class ObjectSpec:
             calls=tuple(call for section in _code_sections(elf, programs)
                         for call in helper_calls(elf, section)),
             uses_core=_has_core_relocations(elf),
+            has_btf_ext=elf.section(".BTF.ext") is not None,
             license=(elf.section_data(license_section).split(b"\0")[0].decode("ascii", "replace")
                      if license_section else ""),
         )
@@ -179,8 +183,11 @@ def _maps(spec: b.Btf, where: str) -> tuple[MapSpec, ...]:
                 types[member.name] = pointer.type_id
             elif target.kind == b.KIND_ARRAY:  # __uint(name, N) is int (*name)[N]
                 fields[member.name] = target.array_len
-        maps.append(MapSpec(var.name, fields.get("type", 0), fields.get("max_entries", 0),
-                            types.get("key"), types.get("value")))
+        key, value = types.get("key"), types.get("value")
+        maps.append(MapSpec(
+            var.name, fields.get("type", 0), fields.get("max_entries", 0), key, value,
+            fields.get("key_size") or (spec.size_of(key) if key is not None else 0),
+            fields.get("value_size") or (spec.size_of(value) if value is not None else 0)))
     return tuple(maps)
 
 

@@ -1,28 +1,32 @@
-"""What an eBPF object can do, read from its ELF and BTF before anyone runs it.
+"""What an eBPF object can do, read from its ELF and BTF before anyone loads it.
 
-The hub shows every package's permissions beside its run command, and ecli
-shows them before running. This module reads an object with ecli's own ELF
-and BTF parsers (`ecli.runtime.spec`), then decodes the instructions of each
-program section itself: a call instruction (opcode 0x85) with source register
-0 calls helper number `imm`, named through `helper_ids.HELPERS` (generated
-from libbpf's bpf_helper_defs.h). From program types, map types and helpers
-it derives the minimum kernel and a permissions summary, e.g.
-`bpf_probe_write_user` (writes user memory) is dangerous.
+One analysis for the hub (`python -m generator inspect`, every artifact's
+permissions on the site and in the JSON index), for `ecli inspect` and for
+`ecli run`, which shows the permissions of the very object it is about to
+load. It works on the `ObjectSpec` the loader parses anyway, so a run reads
+the ELF once: helper calls come from `ObjectSpec.calls` (decoded by
+`ecli.runtime.insns`), named through `helper_ids.HELPERS` (generated from
+libbpf's bpf_helper_defs.h by `python -m generator.helper_table`).
 
-The minimum kernel is a lower bound: the newest of the releases that added
-each program type, map type and helper used (helpers by id: ids are assigned
-in release order), and 5.4 for any CO-RE object (kernel BTF).
+From program types, map types and helpers it derives the minimum kernel and
+a permissions summary in three levels: `dangerous` (e.g. `bpf_probe_write_user`
+writes user memory), `elevated` (reads kernel memory, hooks a network
+interface) and `info` (observes kernel events). The minimum kernel is a lower
+bound: the newest of the releases that added each program type, map type and
+helper used (helpers by id: ids are assigned in release order), and 5.4 for
+any object with BTF relocation records (.BTF.ext: kernel BTF for CO-RE).
 """
 
 from __future__ import annotations
 
-import re
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.hubindex.model import Inspection, MapInfo, Permission, ProgramInfo
-from ecli.runtime.elf import ElfFile
-from ecli.runtime.spec import MAP_TYPE_NAMES, ObjectSpec
-from generator.helper_ids import HELPERS
+from ecli.runtime.helper_ids import HELPERS
+from ecli.runtime.spec import ObjectSpec
 
 # (section prefix, program type, kernel release that added it); longest prefix first.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -144,56 +148,117 @@ PROGRAM_PERMISSIONS: dict[str, tuple[str, str, str, str]] = {
                        "CAP_NET_ADMIN"),
     "netfilter": ("network-hook", "elevated", "filters packets in netfilter", "CAP_NET_ADMIN"),
 }
-LEVEL_ORDER = {"dangerous": 0, "elevated": 1, "info": 2}
+ELF_MAGIC = b"\x7fELF"
+EM_BPF = 247
+MAX_OBJECTS = 64  # eBPF objects looked at inside one bundle
+LEVELS = ("dangerous", "elevated", "info")
+LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
 
 
-def inspect_object(path: Path) -> Inspection:
-    """Inspect one eBPF object file; ArtifactError when it is not a readable one."""
-    spec = ObjectSpec.from_file(path)
-    elf = ElfFile(path.read_bytes(), str(path))
-    programs = tuple(_program(section) for section in spec.programs)
+@dataclass(frozen=True)
+class MapDetail:
+    """A map as `ecli inspect` shows it: the index's MapInfo plus its sizes."""
+
+    name: str
+    type: str
+    key_size: int
+    value_size: int
+    max_entries: int
+
+
+def analyse(spec: ObjectSpec) -> Inspection:
+    """What `spec` (an object already parsed) can do; no I/O but one stat."""
+    programs = tuple(program_info(section) for section in spec.programs)
     helpers = {call.helper for call in spec.calls}
     helper_names = tuple(sorted(HELPERS.get(h, f"helper#{h}") for h in helpers))
-    releases = ["5.4" if elf.section(".BTF.ext") else "4.1"]
+    releases = ["5.4" if spec.has_btf_ext else "4.1"]
     releases += [_section_release(p.section) for p in programs]
     releases += [MAP_KERNELS[m.type] for m in spec.maps if m.type in MAP_KERNELS]
     releases += [_helper_release(h) for h in helpers]
-    permissions, capabilities = _permissions(programs, helper_names)
+    permissions, capabilities = permissions_of(programs, helper_names)
+    try:
+        size = spec.path.stat().st_size
+    except OSError:
+        size = 0
     return Inspection(
-        programs=programs,
-        maps=tuple(MapInfo(m.name, MAP_TYPE_NAMES.get(m.type, str(m.type))) for m in spec.maps),
+        programs=programs, maps=tuple(MapInfo(m.name, m.type_name) for m in spec.maps),
         helpers=helper_names, license=spec.license,
         min_kernel=max(releases, key=release_key), capabilities=capabilities,
-        permissions=permissions, size=path.stat().st_size)
+        permissions=permissions, size=size)
 
 
-def merge(parts: list[Inspection]) -> Inspection:
-    """One summary for a package with several objects (a bundle)."""
+def analyse_file(path: Path) -> Inspection:
+    """Parse and analyse one object file; ArtifactError when it is not a readable one."""
+    return analyse(ObjectSpec.from_file(path))
+
+
+def map_details(spec: ObjectSpec) -> tuple[MapDetail, ...]:
+    return tuple(MapDetail(m.name, m.type_name, m.key_size, m.value_size, m.max_entries)
+                 for m in spec.maps)
+
+
+def merge(parts: list[Inspection], *, same_objects: bool = False) -> Inspection:
+    """One summary of several inspections.
+
+    The objects of one bundle (`same_objects=False`) add up: their sizes are
+    summed. The platforms of one image index (`same_objects=True`) are the
+    same program built for each architecture: the size is the largest one.
+    Programs and maps met twice are listed once; the minimum kernel is the
+    newest; permissions and capabilities are derived again from the union.
+    """
     if len(parts) == 1:
         return parts[0]
-    programs = tuple(p for part in parts for p in part.programs)
+    programs = tuple(dict.fromkeys(p for part in parts for p in part.programs))
     helpers = tuple(sorted({h for part in parts for h in part.helpers}))
-    permissions, capabilities = _permissions(programs, helpers)
+    permissions, capabilities = permissions_of(programs, helpers)
     kernels = [part.min_kernel for part in parts if part.min_kernel]
+    sizes = [part.size for part in parts]
     return Inspection(
-        programs=programs, maps=tuple(m for part in parts for m in part.maps), helpers=helpers,
+        programs=programs, maps=tuple(dict.fromkeys(m for part in parts for m in part.maps)),
+        helpers=helpers,
         license=" / ".join(sorted({part.license for part in parts if part.license})),
         min_kernel=max(kernels, key=release_key) if kernels else None,
-        capabilities=capabilities, permissions=permissions,
-        size=sum(part.size for part in parts))
+        capabilities=tuple(sorted({*capabilities, *(c for p in parts for c in p.capabilities)})),
+        permissions=_union_permissions(permissions, parts),
+        size=max(sizes) if same_objects else sum(sizes))
+
+
+def is_bpf_elf(path: Path) -> bool:
+    """An ELF file for machine 247 (eBPF): what a bundle's other files are not."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(20)
+    except OSError:
+        return False
+    return (head[:4] == ELF_MAGIC and len(head) == 20
+            and int.from_bytes(head[18:20], "little") == EM_BPF)
+
+
+def bpf_objects_in(root: Path) -> list[Path]:
+    """The eBPF objects among the regular files under `root` (symlinks not followed)."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            if not path.is_symlink() and path.is_file() and is_bpf_elf(path):
+                found.append(path)
+                if len(found) == MAX_OBJECTS:
+                    return found
+    return found
+
+
+def shown(inspection: Inspection, verbose: bool) -> tuple[Permission, ...]:
+    """The permissions worth a line before a run: info ones only when asked."""
+    return tuple(p for p in inspection.permissions if verbose or p.level != "info")
 
 
 def release_key(release: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in release.split("."))
+    return tuple(int(p) for p in release.split(".") if p.isdigit())
 
 
-def parse_helper_defs(header: str) -> dict[int, str]:
-    """The id -> name table of libbpf's bpf_helper_defs.h (helper_ids.py is made of it)."""
-    pairs = re.findall(r"\(\*(\w+)\)\(.*?\) = \(void \*\) (\d+);", header, re.S)
-    return {int(number): name for name, number in pairs}
-
-
-def _program(section: str) -> ProgramInfo:
+def program_info(section: str) -> ProgramInfo:
+    """Program type and attach point of a section name, as libbpf reads it."""
     for prefix, kind, _release in SECTIONS:
         if section.startswith(prefix):
             attach = section[len(prefix):].lstrip("/")
@@ -202,21 +267,9 @@ def _program(section: str) -> ProgramInfo:
     return ProgramInfo(section, "unknown", "")
 
 
-def _section_release(section: str) -> str:
-    return next((release for prefix, _k, release in SECTIONS if section.startswith(prefix)),
-                "4.1")
-
-
-def _helper_release(helper: int) -> str:
-    release = HELPER_RELEASES[0][1]
-    for first, name in HELPER_RELEASES:
-        if helper >= first:
-            release = name
-    return release
-
-
-def _permissions(programs: tuple[ProgramInfo, ...], helpers: tuple[str, ...]
-                 ) -> tuple[tuple[Permission, ...], tuple[str, ...]]:
+def permissions_of(programs: tuple[ProgramInfo, ...], helpers: tuple[str, ...]
+                   ) -> tuple[tuple[Permission, ...], tuple[str, ...]]:
+    """(permissions, most dangerous first; capabilities) of these programs and helpers."""
     found: dict[str, Permission] = {}
     capabilities = {"CAP_BPF"}
     for program in programs:
@@ -234,5 +287,34 @@ def _permissions(programs: tuple[ProgramInfo, ...], helpers: tuple[str, ...]
             found.setdefault(pid, Permission(pid, level, f"{text} ({helper})"))
             if level == "dangerous":
                 capabilities.add("CAP_SYS_ADMIN")
-    ordered = sorted(found.values(), key=lambda p: (LEVEL_ORDER.get(p.level, 3), p.id))
-    return tuple(ordered), tuple(sorted(capabilities))
+    return _ordered(found.values()), tuple(sorted(capabilities))
+
+
+def _union_permissions(derived: tuple[Permission, ...], parts: list[Inspection]
+                       ) -> tuple[Permission, ...]:
+    """The derived permissions, plus any a part carries that the rules do not know
+    (an inspection read from an index written by a newer hub)."""
+    found = {p.id: p for p in derived}
+    for part in parts:
+        for permission in part.permissions:
+            found.setdefault(permission.id, permission)
+    return _ordered(found.values())
+
+
+def _ordered(permissions: Iterable[Permission]) -> tuple[Permission, ...]:
+    return tuple(sorted(permissions,
+                        key=lambda p: (LEVEL_ORDER.get(p.level, len(LEVELS)), p.id)))
+
+
+def _section_release(section: str) -> str:
+    return next((release for prefix, _k, release in SECTIONS if section.startswith(prefix)),
+                "4.1")
+
+
+def _helper_release(helper: int) -> str:
+    release = HELPER_RELEASES[0][1]
+    for first, name in HELPER_RELEASES:
+        if helper >= first:
+            release = name
+    return release
+
