@@ -3,8 +3,11 @@
 `ecli login` writes `auth.json` under ecli's config folder, in docker's
 shape (`{"auths": {HOST: {"auth": base64(user:password)}}}`) so people and
 tools recognise it, with mode 0600 in a 0700 folder: it holds a password.
-Lookups try ecli's file first; the registry client then falls back to
-docker's `config.json` and its credential helpers (through oras-py).
+`lookup` is the one question the registry client asks: ecli's file first,
+then docker's `config.json` as docker reads it (`credHelpers` for the host,
+else `credsStore`, else `auths`), running `docker-credential-NAME get` for
+the helpers. A user name of `<token>` marks an identity token (an OAuth2
+refresh token), which the Bearer flow trades for an access token.
 
 A CA for a registry with a private certificate lives where docker keeps
 them, `certs.d/HOST[:PORT]/ca.crt`; `ecli login --ca-file` copies it there
@@ -18,21 +21,36 @@ import base64
 import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.atomic import write_atomic
-from ecli.errors import UsageError
+from ecli.errors import RegistryError, UsageError
 from ecli.paths import Paths
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$")
 CA_FILE_ENV = "ECLI_CA_FILE"
+IDENTITY_TOKEN_USER = "<token>"
+HELPER_TIMEOUT = 30.0
+_DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+_DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 
 
 @dataclass(frozen=True)
 class Credential:
     username: str
     password: str
+
+    @property
+    def identity_token(self) -> str | None:
+        """The refresh token when this is docker's `<token>` user, else None."""
+        return self.password if self.username == IDENTITY_TOKEN_USER else None
+
+    def basic_header(self) -> str:
+        """The value of an `Authorization` header for HTTP Basic."""
+        pair = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
 
 
 def check_host(registry: str) -> str:
@@ -94,12 +112,104 @@ def find(registry: str, paths: Paths | None = None) -> Credential | None:
     return Credential(username, password)
 
 
-def docker_configs() -> list[str]:
+def lookup(registry: str, paths: Paths | None = None) -> Credential | None:
+    """The credential to present to `registry`: ecli's own, else docker's; None if neither."""
+    own = find(registry, paths)
+    if own is not None:
+        return own
+    for config in docker_configs():
+        found = _from_docker_config(config, registry)
+        if found is not None:
+            return found
+    return None
+
+
+def docker_configs() -> list[Path]:
     """docker's config.json as docker finds it: $DOCKER_CONFIG first, then ~/.docker."""
     folder = os.environ.get("DOCKER_CONFIG")
     candidates = [Path(folder) / "config.json"] if folder else []
     candidates.append(Path.home() / ".docker" / "config.json")
-    return [str(c) for c in candidates if c.is_file()]
+    return [c for c in candidates if c.is_file()]
+
+
+def _keys(registry: str) -> tuple[str, ...]:
+    """How docker may have written `registry` as a key (Docker Hub has its own URL)."""
+    if registry in _DOCKER_HUB:
+        return (_DOCKER_HUB_KEY, *_DOCKER_HUB)
+    return (registry, f"https://{registry}", f"http://{registry}")
+
+
+def _from_docker_config(path: Path, registry: str) -> Credential | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read docker's config ({exc})",
+                         hint="fix it, or point DOCKER_CONFIG elsewhere") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a docker config (expected a JSON object)")
+    helpers = data.get("credHelpers") if isinstance(data.get("credHelpers"), dict) else {}
+    for key in _keys(registry):
+        if isinstance(helpers.get(key), str):
+            return _from_helper(helpers[key], key)
+    if isinstance(data.get("credsStore"), str) and data["credsStore"]:
+        found = _from_helper(data["credsStore"], _keys(registry)[0])
+        if found is not None:
+            return found
+    auths = data.get("auths") if isinstance(data.get("auths"), dict) else {}
+    for key in _keys(registry):
+        entry = auths.get(key)
+        if isinstance(entry, dict):
+            found = _from_auth_entry(entry, path, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _from_auth_entry(entry: dict, path: Path, key: str) -> Credential | None:
+    """An `auths` entry: base64 `auth`, or `username`/`password`; `identitytoken` wins."""
+    username, password = entry.get("username"), entry.get("password")
+    if isinstance(entry.get("auth"), str) and entry["auth"]:
+        try:
+            username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise UsageError(f"{path}: the entry for {key} is not base64 of user:password"
+                             ) from None
+    if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
+        return Credential(IDENTITY_TOKEN_USER, entry["identitytoken"])
+    if isinstance(username, str) and username and isinstance(password, str):
+        return Credential(username, password)
+    return None
+
+
+def _from_helper(name: str, server: str) -> Credential | None:
+    """Ask `docker-credential-NAME get` (the host on stdin, JSON on stdout)."""
+    program = f"docker-credential-{name}"
+    try:
+        done = subprocess.run([program, "get"], input=server, capture_output=True, text=True,
+                              timeout=HELPER_TIMEOUT, check=False)
+    except FileNotFoundError:
+        raise RegistryError(f"{server}: the credential helper {program} is not installed",
+                            hint="install it, or remove it from docker's config.json") from None
+    except subprocess.TimeoutExpired:
+        raise RegistryError(f"{server}: the credential helper {program} did not answer "
+                            f"in {HELPER_TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise RegistryError(f"{server}: cannot run {program}: {exc.strerror}") from None
+    said = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        if "credentials not found" in said.lower():
+            return None
+        first = said.splitlines()[0] if said else f"exit status {done.returncode}"
+        raise RegistryError(f"{server}: the credential helper {program} failed: {first}")
+    try:
+        answer = json.loads(done.stdout)
+        username, secret = answer["Username"], answer["Secret"]
+    except (ValueError, KeyError, TypeError):
+        raise RegistryError(f"{server}: the credential helper {program} did not answer "
+                            "JSON with Username and Secret") from None
+    if not isinstance(username, str) or not isinstance(secret, str) or not secret:
+        return None
+    return Credential(username, secret)
 
 
 def registries(paths: Paths) -> list[str]:

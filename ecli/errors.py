@@ -9,7 +9,8 @@ these without pulling in the rest.
     ├── NotFoundError         no such package, version, source or file
     ├── SourceError           a JSON index that cannot be fetched or read
     ├── RegistryError         an OCI registry failed or answered wrongly
-    │   └── DigestMismatchError   content does not match its digest
+    │   ├── DigestMismatchError   content does not match its digest
+    │   └── TransportError        below HTTP: refused, timed out, TLS, name lookup
     ├── ArtifactError         an artifact whose content is malformed
     ├── BuildError            `ecli build` failed
     ├── PublishError          `ecli publish`: the index checkout, its validation, git
@@ -67,6 +68,20 @@ class RegistryError(EcliError):
 
 class DigestMismatchError(RegistryError):
     reference = "digest-mismatch"
+
+
+class TransportError(RegistryError):
+    """A connection that failed below HTTP. `kind` (unreachable, timeout, tls, broken),
+    `host` and `reason` let the caller word it with what it knows (the reference)."""
+
+    reference = "transport"
+
+    def __init__(self, message: str, *, kind: str, host: str, reason: str,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.kind = kind
+        self.host = host
+        self.reason = reason
 
 
 class ArtifactError(EcliError):
