@@ -200,21 +200,22 @@ def _manifests(ref: OciReference) -> dict[str, tuple[Any, Any]]:
     from ecli.oci import registry
     from ecli.oci.manifest import ImageIndex, parse
 
-    client = registry._Client(ref)
-    raw, media_type, digest = client.fetch_manifest(ref.selector)
-    parsed = parse(raw, str(ref), media_type)
-    if not isinstance(parsed, ImageIndex):
-        return {digest: (None, parsed)}
-    found: dict[str, tuple[Any, Any]] = {}
-    for descriptor in parsed.manifests:
-        platform = descriptor.platform
-        if platform is None or platform.os == "unknown":
-            continue
-        raw, media_type, _ = client.fetch_manifest(descriptor.digest)
-        manifest = parse(raw, f"{ref} ({platform})", media_type or descriptor.media_type)
-        if isinstance(manifest, ImageIndex):
-            raise ArtifactError(f"{ref}: an image index inside an image index is not supported")
-        found[descriptor.digest] = (platform, manifest)
+    with registry._Client(ref) as client:
+        raw, media_type, digest = client.fetch_manifest(ref.selector)
+        parsed = parse(raw, str(ref), media_type)
+        if not isinstance(parsed, ImageIndex):
+            return {digest: (None, parsed)}
+        found: dict[str, tuple[Any, Any]] = {}
+        for descriptor in parsed.manifests:
+            platform = descriptor.platform
+            if platform is None or platform.os == "unknown":
+                continue
+            raw, media_type, _ = client.fetch_manifest(descriptor.digest)
+            manifest = parse(raw, f"{ref} ({platform})", media_type or descriptor.media_type)
+            if isinstance(manifest, ImageIndex):
+                raise ArtifactError(f"{ref}: an image index inside an image index is not "
+                                    "supported")
+            found[descriptor.digest] = (platform, manifest)
     if not found:
         raise ArtifactError(f"{ref}: the image index lists no platform")
     return found

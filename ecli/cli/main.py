@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("pull", "download a package or OCI reference into the local store"),
     "search": ("search", "search the packages of the configured sources"),
     "info": ("info", "show a package's description, versions and requirements"),
+    "inspect": ("inspect", "show what a package's eBPF objects can do (permissions, helpers)"),
     "update": ("update", "refresh the JSON index of every source"),
     "sources": ("sources", "list, add or remove JSON index sources"),
     "build": ("build", "build the project in a folder into an OCI artifact"),

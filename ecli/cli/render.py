@@ -133,10 +133,12 @@ class RunPrinter:
             return
         self.stream.write(f"\n--- {time.strftime('%H:%M:%S')}"
                           f"{' (at exit)' if final else ''} ---\n")
+        from ecli.runtime.maps import Histogram, StackCounts
+
         for result in results:
-            if hasattr(result, "rows") and not hasattr(result, "key_columns"):
+            if isinstance(result, StackCounts):
                 self._stacks(result)
-            elif hasattr(result, "counts"):
+            elif isinstance(result, Histogram):
                 title = f"{result.map_name}" + (f" [{result.label}]" if result.label else "")
                 self.stream.write(f"\n{title}\n")
                 self.stream.write("\n".join(log2_histogram_lines(result.unit, result.counts)))
@@ -171,11 +173,13 @@ class RunPrinter:
 
 
 def _map_json(result: Any) -> dict[str, Any]:
-    if hasattr(result, "rows") and not hasattr(result, "key_columns"):
+    from ecli.runtime.maps import Histogram, StackCounts
+
+    if isinstance(result, StackCounts):
         return {"map": result.map_name, "type": "stacks", "total": result.total,
                 "entries": [{"count": r.count, **r.labels, "kernel": r.kernel, "user": r.user}
                             for r in result.rows]}
-    if hasattr(result, "counts"):
+    if isinstance(result, Histogram):
         return {"map": result.map_name, "type": "log2_histogram", "label": result.label,
                 "unit": result.unit,
                 "buckets": [{"slot": i, "count": c} for i, c in enumerate(result.counts)]}
@@ -183,3 +187,72 @@ def _map_json(result: Any) -> dict[str, Any]:
             "entries": [{"key": dict(zip(result.key_columns, key, strict=True)),
                          "value": dict(zip(result.value_columns, value, strict=True))}
                         for key, value in result.rows]}
+
+
+# -- permissions and inspections ----------------------------------------------------
+
+
+def print_permissions(name: str, permissions: Sequence[Any], stream: TextIO = sys.stderr
+                      ) -> None:
+    """The short block `ecli run` shows before loading: level, id, what it allows."""
+    stream.write(f"ecli: {name}: permissions (`ecli inspect {name}` tells more):\n")
+    width = max(len(p.id) for p in permissions)
+    for permission in permissions:
+        stream.write(f"  {permission.level:<9}  {permission.id:<{width}}  {permission.text}\n")
+    stream.flush()
+
+
+def inspection_json(report: Any) -> dict[str, Any]:
+    """`ecli inspect --json`: the package, each object, and the summary of them all."""
+    from ecli.hubindex.model import plain
+
+    summary = report.summary
+    return {
+        "name": report.name, "kind": report.kind, "version": report.version,
+        "digest": report.digest,
+        "objects": [{"object": o.name, **plain(o.inspection), "maps": plain(o.maps)}
+                    for o in report.objects],
+        "unreadable": list(report.unreadable),
+        "index_inspection": plain(report.index),
+        "note": report.note or None,
+        "min_kernel": summary.min_kernel if summary else None,
+        "capabilities": list(summary.capabilities) if summary else [],
+        "permissions": plain(summary.permissions) if summary else [],
+    }
+
+
+def print_inspection(report: Any, stream: TextIO = sys.stdout) -> None:
+    """`ecli inspect`: one section per object, then the permissions of them all."""
+    what = " ".join(x for x in (report.name, report.version or "", f"(kind {report.kind})") if x)
+    stream.write(f"{what}\n")
+    if report.digest:
+        stream.write(f"digest: {report.digest}\n")
+    for obj in report.objects:
+        found = obj.inspection
+        stream.write(f"\nobject {obj.name} ({found.size} bytes, license "
+                     f"{found.license or 'none'}, kernel >= {found.min_kernel})\n")
+        stream.write("\nprograms\n")
+        print_table(("section", "type", "attach"),
+                    [(p.section, p.type, p.attach or "-") for p in found.programs], stream)
+        if obj.maps:
+            stream.write("\nmaps\n")
+            print_table(("name", "type", "key", "value", "entries"),
+                        [(m.name, m.type, m.key_size, m.value_size, m.max_entries)
+                         for m in obj.maps], stream)
+        stream.write(f"\nhelpers: {', '.join(found.helpers) or 'none'}\n")
+    for line in report.unreadable:
+        stream.write(f"\nunreadable: {line}\n")
+    if report.index is not None:
+        stream.write("\nthe hub's inspection of this version: "
+                     f"{len(report.index.programs)} program(s), kernel >= "
+                     f"{report.index.min_kernel}\n")
+    if report.note:
+        stream.write(f"\nnote: {report.note}\n")
+    summary = report.summary
+    if summary is None:
+        stream.write("\nno eBPF object could be read: permissions unknown\n")
+        return
+    stream.write(f"\nminimum kernel: {summary.min_kernel}\n"
+                 f"capabilities: {' '.join(summary.capabilities)}\n\npermissions\n")
+    print_table(("level", "id", "what it allows"),
+                [(p.level, p.id, p.text) for p in summary.permissions], stream)

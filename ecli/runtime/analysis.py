@@ -150,7 +150,8 @@ PROGRAM_PERMISSIONS: dict[str, tuple[str, str, str, str]] = {
 }
 ELF_MAGIC = b"\x7fELF"
 EM_BPF = 247
-MAX_OBJECTS = 64  # eBPF objects looked at inside one bundle
+MAX_OBJECTS = 64  # eBPF objects analysed inside one bundle
+MAX_FILES = 10_000  # files of a bundle looked at for them
 LEVELS = ("dangerous", "elevated", "info")
 LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
 
@@ -237,9 +238,13 @@ def is_bpf_elf(path: Path) -> bool:
 def bpf_objects_in(root: Path) -> list[Path]:
     """The eBPF objects among the regular files under `root` (symlinks not followed)."""
     found: list[Path] = []
+    looked = 0
     for folder, dirs, files in os.walk(root):
         dirs.sort()
         for name in sorted(files):
+            looked += 1
+            if looked > MAX_FILES:
+                return found
             path = Path(folder, name)
             if not path.is_symlink() and path.is_file() and is_bpf_elf(path):
                 found.append(path)

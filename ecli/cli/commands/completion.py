@@ -11,7 +11,7 @@ import argparse
 
 from ecli.cli.context import Context
 
-PACKAGE_COMMANDS = ("run", "pull", "info", "install", "uninstall", "upgrade", "save")
+PACKAGE_COMMANDS = ("run", "pull", "info", "inspect", "install", "uninstall", "upgrade", "save")
 
 BASH = """# ecli completion for bash: eval "$(ecli completion bash)"
 _ecli() {

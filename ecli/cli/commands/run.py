@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ecli.cli.context import Context
 from ecli.errors import UsageError
+
+if TYPE_CHECKING:
+    from ecli.hubindex.model import Inspection
 
 EXAMPLES = """examples:
   ecli run opensnoop                       newest version from the sources
@@ -15,6 +19,12 @@ EXAMPLES = """examples:
   ecli run opensnoop --duration 5 --pid 42 ecli's options go before the target
   ecli run 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0
   ecli run ./opensnoop.bpf.o
+  ecli run --yes ./writes-user-memory.bpf.o  run a dangerous package without asking
+
+Before loading, ecli shows the package's elevated and dangerous permissions
+(info ones too with -v; none with -q), read from the object it loads. When
+one is dangerous it asks 'Run it? [y/N]' on a terminal, and refuses without
+one unless --yes is given. 'ecli inspect TARGET' shows everything.
 """
 
 
@@ -42,6 +52,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="run in the background, output to a log (see ecli ps/logs/stop)")
     parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
                         help="pull only what is missing (default), always, or never")
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="run a package with dangerous permissions without asking")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -70,12 +82,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if package.kind in ("bundle", "image"):
         from ecli import kinds
 
+        if package.kind == "bundle":
+            from ecli.inspection import inspect_package
+
+            _consent(package.name, inspect_package(package, ctx.paths).summary, args.yes, ctx)
         return kinds.run(package, list(args.program_args), ctx.paths)
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
     prepared = runner.prepare(package.object_path, package.config, package.name,
                               program_args)
+    from ecli.runtime.analysis import analyse
+
+    _consent(package.name, analyse(prepared.spec), args.yes, ctx)
     printer = RunPrinter(package.name, as_json=args.json, timestamp=args.timestamp,
                          verbose=ctx.verbose, quiet=ctx.quiet)
     summary = runner.execute(prepared, printer, args.duration, args.interval, args.top)
@@ -83,6 +102,29 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"ecli: {package.name}: detached after {summary.seconds:.1f}s, "
               f"{summary.events} event(s)", file=sys.stderr)
     return 0
+
+
+def _consent(name: str, found: Inspection | None, yes: bool, ctx: Context) -> None:
+    """Show the permissions; a dangerous one needs a yes: --yes, or asked on a terminal."""
+    if found is None:
+        return
+    from ecli.cli.render import print_permissions
+    from ecli.runtime.analysis import shown
+
+    listed = shown(found, ctx.verbose > 0)
+    if listed and not ctx.quiet:
+        print_permissions(name, listed)
+    dangerous = ", ".join(p.id for p in found.dangerous)
+    if not dangerous or yes:
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UsageError(f"{name} has dangerous permissions ({dangerous}); not run without a "
+                         "terminal to confirm", hint="pass --yes to run it anyway")
+    print(f"ecli: {name} can: {dangerous} (dangerous). Run it? [y/N] ", end="",
+          file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError(f"{name}: not run (answered {answer or 'no'!r})")
 
 
 def _progress(message: str) -> None:

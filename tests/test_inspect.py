@@ -1,0 +1,217 @@
+"""`ecli inspect`, and the permissions `ecli run` shows (and asks about) before loading.
+
+Real objects compiled by clang, loaded into the real kernel. The dangerous
+program calls bpf_send_signal only when a .bss variable nothing writes holds
+a value it never holds, so running it with --yes is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ecli.oci import artifact
+from ecli.oci.config import PackageConfig
+from ecli.oci.store import Store
+
+from bpf_objects import OPENSNOOP, compile_bpf
+from ecli_process import RunningEcli, ecli_command, programs_left, run_ecli, touch_unique
+from pm_fixtures import bundle_tar, index_document, push_bundle, write_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+DANGEROUS = ROOT / "tests" / "bpf" / "send_signal_never.bpf.c"
+
+
+@pytest.fixture(scope="module")
+def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("inspect-objects")
+    return {"dangerous": compile_bpf(DANGEROUS, out), "opensnoop": compile_bpf(OPENSNOOP, out)}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": ""}
+
+
+def test_inspect_json_lists_programs_maps_helpers_and_the_danger(objects, env):
+    result = run_ecli("inspect", "--json", str(objects["dangerous"]), env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    (obj,) = report["objects"]
+    assert obj["programs"] == [{"section": "tracepoint/syscalls/sys_enter_openat",
+                                "type": "tracepoint", "attach": "syscalls:sys_enter_openat"}]
+    assert obj["maps"] == [{"name": "events", "type": "ringbuf", "key_size": 0,
+                            "value_size": 52, "max_entries": 65536}]
+    assert "bpf_send_signal" in obj["helpers"] and obj["license"] == "GPL"
+    assert obj["min_kernel"] == report["min_kernel"] == "5.8"
+    levels = {p["id"]: p["level"] for p in report["permissions"]}
+    assert levels == {"send-signal": "dangerous", "read-user-memory": "elevated",
+                      "observe-kernel": "info"}
+    assert report["permissions"][0]["id"] == "send-signal"  # most dangerous first
+
+
+def test_inspect_text_shows_each_part(objects, env):
+    result = run_ecli("inspect", str(objects["opensnoop"]), env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in ("tracepoint/syscalls/sys_enter_openat  tracepoint  syscalls:sys_enter_openat",
+                     "start   hash     4    16     10240", "bpf_probe_read_user_str",
+                     "minimum kernel: 5.8", "elevated  read-user-memory",
+                     "info      observe-kernel"):
+        assert expected in out
+
+
+def test_inspect_bad_targets_are_one_line(tmp_path, env):
+    not_elf = tmp_path / "x.bpf.o"
+    not_elf.write_bytes(b"\x7fELF" + bytes(60))
+    for target in (str(not_elf), str(tmp_path / "missing.bpf.o")):
+        result = run_ecli("inspect", target, env=env)
+        assert result.returncode != 0
+        assert result.stderr.startswith("ecli: error: ") and "Traceback" not in result.stderr
+
+
+def test_run_refuses_a_dangerous_object_without_a_terminal(objects, env):
+    result = run_ecli("run", "--duration", "1", str(objects["dangerous"]), env=env,
+                      stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert "  dangerous  send-signal       sends signals to processes" in result.stderr
+    assert ("ecli: error: send_signal_never has dangerous permissions (send-signal); not run "
+            "without a terminal to confirm") in lines
+    assert lines[-1] == "hint: pass --yes to run it anyway"
+    assert "attached" not in result.stderr and result.stdout == ""
+
+
+def test_run_with_yes_attaches_and_sees_a_real_event(objects, env):
+    run = RunningEcli(["--yes", "--json", str(objects["dangerous"])], env=env)
+    run.wait_attached()
+    paths = []
+    for _ in range(5):  # /tmp keeps the path within the event's 48 bytes
+        paths.append(touch_unique(Path("/tmp"), "danger"))
+        time.sleep(0.1)
+    time.sleep(0.3)
+    run.process.terminate()
+    out, err, code = run.finish()
+    for path in paths:
+        path.unlink()
+    assert code == 0, err
+    assert "dangerous  send-signal" in err
+    seen = {event["fname"] for event in run.json_events(out)}
+    assert {str(path) for path in paths} <= seen
+    assert not programs_left(run.program_ids)
+
+
+def _on_terminal(argv: list[str], answer: bytes, env: dict[str, str]) -> tuple[int, str]:
+    """Run with stdin and stderr on a pseudo-terminal; answer the question when asked."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(argv, stdin=follower, stderr=follower,
+                               stdout=subprocess.DEVNULL, env=env)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 30
+    answered = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"Run it? [y/N]" in seen:
+            os.write(leader, answer)
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    process.wait(timeout=30)
+    os.close(leader)
+    return process.returncode, seen.decode(errors="replace")
+
+
+def test_on_a_terminal_the_user_is_asked(objects, env):
+    argv = ecli_command("run", "--duration", "1", str(objects["dangerous"]))
+    code, text = _on_terminal(argv, b"n\n", env)
+    assert code == 2 and "send-signal (dangerous). Run it? [y/N]" in text
+    assert "not run (answered 'n')" in text and "attached" not in text
+    code, text = _on_terminal(argv, b"y\n", env)
+    assert code == 0, text
+    assert "1 program(s) attached" in text
+
+
+def test_opensnoop_shows_its_permissions_and_runs_without_a_question(objects, env):
+    result = run_ecli("run", "--duration", "0.5", str(objects["opensnoop"]), env=env,
+                      stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "elevated   read-user-memory" in result.stderr
+    assert "observe-kernel" not in result.stderr  # info: only with -v
+    assert "Run it?" not in result.stderr
+    verbose = run_ecli("-v", "run", "--duration", "0.5", str(objects["opensnoop"]), env=env)
+    assert "info       observe-kernel" in verbose.stderr
+    quiet = run_ecli("-q", "run", "--duration", "0.5", str(objects["opensnoop"]), env=env)
+    assert quiet.returncode == 0 and "permissions" not in quiet.stderr
+
+
+# -- bundles -------------------------------------------------------------------------
+
+
+def _bundle_with_object(folder: Path, obj: Path) -> Store:
+    folder.mkdir(parents=True, exist_ok=True)
+    tar = bundle_tar(folder / "bundle.tar.gz", {
+        "bin/tool": (b"#!/bin/sh\necho bundle-ran\n", 0o755),
+        "lib/tool.bpf.o": (obj.read_bytes(), 0o644),
+    })
+    store = Store(folder / "oci")
+    config = PackageConfig(name="sigtool", version="1.0.0", kind="bundle",
+                           description="a bundle with a dangerous object",
+                           entrypoint=("bin/tool",))
+    artifact.create(store, config, [tar], tag="1.0.0")
+    return store
+
+
+def test_a_bundle_shows_its_objects_and_asks_too(objects, env, tmp_path):
+    layout = _bundle_with_object(tmp_path / "bundle", objects["dangerous"]).root
+    result = run_ecli("inspect", "--json", str(layout), env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "bundle"
+    assert [o["object"] for o in report["objects"]] == ["lib/tool.bpf.o"]
+    assert "user-space program cannot be inspected" in report["note"]
+    assert report["permissions"][0]["id"] == "send-signal"
+    refused = run_ecli("run", str(layout), env=env, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr
+    assert "bundle-ran" not in refused.stdout
+    ran = run_ecli("run", "--yes", str(layout), env=env, stdin=subprocess.DEVNULL)
+    assert ran.returncode == 0, ran.stderr
+    assert "bundle-ran" in ran.stdout and "dangerous  send-signal" in ran.stderr
+
+
+def test_a_bundle_without_objects_uses_the_index_inspection(registry, env, tmp_path):
+    from ecli.hubindex import model
+
+    digest = push_bundle(registry.host, tmp_path, "opaque", "1.0.0")
+    document = index_document("opaque", f"{registry.host}/pm/opaque",
+                              [("1.0.0", digest, None)])
+    danger = model.Inspection(permissions=(model.Permission(
+        "write-user-memory", "dangerous", "writes into the memory of running processes"),))
+    versions = tuple(model.Version(**{**v.__dict__, "inspection": danger})
+                     for v in document.versions)
+    folder = write_catalog(tmp_path / "api" / "v1",
+                           [model.PackageDocument(**{**document.__dict__, "versions": versions})])
+    assert run_ecli("sources", "add", "t", str(folder), env=env).returncode == 0
+    result = run_ecli("inspect", "--json", "opaque", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["objects"] == [] and report["index_inspection"]["permissions"][0][
+        "id"] == "write-user-memory"
+    refused = run_ecli("run", "opaque", env=env, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2, refused.stderr
+    assert "opaque has dangerous permissions (write-user-memory)" in refused.stderr
