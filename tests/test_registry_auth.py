@@ -15,7 +15,6 @@ import http.server
 import json
 import os
 import stat
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,44 +23,15 @@ import pytest
 
 from ecli_process import run_ecli
 from pm_fixtures import bundle_layout
-from registry_server import running_registry
+from token_server import htpasswd_registry
 
 USER, PASSWORD = "alice", "s3cret-pass"
 
 
 @pytest.fixture(scope="module")
 def tls_registry(tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    folder = tmp_path_factory.mktemp("tls-registry")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
-    htpasswd = folder / "htpasswd"
-    made = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True,
-                          capture_output=True, text=True, timeout=30)
-    htpasswd.write_text(made.stdout)
-    config = folder / "config.yml"
-    config.write_text(f"""version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: {folder / 'storage'}
-http:
-  addr: 127.0.0.1:5000
-  tls:
-    certificate: {cert}
-    key: {key}
-auth:
-  htpasswd:
-    realm: ebpfhub-test
-    path: {htpasswd}
-""")
-    with running_registry(storage=folder / "storage", config=config, scheme="https") as server:
-        yield server.host, cert
+    with htpasswd_registry(tmp_path_factory.mktemp("tls-registry"), {USER: PASSWORD}) as running:
+        yield running
 
 
 @pytest.fixture
