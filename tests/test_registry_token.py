@@ -287,3 +287,37 @@ def test_silent_server_times_out_and_refused_port_is_unreachable() -> None:
     with pytest.raises(TransportError) as dns:
         Transport().request("GET", "https://no-such-host.invalid/v2/")
     assert dns.value.kind == "unreachable" and "\n" not in str(dns.value)
+
+
+# -- progress -----------------------------------------------------------------------
+
+
+def _on_terminal(command: tuple[str, ...], env: dict[str, str]) -> tuple[int, str]:
+    """Run `ecli COMMAND` with stderr on a pseudo-terminal; (exit code, what it drew)."""
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "ecli", *command], stderr=follower,
+                              stdout=subprocess.DEVNULL, env=env, timeout=120)
+    finally:
+        os.close(follower)
+    drawn = b""
+    with contextlib.suppress(OSError):  # EIO once the terminal has nothing left
+        while chunk := os.read(leader, 65536):
+            drawn += chunk
+    os.close(leader)
+    return done.returncode, drawn.decode(errors="replace")
+
+
+def test_push_and_pull_draw_progress_for_big_blobs(registry, env, tmp_path):
+    bundle_layout(tmp_path / "proj" / "build", "big", "1.0.0", os.urandom(3 << 20))
+    ref = f"{registry.host}/team/big:1.0.0"
+    code, drawn = _on_terminal(("push", ref, "--dir", str(tmp_path / "proj")), env)
+    assert code == 0, drawn
+    assert "bundle.tar.gz" in drawn and "3.0 MiB/3.0 MiB" in drawn
+    code, drawn = _on_terminal(("pull", ref), env)
+    assert code == 0, drawn
+    assert "bundle.tar.gz" in drawn and "3.0 MiB/3.0 MiB" in drawn

@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("examples:\n  ecli build . && ecli push 127.0.0.1:5000/me/tool:0.1.0\n"
                      "  ecli push ghcr.io/me/tool:0.1.0 --dir examples/tool --json\n\n"
                      "Log in first when the registry needs it: ecli login ghcr.io -u me "
-                     "--password-stdin")
+                     "--password-stdin\n\nBlobs above 1 MiB show a progress bar while they upload "
+                     "when stderr is a terminal.")
     parser.add_argument("reference", metavar="REF",
                         help="where to push: REGISTRY/REPOSITORY:TAG, e.g. 127.0.0.1:5000/tool:1.0")
     parser.add_argument("--dir", default=".", metavar="DIR",
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ecli.cli.progress import BlobProgress
     from ecli.oci import reference, registry
     from ecli.oci.store import Store
 
@@ -35,7 +37,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if not store.exists():
         raise NotFoundError(f"no built artifact in {layout}",
                             hint=f"run `ecli build {args.dir}` first")
-    digest = registry.push(store, ref, source_ref=args.source_tag)
+    bar = BlobProgress(enabled=None if not ctx.quiet and not args.json else False)
+    digest = registry.push(store, ref, source_ref=args.source_tag, progress=bar)
     if args.json:
         print(json.dumps({"reference": str(ref), "digest": digest}))
     elif ctx.quiet:
