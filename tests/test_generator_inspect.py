@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ecli.oci import artifact, reference
+from ecli.oci import artifact, mediatypes, reference
 from ecli.oci import registry as oci_registry
 from ecli.oci.config import PackageConfig
+from ecli.oci.manifest import Platform
 from ecli.oci.store import Store
 from ecli.runtime import analysis
 from ecli.runtime.helper_ids import HELPERS
@@ -25,6 +27,7 @@ from generator import commands, helper_table, lock
 from generator.__main__ import main
 
 from bpf_objects import compile_bpf
+from registry_server import CONFIG, RegistryServer, running_registry
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "tests" / "bpf" / "hub_inspect.bpf.c"
@@ -140,3 +143,107 @@ def test_an_artifact_that_is_not_ebpf_is_a_located_problem(
     assert f"{index / 'packages' / 'hubtool.yaml'}:8:10: ref: hubtool 1.0.0" in output
     assert "[inspect]" in output
     assert not (index / "inspection.json").exists()
+
+
+@pytest.fixture(scope="module")
+def logged_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry of its own whose log names every request (the shared one logs warnings)."""
+    config = tmp_path_factory.mktemp("registry") / "config.yml"
+    config.write_text(CONFIG.read_text().replace("level: warn", "level: info")
+                      .replace("disabled: true", "disabled: false"))
+    with running_registry(config=config) as server:
+        yield server
+
+
+def _gets(registry_log: Path, digest: str) -> list[str]:
+    """The registry's log lines of GET requests for this blob or manifest."""
+    return [line for line in registry_log.read_text().splitlines()
+            if "GET" in line and f"/{digest}" in line]
+
+
+def test_every_platform_of_an_image_index_is_inspected(
+        logged_registry, hub_object: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    amd64 = compile_bpf(REPO / "tests" / "bpf" / "plain_ringbuf.bpf.c", tmp_path / "amd64")
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    manifests = []
+    for arch, obj in (("amd64", amd64), ("arm64", hub_object)):  # distinct objects
+        config = PackageConfig(name="hubtool", version="1.0.0", kind="bpf", object=obj.name,
+                               platforms=(f"linux/{arch}",))
+        manifests.append(artifact.create(store, config, [obj], platform=Platform("linux", arch)))
+    raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
+                      "manifests": [m.to_dict() for m in manifests]}).encode()
+    store.add_ref("1.0.0", store.write_blob(raw), mediatypes.OCI_INDEX, len(raw))
+    ref = reference.parse(f"{logged_registry.host}/ebpfhub/twoplat:1.0.0")
+    index_digest = oci_registry.push(store, ref)
+    index = _index_with(tmp_path, str(ref))
+    assert main(["resolve", "--index", str(index)]) == 0
+    assert main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")]) == 0
+    assert "dangerous: hubtool 1.0.0: send-signal" in capsys.readouterr().out
+    saved = json.loads((index / "inspection.json").read_text())["digests"][index_digest]
+    by_arch = {p["architecture"]: p for p in saved["platforms"]}
+    assert [by_arch[a]["digest"] for a in ("amd64", "arm64")] == [m.digest for m in manifests]
+    amd64_levels = {p["id"]: p["level"] for p in by_arch["amd64"]["inspection"]["permissions"]}
+    arm64_levels = {p["id"]: p["level"] for p in by_arch["arm64"]["inspection"]["permissions"]}
+    assert "send-signal" not in amd64_levels and arm64_levels["send-signal"] == "dangerous"
+    assert by_arch["amd64"]["inspection"]["programs"] == [
+        {"section": "tracepoint/syscalls/sys_enter_openat", "type": "tracepoint",
+         "attach": "syscalls:sys_enter_openat"}]
+    merged = {p["id"] for p in saved["inspection"]["permissions"]}
+    assert {"send-signal", "write-user-memory", "network-hook", "read-user-memory"} <= merged
+    for obj in (amd64, hub_object):  # both platforms' objects were pulled
+        assert _gets(logged_registry.log, artifact_digest(obj))
+    # the file reads back the same, and the JSON index publishes the union
+    from generator import inspection
+    cache = inspection.read(index / "inspection.json")
+    assert set(cache[index_digest].by_platform) == {m.digest for m in manifests}
+    out = tmp_path / "site"
+    assert main(["build", "--index", str(index), "--offline", "--out", str(out),
+                 "--config", str(REPO / "mkdocs.yml")]) == 0
+    document = json.loads((out / "api" / "v1" / "packages" / "hubtool.json").read_text())
+    version = document["versions"][0]
+    assert sorted(p["architecture"] for p in version["platforms"]) == ["amd64", "arm64"]
+    assert "send-signal" in {p["id"] for p in version["inspection"]["permissions"]}
+
+
+def artifact_digest(path: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_artifact_over_the_size_limit_is_refused_before_its_blobs(
+        logged_registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    import os
+    import urllib.request
+
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    obj = tmp_path / "big.bpf.o"
+    obj.write_bytes(os.urandom(4096))  # a blob no other test has
+    config = PackageConfig(name="hubtool", version="1.0.0", kind="bpf", object=obj.name)
+    pushed = artifact.create(store, config, [obj], tag="1.0.0")
+    ref = reference.parse(f"{logged_registry.host}/ebpfhub/toobig:1.0.0")
+    oci_registry.push(store, ref)  # the blobs exist in the registry ...
+    manifest = json.loads(store.read_blob(pushed.digest))
+    manifest["layers"][0]["size"] = 300 << 20  # ... but the manifest declares 300 MiB
+    raw = json.dumps(manifest).encode()
+    request = urllib.request.Request(
+        f"http://{logged_registry.host}/v2/ebpfhub/toobig/manifests/2.0.0", data=raw,
+        method="PUT",
+        headers={"Content-Type": mediatypes.OCI_MANIFEST})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        forged = response.headers["Docker-Content-Digest"]
+    index = _index_with(tmp_path, f"{logged_registry.host}/ebpfhub/toobig@{forged}")
+    lock.write(index / "lock.json", {})
+    commands.resolve_lock(commands.options(index))
+    cache = tmp_path / "cache"
+    code = main(["inspect", "--index", str(index), "--store", str(cache)])
+    output = capsys.readouterr().out
+    assert code == 1
+    assert ("artifact is 300 MiB, over the hub's limit of 256 MiB (nothing was downloaded) "
+            "[inspect]") in output
+    assert _gets(logged_registry.log, forged)  # the manifest was read: the log works
+    assert not _gets(logged_registry.log, artifact_digest(obj))
+    assert not _gets(logged_registry.log, manifest["config"]["digest"])
+    assert not any(cache.rglob("*.bpf.o")) and not (index / "inspection.json").exists()

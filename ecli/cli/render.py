@@ -192,10 +192,10 @@ def _map_json(result: Any) -> dict[str, Any]:
 # -- permissions and inspections ----------------------------------------------------
 
 
-def print_permissions(name: str, permissions: Sequence[Any], stream: TextIO = sys.stderr
-                      ) -> None:
+def print_permissions(name: str, permissions: Sequence[Any], target: str,
+                      stream: TextIO = sys.stderr) -> None:
     """The short block `ecli run` shows before loading: level, id, what it allows."""
-    stream.write(f"ecli: {name}: permissions (`ecli inspect {name}` tells more):\n")
+    stream.write(f"ecli: {name}: permissions (`ecli inspect {target}` tells more):\n")
     width = max(len(p.id) for p in permissions)
     for permission in permissions:
         stream.write(f"  {permission.level:<9}  {permission.id:<{width}}  {permission.text}\n")

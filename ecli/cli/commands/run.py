@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if package.kind == "bundle":
             from ecli.inspection import inspect_package
 
-            _consent(package.name, inspect_package(package, ctx.paths).summary, args.yes, ctx)
+            _consent(package.name, inspect_package(package, ctx.paths).summary, args, ctx)
         return kinds.run(package, list(args.program_args), ctx.paths)
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                               program_args)
     from ecli.runtime.analysis import analyse
 
-    _consent(package.name, analyse(prepared.spec), args.yes, ctx)
+    _consent(package.name, analyse(prepared.spec), args, ctx)
     printer = RunPrinter(package.name, as_json=args.json, timestamp=args.timestamp,
                          verbose=ctx.verbose, quiet=ctx.quiet)
     summary = runner.execute(prepared, printer, args.duration, args.interval, args.top)
@@ -104,7 +104,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _consent(name: str, found: Inspection | None, yes: bool, ctx: Context) -> None:
+def _consent(name: str, found: Inspection | None, args: argparse.Namespace,
+             ctx: Context) -> None:
     """Show the permissions; a dangerous one needs a yes: --yes, or asked on a terminal."""
     if found is None:
         return
@@ -113,9 +114,9 @@ def _consent(name: str, found: Inspection | None, yes: bool, ctx: Context) -> No
 
     listed = shown(found, ctx.verbose > 0)
     if listed and not ctx.quiet:
-        print_permissions(name, listed)
+        print_permissions(name, listed, args.target)
     dangerous = ", ".join(p.id for p in found.dangerous)
-    if not dangerous or yes:
+    if not dangerous or args.yes:
         return
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise UsageError(f"{name} has dangerous permissions ({dangerous}); not run without a "
