@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator import commands
+from generator import buildcache, commands
 from generator.problems import GeneratorError, Problem
 
 
@@ -57,6 +57,16 @@ def parser() -> argparse.ArgumentParser:
                            help="mkdocs.yml (default: the one beside the index folder)")
             p.add_argument("--stats", type=Path,
                            help="download counts for the home page's Popular section")
+            p.add_argument("--site-url", metavar="URL",
+                           help="where the site is served, e.g. https://owner.github.io/hub/ "
+                           "(default: mkdocs.yml's site_url, else $HUB_SITE_URL); the 404 "
+                           "page's links start from its path")
+            p.add_argument("--cache", type=Path, metavar="DIR",
+                           help="build cache: validation results and rendered pages reused "
+                           "by the next build (default: .cache/generator beside the index "
+                           "folder; safe to delete)")
+            p.add_argument("--no-cache", action="store_true",
+                           help="build everything afresh, reading and writing no cache")
 
     pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
                         "ownership and immutability of published versions")
@@ -87,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
                                 refresh=getattr(args, "refresh", False),
                                 inspection_file=args.inspection,
                                 stats_file=getattr(args, "stats", None),
-                                fail_on_moved=getattr(args, "fail_on_moved", False))
+                                fail_on_moved=getattr(args, "fail_on_moved", False),
+                                cache_dir=_cache_dir(args),
+                                site_url=getattr(args, "site_url", None))
         if args.command == "inspect":
             inspected = commands.inspect(opts, args.store)
             state = "written" if inspected.written else "unchanged"
@@ -105,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"request(s), {opts.lock_file} {state}")
             return 0
         built = commands.build(opts, args.out)
-        print(f"ok: {built.packages} package(s), {built.pages} page(s), "
+        cached = (f", {built.reused} package page(s) from the cache" if opts.cache_dir else "")
+        print(f"ok: {built.packages} package(s), {built.pages} page(s){cached}, "
               f"{built.requests} registry request(s) in {built.seconds:.1f} s -> {built.out}")
         return 0
     except GeneratorError as exc:
@@ -115,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(_annotation(problem))
         print(f"{len(exc.problems)} problem(s)")
         return 1
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    """The build cache of `build`: --cache DIR, none with --no-cache, else the default."""
+    if args.command != "build" or args.no_cache:
+        return None
+    return args.cache or buildcache.default_dir(args.index)
 
 
 def _annotation(problem: Problem) -> str:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from generator import checkpr, emit, fill, inspection, lock, pages, site, stats
+from ecli.oci.registry import INSECURE_ENV
+from generator import buildcache, checkpr, emit, fill, inspection, lock, pages, site, stats
 from generator.entry import Index
 from generator.problems import GeneratorError
 from generator.resolve import Resolver, resolve
-from generator.validate import validate_index
+from generator.validate import SCHEMA_DIR, validate_index
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Options:
     inspection_file: Path | None = None
     stats_file: Path | None = None
     fail_on_moved: bool = False
+    cache_dir: Path | None = None  # the build cache; None builds without one
+    site_url: str | None = None  # None: mkdocs.yml's site_url, else HUB_SITE_URL, else none
 
 
 @dataclass(frozen=True)
@@ -64,18 +67,23 @@ class BuildResult:
     requests: int
     lock_written: bool
     seconds: float
+    rendered: int = 0  # package pages rendered in this build
+    reused: int = 0  # package pages taken from the build cache
+    validated: int = 0  # entry files checked (the others came from the build cache)
 
 
 def options(index_dir: Path, *, lock_file: Path | None = None, config_file: Path | None = None,
             offline: bool = False, refresh: bool = False, resolver: Resolver | None = None,
             inspection_file: Path | None = None, stats_file: Path | None = None,
-            fail_on_moved: bool = False) -> Options:
+            fail_on_moved: bool = False, cache_dir: Path | None = None,
+            site_url: str | None = None) -> Options:
     """Defaults follow the repository layout: lock and inspections in the index,
-    mkdocs.yml beside it."""
+    mkdocs.yml beside it. The build cache is used only when `cache_dir` is given
+    (`buildcache.default_dir(index_dir)` is where the command line keeps it)."""
     return Options(index_dir, lock_file or index_dir / lock.LOCK_FILE,
                    config_file or index_dir.resolve().parent / "mkdocs.yml", offline, refresh,
                    resolver, inspection_file or index_dir / inspection.INSPECTION_FILE,
-                   stats_file, fail_on_moved)
+                   stats_file, fail_on_moved, cache_dir, site_url)
 
 
 def validate(index_dir: Path, files: list[Path] | None = None) -> ValidateResult:
@@ -93,8 +101,34 @@ def resolve_lock(opts: Options) -> ResolveResult:
 
 
 def build(opts: Options, out: Path) -> BuildResult:
+    """Validate, resolve what the lock lacks, and build the site into `out` atomically.
+
+    With a build cache, unchanged entry files are not validated again and
+    unchanged packages' pages are linked from the cache; the output is the
+    same bytes as a build without it.
+    """
+    if opts.cache_dir is None:
+        return _build(opts, out, None)
+    with buildcache.locked(opts.cache_dir) as folder:
+        return _build(opts, out, folder)
+
+
+def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
     started = time.monotonic()
-    index = _valid_index(opts.index_dir)
+    site_url = site.check_site_url(opts.site_url) if opts.site_url is not None else None
+    validations = outputs = None
+    if cache_dir is not None:
+        index_root = str(opts.index_dir.resolve())
+        validations = buildcache.Validations(cache_dir, buildcache.stamp(
+            index_root, buildcache.folder_stamp(opts.index_dir / SCHEMA_DIR)))
+        outputs = buildcache.Outputs(cache_dir, buildcache.stamp(
+            os.environ.get(INSECURE_ENV, "")))
+    checked = validate_index(opts.index_dir, cache=validations)
+    if checked.problems:
+        raise GeneratorError(checked.problems)
+    if validations is not None:
+        validations.save()
+    index = checked.index
     requests, written, _ = (0, False, ()) if opts.offline else _update_lock(index, opts)
     locked = lock.read(opts.lock_file)
     problems = emit.check_lock(index, locked)
@@ -109,15 +143,19 @@ def build(opts: Options, out: Path) -> BuildResult:
     docs_dir = Path(tempfile.mkdtemp(prefix="hub-docs-"))
     try:
         written_pages = pages.write(index, documents, docs_dir, popularity)
-        config = site.mkdocs_build(opts.config_file, docs_dir, staged)
-        filled = fill.fill(documents, staged, config.site_url)
+        config = site.mkdocs_build(opts.config_file, docs_dir, staged, site_url)
+        filled = fill.fill(documents, staged, config.site_url, outputs)
         emit.write(documents, staged, popularity)
         site.publish(staged, out)
     finally:
         shutil.rmtree(docs_dir, ignore_errors=True)
         shutil.rmtree(staged, ignore_errors=True)
+    if outputs is not None:
+        outputs.save()
+    hits = validations.hits if validations is not None else 0
     return BuildResult(out, len(index.entries), len(written_pages) - len(pages.SHELLS) - 1
-                       + filled, requests, written, time.monotonic() - started)
+                       + filled.pages, requests, written, time.monotonic() - started,
+                       filled.rendered, filled.reused, checked.files - hits)
 
 
 def inspect(opts: Options, store_dir: Path, puller: inspection.Puller | None = None

@@ -13,24 +13,40 @@ import multiprocessing
 import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.hubindex import model
 from generator import emit, feed, render, shell
+from generator.buildcache import Outputs
 from generator.emit import Documents
 
 PARALLEL_FROM = 500
-_JOB: tuple[Documents, shell.Shell, Path] | None = None  # what forked workers read
+_JOB: tuple[Documents, shell.Shell, Path, Outputs | None] | None = None  # what workers read
 
 
-def fill(documents: Documents, site_dir: Path, site_url: str = "") -> int:
-    """Write every generated page into `site_dir`; returns how many."""
+@dataclass(frozen=True)
+class Filled:
+    pages: int  # every page written, package pages included
+    rendered: int  # package pages rendered in this build
+    reused: int  # package pages taken from the build cache
+
+
+def fill(documents: Documents, site_dir: Path, site_url: str = "",
+         outputs: Outputs | None = None) -> Filled:
+    """Write every generated page into `site_dir`.
+
+    With `outputs` (the build cache), a package whose document and page shell
+    are what they were at the last build gets its page and api/v1 document
+    linked from the cache instead of rendered; every other page (lists,
+    authors, feed, sitemap) sees every package and is written afresh.
+    """
     packages_shell = shell.take(site_dir, "packages")
     authors_shell = shell.take(site_dir, "authors")
     list_shell = shell.take(site_dir, "packages", placeholder=False)
     names = list(documents.packages)
     (site_dir / emit.API_DIR / model.PACKAGES_DIR).mkdir(parents=True, exist_ok=True)
-    written = _packages(documents, packages_shell, site_dir, names)
+    rendered, reused = _packages(documents, packages_shell, site_dir, names, outputs)
     by_owner: dict[str, list[model.CatalogEntry]] = defaultdict(list)
     for item in documents.catalog.packages:
         for owner in item.owners:
@@ -44,42 +60,66 @@ def fill(documents: Documents, site_dir: Path, site_url: str = "") -> int:
     _write(site_dir / "feed.xml", feed.atom(documents.packages, documents.root.generated,
                                             site_url))
     _sitemap(site_dir, names, sorted(by_owner), site_url)
-    return written + len(by_owner) + 1
+    return Filled(len(names) + len(by_owner) + 1, rendered, reused)
 
 
 def _packages(documents: Documents, page: shell.Shell, site_dir: Path,
-              names: list[str]) -> int:
+              names: list[str], outputs: Outputs | None) -> tuple[int, int]:
+    """(rendered, reused): render what the cache cannot give back."""
     global _JOB
-    workers = min(os.cpu_count() or 1, 8)
-    if len(names) < PARALLEL_FROM or workers < 2:
+    keys: dict[str, str] = {}
+    todo = names
+    if outputs is not None:
+        shell_key = page.key()
+        todo = []
         for name in names:
-            _package(documents, page, site_dir, name)
-        return len(names)
-    _JOB = (documents, page, site_dir)
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            chunks = [names[i::workers] for i in range(workers)]
-            return sum(pool.map(_package_chunk, chunks))
-    finally:
-        _JOB = None
+            keys[name] = outputs.key(shell_key, repr(documents.packages[name]))
+            if not outputs.reuse(name, keys[name], _destinations(site_dir, name)):
+                todo.append(name)
+    workers = min(os.cpu_count() or 1, 8)
+    if len(todo) < PARALLEL_FROM or workers < 2:
+        done = [_package(documents, page, site_dir, name, outputs) for name in todo]
+    else:
+        _JOB = (documents, page, site_dir, outputs)
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                chunks = [todo[i::workers] for i in range(workers)]
+                done = [item for chunk in pool.map(_package_chunk, chunks) for item in chunk]
+        finally:
+            _JOB = None
+    if outputs is not None:
+        for name, digests in done:
+            outputs.record(name, keys[name], digests)
+    return len(todo), len(names) - len(todo)
 
 
-def _package_chunk(names: list[str]) -> int:
+def _package_chunk(names: list[str]) -> list[tuple[str, tuple[str, ...]]]:
     assert _JOB is not None
-    documents, page, site_dir = _JOB
-    for name in names:
-        _package(documents, page, site_dir, name)
-    return len(names)
+    documents, page, site_dir, outputs = _JOB
+    return [_package(documents, page, site_dir, name, outputs) for name in names]
 
 
-def _package(documents: Documents, page: shell.Shell, site_dir: Path, name: str) -> None:
-    """The package's page and its api/v1 document (written here to share the workers)."""
+def _destinations(site_dir: Path, name: str) -> tuple[Path, Path]:
+    return (site_dir / "packages" / name / "index.html",
+            site_dir / emit.API_DIR / model.PACKAGES_DIR / f"{name}.json")
+
+
+def _package(documents: Documents, page: shell.Shell, site_dir: Path, name: str,
+             outputs: Outputs | None) -> tuple[str, tuple[str, ...]]:
+    """The package's page and its api/v1 document (written here to share the workers);
+    returns the sha256 of each when they went through the cache."""
     document = documents.packages[name]
-    _write(site_dir / "packages" / name / "index.html",
-           page.render(name, document.summary, render.package_page(document)))
-    (site_dir / emit.API_DIR / model.PACKAGES_DIR / f"{name}.json").write_bytes(
-        model.dump(document))
+    html = page.render(name, document.summary, render.package_page(document)).encode()
+    data = model.dump(document)
+    destinations = _destinations(site_dir, name)
+    if outputs is not None:
+        return name, tuple(outputs.put(content, path)
+                           for content, path in zip((html, data), destinations, strict=True))
+    destinations[0].parent.mkdir(parents=True, exist_ok=True)
+    destinations[0].write_bytes(html)
+    destinations[1].write_bytes(data)
+    return name, ()
 
 
 def _write(path: Path, text: str) -> None:

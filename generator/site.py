@@ -13,6 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from generator.problems import GeneratorError, Problem
 
@@ -33,8 +34,27 @@ def staging_dir(out: Path) -> Path:
     return out.with_name(out.name + ".tmp")
 
 
-def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path) -> SiteConfig:
+SITE_URL_ENV = "HUB_SITE_URL"
+
+
+def check_site_url(given: str) -> str:
+    """An http(s) URL of a folder, with its trailing slash; a problem otherwise."""
+    parts = urlsplit(given)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise GeneratorError([Problem("--site-url", 1, 1, "", f"{given!r} is not an http(s) "
+                                      "URL of a folder", code="site-url",
+                                      hint="write e.g. https://owner.github.io/hub/")])
+    return given if given.endswith("/") else given + "/"
+
+
+def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path,
+                 url: str | None = None) -> SiteConfig:
     """Run mkdocs with our docs_dir and site_dir; its warnings fail the build (strict).
+
+    The site's URL is `url` (`--site-url`), else mkdocs.yml's site_url, else
+    HUB_SITE_URL, else none. Only the 404 page needs it to be right: a host
+    serves that page for any missing path, at any depth, so its links are
+    root-absolute from the URL's path (without one, from "/").
 
     mkdocs logs through `logging`; its warnings are collected here and put into
     the problem instead of reaching stderr on their own.
@@ -50,8 +70,12 @@ def mkdocs_build(config_file: Path, docs_dir: Path, site_dir: Path) -> SiteConfi
     level = logger.level
     logger.setLevel(logging.WARNING)
     try:
+        overrides = {"site_url": check_site_url(url)} if url is not None else {}
         config = load_config(config_file=str(config_file), docs_dir=str(docs_dir),
-                             site_dir=str(site_dir), strict=True)
+                             site_dir=str(site_dir), strict=True, **overrides)
+        fallback = os.environ.get(SITE_URL_ENV)
+        if not config.site_url and fallback:
+            config["site_url"] = check_site_url(fallback)
         build(config)
         return SiteConfig(config.site_url or "")
     except (MkDocsException, OSError, jinja2.TemplateError) as exc:

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 from ecli.errors import ReferenceError_
 from ecli.oci.reference import parse as parse_reference
 from generator import schema, semver, spdx
+from generator.buildcache import Validations
 from generator.entry import Entry, EntryVersion, Index
-from generator.load import Document, NodePath, load_file
+from generator.load import MAX_ENTRY_BYTES, Document, NodePath, load_file
 from generator.problems import Problem, field_path
 
 PACKAGES_DIR = "packages"
@@ -49,8 +50,14 @@ class Result:
 Rule = Callable[[Document, Context], list[Problem]]
 
 
-def validate_index(index_dir: Path, files: Iterable[Path] | None = None) -> Result:
-    """Validate the whole index, or only the named entry files (plus cross-entry rules)."""
+def validate_index(index_dir: Path, files: Iterable[Path] | None = None,
+                   cache: Validations | None = None) -> Result:
+    """Validate the whole index, or only the named entry files (plus cross-entry rules).
+
+    With a cache, a file whose bytes (and README) hash as when it last passed
+    gives its entry back without being checked again; every rule across
+    entries (look-alike names, featured) still sees every entry.
+    """
     schema_dir = index_dir / SCHEMA_DIR
     packages = index_dir / PACKAGES_DIR
     problems: list[Problem] = []
@@ -66,7 +73,7 @@ def validate_index(index_dir: Path, files: Iterable[Path] | None = None) -> Resu
     else:
         chosen = list(files)
     entries: dict[str, Entry] = {}
-    for entry, found in _validate_files(chosen, index_dir, schema_dir):
+    for entry, found in _validate_cached(chosen, index_dir, schema_dir, cache):
         problems.extend(found)
         if entry is not None:
             entries[entry.name] = entry
@@ -82,24 +89,62 @@ def validate_index(index_dir: Path, files: Iterable[Path] | None = None) -> Resu
 
 def validate_file(path: Path, index_root: Path, schema_dir: Path) -> tuple[Entry | None,
                                                                           list[Problem]]:
+    entry, problems, _ = _check_file(path, index_root, schema_dir)
+    return entry, problems
+
+
+Checked = tuple[Entry | None, list[Problem], tuple[Path, ...]]
+"""A file's entry (when valid), its problems, and the other files its entry was read from."""
+
+
+def _check_file(path: Path, index_root: Path, schema_dir: Path) -> Checked:
     document, problems = load_file(path)
     if document is None:
-        return None, problems
+        return None, problems, ()
     problems.extend(schema.check(document, schema_dir))
     context = Context(path, index_root)
     for rule in RULES:
         problems.extend(rule(document, context))
     if problems:
-        return None, problems
-    return _entry(document, context), []
+        return None, problems, ()
+    readme = document.data.get("readme")
+    return _entry(document, context), [], ((path.parent / readme,) if readme else ())
 
 
-def _validate_files(paths: list[Path], index_root: Path, schema_dir: Path
-                    ) -> list[tuple[Entry | None, list[Problem]]]:
+def _validate_cached(paths: list[Path], index_root: Path, schema_dir: Path,
+                     cache: Validations | None) -> list[tuple[Entry | None, list[Problem]]]:
+    """Every file, in order: from the cache when it holds the file's bytes, else checked."""
+    if cache is None:
+        return [(entry, found) for entry, found, _ in
+                _validate_files(paths, index_root, schema_dir)]
+    results: list[tuple[Entry | None, list[Problem]] | None] = []
+    raws: dict[int, bytes] = {}
+    missed: list[int] = []
+    for number, path in enumerate(paths):
+        try:
+            with path.open("rb") as stream:
+                raw = stream.read(MAX_ENTRY_BYTES + 1)
+        except OSError:
+            raw = None
+        entry = cache.lookup(path, raw) if raw is not None else None
+        results.append((entry, []) if entry is not None else None)
+        if entry is None:
+            missed.append(number)
+            if raw is not None:
+                raws[number] = raw
+    checked = _validate_files([paths[n] for n in missed], index_root, schema_dir)
+    for number, (entry, found, depends) in zip(missed, checked, strict=True):
+        results[number] = (entry, found)
+        if entry is not None and number in raws:
+            cache.store(paths[number], raws[number], entry, depends)
+    return [result for result in results if result is not None]
+
+
+def _validate_files(paths: list[Path], index_root: Path, schema_dir: Path) -> list[Checked]:
     """Every file, in order; split between forked workers when there are many."""
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_FROM or workers < 2:
-        return [validate_file(path, index_root, schema_dir) for path in paths]
+        return [_check_file(path, index_root, schema_dir) for path in paths]
     chunks = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -108,9 +153,8 @@ def _validate_files(paths: list[Path], index_root: Path, schema_dir: Path
         return [result for chunk in done for result in chunk]
 
 
-def _validate_chunk(paths: list[Path], index_root: Path, schema_dir: Path
-                    ) -> list[tuple[Entry | None, list[Problem]]]:
-    return [validate_file(path, index_root, schema_dir) for path in paths]
+def _validate_chunk(paths: list[Path], index_root: Path, schema_dir: Path) -> list[Checked]:
+    return [_check_file(path, index_root, schema_dir) for path in paths]
 
 
 def _stray_files(paths: list[Path]) -> list[Problem]:
