@@ -29,10 +29,21 @@ BUNDLE_NOTE = ("the bundle's user-space program cannot be inspected: it may load
 
 
 @dataclass(frozen=True)
+class MapDetail:
+    """A map as `ecli inspect` shows it: the index's MapInfo plus its sizes."""
+
+    name: str
+    type: str
+    key_size: int
+    value_size: int
+    max_entries: int
+
+
+@dataclass(frozen=True)
 class ObjectReport:
     name: str  # the object's path inside the package
     inspection: Inspection
-    maps: tuple[analysis.MapDetail, ...]
+    maps: tuple[MapDetail, ...]
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,9 @@ class PackageReport:
 
 def inspect_object(path: Path, name: str | None = None) -> ObjectReport:
     spec = ObjectSpec.from_file(path)
-    return ObjectReport(name or path.name, analysis.analyse(spec), analysis.map_details(spec))
+    maps = tuple(MapDetail(m.name, m.type_name, m.key_size, m.value_size, m.max_entries)
+                 for m in spec.maps)
+    return ObjectReport(name or path.name, analysis.analyse(spec), maps)
 
 
 def inspect_package(package: LocatedPackage, paths: Paths) -> PackageReport:

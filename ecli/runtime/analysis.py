@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.hubindex.model import Inspection, MapInfo, Permission, ProgramInfo
@@ -156,17 +155,6 @@ LEVELS = ("dangerous", "elevated", "info")
 LEVEL_ORDER = {level: i for i, level in enumerate(LEVELS)}
 
 
-@dataclass(frozen=True)
-class MapDetail:
-    """A map as `ecli inspect` shows it: the index's MapInfo plus its sizes."""
-
-    name: str
-    type: str
-    key_size: int
-    value_size: int
-    max_entries: int
-
-
 def analyse(spec: ObjectSpec) -> Inspection:
     """What `spec` (an object already parsed) can do; no I/O but one stat."""
     programs = tuple(program_info(section) for section in spec.programs)
@@ -191,11 +179,6 @@ def analyse(spec: ObjectSpec) -> Inspection:
 def analyse_file(path: Path) -> Inspection:
     """Parse and analyse one object file; ArtifactError when it is not a readable one."""
     return analyse(ObjectSpec.from_file(path))
-
-
-def map_details(spec: ObjectSpec) -> tuple[MapDetail, ...]:
-    return tuple(MapDetail(m.name, m.type_name, m.key_size, m.value_size, m.max_entries)
-                 for m in spec.maps)
 
 
 def merge(parts: list[Inspection], *, same_objects: bool = False) -> Inspection:
