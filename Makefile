@@ -73,10 +73,14 @@ example: registry
 		echo "    $$name $$version"
 	done
 
-# The demo's registry holds what `example` just pushed: resolve its tag afresh.
+# The demo's registry holds what `example` just pushed: resolve its tag afresh, then
+# inspect the artifacts (index/inspection.json, as the publish workflow does) so the
+# package pages show permissions and api/v1 carries `inspection`.
 site: example
-	echo "==> validating and resolving index/, building the hub into $(SITE)"
-	$(MAKE) --no-print-directory index-validate index-build RESOLVE_FLAGS=--refresh
+	echo "==> validating, resolving and inspecting index/, building the hub into $(SITE)"
+	$(MAKE) --no-print-directory index-validate index-resolve RESOLVE_FLAGS=--refresh
+	$(PY) -m generator inspect --store $(RUN)/hub-artifacts
+	$(MAKE) --no-print-directory index-build RESOLVE_FLAGS=--offline
 
 # The hub's CI steps; the workflows call these with PY=python after `pip install .[hub]`.
 PY ?= $(BIN)/python

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from generator.problems import GeneratorError, Problem
 
@@ -24,6 +25,8 @@ DESCRIPTION = "hubmarkerdescription"
 CONTENT = "hubmarkercontent"
 ANCHOR = "hubmarkeranchor"  # the h1's id, which mkdocs derives from the title
 TEMPLATE_NAME = "hub-template"
+NAME = "hubmarkername"  # the page's folder, in its canonical URL (mkdocs writes one
+# when the site has a site_url)
 _INDENT = re.compile(r"\n\s+")
 _SLUG = re.compile(r"[^a-z0-9_-]+")
 
@@ -45,6 +48,7 @@ class Shell:
         # the theme indents deeply; the shell holds no <pre>, so indentation can go
         html = _INDENT.sub("\n", html.replace(f"<p>{CONTENT}</p>", CONTENT))
         html = html.replace(f'id="{TITLE}"', f'id="{ANCHOR}"').replace(f"#{TITLE}", f"#{ANCHOR}")
+        html = html.replace(f"/{TEMPLATE_NAME}/", f"/{NAME}/")
         if html.count(CONTENT) != 1:
             raise GeneratorError([Problem(where, 1, 1, "", "the page template lost its "
                                           "content marker", code="mkdocs",
@@ -54,7 +58,7 @@ class Shell:
         slots: list[str] = []
         rest = html
         while True:
-            found = [(rest.find(m), m) for m in (TITLE, DESCRIPTION, CONTENT, ANCHOR)
+            found = [(rest.find(m), m) for m in (TITLE, DESCRIPTION, CONTENT, ANCHOR, NAME)
                      if m in rest]
             if not found:
                 parts.append(rest)
@@ -71,7 +75,8 @@ class Shell:
 
     def render(self, title: str, description: str, content: str) -> str:
         values = {TITLE: escape(title), DESCRIPTION: escape(description), CONTENT: content,
-                  ANCHOR: _SLUG.sub("-", title.lower()).strip("-")}
+                  ANCHOR: _SLUG.sub("-", title.lower()).strip("-"),
+                  NAME: escape(quote(title))}
         out = [self.parts[0]]
         for slot, part in zip(self.slots, self.parts[1:], strict=True):
             out.append(values[slot])
