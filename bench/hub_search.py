@@ -9,6 +9,11 @@ For each run, in a fresh browser context (empty cache):
   * sum the gzipped size of every file fetched before those first results
     (http.server does not compress, so each is gzipped here, as a static host
     would serve it);
+  * type one character the instant the search page's load event fires (an
+    input event dispatched from a load listener, before any shard can have
+    been prefetched), for each of CHARS, each in a fresh context: the time
+    from that input event to the results in the page, and to the next frame
+    painted after them;
   * then type queries letter by letter into the box (first letters included,
     each in a fresh context so its shard is not yet loaded) and record how long
     each keystroke took to answer, from the input event to the results drawn.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gzip
+import json
 import os
 import platform
 import statistics
@@ -34,6 +40,12 @@ from urllib.parse import urlsplit
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 QUERIES = ("tcp latency", "open", "s", "xdp drop", "memory leak", "k")
+CHARS = "abcdefghijklmnopqrstuvwxyz0123"
+TYPE_AT_LOAD = """window.addEventListener("load", () => {
+  const box = document.querySelector("input.hub-search-input");
+  box.value = %s;
+  box.dispatchEvent(new Event("input", {bubbles: true}));
+});"""
 WARM_MS = 1000
 
 
@@ -54,13 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     server.handle_error = lambda *_: None  # the browser closes contexts mid-prefetch
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
-    count = len(__import__("json").loads(
+    count = len(json.loads(
         (args.site / "api" / "v1" / "search" / "index.json").read_text())["names"])
     first: list[float] = []
     after_load: list[float] = []
     fetched: list[int] = []
     cold_keys: dict[int, list[float]] = {}  # 0: first letters, 1: the others
     warm_keys: dict[int, list[float]] = {}
+    at_load: list[float] = []
+    at_load_painted: list[float] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                              headless=True, args=CHROMIUM_ARGS)
@@ -76,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             urls = [base + "search/", *state["firstResources"]]
             fetched.append(sum(_gz(args.site, url) for url in urls))
             context.close()
+            for char in CHARS:
+                entry = _type_at_load(browser, base, char)
+                at_load.append(entry["ms"])
+                at_load_painted.append(entry["painted"])
             for warm in (False, True):
                 for query in QUERIES:
                     times = _type(browser, base, query, warm)
@@ -91,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
          f"{statistics.median(after_load):.0f} / {max(after_load):.0f} ms"),
         ("fetched before the first results, gzipped (median)",
          f"{statistics.median(fetched) / 1e3:.0f} KB"),
-        ("first letter typed at once (its shard fetched then), median / max",
+        (f"one character typed at the load event ({len(CHARS)} characters), median / max",
+         _ms(at_load)),
+        ("  the same, until the next frame is painted, median / max", _ms(at_load_painted)),
+        ("first letter typed at once after load (a query's first), median / max",
          _ms(cold_keys[0])),
         (f"first letter typed {WARM_MS} ms after focus (shards prefetched), median / max",
          _ms(warm_keys[0])),
@@ -104,6 +125,20 @@ def main(argv: list[str] | None = None) -> int:
     for what, figure in rows:
         print(f"| {what.ljust(width)} | {figure} |")
     return 0
+
+
+def _type_at_load(browser, base: str, char: str) -> dict:
+    """Type `char` from the search page's load listener; its timing entry."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(TYPE_AT_LOAD % json.dumps(char))
+    page.goto(base + "search/")
+    page.wait_for_function(
+        "document.querySelector('ol.hub-results').getAttribute('data-query')"
+        f" === {char!r} && window.hubSearch.timings[0].painted !== undefined")
+    entry = page.evaluate("window.hubSearch.timings[0]")
+    context.close()
+    return entry
 
 
 def _type(browser, base: str, query: str, warm: bool) -> list[float]:

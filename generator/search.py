@@ -6,15 +6,24 @@ and answer every keystroke within 50 ms. So the index is split by what each
 moment needs (shapes in docs/formats.md):
 
     search/index.json     head: every name, one flags integer per package
-                          (kind, categories, architectures), which shards exist
+                          (kind, categories, architectures), the ranking
+                          weights, the answer to every one-character query
+                          (its first PAGE ids and its count), the shards in
+                          the order the page prefetches them
     search/terms/X.json   the sorted terms starting with X (a-z, 0-9, `_` for
                           the rest), each with its postings `id * 4 + field`
     search/docs/N.json    summary and latest version of packages N*BLOCK..
 
-The page fetches the head on load, one shard on the first keystroke of a word
-that starts with a new character, and the summary blocks of the results it
-shows. Field codes rank matches: 0 the whole name, 1 a part or suffix of the
-name, 2 a keyword or category, 3 a word of the summary.
+The page fetches the head on load, then the shards one by one (the typed
+character's first), and the summary blocks of the results it shows. A first
+character typed before its shard has arrived is answered from the head, so no
+keystroke waits for a fetch that the page could not have started earlier.
+Field codes rank matches: 0 the whole name, 1 a part or suffix of the name,
+2 a keyword or category, 3 a word of the summary.
+
+The ranking has one definition, `rank` below, and its constants travel in the
+head (`ranking`) so that the page scores with the same numbers; a browser test
+checks that the page's own scoring of each shard gives the head's answers.
 """
 
 from __future__ import annotations
@@ -33,6 +42,10 @@ CATEGORIES = ("observability", "security", "networking", "performance", "profili
 ARCHITECTURES = ("amd64", "arm64")
 FIELD_NAME, FIELD_NAME_PART, FIELD_KEYWORD, FIELD_SUMMARY = range(4)
 MIN_SUFFIX = 4
+PAGE = 20  # results a search page shows at first; one-character answers carry this many
+EXACT = (100, 40, 20, 8)  # score of a term equal to the query word, by field
+PREFIX = (60, 25, 12, 4)  # score of a term the query word only begins
+POPULAR_BONUS, POPULAR_STEP = 3, 100  # the i-th most popular package gets 3 - i / 100
 _WORD = re.compile(r"[a-z0-9][a-z0-9+._-]*[a-z0-9+]|[a-z0-9]")
 STOP_WORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "into", "is",
@@ -81,6 +94,12 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         for key, terms in grouped.items()
     }
     ranks = _ranks(entries, popularity or {})
+    bonus = [0.0] * len(entries)
+    for i, doc in enumerate(ranks):
+        bonus[doc] = POPULAR_BONUS - i / POPULAR_STEP
+    names = [e.name for e in entries]
+    first = {key: rank([shards[key]], key, bonus, names) for key in shards
+             if key != "_" and key not in STOP_WORDS}  # "a" is no query word at all
     head = {
         "schema_version": model.SCHEMA_VERSION,
         "count": len(entries),
@@ -88,10 +107,13 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         "kinds": list(KINDS),
         "categories": list(CATEGORIES),
         "architectures": list(ARCHITECTURES),
-        "names": [e.name for e in entries],
+        "names": names,
         "flags": [flags(e) for e in entries],
         "popular": ranks,
-        "shards": sorted(shards),
+        "ranking": {"exact": list(EXACT), "prefix": list(PREFIX),
+                    "popular_bonus": POPULAR_BONUS, "popular_step": POPULAR_STEP},
+        "first": {key: {"count": len(ids), "top": ids[:PAGE]} for key, ids in first.items()},
+        "shards": sorted(shards, key=lambda k: (-_reach(shards[k]), k)),
     }
     blocks = [
         {"schema_version": model.SCHEMA_VERSION, "first": start,
@@ -99,6 +121,29 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         for start in range(0, len(entries), BLOCK)
     ]
     return SearchFiles(head, shards, blocks)
+
+
+def rank(shards: list[dict[str, Any]], word: str, bonus: list[float],
+         names: list[str]) -> list[int]:
+    """Ids of the packages matching one query word, best first.
+
+    A package scores the best of its terms that begin with `word` (EXACT when
+    the term is the word, else PREFIX, by field) plus its popularity bonus;
+    ties go to the shorter name, then the lower id. hub-search.js computes the
+    same for any query (summing over words); the head carries this answer for
+    every one-character word so the page can show it before the shard arrives.
+    """
+    best: dict[int, int] = {}
+    for shard in shards:
+        for term, postings in zip(shard["terms"], shard["postings"], strict=True):
+            if not term.startswith(word):
+                continue
+            weights = EXACT if term == word else PREFIX
+            for posting in postings:
+                doc, score = posting >> 2, weights[posting & 3]
+                if best.get(doc, 0) < score:
+                    best[doc] = score
+    return sorted(best, key=lambda d: (-(best[d] + bonus[d]), len(names[d]), d))
 
 
 def words(text: str) -> list[str]:
@@ -122,6 +167,11 @@ def flags(entry: model.CatalogEntry) -> int:
         if architecture in architectures:
             value |= 1 << (12 + i)
     return value
+
+
+def _reach(shard: dict[str, Any]) -> int:
+    """How many packages a shard's terms match: the page prefetches the widest first."""
+    return len({posting >> 2 for postings in shard["postings"] for posting in postings})
 
 
 def _ranks(entries: list[model.CatalogEntry], popularity: dict[str, int]) -> list[int]:

@@ -91,6 +91,10 @@ def test_search_index_is_sharded_by_first_character(built: Path):
     assert head["flags"][0] & 3 == 0  # kind bpf
     assert head["flags"][0] & (1 << 2)  # observability
     assert "x" not in head["shards"] and not (search / "terms" / "x.json").exists()
+    # every one-character query's answer, for the page to show before the shard arrives
+    assert head["first"]["o"] == {"count": 1, "top": [0]} and "x" not in head["first"]
+    assert "a" not in head["first"]  # a stop word is no query word
+    assert head["ranking"]["exact"][0] > head["ranking"]["prefix"][0]
 
     def postings(term: str) -> list[int]:
         shard = json.loads((search / "terms" / f"{term[0]}.json").read_text())

@@ -1,5 +1,6 @@
-"""The built site in headless Chromium: search as you type, filters, navigation, copy
-buttons, the 404 page, dark mode and a phone-sized screen.
+"""The built site in headless Chromium: search as you type (a first character typed
+the instant the page loads included), filters, navigation, copy buttons, the 404
+page, dark mode and a phone-sized screen.
 
 Two sites are built offline: opensnoop's entry (with a hand-written lock) and
 a synthetic one of 600 packages from bench/hub_synth.py. Both are
@@ -26,6 +27,7 @@ from index_fixtures import opensnoop_only_index
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 import hub_synth  # noqa: E402  (bench/ is not a package)
+from hub_search import TYPE_AT_LOAD  # noqa: E402
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 REF = "127.0.0.1:5000/ebpfhub/opensnoop:0.1.0"
@@ -194,6 +196,91 @@ def test_every_keystroke_answers_and_shards_load_as_needed(big_site, page):
     page.wait_for_function("n => window.hubSearch.fetched.filter("
                            "f => f.startsWith('terms/')).length === n", arg=shards,
                            timeout=10_000)
+
+
+def _head(out: Path) -> dict:
+    return json.loads((out / "api" / "v1" / "search" / "index.json").read_text())
+
+
+def _shown(page) -> list[str]:
+    return page.locator("ol.hub-results a.hub-result").all_inner_texts()
+
+
+def test_page_ranks_each_shard_as_the_head_says(big_site, page):
+    """The head's one-character answers (generator/search.py's rank) are the first
+    ids of the page's own ranking from the shards, popularity bonus included."""
+    url, out = big_site
+    head = _head(out)
+    assert head["popular"], "the stats file gives a popularity bonus to check"
+    page.goto(url + "search/")
+    for char, first in head["first"].items():
+        ids = page.evaluate("c => window.hubSearch.answer(c)", char)
+        assert (ids[:len(first["top"])], len(ids)) == (first["top"], first["count"]), char
+    assert len(head["first"]) > 25
+    assert page.errors == []
+
+
+def _type_at_load(browser, url: str, char: str, query: str = ""):
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.add_init_script(TYPE_AT_LOAD % json.dumps(char))
+    page.goto(url + "search/" + query)
+    page.locator(f'ol.hub-results[data-query="{char}"]').wait_for(timeout=10_000)
+    return context, page, errors
+
+
+@pytest.mark.parametrize("pick", [0, 1, -1])  # the widest shard, another, the narrowest
+def test_first_character_typed_at_load_shows_the_full_answer(big_site, browser, pick: int):
+    url, out = big_site
+    head = _head(out)
+    char = [k for k in head["shards"] if k in head["first"]][pick]
+    context, page, errors = _type_at_load(browser, url, char)
+    state = page.evaluate("window.hubSearch")
+    assert [(t["query"], t["from"]) for t in state["timings"]] == [(char, "head")], state
+    shown = _shown(page)
+    ids = page.evaluate("c => window.hubSearch.answer(c)", char)  # the shards' answer
+    assert shown == [head["names"][i] for i in ids[:20]]
+    status = page.locator("#hub-search-status").inner_text()
+    assert status == (f"{len(ids)} packages match." if len(ids) > 1 else "1 package matches.")
+    more = page.locator("a.hub-more")
+    if len(ids) <= 20:
+        assert more.count() == 0
+    else:
+        assert more.inner_text() == f"show more ({len(ids)} results)"
+        more.click()  # the next page comes from the shard, in place
+        page.wait_for_function("n => document.querySelectorAll('a.hub-result').length === n",
+                               arg=min(40, len(ids)))
+        assert _shown(page) == [head["names"][i] for i in ids[:40]]
+    box = page.locator("input.hub-search-input")
+    box.fill("")
+    box.fill(char)  # again, now from the shard: the same answer
+    page.locator(f'ol.hub-results[data-query="{char}"]').wait_for()
+    assert page.evaluate("window.hubSearch.timings.at(-1).from") == "shards"
+    assert _shown(page) == shown
+    assert errors == []
+    context.close()
+
+
+def test_first_character_typed_at_load_with_a_filter(big_site, browser):
+    """With a filter the head's ids give only a first part of the answer: shown at once,
+    completed when the shard arrives, and only then marked answered."""
+    url, out = big_site
+    head = _head(out)
+    char = head["shards"][0]
+    context, page, errors = _type_at_load(browser, url, char, "?category=networking")
+    wanted = {"kind": -1, "category": "networking"}
+    ids = page.evaluate("([c, w]) => window.hubSearch.answer(c, w)", [char, wanted])
+    assert _shown(page) == [head["names"][i] for i in ids[:20]]
+    assert page.locator("#hub-search-status").inner_text() == f"{len(ids)} packages match."
+    assert page.evaluate("window.hubSearch.timings.at(-1)")["from"] == "shards"
+    assert page.locator("ol.hub-results").get_attribute("data-pending") is None
+    catalog = {p["name"]: p for p in _catalog(out)}
+    assert all("networking" in catalog[name]["categories"] for name in _shown(page))
+    assert errors == []
+    context.close()
 
 
 def test_navigation_owner_pages_popular_and_feed(big_site, page):

@@ -1,26 +1,33 @@
 /* eBPF Hub search: results as you type, from the generator's own small index.
  *
  * The index is split by what each moment needs (generator/search.py):
- *   api/v1/search/index.json    names and filter flags of every package: loaded at once
- *   api/v1/search/terms/X.json  terms starting with X and their postings: on first use
+ *   api/v1/search/index.json    names and filter flags of every package, the ranking's
+ *                               weights, and the answer to every one-character query
+ *   api/v1/search/terms/X.json  terms starting with X and their postings
  *   api/v1/search/docs/N.json   summaries of packages N*block..: for the results shown
  * Every query word must match a term by prefix; matches in the name rank above
- * keywords, which rank above the summary. Results render as soon as the names
- * are known; summaries fill in when their block arrives. Text is inserted with
- * textContent only. window.hubSearch.timings records how long each answer took.
+ * keywords, which rank above the summary (weights from the head: the generator owns
+ * the ranking, this file applies it). No keystroke waits for a fetch the page could
+ * have made earlier: a first character typed before its shard has arrived is answered
+ * from the head, and the shards are fetched one by one as soon as the page has loaded
+ * (search page) or someone shows intent (focus or pointer on a search box), the typed
+ * character's first. Only the first page of results is drawn, into reused nodes;
+ * summaries fill in when their block arrives. Text is inserted with textContent only.
+ * window.hubSearch records how long each answer took (bench/hub_search.py) and offers
+ * answer(text) for tests: the full ranking computed from the shards.
  */
 (function () {
   "use strict";
 
   var meta = document.querySelector('meta[name="hub-base"]');
   var base = (meta ? meta.getAttribute("content") : ".").replace(/\/$/, "") || ".";
-  var searchPage = document.getElementById("hub-search-status") !== null;
-  var EXACT = [100, 40, 20, 8];
-  var PREFIX = [60, 25, 12, 4];
+  var searchPage = false;  // known once the document is parsed (start)
+  var PAGE = 8;  // results drawn at first; "show more" adds as many
   var WORD = /[a-z0-9][a-z0-9+._-]*[a-z0-9+]|[a-z0-9]/g;
   var STOP = {};
   ("a an and are as at be by for from has in into is it its of on or that the this to " +
    "was which with").split(" ").forEach(function (w) { STOP[w] = true; });
+  var EMPTY = { terms: [], postings: [] };
   var head = null;
   var shards = {};
   var blocks = {};
@@ -39,9 +46,13 @@
   function loadHead() {
     if (head === null) {
       head = fetchJSON("index.json").then(function (data) {
+        var ranking = data.ranking;
         data.bonus = new Float64Array(data.count);  // popular packages rank a little higher
-        data.popular.forEach(function (id, i) { data.bonus[id] = 3 - i / 100; });
+        data.popular.forEach(function (id, i) {
+          data.bonus[id] = ranking.popular_bonus - i / ranking.popular_step;
+        });
         data.shardSet = new Set(data.shards);
+        head.ready = data;
         return data;
       });
     }
@@ -53,15 +64,34 @@
     return (c >= "a" && c <= "z") || (c >= "0" && c <= "9") ? c : "_";
   }
 
-  // Once someone shows intent to search (focus, a query), fetch the other shards one by
-  // one while the page is idle, so that later first letters answer without a fetch.
+  function loadShard(data, key) {
+    if (!shards[key]) {
+      if (!data.shardSet.has(key)) {
+        shards[key] = Promise.resolve(EMPTY);
+        shards[key].ready = EMPTY;
+      } else {
+        shards[key] = fetchJSON("terms/" + key + ".json").then(function (shard) {
+          shards[key].ready = shard;
+          return shard;
+        });
+      }
+    }
+    return shards[key];
+  }
+
+  // Fetch the shards one at a time while the page is idle, in the head's order (the
+  // shards matching most packages first); a typed character's shard is fetched at
+  // once by update() and skipped here.
   var prefetching = false;
   function prefetch(data) {
     if (prefetching || (navigator.connection && navigator.connection.saveData)) { return; }
     prefetching = true;
     var keys = data.shards.slice();
-    var idle = window.requestIdleCallback || function (f) { return setTimeout(f, 50); };
+    var idle = window.requestIdleCallback ?
+      function (f) { window.requestIdleCallback(f, { timeout: 100 }); } :
+      function (f) { setTimeout(f, 10); };
     (function next() {
+      while (keys.length && shards[keys[0]]) { keys.shift(); }
       var key = keys.shift();
       if (key === undefined) { return; }
       idle(function () {
@@ -71,30 +101,6 @@
         }, next);
       });
     })();
-  }
-
-  function loadShard(data, key) {
-    if (!data.shardSet.has(key) && !shards[key]) {
-      shards[key] = Promise.resolve({ terms: [], postings: [] });
-      shards[key].ready = { terms: [], postings: [] };
-    }
-    if (!shards[key]) {
-      shards[key] = fetchJSON("terms/" + key + ".json").then(function (shard) {
-        shards[key].ready = shard;
-        return shard;
-      });
-    }
-    return shards[key];
-  }
-
-  function loadBlock(number) {
-    if (!blocks[number]) {
-      blocks[number] = fetchJSON("docs/" + number + ".json").then(function (block) {
-        blocks[number].ready = block;
-        return block;
-      });
-    }
-    return blocks[number];
   }
 
   function words(text) {
@@ -111,7 +117,7 @@
   }
 
   function filterOf(form) {
-    var wanted = { mask: 0, kind: -1 };
+    var wanted = { kind: -1 };
     Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (select) {
       var value = select.value;
       if (!value) { return; }
@@ -123,6 +129,8 @@
     return wanted;
   }
 
+  function filtered(wanted) { return wanted.kind >= 0 || !!wanted.category || !!wanted.arch; }
+
   function matcher(data, wanted) {
     var mask = 0;
     if (wanted.category) { mask |= 1 << (2 + data.categories.indexOf(wanted.category)); }
@@ -133,8 +141,11 @@
     };
   }
 
-  // Score every package against the words; shards must be loaded already. Typed arrays
-  // sized once: a one-letter query touches thousands of postings and must stay fast.
+  // Score every package against the words; their shards must be loaded. A package's
+  // score is, per word, its best matching term (ranking.exact when the term is the
+  // word, else ranking.prefix, by field), summed, plus its popularity bonus; ties go
+  // to the shorter name, then the lower id: generator/search.py's rank() for one word.
+  // Typed arrays sized once: a one-letter query touches thousands of postings.
   var total = null, count = null, best = null;
   function find(data, list, wanted) {
     var n = data.count;
@@ -144,20 +155,20 @@
     var allowed = matcher(data, wanted);
     var ids = [];
     var bonus = data.bonus;
+    total.fill(0);
     if (list.length === 0) {
       for (var d = 0; d < n; d++) { if (allowed(data.flags[d])) { ids.push(d); } }
-      total.fill(0);
     } else {
-      total.fill(0); count.fill(0);
+      count.fill(0);
       for (var index = 0; index < list.length; index++) {
         var word = list[index];
         var shard = shards[shardKey(word)];
-        shard = shard && shard.ready ? shard.ready : { terms: [], postings: [] };
+        shard = shard && shard.ready ? shard.ready : EMPTY;
         var touched = [];
         for (var t = lowerBound(shard.terms, word); t < shard.terms.length; t++) {
           var term = shard.terms[t];
           if (term.lastIndexOf(word, 0) !== 0) { break; }
-          var weights = term.length === word.length ? EXACT : PREFIX;
+          var weights = term.length === word.length ? data.ranking.exact : data.ranking.prefix;
           var postings = shard.postings[t];
           for (var p = 0; p < postings.length; p++) {
             var doc = postings[p] >> 2, score = weights[postings[p] & 3];
@@ -183,6 +194,19 @@
     return ids;
   }
 
+  // A one-character query before its shard has arrived: the head holds the first ids
+  // of its answer. Unfiltered, that is the whole answer for the first page. Filtered,
+  // the ids that pass are the first ones of the filtered answer (filtering keeps the
+  // order), but maybe not all of them: shown at once, completed when the shard comes.
+  function fromHead(data, list, wanted, shown) {
+    var first = list.length === 1 && list[0].length === 1 ? data.first[list[0]] : null;
+    if (!first) { return null; }
+    var allowed = matcher(data, wanted);
+    var ids = first.top.filter(function (id) { return allowed(data.flags[id]); });
+    var complete = !filtered(wanted) && first.top.length >= Math.min(shown, first.count);
+    return { ids: ids, total: complete ? first.count : null, complete: complete };
+  }
+
   function element(tag, className, text) {
     var node = document.createElement(tag);
     if (className) { node.className = className; }
@@ -190,35 +214,73 @@
     return node;
   }
 
-  function render(list, data, ids, limit, text) {
-    var kinds = data.kinds;
-    list.textContent = "";
-    ids.slice(0, limit).forEach(function (id) {
-      var name = data.names[id];
-      var item = element("li");
-      var link = element("a", "hub-result", name);
-      link.href = url("packages/" + encodeURIComponent(name) + "/");
-      item.appendChild(link);
-      item.appendChild(element("span", "hub-kind", kinds[data.flags[id] & 3]));
-      var version = element("span", "hub-version");
-      var summary = element("span", "hub-summary");
-      item.appendChild(version);
-      item.appendChild(summary);
-      list.appendChild(item);
-      var number = Math.floor(id / data.block);
-      var fill = function (block) {
-        var doc = block.docs[id - block.first];
-        if (doc) { summary.textContent = doc[0]; version.textContent = doc[1]; }
-      };
-      var pending = loadBlock(number);
-      if (pending.ready) { fill(pending.ready); } else { pending.then(fill, function () {}); }
-    });
-    if (ids.length > limit) {
-      var more = element("li");
-      var all = element("a", "hub-more", "all " + ids.length + " results");
-      all.href = url("search/") + "?q=" + encodeURIComponent(text);
-      more.appendChild(all);
-      list.appendChild(more);
+  function loadBlock(number) {
+    if (!blocks[number]) {
+      blocks[number] = fetchJSON("docs/" + number + ".json").then(function (block) {
+        blocks[number].ready = block;
+        return block;
+      });
+    }
+    return blocks[number];
+  }
+
+  // One result row, made once and reused for whatever id it shows next.
+  function row() {
+    var item = { id: -1, li: element("li"), link: element("a", "hub-result"),
+                 kind: element("span", "hub-kind"), version: element("span", "hub-version"),
+                 summary: element("span", "hub-summary") };
+    item.li.appendChild(item.link); item.li.appendChild(item.kind);
+    item.li.appendChild(item.version); item.li.appendChild(item.summary);
+    return item;
+  }
+
+  function fill(item, block) {
+    var doc = block.docs[item.id - block.first];
+    if (doc) { item.summary.textContent = doc[0]; item.version.textContent = doc[1]; }
+  }
+
+  function setRow(item, data, id, later) {
+    if (item.id === id) { return; }
+    var name = data.names[id];
+    item.id = id;
+    item.link.textContent = name;
+    item.link.href = url("packages/" + encodeURIComponent(name) + "/");
+    item.kind.textContent = data.kinds[data.flags[id] & 3];
+    var pending = blocks[Math.floor(id / data.block)];
+    if (pending && pending.ready) { fill(item, pending.ready); return; }
+    item.summary.textContent = ""; item.version.textContent = "";
+    later.push(item);
+  }
+
+  // Draw the first `view.shown` ids into the pooled rows; summaries are fetched after
+  // this task, so that the names are on screen before any request is made.
+  function render(view, data, ids, total, text) {
+    var shown = Math.min(ids.length, view.shown);
+    var later = [];
+    if (view.more.parentNode) { view.list.removeChild(view.more); }
+    for (var i = 0; i < shown; i++) {
+      var item = view.rows[i] || (view.rows[i] = row());
+      setRow(item, data, ids[i], later);
+      if (!item.li.parentNode) { view.list.appendChild(item.li); }
+    }
+    for (var j = shown; j < view.rows.length && view.rows[j].li.parentNode; j++) {
+      view.list.removeChild(view.rows[j].li);
+    }
+    if (total !== null && total > shown) {
+      view.moreLink.textContent = searchPage ? "show more (" + total + " results)" :
+        "all " + total + " results";
+      view.moreLink.href = url("search/") + "?q=" + encodeURIComponent(text);
+      view.list.appendChild(view.more);
+    }
+    if (later.length) {
+      setTimeout(function () {
+        later.forEach(function (item) {
+          var id = item.id;
+          loadBlock(Math.floor(id / data.block)).then(function (block) {
+            if (item.id === id) { fill(item, block); }
+          }, function () {});
+        });
+      }, 0);
     }
   }
 
@@ -231,15 +293,25 @@
     var input = form.querySelector("input[name=q]");
     var list = form.nextElementSibling;
     if (!input || !list || !list.classList.contains("hub-results")) { return; }
-    var limit = searchPage ? 50 : 8;
+    var view = { list: list, rows: [], shown: PAGE, more: element("li", "hub-more-item"),
+                 moreLink: element("a", "hub-more") };
+    view.more.appendChild(view.moreLink);
     var ticket = 0;
+    var lastText = null;
 
-    function show(data, text, started, mine) {
-      if (mine !== ticket) { return; }  // a later keystroke won
-      var ids = find(data, words(text), filterOf(form));
-      render(list, data, ids, limit, text);
-      state.timings.push({ query: text, ms: performance.now() - started });
-      prefetch(data);
+    function show(data, text, answer, started, from) {
+      render(view, data, answer.ids, answer.total, text);
+      if (!answer.complete) {
+        list.setAttribute("data-pending", text);
+        status("Searching\u2026");
+        return;
+      }
+      list.removeAttribute("data-pending");
+      var entry = { query: text, ms: performance.now() - started, from: from };
+      state.timings.push(entry);
+      requestAnimationFrame(function () {  // the next frame is painted once this task ends
+        setTimeout(function () { entry.painted = performance.now() - started; }, 0);
+      });
       if (state.firstResultsAt === undefined) {  // for bench/hub_search.py
         state.firstResultsAt = performance.now();
         state.firstResources = performance.getEntriesByType("resource").map(function (e) {
@@ -247,17 +319,52 @@
         });
       }
       list.setAttribute("data-query", text);
-      status(ids.length === 0 ? "No package matches \u201c" + text + "\u201d." :
-        ids.length + (ids.length === 1 ? " package matches." : " packages match."));
+      var n = answer.total;
+      status(n === 0 ? "No package matches \u201c" + text + "\u201d." :
+        n + (n === 1 ? " package matches." : " packages match."));
+      if (searchPage) { prefetch(data); }
     }
+
+    function answer(data, text, wanted, started, mine) {
+      if (mine !== ticket) { return; }  // a later keystroke won
+      var query = words(text);
+      var complete = function () {
+        if (mine !== ticket) { return; }
+        var ids = find(data, query, wanted);
+        show(data, text, { ids: ids, total: ids.length, complete: true }, started, "shards");
+      };
+      var missing = query.filter(function (w) {
+        var shard = shards[shardKey(w)];
+        return !(shard && shard.ready);
+      });
+      if (missing.length === 0) { complete(); return; }
+      var quick = fromHead(data, query, wanted, view.shown);
+      if (quick) { show(data, text, quick, started, "head"); }  // before any request
+      var needed = missing.map(function (w) { return loadShard(data, shardKey(w)); });
+      if (!(quick && quick.complete)) { Promise.all(needed).then(complete, failed); }
+    }
+
+    function failed(error) { status("Search is unavailable: " + error.message); }
 
     function update() {
       var started = performance.now();
       var text = input.value.trim();
       var mine = ++ticket;
       var wanted = filterOf(form);
-      var filtered = wanted.kind >= 0 || wanted.category || wanted.arch;
-      if (searchPage) {
+      if (text !== lastText) { view.shown = PAGE; lastText = text; }
+      if (!text && !filtered(wanted)) {
+        render(view, null, [], 0, text);
+        list.setAttribute("data-query", ""); list.removeAttribute("data-pending"); status("");
+      } else {
+        var pending = loadHead();
+        if (pending.ready) {
+          answer(pending.ready, text, wanted, started, mine);
+        } else {
+          pending.then(function (data) { answer(data, text, wanted, started, mine); })
+            .catch(failed);
+        }
+      }
+      if (searchPage) {  // the address keeps the query and filters (after the answer)
         var params = new URLSearchParams();
         if (text) { params.set("q", text); }
         Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
@@ -265,24 +372,27 @@
         });
         history.replaceState(null, "", "?" + params.toString());
       }
-      if (!text && !filtered) {
-        list.textContent = ""; list.setAttribute("data-query", ""); status(""); return;
-      }
-      loadHead().then(function (data) {
-        var needed = words(text).map(function (w) { return loadShard(data, shardKey(w)); });
-        if (needed.every(function (p) { return p.ready; })) {
-          show(data, text, started, mine);  // everything at hand: answer in this task
-          return;
-        }
-        return Promise.all(needed).then(function () { show(data, text, started, mine); });
-      }).catch(function (error) {
-        status("Search is unavailable: " + error.message);
-      });
     }
 
-    input.addEventListener("focus", function () { loadHead().then(prefetch, function () {}); });
-    if (document.activeElement === input) {  // autofocus: focused before this listener
-      loadHead().then(prefetch, function () {});
+    function intent() { loadHead().then(prefetch, function () {}); }
+
+    if (searchPage) {  // "show more" draws the next page in place
+      view.moreLink.addEventListener("click", function (event) {
+        event.preventDefault();
+        view.shown += PAGE;
+        update();
+      });
+    }
+    if (searchPage) {  // after the first results (show), or once loaded when there are none
+      var loaded = function () { if (!input.value.trim()) { intent(); } };
+      if (document.readyState === "complete") { loaded(); } else {
+        window.addEventListener("load", loaded);
+      }
+    } else {  // elsewhere only once someone shows intent to search
+      input.addEventListener("focus", intent);
+      form.addEventListener("pointerenter", intent);
+      form.addEventListener("touchstart", intent, { passive: true });
+      if (document.activeElement === input) { intent(); }
     }
     input.addEventListener("input", update);
     Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
@@ -299,10 +409,27 @@
     }
   }
 
+  // The full ranking from the shards (loading the ones it needs), for tests.
+  state.answer = function (text, wanted) {
+    return loadHead().then(function (data) {
+      var list = words(text);
+      return Promise.all(list.map(function (w) { return loadShard(data, shardKey(w)); }))
+        .then(function () { return find(data, list, wanted || { kind: -1 }); });
+    });
+  };
+
   function start() {
+    searchPage = document.getElementById("hub-search-status") !== null;
+    PAGE = searchPage ? 20 : 8;
     Array.prototype.forEach.call(document.querySelectorAll("form.hub-search"), attach);
   }
 
+  // The search page asks for its head in <head> (a preload link, and this script
+  // loaded async from there): start reading it now, while the page is still being
+  // parsed, so that it is ready when the page has loaded.
+  if (document.querySelector('link[rel="preload"][href$="search/index.json"]')) {
+    loadHead().catch(function () {});
+  }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {
