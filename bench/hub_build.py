@@ -5,10 +5,12 @@
 Writes a synthetic index (bench/hub_synth.py: lock and inspections included,
 so everything is offline) and measures, in one run:
 
-  * a full build (validate, pages, api/v1, search index) into an empty folder;
-  * a rebuild with nothing changed, not offline, counting registry requests;
-  * a rebuild after one package changed (a new version pinned by digest, so
-    it is resolved without a request) and one changed summary;
+  * a full build (validate, pages, api/v1, search index) into an empty folder,
+    without the build cache, then again with an empty cache (a cold build);
+  * a rebuild with nothing changed, with the cache, not offline, counting
+    registry requests;
+  * a rebuild with the cache after one package changed (a new version pinned
+    by digest, so it is resolved without a request, and a new summary);
   * the site's size (bytes written, and disk blocks) and its file count;
   * the search index: the head and the largest term shard, gzipped.
 
@@ -54,12 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         asked.append(str(reference))
         raise RuntimeError("the benchmark index must need no registry")
 
+    cache = work / "cache"
     opts = commands.options(index, config_file=ROOT / "mkdocs.yml", resolver=counting,
-                            stats_file=work / "stats.json")
+                            stats_file=work / "stats.json", cache_dir=cache)
     out = work / "site"
     full = commands.build(commands.options(index, config_file=ROOT / "mkdocs.yml",
                                            offline=True, stats_file=work / "stats.json"), out)
-    rows.append((f"full build, {args.packages} packages x {args.versions} versions "
+    rows.append((f"full build, no cache, {args.packages} packages x {args.versions} versions "
                  f"({full.pages} pages)", f"{full.seconds:.1f} s"))
     written, blocks, files = _size(out)
     rows.append(("site size: bytes written / disk blocks", f"{written / 1e6:.0f} MB / "
@@ -69,13 +72,22 @@ def main(argv: list[str] | None = None) -> int:
     shard = max((_gz(p), p.name) for p in (search / "terms").glob("*.json"))
     rows.append(("search head, gzipped", f"{head / 1e3:.0f} KB"))
     rows.append((f"largest term shard ({shard[1]}), gzipped", f"{shard[0] / 1e3:.0f} KB"))
+    cold = commands.build(commands.options(index, config_file=ROOT / "mkdocs.yml",
+                                           offline=True, stats_file=work / "stats.json",
+                                           cache_dir=cache), out)
+    rows.append(("cold build, empty cache (fills it)",
+                 f"{cold.seconds:.1f} s, {cold.rendered} pages rendered"))
+    rows.append(("build cache size", f"{_size(cache)[1] / 1e6:.0f} MB on disk (objects are "
+                 "hard links to the site's files)"))
     again = commands.build(opts, out)
-    rows.append(("rebuild, nothing changed (not offline)",
-                 f"{again.seconds:.1f} s, {again.requests} registry requests"))
+    rows.append(("rebuild with the cache, nothing changed (not offline)",
+                 f"{again.seconds:.1f} s, {again.requests} registry requests, "
+                 f"{again.validated} files validated, {again.rendered} pages rendered"))
     _change_one(index)
     changed = commands.build(opts, out)
-    rows.append(("rebuild, one package changed (new version pinned by digest)",
-                 f"{changed.seconds:.1f} s, {changed.requests} registry requests"))
+    rows.append(("rebuild with the cache, one package changed (new version, summary)",
+                 f"{changed.seconds:.1f} s, {changed.requests} registry requests, "
+                 f"{changed.validated} file validated, {changed.rendered} page rendered"))
     print(f"\n### {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}\n")
     width = max(len(r[0]) for r in rows)

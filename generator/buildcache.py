@@ -267,6 +267,7 @@ class Outputs:
         return True
 
     def place(self, digest: str, destination: Path) -> bool:
+        """Put the intact object `digest` at `destination` (whose folder exists)."""
         try:
             source = self._object(digest)
             data = source.read_bytes()
@@ -274,7 +275,6 @@ class Outputs:
             return False
         if sha256(data) != digest:
             return False
-        destination.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(source, destination)
         except OSError:
@@ -286,7 +286,6 @@ class Outputs:
         returns its sha256."""
         digest = sha256(data)
         target = self._object(digest)
-        destination.parent.mkdir(parents=True, exist_ok=True)
         try:
             if not _holds(target, digest):
                 _remove(target)

@@ -74,7 +74,9 @@ def _packages(documents: Documents, page: shell.Shell, site_dir: Path,
         todo = []
         for name in names:
             keys[name] = outputs.key(shell_key, repr(documents.packages[name]))
-            if not outputs.reuse(name, keys[name], _destinations(site_dir, name)):
+            destinations = _destinations(site_dir, name)
+            destinations[0].parent.mkdir(parents=True, exist_ok=True)
+            if not outputs.reuse(name, keys[name], destinations):
                 todo.append(name)
     workers = min(os.cpu_count() or 1, 8)
     if len(todo) < PARALLEL_FROM or workers < 2:
@@ -113,10 +115,10 @@ def _package(documents: Documents, page: shell.Shell, site_dir: Path, name: str,
     html = page.render(name, document.summary, render.package_page(document)).encode()
     data = model.dump(document)
     destinations = _destinations(site_dir, name)
+    destinations[0].parent.mkdir(parents=True, exist_ok=True)
     if outputs is not None:
         return name, tuple(outputs.put(content, path)
                            for content, path in zip((html, data), destinations, strict=True))
-    destinations[0].parent.mkdir(parents=True, exist_ok=True)
     destinations[0].write_bytes(html)
     destinations[1].write_bytes(data)
     return name, ()
