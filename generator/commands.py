@@ -17,7 +17,7 @@ from pathlib import Path
 from ecli.oci.registry import INSECURE_ENV
 from generator import buildcache, checkpr, emit, fill, inspection, lock, pages, site, stats
 from generator.entry import Index
-from generator.problems import GeneratorError
+from generator.problems import GeneratorError, Problem
 from generator.resolve import Resolver, resolve
 from generator.validate import SCHEMA_DIR, validate_index
 
@@ -109,6 +109,12 @@ def build(opts: Options, out: Path) -> BuildResult:
     """
     if opts.cache_dir is None:
         return _build(opts, out, None)
+    cache, site_dir = opts.cache_dir.resolve(), out.resolve()
+    if cache.is_relative_to(site_dir) or site_dir.is_relative_to(cache):
+        raise GeneratorError([Problem(str(opts.cache_dir), 1, 1, "", "the build cache and "
+                                      f"the output directory {out} overlap", code="cache",
+                                      hint="keep the cache outside the site, e.g. the "
+                                      "default .cache/generator beside the index")])
     with buildcache.locked(opts.cache_dir) as folder:
         return _build(opts, out, folder)
 

@@ -165,6 +165,21 @@ def test_an_entry_whose_readme_changed_is_validated_again(index: Path, tmp_path:
     assert b"Second" in (tmp_path / "site" / "packages" / path.stem / "index.html").read_bytes()
 
 
+def test_a_cache_inside_the_site_or_not_a_folder_is_refused(
+        index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from generator.__main__ import main
+
+    out = tmp_path / "site"
+    common = ["build", "--index", str(index), "--offline", "--out", str(out),
+              "--config", str(REPO / "mkdocs.yml")]
+    assert main([*common, "--cache", str(out / ".cache")]) == 1
+    assert "the build cache and the output directory" in capsys.readouterr().out
+    (tmp_path / "plain-file").write_text("x")
+    assert main([*common, "--cache", str(tmp_path / "plain-file")]) == 1
+    assert "cannot use the build cache" in capsys.readouterr().out
+    assert not out.exists()
+
+
 # --- the bad cache corpus ------------------------------------------------------------
 
 
