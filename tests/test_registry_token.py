@@ -174,7 +174,7 @@ def test_credential_helper_against_htpasswd_registry(htpasswd, env, tmp_path):
 @pytest.mark.parametrize(("helper", "message"), [
     ("fails", "the credential helper docker-credential-test failed: keychain locked"),
     ("missing", "the credential helper docker-credential-nothere is not installed"),
-    ("wrong", "access denied (HTTP 401"),
+    ("wrong", "access denied (HTTP 401: authentication required)"),
 ])
 def test_credential_helper_faults_are_one_line(htpasswd, env, tmp_path, helper, message):
     host, cert = htpasswd

@@ -300,11 +300,13 @@ class _Client:
             if response.status == 401 and attempt == 0:
                 try:
                     retry = self.auth.answer(response, action)
-                finally:
+                except BaseException:
                     response.close()
+                    raise
                 if retry:
+                    response.close()
                     continue
-            break
+            break  # an unanswered 401 keeps its body: the message below comes from it
         if response.status not in ok:
             with response:
                 message = _registry_message(response)
