@@ -66,8 +66,9 @@ def code_stamp() -> str:
     digest = hashlib.sha256(f"{FORMAT} {sys.version}".encode())
     for package in ("generator", "ecli"):
         for path in sorted((_ROOT / package).rglob("*")):
-            if path.suffix in (".py", ".txt", ".json") and "templates" not in path.parts:
-                digest.update(str(path.relative_to(_ROOT)).encode() + b"\0")
+            relative = path.relative_to(_ROOT)
+            if path.suffix in (".py", ".txt", ".json") and "templates" not in relative.parts:
+                digest.update(str(relative).encode() + b"\0")
                 digest.update(path.read_bytes() + b"\0")
     for name in LIBRARIES:
         try:
