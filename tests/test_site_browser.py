@@ -220,24 +220,18 @@ def test_page_ranks_each_shard_as_the_head_says(big_site, page):
     assert page.errors == []
 
 
-def _type_at_load(browser, url: str, char: str, query: str = ""):
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+def _type_at_load(page, url: str, char: str, query: str = "") -> None:
     page.add_init_script(TYPE_AT_LOAD % json.dumps(char))
     page.goto(url + "search/" + query)
     page.locator(f'ol.hub-results[data-query="{char}"]').wait_for(timeout=10_000)
-    return context, page, errors
 
 
 @pytest.mark.parametrize("pick", [0, 1, -1])  # the widest shard, another, the narrowest
-def test_first_character_typed_at_load_shows_the_full_answer(big_site, browser, pick: int):
+def test_first_character_typed_at_load_shows_the_full_answer(big_site, page, pick: int):
     url, out = big_site
     head = _head(out)
     char = [k for k in head["shards"] if k in head["first"]][pick]
-    context, page, errors = _type_at_load(browser, url, char)
+    _type_at_load(page, url, char)
     state = page.evaluate("window.hubSearch")
     assert [(t["query"], t["from"]) for t in state["timings"]] == [(char, "head")], state
     shown = _shown(page)
@@ -260,17 +254,16 @@ def test_first_character_typed_at_load_shows_the_full_answer(big_site, browser, 
     page.locator(f'ol.hub-results[data-query="{char}"]').wait_for()
     assert page.evaluate("window.hubSearch.timings.at(-1).from") == "shards"
     assert _shown(page) == shown
-    assert errors == []
-    context.close()
+    assert page.errors == []
 
 
-def test_first_character_typed_at_load_with_a_filter(big_site, browser):
+def test_first_character_typed_at_load_with_a_filter(big_site, page):
     """With a filter the head's ids give only a first part of the answer: shown at once,
     completed when the shard arrives, and only then marked answered."""
     url, out = big_site
     head = _head(out)
     char = head["shards"][0]
-    context, page, errors = _type_at_load(browser, url, char, "?category=networking")
+    _type_at_load(page, url, char, "?category=networking")
     wanted = {"kind": -1, "category": "networking"}
     ids = page.evaluate("([c, w]) => window.hubSearch.answer(c, w)", [char, wanted])
     assert _shown(page) == [head["names"][i] for i in ids[:20]]
@@ -279,8 +272,7 @@ def test_first_character_typed_at_load_with_a_filter(big_site, browser):
     assert page.locator("ol.hub-results").get_attribute("data-pending") is None
     catalog = {p["name"]: p for p in _catalog(out)}
     assert all("networking" in catalog[name]["categories"] for name in _shown(page))
-    assert errors == []
-    context.close()
+    assert page.errors == []
 
 
 def test_navigation_owner_pages_popular_and_feed(big_site, page):

@@ -114,7 +114,7 @@
     prefetching = true;
     var keys = data.shards.slice();
     var idle = window.requestIdleCallback ?
-      function (f) { window.requestIdleCallback(f, { timeout: 200 }); } :
+      function (f) { window.requestIdleCallback(f); } :  // no deadline: a query parses its own
       function (f) { setTimeout(f, 10); };
     function next() {
       while (keys.length && shards[keys[0]]) { keys.shift(); }  // a query loaded it
