@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,6 +182,8 @@ def _from_auth_entry(entry: dict, path: Path, key: str) -> Credential | None:
 
 def _from_helper(name: str, server: str) -> Credential | None:
     """Ask `docker-credential-NAME get` (the host on stdin, JSON on stdout)."""
+    import subprocess  # only here: most pulls never run a helper
+
     program = f"docker-credential-{name}"
     try:
         done = subprocess.run([program, "get"], input=server, capture_output=True, text=True,
