@@ -321,3 +321,12 @@ def test_push_and_pull_draw_progress_for_big_blobs(registry, env, tmp_path):
     code, drawn = _on_terminal(("pull", ref), env)
     assert code == 0, drawn
     assert "bundle.tar.gz" in drawn and "3.0 MiB/3.0 MiB" in drawn
+
+
+def test_unknown_host_is_one_line_naming_host_and_reference(env):
+    result = run_ecli("pull", "no-such-host.invalid/team/x:1", env=env)
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("ecli: error: no-such-host.invalid/team/x:1: cannot reach "
+                            "no-such-host.invalid: ")
+    assert "Errno" not in first and _store_is_empty(env)
