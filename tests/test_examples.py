@@ -285,7 +285,7 @@ __attribute__((noinline)) void spin_for_ecli(double seconds) {
     do { clock_gettime(CLOCK_MONOTONIC, &now); }
     while ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
 }
-int main(void) { spin_for_ecli(2.5); return 0; }
+int main(void) { for (;;) spin_for_ecli(0.1); }  /* until the test kills it */
 """
 
 
@@ -301,7 +301,8 @@ def test_profile_samples_and_symbolises_a_busy_process(objects, tmp_path):
                            "--freq", "99", "--targ-pid", str(spinner.pid), "--top", "50"])
         run.wait_attached()
         records = finish_json(run)
-    finally:
+    finally:  # alive until ecli has read its memory map: symbols need /proc/PID/maps
+        spinner.kill()
         spinner.wait(timeout=30)
     stacks = final_map(records, "sample_counts")
     assert stacks["type"] == "stacks"
