@@ -165,7 +165,8 @@ def _type(browser, base: str, query: str, warm: bool) -> list[float]:
 
 def _ms(values: list[float]) -> str:
     """Median / 95th percentile / max, and how many of them were over the 50 ms target."""
-    p95 = statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+    p95 = (statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1
+           else values[0])
     over = sum(1 for v in values if v > 50)
     return (f"{statistics.median(values):.1f} / {p95:.1f} / {max(values):.1f} ms "
             f"({over} of {len(values)} over 50)")
