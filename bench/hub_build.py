@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from generator import commands  # noqa: E402
+from generator import commands, inspection  # noqa: E402
 
 import hub_synth  # noqa: E402
 
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str]] = []
     started = time.monotonic()
     index = hub_synth.write(work, args.packages, args.versions)
+    # laid out as `generator inspect` writes it (one digest per line), as in CI
+    inspected = index / inspection.INSPECTION_FILE
+    inspection.write(inspected, inspection.read(inspected))
     rows.append(("write synthetic index (not part of a build)",
                  f"{time.monotonic() - started:.1f} s"))
     asked: list[str] = []

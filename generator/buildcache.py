@@ -6,8 +6,9 @@ another, `--no-cache` builds without one) and holds:
 
     validation.json   per entry file: sha256 of its bytes (and of its README),
                       and the valid entry it gave
-    outputs.json      per package: the key of its inputs, and the sha256 of its
-                      page and of its api/v1 document
+    outputs.json      per package: the key of its inputs, the sha256 of its page
+                      and of its api/v1 document, and its architectures (for the
+                      catalog, which is written afresh)
     objects/ab/SHA    those outputs, named by the sha256 of their content
     lock              held for the whole build: two builds never share it at once
 
@@ -254,18 +255,18 @@ class Outputs:
             digest.update(b"\0" + (part if isinstance(part, bytes) else part.encode()))
         return digest.hexdigest()
 
-    def reuse(self, name: str, key: str, destinations: tuple[Path, ...]) -> bool:
-        """Place the outputs recorded under `key` at `destinations`; False when any is
-        missing or damaged (then the package is rendered again)."""
+    def reuse(self, name: str, key: str, destinations: tuple[Path, ...]) -> str | None:
+        """Place the outputs recorded under `key` at `destinations` and return what was
+        recorded with them; None when any is missing or damaged (render it again)."""
         record = self.old.get(name)
-        if (not isinstance(record, list) or len(record) != len(destinations) + 1
+        if (not isinstance(record, list) or len(record) != len(destinations) + 2
                 or record[0] != key or not all(isinstance(s, str) for s in record)):
-            return False
-        for digest, destination in zip(record[1:], destinations, strict=True):
+            return None
+        for digest, destination in zip(record[1:-1], destinations, strict=True):
             if not self.place(digest, destination):
-                return False
+                return None
         self.new[name] = record
-        return True
+        return record[-1]
 
     def place(self, digest: str, destination: Path) -> bool:
         """Put the intact object `digest` at `destination` (whose folder exists)."""
@@ -299,14 +300,14 @@ class Outputs:
             destination.write_bytes(data)
         return digest
 
-    def record(self, name: str, key: str, digests: tuple[str, ...]) -> None:
-        self.new[name] = [key, *digests]
+    def record(self, name: str, key: str, digests: tuple[str, ...], extra: str) -> None:
+        self.new[name] = [key, *digests, extra]
 
     def save(self) -> None:
         """Write the record of this build and drop objects no package uses any more."""
         if self.new != self.old:
             save_json(self.path, self.stamp, {"packages": self.new})
-        used = {digest for record in self.new.values() for digest in record[1:]}
+        used = {digest for record in self.new.values() for digest in record[1:-1]}
         for shard in self.objects.iterdir() if self.objects.is_dir() else ():
             for item in shard.iterdir() if shard.is_dir() else (shard,):
                 if item.name not in used:

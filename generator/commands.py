@@ -14,8 +14,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ecli.hubindex import model
 from ecli.oci.registry import INSECURE_ENV
-from generator import buildcache, checkpr, emit, fill, inspection, lock, pages, site, stats
+from generator import (
+    buildcache,
+    checkpr,
+    emit,
+    fill,
+    inspection,
+    inspectlines,
+    lock,
+    pages,
+    site,
+    stats,
+)
 from generator.entry import Index
 from generator.problems import GeneratorError, Problem
 from generator.resolve import Resolver, resolve
@@ -141,17 +153,16 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
     if problems:
         raise GeneratorError(problems)
     site.check_target(out)
-    inspected = inspection.read(opts.inspection_file) if opts.inspection_file else {}
     popularity = stats.read(opts.stats_file) if opts.stats_file else {}
-    documents = emit.documents(index, locked, _generated(), inspected)
+    documents, cached = _documents(index, locked, opts.inspection_file, outputs)
     staged = site.staging_dir(out)
     shutil.rmtree(staged, ignore_errors=True)
     docs_dir = Path(tempfile.mkdtemp(prefix="hub-docs-"))
     try:
         written_pages = pages.write(index, documents, docs_dir, popularity)
         config = site.mkdocs_build(opts.config_file, docs_dir, staged, site_url)
-        filled = fill.fill(documents, staged, config.site_url, outputs)
-        emit.write(documents, staged, popularity)
+        filled = fill.fill(documents, staged, config.site_url, cached)
+        emit.write(filled.documents, staged, popularity)
         site.publish(staged, out)
     finally:
         shutil.rmtree(docs_dir, ignore_errors=True)
@@ -162,6 +173,40 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
     return BuildResult(out, len(index.entries), len(written_pages) - len(pages.SHELLS) - 1
                        + filled.pages, requests, written, time.monotonic() - started,
                        filled.rendered, filled.reused, checked.files - hits)
+
+
+def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
+               outputs: buildcache.Outputs | None) -> tuple[emit.Documents, fill.Cached | None]:
+    """The api/v1 documents, and with the build cache what `fill` needs to reuse pages.
+
+    With the cache and an inspection file laid out one digest per line, the
+    documents start without inspections: each package's key takes its raw
+    inspection lines, and only the packages rendered again get theirs parsed.
+    """
+    generated = _generated()
+    lines = inspectlines.Inspections(inspection_file) if outputs is not None else None
+    if outputs is None or lines is None or lines.whole is not None:
+        inspected = (lines.whole if lines is not None else
+                     inspection.read(inspection_file) if inspection_file else {})
+        documents = emit.documents(index, locked, generated, inspected)
+        if outputs is None:
+            return documents, None
+        return documents, fill.Cached(outputs, lambda name: repr(
+            documents.packages[name]).encode())
+    light = emit.documents(index, locked, generated)
+    parts = lines
+
+    def material(name: str) -> bytes:
+        document = light.packages[name]
+        return b"\0".join((repr(document).encode(),
+                            *(parts.key(v.digest) for v in document.versions)))
+
+    def complete(names: list[str]) -> dict[str, model.PackageDocument]:
+        wanted = {v.digest for name in names for v in light.packages[name].versions}
+        found = parts.parse(wanted)
+        return {name: emit.package(index.entries[name], locked, found) for name in names}
+
+    return light, fill.Cached(outputs, material, complete)
 
 
 def inspect(opts: Options, store_dir: Path, puller: inspection.Puller | None = None

@@ -46,16 +46,34 @@ def check_lock(index: Index, lock: Lock) -> list[Problem]:
 
 def documents(index: Index, lock: Lock, generated: str,
               inspected: Cache | None = None) -> Documents:
-    """The in-memory documents; `check_lock` must have passed."""
-    packages = {name: _package(entry, lock, inspected or {})
+    """The in-memory documents; `check_lock` must have passed.
+
+    Without `inspected`, the package documents lack platforms and inspections
+    (a build that reuses cached pages completes them with `completed`).
+    """
+    packages = {name: package(entry, lock, inspected or {})
                 for name, entry in sorted(index.entries.items())}
+    return _documents(packages, generated, {})
+
+
+def completed(documents: Documents, packages: dict[str, model.PackageDocument],
+              architectures: dict[str, tuple[str, ...]]) -> Documents:
+    """`documents` with some package documents replaced by their complete form, and the
+    architectures of the others (kept from the build that rendered them) in the catalog."""
+    return _documents({**documents.packages, **packages}, documents.root.generated,
+                      architectures)
+
+
+def _documents(packages: dict[str, model.PackageDocument], generated: str,
+               architectures: dict[str, tuple[str, ...]]) -> Documents:
     catalog = model.Catalog(model.SCHEMA_VERSION, generated, tuple(
         model.CatalogEntry(
             name=name, summary=doc.summary, kind=doc.kind,
             latest=_latest(doc), keywords=doc.keywords, categories=doc.categories,
             owners=doc.owners, updated=max((v.published or "" for v in doc.versions),
                                            default="") or None,
-            architectures=_architectures(doc),
+            architectures=(architectures[name] if name in architectures
+                           else architectures_of(doc)),
         )
         for name, doc in packages.items()
     ))
@@ -90,7 +108,7 @@ def write(documents: Documents, site_dir: Path,
     return api
 
 
-def _package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocument:
+def package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocument:
     versions = []
     for version in entry.versions:
         locked = lock[entry.name][version.version]
@@ -111,7 +129,7 @@ def _package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocumen
     )
 
 
-def _architectures(document: model.PackageDocument) -> tuple[str, ...]:
+def architectures_of(document: model.PackageDocument) -> tuple[str, ...]:
     """Architectures of the newest usable version; empty when it names none (any)."""
     latest = next((v for v in document.versions if not v.yanked), None)
     if latest is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,27 +27,42 @@ _JOB: tuple[Documents, shell.Shell, Path, Outputs | None] | None = None  # what 
 
 
 @dataclass(frozen=True)
+class Cached:
+    """A build with the cache: where outputs are kept, and what each package's are made of.
+
+    `material(name)` is every input of the package's page and document but the
+    page shell; `complete(names)` gives the complete documents of the packages
+    to render, when `documents` holds them without their inspections.
+    """
+
+    outputs: Outputs
+    material: Callable[[str], bytes]
+    complete: Callable[[list[str]], dict[str, model.PackageDocument]] | None = None
+
+
+@dataclass(frozen=True)
 class Filled:
     pages: int  # every page written, package pages included
     rendered: int  # package pages rendered in this build
     reused: int  # package pages taken from the build cache
+    documents: Documents  # complete: rendered packages' documents, everyone's architectures
 
 
 def fill(documents: Documents, site_dir: Path, site_url: str = "",
-         outputs: Outputs | None = None) -> Filled:
+         cached: Cached | None = None) -> Filled:
     """Write every generated page into `site_dir`.
 
-    With `outputs` (the build cache), a package whose document and page shell
-    are what they were at the last build gets its page and api/v1 document
-    linked from the cache instead of rendered; every other page (lists,
-    authors, feed, sitemap) sees every package and is written afresh.
+    With the build cache, a package whose inputs and page shell are what they
+    were at the last build gets its page and api/v1 document linked from the
+    cache instead of rendered; every other page (lists, authors, feed,
+    sitemap) sees every package and is written afresh.
     """
     packages_shell = shell.take(site_dir, "packages")
     authors_shell = shell.take(site_dir, "authors")
     list_shell = shell.take(site_dir, "packages", placeholder=False)
     names = list(documents.packages)
     (site_dir / emit.API_DIR / model.PACKAGES_DIR).mkdir(parents=True, exist_ok=True)
-    rendered, reused = _packages(documents, packages_shell, site_dir, names, outputs)
+    documents, rendered = _packages(documents, packages_shell, site_dir, names, cached)
     by_owner: dict[str, list[model.CatalogEntry]] = defaultdict(list)
     for item in documents.catalog.packages:
         for owner in item.owners:
@@ -60,24 +76,32 @@ def fill(documents: Documents, site_dir: Path, site_url: str = "",
     _write(site_dir / "feed.xml", feed.atom(documents.packages, documents.root.generated,
                                             site_url))
     _sitemap(site_dir, names, sorted(by_owner), site_url)
-    return Filled(len(names) + len(by_owner) + 1, rendered, reused)
+    return Filled(len(names) + len(by_owner) + 1, rendered, len(names) - rendered, documents)
 
 
 def _packages(documents: Documents, page: shell.Shell, site_dir: Path,
-              names: list[str], outputs: Outputs | None) -> tuple[int, int]:
-    """(rendered, reused): render what the cache cannot give back."""
+              names: list[str], cached: Cached | None) -> tuple[Documents, int]:
+    """Render what the cache cannot give back; returns the complete documents and how
+    many packages were rendered."""
     global _JOB
     keys: dict[str, str] = {}
+    kept: dict[str, tuple[str, ...]] = {}  # architectures of the reused packages
     todo = names
-    if outputs is not None:
+    outputs = cached.outputs if cached is not None else None
+    if cached is not None:
         shell_key = page.key()
         todo = []
         for name in names:
-            keys[name] = outputs.key(shell_key, repr(documents.packages[name]))
+            keys[name] = cached.outputs.key(shell_key, cached.material(name))
             destinations = _destinations(site_dir, name)
             destinations[0].parent.mkdir(parents=True, exist_ok=True)
-            if not outputs.reuse(name, keys[name], destinations):
+            extra = cached.outputs.reuse(name, keys[name], destinations)
+            if extra is None:
                 todo.append(name)
+            else:
+                kept[name] = tuple(a for a in extra.split(",") if a)
+        if cached.complete is not None:
+            documents = emit.completed(documents, cached.complete(todo), kept)
     workers = min(os.cpu_count() or 1, 8)
     if len(todo) < PARALLEL_FROM or workers < 2:
         done = [_package(documents, page, site_dir, name, outputs) for name in todo]
@@ -92,8 +116,9 @@ def _packages(documents: Documents, page: shell.Shell, site_dir: Path,
             _JOB = None
     if outputs is not None:
         for name, digests in done:
-            outputs.record(name, keys[name], digests)
-    return len(todo), len(names) - len(todo)
+            architectures = emit.architectures_of(documents.packages[name])
+            outputs.record(name, keys[name], digests, ",".join(architectures))
+    return documents, len(todo)
 
 
 def _package_chunk(names: list[str]) -> list[tuple[str, tuple[str, ...]]]:

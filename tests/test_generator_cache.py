@@ -61,9 +61,17 @@ def outputs_of(name: str) -> set[str]:
     return {f"packages/{name}/index.html", f"api/v1/packages/{name}.json"}
 
 
+def synthetic(folder: Path) -> Path:
+    """The synthetic index, its inspection file laid out as `generator inspect` writes it."""
+    index = hub_synth.write(folder, PACKAGES)
+    path = index / inspection.INSPECTION_FILE
+    inspection.write(path, inspection.read(path))
+    return index
+
+
 @pytest.fixture
 def index(tmp_path: Path) -> Path:
-    return hub_synth.write(tmp_path / "work", PACKAGES)
+    return synthetic(tmp_path / "work")
 
 
 def entry_file(index: Path, number: int) -> Path:
@@ -133,6 +141,41 @@ def test_each_change_renders_only_its_package_and_equals_a_cold_build(
         assert changed(cold, after) == set(), f"{what}: cached build differs from a cold one"
         assert package_outputs(changed(before, after)) == outputs_of(name), what
         before = after
+
+
+def test_an_inspection_file_written_by_hand_is_read_whole_and_gives_the_same_site(
+        index: Path, tmp_path: Path):
+    """Pretty-printed (not one digest per line): no lazy parsing, same bytes."""
+    path = index / inspection.INSPECTION_FILE
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2))
+    cache = tmp_path / "cache"
+    build(index, tmp_path / "site", cache)
+    change_inspection(index, 3)  # rewritten one digest per line: the lazy reader takes over
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2))
+    result = build(index, tmp_path / "site", cache)
+    assert (result.rendered, result.reused) == (1, PACKAGES - 1)
+    assert tree(tmp_path / "site") == tree(build(index, tmp_path / "cold", None).out)
+
+
+def test_a_broken_inspection_line_is_reported_against_the_real_file(
+        index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from generator.__main__ import main
+
+    path = index / inspection.INSPECTION_FILE
+    build(index, tmp_path / "site", tmp_path / "cache")
+    lines = path.read_text().split("\n")
+    locked = lock.read(index / lock.LOCK_FILE)
+    at = {line[1:72]: i for i, line in enumerate(lines) if line.startswith('"sha256:')}
+    package, number = next((n, at[v.digest]) for n in range(PACKAGES)
+                           for v in locked[entry_file(index, n).stem].values() if v.digest in at)
+    change_summary(index, package)  # its page is rendered again: its lines are parsed
+    lines[number] = lines[number].replace('"architecture":', '"arch":')
+    path.write_text("\n".join(lines))
+    code = main(["build", "--index", str(index), "--offline", "--out", str(tmp_path / "site"),
+                 "--config", str(REPO / "mkdocs.yml"), "--cache", str(tmp_path / "cache")])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert f"{path}:1:1: " in output and "inspection file is malformed" in output
 
 
 def test_pages_are_linked_from_the_cache_and_the_cache_can_be_deleted(
@@ -275,7 +318,7 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Tree]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", "1764000000")
         tmp = tmp_path_factory.mktemp("warm")
-        index = hub_synth.write(tmp / "work", PACKAGES)
+        index = synthetic(tmp / "work")
         build(index, tmp / "site", tmp / "cache")
         return index, tmp / "cache", tree(build(index, tmp / "cold", None).out)
 
