@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -330,3 +331,86 @@ def test_unknown_host_is_one_line_naming_host_and_reference(env):
     assert first.startswith("ecli: error: no-such-host.invalid/team/x:1: cannot reach "
                             "no-such-host.invalid: ")
     assert "Errno" not in first and _store_is_empty(env)
+
+
+# -- proxies ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A forward proxy on 127.0.0.1: CONNECT tunnels and absolute-form requests, each
+    connection piped to the host it names; yields (its URL, the first line of each)."""
+    import socket
+    import socketserver
+
+    seen: list[str] = []
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            client: socket.socket = self.request
+            head = b""
+            while b"\r\n\r\n" not in head and (data := client.recv(65536)):
+                head += data
+            line = head.split(b"\r\n", 1)[0].decode()
+            seen.append(line)
+            method, target, _ = line.split(" ", 2)
+            address = target if method == "CONNECT" else urllib.parse.urlsplit(target).netloc
+            host, _, port = address.rpartition(":")
+            upstream = socket.create_connection((host, int(port)), timeout=30)
+            if method == "CONNECT":
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                head = head.split(b"\r\n\r\n", 1)[1]
+            upstream.sendall(head)  # an absolute-form request goes on as it is
+            back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+            back.start()
+            pipe(client, upstream)
+            back.join(timeout=30)
+            upstream.close()
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_proxies_from_the_environment(registry, htpasswd, env, tmp_path):
+    host, cert = htpasswd
+    bundle_layout(tmp_path / "proj" / "build", "proxied", "1.0.0")
+    tls_ref, plain_ref = f"{host}/team/proxied:1.0.0", f"{registry.host}/team/proxied:1.0.0"
+    env = {**credential_helper(tmp_path, env, host, USER, PASSWORD), "ECLI_CA_FILE": str(cert)}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+                 "https_proxy", "all_proxy", "no_proxy"):
+        env.pop(name, None)
+    with running_proxy() as (proxy, seen):
+        proxied = {**env, "HTTPS_PROXY": proxy, "HTTP_PROXY": proxy}
+        pushed = run_ecli("push", tls_ref, "--dir", str(tmp_path / "proj"), env=proxied)
+        assert pushed.returncode == 0, pushed.stderr
+        # one tunnel, kept alive for the whole push
+        assert len(seen) == 1 and seen[0].startswith(f"CONNECT {host} HTTP/")
+        seen.clear()
+        no_ca = {k: v for k, v in proxied.items() if k != "ECLI_CA_FILE"}
+        plain = run_ecli("pull", plain_ref, env=no_ca)
+        assert plain.returncode == 1 and "not found" in plain.stderr  # reached, through it
+        assert seen and all(line.startswith(f"GET http://{registry.host}/v2/")
+                            for line in seen)
+        seen.clear()
+        bypassed = run_ecli("pull", tls_ref, env={**proxied, "NO_PROXY": "127.0.0.1"})
+        assert bypassed.returncode == 0, bypassed.stderr
+        assert seen == []
+    down = run_ecli("pull", plain_ref, env=no_ca)
+    port = proxy.rsplit(":", 1)[1]
+    assert down.returncode == 1
+    assert down.stderr.splitlines()[0] == (
+        f"ecli: error: {plain_ref}: cannot reach {registry.host}: connection refused "
+        f"(through the proxy 127.0.0.1:{port})")

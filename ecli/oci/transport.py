@@ -12,13 +12,19 @@ Connections are kept alive per (scheme, host, port), one idle connection each
 TLS is verified against the system's roots plus the registry's CA, if any,
 as docker's certs.d does. Redirects of GET and HEAD are followed up to
 `MAX_REDIRECTS`, and the Authorization header is dropped when one leaves the
-host it was meant for. Every failure below HTTP is a `TransportError` whose
-`kind` is unreachable, timeout, tls or broken; the caller words it.
+host it was meant for. Proxies are taken from the environment as requests and
+curl take them (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`): HTTPS
+through a CONNECT tunnel, plain HTTP in absolute form; `http://user:pass@`
+proxies get a Proxy-Authorization header. Every failure below HTTP is a
+`TransportError` whose `kind` is unreachable, timeout, tls or broken; the
+caller words it.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
+import os
 import socket
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -38,6 +44,39 @@ DRAIN_LIMIT = 1 << 16  # an unread body this small is read so its connection can
 USER_AGENT = "ecli"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _Key = tuple[str, str]  # (scheme, netloc)
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy"})
+
+
+class _Proxy:
+    """Where to connect instead of the host, and the header the proxy may want."""
+
+    def __init__(self, url: str, target: str) -> None:
+        parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme != "http" or not parts.hostname:
+            reason = f"the proxy {url!r} is not an http:// URL"
+            raise TransportError(f"cannot reach {target}: {reason}", kind="unreachable",
+                                 host=target, reason=reason)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        self.netloc = f"{host}:{parts.port or 80}"
+        self.headers: dict[str, str] = {}
+        if parts.username:
+            pair = (f"{urllib.parse.unquote(parts.username)}:"
+                    f"{urllib.parse.unquote(parts.password or '')}")
+            self.headers["Proxy-Authorization"] = "Basic " + base64.b64encode(
+                pair.encode()).decode()
+
+
+def _proxy_for(scheme: str, netloc: str) -> _Proxy | None:
+    """The proxy the environment names for this URL, if any and not bypassed by NO_PROXY."""
+    if not any(name.lower() in _PROXY_VARIABLES for name in os.environ):
+        return None  # the usual case, without importing urllib.request
+    import urllib.request
+
+    proxies = urllib.request.getproxies_environment()
+    url = proxies.get(scheme) or proxies.get("all")
+    if not url or urllib.request.proxy_bypass_environment(netloc, proxies):
+        return None
+    return _Proxy(url, netloc)
 
 
 class Response:
@@ -121,6 +160,7 @@ class Transport:
         self.ca_file = ca_file
         self.timeouts = timeouts
         self._idle: dict[_Key, http.client.HTTPConnection] = {}
+        self._proxies: dict[_Key, _Proxy | None] = {}
         self._context: ssl.SSLContext | None = None
 
     def close(self) -> None:
@@ -155,6 +195,12 @@ class Transport:
         parts = urllib.parse.urlsplit(url)
         target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         headers = {"User-Agent": USER_AGENT, **headers}
+        if key not in self._proxies:
+            self._proxies[key] = _proxy_for(*key)
+        proxy = self._proxies[key]
+        if proxy is not None and key[0] == "http":  # absolute form, through the proxy
+            target = urllib.parse.urlunsplit((*key, parts.path or "/", parts.query, ""))
+            headers.update(proxy.headers)
         for attempt in range(2):
             connection = self._idle.pop(key, None)
             reused = connection is not None
@@ -170,10 +216,10 @@ class Transport:
                 connection.close()
                 if reused and attempt == 0:
                     continue  # the server closed an idle connection: once more, afresh
-                raise _translate(exc, key[1]) from None
+                raise _translate(exc, key[1], proxy) from None
             except (OSError, http.client.HTTPException) as exc:
                 connection.close()
-                raise _translate(exc, key[1]) from None
+                raise _translate(exc, key[1], proxy) from None
 
             def release(reusable: bool, connection: http.client.HTTPConnection = connection
                         ) -> None:
@@ -188,13 +234,17 @@ class Transport:
     def _connect(self, key: _Key) -> http.client.HTTPConnection:
         scheme, netloc = key
         connect_timeout, read_timeout = self.timeouts
+        proxy = self._proxies.get(key)
+        address = proxy.netloc if proxy else netloc
         connection: http.client.HTTPConnection
         if scheme == "https":
-            connection = http.client.HTTPSConnection(netloc, timeout=connect_timeout,
+            connection = http.client.HTTPSConnection(address, timeout=connect_timeout,
                                                      context=self._tls(netloc),
                                                      blocksize=CHUNK_SIZE)
+            if proxy is not None:
+                connection.set_tunnel(netloc, headers=proxy.headers)
         elif scheme == "http":
-            connection = http.client.HTTPConnection(netloc, timeout=connect_timeout,
+            connection = http.client.HTTPConnection(address, timeout=connect_timeout,
                                                     blocksize=CHUNK_SIZE)
         else:
             raise TransportError(f"{netloc}: unsupported URL scheme {scheme!r}", kind="broken",
@@ -203,7 +253,7 @@ class Transport:
             connection.connect()
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
-            raise _translate(exc, netloc) from None
+            raise _translate(exc, netloc, proxy) from None
         assert connection.sock is not None
         connection.sock.settimeout(read_timeout)
         return connection
@@ -228,8 +278,17 @@ def _key(url: str) -> _Key:
     return parts.scheme, parts.netloc
 
 
-def _translate(exc: BaseException, host: str) -> TransportError:
+def _translate(exc: BaseException, host: str, proxy: _Proxy | None = None) -> TransportError:
     """A socket, TLS or protocol failure as a TransportError with a short reason."""
+    error = _translated(exc, host)
+    if proxy is not None:
+        error.reason = f"{error.reason} (through the proxy {proxy.netloc})"
+        error.message = f"{error.message} (through the proxy {proxy.netloc})"
+        error.args = (error.message,)
+    return error
+
+
+def _translated(exc: BaseException, host: str) -> TransportError:
     import ssl
 
     if isinstance(exc, ssl.SSLCertVerificationError):
