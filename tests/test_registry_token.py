@@ -28,7 +28,7 @@ from ecli.oci.transport import Transport
 
 from ecli_process import run_ecli
 from pm_fixtures import bundle_layout
-from token_server import htpasswd_registry, token_registry
+from token_server import htpasswd_registry, serving, token_registry
 
 pytestmark = pytest.mark.registry
 
@@ -113,7 +113,7 @@ def test_identity_token_from_a_credential_helper(tokened, env, tmp_path):
 
 def test_token_server_down_is_one_line(env, tmp_path):
     with token_registry(tmp_path / "reg", {USER: PASSWORD}) as (host, cert, tokens):
-        tokens.stop()
+        tokens.stop.close()
         fresh = {**env, "ECLI_CA_FILE": str(cert)}
         result = run_ecli("pull", f"{host}/team/any:1", env=fresh)
     assert result.returncode == 1
@@ -235,13 +235,8 @@ def http_server(routes: dict[str, tuple[int, dict[str, str], bytes]]
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url, seen
 
 
 def test_redirects_drop_authorization_on_another_host() -> None:
@@ -376,12 +371,8 @@ def running_proxy() -> Iterator[tuple[str, list[str]]]:
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url, seen
 
 
 def test_proxies_from_the_environment(registry, htpasswd, env, tmp_path):

@@ -24,6 +24,7 @@ import contextlib
 import http.server
 import json
 import os
+import socketserver
 import ssl
 import subprocess
 import threading
@@ -93,6 +94,17 @@ def htpasswd_registry(folder: Path, users: dict[str, str]) -> Iterator[tuple[str
         yield host, cert
 
 
+@contextlib.contextmanager
+def serving(server: socketserver.TCPServer, scheme: str = "http") -> Iterator[str]:
+    """Run `server` in a daemon thread for a `with` block; yields its base URL."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # -- the token server -------------------------------------------------------------
 
 
@@ -104,13 +116,7 @@ class TokenServer:
     users: dict[str, str]
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # identity token -> user
     seen: list[dict[str, object]] = field(default_factory=list)
-    server: http.server.ThreadingHTTPServer | None = None
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+    stop: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
 
 def _b64url(data: bytes) -> str:
@@ -220,13 +226,9 @@ def running_token_server(users: dict[str, str], tls: tuple[Path, Path],
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(tls[0]), str(tls[1]))
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    state.server = server
-    state.realm = f"https://127.0.0.1:{server.server_address[1]}/token"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with state.stop:  # `state.stop.close()` stops it early (the "token server down" test)
+        state.realm = state.stop.enter_context(serving(server, "https")) + "/token"
         yield state
-    finally:
-        state.stop()
 
 
 @contextlib.contextmanager
