@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"request(s), {opts.lock_file} {state}")
             return 0
         built = commands.build(opts, args.out)
-        cached = (f", {built.reused} package page(s) from the cache" if opts.cache_dir else "")
+        cached = (f", {built.reused} package page(s) from the cache, {built.validated} entry "
+                  "file(s) validated" if opts.cache_dir else "")
         print(f"ok: {built.packages} package(s), {built.pages} page(s){cached}, "
               f"{built.requests} registry request(s) in {built.seconds:.1f} s -> {built.out}")
         return 0
