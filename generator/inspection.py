@@ -167,7 +167,7 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
     from ecli.oci import registry
     from ecli.oci.store import Store
 
-    manifests = _manifests(ref)
+    manifests = registry.platform_manifests(ref)
     size = sum(blob.size for _platform, manifest in manifests.values() for blob in manifest.blobs)
     if size > max_bytes:
         raise ArtifactError(f"{ref}: artifact is {_mib(size)} MiB, over the hub's limit of "
@@ -187,38 +187,6 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
                           for text in pulled.package.config.platforms if "/" in text]
     is_index = any(platform is not None for platform, _m in manifests.values())
     return PulledArtifact(tuple(platforms), objects, is_index)
-
-
-def _manifests(ref: OciReference) -> dict[str, tuple[Any, Any]]:
-    """Manifest digest -> (platform or None, manifest), read before any blob.
-
-    Through the registry client's manifest fetch (it hashes what it reads);
-    `ecli.oci.registry` has no public call for "manifests only", see
-    docs/index-format.md. Entries without a platform or for `unknown/unknown`
-    (build attestations) are not packages and are skipped.
-    """
-    from ecli.oci import registry
-    from ecli.oci.manifest import ImageIndex, parse
-
-    with registry._Client(ref) as client:
-        raw, media_type, digest = client.fetch_manifest(ref.selector)
-        parsed = parse(raw, str(ref), media_type)
-        if not isinstance(parsed, ImageIndex):
-            return {digest: (None, parsed)}
-        found: dict[str, tuple[Any, Any]] = {}
-        for descriptor in parsed.manifests:
-            platform = descriptor.platform
-            if platform is None or platform.os == "unknown":
-                continue
-            raw, media_type, _ = client.fetch_manifest(descriptor.digest)
-            manifest = parse(raw, f"{ref} ({platform})", media_type or descriptor.media_type)
-            if isinstance(manifest, ImageIndex):
-                raise ArtifactError(f"{ref}: an image index inside an image index is not "
-                                    "supported")
-            found[descriptor.digest] = (platform, manifest)
-    if not found:
-        raise ArtifactError(f"{ref}: the image index lists no platform")
-    return found
 
 
 def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:

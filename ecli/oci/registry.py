@@ -88,6 +88,34 @@ def resolve(ref: OciReference) -> str:
     return digest
 
 
+def platform_manifests(ref: OciReference) -> dict[str, tuple[Platform | None, Manifest]]:
+    """Manifest digest -> (platform, manifest) of every platform `ref` offers; no blob read.
+
+    For checks that must happen before downloading anything (the hub's size
+    limit): a plain manifest maps to platform None; an image index to each
+    of its platforms, skipping `unknown` entries (build attestations).
+    """
+    with _Client(ref) as client:
+        raw, media_type, digest = client.fetch_manifest(ref.selector)
+        parsed = _parse(raw, str(ref), media_type)
+        if not isinstance(parsed, ImageIndex):
+            return {digest: (None, parsed)}
+        found: dict[str, tuple[Platform | None, Manifest]] = {}
+        for descriptor in parsed.manifests:
+            platform = descriptor.platform
+            if platform is None or platform.os == "unknown":
+                continue
+            raw, media_type, _ = client.fetch_manifest(descriptor.digest)
+            manifest = _parse(raw, f"{ref} ({platform})", media_type or descriptor.media_type)
+            if isinstance(manifest, ImageIndex):
+                raise ArtifactError(f"{ref}: an image index inside an image index is not "
+                                    "supported")
+            found[descriptor.digest] = (platform, manifest)
+    if not found:
+        raise ArtifactError(f"{ref}: the image index lists no platform")
+    return found
+
+
 def check_login(registry: str, username: str, password: str) -> None:
     """Ask the registry's /v2/ endpoint whether these credentials are accepted."""
     with _Client(OciReference(registry, "ecli-login-check", "latest")) as client:
