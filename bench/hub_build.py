@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"{time.monotonic() - started:.1f} s"))
     cache = work / "cache"
     out = work / "site"
+    os.sync()  # each build starts with no other build's writes still being flushed
     full = commands.build(commands.options(index, config_file=ROOT / "mkdocs.yml",
                                            offline=True, stats_file=work / "stats.json"), out)
     rows.append((f"full build, no cache, {args.packages} packages x {args.versions} versions "
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     shard = max((_gz(p), p.name) for p in (search / "terms").glob("*.json"))
     rows.append(("search head, gzipped", f"{head / 1e3:.0f} KB"))
     rows.append((f"largest term shard ({shard[1]}), gzipped", f"{shard[0] / 1e3:.0f} KB"))
+    os.sync()
     cold = commands.build(commands.options(index, config_file=ROOT / "mkdocs.yml",
                                            offline=True, stats_file=work / "stats.json",
                                            cache_dir=cache), out)
@@ -96,6 +98,7 @@ def _cli_build(index: Path, out: Path, cache: Path, stats: Path) -> str:
     Not offline: every tag is in the lock, so it asks no registry (the
     synthetic refs name ghcr.io, unreachable here: a request would fail).
     """
+    os.sync()
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "generator", "build", "--index", str(index), "--out", str(out),

@@ -259,6 +259,7 @@ class Outputs:
         packages = loaded.get("packages") if loaded else None
         self.old: dict[str, Any] = packages if isinstance(packages, dict) else {}
         self.new: dict[str, list[str]] = {}
+        self._shards: set[str] = set()  # object folders known to exist
         if self.objects.exists() and not self.objects.is_dir():
             _remove(self.objects)
 
@@ -297,20 +298,25 @@ class Outputs:
         return True
 
     def put(self, data: bytes, destination: Path) -> str:
-        """Store `data` (unless an intact copy is there) and put it at `destination`;
-        returns its sha256."""
+        """Write `data` at `destination` and keep it as an object (the same file, linked);
+        an intact object already there is linked instead. Returns its sha256."""
         digest = sha256(data)
         target = self._object(digest)
+        if _holds(target, digest):
+            try:
+                os.link(target, destination)
+                return digest
+            except OSError:
+                pass
+        destination.write_bytes(data)
         try:
-            if not _holds(target, digest):
-                _remove(target)
+            _remove(target)
+            if target.parent.name not in self._shards:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-                temporary.write_bytes(data)
-                os.replace(temporary, target)
-            os.link(target, destination)
+                self._shards.add(target.parent.name)
+            os.link(destination, target)
         except OSError:
-            destination.write_bytes(data)
+            pass  # not kept: the next build renders it again
         return digest
 
     def record(self, name: str, key: str, digests: tuple[str, ...], extra: str) -> None:
