@@ -195,6 +195,8 @@ def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
             documents.packages[name]).encode())
     light = emit.documents(index, locked, generated)
     parts = lines
+    used = {v.digest for document in light.packages.values() for v in document.versions}
+    parts.parse(set(parts.lines) - used)  # lines no page shows are checked all the same
 
     def material(name: str) -> bytes:
         document = light.packages[name]

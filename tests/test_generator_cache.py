@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from generator import buildcache, commands, inspection, lock
+from generator.problems import GeneratorError
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -176,6 +177,20 @@ def test_a_broken_inspection_line_is_reported_against_the_real_file(
     output = capsys.readouterr().out
     assert code == 1, output
     assert f"{path}:1:1: " in output and "inspection file is malformed" in output
+
+
+def test_a_broken_line_of_a_digest_no_package_uses_fails_as_a_cold_build_does(
+        index: Path, tmp_path: Path):
+    path = index / inspection.INSPECTION_FILE
+    build(index, tmp_path / "site", tmp_path / "cache")
+    text = path.read_text()
+    orphan = '"sha256:' + "0" * 64 + '": {"platforms":[{"os":"linux"}]},\n'
+    path.write_text(text.replace("\n", "\n" + orphan, 1))
+    for cache in (tmp_path / "cache", None):
+        with pytest.raises(GeneratorError) as failed:
+            build(index, tmp_path / "site", cache)
+        assert "inspection file is malformed" in failed.value.problems[0].message
+        assert failed.value.problems[0].file == str(path)
 
 
 def test_pages_are_linked_from_the_cache_and_the_cache_can_be_deleted(
