@@ -22,9 +22,9 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
                 stream: TextIO = sys.stdout) -> None:
     cells = [[str(v) for v in row] for row in rows]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    for row in [list(headers), *cells]:
-        stream.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        stream.write("\n")
+    # one format string for every row: listings can be thousands of rows long (search)
+    line = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + ("  {}" if len(widths) > 1 else "{}")
+    stream.write("".join(line.format(*row).rstrip() + "\n" for row in [headers, *cells]))
 
 
 _json_string = json.encoder.py_encode_basestring  # type: ignore[attr-defined]
