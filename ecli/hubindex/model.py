@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from ecli.errors import SourceError
+from ecli.hubindex.inspection import Inspection, MapInfo, Permission, ProgramInfo
 
 SCHEMA_VERSION = 1
 ROOT_FILE = "index.json"
@@ -70,48 +71,6 @@ class Platform:
     os: str
     architecture: str
     digest: str
-
-
-@dataclass(frozen=True)
-class ProgramInfo:
-    """One eBPF program of a version, as the hub's inspection read it from the ELF."""
-
-    section: str
-    type: str
-    attach: str = ""
-
-
-@dataclass(frozen=True)
-class MapInfo:
-    name: str
-    type: str
-
-
-@dataclass(frozen=True)
-class Permission:
-    """What a package can do, in words: level is info, elevated or dangerous."""
-
-    id: str
-    level: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """What the hub found inside the artifact (ELF and BTF), so users see it before running."""
-
-    programs: tuple[ProgramInfo, ...] = ()
-    maps: tuple[MapInfo, ...] = ()
-    helpers: tuple[str, ...] = ()
-    license: str = ""
-    min_kernel: str | None = None
-    capabilities: tuple[str, ...] = ()
-    permissions: tuple[Permission, ...] = ()
-    size: int = 0
-
-    @property
-    def dangerous(self) -> tuple[Permission, ...]:
-        return tuple(p for p in self.permissions if p.level == "dangerous")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ecli.hubindex.model import Inspection, MapInfo, Permission, ProgramInfo
+from ecli.hubindex.inspection import Inspection, MapInfo, Permission, ProgramInfo
 from ecli.runtime.helper_ids import HELPERS
 from ecli.runtime.spec import ObjectSpec
 

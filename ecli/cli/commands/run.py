@@ -10,7 +10,7 @@ from ecli.cli.context import Context
 from ecli.errors import UsageError
 
 if TYPE_CHECKING:
-    from ecli.hubindex.model import Inspection
+    from ecli.hubindex.inspection import Inspection
 
 EXAMPLES = """examples:
   ecli run opensnoop                       newest version from the sources

@@ -1,0 +1,53 @@
+"""The `inspection` record of the api/v1 documents: what an eBPF object can do.
+
+Its own leaf module because `ecli run` of a local object shows these before
+loading (ecli.runtime.analysis makes them) and should not pay for importing
+the whole JSON index model; `model` reads and writes them in the documents
+and re-exports them, so `model.Inspection` is this class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    """One eBPF program of a version, as the hub's inspection read it from the ELF."""
+
+    section: str
+    type: str
+    attach: str = ""
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What a package can do, in words: level is info, elevated or dangerous."""
+
+    id: str
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the hub found inside the artifact (ELF and BTF), so users see it before running."""
+
+    programs: tuple[ProgramInfo, ...] = ()
+    maps: tuple[MapInfo, ...] = ()
+    helpers: tuple[str, ...] = ()
+    license: str = ""
+    min_kernel: str | None = None
+    capabilities: tuple[str, ...] = ()
+    permissions: tuple[Permission, ...] = ()
+    size: int = 0
+
+    @property
+    def dangerous(self) -> tuple[Permission, ...]:
+        return tuple(p for p in self.permissions if p.level == "dangerous")
