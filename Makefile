@@ -15,7 +15,7 @@ SITE        := $(RUN)/site
 export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
-	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl
+	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static
 APT_STAMP := $(RUN)/apt.stamp
 VENV_STAMP := $(VENV)/.installed
 

@@ -1,11 +1,27 @@
 """Kind `image`: run an ordinary container image through podman or docker.
 
 ecli does not pull or unpack container images itself: the engine does, by
-digest when the index gave one. The container gets the capabilities the
-package declares (`requirements.capabilities`), the host's PID namespace and
-the kernel's tracing and BPF file systems, because eBPF tools observe the
-host. With no engine, or a docker whose daemon does not answer, the user is
-told exactly that.
+digest when the index gave one. ecli first makes sure the engine has the
+image (`image inspect`, else `pull`), so a missing or unreachable image is a
+one-line ecli error rather than the engine's multi-line one, then replaces
+itself with `ENGINE run --rm --pull=never ...`, so the container's exit
+status is ecli's.
+
+The container gets what an eBPF tool needs to observe the host, and nothing
+that is the engine's business to decide: the capabilities the package
+declares (`requirements.capabilities`, or `--privileged` for `ALL`), the
+host's PID namespace (`--pid=host`, so PIDs it reports are the host's), the
+host's network namespace (`--network=host`: XDP and tc programs attach to
+the host's interfaces, and no container network has to be set up, so
+netavark, CNI or iptables are never needed), and the kernel's tracing, debug
+and BPF file systems mounted at their usual places. Engine settings such as
+the OCI runtime, storage or ulimits come from the engine's own configuration
+(containers.conf, storage.conf, registries.conf for podman).
+
+The engine is $ECLI_CONTAINER_ENGINE when set (a name on PATH or a path),
+else podman, else docker; each is probed with `ENGINE version`, so a docker
+CLI whose daemon does not answer is reported as such. With no engine at all,
+the user is told exactly that.
 """
 
 from __future__ import annotations
@@ -52,11 +68,29 @@ def find_engine() -> str:
                       hint="start the docker daemon, or install podman")
 
 
+def ensure_image(engine: str, reference: str) -> None:
+    """Have the engine hold `reference`, pulling it if needed; failures are one line."""
+    have = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", reference],
+                          stdin=subprocess.DEVNULL, capture_output=True)
+    if have.returncode == 0:
+        return
+    try:
+        pulled = subprocess.run([engine, "pull", "--quiet", reference],
+                                stdin=subprocess.DEVNULL, capture_output=True)
+    except OSError as exc:
+        raise EngineError(f"cannot start {engine}: {exc.strerror}") from None
+    if pulled.returncode != 0:
+        lines = pulled.stderr.decode(errors="replace").strip().splitlines()
+        reason = lines[-1].removeprefix("Error: ") if lines else f"exit {pulled.returncode}"
+        raise EngineError(f"cannot pull image {reference}: {reason}",
+                          hint="check that the registry is reachable and still holds it")
+
+
 def command(engine: str, package: LocatedPackage, program_args: list[str]) -> list[str]:
     """The engine command line; pure, so tests can check what would run."""
     if not package.reference:
         raise EngineError(f"{package.name}: the index gives no image reference")
-    argv = [engine, "run", "--rm", "--pid=host"]
+    argv = [engine, "run", "--rm", "--pull=never", "--pid=host", "--network=host"]
     capabilities = package.requirements.get("capabilities") or []
     if "ALL" in capabilities or "privileged" in package.requirements.get("permissions", []):
         argv.append("--privileged")
@@ -70,7 +104,10 @@ def command(engine: str, package: LocatedPackage, program_args: list[str]) -> li
 
 
 def run(package: LocatedPackage, program_args: list[str]) -> NoReturn:
-    argv = command(find_engine(), package, program_args)
+    """Replace ecli with the engine running the package's image."""
+    engine = find_engine()
+    argv = command(engine, package, program_args)
+    ensure_image(engine, package.reference or "")
     try:
         os.execv(argv[0], argv)
     except OSError as exc:

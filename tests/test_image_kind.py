@@ -1,0 +1,166 @@
+"""Kind `image` end to end: a real image in the real registry, run by a real podman.
+
+The image is a busybox rootfs made here (no network), pushed by digest to the
+test registry; `ecli run boxed -- ARGS` must run it through podman with the
+host's PID namespace, the declared capabilities and tracefs, pass the
+arguments and hand back the container's exit status. Podman keeps
+everything (storage, run state, events) under the test's temporary folder,
+with the vfs driver so no mount outlives a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ecli_process import run_ecli
+from pm_fixtures import index_document, write_catalog
+
+BUSYBOX = Path("/bin/busybox")
+APPLETS = ("sh", "cat", "grep", "ls", "echo")
+# arguments: PID-to-look-at EXIT-STATUS ANYTHING...
+SCRIPT = """\
+echo "pid1=$(cat /proc/1/comm)"
+echo "comm=$(cat /proc/$1/comm)"
+grep CapEff /proc/self/status
+ls /sys/kernel/tracing/events | grep -x -e syscalls -e sched | sed 's/^/events=/'
+for a in "$@"; do echo "arg=[$a]"; done
+exit "$2"
+"""
+CAP_PERFMON, CAP_BPF = 38, 39
+
+
+def podman_env(folder: Path, registry_host: str) -> dict[str, str]:
+    """Environment for a podman that keeps all its state under `folder`.
+
+    runc rather than crun: crun refuses cgroup v1/v2 hybrid hosts (this VM).
+    Explicit ulimits: root here lacks CAP_SYS_RESOURCE, and podman's default
+    (nofile 1048576) is above the hard limit.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "storage.conf").write_text(
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{folder}/root"\nrunroot = "{folder}/run"\n')
+    (folder / "containers.conf").write_text(
+        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+        f'[engine]\nruntime = "runc"\ntmp_dir = "{folder}/tmp"\ncgroup_manager = "cgroupfs"\n'
+        f'events_logger = "file"\nevents_logfile_path = "{folder}/events.log"\n')
+    (folder / "registries.conf").write_text(
+        f'[[registry]]\nlocation = "{registry_host}"\ninsecure = true\n')
+    return {**os.environ,
+            "CONTAINERS_STORAGE_CONF": str(folder / "storage.conf"),
+            "CONTAINERS_CONF": str(folder / "containers.conf"),
+            "CONTAINERS_REGISTRIES_CONF": str(folder / "registries.conf")}
+
+
+def podman(*args: str, env: dict[str, str], stdin: bytes | None = None) -> str:
+    result = subprocess.run(["podman", *args], input=stdin, capture_output=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def build_and_push(folder: Path, registry_host: str) -> str:
+    """Import a busybox rootfs as an image, push it; returns its manifest digest."""
+    rootfs = folder / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
+    for applet in APPLETS:
+        (rootfs / "bin" / applet).symlink_to("busybox")
+    tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True,
+                         check=True).stdout
+    env = podman_env(folder / "podman", registry_host)
+    entrypoint = json.dumps(["/bin/sh", "-c", SCRIPT, "box"])
+    podman("import", "--change", f"ENTRYPOINT {entrypoint}", "-", "localhost/ecli-test-box:1",
+           env=env, stdin=tar)
+    digest_file = folder / "digest"
+    podman("push", "--tls-verify=false", "--digestfile", str(digest_file),
+           "localhost/ecli-test-box:1", f"{registry_host}/pm/box:1", env=env)
+    podman("rmi", "--all", "--force", env=env)
+    return digest_file.read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def image_hub(registry, tmp_path_factory):
+    """`boxed` (the pushed image, CAP_BPF + CAP_PERFMON) and `gone` (a digest never pushed)."""
+    tmp = tmp_path_factory.mktemp("image")
+    digest = build_and_push(tmp, registry.host)
+    repository = f"{registry.host}/pm/box"
+    boxed = index_document("boxed", repository, [("1.0.0", digest, None)], kind="image")
+    boxed = dataclasses.replace(boxed, versions=tuple(
+        dataclasses.replace(v, requirements={"capabilities": ["CAP_BPF", "CAP_PERFMON"]})
+        for v in boxed.versions))
+    gone = index_document("gone", repository, [("1.0.0", "sha256:" + "ab" * 32, None)],
+                          kind="image")
+    folder = write_catalog(tmp / "api" / "v1", [boxed, gone])
+    return {"folder": folder, "registry": registry, "digest": digest}
+
+
+@pytest.fixture
+def env(tmp_path, image_hub):
+    """ecli with the index as its only source, podman with per-test storage."""
+    environment = {**podman_env(tmp_path / "podman", image_hub["registry"].host),
+                   "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": "",
+                   "ECLI_CONTAINER_ENGINE": "podman"}
+    added = run_ecli("sources", "add", "test", str(image_hub["folder"]), env=environment)
+    assert added.returncode == 0, added.stderr
+    yield environment
+    subprocess.run(["podman", "rm", "--all", "--force"], env=environment, capture_output=True)
+    subprocess.run(["podman", "rmi", "--all", "--force"], env=environment, capture_output=True)
+
+
+def test_image_runs_in_podman_with_host_pid_capabilities_and_tracefs(env, tmp_path):
+    me = os.getpid()
+    result = run_ecli("run", "boxed", "--", str(me), "7", "two words", "--flag", env=env,
+                      timeout=180)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 7, result.stderr
+    lines = result.stdout.splitlines()
+    # (a) the host's PID namespace: the host's PID 1 and this test's own process
+    assert f"pid1={Path('/proc/1/comm').read_text().strip()}" in lines
+    assert f"comm={Path(f'/proc/{me}/comm').read_text().strip()}" in lines
+    # (b) the declared capabilities are effective
+    cap_eff = int(next(line for line in lines if line.startswith("CapEff:")).split()[1], 16)
+    assert cap_eff & (1 << CAP_BPF), hex(cap_eff)
+    assert cap_eff & (1 << CAP_PERFMON), hex(cap_eff)
+    # (c) tracefs is mounted: its events folder is listed
+    assert {"events=syscalls", "events=sched"} <= set(lines)
+    # (d) the arguments reach the entrypoint unchanged
+    args = [line for line in lines if line.startswith("arg=")]
+    assert args == [f"arg=[{me}]", "arg=[7]", "arg=[two words]", "arg=[--flag]"]
+    # --rm: nothing left behind in the engine
+    assert podman("ps", "--all", "--quiet", env=env).strip() == ""
+
+
+def test_exit_status_zero_is_passed_through(env):
+    result = run_ecli("run", "boxed", "--", "1", "0", env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "arg=[0]" in result.stdout.splitlines()
+
+
+def test_image_missing_from_the_registry_is_a_one_line_error(env):
+    result = run_ecli("run", "gone", env=env, timeout=180)
+    assert result.returncode == 1, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("ecli: error: cannot pull image "), result.stderr
+    assert "sha256:" + "ab" * 32 in first
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_docker_without_a_daemon_is_a_clear_error(env, tmp_path):
+    if not shutil.which("docker"):
+        pytest.fail("this test needs a docker CLI (/usr/local/bin/docker here)")
+    nowhere = f"unix://{tmp_path}/no-daemon.sock"  # no daemon, even where one runs
+    result = run_ecli("run", "boxed", env={**env, "ECLI_CONTAINER_ENGINE": "docker",
+                                           "DOCKER_HOST": nowhere})
+    assert result.returncode == 1, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("ecli: error: no working container engine to run this image "
+                            "(docker: "), first
+    assert "daemon" in first.lower()
