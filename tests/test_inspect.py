@@ -11,7 +11,9 @@ import json
 import os
 import pty
 import select
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
 
 from bpf_objects import OPENSNOOP, compile_bpf
-from ecli_process import RunningEcli, ecli_command, programs_left, run_ecli, touch_unique
+from ecli_process import RunningEcli, ecli_command, programs_left, run_ecli
 from pm_fixtures import bundle_tar, index_document, push_bundle, write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,15 +94,16 @@ def test_run_refuses_a_dangerous_object_without_a_terminal(objects, env):
 def test_run_with_yes_attaches_and_sees_a_real_event(objects, env):
     run = RunningEcli(["--yes", "--json", str(objects["dangerous"])], env=env)
     run.wait_attached()
+    folder = Path(tempfile.mkdtemp(prefix="ec"))  # short paths: the event keeps 48 bytes
     paths = []
-    for _ in range(5):  # /tmp keeps the path within the event's 48 bytes
-        paths.append(touch_unique(Path("/tmp"), "danger"))
+    for i in range(5):
+        paths.append(folder / f"f{i}")
+        paths[-1].touch()
         time.sleep(0.1)
     time.sleep(0.3)
     run.process.terminate()
     out, err, code = run.finish()
-    for path in paths:
-        path.unlink()
+    shutil.rmtree(folder)
     assert code == 0, err
     assert "dangerous  send-signal" in err
     seen = {event["fname"] for event in run.json_events(out)}
