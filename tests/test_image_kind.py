@@ -5,7 +5,10 @@ test registry; `ecli run boxed -- ARGS` must run it through podman with the
 host's PID namespace, the declared capabilities and tracefs, pass the
 arguments and hand back the container's exit status. Podman keeps
 everything (storage, run state, events) under the test's temporary folder,
-with the vfs driver so no mount outlives a test.
+with the vfs driver so no mount outlives a test. That folder is a short one
+under /tmp, removed afterwards: under pytest's long tmp_path, conmon's
+socket paths pass the 108-byte limit and every run waits 20 s for a
+timeout.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,6 +40,16 @@ for a in "$@"; do echo "arg=[$a]"; done
 exit "$2"
 """
 CAP_PERFMON, CAP_BPF = 38, 39
+
+
+@contextmanager
+def short_folder() -> Iterator[Path]:
+    """A short-pathed temporary folder for podman's state, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="ecli-pd-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def podman_env(folder: Path, registry_host: str) -> dict[str, str]:
@@ -74,7 +90,11 @@ def build_and_push(folder: Path, registry_host: str) -> str:
         (rootfs / "bin" / applet).symlink_to("busybox")
     tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True,
                          check=True).stdout
-    env = podman_env(folder / "podman", registry_host)
+    with short_folder() as state:
+        return _import_and_push(podman_env(state, registry_host), tar, folder, registry_host)
+
+
+def _import_and_push(env: dict[str, str], tar: bytes, folder: Path, registry_host: str) -> str:
     entrypoint = json.dumps(["/bin/sh", "-c", SCRIPT, "box"])
     podman("import", "--change", f"ENTRYPOINT {entrypoint}", "-", "localhost/ecli-test-box:1",
            env=env, stdin=tar)
@@ -104,7 +124,12 @@ def image_hub(registry, tmp_path_factory):
 @pytest.fixture
 def env(tmp_path, image_hub):
     """ecli with the index as its only source, podman with per-test storage."""
-    environment = {**podman_env(tmp_path / "podman", image_hub["registry"].host),
+    with short_folder() as state:
+        yield from _ecli_env(tmp_path, image_hub, state)
+
+
+def _ecli_env(tmp_path: Path, image_hub: dict, state: Path) -> Iterator[dict[str, str]]:
+    environment = {**podman_env(state, image_hub["registry"].host),
                    "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": "",
                    "ECLI_CONTAINER_ENGINE": "podman"}
     added = run_ecli("sources", "add", "test", str(image_hub["folder"]), env=environment)

@@ -70,11 +70,11 @@ def find_engine() -> str:
 
 def ensure_image(engine: str, reference: str) -> None:
     """Have the engine hold `reference`, pulling it if needed; failures are one line."""
-    have = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", reference],
-                          stdin=subprocess.DEVNULL, capture_output=True)
-    if have.returncode == 0:
-        return
     try:
+        have = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", reference],
+                              stdin=subprocess.DEVNULL, capture_output=True)
+        if have.returncode == 0:
+            return
         pulled = subprocess.run([engine, "pull", "--quiet", reference],
                                 stdin=subprocess.DEVNULL, capture_output=True)
     except OSError as exc:
