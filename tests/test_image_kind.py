@@ -178,14 +178,17 @@ def test_image_missing_from_the_registry_is_a_one_line_error(env):
     assert result.stdout == ""
 
 
-def test_docker_without_a_daemon_is_a_clear_error(env, tmp_path):
-    if not shutil.which("docker"):
-        pytest.fail("this test needs a docker CLI (/usr/local/bin/docker here)")
-    nowhere = f"unix://{tmp_path}/no-daemon.sock"  # no daemon, even where one runs
-    result = run_ecli("run", "boxed", env={**env, "ECLI_CONTAINER_ENGINE": "docker",
-                                           "DOCKER_HOST": nowhere})
+def test_an_engine_whose_service_does_not_answer_is_a_clear_error(env, tmp_path):
+    """Like docker without its daemon: podman as a remote client of a socket nobody serves."""
+    remote = tmp_path / "remote.conf"
+    remote.write_text("[engine]\nremote = true\n")
+    nowhere = f"unix://{tmp_path}/no-service.sock"
+    result = run_ecli("run", "boxed", env={**env, "ECLI_CONTAINER_ENGINE": "podman",
+                                           "CONTAINERS_CONF": str(remote),
+                                           "CONTAINER_HOST": nowhere})
     assert result.returncode == 1, result.stderr
     first = result.stderr.splitlines()[0]
     assert first.startswith("ecli: error: no working container engine to run this image "
-                            "(docker: "), first
-    assert "daemon" in first.lower()
+                            "(podman: "), first
+    assert "no-service.sock" in first
+    assert "Traceback" not in result.stderr
