@@ -168,6 +168,18 @@ def test_exit_status_zero_is_passed_through(env):
     assert "arg=[0]" in result.stdout.splitlines()
 
 
+def test_pull_policy_reaches_the_engine(env):
+    never = run_ecli("run", "--pull", "never", "boxed", "--", "1", "0", env=env, timeout=180)
+    assert never.returncode == 1, never.stderr
+    assert never.stderr.splitlines()[0].startswith("ecli: error: podman does not hold image ")
+    assert "--pull is never" in never.stderr.splitlines()[0]
+    assert run_ecli("run", "boxed", "--", "1", "0", env=env, timeout=180).returncode == 0
+    again = run_ecli("run", "--pull", "never", "boxed", "--", "1", "0", env=env, timeout=180)
+    assert again.returncode == 0, again.stderr
+    always = run_ecli("run", "--pull", "always", "boxed", "--", "1", "3", env=env, timeout=180)
+    assert always.returncode == 3, always.stderr
+
+
 def test_image_missing_from_the_registry_is_a_one_line_error(env):
     result = run_ecli("run", "gone", env=env, timeout=180)
     assert result.returncode == 1, result.stderr

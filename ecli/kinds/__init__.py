@@ -17,12 +17,17 @@ if TYPE_CHECKING:
 OTHER_KINDS = ("bundle", "image")
 
 
-def run(package: LocatedPackage, program_args: list[str], paths: Paths) -> int:
-    """Run a bundle or image package with the user's arguments (does not return on success)."""
+def run(package: LocatedPackage, program_args: list[str], paths: Paths,
+        pull: str = "missing") -> int:
+    """Run a bundle or image package with the user's arguments (does not return on success).
+
+    `pull` is `ecli run --pull`: for an image the engine holds the image, so the
+    policy is passed on to it; a bundle was already located under it.
+    """
     if package.kind == "bundle":
         from ecli.kinds import bundle
 
         bundle.run(package, program_args, paths)
     from ecli.kinds import image
 
-    image.run(package, program_args)
+    image.run(package, program_args, pull)

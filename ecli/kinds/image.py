@@ -68,13 +68,22 @@ def find_engine() -> str:
                       hint="start the docker daemon, or install podman")
 
 
-def ensure_image(engine: str, reference: str) -> None:
-    """Have the engine hold `reference`, pulling it if needed; failures are one line."""
+def ensure_image(engine: str, reference: str, pull: str = "missing") -> None:
+    """Have the engine hold `reference`, as the pull policy says; failures are one line.
+
+    `missing` pulls only what the engine lacks, `always` pulls again (by digest
+    this only checks the registry still holds it), `never` uses what is held.
+    """
     try:
-        have = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", reference],
-                              stdin=subprocess.DEVNULL, capture_output=True)
-        if have.returncode == 0:
-            return
+        if pull != "always":
+            have = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}",
+                                   reference], stdin=subprocess.DEVNULL, capture_output=True)
+            if have.returncode == 0:
+                return
+            if pull == "never":
+                raise EngineError(f"{os.path.basename(engine)} does not hold image {reference} "
+                                  "and --pull is never",
+                                  hint="pull it first, or use --pull missing")
         pulled = subprocess.run([engine, "pull", "--quiet", reference],
                                 stdin=subprocess.DEVNULL, capture_output=True)
     except OSError as exc:
@@ -103,11 +112,11 @@ def command(engine: str, package: LocatedPackage, program_args: list[str]) -> li
     return [*argv, package.reference, *program_args]
 
 
-def run(package: LocatedPackage, program_args: list[str]) -> NoReturn:
+def run(package: LocatedPackage, program_args: list[str], pull: str = "missing") -> NoReturn:
     """Replace ecli with the engine running the package's image."""
     engine = find_engine()
     argv = command(engine, package, program_args)
-    ensure_image(engine, package.reference or "")
+    ensure_image(engine, package.reference or "", pull)
     try:
         os.execv(argv[0], argv)
     except OSError as exc:

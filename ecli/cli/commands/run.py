@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             from ecli.inspection import inspect_package
 
             _consent(package.name, inspect_package(package, ctx.paths).summary, args, ctx)
-        return kinds.run(package, list(args.program_args), ctx.paths)
+        return kinds.run(package, list(args.program_args), ctx.paths, args.pull)
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
