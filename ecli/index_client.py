@@ -72,7 +72,6 @@ class IndexClient:
         self.sources = load(paths.sources_file)
         self.offline = offline
         self.warnings: list[str] = []
-        self._failed: dict[str, SourceError] = {}
 
     def require_sources(self) -> list[Source]:
         if not self.sources:
@@ -136,23 +135,26 @@ class IndexClient:
         return model.load_catalog(path.read_bytes(), str(path))
 
     def entries(self) -> Iterator[tuple[Source, model.CatalogEntry]]:
-        """Every catalog entry; a source that cannot be read is skipped with a warning
-        while another source answers, and is the error when none does."""
+        """Every catalog entry of every source that can be read (see `_readable`)."""
+        for source, lines in self._readable():
+            for line in lines:
+                yield source, _entry(line)
+
+    def _readable(self) -> Iterator[tuple[Source, list[str]]]:
+        """Each source's flattened catalog; a source that cannot be read is skipped
+        with a warning while another source answers, and is the error when none does."""
         sources = self.require_sources()
-        answered = 0
+        failures: list[SourceError] = []
         for source in sources:
             try:
-                entries = self._source_entries(source)
+                lines = self._source_lines(source)
             except SourceError as exc:
-                self._failed[source.name] = exc
+                failures.append(exc)
                 self.warnings.append(f"source {source.name} skipped: {exc.message}")
                 continue
-            answered += 1
-            for entry in entries:
-                yield source, entry
-        if not answered:
-            first = next(iter(self._failed.values()))
-            raise SourceError(first.message, hint=first.hint or
+            yield source, lines
+        if len(failures) == len(sources):
+            raise SourceError(failures[0].message, hint=failures[0].hint or
                               "check 'ecli sources list', or add one: ecli sources add NAME URL")
 
     def _source_lines(self, source: Source) -> list[str]:
@@ -171,34 +173,20 @@ class IndexClient:
             text = path.read_text(encoding="utf-8")
         return text[len(_ENTRIES_HEADER):].splitlines()
 
-    def _source_entries(self, source: Source) -> list[model.CatalogEntry]:
-        return [_entry(line) for line in self._source_lines(source)]
-
     def search(self, term: str) -> list[SearchHit]:
         """Packages whose name, summary, keywords or categories contain every word of `term`.
 
-        Lines are matched as text first; only hits become entries.
+        Lines are matched as text; only hits become (light) SearchHit tuples.
         """
         words = term.lower().split()
         hits = []
-        answered = 0
-        for source in self.require_sources():
-            try:
-                lines = self._source_lines(source)
-            except SourceError as exc:
-                self._failed[source.name] = exc
-                self.warnings.append(f"source {source.name} skipped: {exc.message}")
-                continue
-            answered += 1
+        for source, lines in self._readable():
             for line in lines:
                 name, summary, _kind, _latest, keywords, categories, _rest = line.split("\t", 6)
                 text = f"{name} {summary} {keywords} {categories}".lower()
                 if all(word in text for word in words):
                     rank = 0 if name == term else 1 if words and words[0] in name else 2
                     hits.append((rank, source.priority, name, source, line))
-        if not answered:
-            first = next(iter(self._failed.values()))
-            raise SourceError(first.message, hint=first.hint)
         hits.sort(key=lambda hit: hit[:3])
         return [_hit(source, line) for *_, source, line in hits]
 
