@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from generator import commands  # noqa: E402
 
-from registry_server import running_registry  # noqa: E402
+from registry_server import running_registry, upload_blob  # noqa: E402
 
 VERSIONS = 5
 CONFIG = b"{}"
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         with running_registry(storage=work / "registry") as registry:
             started = time.monotonic()
             for name in range(packages):  # the blob once per repository (cross-mount aside)
-                _upload_config(registry.host, f"bench/tool{name}")
+                upload_blob(registry.host, f"bench/tool{name}", CONFIG)
             jobs = [(registry.host, f"bench/tool{n}", f"1.{v}.0") for n in range(packages)
                     for v in range(VERSIONS)]
             with ThreadPoolExecutor(8) as pool:
@@ -73,19 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     for what, figure in rows:
         print(f"| {what.ljust(width)} | {figure} |")
     return 0
-
-
-def _upload_config(host: str, repository: str) -> None:
-    start = urllib.request.Request(f"http://{host}/v2/{repository}/blobs/uploads/",
-                                   method="POST")
-    with urllib.request.urlopen(start) as response:
-        location = response.headers["Location"]
-    if location.startswith("/"):
-        location = f"http://{host}{location}"
-    separator = "&" if "?" in location else "?"
-    urllib.request.urlopen(urllib.request.Request(
-        f"{location}{separator}digest={CONFIG_DIGEST}", data=CONFIG, method="PUT",
-        headers={"Content-Type": "application/octet-stream"})).close()
 
 
 def _push_manifest(host: str, repository: str, tag: str) -> None:

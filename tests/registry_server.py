@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -127,6 +128,26 @@ def running_registry(port: int | None = None, storage: Path | None = None, *,
         if own_storage:
             shutil.rmtree(server.storage, ignore_errors=True)
             server.log.unlink(missing_ok=True)
+
+
+def upload_blob(host: str, repository: str, data: bytes) -> str:
+    """Upload one blob to a plain-HTTP registry with the bare distribution API; its digest.
+
+    For tests and benches that need registry content without going through
+    the client under test.
+    """
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    start = urllib.request.Request(f"http://{host}/v2/{repository}/blobs/uploads/",
+                                   method="POST")
+    with urllib.request.urlopen(start) as response:
+        location = response.headers["Location"]
+    if location.startswith("/"):
+        location = f"http://{host}{location}"
+    separator = "&" if "?" in location else "?"
+    urllib.request.urlopen(urllib.request.Request(
+        f"{location}{separator}digest={digest}", data=data, method="PUT",
+        headers={"Content-Type": "application/octet-stream"})).close()
+    return digest
 
 
 def main(argv: list[str] | None = None) -> int:

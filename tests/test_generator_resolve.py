@@ -18,7 +18,7 @@ from generator import commands, lock
 from generator.__main__ import main
 from generator.problems import GeneratorError
 
-from registry_server import free_port
+from registry_server import free_port, upload_blob
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.registry
@@ -27,18 +27,7 @@ pytestmark = pytest.mark.registry
 def push_manifest(host: str, repository: str, tag: str, flavour: str = "v1") -> str:
     """Put a one-blob OCI manifest under `tag` with the plain distribution API."""
     config = b"{}"
-    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    start = urllib.request.Request(f"http://{host}/v2/{repository}/blobs/uploads/",
-                                   method="POST")
-    with urllib.request.urlopen(start) as response:
-        location = response.headers["Location"]
-    if location.startswith("/"):
-        location = f"http://{host}{location}"
-    separator = "&" if "?" in location else "?"
-    upload = urllib.request.Request(f"{location}{separator}digest={config_digest}",
-                                    data=config, method="PUT",
-                                    headers={"Content-Type": "application/octet-stream"})
-    urllib.request.urlopen(upload).close()
+    config_digest = upload_blob(host, repository, config)
     manifest = json.dumps({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
