@@ -1,4 +1,4 @@
-"""Small JSON indexes written through the model, and an HTTP server for them."""
+"""Small JSON indexes written through the model, and HTTP servers on 127.0.0.1 for tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import functools
 import http.server
 import shutil
+import socketserver
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -64,10 +65,16 @@ def serve(folder: Path) -> Iterator[tuple[str, list[tuple[str, str]]]]:
     handler = type("Handler", (_QuietHandler,), {"requests_seen": seen})
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    with serving(server) as url:
+        yield url + "/", seen
+
+
+@contextlib.contextmanager
+def serving(server: socketserver.TCPServer, scheme: str = "http") -> Iterator[str]:
+    """Run `server` in a daemon thread for a `with` block; yields its base URL."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", seen
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

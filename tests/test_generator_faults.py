@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +19,8 @@ import pytest
 
 from generator import lock
 from generator.__main__ import main
+
+from index_fixtures import serving
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,14 +57,8 @@ class _Faulty(BaseHTTPRequestHandler):
 def faulty(mode: str) -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
     handler = type("Handler", (_Faulty,), {"mode": mode, "seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url.removeprefix("http://"), seen
 
 
 def make_index(tmp_path: Path, ref: str) -> Path:

@@ -15,13 +15,13 @@ import http.server
 import json
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ecli_process import run_ecli
+from index_fixtures import serving
 from pm_fixtures import bundle_layout
 from token_server import htpasswd_registry
 
@@ -120,14 +120,8 @@ def failing_registry(code: int) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.mark.parametrize(("code", "message"), [

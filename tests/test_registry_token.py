@@ -27,8 +27,9 @@ from ecli.oci import auth
 from ecli.oci.transport import Transport
 
 from ecli_process import run_ecli
+from index_fixtures import serving
 from pm_fixtures import bundle_layout
-from token_server import htpasswd_registry, serving, token_registry
+from token_server import htpasswd_registry, token_registry
 
 pytestmark = pytest.mark.registry
 

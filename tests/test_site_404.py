@@ -10,7 +10,6 @@ that answers unknown paths with 404.html and status 404, like Pages does.
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +20,7 @@ from test_site_browser import DIGEST, REF, browser, build  # noqa: F401  (a fixt
 from generator import lock
 from generator.__main__ import main
 
-from index_fixtures import opensnoop_only_index
+from index_fixtures import opensnoop_only_index, serving
 
 PREFIX = "/hub/"
 pytestmark = pytest.mark.browser
@@ -66,10 +65,8 @@ def pages_url(tmp_path_factory: pytest.TempPathFactory, site_lock: Path) -> Iter
     out = build(opensnoop_only_index(), tmp_path_factory.mktemp("pages") / "site",
                 "--lock", str(site_lock), "--site-url", "https://owner.github.io/hub/")
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Pages, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
-    server.shutdown()
-    server.server_close()
+    with serving(server) as url:
+        yield url + PREFIX
 
 
 @pytest.mark.parametrize("missing", ["nope", "packages/nope/deeper/"], ids=["depth 1", "depth 3"])

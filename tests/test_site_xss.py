@@ -13,13 +13,14 @@ import functools
 import shutil
 import subprocess
 import sys
-import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from generator import lock
+
+from index_fixtures import serving
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -101,10 +102,8 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[st
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
         type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}),
         directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", names
-    server.shutdown()
-    server.server_close()
+    with serving(server) as url:
+        yield url + "/", names
 
 
 @pytest.fixture(scope="module")

@@ -24,16 +24,15 @@ import contextlib
 import http.server
 import json
 import os
-import socketserver
 import ssl
 import subprocess
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index_fixtures import serving
 from registry_server import running_registry
 
 ISSUER = "ebpfhub-test-issuer"
@@ -92,17 +91,6 @@ def htpasswd_registry(folder: Path, users: dict[str, str]) -> Iterator[tuple[str
     path: {htpasswd}
 """) as host:
         yield host, cert
-
-
-@contextlib.contextmanager
-def serving(server: socketserver.TCPServer, scheme: str = "http") -> Iterator[str]:
-    """Run `server` in a daemon thread for a `with` block; yields its base URL."""
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # -- the token server -------------------------------------------------------------
