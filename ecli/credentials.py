@@ -46,10 +46,24 @@ class Credential:
         """The refresh token when this is docker's `<token>` user, else None."""
         return self.password if self.username == IDENTITY_TOKEN_USER else None
 
+    @property
+    def encoded(self) -> str:
+        """base64 of `user:password`: docker's `auth` field, and HTTP Basic's token."""
+        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
     def basic_header(self) -> str:
         """The value of an `Authorization` header for HTTP Basic."""
-        pair = f"{self.username}:{self.password}".encode()
-        return "Basic " + base64.b64encode(pair).decode()
+        return "Basic " + self.encoded
+
+    @classmethod
+    def decode(cls, auth: str, path: Path, key: str, hint: str | None = None) -> Credential:
+        """A docker `auth` field read back; a bad one names the file and entry."""
+        try:
+            username, _, password = base64.b64decode(auth).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise UsageError(f"{path}: the entry for {key} is not base64 of user:password",
+                             hint=hint) from None
+        return cls(username, password)
 
 
 def check_host(registry: str) -> str:
@@ -84,8 +98,7 @@ def save(paths: Paths, registry: str, credential: Credential) -> None:
     if not credential.username or ":" in credential.username:
         raise UsageError("a user name is required and cannot contain ':'")
     data = _read(paths.credentials_file)
-    token = base64.b64encode(f"{credential.username}:{credential.password}".encode()).decode()
-    data["auths"][check_host(registry)] = {"auth": token}
+    data["auths"][check_host(registry)] = {"auth": credential.encoded}
     _write(paths.credentials_file, data)
 
 
@@ -103,12 +116,8 @@ def find(registry: str, paths: Paths | None = None) -> Credential | None:
     entry = _read(paths.credentials_file)["auths"].get(registry)
     if not isinstance(entry, dict) or not isinstance(entry.get("auth"), str):
         return None
-    try:
-        username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        raise UsageError(f"{paths.credentials_file}: the entry for {registry} is not "
-                         "base64 of user:password", hint=f"ecli login {registry}") from None
-    return Credential(username, password)
+    return Credential.decode(entry["auth"], paths.credentials_file, registry,
+                             hint=f"ecli login {registry}")
 
 
 def lookup(registry: str, paths: Paths | None = None) -> Credential | None:
@@ -168,11 +177,8 @@ def _from_auth_entry(entry: dict, path: Path, key: str) -> Credential | None:
     """An `auths` entry: base64 `auth`, or `username`/`password`; `identitytoken` wins."""
     username, password = entry.get("username"), entry.get("password")
     if isinstance(entry.get("auth"), str) and entry["auth"]:
-        try:
-            username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            raise UsageError(f"{path}: the entry for {key} is not base64 of user:password"
-                             ) from None
+        decoded = Credential.decode(entry["auth"], path, key)
+        username, password = decoded.username, decoded.password
     if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
         return Credential(IDENTITY_TOKEN_USER, entry["identitytoken"])
     if isinstance(username, str) and username and isinstance(password, str):

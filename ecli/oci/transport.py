@@ -22,7 +22,6 @@ caller words it.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import os
 import socket
@@ -31,6 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ecli.credentials import Credential
 from ecli.errors import TransportError
 
 if TYPE_CHECKING:
@@ -60,10 +60,9 @@ class _Proxy:
         self.netloc = f"{host}:{parts.port or 80}"
         self.headers: dict[str, str] = {}
         if parts.username:
-            pair = (f"{urllib.parse.unquote(parts.username)}:"
-                    f"{urllib.parse.unquote(parts.password or '')}")
-            self.headers["Proxy-Authorization"] = "Basic " + base64.b64encode(
-                pair.encode()).decode()
+            credential = Credential(urllib.parse.unquote(parts.username),
+                                    urllib.parse.unquote(parts.password or ""))
+            self.headers["Proxy-Authorization"] = credential.basic_header()
 
 
 def _proxy_for(scheme: str, netloc: str) -> _Proxy | None:
