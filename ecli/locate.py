@@ -207,7 +207,9 @@ def _download(target: targets.Target, paths: Paths, pull: str,
             progress(f"downloading {target.text}")
         _fetch_url(target.text, cached, paths.tmp_dir)
     if target.pinned_digest:
-        actual = "sha256:" + hashlib.sha256(cached.read_bytes()).hexdigest()
+        from ecli.oci.manifest import sha256_digest
+
+        actual = sha256_digest(cached.read_bytes())
         if actual != target.pinned_digest:
             cached.unlink(missing_ok=True)
             from ecli.errors import DigestMismatchError

@@ -29,7 +29,13 @@ from typing import Any
 from ecli.atomic import write_atomic
 from ecli.errors import ArtifactError, DigestMismatchError, NotFoundError
 from ecli.oci import mediatypes
-from ecli.oci.manifest import ANNOTATION_REF_NAME, Descriptor, Platform, is_digest
+from ecli.oci.manifest import (
+    ANNOTATION_REF_NAME,
+    Descriptor,
+    Platform,
+    is_digest,
+    sha256_digest,
+)
 
 LAYOUT_VERSION = "1.0.0"
 
@@ -88,7 +94,7 @@ class Store:
         if max_size is not None and len(data) > max_size:
             raise ArtifactError(f"blob {digest} is larger than {max_size} bytes")
         if verify:
-            actual = "sha256:" + hashlib.sha256(data).hexdigest()
+            actual = sha256_digest(data)
             if actual != digest:
                 raise DigestMismatchError(
                     f"blob {digest} in {self.root} is corrupted (its content hashes to {actual})",
