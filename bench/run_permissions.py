@@ -31,9 +31,9 @@ from bpf_objects import OPENSNOOP, compile_bpf  # noqa: E402
 SAMPLE = r'''
 import io, sys, time
 from pathlib import Path
-import ecli.cli.render, ecli.locate, ecli.runtime.runner
+import ecli.cli.render, ecli.packages.locate, ecli.runtime.runner
 if sys.argv[1] == "named":
-    import ecli.index_client
+    import ecli.packages.index_client
 from ecli.runtime.spec import ObjectSpec
 spec = ObjectSpec.from_file(Path(sys.argv[2]))
 start = time.perf_counter()

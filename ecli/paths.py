@@ -47,7 +47,7 @@ class Paths:
 
     @property
     def state_file(self) -> Path:
-        """Installed packages: name, version, digest, source, time (ecli.state)."""
+        """Installed packages: name, version, digest, source, time (ecli.packages.state)."""
         return self.state_dir / "installed.json"
 
     @property
@@ -67,7 +67,7 @@ class Paths:
 
     @property
     def bundles_dir(self) -> Path:
-        """Extracted bundles, one folder per layer digest (ecli.kinds.bundle)."""
+        """Extracted bundles, one folder per layer digest (ecli.launch.bundle)."""
         return self.cache_dir / "bundles"
 
     @property

@@ -161,7 +161,7 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
 
     The manifests come first; their layer and config sizes are added up and
     checked against `max_bytes`, so an artifact over the limit costs no blob
-    download. Bundles are extracted (ecli.tarsafe) beside the store to reach
+    download. Bundles are extracted (ecli.oci.tarsafe) beside the store to reach
     the eBPF objects inside.
     """
     from ecli.oci import registry
@@ -191,8 +191,7 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
 
 def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:
     """The eBPF objects of a pulled package: its object (kind bpf), or a bundle's."""
-    from ecli import tarsafe
-    from ecli.oci import mediatypes
+    from ecli.oci import mediatypes, tarsafe
 
     if package.object_path is not None:  # kind bpf: must be a readable eBPF object
         return [package.object_path]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ecli.build import build, load_project
+from ecli.develop.build import build, load_project
 from ecli.errors import BuildError
 from ecli.oci import artifact, mediatypes
 from ecli.oci.store import Store

@@ -177,8 +177,8 @@ def test_a_run_that_cannot_attach_fails_at_once(objects, env):
 
 def test_a_reused_pid_is_never_signalled(env):
     """A record whose pid now belongs to another program is pruned, not killed."""
+    from ecli.launch.detached import RunRecord, Runs, _start_ticks
     from ecli.paths import Paths
-    from ecli.runs import RunRecord, Runs, _start_ticks
 
     stranger = subprocess.Popen(["sleep", "60"])
     try:
@@ -225,8 +225,8 @@ def test_an_unreadable_record_is_dropped_not_fatal(env):
 
 
 def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(env):
+    from ecli.launch.detached import RunRecord, Runs, _start_ticks
     from ecli.paths import Paths
-    from ecli.runs import RunRecord, Runs, _start_ticks
 
     argv = (sys.executable, "-c", "import signal, sys, time; "
             "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "

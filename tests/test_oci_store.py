@@ -304,7 +304,7 @@ def test_references_that_do_not(text: str) -> None:
 
 def test_store_and_artifact_do_not_import_oras() -> None:
     """`ecli run` of a cached package reads the store; oras costs 0.33 s to import."""
-    code = ("import sys, ecli.oci.store, ecli.oci.artifact, ecli.build; "
+    code = ("import sys, ecli.oci.store, ecli.oci.artifact, ecli.develop.build; "
             "print(any(m == 'oras' or m.startswith(('oras.', 'requests')) for m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

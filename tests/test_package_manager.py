@@ -162,7 +162,7 @@ def test_kill_9_during_pull_leaves_nothing_half_visible(env, hub):
         ok("install", "slow", env=env)
     assert ok("run", "slow", env=env).stdout.strip() == "hello 1.0.0"
     # leftovers are temporary files only; prune removes them once they are old
-    from ecli import cache
+    from ecli.packages import cache
     from ecli.paths import Paths
 
     pruned = cache.prune(Paths.from_environment({"ECLI_HOME": str(home)}),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ecli.build import BuildResult, build
+from ecli.develop.build import BuildResult, build
 from ecli.errors import ArtifactError, DigestMismatchError, RegistryError
 from ecli.oci import artifact, mediatypes, reference
 from ecli.oci import registry as oci_registry

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from ecli.errors import TransportError
+from ecli.net.transport import Transport
 from ecli.oci import auth
-from ecli.oci.transport import Transport
 
 from ecli_process import run_ecli
 from index_fixtures import serving

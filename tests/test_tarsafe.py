@@ -1,7 +1,7 @@
 """A corpus of hostile bundle archives: each refused with one clear line, nothing left behind.
 
 Each case builds its archive here (tar headers are easy to forge with
-tarfile), extracts it with ecli.tarsafe into a fresh folder, and checks the
+tarfile), extracts it with ecli.oci.tarsafe into a fresh folder, and checks the
 error names the problem, the destination does not exist, and nothing
 appeared outside it. One case goes end to end through `ecli run`.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ecli import tarsafe
 from ecli.errors import ArtifactError
+from ecli.oci import tarsafe
 
 from ecli_process import run_ecli
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import test_templates
 
-from ecli import bundle_archive
+from ecli.develop import bundle_archive
 from ecli.errors import BuildError
 
 from ecli_process import run_ecli

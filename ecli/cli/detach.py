@@ -2,7 +2,7 @@
 
 The child is the same `ecli run` command line without `--detach`, so every
 option (ecli's and the program's) means exactly what it would in the
-foreground; ecli.runs does the starting and the waiting.
+foreground; ecli.launch.detached does the starting and the waiting.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ecli.errors import UsageError
 
 
 def run_detached(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.runs import Runs
+    from ecli.launch.detached import Runs
 
     argv = sys.argv[1:]
     # Global flags (-v, -q) take no values, so the first word is the command.

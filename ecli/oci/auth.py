@@ -11,7 +11,7 @@ answer and retry with `Authorization: Bearer TOKEN`. An identity token
 scope) for the client's lifetime: a push asks again only when the registry
 wants a wider scope (pull, then pull+push), or when a token was refused.
 
-Credentials are asked of ecli.credentials once, on the first challenge, so a
+Credentials are asked of ecli.oci.credentials once, on the first challenge, so a
 registry that never asks never runs a credential helper. Token services
 that fail are one-line errors naming the realm.
 """
@@ -24,9 +24,9 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ecli.credentials import Credential
 from ecli.errors import RegistryError, TransportError
-from ecli.oci.transport import Response, Transport
+from ecli.net.transport import Response, Transport
+from ecli.oci.credentials import Credential
 
 MAX_TOKEN_BYTES = 1 << 20
 _PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')

@@ -1,9 +1,9 @@
 """The only OCI registry client: resolve, pull into the store, push from a layout.
 
-On the standard library alone: HTTP through ecli.oci.transport (`http.client`,
+On the standard library alone: HTTP through ecli.net.transport (`http.client`,
 kept-alive connections, the registry's CA), 401 challenges answered by
 ecli.oci.auth (Basic, and the Bearer token flow), credentials asked of
-ecli.credentials (ecli's auth.json, docker's config.json, credential helpers).
+ecli.oci.credentials (ecli's auth.json, docker's config.json, credential helpers).
 A pull costs no more start-up than that: requests and oras-py, which this
 client was built on before, took about 0.27 s to import for a 0.05 s download.
 The distribution API calls are made here so that every byte is checked: a
@@ -33,6 +33,7 @@ from ecli.errors import (
     RegistryError,
     TransportError,
 )
+from ecli.net.transport import CHUNK_SIZE, Response, Transport
 from ecli.oci import artifact, mediatypes
 from ecli.oci.auth import Authenticator, error_detail
 from ecli.oci.config import MAX_CONFIG_BYTES
@@ -48,7 +49,6 @@ from ecli.oci.manifest import (
 )
 from ecli.oci.reference import OciReference
 from ecli.oci.store import Store
-from ecli.oci.transport import CHUNK_SIZE, Response, Transport
 
 ProgressFn = Callable[[str, int, int], None]
 """Called as progress(what, bytes_done, bytes_total) while blobs move."""
@@ -286,7 +286,7 @@ class _Client:
     """One repository on one registry: URLs, credentials, error translation."""
 
     def __init__(self, ref: OciReference, endpoint: str | None = None) -> None:
-        from ecli import credentials
+        from ecli.oci import credentials
 
         self.ref = ref
         registry = endpoint or ref.registry
@@ -301,7 +301,7 @@ class _Client:
 
     def use_credential(self, username: str, password: str) -> None:
         """Authenticate with these instead of any stored credential (`ecli login`)."""
-        from ecli.credentials import Credential
+        from ecli.oci.credentials import Credential
 
         self.auth.use(Credential(username, password))
 

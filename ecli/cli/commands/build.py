@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.build import build
+    from ecli.develop.build import build
 
     result = build(Path(args.dir))
     config = result.project.config

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import cache
+    from ecli.packages import cache
 
     if args.action == "info":
         usage = cache.usage(ctx.paths)

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _check(target: str, system: SystemReport, ctx: Context) -> PackageReport:
-    from ecli.locate import locate
+    from ecli.packages.locate import locate
     from ecli.runtime.probe import check_package
     from ecli.runtime.spec import ObjectSpec
 

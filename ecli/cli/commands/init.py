@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import scaffold
     from ecli.cli.render import print_json, print_table
+    from ecli.develop import scaffold
 
     if args.list:
         found = scaffold.templates()

@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.cli.render import inspection_json, print_inspection, print_json
-    from ecli.inspection import inspect_package
-    from ecli.locate import locate
+    from ecli.packages.inspection import inspect_package
+    from ecli.packages.locate import locate
 
     package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress,
                      pull=args.pull)

@@ -31,7 +31,7 @@ def add_pull_option(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.cli.progress import status, warn
-    from ecli.install import install
+    from ecli.packages.install import install
 
     results = []
     for target in args.targets:

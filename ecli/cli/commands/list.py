@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import state
-    from ecli.install import available_upgrade
+    from ecli.packages import state
+    from ecli.packages.install import available_upgrade
 
     rows = []
     for record in state.read(ctx.paths).values():

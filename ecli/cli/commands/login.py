@@ -30,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import credentials
-    from ecli.oci import registry
+    from ecli.oci import credentials, registry
 
     host = credentials.check_host(args.registry)
     username = args.username

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import credentials
+    from ecli.oci import credentials
 
     if not credentials.remove(ctx.paths, args.registry):
         raise NotFoundError(f"not logged in to {args.registry} (in ecli's credentials)",

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.runs import Runs
+    from ecli.launch.detached import Runs
 
     runs = Runs(ctx.paths.runs_dir)
     record = runs.find(args.run_key)

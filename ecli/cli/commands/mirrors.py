@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import mirrors
+    from ecli.oci import mirrors
 
     if args.action == "add":
         mirrors.add(ctx.paths, args.registry, args.mirror)

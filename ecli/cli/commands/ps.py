@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.runs import Runs
+    from ecli.launch.detached import Runs
 
     records = Runs(ctx.paths.runs_dir).running()
     if args.json:

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.cli.render import print_json
-    from ecli.publish import publish
+    from ecli.develop.publish import publish
 
     result = publish(Path(args.dir), Path(args.index), args.ref, pin=not args.no_pin,
                      branch=args.branch, open_pr=not args.no_pr)

@@ -30,21 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import targets
     from ecli.cli.progress import BlobProgress, warn
+    from ecli.packages import targets
 
     target = targets.parse(args.reference)
     show = not ctx.quiet and not args.json
     if target.kind == targets.OCI:
         assert target.oci is not None
-        from ecli.locate import pull_package
+        from ecli.packages.locate import pull_package
 
         bar = BlobProgress(enabled=None if show else False)
         package = pull_package(target.oci, ctx.paths, None, force=args.always,
                                blob_progress=bar)
         config, digest, where = package.config, package.digest, str(target.oci)
     else:
-        from ecli.locate import locate
+        from ecli.packages.locate import locate
 
         located = locate(args.reference, ctx.paths, pull="always" if args.always else "missing")
         for warning in located.warnings:

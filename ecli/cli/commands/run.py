@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
         return run_detached(args, ctx)
     from ecli.cli.render import RunPrinter
-    from ecli.locate import locate
+    from ecli.packages.locate import locate
     from ecli.runtime import runner
 
     own = argparse.ArgumentParser(add_help=False)
@@ -80,13 +80,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress,
                      pull=args.pull)
     if package.kind in ("bundle", "image"):
-        from ecli import kinds
+        from ecli import launch
 
         if package.kind == "bundle":
-            from ecli.inspection import inspect_package
+            from ecli.packages.inspection import inspect_package
 
             _consent(package.name, inspect_package(package, ctx.paths).summary, args, ctx)
-        return kinds.run(package, list(args.program_args), ctx.paths, args.pull)
+        return launch.run(package, list(args.program_args), ctx.paths, args.pull)
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")

@@ -28,10 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.cli.progress import status
     from ecli.errors import UsageError
-    from ecli.locate import locate
     from ecli.oci import archive
     from ecli.oci.manifest import ANNOTATION_REF_NAME, Descriptor
     from ecli.oci.store import Store
+    from ecli.packages.locate import locate
 
     store = Store(ctx.paths.oci_store_dir)
     refs = []

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.index_client import IndexClient
+    from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
     hits = client.search(args.term)

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli import sources
+    from ecli.packages import sources
 
     path = ctx.paths.sources_file
     if args.action == "add":

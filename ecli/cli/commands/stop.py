@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.runs import Runs
+    from ecli.launch.detached import Runs
 
     if args.all == bool(args.runs):
         raise UsageError("name the runs to stop (ID or NAME), or give --all, not both")

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.install import uninstall
+    from ecli.packages.install import uninstall
 
     for name in args.names:
         change = uninstall(name, ctx.paths)

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.cli.progress import warn
     from ecli.errors import EcliError
-    from ecli.index_client import IndexClient
+    from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
     results, failed = [], []

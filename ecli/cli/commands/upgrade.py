@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ecli.cli.progress import status, warn
-    from ecli.index_client import IndexClient
-    from ecli.install import upgrade
+    from ecli.packages.index_client import IndexClient
+    from ecli.packages.install import upgrade
 
     if bool(args.names) == args.all:
         raise UsageError("name the packages to upgrade, or give --all (not both)")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecli import state
+from ecli.packages import state
 from ecli.paths import Paths
 
 TMP_GRACE_SECONDS = 600
@@ -96,7 +96,7 @@ def prune(paths: Paths, *, all_refs: bool = False, now: float | None = None) -> 
 
 
 def _bundles_in_use(paths: Paths, installed: dict[str, state.Installed]) -> set[str]:
-    from ecli.install import bundle_dirs
+    from ecli.packages.install import bundle_dirs
 
     used: set[str] = set()
     for record in installed.values():

@@ -1,8 +1,9 @@
-"""How `ecli run` runs the package kinds other than `bpf` (DESIGN.md §5).
+"""Launching a located package: the kinds other than `bpf`, and detached runs.
 
-`bundle` (ecli.kinds.bundle) and `image` (ecli.kinds.image) both replace the
-ecli process with the program they run, so its exit status and signals
-reach the user unchanged; `bpf` stays with the built-in runtime.
+`bundle` and `image` both replace the ecli process with the program they
+run, so its exit status and signals reach the user unchanged (DESIGN.md §5);
+kind `bpf` stays with the built-in runtime (`ecli.runtime`). `detached`
+starts any `ecli run` in the background and keeps its record.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from typing import TYPE_CHECKING
 from ecli.paths import Paths
 
 if TYPE_CHECKING:
-    from ecli.locate import LocatedPackage
-
-OTHER_KINDS = ("bundle", "image")
+    from ecli.packages.locate import LocatedPackage
 
 
 def run(package: LocatedPackage, program_args: list[str], paths: Paths,
@@ -25,9 +24,9 @@ def run(package: LocatedPackage, program_args: list[str], paths: Paths,
     policy is passed on to it; a bundle was already located under it.
     """
     if package.kind == "bundle":
-        from ecli.kinds import bundle
+        from ecli.launch import bundle
 
         bundle.run(package, program_args, paths)
-    from ecli.kinds import image
+    from ecli.launch import image
 
     image.run(package, program_args, pull)

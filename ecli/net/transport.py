@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from ecli.credentials import Credential
 from ecli.errors import TransportError
+from ecli.oci.credentials import Credential
 
 if TYPE_CHECKING:
     import ssl

@@ -13,8 +13,8 @@ A project is a folder with an `ecli.toml`:
                               (what `ecli publish` writes into the index entry)
 
 Kind `bundle` (package.entrypoint = ["bin/NAME"]) is built the language's own
-way by ecli/toolchains.py (make, go generate + go build, cargo build), then its
-outputs are packed into a reproducible NAME.tar.gz layer (ecli/bundle_archive.py).
+way by ecli/develop/toolchains.py (make, go generate + go build, cargo build), then its
+outputs are packed into a reproducible NAME.tar.gz layer (ecli/develop/bundle_archive.py).
 When [build] names several platforms and the toolchain cross-compiles (eBPF
 objects, Go), each platform gets its own manifest and the version's tag names
 an OCI image index over them.
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecli import bundle_archive, toolchains
+from ecli.develop import bundle_archive, toolchains
 from ecli.errors import ArtifactError, BuildError
 from ecli.oci import artifact, mediatypes
 from ecli.oci.config import PackageConfig
@@ -46,7 +46,7 @@ from ecli.oci.store import Store
 
 PROJECT_FILE = "ecli.toml"
 KERNEL_BTF = Path("/sys/kernel/btf/vmlinux")
-INCLUDE_DIR = Path(__file__).resolve().parent / "include"
+INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include"
 OUTPUT_TAIL_LINES = 30
 
 _PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license", "entrypoint"}

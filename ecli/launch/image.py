@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, NoReturn
 from ecli.errors import EngineError
 
 if TYPE_CHECKING:
-    from ecli.locate import LocatedPackage
+    from ecli.packages.locate import LocatedPackage
 
 ENGINES = ("podman", "docker")
 ENGINE_ENV = "ECLI_CONTAINER_ENGINE"

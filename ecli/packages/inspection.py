@@ -22,7 +22,7 @@ from ecli.runtime import analysis
 from ecli.runtime.spec import ObjectSpec
 
 if TYPE_CHECKING:
-    from ecli.locate import LocatedPackage
+    from ecli.packages.locate import LocatedPackage
 
 BUNDLE_NOTE = ("the bundle's user-space program cannot be inspected: it may load other "
                "eBPF programs or do anything its user can")
@@ -77,7 +77,7 @@ def inspect_package(package: LocatedPackage, paths: Paths) -> PackageReport:
     """Analyse what `package` holds; UsageError for kinds with nothing to read (images)."""
     head = (package.name, package.kind, package.version, package.digest)
     if package.kind == "bundle":
-        from ecli.kinds import bundle
+        from ecli.launch import bundle
 
         root = bundle.extracted(package, paths)
         objects, unreadable = [], []
@@ -100,7 +100,7 @@ def index_inspection(package: LocatedPackage, paths: Paths) -> Inspection | None
     """The hub's inspection of this version, from the cached JSON index; None when unknown."""
     if package.source is None or package.digest is None:
         return None
-    from ecli.index_client import IndexClient
+    from ecli.packages.index_client import IndexClient
 
     client = IndexClient(paths, offline=True)
     source = next((s for s in client.sources if s.name == package.source), None)

@@ -1,6 +1,6 @@
 """From what a user typed to a package on disk, pulling only when the policy allows.
 
-Targets are parsed by `ecli.targets` (names, ranges, digests, OCI references,
+Targets are parsed by `ecli.packages.targets` (names, ranges, digests, OCI references,
 URLs, paths). Names resolve to a digest through the JSON index, so what runs
 is exactly what the hub's CI inspected; an installed package (`ecli install`)
 answers for its bare name, pinned to the digest installed. A digest already
@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecli import semver, targets
+from ecli import semver
 from ecli.errors import NotFoundError, SourceError, UsageError
 from ecli.oci import reference as references
 from ecli.oci.config import PackageConfig
+from ecli.packages import targets
 from ecli.paths import Paths
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def locate(target: str, paths: Paths, progress: Progress | None = None, *,
 
 def locate_in_index(name: str, selector: str | None, paths: Paths,
                     progress: Progress | None = None, pull: str = "missing") -> LocatedPackage:
-    from ecli.index_client import IndexClient
+    from ecli.packages.index_client import IndexClient
 
     client = IndexClient(paths, offline=pull == "never")
     source, document = client.find(name)
@@ -138,7 +139,7 @@ def _with(located: LocatedPackage, **changes: Any) -> LocatedPackage:
 
 def _installed(name: str, paths: Paths, progress: Progress | None,
                pull: str) -> LocatedPackage | None:
-    from ecli import state
+    from ecli.packages import state
 
     record = state.read(paths).get(name)
     if record is None or record.kind == "image":
@@ -270,8 +271,7 @@ def _from_store(ref: references.OciReference, paths: Paths, name: str,
 def pull_package(ref: references.OciReference, paths: Paths, progress: Progress | None,
                  *, force: bool = False, blob_progress: Any = None) -> Package:
     """Pull `ref` through its mirrors into the store; the package it holds."""
-    from ecli import mirrors
-    from ecli.oci import artifact, registry
+    from ecli.oci import artifact, mirrors, registry
     from ecli.oci.store import Store
 
     store = Store(paths.oci_store_dir)

@@ -15,9 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecli import state, targets
 from ecli.errors import EcliError, NotFoundError, UsageError
-from ecli.locate import LocatedPackage, Progress, choose_version, locate
+from ecli.packages import state, targets
+from ecli.packages.locate import LocatedPackage, Progress, choose_version, locate
 from ecli.paths import Paths
 
 
@@ -43,7 +43,7 @@ def install(target: str, paths: Paths, progress: Progress | None = None, *,
         raise UsageError(f"{target!r} is not a package that can be installed")
     located = _stored_copy(located, paths)
     if located.kind == "bundle":
-        from ecli.kinds import bundle
+        from ecli.launch import bundle
 
         bundle.extracted(located, paths)
     source = located.source or ("registry" if parsed.kind == targets.OCI else "file")
@@ -123,7 +123,7 @@ def available_upgrade(record: state.Installed, paths: Paths) -> str | None:
     """The version an upgrade would move to, from the cached index (no network)."""
     if record.source in ("registry", "file"):
         return None
-    from ecli.index_client import IndexClient
+    from ecli.packages.index_client import IndexClient
 
     try:
         _, document = IndexClient(paths, offline=True).find(record.name)
@@ -158,7 +158,7 @@ def upgrade(names: list[str], paths: Paths, progress: Progress | None = None
             changes.append(Change(name, record.version, record.version, record.digest,
                                   f"installed from a {record.source}: nothing to upgrade from"))
             continue
-        from ecli.locate import locate_in_index
+        from ecli.packages.locate import locate_in_index
 
         located = locate_in_index(name, _upgrade_selector(record), paths, progress)
         warnings += located.warnings
@@ -167,7 +167,7 @@ def upgrade(names: list[str], paths: Paths, progress: Progress | None = None
                                   "up to date"))
             continue
         if located.kind == "bundle":
-            from ecli.kinds import bundle
+            from ecli.launch import bundle
 
             bundle.extracted(located, paths)
         new = state.Installed(name, located.version or "", located.digest or "",

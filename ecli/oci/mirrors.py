@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from ecli.atomic import write_atomic
-from ecli.credentials import check_host
 from ecli.errors import NotFoundError, UsageError
+from ecli.oci.credentials import check_host
 from ecli.paths import Paths
 
 

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecli.build import Project, load_project
+from ecli.develop.build import Project, load_project
 from ecli.errors import BuildError, PublishError, UsageError
 from ecli.oci import reference as references
 from ecli.oci.store import Store

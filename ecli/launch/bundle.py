@@ -1,7 +1,7 @@
 """Kind `bundle`: extract the package's tar.gz safely once, then run its entrypoint.
 
 A bundle is extracted per layer digest under the cache (`bundles/sha256-HEX`),
-through `ecli.tarsafe`, into a temporary folder renamed into place: a folder
+through `ecli.oci.tarsafe`, into a temporary folder renamed into place: a folder
 that exists is complete and was checked. Running replaces ecli with the
 entrypoint (exec), so the program's exit status and signals are the user's
 to see. docs/formats.md (kind `bundle`) is the contract with package authors.
@@ -14,13 +14,12 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from ecli import tarsafe
 from ecli.errors import ArtifactError, UsageError
-from ecli.oci import mediatypes
+from ecli.oci import mediatypes, tarsafe
 from ecli.paths import Paths
 
 if TYPE_CHECKING:
-    from ecli.locate import LocatedPackage
+    from ecli.packages.locate import LocatedPackage
 
 
 def bundle_layer(package: LocatedPackage) -> tuple[str, Path]:

@@ -26,8 +26,8 @@ from ecli.atomic import write_atomic
 from ecli.errors import NotFoundError, SourceError
 from ecli.hubindex import model
 from ecli.oci.config import NAME_PATTERN
+from ecli.packages.sources import Source, load
 from ecli.paths import Paths
-from ecli.sources import Source, load
 
 FETCH_TIMEOUT_SECONDS = 10
 META_FILE = "meta.json"

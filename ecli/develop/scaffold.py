@@ -25,7 +25,7 @@ from pathlib import Path
 from ecli.errors import UsageError
 from ecli.oci.config import NAME_PATTERN
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SHARED = "_shared"
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 _EXECUTABLE_SUFFIXES = (".sh",)

@@ -1,0 +1,8 @@
+"""Finding and installing packages: from what a user types to a verified package on disk.
+
+`targets` parses what was typed (names, ranges, references, paths, URLs);
+`sources` and `index_client` read the configured JSON indexes; `locate` turns
+a target into a package in the store, pulling only when the policy allows;
+`install`, `state` and `cache` keep what is installed; `inspection` reports
+what a located package holds.
+"""
