@@ -24,7 +24,6 @@ entries are never cached: they are validated every time.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import json
@@ -37,8 +36,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ecli.atomic import write_atomic
+from ecli import files
 from ecli.errors import ReferenceError_
+from ecli.files import write_atomic
 from ecli.oci.reference import OciReference
 from ecli.oci.reference import parse as parse_reference
 from generator.entry import Entry, EntryVersion
@@ -104,18 +104,14 @@ def locked(folder: Path) -> Iterator[Path]:
     """Hold the cache for one build; a second build waits for the first."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = (folder / "lock").open("a")
+        (folder / "lock").touch()
     except OSError as exc:
         raise GeneratorError([Problem(str(folder), 1, 1, "", "cannot use the build cache: "
                                       f"{exc.strerror}", code="cache",
                                       hint="delete it, choose another with --cache DIR, "
                                       "or build with --no-cache")]) from None
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield folder
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with files.locked(folder / "lock"):
+        yield folder
 
 
 def load_json(path: Path, file_stamp: str) -> dict[str, Any] | None:

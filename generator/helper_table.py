@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from ecli.atomic import write_atomic
+from ecli.files import write_atomic
 
 TABLE = Path(__file__).resolve().parent.parent / "ecli" / "runtime" / "helper_ids.py"
 _DEFINITION = re.compile(r"\(\*(\w+)\)\(.*?\) = \(void \*\) (\d+);", re.S)

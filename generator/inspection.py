@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecli.atomic import write_atomic
 from ecli.errors import ArtifactError, EcliError
+from ecli.files import write_atomic
 from ecli.hubindex import model
 from ecli.oci.reference import OciReference
 from ecli.runtime import analysis

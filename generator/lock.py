@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecli.atomic import write_atomic
 from ecli.errors import EcliError
+from ecli.files import write_atomic
 from ecli.oci.reference import check_digest
 from generator.problems import GeneratorError, Problem
 

@@ -87,12 +87,6 @@ def validate_index(index_dir: Path, files: Iterable[Path] | None = None,
     return Result(Index(entries, featured), sorted(problems), len(chosen))
 
 
-def validate_file(path: Path, index_root: Path, schema_dir: Path) -> tuple[Entry | None,
-                                                                          list[Problem]]:
-    entry, problems, _ = _check_file(path, index_root, schema_dir)
-    return entry, problems
-
-
 Checked = tuple[Entry | None, list[Problem], tuple[Path, ...]]
 """A file's entry (when valid), its problems, and the other files its entry was read from."""
 

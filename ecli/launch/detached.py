@@ -15,7 +15,6 @@ prints; the CLI renders what these functions return.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -28,8 +27,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ecli.atomic import write_atomic
 from ecli.errors import LifecycleError, NotFoundError, UsageError
+from ecli.files import locked, write_atomic
 
 RECORD_VERSION = 1
 ATTACH_TIMEOUT = 120.0  # seconds: a first run may pull the package before attaching
@@ -96,13 +95,8 @@ class Runs:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with locked(self.dir / ".lock"):
+            yield
 
     def _read_all(self) -> list[RunRecord]:
         records = []

@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecli.atomic import write_atomic
 from ecli.errors import RegistryError, UsageError
+from ecli.files import write_atomic
 from ecli.paths import Paths
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$")
@@ -217,10 +217,6 @@ def _from_helper(name: str, server: str) -> Credential | None:
     if not isinstance(username, str) or not isinstance(secret, str) or not secret:
         return None
     return Credential(username, secret)
-
-
-def registries(paths: Paths) -> list[str]:
-    return sorted(_read(paths.credentials_file)["auths"])
 
 
 # -- trusted CAs ------------------------------------------------------------------

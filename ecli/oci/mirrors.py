@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ecli.atomic import write_atomic
 from ecli.errors import NotFoundError, UsageError
+from ecli.files import write_atomic
 from ecli.oci.credentials import check_host
 from ecli.paths import Paths
 

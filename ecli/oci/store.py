@@ -17,7 +17,6 @@ that name, so a crash or a corrupted download leaves nothing wrong behind.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -26,8 +25,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ecli.atomic import write_atomic
 from ecli.errors import ArtifactError, DigestMismatchError, NotFoundError
+from ecli.files import locked, write_atomic
 from ecli.oci import mediatypes
 from ecli.oci.manifest import (
     ANNOTATION_REF_NAME,
@@ -214,12 +213,8 @@ class Store:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """An exclusive lock across processes for read-modify-write of index.json."""
-        with open(self.root / ".lock", "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        with locked(self.root / ".lock"):
+            yield
 
     def _write_index(self, entries: list[Descriptor]) -> None:
         data: dict[str, Any] = {

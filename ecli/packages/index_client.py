@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from ecli.atomic import write_atomic
 from ecli.errors import NotFoundError, SourceError
+from ecli.files import write_atomic
 from ecli.hubindex import model
 from ecli.oci.config import NAME_PATTERN
 from ecli.packages.sources import Source, load

@@ -19,8 +19,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ecli.atomic import write_atomic
 from ecli.errors import NotFoundError, SourceError, UsageError
+from ecli.files import write_atomic
 
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_SOURCE_NAME = "hub"

@@ -16,15 +16,14 @@ killed with -9 leaves the previous file intact (the kernel drops its lock).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ecli.atomic import write_atomic
 from ecli.errors import StateError
+from ecli.files import locked, write_atomic
 from ecli.paths import Paths
 
 SCHEMA_VERSION = 1
@@ -90,15 +89,10 @@ def _parse(raw: bytes, where: str) -> dict[str, Installed]:
 @contextlib.contextmanager
 def transaction(paths: Paths) -> Iterator[dict[str, Installed]]:
     """Lock, read, let the caller change the dict, write it back atomically."""
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(paths.state_dir / ".lock", "a+b") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            packages = read(paths)
-            yield packages
-            _write(paths, packages)
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    with locked(paths.state_dir / ".lock"):
+        packages = read(paths)
+        yield packages
+        _write(paths, packages)
 
 
 def _write(paths: Paths, packages: dict[str, Installed]) -> None:
