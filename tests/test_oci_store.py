@@ -246,7 +246,7 @@ GOOD_DIGEST = "sha256:" + "a" * 64
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    (b"not json", "not JSON"),
+    (b"not json", "not valid JSON"),
     (b"[]", "JSON object"),
     (b'{"schemaVersion": 1}', "schemaVersion"),
     (b'{"schemaVersion": 2, "mediaType": "text/plain"}', "unsupported manifest media type"),

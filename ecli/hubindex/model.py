@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from ecli.documents import load_object
 from ecli.errors import SourceError
 from ecli.hubindex.inspection import Inspection, MapInfo, Permission, ProgramInfo
 
@@ -288,14 +289,7 @@ _MISSING = object()
 
 
 def _document(raw: bytes, where: str) -> dict[str, Any]:
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise SourceError(f"{where}: document is larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{where}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise SourceError(f"{where}: expected a JSON object")
+    data = load_object(raw, where, what="document", limit=MAX_DOCUMENT_BYTES, error=SourceError)
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise SourceError(

@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecli.documents import load_object
 from ecli.errors import ArtifactError
 
 SCHEMA_VERSION = 1
@@ -68,13 +69,8 @@ class PackageConfig:
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> PackageConfig:
         """Parse and check a config blob; `where` names it in errors."""
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ArtifactError(f"{where}: package config is larger than {MAX_CONFIG_BYTES} bytes")
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"{where}: package config is not JSON: {exc}") from None
-        return cls.from_dict(data, where)
+        return cls.from_dict(load_object(raw, where, what="package config",
+                                         limit=MAX_CONFIG_BYTES, error=ArtifactError), where)
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> PackageConfig:

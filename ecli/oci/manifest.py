@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecli.documents import load_object
 from ecli.errors import ArtifactError
 from ecli.oci import mediatypes
 
@@ -164,14 +165,8 @@ class ImageIndex:
 
 def parse(raw: bytes, where: str, media_type: str | None = None) -> Manifest | ImageIndex:
     """Parse manifest or index bytes; `media_type` is the Content-Type when known."""
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise ArtifactError(f"{where}: manifest is larger than {MAX_MANIFEST_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{where}: manifest is not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{where}: manifest must be a JSON object")
+    data = load_object(raw, where, what="manifest", limit=MAX_MANIFEST_BYTES,
+                       error=ArtifactError)
     if data.get("schemaVersion") != 2:
         raise ArtifactError(f"{where}: manifest schemaVersion {data.get('schemaVersion')!r} "
                             "is not supported (expected 2)")
