@@ -67,7 +67,7 @@ class Paths:
 
     @property
     def bundles_dir(self) -> Path:
-        """Extracted bundles, one folder per layer digest (ecli.launch.bundle)."""
+        """Extracted bundles, one folder per layer digest (ecli.packages.bundles)."""
         return self.cache_dir / "bundles"
 
     @property

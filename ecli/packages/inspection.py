@@ -77,9 +77,9 @@ def inspect_package(package: LocatedPackage, paths: Paths) -> PackageReport:
     """Analyse what `package` holds; UsageError for kinds with nothing to read (images)."""
     head = (package.name, package.kind, package.version, package.digest)
     if package.kind == "bundle":
-        from ecli.launch import bundle
+        from ecli.packages import bundles
 
-        root = bundle.extracted(package, paths)
+        root = bundles.extracted(package, paths)
         objects, unreadable = [], []
         for path in analysis.bpf_objects_in(root):
             relative = str(path.relative_to(root))

@@ -43,9 +43,9 @@ def install(target: str, paths: Paths, progress: Progress | None = None, *,
         raise UsageError(f"{target!r} is not a package that can be installed")
     located = _stored_copy(located, paths)
     if located.kind == "bundle":
-        from ecli.launch import bundle
+        from ecli.packages import bundles
 
-        bundle.extracted(located, paths)
+        bundles.extracted(located, paths)
     source = located.source or ("registry" if parsed.kind == targets.OCI else "file")
     record = state.Installed(
         name=located.name, version=located.version or "", digest=located.digest or "",
@@ -167,9 +167,9 @@ def upgrade(names: list[str], paths: Paths, progress: Progress | None = None
                                   "up to date"))
             continue
         if located.kind == "bundle":
-            from ecli.launch import bundle
+            from ecli.packages import bundles
 
-            bundle.extracted(located, paths)
+            bundles.extracted(located, paths)
         new = state.Installed(name, located.version or "", located.digest or "",
                               located.reference or "", located.source or record.source,
                               located.kind, record.requested, state.now())
