@@ -1,8 +1,16 @@
-"""Semantic versions and the ranges users write after `NAME@`.
+"""Semantic versions: the one owner of their grammar, order and ranges.
 
-Small on purpose (no dependency): enough of semver 2.0 to order versions
-(pre-releases sort before their release, build metadata is ignored) and the
-range syntax people know from npm and cargo:
+Two grammars, two entry points, one `Version` and one order:
+
+  * `parse_published`: strict SemVer 2.0 (`MAJOR.MINOR.PATCH`, no leading
+    zeros, no `v`), the only form an index entry may publish; the generator
+    checks and orders entries with it.
+  * `parse_version` and `parse_range`: what a user may type after `NAME@`,
+    forgiving on purpose (`v1.2` is `1.2.0`).
+
+Small on purpose (no dependency): pre-releases sort before their release,
+build metadata is ignored (SemVer 2.0 §10), and the range syntax is the one
+people know from npm and cargo:
 
     1.2.3  =1.2.3            exactly that version
     ^1.2   ^0.3.1            compatible: same left-most non-zero part
@@ -26,6 +34,11 @@ from ecli.errors import ReferenceError_
 _VERSION = re.compile(
     r"^v?(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?"
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$"
+)
+_IDENTIFIER = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+_PUBLISHED = re.compile(
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    rf"(?:-({_IDENTIFIER}(?:\.{_IDENTIFIER})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
 _PARTIAL = re.compile(r"^v?([0-9]+|[xX*])(?:\.([0-9]+|[xX*]))?(?:\.([0-9]+|[xX*]))?"
                       r"(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -56,8 +69,16 @@ class Version:
 
 
 def parse_version(text: str) -> Version | None:
-    """A version, missing minor/patch read as 0; None when `text` is not one."""
-    match = _VERSION.match(text.strip())
+    """A version as a user may write it (`v1.2` is 1.2.0); None when `text` is not one."""
+    return _version(_VERSION.match(text.strip()))
+
+
+def parse_published(text: str) -> Version | None:
+    """A version as an index publishes it: strict SemVer 2.0, nothing around it; else None."""
+    return _version(_PUBLISHED.fullmatch(text))
+
+
+def _version(match: re.Match[str] | None) -> Version | None:
     if not match:
         return None
     major, minor, patch, pre = match.groups()
