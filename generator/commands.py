@@ -1,7 +1,8 @@
 """The five commands (validate, resolve, inspect, build, check-pr) as functions.
 
-Each returns data or raises `GeneratorError` with its problems. `__main__` parses flags into `Options`, calls one of these and renders the
-result; nothing here prints. The registry resolver can be swapped for tests.
+Each returns data or raises `GeneratorError` with its problems. `__main__`
+parses flags into `Options`, calls one of these and renders the result;
+nothing here prints. The registry resolver can be swapped for tests.
 """
 
 from __future__ import annotations
