@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -117,6 +118,5 @@ def test_best_is_the_highest_match_and_skips_what_is_no_version():
     ("|| 1", "'|| 1': an empty alternative in the version range"),
 ])
 def test_a_bad_range_is_one_error_naming_the_bad_part(text: str, message: str):
-    with pytest.raises(ReferenceError_) as caught:
+    with pytest.raises(ReferenceError_, match=f"^{re.escape(message)}$"):
         semver.parse_range(text)
-    assert caught.value.message == message
