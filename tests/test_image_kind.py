@@ -132,6 +132,7 @@ def _ecli_env(base: dict[str, str], image_hub: dict,
               state: Path) -> Iterator[dict[str, str]]:
     environment = {**podman_env(state, image_hub["registry"].host), **base,
                    "ECLI_CONTAINER_ENGINE": "podman"}
+    del environment["DOCKER_CONFIG"]  # podman fails on a DOCKER_CONFIG without config.json
     added = run_ecli("sources", "add", "test", str(image_hub["folder"]), env=environment)
     assert added.returncode == 0, added.stderr
     yield environment
