@@ -1,8 +1,16 @@
-"""Semantic versions and the ranges users write after `NAME@`.
+"""Semantic versions: the one owner of their grammar, order and ranges.
 
-Small on purpose (no dependency): enough of semver 2.0 to order versions
-(pre-releases sort before their release, build metadata is ignored) and the
-range syntax people know from npm and cargo:
+Two grammars, two entry points, one `Version` and one order:
+
+  * `parse_published`: strict SemVer 2.0 (`MAJOR.MINOR.PATCH`, no leading
+    zeros, no `v`), the only form an index entry may publish; the generator
+    checks and orders entries with it.
+  * `parse_version` and `parse_range`: what a user may type after `NAME@`,
+    forgiving on purpose (`v1.2` is `1.2.0`).
+
+Small on purpose (no dependency): pre-releases sort before their release,
+build metadata is ignored (SemVer 2.0 §10), and the range syntax is the one
+people know from npm and cargo:
 
     1.2.3  =1.2.3            exactly that version
     ^1.2   ^0.3.1            compatible: same left-most non-zero part
@@ -11,8 +19,9 @@ range syntax people know from npm and cargo:
     >=1.2 <2  >1.0, <=1.4    comparisons, all must hold (space or comma)
     ^1 || ^2                 either side
 
-A range never matches a pre-release unless the range itself names one, as in
-npm: `^1.2` does not pick `1.3.0-rc.1`.
+A range never matches a pre-release unless the range names a pre-release of
+that same MAJOR.MINOR.PATCH, as in npm: `^1.2` does not pick `1.3.0-rc.1`, and
+`^1.2.0-rc.1` picks `1.2.0-rc.2` but not `1.3.0-rc.1`.
 """
 
 from __future__ import annotations
@@ -26,6 +35,11 @@ from ecli.errors import ReferenceError_
 _VERSION = re.compile(
     r"^v?(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?"
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$"
+)
+_IDENTIFIER = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+_PUBLISHED = re.compile(
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    rf"(?:-({_IDENTIFIER}(?:\.{_IDENTIFIER})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
 _PARTIAL = re.compile(r"^v?([0-9]+|[xX*])(?:\.([0-9]+|[xX*]))?(?:\.([0-9]+|[xX*]))?"
                       r"(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -56,8 +70,16 @@ class Version:
 
 
 def parse_version(text: str) -> Version | None:
-    """A version, missing minor/patch read as 0; None when `text` is not one."""
-    match = _VERSION.match(text.strip())
+    """A version as a user may write it (`v1.2` is 1.2.0); None when `text` is not one."""
+    return _version(_VERSION.match(text.strip()))
+
+
+def parse_published(text: str) -> Version | None:
+    """A version as an index publishes it: strict SemVer 2.0, nothing around it; else None."""
+    return _version(_PUBLISHED.fullmatch(text))
+
+
+def _version(match: re.Match[str] | None) -> Version | None:
     if not match:
         return None
     major, minor, patch, pre = match.groups()
@@ -76,10 +98,10 @@ Predicate = Callable[[Version], bool]
 class Range:
     text: str
     alternatives: tuple[tuple[Predicate, ...], ...]
-    allows_pre: bool
+    pre_releases: frozenset[tuple[int, int, int]]  # MAJOR.MINOR.PATCH the range names a -pre of
 
     def matches(self, version: Version) -> bool:
-        if version.pre and not self.allows_pre:
+        if version.pre and (version.major, version.minor, version.patch) not in self.pre_releases:
             return False
         return any(all(p(version) for p in alt) for alt in self.alternatives)
 
@@ -95,12 +117,15 @@ def parse_range(text: str) -> Range:
     if not text.strip():
         raise ReferenceError_("an empty version range")
     alternatives = []
+    pre_releases = set()
     for alternative in text.split("||"):
         parts = [p for p in re.split(r"[\s,]+", _join_operators(alternative.strip())) if p]
         if not parts:
             raise ReferenceError_(f"{text!r}: an empty alternative in the version range")
-        alternatives.append(tuple(_comparator(part, text) for part in parts))
-    return Range(text, tuple(alternatives), "-" in text)
+        comparators = [_comparator(part, text) for part in parts]
+        alternatives.append(tuple(predicate for predicate, _ in comparators))
+        pre_releases |= {(low.major, low.minor, low.patch) for _, low in comparators if low.pre}
+    return Range(text, tuple(alternatives), frozenset(pre_releases))
 
 
 def _join_operators(text: str) -> str:
@@ -108,13 +133,15 @@ def _join_operators(text: str) -> str:
     return re.sub(r"(>=|<=|>|<|=|\^|~)\s+", r"\1", text)
 
 
-def _comparator(part: str, whole: str) -> Predicate:
+def _comparator(part: str, whole: str) -> tuple[Predicate, Version]:
+    """The test one comparator makes, and the lowest version it names."""
     match = _COMPARATOR.match(part)
     assert match is not None
     operator, operand = match.group(1) or "", match.group(2)
     partial = _PARTIAL.match(operand)
     if not partial:
-        raise ReferenceError_(f"{whole!r}: {part!r} is not a version or range",
+        where = f"{whole!r}: " if whole != part else ""
+        raise ReferenceError_(f"{where}{part!r} is not a version or range",
                               hint="write e.g. 1.2.3, ^1.2, ~1.2.3, >=1.0 <2, 1.x")
     raw = [g for g in partial.groups()[:3]]
     pre = tuple(partial.group(4).split(".")) if partial.group(4) else ()
@@ -124,6 +151,10 @@ def _comparator(part: str, whole: str) -> Predicate:
             break
         known.append(int(value))
     low = Version(*(known + [0] * (3 - len(known))), pre)  # type: ignore[arg-type]
+    return _predicate(operator, known, low), low
+
+
+def _predicate(operator: str, known: list[int], low: Version) -> Predicate:
     if operator in ("", "=") and len(known) == 3:
         return lambda v: v.key()[:4] == low.key()[:4] and v.pre == low.pre
     if operator in ("", "="):

@@ -46,6 +46,10 @@ def inert(text: str, *, multiline: bool = False) -> str:
     return (_CONTROL if multiline else _CONTROL_OR_LINE).sub(_escape, text)
 
 
-def control_characters(text: str) -> list[tuple[int, str]]:
-    """(offset, escaped character) of each control character in `text`; tab and newline allowed."""
-    return [(m.start(), _escape(m)) for m in _CONTROL.finditer(text)]
+def control_characters(text: str, *, multiline: bool = True) -> list[tuple[int, str]]:
+    """(offset, escaped character) of each control character in `text`.
+
+    Tab and newline count as control characters too unless `multiline`, as in `inert`.
+    """
+    pattern = _CONTROL if multiline else _CONTROL_OR_LINE
+    return [(m.start(), _escape(m)) for m in pattern.finditer(text)]

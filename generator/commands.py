@@ -1,7 +1,8 @@
-"""The three commands as functions that return data or raise `GeneratorError`.
+"""The five commands (validate, resolve, inspect, build, check-pr) as functions.
 
-`__main__` parses flags into `Options`, calls one of these and renders the
-result; nothing here prints. The registry resolver can be swapped for tests.
+Each returns data or raises `GeneratorError` with its problems. `__main__`
+parses flags into `Options`, calls one of these and renders the result;
+nothing here prints. The registry resolver can be swapped for tests.
 """
 
 from __future__ import annotations

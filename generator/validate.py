@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ecli import semver
 from ecli.errors import ReferenceError_
 from ecli.oci.reference import parse as parse_reference
-from generator import schema, semver, spdx
+from ecli.text import control_characters
+from generator import schema, spdx
 from generator.buildcache import Validations
 from generator.entry import Entry, EntryVersion, Index
 from generator.load import MAX_ENTRY_BYTES, Document, NodePath, load_file
@@ -174,12 +176,12 @@ def rule_name_matches_file(document: Document, context: Context) -> list[Problem
 
 def rule_versions_unique(document: Document, context: Context) -> list[Problem]:
     problems = []
-    seen: dict[Any, int] = {}
+    seen: dict[semver.Version, int] = {}
     for i, item in enumerate(_list(document.data, "versions")):
         text = _get(item, "version")
-        if not isinstance(text, str) or not semver.is_valid(text):
+        key = semver.parse_published(text) if isinstance(text, str) else None
+        if key is None:
             continue
-        key = semver.key(text)
         if key in seen:
             first = document.where(("versions", seen[key], "version")).line
             problems.append(_problem(document, ("versions", i, "version"),
@@ -244,10 +246,55 @@ def rule_readme(document: Document, context: Context) -> list[Problem]:
         return [_problem(document, ("readme",), f"{text!r} is larger than "
                          f"{MAX_README_BYTES >> 10} KiB", code="readme")]
     try:
-        target.read_text(encoding="utf-8")
+        readme = target.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         return [_problem(document, ("readme",), f"{text!r} is not UTF-8", code="readme")]
+    found = control_characters(readme)
+    if found:
+        line = readme.count("\n", 0, found[0][0]) + 1
+        return [_problem(document, ("readme",), f"{text!r} holds {_listed(found)} "
+                         f"(first on its line {line})", code="control-character",
+                         hint=CONTROL_HINT)]
     return []
+
+
+MULTILINE_FIELDS = frozenset({("description",)})
+CONTROL_HINT = ("remove it: text shown on the hub and in terminals may not recolour, move "
+                "the cursor, ring, overwrite a line or reverse its direction")
+
+
+def rule_control_characters(document: Document, context: Context) -> list[Problem]:
+    """No control characters in any text of the entry: one problem per field that holds any.
+
+    Every string value is walked, whatever the schema says of its field, so a
+    field added later is covered too; keys need no walk, since the schema allows
+    only known ones. Tab and newline are allowed in multi-line text only.
+    """
+    problems = []
+    for path, text in _strings(document.data, ()):
+        found = control_characters(text, multiline=path in MULTILINE_FIELDS)
+        if found:
+            problems.append(_problem(document, path, f"holds {_listed(found)}",
+                                     code="control-character", hint=CONTROL_HINT))
+    return problems
+
+
+def _strings(data: Any, path: NodePath) -> Iterator[tuple[NodePath, str]]:
+    if isinstance(data, str):
+        yield path, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _strings(value, (*path, i))
+
+
+def _listed(found: list[tuple[int, str]]) -> str:
+    """'the control character \\x1b', or '... characters \\x1b, \\x07', each named once."""
+    names = list(dict.fromkeys(escaped for _, escaped in found))
+    plural = "s" if len(names) > 1 else ""
+    return f"the control character{plural} {', '.join(names)}"
 
 
 def rule_license(document: Document, context: Context) -> list[Problem]:
@@ -265,16 +312,17 @@ def rule_license(document: Document, context: Context) -> list[Problem]:
 
 def rule_versions_ordered(document: Document, context: Context) -> list[Problem]:
     """Newest first, as the JSON index and the site list them: a reader sees the latest."""
-    previous = None
+    previous: tuple[str, semver.Version] | None = None
     for i, item in enumerate(_list(document.data, "versions")):
         text = _get(item, "version")
-        if not isinstance(text, str) or not semver.is_valid(text):
+        version = semver.parse_published(text) if isinstance(text, str) else None
+        if version is None:
             continue
-        if previous is not None and semver.key(text) > semver.key(previous):
+        if previous is not None and previous[1] < version:
             return [_problem(document, ("versions", i, "version"),
-                             f"version {text} is listed after the older {previous}",
+                             f"version {text} is listed after the older {previous[0]}",
                              code="order", hint="list versions newest first")]
-        previous = text
+        previous = text, version
     return []
 
 
@@ -286,6 +334,7 @@ RULES: tuple[Rule, ...] = (
     rule_urls,
     rule_readme,
     rule_license,
+    rule_control_characters,
 )
 
 
@@ -346,7 +395,7 @@ def _entry(document: Document, context: Context) -> Entry:
                       line=document.where(("versions", i, "ref")).line,
                       col=document.where(("versions", i, "ref")).col)
          for i, v in enumerate(data["versions"])),
-        key=lambda v: semver.key(v.version), reverse=True,
+        key=lambda v: _published(v.version).key(), reverse=True,
     )
     name_at = document.where(("name",))
     return Entry(
@@ -357,6 +406,13 @@ def _entry(document: Document, context: Context) -> Entry:
         keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),
         versions=tuple(versions),
     )
+
+
+def _published(text: str) -> semver.Version:
+    """A version the schema has already checked, parsed for ordering."""
+    version = semver.parse_published(text)
+    assert version is not None, text
+    return version
 
 
 def _get(data: Any, key: str) -> Any:

@@ -1,14 +1,24 @@
-"""Shared fixtures. Real components only: the registry is CNCF distribution."""
+"""Shared fixtures. Real components only: the registry is CNCF distribution.
+
+Each fixture is defined here once; a test file that needs more (a source
+added, podman's variables) overrides it by asking for this one (`def
+env(env, hub)`), never by writing it out again.
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from bpf_objects import ROOT, compile_bpf
 from registry_server import RegistryServer, running_registry
+
+BPF_SOURCES = (*sorted((ROOT / "examples").glob("*/*.bpf.c")),
+               *sorted((ROOT / "tests" / "bpf").glob("*.bpf.c")))
 
 TRACEPOINT_SOURCE = textwrap.dedent("""\
     #include "vmlinux.h"
@@ -64,3 +74,40 @@ def make_bpf_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., 
         return root
 
     return make
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """ecli's environment for one test: its own state, no default source, its own docker config.
+
+    Other runs on the machine are not ours, and no test reaches the public hub.
+    """
+    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": "",
+            "DOCKER_CONFIG": str(tmp_path / "docker")}
+
+
+class CompiledObjects(Mapping[str, Path]):
+    """The eBPF objects of examples/ and tests/bpf/ by name, each compiled on first use."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.sources = {source.name.removesuffix(".bpf.c"): source for source in BPF_SOURCES}
+        assert len(self.sources) == len(BPF_SOURCES), "two eBPF sources share a name"
+        self.compiled: dict[str, Path] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self.compiled:
+            self.compiled[name] = compile_bpf(self.sources[name], self.out_dir)
+        return self.compiled[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sources)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+@pytest.fixture(scope="session")
+def objects(tmp_path_factory: pytest.TempPathFactory) -> CompiledObjects:
+    """Every test eBPF object, compiled once per run (and only the ones a run uses)."""
+    return CompiledObjects(tmp_path_factory.mktemp("objects"))

@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bpf_objects import KPROBE_ONLY, OPENSNOOP, compile_objects
 from ecli_process import ecli_command, run_ecli
 
 pytestmark = pytest.mark.root
 UTF8 = {**os.environ, "PYTHONUTF8": "1", "NO_COLOR": ""}
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return compile_objects(tmp_path_factory.mktemp("objects"), OPENSNOOP, KPROBE_ONLY)
 
 
 def doctor_json(*args: str) -> tuple[int, dict]:

@@ -25,18 +25,11 @@ import pytest
 
 from ecli.runtime.attach import cgroup2_root
 
-from bpf_objects import ROOT, compile_bpf
+from bpf_objects import ROOT
 from ecli_process import RunningEcli, ecli_command, programs_left, run_ecli
 
 pytestmark = pytest.mark.root
 EXAMPLES = ROOT / "examples"
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("examples")
-    sources = [*EXAMPLES.glob("*/*.bpf.c"), *(ROOT / "tests" / "bpf").glob("*.bpf.c")]
-    return {s.name.removesuffix(".bpf.c"): compile_bpf(s, out) for s in sources}
 
 
 def finish_json(run: RunningEcli) -> list[dict]:

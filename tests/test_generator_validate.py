@@ -63,11 +63,17 @@ def test_corpus_is_big_enough():
     assert len(CORPUS_FILES) >= 40
 
 
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.stem)
-def test_bad_entry_reports_expected_problems(path: Path, capsys: pytest.CaptureFixture[str]):
+def expected_problems(path: Path) -> list[tuple[int, int, str, str]]:
+    """The `# expect: LINE:COL FIELD MESSAGE-PART` lines of a corpus file."""
     expected = [(int(line), int(col), field.decode(), message.decode())
                 for line, col, field, message in EXPECT.findall(path.read_bytes())]
     assert expected, f"{path.name} has no '# expect:' lines"
+    return expected
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.stem)
+def test_bad_entry_reports_expected_problems(path: Path, capsys: pytest.CaptureFixture[str]):
+    expected = expected_problems(path)
     code = main(["validate", "--index", str(INDEX), str(path)])
     output = capsys.readouterr().out
     assert code == 1
@@ -135,6 +141,24 @@ def test_readme_inside_the_index_becomes_the_description(tmp_path: Path):
     assert result.index.entries["tool"].description.startswith("# Tool")
 
 
+def test_readme_holding_control_characters_is_refused_at_the_readme_key(tmp_path: Path):
+    index = tmp_path / "index"
+    shutil.copytree(INDEX / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "packages" / "tool.md").write_text("# Tool\n\ntabs\tare fine\n"
+                                                "but \x1b[2J is not, nor \u202e\n")
+    (index / "packages" / "tool.yaml").write_text(
+        "name: tool\nkind: bpf\nsummary: s\nowners: [a]\nlicense: MIT\n"
+        "readme: tool.md\nversions:\n  - {version: 1.0.0, ref: 'ghcr.io/a/tool:1.0.0'}\n")
+    from generator.validate import validate_index
+
+    result = validate_index(index)
+    assert [(p.line, p.field_path, p.code, p.message) for p in result.problems] == [
+        (6, "readme", "control-character",
+         "'tool.md' holds the control characters \\x1b, \\u202e (first on its line 4)")]
+    assert result.index.entries == {}
+
+
 def test_loader_keeps_positions_of_keys_and_values():
     document, problems = load_bytes(b"name: x\nversions:\n  - version: 1.0.0\n    ref: r\n",
                                     "f.yaml")
@@ -160,18 +184,30 @@ def test_loader_refuses_hostile_or_odd_yaml(text: bytes, message: str):
 @pytest.mark.parametrize("path", [*CORPUS_FILES, INDEX / "packages" / "opensnoop.yaml"],
                          ids=lambda p: p.stem)
 def test_fast_schema_check_agrees_with_jsonschema(path: Path):
-    """fastjsonschema only short-cuts valid files; it must never pass what jsonschema fails."""
+    """fastjsonschema only short-cuts valid files; it must never pass what jsonschema fails.
+
+    A file the loader refuses never reaches either schema check: then the
+    loader's own problems must be the file's expected ones, each at its place.
+    """
+    from fastjsonschema import JsonSchemaException
+
     from generator import schema
 
-    document, _ = load_bytes(path.read_bytes(), str(path))
+    document, problems = load_bytes(path.read_bytes(), str(path))
     if document is None:
+        assert problems, "a document that did not load must say why"
+        found = {(p.line, p.col, p.field_path or "-", p.message) for p in problems}
+        assert len(found) == len(expected_problems(path)), found
+        for line, col, field, message in expected_problems(path):
+            assert any((at_line, at_col, at_field) == (line, col, field) and message in text
+                       for at_line, at_col, at_field, text in found), (line, col, message, found)
         return
     slow = list(schema.validator(INDEX / "schema", schema.ENTRY_SCHEMA).iter_errors(
         document.data))
-    try:
+    try:  # any other exception is a crash of the validator, and fails the test
         schema.fast_validator(INDEX / "schema", schema.ENTRY_SCHEMA)(document.data)
         fast_ok = True
-    except Exception:
+    except JsonSchemaException:
         fast_ok = False
     assert fast_ok == (slow == [])
 

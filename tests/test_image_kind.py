@@ -122,16 +122,17 @@ def image_hub(registry, tmp_path_factory):
 
 
 @pytest.fixture
-def env(tmp_path, image_hub):
+def env(env, image_hub):
     """ecli with the index as its only source, podman with per-test storage."""
     with short_folder() as state:
-        yield from _ecli_env(tmp_path, image_hub, state)
+        yield from _ecli_env(env, image_hub, state)
 
 
-def _ecli_env(tmp_path: Path, image_hub: dict, state: Path) -> Iterator[dict[str, str]]:
-    environment = {**podman_env(state, image_hub["registry"].host),
-                   "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": "",
+def _ecli_env(base: dict[str, str], image_hub: dict,
+              state: Path) -> Iterator[dict[str, str]]:
+    environment = {**podman_env(state, image_hub["registry"].host), **base,
                    "ECLI_CONTAINER_ENGINE": "podman"}
+    del environment["DOCKER_CONFIG"]  # podman fails on a DOCKER_CONFIG without config.json
     added = run_ecli("sources", "add", "test", str(image_hub["folder"]), env=environment)
     assert added.returncode == 0, added.stderr
     yield environment

@@ -17,33 +17,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
 from ecli.oci import artifact
 from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
 
-from bpf_objects import OPENSNOOP, compile_bpf
 from ecli_process import RunningEcli, ecli_command, programs_left, run_ecli
 from pm_fixtures import bundle_tar, index_document, push_bundle, write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-DANGEROUS = ROOT / "tests" / "bpf" / "send_signal_never.bpf.c"
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("inspect-objects")
-    return {"dangerous": compile_bpf(DANGEROUS, out), "opensnoop": compile_bpf(OPENSNOOP, out)}
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": ""}
+DANGEROUS = "send_signal_never"  # tests/bpf: an object calling a dangerous helper
 
 
 def test_inspect_json_lists_programs_maps_helpers_and_the_danger(objects, env):
-    result = run_ecli("inspect", "--json", str(objects["dangerous"]), env=env)
+    result = run_ecli("inspect", "--json", str(objects[DANGEROUS]), env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     (obj,) = report["objects"]
@@ -80,7 +66,7 @@ def test_inspect_bad_targets_are_one_line(tmp_path, env):
 
 
 def test_run_refuses_a_dangerous_object_without_a_terminal(objects, env):
-    result = run_ecli("run", "--duration", "1", str(objects["dangerous"]), env=env,
+    result = run_ecli("run", "--duration", "1", str(objects[DANGEROUS]), env=env,
                       stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
@@ -92,7 +78,7 @@ def test_run_refuses_a_dangerous_object_without_a_terminal(objects, env):
 
 
 def test_run_with_yes_attaches_and_sees_a_real_event(objects, env):
-    run = RunningEcli(["--yes", "--json", str(objects["dangerous"])], env=env)
+    run = RunningEcli(["--yes", "--json", str(objects[DANGEROUS])], env=env)
     run.wait_attached()
     folder = Path(tempfile.mkdtemp(prefix="ec"))  # short paths: the event keeps 48 bytes
     paths = []
@@ -141,7 +127,7 @@ def _on_terminal(argv: list[str], answer: bytes, env: dict[str, str]) -> tuple[i
 
 
 def test_on_a_terminal_the_user_is_asked(objects, env):
-    argv = ecli_command("run", "--duration", "1", str(objects["dangerous"]))
+    argv = ecli_command("run", "--duration", "1", str(objects[DANGEROUS]))
     code, text = _on_terminal(argv, b"n\n", env)
     assert code == 2 and "send-signal (dangerous). Run it? [y/N]" in text
     assert "not run (answered 'n')" in text and "attached" not in text
@@ -181,7 +167,7 @@ def _bundle_with_object(folder: Path, obj: Path) -> Store:
 
 
 def test_a_bundle_shows_its_objects_and_asks_too(objects, env, tmp_path):
-    layout = _bundle_with_object(tmp_path / "bundle", objects["dangerous"]).root
+    layout = _bundle_with_object(tmp_path / "bundle", objects[DANGEROUS]).root
     result = run_ecli("inspect", "--json", str(layout), env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

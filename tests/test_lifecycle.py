@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from bpf_objects import KPROBE_ONLY, OPENSNOOP, compile_objects
 from ecli_process import (
     PROGRAM_LINE,
     bpf_program_ids,
@@ -23,17 +22,6 @@ from ecli_process import (
 )
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return compile_objects(tmp_path_factory.mktemp("objects"), OPENSNOOP, KPROBE_ONLY)
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A state directory of this test's own: other runs on the machine are not ours."""
-    return {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
 
 
 def ecli(env: dict[str, str], *args: str, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,12 +28,6 @@ from ecli_process import run_ecli
 from pm_fixtures import bundle_layout, bundle_tar, hello_script
 
 pytestmark = pytest.mark.registry
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": "",
-            "DOCKER_CONFIG": str(tmp_path / "docker")}
 
 
 def _sha256(path: Path) -> str:

@@ -51,12 +51,10 @@ def hub(registry, tmp_path_factory):
 
 
 @pytest.fixture
-def env(tmp_path, hub):
-    environment = {**os.environ, "ECLI_HOME": str(tmp_path / "home"),
-                   "ECLI_DEFAULT_SOURCE": ""}
-    assert run_ecli("sources", "add", "test", str(hub["folder"]), env=environment
-                    ).returncode == 0
-    return environment
+def env(env, hub):
+    """The shared environment with the test hub as its only source."""
+    assert run_ecli("sources", "add", "test", str(hub["folder"]), env=env).returncode == 0
+    return env
 
 
 def ok(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,6 @@ import base64
 import contextlib
 import http.server
 import json
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,12 +31,6 @@ USER, PASSWORD = "alice", "s3cret-pass"
 def tls_registry(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     with htpasswd_registry(tmp_path_factory.mktemp("tls-registry"), {USER: PASSWORD}) as running:
         yield running
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": "",
-            "DOCKER_CONFIG": str(tmp_path / "docker")}
 
 
 def test_login_push_pull_logout(tls_registry, env, tmp_path):

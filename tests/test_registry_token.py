@@ -43,12 +43,6 @@ def tokened(tmp_path_factory):
         yield running
 
 
-@pytest.fixture
-def env(tmp_path):
-    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": "",
-            "DOCKER_CONFIG": str(tmp_path / "docker")}
-
-
 def _store_is_empty(env: dict[str, str]) -> bool:
     blobs = Path(env["ECLI_HOME"]) / "cache" / "oci" / "blobs"
     return not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))

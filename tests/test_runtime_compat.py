@@ -20,7 +20,7 @@ import pytest
 
 from ecli.oci import reference
 
-from bpf_objects import ROOT, compile_bpf
+from bpf_objects import ROOT
 from bumblebee import push_bumblebee
 from ecli_process import RunningEcli, programs_left, touch_unique
 
@@ -38,12 +38,6 @@ def short_dir() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="ec"))
     yield folder
     shutil.rmtree(folder)
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    out = tmp_path_factory.mktemp("compat")
-    return {s.name.removesuffix(".bpf.c"): compile_bpf(s, out) for s in BPF_TESTS.glob("*.bpf.c")}
 
 
 def run_and_open(obj, tmp_path, *extra: str) -> tuple[list[dict], str, RunningEcli]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bpf_objects import ROOT, compile_bpf
+from bpf_objects import ROOT
 from ecli_process import (
     RunningEcli,
     bpf_program_ids,
@@ -24,13 +24,6 @@ from ecli_process import (
 
 pytestmark = pytest.mark.root
 BPF_TESTS = ROOT / "tests" / "bpf"
-
-
-@pytest.fixture(scope="module")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("objects")
-    sources = [ROOT / "examples" / "opensnoop" / "opensnoop.bpf.c", *BPF_TESTS.glob("*.bpf.c")]
-    return {s.name.removesuffix(".bpf.c"): compile_bpf(s, out) for s in sources}
 
 
 def test_opensnoop_reports_a_file_this_test_opens(objects, tmp_path):

@@ -16,13 +16,6 @@ from index_fixtures import package, serve, write_index
 
 
 @pytest.fixture
-def env(tmp_path):
-    # No preconfigured public hub here: these tests see only the sources they add
-    # (tests/test_package_manager.py covers the default source).
-    return {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": ""}
-
-
-@pytest.fixture
 def index_dir(tmp_path):
     return write_index(tmp_path / "api" / "v1", [
         package("opensnoop", "Trace open() system calls", ("file", "open")),
