@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from ecli.errors import TransportError
-from ecli.net.transport import Transport
+from ecli.net.transport import HTTPTransport
 from ecli.oci import auth
 
 from ecli_process import run_ecli
@@ -54,6 +54,12 @@ def _store_is_empty(env: dict[str, str]) -> bool:
     return not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
 
 
+def _sorted_actions(scope: str) -> str:
+    """A scope with its actions sorted: distribution writes them in either order."""
+    resource, _, actions = scope.rpartition(":")
+    return f"{resource}:{','.join(sorted(actions.split(',')))}"
+
+
 def test_token_flow_login_push_pull(tokened, env, tmp_path):
     host, cert, tokens = tokened
     bundle_layout(tmp_path / "proj" / "build", "tokened", "1.0.0")
@@ -80,7 +86,7 @@ def test_token_flow_login_push_pull(tokened, env, tmp_path):
     pushed = run_ecli("push", ref, "--dir", str(tmp_path / "proj"), "--json", env=env)
     assert pushed.returncode == 0, pushed.stderr
     # a pull-scoped token for the first HEAD, a pull+push one when the upload asks: no more
-    assert [seen["scope"] for seen in tokens.seen] == [
+    assert [[_sorted_actions(scope) for scope in seen["scope"]] for seen in tokens.seen] == [
         ["repository:team/tokened:pull"], ["repository:team/tokened:pull,push"]]
     assert {seen["user"] for seen in tokens.seen} == {USER}
     assert {seen["service"] for seen in tokens.seen} == {"ebpfhub-test-registry"}
@@ -245,7 +251,7 @@ def test_redirects_drop_authorization_on_another_host() -> None:
     with http_server({"/blob": (200, {}, payload)}) as (storage, stored_seen), \
             http_server({"/v2/x/blobs/d": (307, {"Location": f"{storage}/blob"}, b""),
                          "/same": (302, {"Location": "/v2/x/blobs/d"}, b"")}) as (front, seen):
-        transport = Transport()
+        transport = HTTPTransport()
         response = transport.request("GET", f"{front}/same",
                                      headers={"Authorization": "Bearer secret"})
         with response:
@@ -260,7 +266,7 @@ def test_redirects_drop_authorization_on_another_host() -> None:
 def test_connections_are_kept_alive() -> None:
     with http_server({"/a": (200, {}, b"a" * 10), "/missing-body": (404, {}, b"x" * 100)}
                      ) as (base, seen):
-        transport = Transport()
+        transport = HTTPTransport()
         for path in ("/a", "/missing-body", "/a", "/a"):
             transport.request("GET", base + path).close()  # small bodies are drained
         transport.close()
@@ -274,15 +280,15 @@ def test_silent_server_times_out_and_refused_port_is_unreachable() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         port = silent.getsockname()[1]
-        transport = Transport(timeouts=(1.0, 0.3))
+        transport = HTTPTransport(connect_timeout=1.0, idle_timeout=0.3)
         with pytest.raises(TransportError) as caught:
             transport.request("GET", f"http://127.0.0.1:{port}/v2/")
         assert caught.value.kind == "timeout" and caught.value.host == f"127.0.0.1:{port}"
     with pytest.raises(TransportError) as refused:
-        Transport().request("GET", f"http://127.0.0.1:{port}/v2/")
+        HTTPTransport().request("GET", f"http://127.0.0.1:{port}/v2/")
     assert (refused.value.kind, refused.value.reason) == ("unreachable", "connection refused")
     with pytest.raises(TransportError) as dns:
-        Transport().request("GET", "https://no-such-host.invalid/v2/")
+        HTTPTransport().request("GET", "https://no-such-host.invalid/v2/")
     assert dns.value.kind == "unreachable" and "\n" not in str(dns.value)
 
 
