@@ -15,8 +15,6 @@ import contextlib
 import http.server
 import json
 import os
-import threading
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from ecli.oci import auth
 
 from ecli_process import run_ecli
 from index_fixtures import serving
+from net_servers import running_proxy
 from pm_fixtures import bundle_layout
 from token_server import htpasswd_registry, token_registry
 
@@ -336,50 +335,6 @@ def test_unknown_host_is_one_line_naming_host_and_reference(env):
 
 
 # -- proxies ------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def running_proxy() -> Iterator[tuple[str, list[str]]]:
-    """A forward proxy on 127.0.0.1: CONNECT tunnels and absolute-form requests, each
-    connection piped to the host it names; yields (its URL, the first line of each)."""
-    import socket
-    import socketserver
-
-    seen: list[str] = []
-
-    def pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            client: socket.socket = self.request
-            head = b""
-            while b"\r\n\r\n" not in head and (data := client.recv(65536)):
-                head += data
-            line = head.split(b"\r\n", 1)[0].decode()
-            seen.append(line)
-            method, target, _ = line.split(" ", 2)
-            address = target if method == "CONNECT" else urllib.parse.urlsplit(target).netloc
-            host, _, port = address.rpartition(":")
-            upstream = socket.create_connection((host, int(port)), timeout=30)
-            if method == "CONNECT":
-                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                head = head.split(b"\r\n\r\n", 1)[1]
-            upstream.sendall(head)  # an absolute-form request goes on as it is
-            back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
-            back.start()
-            pipe(client, upstream)
-            back.join(timeout=30)
-            upstream.close()
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    with serving(server) as url:
-        yield url, seen
 
 
 def test_proxies_from_the_environment(registry, htpasswd, env, tmp_path):
