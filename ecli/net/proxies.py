@@ -43,7 +43,8 @@ def bypassed(netloc: str, no_proxy: str) -> bool:
     """True when `no_proxy` lists the host of `netloc` (with or without its port)."""
     parts = urllib.parse.urlsplit(f"//{netloc}")
     host = (parts.hostname or "").lower()
-    with_port = f"{host}:{parts.port}" if parts.port else host
+    port = netloc.rpartition(":")[2] if not netloc.endswith("]") else ""
+    with_port = f"{host}:{port}" if port.isdigit() else host
     for entry in no_proxy.split(","):
         entry = entry.strip().lstrip(".").lower().replace("[", "").replace("]", "")
         if entry == "*":
