@@ -229,10 +229,10 @@ def _fetch_url(url: str, destination: Path, tmp_dir: Path) -> None:
     from ecli.net.transport import HTTPTransport
     from ecli.packages.index_client import fetching, open_url
 
+    transport = HTTPTransport()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="download-")
-    transport = HTTPTransport()
     try:
         with open(fd, "wb") as out, fetching(url), open_url(transport, url) as response:
             done = 0
