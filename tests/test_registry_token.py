@@ -15,19 +15,18 @@ import contextlib
 import http.server
 import json
 import os
-import threading
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ecli.errors import TransportError
-from ecli.net.transport import Transport
+from ecli.net.transport import HTTPTransport
 from ecli.oci import auth
 
 from ecli_process import run_ecli
 from index_fixtures import serving
+from net_servers import running_proxy
 from pm_fixtures import bundle_layout
 from token_server import htpasswd_registry, token_registry
 
@@ -46,6 +45,12 @@ def tokened(tmp_path_factory):
 def _store_is_empty(env: dict[str, str]) -> bool:
     blobs = Path(env["ECLI_HOME"]) / "cache" / "oci" / "blobs"
     return not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
+
+
+def _sorted_actions(scope: str) -> str:
+    """A scope with its actions sorted: distribution writes them in either order."""
+    resource, _, actions = scope.rpartition(":")
+    return f"{resource}:{','.join(sorted(actions.split(',')))}"
 
 
 def test_token_flow_login_push_pull(tokened, env, tmp_path):
@@ -74,7 +79,7 @@ def test_token_flow_login_push_pull(tokened, env, tmp_path):
     pushed = run_ecli("push", ref, "--dir", str(tmp_path / "proj"), "--json", env=env)
     assert pushed.returncode == 0, pushed.stderr
     # a pull-scoped token for the first HEAD, a pull+push one when the upload asks: no more
-    assert [seen["scope"] for seen in tokens.seen] == [
+    assert [[_sorted_actions(scope) for scope in seen["scope"]] for seen in tokens.seen] == [
         ["repository:team/tokened:pull"], ["repository:team/tokened:pull,push"]]
     assert {seen["user"] for seen in tokens.seen} == {USER}
     assert {seen["service"] for seen in tokens.seen} == {"ebpfhub-test-registry"}
@@ -239,7 +244,7 @@ def test_redirects_drop_authorization_on_another_host() -> None:
     with http_server({"/blob": (200, {}, payload)}) as (storage, stored_seen), \
             http_server({"/v2/x/blobs/d": (307, {"Location": f"{storage}/blob"}, b""),
                          "/same": (302, {"Location": "/v2/x/blobs/d"}, b"")}) as (front, seen):
-        transport = Transport()
+        transport = HTTPTransport()
         response = transport.request("GET", f"{front}/same",
                                      headers={"Authorization": "Bearer secret"})
         with response:
@@ -254,7 +259,7 @@ def test_redirects_drop_authorization_on_another_host() -> None:
 def test_connections_are_kept_alive() -> None:
     with http_server({"/a": (200, {}, b"a" * 10), "/missing-body": (404, {}, b"x" * 100)}
                      ) as (base, seen):
-        transport = Transport()
+        transport = HTTPTransport()
         for path in ("/a", "/missing-body", "/a", "/a"):
             transport.request("GET", base + path).close()  # small bodies are drained
         transport.close()
@@ -268,15 +273,15 @@ def test_silent_server_times_out_and_refused_port_is_unreachable() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         port = silent.getsockname()[1]
-        transport = Transport(timeouts=(1.0, 0.3))
+        transport = HTTPTransport(connect_timeout=1.0, idle_timeout=0.3)
         with pytest.raises(TransportError) as caught:
             transport.request("GET", f"http://127.0.0.1:{port}/v2/")
         assert caught.value.kind == "timeout" and caught.value.host == f"127.0.0.1:{port}"
     with pytest.raises(TransportError) as refused:
-        Transport().request("GET", f"http://127.0.0.1:{port}/v2/")
+        HTTPTransport().request("GET", f"http://127.0.0.1:{port}/v2/")
     assert (refused.value.kind, refused.value.reason) == ("unreachable", "connection refused")
     with pytest.raises(TransportError) as dns:
-        Transport().request("GET", "https://no-such-host.invalid/v2/")
+        HTTPTransport().request("GET", "https://no-such-host.invalid/v2/")
     assert dns.value.kind == "unreachable" and "\n" not in str(dns.value)
 
 
@@ -324,50 +329,6 @@ def test_unknown_host_is_one_line_naming_host_and_reference(env):
 
 
 # -- proxies ------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def running_proxy() -> Iterator[tuple[str, list[str]]]:
-    """A forward proxy on 127.0.0.1: CONNECT tunnels and absolute-form requests, each
-    connection piped to the host it names; yields (its URL, the first line of each)."""
-    import socket
-    import socketserver
-
-    seen: list[str] = []
-
-    def pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            client: socket.socket = self.request
-            head = b""
-            while b"\r\n\r\n" not in head and (data := client.recv(65536)):
-                head += data
-            line = head.split(b"\r\n", 1)[0].decode()
-            seen.append(line)
-            method, target, _ = line.split(" ", 2)
-            address = target if method == "CONNECT" else urllib.parse.urlsplit(target).netloc
-            host, _, port = address.rpartition(":")
-            upstream = socket.create_connection((host, int(port)), timeout=30)
-            if method == "CONNECT":
-                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                head = head.split(b"\r\n\r\n", 1)[1]
-            upstream.sendall(head)  # an absolute-form request goes on as it is
-            back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
-            back.start()
-            pipe(client, upstream)
-            back.join(timeout=30)
-            upstream.close()
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    with serving(server) as url:
-        yield url, seen
 
 
 def test_proxies_from_the_environment(registry, htpasswd, env, tmp_path):

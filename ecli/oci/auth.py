@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ecli.errors import RegistryError, TransportError
-from ecli.net.transport import Response, Transport
+from ecli.net.base import Response, Transport
 from ecli.oci.credentials import Credential
 
 MAX_TOKEN_BYTES = 1 << 20

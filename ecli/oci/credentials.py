@@ -10,9 +10,9 @@ the helpers. A user name of `<token>` marks an identity token (an OAuth2
 refresh token), which the Bearer flow trades for an access token.
 
 A CA for a registry with a private certificate lives where docker keeps
-them, `certs.d/HOST[:PORT]/ca.crt`; `ecli login --ca-file` copies it there
-so every later pull and push trusts it. Registries with a CA are spoken to
-over HTTPS even on loopback.
+them, `certs.d/HOST[:PORT]/ca.crt` (`ecli.net.trust` owns that place and
+reads it for every connection); `ecli login --ca-file` copies it there so
+every later pull and push trusts it.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from pathlib import Path
 
 from ecli.errors import RegistryError, UsageError
 from ecli.files import write_atomic
+from ecli.net.basic import basic_header, basic_token
+from ecli.net.trust import ca_path
 from ecli.paths import Paths
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$")
-CA_FILE_ENV = "ECLI_CA_FILE"
 IDENTITY_TOKEN_USER = "<token>"
 HELPER_TIMEOUT = 30.0
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
@@ -49,11 +50,11 @@ class Credential:
     @property
     def encoded(self) -> str:
         """base64 of `user:password`: docker's `auth` field, and HTTP Basic's token."""
-        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return basic_token(self.username, self.password)
 
     def basic_header(self) -> str:
         """The value of an `Authorization` header for HTTP Basic."""
-        return "Basic " + self.encoded
+        return basic_header(self.username, self.password)
 
     @classmethod
     def decode(cls, auth: str, path: Path, key: str, hint: str | None = None) -> Credential:
@@ -222,16 +223,6 @@ def _from_helper(name: str, server: str) -> Credential | None:
 # -- trusted CAs ------------------------------------------------------------------
 
 
-def ca_file(registry: str, paths: Paths | None = None) -> Path | None:
-    """The CA to trust for `registry`: ECLI_CA_FILE, else certs.d/REGISTRY/ca.crt."""
-    explicit = os.environ.get(CA_FILE_ENV)
-    if explicit:
-        return Path(explicit)
-    paths = paths or Paths.from_environment()
-    candidate = paths.certs_dir / registry / "ca.crt"
-    return candidate if candidate.is_file() else None
-
-
 def trust(paths: Paths, registry: str, source: Path) -> Path:
     """Copy a CA certificate (PEM) to certs.d/REGISTRY/ca.crt."""
     try:
@@ -240,6 +231,6 @@ def trust(paths: Paths, registry: str, source: Path) -> Path:
         raise UsageError(f"{source}: cannot read the CA file: {exc.strerror}") from None
     if b"-----BEGIN CERTIFICATE-----" not in pem:
         raise UsageError(f"{source}: not a PEM certificate")
-    target = paths.certs_dir / check_host(registry) / "ca.crt"
+    target = ca_path(paths, check_host(registry))
     write_atomic(target, pem)
     return target

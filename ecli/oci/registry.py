@@ -1,7 +1,8 @@
 """The only OCI registry client: resolve, pull into the store, push from a layout.
 
-On the standard library alone: HTTP through ecli.net.transport (`http.client`,
-kept-alive connections, the registry's CA), 401 challenges answered by
+On the standard library alone: HTTP through an ecli.net transport (`http.client`,
+kept-alive connections, the registry's CA, an overall deadline per request),
+401 challenges answered by
 ecli.oci.auth (Basic, and the Bearer token flow), credentials asked of
 ecli.oci.credentials (ecli's auth.json, docker's config.json, credential helpers).
 A pull costs no more start-up than that: requests and oras-py, which this
@@ -33,7 +34,8 @@ from ecli.errors import (
     RegistryError,
     TransportError,
 )
-from ecli.net.transport import CHUNK_SIZE, Response, Transport
+from ecli.net import trust
+from ecli.net.base import CHUNK_SIZE, Response, Transport
 from ecli.oci import artifact, mediatypes
 from ecli.oci.auth import Authenticator, error_detail
 from ecli.oci.config import MAX_CONFIG_BYTES
@@ -130,7 +132,7 @@ def check_login(registry: str, username: str, password: str) -> None:
 
 def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
          platform: Platform | None = None, mirrors: Sequence[str] = (),
-         force: bool = False) -> PulledArtifact:
+         force: bool = False, transport: Transport | None = None) -> PulledArtifact:
     """Fetch the package `ref` names into `store`, verify every byte, tag it `str(ref)`.
 
     An image index is followed to the manifest of `platform` (the host's by
@@ -138,13 +140,13 @@ def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
     unless `force` (pull policy `always`). `mirrors` are hosts tried in order
     before the registry itself; any failure on a mirror moves to the next,
     and since every byte is checked against its digest, a mirror cannot
-    change what is pulled.
+    change what is pulled. `transport` replaces the network (tests).
     """
     if ref.digest and store.has(ref.digest) and not force:
         return _already_stored(ref, store, platform)
     for endpoint in (*mirrors, None):
         try:
-            with _Client(ref, endpoint) as client:
+            with _Client(ref, endpoint, transport) as client:
                 return _pull_from(client, ref, store, progress, platform)
         except DigestMismatchError:
             raise
@@ -272,12 +274,12 @@ def _pick_manifest(store: Store, ref: OciReference, source_ref: str | None) -> s
 def _fail(ref: OciReference, exc: TransportError, action: str) -> RegistryError:
     """A transport failure as the one-line error users know, naming the reference."""
     if exc.kind == "tls":
-        return RegistryError(f"{ref}: TLS error talking to {exc.host}: {exc.reason}",
+        return RegistryError(f"{ref}: {exc.message}",
                              hint=f"for a registry on plain HTTP, list it in {INSECURE_ENV}")
     if exc.kind == "timeout":
-        return RegistryError(f"{ref}: {exc.host} did not answer in time")
+        return RegistryError(f"{ref}: {action}: {exc.message}")
     if exc.kind == "unreachable":
-        return RegistryError(f"{ref}: cannot reach {exc.host}: {exc.reason}",
+        return RegistryError(f"{ref}: {exc.message}",
                              hint="is the registry running and the address right?")
     return RegistryError(f"{ref}: {action} failed: {exc.reason}")
 
@@ -285,17 +287,23 @@ def _fail(ref: OciReference, exc: TransportError, action: str) -> RegistryError:
 class _Client:
     """One repository on one registry: URLs, credentials, error translation."""
 
-    def __init__(self, ref: OciReference, endpoint: str | None = None) -> None:
+    def __init__(self, ref: OciReference, endpoint: str | None = None,
+                 transport: Transport | None = None) -> None:
         from ecli.oci import credentials
 
         self.ref = ref
         registry = endpoint or ref.registry
         self.host = "registry-1.docker.io" if registry in ("docker.io", "index.docker.io") \
             else registry
-        ca = credentials.ca_file(registry)
+        ca = trust.ca_file(registry)
         self.scheme = "http" if is_plain_http(registry) and ca is None else "https"
         self.base = f"{self.scheme}://{self.host}/v2/{ref.repository}"
-        self.transport = Transport(ca)
+        self._own_transport = transport is None
+        if transport is None:
+            from ecli.net.transport import HTTPTransport
+
+            transport = HTTPTransport(ca_file=ca)  # its token service and storage too
+        self.transport = transport
         self.auth = Authenticator(str(ref), self.transport,
                                   lambda: credentials.lookup(registry))
 
@@ -309,7 +317,8 @@ class _Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.transport.close()
+        if self._own_transport:
+            self.transport.close()
 
     # -- requests ---------------------------------------------------------------
 
@@ -396,14 +405,13 @@ class _Client:
                 store.write_blob(chunks(), blob.digest, expected_size=blob.size,
                                  where=f"{self.ref}: {label}")
             except TransportError as exc:
-                raise RegistryError(f"{self.ref}: download of {label} failed: "
-                                    f"{exc.reason}") from None
+                raise _fail(self.ref, exc, f"download of {label}") from None
 
     def _read_limited(self, response: Response, limit: int, what: str) -> bytes:
         try:
             data = response.read(limit)
         except TransportError as exc:
-            raise RegistryError(f"{self.ref}: reading the {what} failed: {exc.reason}") from None
+            raise _fail(self.ref, exc, f"reading the {what}") from None
         if len(data) > limit:
             raise ArtifactError(f"{self.ref}: {what} is larger than {limit} bytes")
         return data

@@ -10,26 +10,34 @@ One unreachable source does not stop the others: lookups skip it with a
 warning (in `warnings`, printed by the CLI) as long as another source
 answers; `update` falls back to the cached copy and says how old it is.
 With `offline`, nothing is fetched over the network (pull policy `never`).
+
+Remote sources are read through an ecli.net transport, as registries are:
+the host's CA from certs.d, proxies from the environment, and an overall
+deadline per request (ECLI_HTTP_TIMEOUT). `open_url` and `fetching` are
+the package side's HTTP errors, shared with URL downloads (ecli.packages.locate).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from ecli.errors import NotFoundError, SourceError
+from ecli.errors import NotFoundError, SourceError, TransportError
 from ecli.files import write_atomic
 from ecli.hubindex import model
 from ecli.oci.config import NAME_PATTERN
 from ecli.packages.sources import Source, load
 from ecli.paths import Paths
 
-FETCH_TIMEOUT_SECONDS = 10
+if TYPE_CHECKING:
+    from ecli.net.base import Response, Transport
+
 META_FILE = "meta.json"
 ENTRIES_FILE = "entries.tsv"  # the checked catalog, flattened for fast search and lookup
 _ENTRIES_HEADER = "ecli-entries 1\n"
@@ -67,10 +75,18 @@ class Fetched:
 
 
 class IndexClient:
-    def __init__(self, paths: Paths, *, offline: bool = False) -> None:
+    """The sources' indexes: fetched by `update`, looked up from the cache.
+
+    `transport` replaces the network (tests); by default each `update` and
+    each package document fetched opens its own HTTPTransport, and closes it.
+    """
+
+    def __init__(self, paths: Paths, *, offline: bool = False,
+                 transport: Transport | None = None) -> None:
         self.paths = paths
         self.sources = load(paths.sources_file)
         self.offline = offline
+        self.transport = transport
         self.warnings: list[str] = []
 
     def require_sources(self) -> list[Source]:
@@ -96,15 +112,19 @@ class IndexClient:
     def update(self, source: Source) -> UpdateResult:
         if self.offline and source.is_remote:
             raise SourceError(f"{source.name}: not fetching the index (--pull never)")
+        with self._reader() as reader:
+            return self._update(source, reader)
+
+    def _update(self, source: Source, reader: _Reader) -> UpdateResult:
         folder = self._folder(source)
         meta = self._meta(folder)
-        root_fetch = _fetch(source, model.ROOT_FILE, meta.get(model.ROOT_FILE, {}))
+        root_fetch = reader.fetch(source, model.ROOT_FILE, meta.get(model.ROOT_FILE, {}))
         if root_fetch.body is None and (folder / model.CATALOG_FILE).exists():
             (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
             return UpdateResult(source, False, self._count(source))
         root_raw = root_fetch.body or (folder / model.ROOT_FILE).read_bytes()
         root = model.load_root(root_raw, _where(source, model.ROOT_FILE))
-        catalog_fetch = _fetch(source, root.catalog, meta.get(root.catalog, {}))
+        catalog_fetch = reader.fetch(source, root.catalog, meta.get(root.catalog, {}))
         if catalog_fetch.body is None and (folder / model.CATALOG_FILE).exists():
             write_atomic(folder / model.ROOT_FILE, root_raw)
             (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
@@ -218,13 +238,22 @@ class IndexClient:
             self.update(source)
         root = model.load_root(root_path.read_bytes(), str(root_path))
         relative = root.packages.replace("{name}", name)
-        raw = _fetch(source, relative, {}).body or b""
+        with self._reader() as reader:
+            raw = reader.fetch(source, relative, {}).body or b""
         document = model.load_package(raw, _where(source, relative))
         if document.name != name:
             raise SourceError(f"{_where(source, relative)}: describes {document.name!r}, "
                               f"not {name!r}")
         write_atomic(cached, raw)
         return document
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[_Reader]:
+        reader = _Reader(self.transport)
+        try:
+            yield reader
+        finally:
+            reader.close()
 
     def _folder(self, source: Source) -> Path:
         return self.paths.index_cache_dir / source.name
@@ -271,38 +300,70 @@ def _where(source: Source, relative: str) -> str:
     return f"{source.location}{relative}" if source.is_remote else f"{source.location}/{relative}"
 
 
-def _fetch(source: Source, relative: str, validators: dict[str, str]) -> Fetched:
-    if ".." in relative.split("/") or relative.startswith("/"):
-        raise SourceError(f"{source.name}: refusing path {relative!r} outside the index")
-    if not source.is_remote:
-        path = Path(source.location) / relative
-        try:
-            return Fetched(path.read_bytes(), {})
-        except OSError as exc:
-            raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
-    return _fetch_http(source.location + relative, validators)
+class _Reader:
+    """Reads a source's documents: from its folder, or over HTTP through one transport
+    (the client's, else an HTTPTransport opened on first use and closed after)."""
+
+    def __init__(self, transport: Transport | None) -> None:
+        self._given = transport
+        self._opened: Transport | None = None
+
+    def fetch(self, source: Source, relative: str, validators: dict[str, str]) -> Fetched:
+        if ".." in relative.split("/") or relative.startswith("/"):
+            raise SourceError(f"{source.name}: refusing path {relative!r} outside the index")
+        if not source.is_remote:
+            path = Path(source.location) / relative
+            try:
+                return Fetched(path.read_bytes(), {})
+            except OSError as exc:
+                raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
+        return _fetch_http(self._transport(), source.location + relative, validators)
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
+
+    def _transport(self) -> Transport:
+        if self._given is not None:
+            return self._given
+        if self._opened is None:
+            from ecli.net.transport import HTTPTransport
+
+            self._opened = HTTPTransport()
+        return self._opened
 
 
-def _fetch_http(url: str, validators: dict[str, str]) -> Fetched:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={"User-Agent": "ecli"})
+def _fetch_http(transport: Transport, url: str, validators: dict[str, str]) -> Fetched:
+    """GET one document, conditionally when the cache has validators for it."""
+    headers = {}
     if "etag" in validators:
-        request.add_header("If-None-Match", validators["etag"])
+        headers["If-None-Match"] = validators["etag"]
     if "last-modified" in validators:
-        request.add_header("If-Modified-Since", validators["last-modified"])
-    try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
-            body = response.read(model.MAX_DOCUMENT_BYTES + 1)
-            headers = {k.lower(): v for k, v in response.headers.items()
-                       if k.lower() in ("etag", "last-modified")}
-            return Fetched(body, headers)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 304:
+        headers["If-Modified-Since"] = validators["last-modified"]
+    hint = "check the source URL, or work offline from the cache"
+    with fetching(url, hint), open_url(transport, url, headers, ok=(200, 304)) as response:
+        if response.status == 304:
             return Fetched(None, validators)
-        raise SourceError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SourceError(f"{url}: cannot fetch: {reason}",
-                          hint="check the source URL, or work offline from the cache") from None
+        body = response.read(model.MAX_DOCUMENT_BYTES)
+        kept = {name: value for name in ("etag", "last-modified")
+                if (value := response.headers.get(name))}
+    return Fetched(body, kept)
+
+
+@contextlib.contextmanager
+def fetching(url: str, hint: str | None = None) -> Iterator[None]:
+    """A failure below HTTP while fetching `url` as the one-line SourceError naming it."""
+    try:
+        yield
+    except TransportError as exc:
+        raise SourceError(f"{url}: {exc.message}", hint=hint) from None
+
+
+def open_url(transport: Transport, url: str, headers: Mapping[str, str] | None = None, *,
+             ok: tuple[int, ...] = (200,)) -> Response:
+    """GET `url` (inside `fetching`); the response when its status is one of `ok`."""
+    response = transport.request("GET", url, headers=headers)
+    if response.status not in ok:
+        response.close()
+        raise SourceError(f"{url}: HTTP {response.status} {response.reason}".rstrip())
+    return response

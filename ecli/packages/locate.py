@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 PULL_POLICIES = ("missing", "always", "never")
-DOWNLOAD_TIMEOUT_SECONDS = 20
 MAX_DOWNLOAD_BYTES = 1 << 30
 
 
@@ -224,29 +223,29 @@ def _download(target: targets.Target, paths: Paths, pull: str,
 
 
 def _fetch_url(url: str, destination: Path, tmp_dir: Path) -> None:
+    """Download `url` to `destination` whole or not at all, through an ecli.net transport."""
     import tempfile
-    import urllib.error
-    import urllib.request
 
+    from ecli.net.transport import HTTPTransport
+    from ecli.packages.index_client import fetching, open_url
+
+    transport = HTTPTransport()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="download-")
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "ecli"})
-        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response, \
-                open(fd, "wb") as out:
+        with open(fd, "wb") as out, fetching(url), open_url(transport, url) as response:
             done = 0
-            while chunk := response.read(1 << 16):
+            for chunk in response.iter_chunks():
                 done += len(chunk)
                 if done > MAX_DOWNLOAD_BYTES:
                     raise SourceError(f"{url}: larger than {MAX_DOWNLOAD_BYTES >> 20} MiB")
                 out.write(chunk)
         Path(tmp).replace(destination)
-    except urllib.error.HTTPError as exc:
-        raise SourceError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise SourceError(f"{url}: cannot download: {getattr(exc, 'reason', exc)}") from None
+    except OSError as exc:
+        raise SourceError(f"{url}: cannot save the download: {exc.strerror}") from None
     finally:
+        transport.close()
         Path(tmp).unlink(missing_ok=True)
 
 
