@@ -195,12 +195,13 @@ def test_unsupported_map_type_is_named(objects):
 
 def test_a_kernel_without_btf_is_named_before_loading(objects, monkeypatch, tmp_path):
     from ecli.errors import KernelFeatureError
+    from ecli.kernel import system
     from ecli.runtime import loader
     from ecli.runtime.spec import ObjectSpec
 
     spec = ObjectSpec.from_file(objects["opensnoop"])
     assert spec.uses_core  # it reads tracepoint fields through CO-RE relocations
-    monkeypatch.setattr(loader, "KERNEL_BTF", tmp_path / "no-such-btf")
+    monkeypatch.setattr(system, "VMLINUX_BTF", tmp_path / "no-such-btf")
     with pytest.raises(KernelFeatureError, match="this kernel has no BTF"), \
             loader.LoadedObject(spec, {}, "opensnoop"):
         pass

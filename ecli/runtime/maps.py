@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ecli.kernel.types import MAP_STACK_TRACE
 from ecli.runtime import btf as b
 from ecli.runtime import libbpf
 from ecli.runtime.decode import StructDecoder
-from ecli.runtime.spec import MAP_STACK_TRACE, MapSpec, ObjectSpec
+from ecli.runtime.spec import MapSpec, ObjectSpec
 
 if TYPE_CHECKING:
     from ecli.runtime.symbols import KernelSymbols, UserSymbols
