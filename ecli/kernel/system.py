@@ -9,7 +9,6 @@ tracing hooks (`ecli.runtime.attach.tracing`).
 from __future__ import annotations
 
 import os
-import platform
 import re
 from pathlib import Path
 
@@ -28,7 +27,7 @@ _RELEASE = re.compile(r"\d+(?:\.\d+)*")
 
 def release() -> str:
     """The running kernel's release, as uname -r prints it."""
-    return platform.release()
+    return os.uname().release
 
 
 def parse_release(text: str) -> tuple[int, ...]:

@@ -17,8 +17,18 @@ from typing import Any
 
 from ecli.errors import UsageError
 from ecli.runtime import btf as b
-from ecli.runtime.attach.settings import AttachSettings
 from ecli.runtime.spec import GlobalSpec, ObjectSpec
+
+
+@dataclass(frozen=True)
+class AttachSettings:
+    """Where to attach, as the user said it (`--pid`, `--ifname`, `--cgroup`, `--freq`);
+    the catalogue says which of them the object's hooks need."""
+
+    pid: int | None = None
+    ifname: str | None = None
+    cgroup: str | None = None  # default: the root of the cgroup v2 hierarchy
+    freq: int = 49
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import errno as errnos
 import os
-import platform
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -280,7 +279,7 @@ def _load_fentry(btf_id: int) -> tuple[int, int, str]:
 
 
 def _bpf(cmd: int, attr: bytes) -> int:
-    number = SYS_BPF.get(platform.machine())
+    number = SYS_BPF.get(os.uname().machine)
     if number is None:
         ctypes.set_errno(errnos.ENOSYS)
         return -1

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
 from ecli.runtime import maps
-from ecli.runtime.attach.hooks import Attached, AttachedProgram
+from ecli.runtime.attach import Attached, AttachedProgram
 from ecli.runtime.decode import RawDecoder, StructDecoder
 from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import LoadedObject

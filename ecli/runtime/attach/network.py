@@ -7,8 +7,8 @@ import socket
 from ecli.errors import UsageError
 from ecli.kernel.sections import Section
 from ecli.runtime import libbpf
-from ecli.runtime.attach.links import FdLink, LibbpfLink, attach_error, checked
-from ecli.runtime.attach.settings import AttachSettings
+from ecli.runtime.attach import FdLink, LibbpfLink, attach_error, checked
+from ecli.runtime.options import AttachSettings
 
 BPF_TCX_INGRESS, BPF_TCX_EGRESS = 46, 47
 

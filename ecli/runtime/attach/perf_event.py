@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 from collections.abc import Callable
 
@@ -12,8 +11,8 @@ from ecli.errors import KernelFeatureError, RuntimeLoadError, UsageError
 from ecli.kernel import system
 from ecli.kernel.sections import Section
 from ecli.runtime import libbpf
-from ecli.runtime.attach.links import LibbpfLink, attach_error
-from ecli.runtime.attach.settings import AttachSettings
+from ecli.runtime.attach import LibbpfLink, attach_error
+from ecli.runtime.options import AttachSettings
 
 PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK = 1, 0
 PERF_FLAG_FD_CLOEXEC = 8
@@ -47,9 +46,9 @@ def perf_event_open_cpu_clock(cpu: int, freq: int) -> int:
     attr = bytearray(128)
     struct.pack_into("<IIQQQQQ", attr, 0, PERF_TYPE_SOFTWARE, len(attr),
                      PERF_COUNT_SW_CPU_CLOCK, freq, 0, 0, PERF_ATTR_FREQ)
-    number = SYS_PERF_EVENT_OPEN.get(platform.machine())
+    number = SYS_PERF_EVENT_OPEN.get(os.uname().machine)
     if number is None:
-        raise KernelFeatureError(f"perf events are not supported on {platform.machine()} here")
+        raise KernelFeatureError(f"perf events are not supported on {os.uname().machine} here")
     buffer = ctypes.create_string_buffer(bytes(attr))
     syscall: Callable[..., int] = libbpf.libc().syscall
     fd = syscall(number, buffer, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC)

@@ -13,10 +13,12 @@ from ecli.errors import KernelFeatureError
 from ecli.kernel import system
 from ecli.kernel.sections import Section
 from ecli.runtime import libbpf
-from ecli.runtime.attach.links import LibbpfLink, checked
+from ecli.runtime.attach import LibbpfLink, checked
+from ecli.runtime.options import AttachSettings
 
 
-def attach(program: int, name: str, section: str, found: Section, where: str) -> list[LibbpfLink]:
+def attach(program: int, name: str, section: str, found: Section, _settings: AttachSettings,
+           where: str) -> list[LibbpfLink]:
     if found.tracefs:
         ensure_tracefs()
     return [checked(libbpf.get().bpf_program__attach(program), where, name, section, found)]

@@ -7,9 +7,9 @@ import ctypes
 from ecli.errors import RuntimeLoadError
 from ecli.kernel.sections import Section
 from ecli.runtime import libbpf
-from ecli.runtime.attach.links import LibbpfLink, checked
-from ecli.runtime.attach.settings import AttachSettings
+from ecli.runtime.attach import LibbpfLink, checked
 from ecli.runtime.attach.tracing import ensure_tracefs
+from ecli.runtime.options import AttachSettings
 
 
 def attach(program: int, name: str, section: str, found: Section, settings: AttachSettings,
