@@ -119,11 +119,8 @@ def test_every_field_type_decodes(objects):
     }
 
 
-@pytest.mark.parametrize(("args", "message"), [
+@pytest.mark.parametrize(("args", "message"), [  # every rule: tests/test_runtime_units.py
     (["--opt-u8", "256"], "--opt-u8: 256 is out of range [0, 255]"),
-    (["--opt-s32", "ten"], "--opt-s32: 'ten' is not an integer"),
-    (["--opt-color", "PINK"], "invalid choice: 'PINK'"),
-    (["--opt-name", "much-too-long"], "--opt-name: at most 7 bytes"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
 ])
 def test_bad_option_values_are_one_line_errors(objects, args, message):
