@@ -16,7 +16,7 @@ them; the loader gives the others their program type from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ecli.kernel.types import prog_type_release
 
@@ -45,9 +45,9 @@ _CAPABILITIES = {
 }  # any other program type: CAP_NET_ADMIN
 
 
-@dataclass(frozen=True)
-class Section:
-    """One of libbpf's section patterns and everything ecli needs to know about it."""
+class Section(NamedTuple):
+    """One of libbpf's section patterns and everything ecli needs to know about it.
+    (A NamedTuple: the catalogue is read on every `ecli run`, and defines cheaply.)"""
 
     pattern: str  # libbpf's spelling: 'kprobe+', 'tc/ingress', 'xdp'
     prog_type: str  # enum bpf_prog_type, lower case without the prefix: 'sched_cls'

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecli.errors import UsageError
 from ecli.runtime import btf as b
@@ -31,9 +31,9 @@ class AttachSettings:
     freq: int = 49
 
 
-@dataclass(frozen=True)
-class OptionText:
-    """What a package says about one of its options: a shorter flag, a description."""
+class OptionText(NamedTuple):
+    """What a package says about one of its options: a shorter flag, a description.
+    (A NamedTuple, like the other plain settings on `ecli run`'s path: cheap to define.)"""
 
     flag: str | None = None
     description: str = ""

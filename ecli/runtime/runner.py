@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
 from ecli.runtime import maps
@@ -46,14 +47,13 @@ class RunOutput(Protocol):
     def lost(self, lost: dict[str, int]) -> None: ...
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(NamedTuple):
     """What a package says about running it, as plain data (the CLI reads its config)."""
 
     description: str = ""
-    options: dict[str, OptionText] = field(default_factory=dict)  # by global name
-    fields: dict[str, str] = field(default_factory=dict)  # event field -> format
-    units: dict[str, str] = field(default_factory=dict)  # histogram map -> unit
+    options: Mapping[str, OptionText] = MappingProxyType({})  # by global name
+    fields: Mapping[str, str] = MappingProxyType({})  # event field -> format
+    units: Mapping[str, str] = MappingProxyType({})  # histogram map -> unit
 
 
 @dataclass(frozen=True)
