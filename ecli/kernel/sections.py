@@ -16,6 +16,7 @@ them; the loader gives the others their program type from here.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 from ecli.kernel.types import prog_type_release
@@ -222,6 +223,8 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
+@functools.cache
 def lookup(name: str) -> Section | None:
-    """The catalogue entry libbpf would pick for section `name`; None for one it rejects."""
+    """The catalogue entry libbpf would pick for section `name`; None for one it rejects.
+    (Cached: loading, options, analysis and attaching all ask about the same names.)"""
     return next((section for section in SECTIONS if section.matches(name)), None)

@@ -20,8 +20,7 @@ from ecli.runtime import btf as b
 from ecli.runtime.spec import GlobalSpec, ObjectSpec
 
 
-@dataclass(frozen=True)
-class AttachSettings:
+class AttachSettings(NamedTuple):
     """Where to attach, as the user said it (`--pid`, `--ifname`, `--cgroup`, `--freq`);
     the catalogue says which of them the object's hooks need."""
 
