@@ -24,9 +24,9 @@ def doctor_json(*args: str) -> tuple[int, dict]:
 
 
 def test_this_kernel_lacks_kprobes_and_fentry_and_has_the_rest():
-    from ecli.runtime import tracefs
+    from ecli.runtime.attach.tracing import ensure_tracefs
 
-    tracefs.ensure_mounted()  # as any attaching ecli run would: the report must then see it
+    ensure_tracefs()  # as any attaching ecli run would: the report must then see it
     code, report = doctor_json()
     assert code == 0, "root with BTF: ready"
     system = report["system"]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ecli.runtime.attach import cgroup2_root
+from ecli.kernel.system import cgroup2_root
 
 from bpf_objects import ROOT
 from ecli_process import RunningEcli, ecli_command, programs_left, run_ecli

@@ -39,13 +39,13 @@ from typing import Any
 
 from ecli.develop import bundle_archive, toolchains
 from ecli.errors import ArtifactError, BuildError
+from ecli.kernel.system import VMLINUX_BTF as KERNEL_BTF
 from ecli.oci import artifact, mediatypes
 from ecli.oci.config import PackageConfig
 from ecli.oci.manifest import Descriptor, Platform, host_platform
 from ecli.oci.store import Store
 
 PROJECT_FILE = "ecli.toml"
-KERNEL_BTF = Path("/sys/kernel/btf/vmlinux")
 INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include"
 OUTPUT_TAIL_LINES = 30
 

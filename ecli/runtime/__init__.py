@@ -1,6 +1,10 @@
-"""The built-in runtime for kind `bpf`: parse an object, load it, attach, print.
+"""The built-in runtime for kind `bpf`: parse an object, load it, attach it, report.
 
-Parsing (`elf`, `btf`, `spec`) is pure Python and never touches the kernel;
-`libbpf` is the only module that loads the C library; `loader` owns the
-kernel objects of one run; `events` and `options` sit on top.
+Parsing (`elf`, `btf`, `insns`, `spec`, `decode`) is pure Python and never
+touches the kernel; `analysis` says what an object can do and `options`
+turns its globals into command-line options. `libbpf` is the only module
+that loads a C library; `loader` loads one object, `attach/` attaches its
+programs on top of that, and `runner` drives a run (`streams` for events,
+`maps` for result maps). `probe` is `ecli doctor`'s. Section rules and other
+kernel facts come from `ecli.kernel`; see docs/architecture.md.
 """

@@ -24,34 +24,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ecli.hubindex.inspection import Inspection, MapInfo, Permission, ProgramInfo
+from ecli.kernel.sections import lookup
+from ecli.kernel.system import parse_release
+from ecli.kernel.types import map_type_release
 from ecli.runtime.helper_ids import HELPERS
 from ecli.runtime.spec import ObjectSpec
-
-# (section prefix, program type, kernel release that added it); longest prefix first.
-SECTIONS: tuple[tuple[str, str, str], ...] = (
-    ("tracepoint/", "tracepoint", "4.7"), ("tp/", "tracepoint", "4.7"),
-    ("raw_tracepoint.w/", "raw_tracepoint_writable", "5.2"),
-    ("raw_tracepoint/", "raw_tracepoint", "4.17"), ("raw_tp/", "raw_tracepoint", "4.17"),
-    ("tp_btf/", "tracing", "5.5"), ("fentry/", "tracing", "5.5"), ("fexit/", "tracing", "5.5"),
-    ("fmod_ret/", "tracing_fmod_ret", "5.7"), ("iter/", "tracing_iter", "5.8"),
-    ("kprobe.multi/", "kprobe_multi", "5.18"), ("kretprobe.multi/", "kprobe_multi", "5.18"),
-    ("kprobe/", "kprobe", "4.1"), ("kretprobe/", "kprobe", "4.1"),
-    ("ksyscall/", "kprobe", "4.1"), ("kretsyscall/", "kprobe", "4.1"),
-    ("uprobe.multi/", "uprobe_multi", "6.6"), ("uprobe", "uprobe", "4.3"),
-    ("uretprobe", "uprobe", "4.3"), ("usdt", "usdt", "4.3"),
-    ("perf_event", "perf_event", "4.9"), ("lsm/", "lsm", "5.7"), ("lsm.s/", "lsm", "5.7"),
-    ("xdp", "xdp", "4.8"), ("tcx/", "tc", "6.6"), ("tc", "tc", "4.1"),
-    ("classifier", "tc", "4.1"), ("action", "tc_action", "4.1"),
-    ("cgroup_skb/", "cgroup_skb", "4.10"), ("cgroup/sock_", "cgroup_sock_addr", "4.17"),
-    ("cgroup/sock", "cgroup_sock", "4.10"), ("cgroup/dev", "cgroup_device", "4.15"),
-    ("cgroup/sysctl", "cgroup_sysctl", "5.2"), ("cgroup/", "cgroup_sock_addr", "4.17"),
-    ("sockops", "sock_ops", "4.13"), ("sk_skb", "sk_skb", "4.14"), ("sk_msg", "sk_msg", "4.17"),
-    ("sk_lookup", "sk_lookup", "5.9"), ("socket", "socket_filter", "3.19"),
-    ("struct_ops", "struct_ops", "5.6"), ("syscall", "syscall", "5.14"),
-    ("flow_dissector", "flow_dissector", "4.20"), ("netfilter", "netfilter", "6.4"),
-)
-
-MAP_KERNELS = {27: "5.8", 31: "5.16", 28: "5.10", 29: "5.11", 30: "5.11"}
 
 # First helper id of each release: a helper needs the release of the greatest anchor
 # at or below its id.
@@ -94,58 +71,47 @@ HELPER_PERMISSIONS: dict[str, tuple[str, str, str]] = {
     "bpf_clone_redirect": ("redirect-packets", "elevated", "redirects network packets"),
 }
 
-# program type -> (permission id, level, text, capability)
-PROGRAM_PERMISSIONS: dict[str, tuple[str, str, str, str]] = {
-    "tracepoint": ("observe-kernel", "info", "observes kernel events", "CAP_PERFMON"),
-    "raw_tracepoint": ("observe-kernel", "info", "observes kernel events", "CAP_PERFMON"),
-    "raw_tracepoint_writable": ("observe-kernel", "info", "observes kernel events",
-                                "CAP_PERFMON"),
-    "tracing": ("observe-kernel", "info", "observes kernel functions", "CAP_PERFMON"),
-    "tracing_iter": ("observe-kernel", "info", "walks kernel objects", "CAP_PERFMON"),
-    "kprobe": ("observe-kernel", "info", "observes kernel functions", "CAP_PERFMON"),
-    "kprobe_multi": ("observe-kernel", "info", "observes kernel functions", "CAP_PERFMON"),
-    "perf_event": ("observe-kernel", "info", "samples CPUs", "CAP_PERFMON"),
-    "uprobe": ("observe-programs", "info", "observes functions of user programs",
-               "CAP_PERFMON"),
-    "uprobe_multi": ("observe-programs", "info", "observes functions of user programs",
-                     "CAP_PERFMON"),
-    "usdt": ("observe-programs", "info", "observes probes of user programs", "CAP_PERFMON"),
+# the hub's kind of program (`ecli.kernel.sections`: Section.kind) -> (permission id, level,
+# text); the capability comes from the catalogue
+_OBSERVE = ("observe-kernel", "info", "observes kernel events")
+_KERNEL_FUNCTIONS = ("observe-kernel", "info", "observes kernel functions")
+_USER_FUNCTIONS = ("observe-programs", "info", "observes functions of user programs")
+_INTERFACE = ("network-hook", "elevated",
+              "hooks a network interface: can drop, change or redirect its packets")
+_SOCKETS = ("network-sockets", "elevated", "redirects socket data")
+_ROUTES = ("network-hook", "elevated", "processes packets of routes (lightweight tunnels)")
+PROGRAM_PERMISSIONS: dict[str, tuple[str, str, str]] = {
+    "tracepoint": _OBSERVE, "raw_tracepoint": _OBSERVE, "raw_tracepoint_writable": _OBSERVE,
+    "tracing": _KERNEL_FUNCTIONS, "kprobe": _KERNEL_FUNCTIONS, "kprobe_multi": _KERNEL_FUNCTIONS,
+    "tracing_iter": ("observe-kernel", "info", "walks kernel objects"),
+    "perf_event": ("observe-kernel", "info", "samples CPUs"),
+    "uprobe": _USER_FUNCTIONS, "uprobe_multi": _USER_FUNCTIONS,
+    "usdt": ("observe-programs", "info", "observes probes of user programs"),
     "tracing_fmod_ret": ("override-return", "dangerous",
-                         "overrides the return value of kernel functions", "CAP_SYS_ADMIN"),
-    "lsm": ("security-hook", "dangerous", "can deny operations through security hooks",
-            "CAP_SYS_ADMIN"),
-    "struct_ops": ("replace-kernel", "dangerous", "replaces kernel behaviour (struct_ops)",
-                   "CAP_SYS_ADMIN"),
-    "syscall": ("bpf-syscall", "dangerous", "loads or changes other eBPF programs and maps",
-                "CAP_SYS_ADMIN"),
-    "xdp": ("network-hook", "elevated",
-            "hooks a network interface: can drop, change or redirect its packets",
-            "CAP_NET_ADMIN"),
-    "tc": ("network-hook", "elevated",
-           "hooks a network interface: can drop, change or redirect its packets",
-           "CAP_NET_ADMIN"),
-    "tc_action": ("network-hook", "elevated", "acts on a network interface's packets",
-                  "CAP_NET_ADMIN"),
-    "cgroup_skb": ("cgroup-network", "elevated", "filters the network traffic of a cgroup",
-                   "CAP_NET_ADMIN"),
-    "cgroup_sock": ("cgroup-network", "elevated", "controls the sockets of a cgroup",
-                    "CAP_NET_ADMIN"),
+                         "overrides the return value of kernel functions"),
+    "lsm": ("security-hook", "dangerous", "can deny operations through security hooks"),
+    "struct_ops": ("replace-kernel", "dangerous", "replaces kernel behaviour (struct_ops)"),
+    "ext": ("replace-programs", "dangerous", "replaces functions of other eBPF programs"),
+    "syscall": ("bpf-syscall", "dangerous", "loads or changes other eBPF programs and maps"),
+    "xdp": _INTERFACE, "tc": _INTERFACE, "netkit": _INTERFACE,
+    "tc_action": ("network-hook", "elevated", "acts on a network interface's packets"),
+    "cgroup_skb": ("cgroup-network", "elevated", "filters the network traffic of a cgroup"),
+    "cgroup_sock": ("cgroup-network", "elevated", "controls the sockets of a cgroup"),
     "cgroup_sock_addr": ("cgroup-network", "elevated",
-                         "rewrites or denies the connections of a cgroup", "CAP_NET_ADMIN"),
-    "cgroup_device": ("cgroup-devices", "elevated", "controls device access of a cgroup",
-                      "CAP_SYS_ADMIN"),
-    "cgroup_sysctl": ("cgroup-sysctl", "elevated", "controls sysctl access of a cgroup",
-                      "CAP_SYS_ADMIN"),
-    "sock_ops": ("network-sockets", "elevated", "changes TCP socket behaviour",
-                 "CAP_NET_ADMIN"),
-    "sk_skb": ("network-sockets", "elevated", "redirects socket data", "CAP_NET_ADMIN"),
-    "sk_msg": ("network-sockets", "elevated", "redirects socket messages", "CAP_NET_ADMIN"),
-    "sk_lookup": ("network-sockets", "elevated", "chooses sockets for incoming connections",
-                  "CAP_NET_ADMIN"),
-    "socket_filter": ("network-observe", "info", "reads packets of a socket", "CAP_NET_RAW"),
-    "flow_dissector": ("network-hook", "elevated", "changes packet flow dissection",
-                       "CAP_NET_ADMIN"),
-    "netfilter": ("network-hook", "elevated", "filters packets in netfilter", "CAP_NET_ADMIN"),
+                         "rewrites or denies the connections of a cgroup"),
+    "cgroup_sockopt": ("cgroup-network", "elevated", "changes socket options of a cgroup"),
+    "cgroup_device": ("cgroup-devices", "elevated", "controls device access of a cgroup"),
+    "cgroup_sysctl": ("cgroup-sysctl", "elevated", "controls sysctl access of a cgroup"),
+    "sock_ops": ("network-sockets", "elevated", "changes TCP socket behaviour"),
+    "sk_skb": _SOCKETS, "sk_reuseport": ("network-sockets", "elevated",
+                                          "chooses sockets for incoming packets"),
+    "sk_msg": ("network-sockets", "elevated", "redirects socket messages"),
+    "sk_lookup": ("network-sockets", "elevated", "chooses sockets for incoming connections"),
+    "socket_filter": ("network-observe", "info", "reads packets of a socket"),
+    "flow_dissector": ("network-hook", "elevated", "changes packet flow dissection"),
+    "netfilter": ("network-hook", "elevated", "filters packets in netfilter"),
+    "lwt_in": _ROUTES, "lwt_out": _ROUTES, "lwt_xmit": _ROUTES, "lwt_seg6local": _ROUTES,
+    "lirc_mode2": ("input-devices", "elevated", "decodes infrared remote-control input"),
 }
 ELF_MAGIC = b"\x7fELF"
 EM_BPF = 247
@@ -161,8 +127,8 @@ def analyse(spec: ObjectSpec) -> Inspection:
     helpers = {call.helper for call in spec.calls}
     helper_names = tuple(sorted(HELPERS.get(h, f"helper#{h}") for h in helpers))
     releases = ["5.4" if spec.has_btf_ext else "4.1"]
-    releases += [_section_release(p.section) for p in programs]
-    releases += [MAP_KERNELS[m.type] for m in spec.maps if m.type in MAP_KERNELS]
+    releases += [found.min_kernel for found in spec.section_defs() if found]
+    releases += [release for m in spec.maps if (release := map_type_release(m.type))]
     releases += [_helper_release(h) for h in helpers]
     permissions, capabilities = permissions_of(programs, helper_names)
     try:
@@ -172,7 +138,7 @@ def analyse(spec: ObjectSpec) -> Inspection:
     return Inspection(
         programs=programs, maps=tuple(MapInfo(m.name, m.type_name) for m in spec.maps),
         helpers=helper_names, license=spec.license,
-        min_kernel=max(releases, key=release_key), capabilities=capabilities,
+        min_kernel=max(releases, key=parse_release), capabilities=capabilities,
         permissions=permissions, size=size)
 
 
@@ -201,7 +167,7 @@ def merge(parts: list[Inspection], *, same_objects: bool = False) -> Inspection:
         programs=programs, maps=tuple(dict.fromkeys(m for part in parts for m in part.maps)),
         helpers=helpers,
         license=" / ".join(sorted({part.license for part in parts if part.license})),
-        min_kernel=max(kernels, key=release_key) if kernels else None,
+        min_kernel=max(kernels, key=parse_release) if kernels else None,
         capabilities=tuple(sorted({*capabilities, *(c for p in parts for c in p.capabilities)})),
         permissions=_union_permissions(permissions, parts),
         size=max(sizes) if same_objects else sum(sizes))
@@ -241,18 +207,12 @@ def shown(inspection: Inspection, verbose: bool) -> tuple[Permission, ...]:
     return tuple(p for p in inspection.permissions if verbose or p.level != "info")
 
 
-def release_key(release: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in release.split(".") if p.isdigit())
-
-
 def program_info(section: str) -> ProgramInfo:
-    """Program type and attach point of a section name, as libbpf reads it."""
-    for prefix, kind, _release in SECTIONS:
-        if section.startswith(prefix):
-            attach = section[len(prefix):].lstrip("/")
-            return ProgramInfo(section, kind, attach.replace("/", ":", 1)
-                               if kind == "tracepoint" else attach)
-    return ProgramInfo(section, "unknown", "")
+    """The hub's kind of program and its attach point, from the catalogue."""
+    found = lookup(section)
+    if found is None:
+        return ProgramInfo(section, "unknown", "")
+    return ProgramInfo(section, found.kind, found.attach_point(section))
 
 
 def permissions_of(programs: tuple[ProgramInfo, ...], helpers: tuple[str, ...]
@@ -263,11 +223,13 @@ def permissions_of(programs: tuple[ProgramInfo, ...], helpers: tuple[str, ...]
     for program in programs:
         rule = PROGRAM_PERMISSIONS.get(program.type)
         if rule is not None:
-            pid, level, text, capability = rule
+            pid, level, text = rule
             if program.type in ("xdp", "tc") and program.attach:
                 text += f" ({program.attach})"
             found.setdefault(pid, Permission(pid, level, text))
-            capabilities.add(capability)
+        section = lookup(program.section)
+        if section is not None:
+            capabilities.add(section.capability)
     for helper in helpers:
         rule_h = HELPER_PERMISSIONS.get(helper)
         if rule_h is not None:
@@ -292,11 +254,6 @@ def _union_permissions(derived: tuple[Permission, ...], parts: list[Inspection]
 def _ordered(permissions: Iterable[Permission]) -> tuple[Permission, ...]:
     return tuple(sorted(permissions,
                         key=lambda p: (LEVEL_ORDER.get(p.level, len(LEVELS)), p.id)))
-
-
-def _section_release(section: str) -> str:
-    return next((release for prefix, _k, release in SECTIONS if section.startswith(prefix)),
-                "4.1")
 
 
 def _helper_release(helper: int) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ecli.errors import ArtifactError
 
 BTF_MAGIC = 0xEB9F
+HEADER = struct.Struct("<HBBIIIII")  # magic, version, flags, hdr_len, type_off/len, str_off/len
 MAX_TYPES = 1 << 20
 
 KIND_INT, KIND_PTR, KIND_ARRAY, KIND_STRUCT, KIND_UNION, KIND_ENUM = 1, 2, 3, 4, 5, 6
@@ -108,8 +109,9 @@ class Btf:
 
 
 def _parse(data: bytes, where: str) -> list[BtfType]:
-    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
-        "<HBBIIIII", data)
+    if len(data) < HEADER.size:
+        raise ArtifactError(f"{where}: not BTF (shorter than its header)")
+    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = HEADER.unpack_from(data)
     if magic != BTF_MAGIC or version != 1:
         raise ArtifactError(f"{where}: not BTF (bad magic or version)")
     start = hdr_len + type_off

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecli.runtime.decode import StructDecoder
@@ -65,7 +65,7 @@ FORMATTERS: dict[str, Callable[[Any], Any]] = {
 class FormattedDecoder:
     """A decoder whose named columns go through their formatters."""
 
-    def __init__(self, decoder: StructDecoder, hints: dict[str, str]) -> None:
+    def __init__(self, decoder: StructDecoder, hints: Mapping[str, str]) -> None:
         self.decoder = decoder
         self.columns = decoder.columns
         self.widths = decoder.widths

@@ -1,9 +1,11 @@
-"""One eBPF object in the kernel, owned for the duration of a `with` block.
+"""One eBPF object loaded in the kernel, owned for the duration of a `with` block.
 
-Opening, setting options, loading and attaching happen on entry; links and
-the object are released on exit, whatever the reason. The kernel also frees
-everything when the process dies (nothing is pinned), so even `kill -9`
-leaves no program attached.
+Opening, setting options and loading happen on entry; the object (its
+programs and maps) is released on exit, whatever the reason. Attaching is
+the next layer up (`ecli.runtime.attach`); what loading needs to know about
+a section (its program type, when this libbpf does not know the name) comes
+from the catalogue. The kernel also frees everything when the process dies
+(nothing is pinned), so even `kill -9` leaves no program loaded.
 """
 
 from __future__ import annotations
@@ -12,47 +14,30 @@ import ctypes
 import errno as errnos
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 from ecli.errors import KernelFeatureError, PrivilegeError, RuntimeLoadError, VerifierError
-from ecli.runtime import attach, libbpf, privileges
+from ecli.kernel import sections, system, types
 from ecli.runtime import btf as b
-from ecli.runtime.attach import AttachSettings, Link
-from ecli.runtime.spec import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF, GlobalSpec, MapSpec, ObjectSpec
+from ecli.runtime import libbpf
+from ecli.runtime.spec import GlobalSpec, MapSpec, ObjectSpec
 
 VERIFIER_TAIL_LINES = 20
-KERNEL_BTF = Path("/sys/kernel/btf/vmlinux")
 PERF_ARRAY_VALUE_SIZE = 4  # the kernel's fixed value size: a perf event fd
 
 
-@dataclass(frozen=True)
-class AttachedProgram:
-    """What `bpftool prog show` calls it: the kernel's id, name and attach section."""
-
-    id: int
-    name: str
-    section: str
-
-
 class LoadedObject:
-    def __init__(self, spec: ObjectSpec, rodata: dict[str, bytes], name: str,
-                 settings: AttachSettings | None = None) -> None:
+    def __init__(self, spec: ObjectSpec, rodata: dict[str, bytes], name: str) -> None:
         self.spec = spec
         self.rodata = rodata
         self.name = name
-        self.settings = settings or AttachSettings()
         self.lib = libbpf.get()
         self._obj: int | None = None
-        self._links: list[Link] = []
-        self.programs: list[AttachedProgram] = []
 
     def __enter__(self) -> LoadedObject:
         try:
             self._open()
             self._load()
-            self._attach()
         except BaseException:
             self.close()
             raise
@@ -62,9 +47,6 @@ class LoadedObject:
         self.close()
 
     def close(self) -> None:
-        for link in self._links:
-            link.close()
-        self._links.clear()
         if self._obj:
             self.lib.bpf_object__close(self._obj)
             self._obj = None
@@ -94,7 +76,8 @@ class LoadedObject:
         while current := self.lib.bpf_object__next_map(self._obj, current):
             yield current, self.lib.bpf_map__name(current).decode()
 
-    def _programs(self) -> Iterator[tuple[int, str, str]]:
+    def programs(self) -> Iterator[tuple[int, str, str]]:
+        """(libbpf program pointer, name, section) of each program, in ELF order."""
         current = None
         while current := self.lib.bpf_object__next_program(self._obj, current):
             yield (current, self.lib.bpf_program__name(current).decode(),
@@ -109,16 +92,22 @@ class LoadedObject:
         by_name = {m.name: m for m in self.spec.maps}
         for pointer, map_name in self._maps():
             spec = by_name.get(map_name)
-            if spec and spec.type == MAP_RINGBUF:
+            if spec and spec.type == types.MAP_RINGBUF:
                 # A ring buffer declared with __type(value, struct event) keeps the
                 # event type in BTF; the kernel wants its value size to be zero.
                 self.lib.bpf_map__set_value_size(pointer, 0)
-            elif spec and spec.type == MAP_PERF_EVENT_ARRAY and self._struct_valued(spec):
+            elif spec and spec.type == types.MAP_PERF_EVENT_ARRAY and self._struct_valued(spec):
                 self.lib.bpf_map__set_value_size(pointer, PERF_ARRAY_VALUE_SIZE)
             elif map_name.endswith(".rodata") and self.rodata:
                 self._write_rodata(pointer)
-        for program, _name, section in self._programs():
-            attach.prepare(program, section)
+        for program, _name, section in self.programs():
+            self._give_type(program, section)
+
+    def _give_type(self, program: int, section: str) -> None:
+        """A section this libbpf does not know (tc/ingress, tcx/* in 1.1) gets its type here."""
+        found = sections.lookup(section)
+        if found is not None and self.lib.bpf_program__type(program) == 0:
+            self.lib.bpf_program__set_type(program, types.PROG_TYPE_VALUES[found.prog_type])
 
     def _struct_valued(self, spec: MapSpec) -> bool:
         return spec.value_type is not None and self.spec.btf.strip(spec.value_type).kind in (
@@ -137,10 +126,10 @@ class LoadedObject:
             ctypes.memmove(address + global_.offset, value, len(value))
 
     def _load(self) -> None:
-        privileges.require_bpf_privileges()
-        if self.spec.uses_core and not KERNEL_BTF.exists():
+        system.require_bpf_privileges()
+        if self.spec.uses_core and not system.VMLINUX_BTF.exists():
             raise KernelFeatureError(
-                f"{self.name}: this kernel has no BTF ({KERNEL_BTF}), which this CO-RE "
+                f"{self.name}: this kernel has no BTF ({system.VMLINUX_BTF}), which this CO-RE "
                 "program needs to adapt itself to the kernel",
                 hint="use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions' are)")
         self.lib.take_log()
@@ -165,32 +154,24 @@ class LoadedObject:
 
     def _raise_if_unsupported(self) -> None:
         """After a failed load: name a map or program type this kernel lacks, if that is why."""
-        from ecli.runtime.probe import MAP_TYPES, PROG_TYPES
-
         candidates = [
-            ("map type", MAP_TYPES, self.lib.bpf_map__type(pointer),
+            ("map type", types.map_type_name, self.lib.bpf_map__type(pointer),
              self.lib.libbpf_probe_bpf_map_type, f"map {name!r}")
             for pointer, name in self._maps()
         ] + [
-            ("program type", PROG_TYPES, self.lib.bpf_program__type(program),
+            ("program type", types.prog_type_name, self.lib.bpf_program__type(program),
              self.lib.libbpf_probe_bpf_prog_type, f"program {name}")
-            for program, name, _section in self._programs()
+            for program, name, _section in self.programs()
         ]
-        for what, names, kind, probe, owner in candidates:
+        for what, name_of, kind, probe, owner in candidates:
             if _unsupported(probe(kind, None)):
-                type_name = names[kind] if 0 <= kind < len(names) else str(kind)
+                type_name = name_of(kind) or str(kind)
                 raise KernelFeatureError(
                     f"{self.name}: this kernel does not support {what} {type_name} ({owner})",
                     hint="see 'ecli doctor' for what it supports")
 
-    def _attach(self) -> None:
-        for program, program_name, section in self._programs():
-            links = attach.attach(program, program_name, section, self.settings, self.name)
-            self._links.extend(links)
-            self.programs.append(AttachedProgram(self._program_id(program), program_name,
-                                                 section))
-
-    def _program_id(self, program: int) -> int:
+    def program_id(self, program: int) -> int:
+        """The kernel's id of a loaded program (what `bpftool prog show` lists)."""
         # struct bpf_prog_info starts with __u32 type, __u32 id.
         info = ctypes.create_string_buffer(8)
         size = ctypes.c_uint32(len(info))

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ecli.kernel.types import MAP_STACK_TRACE
 from ecli.runtime import btf as b
 from ecli.runtime import libbpf
 from ecli.runtime.decode import StructDecoder
-from ecli.runtime.spec import MAP_STACK_TRACE, MapSpec, ObjectSpec
+from ecli.runtime.spec import MapSpec, ObjectSpec
 
 if TYPE_CHECKING:
     from ecli.runtime.symbols import KernelSymbols, UserSymbols
@@ -77,7 +78,7 @@ class MapView:
     unit: str
 
 
-def views(spec: ObjectSpec, units: dict[str, str] | None = None) -> list[MapView]:
+def views(spec: ObjectSpec, units: Mapping[str, str] | None = None) -> list[MapView]:
     """The maps of `spec` that hold results to show, by the naming convention."""
     found = []
     has_stacks = any(m.type == MAP_STACK_TRACE for m in spec.maps)

@@ -2,22 +2,40 @@
 
 Every read-only global becomes an option typed by its BTF: bools are flags,
 integers are range-checked, enums take their names, char arrays take
-strings. The package config may give each a shorter flag and a description.
+strings. The package config may give each a shorter flag and a description
+(the CLI passes them as `OptionText`). The attach options (`--ifname`, ...)
+are the ones the catalogue says the object's sections need. No C library is
+loaded here: `ecli run X -h` stays cheap.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecli.errors import UsageError
-from ecli.oci.config import OptionInfo
-from ecli.runtime import attach
 from ecli.runtime import btf as b
-from ecli.runtime.attach import AttachSettings
 from ecli.runtime.spec import GlobalSpec, ObjectSpec
+
+
+class AttachSettings(NamedTuple):
+    """Where to attach, as the user said it (`--pid`, `--ifname`, `--cgroup`, `--freq`);
+    the catalogue says which of them the object's hooks need."""
+
+    pid: int | None = None
+    ifname: str | None = None
+    cgroup: str | None = None  # default: the root of the cgroup v2 hierarchy
+    freq: int = 49
+
+
+class OptionText(NamedTuple):
+    """What a package says about one of its options: a shorter flag, a description.
+    (A NamedTuple, like the other plain settings on `ecli run`'s path: cheap to define.)"""
+
+    flag: str | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,12 +57,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} -h'")
 
 
-def object_options(spec: ObjectSpec, infos: dict[str, OptionInfo]) -> list[Option]:
+def object_options(spec: ObjectSpec, infos: Mapping[str, OptionText]) -> list[Option]:
     options = []
     for global_ in spec.rodata:
         if global_.name.startswith("__") or not _settable(spec.btf, global_.type_id):
             continue
-        info = infos.get(global_.name, OptionInfo())
+        info = infos.get(global_.name, OptionText())
         flag = info.flag or global_.name.replace("_", "-")
         options.append(Option(global_, flag, info.description,
                               spec.btf.type_name(global_.type_id)))
@@ -83,7 +101,7 @@ def parse_program_args(
         _add(parser, spec.btf, option)
     taken = {f"--{o.flag}" for o in options}
     hooks = parser.add_argument_group("where to attach")
-    needed = set().union(*(attach.needs(section) for section in spec.programs))
+    needed = set(attach_options(spec))
     for field in sorted(needed):
         flag, kwargs = _ATTACH_OPTIONS[field]
         names = [f"--attach-{field}"] if flag in taken else [flag, f"--attach-{field}"]
@@ -103,6 +121,11 @@ def parse_program_args(
         if parsed.get(f"attach_{field}") is not None
     })
     return ProgramArgs(values, settings, parsed.get("event_type"))
+
+
+def attach_options(spec: ObjectSpec) -> list[str]:
+    """The AttachSettings fields the programs' hooks need, sorted: ['ifname', 'pid']."""
+    return sorted({option for found in spec.section_defs() if found for option in found.options})
 
 
 def _add(parser: argparse.ArgumentParser, btf: b.Btf, option: Option) -> None:

@@ -14,36 +14,20 @@ from __future__ import annotations
 import ctypes
 import errno as errnos
 import os
-import platform
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecli.oci.config import PackageConfig
-from ecli.runtime import libbpf, privileges, tracefs
-from ecli.runtime.attach import cgroup2_mount
+from ecli.errors import EcliError
+from ecli.kernel import system
+from ecli.kernel.sections import FEATURES, lookup
+from ecli.kernel.types import MAP_TYPES, PROG_TYPES, map_type_name
+from ecli.runtime import libbpf
+from ecli.runtime.attach.perf_event import perf_event_open_cpu_clock
 from ecli.runtime.spec import ObjectSpec
 
-VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 EVENT_SOURCES = Path("/sys/bus/event_source/devices")
-
-# enum bpf_prog_type and enum bpf_map_type (include/uapi/linux/bpf.h), by value.
-PROG_TYPES = (
-    "unspec", "socket_filter", "kprobe", "sched_cls", "sched_act", "tracepoint", "xdp",
-    "perf_event", "cgroup_skb", "cgroup_sock", "lwt_in", "lwt_out", "lwt_xmit", "sock_ops",
-    "sk_skb", "cgroup_device", "sk_msg", "raw_tracepoint", "cgroup_sock_addr", "lwt_seg6local",
-    "lirc_mode2", "sk_reuseport", "flow_dissector", "cgroup_sysctl", "raw_tracepoint_writable",
-    "cgroup_sockopt", "tracing", "struct_ops", "ext", "lsm", "sk_lookup", "syscall", "netfilter",
-)
-MAP_TYPES = (
-    "unspec", "hash", "array", "prog_array", "perf_event_array", "percpu_hash", "percpu_array",
-    "stack_trace", "cgroup_array", "lru_hash", "lru_percpu_hash", "lpm_trie", "array_of_maps",
-    "hash_of_maps", "devmap", "sockmap", "cpumap", "xskmap", "sockhash", "cgroup_storage",
-    "reuseport_sockarray", "percpu_cgroup_storage", "queue", "stack", "sk_storage",
-    "devmap_hash", "struct_ops", "ringbuf", "inode_storage", "task_storage", "bloom_filter",
-    "user_ringbuf", "cgrp_storage", "arena",
-)
 
 # The raw bpf(2) interface, for the fentry probe (libbpf 1.1 cannot be told the BTF id).
 SYS_BPF = {"x86_64": 321, "aarch64": 280}
@@ -104,49 +88,39 @@ class PackageReport:
         return all(r.ok is not False for r in self.requirements)
 
 
-# capability key -> how a report names it
-CAPABILITIES = {
-    "kprobe": "kprobes", "fentry": "fentry/fexit (BPF trampolines)", "uprobe": "uprobes",
-    "tracepoint": "tracepoints", "raw_tracepoint": "raw tracepoints", "xdp": "XDP",
-    "tc": "tc (clsact, tcx)", "cgroup": "cgroup hooks", "perf_event": "perf events",
-    "ringbuf": "ring buffers",
-}
-# section prefix -> capability key; the first match wins (longer prefixes first).
-_SECTIONS = (
-    (("kprobe", "kretprobe", "ksyscall", "kretsyscall"), "kprobe"),
-    (("fentry", "fexit", "fmod_ret"), "fentry"),
-    (("uprobe", "uretprobe", "usdt"), "uprobe"),
-    (("tracepoint/", "tp/"), "tracepoint"),
-    (("raw_tracepoint", "raw_tp"), "raw_tracepoint"),
-    (("xdp",), "xdp"),
-    (("tc", "classifier", "tcx/"), "tc"),
-    (("cgroup",), "cgroup"),
-    (("perf_event",), "perf_event"),
-)
-# section prefix -> program type, for sections with no attach capability of their own
-_SECTION_PROG_TYPES = (("tp_btf/", "tracing"), ("iter/", "tracing"), ("lsm/", "lsm"),
-                       ("struct_ops", "struct_ops"), ("socket", "socket_filter"),
-                       ("sk_skb", "sk_skb"), ("sk_msg", "sk_msg"), ("sockops", "sock_ops"),
-                       ("flow_dissector", "flow_dissector"), ("syscall", "syscall"))
+@dataclass(frozen=True)
+class PackageNeeds:
+    """What a package's config says it needs, as plain data (the CLI reads the config)."""
+
+    min_kernel: str | None = None
+    btf: bool = True
+    features: tuple[str, ...] = ()
+    program_types: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+
+
+# capability key -> how a report names it: the catalogue's features, and ring buffers
+CAPABILITIES = {**FEATURES, "ringbuf": "ring buffers"}
 
 
 # --- the system ----------------------------------------------------------------
 
 def probe_system() -> SystemReport:
     lib = libbpf.get()
-    privileged = not privileges.missing_capabilities()
+    privileged = not system.missing_capabilities()
     prog_types = _probe_types(PROG_TYPES, lib.libbpf_probe_bpf_prog_type, privileged)
     map_types = _probe_types(MAP_TYPES, lib.libbpf_probe_bpf_map_type, privileged)
-    tracing = tracefs.tracing_dir()
+    tracing = system.tracing_dir()
     tracefs_check = Check("tracefs", tracing is not None,
                           f"mounted at {tracing}" if tracing else
                           f"not mounted (ecli mounts it when root: mount -t tracefs nodev "
-                          f"{tracefs.TRACEFS})")
-    btf = Check("BTF", VMLINUX_BTF.is_file(),
-                str(VMLINUX_BTF) if VMLINUX_BTF.is_file() else
-                f"{VMLINUX_BTF} is missing: CO-RE objects cannot be relocated")
+                          f"{system.TRACEFS})")
+    vmlinux = system.VMLINUX_BTF
+    btf = Check("BTF", vmlinux.is_file(),
+                str(vmlinux) if vmlinux.is_file() else
+                f"{vmlinux} is missing: CO-RE objects cannot be relocated")
     return SystemReport(
-        kernel=platform.release(),
+        kernel=system.release(),
         libbpf=lib.version,
         btf=btf,
         tracefs=tracefs_check,
@@ -157,11 +131,11 @@ def probe_system() -> SystemReport:
     )
 
 
-def _probe_types(names: tuple[str, ...], probe: Callable[[int, None], int],
+def _probe_types(names: tuple[tuple[str, str], ...], probe: Callable[[int, None], int],
                  privileged: bool) -> dict[str, bool | None]:
     """1 → True, 0 → False, an error (libbpf cannot probe it) or no privilege → None."""
     results: dict[str, bool | None] = {}
-    for value, name in enumerate(names[1:], start=1):
+    for value, (name, _release) in enumerate(names[1:], start=1):
         if not privileged:
             results[name] = None
             continue
@@ -171,12 +145,11 @@ def _probe_types(names: tuple[str, ...], probe: Callable[[int, None], int],
 
 
 def _privileges() -> Check:
-    caps = privileges.effective_capabilities()
-    held = [name for name, bit in (("CAP_SYS_ADMIN", privileges.CAP_SYS_ADMIN),
-                                   ("CAP_BPF", privileges.CAP_BPF),
-                                   ("CAP_PERFMON", privileges.CAP_PERFMON)) if caps & (1 << bit)]
+    caps = system.effective_capabilities()
+    held = [name for name in ("CAP_SYS_ADMIN", "CAP_BPF", "CAP_PERFMON")
+            if caps & (1 << system.CAPABILITIES[name])]
     who = "root" if os.geteuid() == 0 else f"uid {os.geteuid()}"
-    missing = privileges.missing_capabilities()
+    missing = system.missing_capabilities()
     if missing:
         return Check("privileges", False, f"{who}; missing {' and '.join(missing)} "
                                           "(or CAP_SYS_ADMIN): run as root")
@@ -234,12 +207,12 @@ def _tc(prog_ok: bool | None) -> Check:
     if not prog_ok:
         return Check("tc", prog_ok, "program type sched_cls is not supported"
                      if prog_ok is False else "unknown: probing needs root")
-    tcx = _kernel_at_least((6, 6))
+    tcx = system.release_at_least("6.6")
     return Check("tc", True, "clsact" + (" and tcx links" if tcx else " (tcx needs kernel 6.6)"))
 
 
 def _cgroup(prog_ok: bool | None) -> Check:
-    mount = cgroup2_mount()
+    mount = system.cgroup2_mount()
     if mount is None:
         return Check("cgroup", False, "cgroup v2 is not mounted (mount -t cgroup2 none DIR)")
     if not prog_ok:
@@ -249,9 +222,6 @@ def _cgroup(prog_ok: bool | None) -> Check:
 
 
 def _perf_event(prog_ok: bool | None) -> Check:
-    from ecli.errors import EcliError
-    from ecli.runtime.attach import perf_event_open_cpu_clock
-
     if not prog_ok:
         return Check("perf_event", prog_ok, "program type perf_event is not supported"
                      if prog_ok is False else "unknown: probing needs root")
@@ -309,7 +279,7 @@ def _load_fentry(btf_id: int) -> tuple[int, int, str]:
 
 
 def _bpf(cmd: int, attr: bytes) -> int:
-    number = SYS_BPF.get(platform.machine())
+    number = SYS_BPF.get(os.uname().machine)
     if number is None:
         ctypes.set_errno(errnos.ENOSYS)
         return -1
@@ -323,105 +293,91 @@ def _errno_name(error: int) -> str:
     return f"{errnos.errorcode.get(error, f'errno {error}')} ({os.strerror(error)})"
 
 
-def _kernel_at_least(version: tuple[int, ...]) -> bool:
-    return kernel_version_tuple(platform.release()) >= version
-
-
-def kernel_version_tuple(text: str) -> tuple[int, ...]:
-    """'6.18.44-fc-v595' -> (6, 18, 44); '5.8' -> (5, 8)."""
-    numbers = []
-    for part in text.split("-", 1)[0].split("."):
-        digits = "".join(ch for ch in part if ch.isdigit()) if part[:1].isdigit() else ""
-        if not digits:
-            break
-        numbers.append(int(digits))
-    return tuple(numbers)
-
-
 # --- a package -----------------------------------------------------------------
 
 def check_package(target: str, name: str, spec: ObjectSpec | None,
-                  config: PackageConfig | None, system: SystemReport) -> PackageReport:
-    """Every requirement the object and its config imply, each checked against `system`."""
-    needs: list[Check] = [_need_privileges(system), _need_btf(system)]
+                  declared: PackageNeeds | None, report: SystemReport) -> PackageReport:
+    """Every requirement the object and its config imply, each checked against `report`."""
+    needs: list[Check] = [_need_privileges(report), _need_btf(report)]
     if spec is not None:
         for section in spec.programs:
-            needs.append(_need_section(section, system))
+            needs.append(_need_section(section, report))
         for map_spec in spec.maps:
-            type_name = MAP_TYPES[map_spec.type] if 0 < map_spec.type < len(MAP_TYPES) else None
+            type_name = map_type_name(map_spec.type) if map_spec.type > 0 else None
             if type_name is None:
                 needs.append(Check(f"map {map_spec.name}", None,
                                    f"map type {map_spec.type} is unknown to this ecli"))
                 continue
-            ok = system.map_types.get(type_name)
+            ok = report.map_types.get(type_name)
             needs.append(Check(f"map type {type_name} (map {map_spec.name})", ok,
                                _verdict(ok)))
-    if config is not None:
-        needs.extend(_config_needs(config, system))
+    if declared is not None:
+        needs.extend(_declared_needs(declared, report))
     return PackageReport(target, name, _unique(needs))
 
 
-def _need_privileges(system: SystemReport) -> Check:
-    return Check("privileges", system.privileges.ok, system.privileges.detail)
+def _need_privileges(report: SystemReport) -> Check:
+    return Check("privileges", report.privileges.ok, report.privileges.detail)
 
 
-def _need_btf(system: SystemReport) -> Check:
-    return Check("kernel BTF", system.btf.ok, system.btf.detail)
+def _need_btf(report: SystemReport) -> Check:
+    return Check("kernel BTF", report.btf.ok, report.btf.detail)
 
 
-def _need_section(section: str, system: SystemReport) -> Check:
-    for prefixes, key in _SECTIONS:
-        if section.startswith(prefixes):
-            check = system.attach[key]
-            return Check(f"{CAPABILITIES[key]} (section {section})", check.ok,
-                         _verdict(check.ok, check.detail))
-    for prefix, prog_type in _SECTION_PROG_TYPES:
-        if section.startswith(prefix):
-            ok = system.program_types.get(prog_type)
-            return Check(f"program type {prog_type} (section {section})", ok, _verdict(ok))
-    return Check(f"section {section}", None, "unknown attach type: ecli cannot tell")
+def _need_section(section: str, report: SystemReport) -> Check:
+    """What the catalogue says the section needs: its feature's check (kprobes, tc, ...),
+    else its program type; and a kernel at least as new as the section."""
+    found = lookup(section)
+    if found is None:
+        return Check(f"section {section}", None,
+                     "not a section name libbpf knows: ecli cannot tell")
+    type_ok = report.program_types.get(found.prog_type)
+    if found.feature:
+        check = report.attach[found.feature]
+        ok = False if type_ok is False else check.ok
+        detail = check.detail if type_ok is not False else \
+            f"program type {found.prog_type} is not supported"
+    else:
+        ok, detail = type_ok, ""
+    if ok and not system.release_at_least(found.min_kernel, report.kernel):
+        ok, detail = False, f"needs kernel {found.min_kernel} or newer"
+    return Check(f"{found.need} (section {section})", ok, _verdict(ok, detail))
 
 
-def _config_needs(config: PackageConfig, system: SystemReport) -> list[Check]:
-    req = config.requirements
+def _declared_needs(declared: PackageNeeds, report: SystemReport) -> list[Check]:
     needs = []
-    if req.min_kernel:
-        have = kernel_version_tuple(system.kernel)
-        ok = have >= kernel_version_tuple(req.min_kernel)
-        needs.append(Check(f"kernel {req.min_kernel} or newer", ok,
-                           f"this kernel is {system.kernel}"))
-    if req.btf:
-        needs.append(_need_btf(system))
-    for feature in (*req.features, *req.program_types):
-        needs.append(_named_need(feature, system))
-    caps = privileges.effective_capabilities()
-    admin = bool(caps & (1 << privileges.CAP_SYS_ADMIN))
-    known = {"CAP_SYS_ADMIN": privileges.CAP_SYS_ADMIN, "CAP_BPF": privileges.CAP_BPF,
-             "CAP_PERFMON": privileges.CAP_PERFMON, "CAP_NET_ADMIN": 12}
-    for cap in req.capabilities:
-        bit = known.get(cap.upper())
-        if bit is None:
+    if declared.min_kernel:
+        ok = system.release_at_least(declared.min_kernel, report.kernel)
+        needs.append(Check(f"kernel {declared.min_kernel} or newer", ok,
+                           f"this kernel is {report.kernel}"))
+    if declared.btf:
+        needs.append(_need_btf(report))
+    for feature in (*declared.features, *declared.program_types):
+        needs.append(_named_need(feature, report))
+    caps = system.effective_capabilities()
+    for cap in declared.capabilities:
+        held = system.holds(cap, caps)
+        if held is None:
             needs.append(Check(cap, None, "a capability this ecli does not check"))
             continue
-        held = bool(caps & (1 << bit)) or (admin and cap.upper() in ("CAP_BPF", "CAP_PERFMON"))
         needs.append(Check(cap.upper(), held, "held" if held else "this process lacks it"))
     return needs
 
 
-def _named_need(feature: str, system: SystemReport) -> Check:
+def _named_need(feature: str, report: SystemReport) -> Check:
     """A feature or program type named in the package config."""
     key = feature.lower()
     if key == "btf":
-        return _need_btf(system)
+        return _need_btf(report)
     by_name = {k: k for k in CAPABILITIES} | {v: k for k, v in CAPABILITIES.items()}
     if key in by_name:
-        check = system.attach[by_name[key]]
+        check = report.attach[by_name[key]]
         return Check(CAPABILITIES[by_name[key]], check.ok, _verdict(check.ok, check.detail))
-    if key in system.program_types:
-        ok = system.program_types[key]
+    if key in report.program_types:
+        ok = report.program_types[key]
         return Check(f"program type {key}", ok, _verdict(ok))
-    if key in system.map_types:
-        ok = system.map_types[key]
+    if key in report.map_types:
+        ok = report.map_types[key]
         return Check(f"map type {key}", ok, _verdict(ok))
     return Check(feature, None, "a requirement this ecli does not know how to check")
 

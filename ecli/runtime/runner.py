@@ -1,26 +1,30 @@
 """Run a kind-`bpf` package: options, load, attach, stream events, show maps, detach.
 
-This is the whole life of `ecli run` once the object is on disk. Output goes
-through a `RunOutput` the caller supplies, so the runtime never decides how
-things look.
+This is the whole life of `ecli run` once the object is on disk: parse
+(spec, options), load (loader), attach (attach), stream and read maps. The
+caller supplies `RunSettings` (plain data the CLI builds from the package
+config: the runtime reads no distribution format) and a `RunOutput`, so the
+runtime never decides how things look.
 """
 
 from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
-from ecli.oci.config import PackageConfig
+from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
 from ecli.runtime import maps
+from ecli.runtime.attach import Attached, AttachedProgram
 from ecli.runtime.decode import RawDecoder, StructDecoder
 from ecli.runtime.formats import FormattedDecoder
-from ecli.runtime.loader import AttachedProgram, LoadedObject
-from ecli.runtime.options import ProgramArgs, object_options, parse_program_args
-from ecli.runtime.spec import MAP_RINGBUF, MAP_STACK_TRACE, GlobalSpec, MapSpec, ObjectSpec
+from ecli.runtime.loader import LoadedObject
+from ecli.runtime.options import OptionText, ProgramArgs, object_options, parse_program_args
+from ecli.runtime.spec import GlobalSpec, MapSpec, ObjectSpec
 from ecli.runtime.streams import EventStreams
 
 POLL_SECONDS = 0.1
@@ -43,6 +47,15 @@ class RunOutput(Protocol):
     def lost(self, lost: dict[str, int]) -> None: ...
 
 
+class RunSettings(NamedTuple):
+    """What a package says about running it, as plain data (the CLI reads its config)."""
+
+    description: str = ""
+    options: Mapping[str, OptionText] = MappingProxyType({})  # by global name
+    fields: Mapping[str, str] = MappingProxyType({})  # event field -> format
+    units: Mapping[str, str] = MappingProxyType({})  # histogram map -> unit
+
+
 @dataclass(frozen=True)
 class RunSummary:
     programs: int
@@ -62,20 +75,18 @@ class PreparedRun:
     stack_map: str | None  # the stack trace map that *_stack_id keys refer to
 
 
-def prepare(object_path: Path, config: PackageConfig | None, name: str,
+def prepare(object_path: Path, settings: RunSettings, name: str,
             argv: Sequence[str]) -> PreparedRun:
     """Read the object and parse the program's own arguments (may print help and exit)."""
     spec = ObjectSpec.from_file(object_path)
-    options = object_options(spec, config.options if config else {})
-    args = parse_program_args(f"ecli run {name}", spec, options, argv,
-                              config.description if config else "")
-    hints = config.output if config else None
+    options = object_options(spec, settings.options)
+    args = parse_program_args(f"ecli run {name}", spec, options, argv, settings.description)
     streams: dict[str, tuple[MapSpec, Decoder]] = {}
     for event_map in spec.event_maps():
         type_id = spec.event_type(event_map, args.event_type)
         decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(spec.btf, type_id)
-        if hints and hints.fields and isinstance(decoder, StructDecoder):
-            decoder = FormattedDecoder(decoder, hints.fields)
+        if settings.fields and isinstance(decoder, StructDecoder):
+            decoder = FormattedDecoder(decoder, settings.fields)
         streams[event_map.name] = (event_map, decoder)
     counters = {
         m.name: counter for m in spec.maps
@@ -83,7 +94,7 @@ def prepare(object_path: Path, config: PackageConfig | None, name: str,
     }
     stack_map = next((m.name for m in spec.maps if m.type == MAP_STACK_TRACE), None)
     return PreparedRun(name, spec, args, streams,
-                       maps.views(spec, hints.units if hints else None), counters, stack_map)
+                       maps.views(spec, settings.units), counters, stack_map)
 
 
 def execute(run: PreparedRun, output: RunOutput, duration: float | None,
@@ -92,7 +103,8 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
     stop = _StopFlag()
     count = 0
     started = time.monotonic()
-    with stop, LoadedObject(run.spec, run.args.rodata, run.name, run.args.attach) as loaded:
+    with stop, LoadedObject(run.spec, run.args.rodata, run.name) as loaded, \
+            Attached(loaded, run.args.attach) as attached:
         streams = EventStreams(run.name)
         sinks: list[EventSink] = []
         try:
@@ -107,7 +119,7 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                     sink.event(decoder.decode(data))
 
                 streams.add(event_map, loaded.map_fd(map_name), handle)
-            output.attached(loaded.programs)
+            output.attached(attached.programs)
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval else None
             while not stop.requested:
@@ -132,7 +144,7 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
         if run.views:
             output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map), final=True)
         output.lost({name: n for name, n in lost.items() if n})
-        programs = len(loaded.programs)
+        programs = len(attached.programs)
     return RunSummary(programs, count, sum(lost.values()), time.monotonic() - started)
 
 

@@ -12,19 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.errors import ArtifactError, UsageError
+from ecli.kernel.sections import Section as SectionDef
+from ecli.kernel.sections import lookup
+from ecli.kernel.types import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF, map_type_name
 from ecli.runtime import btf as b
 from ecli.runtime.elf import ElfFile, Section
 from ecli.runtime.insns import HelperCall, event_sizes, helper_calls
 
 MAX_OBJECT_BYTES = 64 << 20
-MAP_TYPE_NAMES = {
-    1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array", 5: "percpu_hash",
-    6: "percpu_array", 7: "stack_trace", 9: "lru_hash", 10: "lru_percpu_hash",
-    27: "ringbuf",
-}
-MAP_RINGBUF = 27
-MAP_PERF_EVENT_ARRAY = 4
-MAP_STACK_TRACE = 7
 LOST_SUFFIX = "__lost"  # ECLI_RINGBUF's counter of events the ring buffer had no room for
 _NOT_PROGRAMS = ("license", "version", "maps")
 
@@ -41,7 +36,7 @@ class MapSpec:
 
     @property
     def type_name(self) -> str:
-        return MAP_TYPE_NAMES.get(self.type, str(self.type))
+        return map_type_name(self.type) or str(self.type)
 
 
 @dataclass(frozen=True)
@@ -99,6 +94,10 @@ class ObjectSpec:
             license=(elf.section_data(license_section).split(b"\0")[0].decode("ascii", "replace")
                      if license_section else ""),
         )
+
+    def section_defs(self) -> tuple[SectionDef | None, ...]:
+        """The catalogue's entry for each program's section (None: libbpf rejects the name)."""
+        return tuple(lookup(name) for name in self.programs)
 
     def event_maps(self) -> list[MapSpec]:
         return [m for m in self.maps if m.type in (MAP_RINGBUF, MAP_PERF_EVENT_ARRAY)]

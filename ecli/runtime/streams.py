@@ -15,8 +15,9 @@ import select
 from collections.abc import Callable
 
 from ecli.errors import RuntimeLoadError
+from ecli.kernel.types import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF
 from ecli.runtime import libbpf
-from ecli.runtime.spec import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF, GlobalSpec, MapSpec
+from ecli.runtime.spec import GlobalSpec, MapSpec
 
 SampleHandler = Callable[[bytes], None]
 PERF_BUFFER_PAGES = 64  # per CPU

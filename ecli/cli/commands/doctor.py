@@ -53,12 +53,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def _check(target: str, system: SystemReport, ctx: Context) -> PackageReport:
     from ecli.packages.locate import locate
-    from ecli.runtime.probe import check_package
+    from ecli.runtime.probe import PackageNeeds, check_package
     from ecli.runtime.spec import ObjectSpec
 
     located = locate(target, ctx.paths, progress=None if ctx.quiet else _progress)
     spec = ObjectSpec.from_file(located.object_path) if located.object_path else None
-    return check_package(target, located.name, spec, located.config, system)
+    needs = None
+    if located.config is not None:
+        req = located.config.requirements
+        needs = PackageNeeds(req.min_kernel, req.btf, req.features, req.program_types,
+                             req.capabilities)
+    return check_package(target, located.name, spec, needs, system)
 
 
 class _Marks:

@@ -11,6 +11,8 @@ from ecli.errors import UsageError
 
 if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
+    from ecli.oci.config import PackageConfig
+    from ecli.runtime.runner import RunSettings
 
 EXAMPLES = """examples:
   ecli run opensnoop                       newest version from the sources
@@ -90,8 +92,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
-    prepared = runner.prepare(package.object_path, package.config, package.name,
-                              program_args)
+    prepared = runner.prepare(package.object_path, _run_settings(package.config),
+                              package.name, program_args)
     from ecli.runtime.analysis import analyse
 
     _consent(package.name, analyse(prepared.spec), args, ctx)
@@ -102,6 +104,20 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"ecli: {package.name}: detached after {summary.seconds:.1f}s, "
               f"{summary.events} event(s)", file=sys.stderr)
     return 0
+
+
+def _run_settings(config: PackageConfig | None) -> RunSettings:
+    """The runtime's plain settings, from what the package config says about running it."""
+    from ecli.runtime.options import OptionText
+    from ecli.runtime.runner import RunSettings
+
+    if config is None:
+        return RunSettings()
+    return RunSettings(
+        description=config.description,
+        options={name: OptionText(info.flag, info.description)
+                 for name, info in config.options.items()},
+        fields=dict(config.output.fields), units=dict(config.output.units))
 
 
 def _consent(name: str, found: Inspection | None, args: argparse.Namespace,
