@@ -9,6 +9,8 @@ for start-up time, they are dependencies all the same); imports under
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,28 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("generator",),
 )
 
+# Within and beside the layers: (importer, what it must not import, why).
+FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("ecli.kernel", ("ecli.paths", "ecli.files", "ecli.oci", "ecli.hubindex", "ecli.runtime",
+                     "ctypes"),
+     "kernel facts are pure: names, numbers and files of /sys and /proc"),
+    ("ecli.runtime", ("ecli.oci", "ecli.hubindex.model", "ecli.net"),
+     "the runtime takes plain settings, never a distribution format"),
+    ("ecli.oci", ("ecli.runtime", "ecli.kernel"),
+     "registries and the store carry eBPF objects without reading them"),
+    ("ecli.net", ("ecli.oci", "ecli.hubindex", "ecli.runtime", "ecli.kernel"),
+     "HTTP knows nothing of what it carries"),
+    *((f"ecli.runtime.{name}", ("ecli.runtime.attach", "ecli.runtime.probe",
+                               "ecli.runtime.runner", "ecli.runtime.options"),
+       "load sits below attaching, options, doctor and the run loop")
+      for name in ("elf", "btf", "insns", "spec", "decode", "loader", "libbpf")),
+    *((f"ecli.runtime.{name}", ("ecli.runtime.loader", "ecli.runtime.libbpf", "ctypes"),
+       "parsing and analysing need no C library")
+      for name in ("elf", "btf", "insns", "spec", "analysis", "options")),
+)
+# Only ecli.net speaks HTTP.
+HTTP_CLIENTS = ("urllib.request", "http.client")
+
 
 def _layer_of(module: str) -> int:
     best, rank = -1, -1
@@ -61,8 +85,8 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(module: str, path: Path, known: set[str], *, top_level: bool = False) -> set[str]:
-    """Project modules `module` imports, skipping TYPE_CHECKING blocks.
+def _imported_names(module: str, path: Path, *, top_level: bool = False) -> set[str]:
+    """Every dotted name `module` imports (`from a import b` gives a.b), TYPE_CHECKING aside.
 
     Every import counts, however deep in a function, unless `top_level`:
     then only the statements that run when the module itself is imported.
@@ -71,33 +95,42 @@ def _imports(module: str, path: Path, known: set[str], *, top_level: bool = Fals
     skipped = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
                and "TYPE_CHECKING" in ast.unparse(block.test)
                for body in block.body for node in ast.walk(body)}
-    nodes = tree.body if top_level else list(ast.walk(tree))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in nodes:
+    names: set[str] = set()
+    for node in tree.body if top_level else ast.walk(tree):
         if id(node) in skipped:
             continue
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, base] if base else parts)
-            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
-                     for alias in node.names]
-        else:
-            continue
-        for name in names:
-            while name and name not in known:
-                name = name.rpartition(".")[0]
-            if name and name != module:
-                found.add(name)
-    return found
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _project(names: set[str], known: set[str], module: str) -> set[str]:
+    """The project modules among `names` (a name imported from a module counts as the module)."""
+    found = set()
+    for name in names:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name and name != module:
+            found.add(name)
+    # `from ecli.oci import mediatypes` names the package too: the module is what it uses
+    return {name for name in found if not any(other.startswith(name + ".") for other in found)}
 
 
 MODULES = _modules()
-GRAPH = {module: _imports(module, path, set(MODULES)) for module, path in MODULES.items()}
+NAMES = {module: _imported_names(module, path) for module, path in MODULES.items()}
+GRAPH = {module: _project(names, set(MODULES), module) for module, names in NAMES.items()}
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -106,15 +139,25 @@ def test_imports_go_down_the_layers(module: str):
     assert not upward, f"{module} (layer {_layer_of(module)}) imports upward: {upward}"
 
 
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_what_its_part_must_not(module: str):
+    for importer, forbidden, why in FORBIDDEN:
+        if _within(module, importer):
+            wrong = sorted(n for n in NAMES[module] if any(_within(n, f) for f in forbidden))
+            assert not wrong, f"{module} imports {wrong}: {why}"
+    if not _within(module, "ecli.net") and _within(module, "ecli"):
+        assert not NAMES[module] & set(HTTP_CLIENTS), f"{module} speaks HTTP outside ecli.net"
+
+
 def test_ecli_never_imports_the_generator():
-    offenders = sorted(m for m, targets in GRAPH.items() if m.startswith("ecli")
-                       and any(t == "generator" or t.startswith("generator.") for t in targets))
+    offenders = sorted(m for m, targets in GRAPH.items() if _within(m, "ecli")
+                       and any(_within(t, "generator") for t in targets))
     assert not offenders
 
 
 def test_no_import_cycles():
     """Module-level imports only: a cycle there breaks import order for whoever comes first."""
-    top = {module: _imports(module, path, set(MODULES), top_level=True)
+    top = {module: _project(_imported_names(module, path, top_level=True), set(MODULES), module)
            for module, path in MODULES.items()}
     state: dict[str, int] = {}
     cycles: list[list[str]] = []
@@ -132,3 +175,12 @@ def test_no_import_cycles():
         if module not in state:
             visit(module, [module])
     assert not cycles, cycles
+
+
+def test_parsing_options_loads_no_c_library():
+    """What the static rules say, seen in a real interpreter: lazy imports included."""
+    code = ("import sys, ecli.runtime.options, ecli.runtime.analysis, ecli.kernel.system; "
+            "print(sorted(m for m in ('ctypes', 'ecli.runtime.libbpf') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"

@@ -12,7 +12,6 @@ deadline, NO_PROXY matching, and the layering rules of ecli/net.
 
 from __future__ import annotations
 
-import ast
 import email.message
 import functools
 import http.server
@@ -373,27 +372,3 @@ def test_registry_pull_through_a_swapped_transport_checks_every_byte(tmp_path):
         registry.pull(reference.parse("127.0.0.1:5000/team/tool:1"), store,
                       transport=Canned(answers))
     assert not store.has(layer.digest) and store.refs() == []
-
-
-# -- layering -----------------------------------------------------------------------
-
-
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
-
-
-def test_the_network_sits_below_oci_and_packages_and_nothing_else_fetches():
-    for module in (ROOT / "ecli" / "net").glob("*.py"):
-        above = {name for name in _imports(module)
-                 if name.startswith(("ecli.oci", "ecli.packages", "ecli.cli", "ecli.launch",
-                                     "ecli.runtime", "ecli.develop", "ecli.hubindex"))}
-        assert above == set(), f"{module.name} imports {above}"
-    fetching = [module for module in (ROOT / "ecli").rglob("*.py")
-                if "urllib.request" in _imports(module)]
-    assert fetching == []
