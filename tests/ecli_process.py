@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-ATTACHED = "attached"
 
 
 def ecli_command(*args: str) -> list[str]:
@@ -24,40 +23,54 @@ def run_ecli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
                           env=env, timeout=timeout, **kwargs)
 
 
-PROGRAM_LINE = re.compile(r"program (\S+) id (\d+) attached to ")
+def run_state(path: Path) -> dict | None:
+    """The JSON state `ecli run --status-file PATH` wrote, or None before it wrote one."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
 
 
 class RunningEcli:
     """`ecli -v run ...` in the background; knows when, and which, programs are attached.
 
-    Tests check for leaks by these exact program ids, so other eBPF users of
-    the machine (another test run, a developer's tracer) cannot disturb them.
+    It reads the run's `--status-file` (state, program ids, exit status), not
+    its wording on stderr. Tests check for leaks by these exact program ids, so
+    other eBPF users of the machine (another test run, a developer's tracer)
+    cannot disturb them.
     """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="ecli-run-state-"))
+        self.status_file = self._dir / "state.json"
         self.process = subprocess.Popen(
-            ecli_command("-v", "run", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env)
+            ecli_command("-v", "run", "--status-file", str(self.status_file), *args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.stderr_lines: list[str] = []
         self.program_ids: set[int] = set()
 
     def wait_attached(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        assert self.process.stderr is not None
         while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                raise AssertionError(f"ecli exited before attaching: {self.stderr_lines}")
-            self.stderr_lines.append(line)
-            if match := PROGRAM_LINE.search(line):
-                self.program_ids.add(int(match.group(2)))
-            elif ATTACHED in line:
-                assert self.program_ids, "ecli -v named no program ids"
+            exited = self.process.poll() is not None
+            state = run_state(self.status_file)
+            if state and state["state"] == "attached":
+                self.program_ids = {program["id"] for program in state["programs"]}
+                assert self.program_ids, f"the run attached no program: {state}"
                 return
+            if exited:
+                _, err = self.process.communicate()
+                self.stderr_lines.append(err)
+                raise AssertionError(f"ecli exited before attaching: {state}: {err}")
+            time.sleep(0.02)
         raise AssertionError("ecli did not attach in time")
+
+    def state(self) -> dict | None:
+        return run_state(self.status_file)
 
     def finish(self, timeout: float = 60) -> tuple[str, str, int]:
         out, err = self.process.communicate(timeout=timeout)
+        shutil.rmtree(self._dir, ignore_errors=True)
         return out, "".join(self.stderr_lines) + err, self.process.returncode
 
     def json_events(self, out: str) -> list[dict]:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ecli.paths import Paths
+
 from bpf_objects import KPROBE_ONLY, OPENSNOOP, compile_objects
 from ecli_process import (
-    PROGRAM_LINE,
     bpf_program_ids,
     links_of,
     programs_left,
@@ -41,12 +42,15 @@ def ecli(env: dict[str, str], *args: str, **kwargs) -> subprocess.CompletedProce
 
 
 def detach(env: dict[str, str], *args: str) -> tuple[str, set[int]]:
-    """`ecli -v run --detach ARGS`: the run's ID and the ids of its programs."""
-    result = ecli(env, "-v", "run", "--detach", *args)
+    """`ecli run --detach ARGS`: the run's ID and the ids of its programs (its state file)."""
+    result = ecli(env, "run", "--detach", *args)
     assert result.returncode == 0, result.stderr
-    ids = {int(m.group(2)) for m in PROGRAM_LINE.finditer(result.stderr)}
-    assert ids, result.stderr
-    return result.stdout.strip(), ids
+    run_id = result.stdout.strip()
+    state = json.loads((Paths.from_environment(env).runs_dir / f"{run_id}.state").read_bytes())
+    assert state["state"] in ("attached", "exited"), state
+    ids = {program["id"] for program in state["programs"]}
+    assert ids, (result.stderr, state)
+    return run_id, ids
 
 
 def ps(env: dict[str, str]) -> list[dict]:

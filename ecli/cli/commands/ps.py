@@ -6,7 +6,7 @@ import argparse
 import time
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result
 
 EXAMPLES = """examples:
   ecli ps                      the detached runs still running
@@ -19,22 +19,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.launch.detached import Runs
 
     records = Runs(ctx.paths.runs_dir).running()
-    if args.json:
-        print_json([{
-            "id": r.id, "name": r.name, "pid": r.pid, "target": r.target,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.started)),
-            "uptime_seconds": round(r.uptime, 1), "log": r.log, "programs": list(r.programs),
-        } for r in records])
-        return 0
-    print_table(["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"],
-                [(r.id, r.name, r.pid, time.strftime("%Y-%m-%d %H:%M:%S",
-                                                     time.localtime(r.started)),
-                  _duration(r.uptime), r.target, r.log) for r in records])
-    return 0
+    result = Result(data=[{
+        "id": r.id, "name": r.name, "pid": r.pid, "target": r.target,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.started)),
+        "uptime_seconds": round(r.uptime, 1), "log": r.log, "programs": list(r.programs),
+    } for r in records])
+    result.table(["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"],
+                 [(r.id, r.name, r.pid, time.strftime("%Y-%m-%d %H:%M:%S",
+                                                      time.localtime(r.started)),
+                   _duration(r.uptime), r.target, r.log) for r in records])
+    return result
 
 
 def _duration(seconds: float) -> str:
