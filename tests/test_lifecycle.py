@@ -88,6 +88,7 @@ def test_detach_ps_logs_stop(objects, env, tmp_path):
     assert listed["id"] == run_id
     assert listed["name"] == "opensnoop"
     assert set(listed["programs"]) == ids
+    assert listed["state"] == "attached"  # from the run's own state file
     assert ids <= bpf_program_ids(), "loaded while detached"
     assert len(links_of(ids)) == 2, "and attached"
     map_ids = maps_of(ids)
@@ -106,9 +107,10 @@ def test_detach_ps_logs_stop(objects, env, tmp_path):
     assert table[0].split() == ["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"]
     assert table[1].startswith(f"{run_id}  opensnoop")
 
-    stopped = ecli(env, "stop", run_id)
+    stopped = ecli(env, "stop", run_id, "--json")
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.stdout.strip() == f"{run_id} opensnoop: stopped (SIGTERM)"
+    assert json.loads(stopped.stdout) == [{"id": run_id, "name": "opensnoop",
+                                           "signal": "SIGTERM", "exit_status": 0}]
     assert ps(env) == []
     assert programs_left(ids) == set()
     assert links_of(ids) == set()
@@ -152,6 +154,7 @@ def test_logs_follow_ends_when_the_run_ends(objects, env):
     assert time.monotonic() - started >= 1.0, "followed until the run ended"
     assert "2 program(s) attached" in result.stdout
     assert "detached after" in result.stdout  # the run's last line
+    assert f"ecli: run {run_id} (opensnoop) exited with status 0" in result.stderr
     assert programs_left(ids) == set()
     assert ps(env) == []
 

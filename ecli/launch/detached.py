@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ecli.errors import LifecycleError, NotFoundError, UsageError
 from ecli.files import locked, write_atomic
@@ -41,6 +42,18 @@ ATTACH_TIMEOUT = 120.0  # seconds: a first run may pull the package before attac
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 _POLL = 0.05
 _ID = re.compile(r"^[0-9a-f]{1,12}$")
+
+
+def _versioned_json(record: Any, version: int) -> bytes:
+    return json.dumps({"version": version, **asdict(record)}, indent=2).encode()
+
+
+def _unversioned(raw: bytes, version: int) -> dict[str, Any]:
+    """The fields of a JSON file written by `_versioned_json` with this `version`."""
+    data = json.loads(raw)
+    if not isinstance(data, dict) or data.pop("version", None) != version:
+        raise ValueError(f"not a version {version} file")
+    return data
 
 
 @dataclass(frozen=True)
@@ -58,13 +71,11 @@ class RunRecord:
     programs: tuple[int, ...] = ()  # kernel ids of the attached programs
 
     def to_json(self) -> bytes:
-        return json.dumps({"version": RECORD_VERSION, **asdict(self)}, indent=2).encode()
+        return _versioned_json(self, RECORD_VERSION)
 
     @classmethod
     def from_json(cls, raw: bytes) -> RunRecord:
-        data = json.loads(raw)
-        if data.pop("version", None) != RECORD_VERSION:
-            raise ValueError("unknown record version")
+        data = _unversioned(raw, RECORD_VERSION)
         data["argv"] = tuple(data["argv"])
         data["programs"] = tuple(data.get("programs", ()))
         return cls(**data)
@@ -96,13 +107,11 @@ class RunState:
     hint: str | None = None
 
     def to_json(self) -> bytes:
-        return json.dumps({"version": STATE_VERSION, **asdict(self)}, indent=2).encode()
+        return _versioned_json(self, STATE_VERSION)
 
     @classmethod
     def from_json(cls, raw: bytes) -> RunState:
-        data = json.loads(raw)
-        if data.pop("version", None) != STATE_VERSION:
-            raise ValueError("unknown state version")
+        data = _unversioned(raw, STATE_VERSION)
         data["programs"] = tuple(AttachedState(**p) for p in data.get("programs", ()))
         return cls(**data)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from ecli.errors import UsageError
 from ecli.oci.config import OptionInfo
@@ -18,6 +18,7 @@ from ecli.runtime import attach
 from ecli.runtime import btf as b
 from ecli.runtime.attach import AttachSettings
 from ecli.runtime.spec import GlobalSpec, ObjectSpec
+from ecli.text import inert
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class Option:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} -h'")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        # -h quotes the package's description and option texts: outside text
+        super()._print_message(inert(message, multiline=True), file)
 
 
 def object_options(spec: ObjectSpec, infos: dict[str, OptionInfo]) -> list[Option]:

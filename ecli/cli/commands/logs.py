@@ -28,4 +28,8 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     runs = Runs(ctx.paths.runs_dir)
     record = runs.find(args.run_key)
     write_bytes(runs.follow(record) if args.follow else [runs.read_log(record)])
-    return Result()
+    state = runs.state(record)
+    if state is None or state.exit_status is None:
+        return Result()
+    return Result(notes=[f"run {record.id} ({record.name}) exited with status "
+                         f"{state.exit_status}"])

@@ -22,12 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.launch.detached import Runs
 
-    records = Runs(ctx.paths.runs_dir).running()
+    runs = Runs(ctx.paths.runs_dir)
+    records = runs.running()
+    states = [runs.state(r) for r in records]
     result = Result(data=[{
         "id": r.id, "name": r.name, "pid": r.pid, "target": r.target,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.started)),
         "uptime_seconds": round(r.uptime, 1), "log": r.log, "programs": list(r.programs),
-    } for r in records])
+        "state": state.state if state else None,
+    } for r, state in zip(records, states, strict=True)])
     result.table(["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"],
                  [(r.id, r.name, r.pid, time.strftime("%Y-%m-%d %H:%M:%S",
                                                       time.localtime(r.started)),
