@@ -146,16 +146,17 @@ class _Marks:
 
 def show_error(error: Any, *, verbose: int, as_json: bool) -> None:
     """An EcliError: one line on stderr (more only for a kernel log), its hint, and with
-    -v its reference; with --json also `{"error": ...}` on stdout for scripts."""
+    -v its reference; with --json also `{"error": ...}` on stdout, one line, for scripts."""
     message = inert(error.message, multiline=error.multiline)
     print(f"ecli: error: {message}", file=sys.stderr)
     if error.hint:
         print(f"hint: {inert(error.hint)}", file=sys.stderr)
     if verbose:
         print(f"reference: {error.reference}", file=sys.stderr)
-    if as_json:
-        print_json({"error": {"message": error.message, "hint": error.hint,
-                              "reference": error.reference, "exit_code": error.exit_code}})
+    if as_json:  # one line: `ecli run --json` writes JSON lines
+        document = {"error": {"message": error.message, "hint": error.hint,
+                              "reference": error.reference, "exit_code": error.exit_code}}
+        print(json.dumps(document), flush=True)
 
 
 def show_internal_error(error: BaseException) -> None:
