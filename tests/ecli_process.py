@@ -43,9 +43,9 @@ class RunningEcli:
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="ecli-run-state-"))
         self.status_file = self._dir / "state.json"
-        self.process = subprocess.Popen(
-            ecli_command("-v", "run", "--status-file", str(self.status_file), *args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.argv = ecli_command("-v", "run", "--status-file", str(self.status_file), *args)
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=env)
         self.stderr_lines: list[str] = []
         self.program_ids: set[int] = set()
 

@@ -180,8 +180,7 @@ def in_namespace(namespace: str, args: list[str]) -> RunningEcli:
     run = RunningEcli(args)
     run.process.kill()  # replaced by the same command inside the namespace
     run.process.wait()
-    run.process = subprocess.Popen(["ip", "netns", "exec", namespace, *ecli_command("-v", "run",
-                                                                                    *args)],
+    run.process = subprocess.Popen(["ip", "netns", "exec", namespace, *run.argv],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return run
 
