@@ -30,7 +30,7 @@ from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
 
 from bpf_objects import OPENSNOOP, compile_objects
-from ecli_process import ecli_command, run_ecli
+from ecli_process import RunningEcli, ecli_command, run_ecli
 from index_fixtures import package, serving, write_index
 from pm_fixtures import index_document, push_bundle, write_catalog
 
@@ -244,6 +244,17 @@ def test_status_file_records_attach_and_exit(objects, env, tmp_path):
     assert state["name"] == "opensnoop" and state["error"] is None
     assert state["programs"] and all(p["id"] > 0 and p["section"] for p in state["programs"])
     assert result.stderr == ""  # -q: nothing in the log's wording was needed
+
+
+@pytest.mark.root
+def test_status_fd_gives_attached_then_exited(objects, env):
+    run = RunningEcli([str(objects["opensnoop"]), "--duration", "1"], env=env)
+    run.wait_attached()
+    _, err, code = run.finish()
+    assert code == 0, err
+    assert [state["state"] for state in run.states] == ["attached", "exited"]
+    assert run.states[-1]["exit_status"] == 0 and run.states[-1]["pid"] == run.process.pid
+    assert {program["id"] for program in run.states[0]["programs"]} == run.program_ids
 
 
 def test_status_file_records_a_failure_with_its_error(env, tmp_path):

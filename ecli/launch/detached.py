@@ -45,7 +45,8 @@ _ID = re.compile(r"^[0-9a-f]{1,12}$")
 
 
 def _versioned_json(record: Any, version: int) -> bytes:
-    return json.dumps({"version": version, **asdict(record)}, indent=2).encode()
+    """One line of JSON (a run's states go to a file descriptor as JSON lines too)."""
+    return json.dumps({"version": version, **asdict(record)}).encode()
 
 
 def _unversioned(raw: bytes, version: int) -> dict[str, Any]:

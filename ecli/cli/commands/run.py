@@ -32,7 +32,9 @@ one unless --yes is given. 'ecli inspect TARGET' shows everything.
 --status-file PATH: the run writes its state there as JSON, atomically:
 {"state": "attached", "name", "pid", "programs": [{"id", "name", "section"}]}
 once attached, then "state": "exited" with "exit_status" (and "error",
-"hint" when it failed). 'ecli run --detach', ps, stop and tests read it.
+"hint" when it failed). 'ecli run --detach', ps, stop and logs read it.
+--status-fd N writes the same documents, one line each, to an inherited file
+descriptor (for a supervisor that must not open files while the run traces).
 """
 
 
@@ -64,6 +66,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="run a package with dangerous permissions without asking")
     parser.add_argument("--status-file", type=Path, metavar="PATH",
                         help="write the run's state (attached, program ids, exit) as JSON")
+    parser.add_argument("--status-fd", type=int, metavar="N",
+                        help="write the same state as JSON lines to file descriptor N")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
@@ -72,9 +76,9 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
         return run_detached(args, ctx)
     object_args = _late_options(args)
-    if args.status_file is None:
+    if args.status_file is None and args.status_fd is None:
         return _run(args, object_args, ctx, None)
-    recorder = _StatusFile(args.status_file)
+    recorder = _StatusFile(args.status_file, args.status_fd)
     try:
         result = _run(args, object_args, ctx, recorder)
     except BaseException as exc:
@@ -140,10 +144,11 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
 
 
 class _StatusFile:
-    """`--status-file`: the run's `RunState`, rewritten when it attaches and when it ends."""
+    """`--status-file` / `--status-fd`: the run's `RunState`, when it attaches and ends."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None, fd: int | None) -> None:
         self.path = path
+        self.fd = fd
         self.name = ""
         self.programs: tuple[Any, ...] = ()
 
@@ -171,8 +176,13 @@ class _StatusFile:
 
         from ecli.launch.detached import RunState, write_state
 
-        write_state(self.path, RunState(state, self.name, os.getpid(), self.programs,
-                                        exit_status, error, hint))
+        record = RunState(state, self.name, os.getpid(), self.programs, exit_status, error,
+                          hint)
+        if self.path is not None:
+            write_state(self.path, record)
+        if self.fd is not None:
+            with open(self.fd, "wb", closefd=False) as out:  # the fd stays open: no file opened
+                out.write(record.to_json() + b"\n")
 
 
 def _consent(name: str, found: Inspection | None, args: argparse.Namespace,
