@@ -21,10 +21,6 @@ def locate_target(target: str, ctx: Context, *, pull: str = "missing") -> Locate
     from ecli.packages.locate import locate
 
     located = locate(target, ctx.paths, None if ctx.quiet else status, pull=pull)
-    show_warnings(located.warnings)
-    return located
-
-
-def show_warnings(warnings: tuple[str, ...] | list[str]) -> None:
-    for warning in warnings:
+    for warning in located.warnings:  # now: `run` goes on to print events for a long time
         warn(warning)
+    return located

@@ -17,14 +17,15 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from ecli.text import inert
 
+# Blocks are named tuples and Result a plain class, not dataclasses: this module is
+# imported by every command, and making a dataclass costs more than a table of rows.
 
-@dataclass(frozen=True)
-class Text:
+
+class Text(NamedTuple):
     """A line (or, `multiline`, a paragraph such as a package description) of output;
     `gap` puts a blank line before it."""
 
@@ -33,14 +34,12 @@ class Text:
     gap: bool = False
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     headers: Sequence[str]
     rows: Sequence[Sequence[Any]]
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """`before` + ✓/✗/? + `text`: doctor's checks; the mark is coloured on a terminal."""
 
     ok: bool | None
@@ -51,21 +50,25 @@ class Mark:
 Block = Text | Table | Mark
 
 
-@dataclass
 class Result:
     """What a command returns; `show` prints it.
 
     `output` is the text form, `data` the `--json` document (None: the command
     has no JSON form), `quiet` what `-q` shows instead of `output` (None: the
-    same as `output`, for answers such as tables; [] for confirmations), and
-    `notes` status lines for stderr, also silenced by `-q`.
+    same as `output`, for answers such as tables; [] for confirmations),
+    `notes` status lines for stderr, also silenced by `-q`, and `warnings`
+    for stderr, always shown (a yanked version, a skipped source).
     """
 
-    output: list[Block] = field(default_factory=list)
-    data: Any = None
-    quiet: list[Block] | None = None
-    notes: list[str] = field(default_factory=list)
-    exit_code: int = 0
+    def __init__(self, output: list[Block] | None = None, *, data: Any = None,
+                 quiet: list[Block] | None = None, notes: list[str] | None = None,
+                 warnings: Sequence[str] = (), exit_code: int = 0) -> None:
+        self.output = output if output is not None else []
+        self.data = data
+        self.quiet = quiet
+        self.notes = notes if notes is not None else []
+        self.warnings = list(warnings)
+        self.exit_code = exit_code
 
     def line(self, text: str = "", *, multiline: bool = False, gap: bool = False) -> None:
         self.output.append(Text(text, multiline, gap))
@@ -76,10 +79,12 @@ class Result:
 
 def show(result: Result, *, as_json: bool, quiet: bool, stream: TextIO = sys.stdout) -> int:
     """Print `result` as JSON, as text, or as its -q form; its exit code."""
-    from ecli.cli.progress import status
+    if result.warnings or (result.notes and not quiet):
+        from ecli.cli.progress import status, warn
 
-    if not quiet:
-        for note in result.notes:
+        for warning in result.warnings:
+            warn(warning)
+        for note in result.notes if not quiet else ():
             status(note)
     if as_json and result.data is not None:
         print_json(result.data, stream)

@@ -16,13 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
-    from ecli.cli.locating import show_warnings
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
     source, doc = client.find(args.name)
-    show_warnings(client.warnings)
-    result = Result(data={"source": source.name, **asdict(doc)})
+    result = Result(data={"source": source.name, **asdict(doc)}, warnings=client.warnings)
     result.line(f"{doc.name}: {doc.summary}")
     for label, value in (("kind", doc.kind), ("license", doc.license),
                          ("owners", ", ".join(doc.owners)), ("homepage", doc.homepage),

@@ -30,18 +30,17 @@ def add_pull_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
-    from ecli.cli.locating import show_warnings
     from ecli.cli.progress import status
     from ecli.packages.install import install
 
-    changes = []
+    changes, warnings = [], []
     for target in args.targets:
-        change, warnings = install(target, ctx.paths, None if ctx.quiet else status,
-                                   pull=args.pull)
-        show_warnings(warnings)
+        change, found = install(target, ctx.paths, None if ctx.quiet else status,
+                                pull=args.pull)
         changes.append(change)
+        warnings += found
     result = Result(data=[{"name": c.name, "version": c.new, "previous": c.old,
-                           "digest": c.digest} for c in changes], quiet=[])
+                           "digest": c.digest} for c in changes], quiet=[], warnings=warnings)
     for c in changes:
         was = f" (was {c.old})" if c.old and c.old != c.new else ""
         result.line(f"installed {c.name} {c.new}{was} {c.digest}")

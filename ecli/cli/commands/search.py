@@ -16,16 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
-    from ecli.cli.locating import show_warnings
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
     hits = client.search(args.term)
-    if not ctx.quiet:
-        show_warnings(client.warnings)
     result = Result(data=[{"name": h.name, "summary": h.summary, "kind": h.kind,
                            "latest": h.latest, "source": h.source} for h in hits],
-                    exit_code=0 if hits else 1)
+                    warnings=client.warnings, exit_code=0 if hits else 1)
     if hits:
         result.table(["NAME", "VERSION", "KIND", "SUMMARY"],
                      [(h.name, h.latest or "-", h.kind, h.summary) for h in hits])

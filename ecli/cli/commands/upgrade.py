@@ -21,7 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
-    from ecli.cli.locating import show_warnings
     from ecli.cli.progress import status, warn
     from ecli.packages.index_client import IndexClient
     from ecli.packages.install import upgrade
@@ -39,9 +38,8 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
             if result.offline_error:
                 warn(f"{source.name}: {result.offline_error}; using the cached index")
     changes, warnings = upgrade(args.names, ctx.paths, None if ctx.quiet else status)
-    show_warnings(warnings)
     result = Result(data=[{"name": c.name, "from": c.old, "to": c.new, "digest": c.digest,
-                           "note": c.note} for c in changes], quiet=[])
+                           "note": c.note} for c in changes], quiet=[], warnings=warnings)
     for c in changes:
         result.line(f"{c.name}: {c.note}" if c.note else f"{c.name}: {c.old} -> {c.new}")
     return result
