@@ -23,7 +23,15 @@ these without pulling in the rest.
         └── VerifierError     the verifier rejected a program; keeps its log
 
 The CLI maps these to exit codes and one-line messages in one place
-(`ecli.cli.main`); nothing else prints an error.
+(`ecli.cli.main`, printed by `ecli.cli.render.show_error`, which makes message
+and hint inert: they may quote a registry or an artifact); nothing else
+prints an error.
+
+`reference` is kept, and shown, the way pip shows its diagnostic references:
+a stable word a script or a bug report can name while the wording of the
+message changes. It is printed as `reference: ...` with -v and is the
+`reference` field of the `{"error": ...}` document that commands run with
+--json write on stdout.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ class EcliError(Exception):
 
     exit_code = 1
     reference = "error"
+    multiline = False  # True where the message carries a log's lines (the kernel's)
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -98,6 +107,7 @@ class PublishError(EcliError):
 
 class LifecycleError(EcliError):
     reference = "lifecycle"
+    multiline = True  # a detached run's failure quotes the run's own error, a verifier log
 
 
 class StateError(EcliError):
@@ -110,6 +120,7 @@ class EngineError(EcliError):
 
 class RuntimeLoadError(EcliError):
     reference = "load"
+    multiline = True  # the last lines of libbpf's or the verifier's log
 
 
 class PrivilegeError(RuntimeLoadError):

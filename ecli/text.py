@@ -12,11 +12,12 @@ generator uses `control_characters` to reject entries that hold any.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # CSI (ESC [ ... final byte, or the 8-bit CSI), OSC (ESC ] ... BEL or ST) and
 # two-byte ESC sequences: removed whole, so no half sequence is left behind.
-_SEQUENCES = re.compile(
+_SEQUENCES = (
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
     r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[@-Z\\-_]"
@@ -24,8 +25,18 @@ _SEQUENCES = re.compile(
 # C0 but tab and newline, DEL, C1, and the bidi controls (LRM, RLM, ALM,
 # embeddings, overrides, isolates).
 _CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[{_CONTROLS}]")
-_CONTROL_OR_LINE = re.compile(f"[{_CONTROLS}\t\n]")
+
+
+@functools.cache
+def _pattern(source: str) -> re.Pattern[str]:
+    """Compiled on first use: most output never needs them (the renderer is on every
+    command's path, and compiling costs more than `ecli search`'s table)."""
+    return re.compile(source)
+
+
+def _controls(multiline: bool) -> str:
+    """The character class of what is shown escaped: tab and newline too on one line."""
+    return f"[{_CONTROLS}]" if multiline else f"[{_CONTROLS}\t\n]"
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -42,8 +53,8 @@ def inert(text: str, *, multiline: bool = False) -> str:
     """
     if text.isascii() and text.isprintable():
         return text  # the usual case, at no cost
-    text = _SEQUENCES.sub("", text)
-    return (_CONTROL if multiline else _CONTROL_OR_LINE).sub(_escape, text)
+    text = _pattern(_SEQUENCES).sub("", text)
+    return _pattern(_controls(multiline)).sub(_escape, text)
 
 
 def control_characters(text: str, *, multiline: bool = True) -> list[tuple[int, str]]:
@@ -51,5 +62,4 @@ def control_characters(text: str, *, multiline: bool = True) -> list[tuple[int, 
 
     Tab and newline count as control characters too unless `multiline`, as in `inert`.
     """
-    pattern = _CONTROL if multiline else _CONTROL_OR_LINE
-    return [(m.start(), _escape(m)) for m in pattern.finditer(text)]
+    return [(m.start(), _escape(m)) for m in _pattern(_controls(multiline)).finditer(text)]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import select
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-ATTACHED = "attached"
 
 
 def ecli_command(*args: str) -> list[str]:
@@ -24,40 +22,59 @@ def run_ecli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
                           env=env, timeout=timeout, **kwargs)
 
 
-PROGRAM_LINE = re.compile(r"program (\S+) id (\d+) attached to ")
-
-
 class RunningEcli:
     """`ecli -v run ...` in the background; knows when, and which, programs are attached.
 
-    Tests check for leaks by these exact program ids, so other eBPF users of
-    the machine (another test run, a developer's tracer) cannot disturb them.
+    It reads the states the run writes to a pipe (`ecli run --status-fd`), not
+    its wording on stderr, and opens no file while the run traces (a test's own
+    opens must not become events). Tests check for leaks by these exact program
+    ids, so other eBPF users of the machine (another test run, a developer's
+    tracer) cannot disturb them. `wrapper` runs ecli under another command
+    (`ip netns exec NS`).
     """
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            ecli_command("-v", "run", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env)
+    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
+                 wrapper: Sequence[str] = ()) -> None:
+        self._states, writer = os.pipe()
+        self.argv = [*wrapper, *ecli_command("-v", "run", "--status-fd", str(writer), *args)]
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=env,
+                                        pass_fds=(writer,))
+        os.close(writer)
+        self._buffer = b""
+        self.states: list[dict] = []
         self.stderr_lines: list[str] = []
         self.program_ids: set[int] = set()
 
+    def _read_states(self, timeout: float) -> bool:
+        """Take in what the run wrote within `timeout`; True once it closed the pipe."""
+        if not select.select([self._states], [], [], timeout)[0]:
+            return False
+        chunk = os.read(self._states, 65536)
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        self.states += [json.loads(line) for line in lines]
+        return not chunk
+
     def wait_attached(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        assert self.process.stderr is not None
         while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                raise AssertionError(f"ecli exited before attaching: {self.stderr_lines}")
-            self.stderr_lines.append(line)
-            if match := PROGRAM_LINE.search(line):
-                self.program_ids.add(int(match.group(2)))
-            elif ATTACHED in line:
-                assert self.program_ids, "ecli -v named no program ids"
+            closed = self._read_states(max(0.0, min(0.5, deadline - time.monotonic())))
+            if self.states and self.states[-1]["state"] == "attached":
+                self.program_ids = {program["id"] for program in self.states[-1]["programs"]}
+                assert self.program_ids, f"the run attached no program: {self.states[-1]}"
                 return
+            if closed:
+                _, err = self.process.communicate()
+                self.stderr_lines.append(err)
+                raise AssertionError(f"ecli exited before attaching: {self.states}: {err}")
         raise AssertionError("ecli did not attach in time")
 
     def finish(self, timeout: float = 60) -> tuple[str, str, int]:
         out, err = self.process.communicate(timeout=timeout)
+        while select.select([self._states], [], [], 0)[0] and not self._read_states(0):
+            pass  # the last state: exited, with its status
+        os.close(self._states)
         return out, "".join(self.stderr_lines) + err, self.process.returncode
 
     def json_events(self, out: str) -> list[dict]:

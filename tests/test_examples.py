@@ -170,13 +170,7 @@ def send_udp(namespace: str, count: int, payload: int = 100) -> None:
 
 
 def in_namespace(namespace: str, args: list[str]) -> RunningEcli:
-    run = RunningEcli(args)
-    run.process.kill()  # replaced by the same command inside the namespace
-    run.process.wait()
-    run.process = subprocess.Popen(["ip", "netns", "exec", namespace, *ecli_command("-v", "run",
-                                                                                    *args)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return run
+    return RunningEcli(args, wrapper=["ip", "netns", "exec", namespace])
 
 
 def test_xdpcount_counts_udp_packets_on_a_veth(objects, veth_pair):

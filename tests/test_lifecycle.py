@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from ecli.paths import Paths
+
 from ecli_process import (
-    PROGRAM_LINE,
     bpf_program_ids,
     links_of,
     programs_left,
@@ -29,12 +30,15 @@ def ecli(env: dict[str, str], *args: str, **kwargs) -> subprocess.CompletedProce
 
 
 def detach(env: dict[str, str], *args: str) -> tuple[str, set[int]]:
-    """`ecli -v run --detach ARGS`: the run's ID and the ids of its programs."""
-    result = ecli(env, "-v", "run", "--detach", *args)
+    """`ecli run --detach ARGS`: the run's ID and the ids of its programs (its state file)."""
+    result = ecli(env, "run", "--detach", *args)
     assert result.returncode == 0, result.stderr
-    ids = {int(m.group(2)) for m in PROGRAM_LINE.finditer(result.stderr)}
-    assert ids, result.stderr
-    return result.stdout.strip(), ids
+    run_id = result.stdout.strip()
+    state = json.loads((Paths.from_environment(env).runs_dir / f"{run_id}.state").read_bytes())
+    assert state["state"] in ("attached", "exited"), state
+    ids = {program["id"] for program in state["programs"]}
+    assert ids, (result.stderr, state)
+    return run_id, ids
 
 
 def ps(env: dict[str, str]) -> list[dict]:
@@ -72,6 +76,7 @@ def test_detach_ps_logs_stop(objects, env, tmp_path):
     assert listed["id"] == run_id
     assert listed["name"] == "opensnoop"
     assert set(listed["programs"]) == ids
+    assert listed["state"] == "attached"  # from the run's own state file
     assert ids <= bpf_program_ids(), "loaded while detached"
     assert len(links_of(ids)) == 2, "and attached"
     map_ids = maps_of(ids)
@@ -90,9 +95,10 @@ def test_detach_ps_logs_stop(objects, env, tmp_path):
     assert table[0].split() == ["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"]
     assert table[1].startswith(f"{run_id}  opensnoop")
 
-    stopped = ecli(env, "stop", run_id)
+    stopped = ecli(env, "stop", run_id, "--json")
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.stdout.strip() == f"{run_id} opensnoop: stopped (SIGTERM)"
+    assert json.loads(stopped.stdout) == [{"id": run_id, "name": "opensnoop",
+                                           "signal": "SIGTERM", "exit_status": 0}]
     assert ps(env) == []
     assert programs_left(ids) == set()
     assert links_of(ids) == set()
@@ -136,6 +142,7 @@ def test_logs_follow_ends_when_the_run_ends(objects, env):
     assert time.monotonic() - started >= 1.0, "followed until the run ended"
     assert "2 program(s) attached" in result.stdout
     assert "detached after" in result.stdout  # the run's last line
+    assert f"ecli: run {run_id} (opensnoop) exited with status 0" in result.stderr
     assert programs_left(ids) == set()
     assert ps(env) == []
 

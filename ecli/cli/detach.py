@@ -2,7 +2,8 @@
 
 The child is the same `ecli run` command line without `--detach`, so every
 option (ecli's and the program's) means exactly what it would in the
-foreground; ecli.launch.detached does the starting and the waiting.
+foreground; ecli.launch.detached does the starting and the waiting, through
+the state file the child writes.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import argparse
 import sys
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result, Text
 from ecli.errors import UsageError
 
 
-def run_detached(args: argparse.Namespace, ctx: Context) -> int:
+def run_detached(args: argparse.Namespace, ctx: Context) -> Result:
+    from ecli.cli.progress import status
     from ecli.launch.detached import Runs
 
     argv = sys.argv[1:]
@@ -23,18 +26,17 @@ def run_detached(args: argparse.Namespace, ctx: Context) -> int:
     if start is None or argv[start] != "run" or args.target not in argv[start:]:
         raise UsageError("--detach needs ecli's own command line (ecli run --detach TARGET)")
     run_argv = [arg for arg in argv[start:] if arg != "--detach"]
-    result = Runs(ctx.paths.runs_dir).start(args.target, run_argv)
-    if result.record is None:  # finished before attaching, successfully: e.g. its -h
-        sys.stdout.write(result.output)
-        return 0
-    record = result.record
+    started = Runs(ctx.paths.runs_dir).start(args.target, run_argv)
+    if started.record is None:  # finished before attaching, successfully: e.g. its -h
+        return Result([Text(started.output.removesuffix("\n"), multiline=True)]
+                      if started.output else [])
+    record = started.record
     if ctx.verbose:
-        for line in result.attach_lines:
-            print(line, file=sys.stderr)
+        for program in started.programs:
+            status(f"{record.name}: program {program.name} id {program.id} "
+                   f"attached to {program.section}")
     if not ctx.quiet:
-        print(f"ecli: {record.name}: {len(record.programs)} program(s) attached, "
-              f"detached as {record.id} (pid {record.pid}); "
-              f"'ecli logs {record.id}' shows its output, 'ecli stop {record.id}' ends it",
-              file=sys.stderr)
-    print(record.id)
-    return 0
+        status(f"{record.name}: {len(record.programs)} program(s) attached, "
+               f"detached as {record.id} (pid {record.pid}); "
+               f"'ecli logs {record.id}' shows its output, 'ecli stop {record.id}' ends it")
+    return Result([Text(record.id)])  # the ID alone, also with --json (the run's option)

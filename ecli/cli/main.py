@@ -2,7 +2,8 @@
 
 Commands are registered by name and module path and imported only when run,
 so `ecli --help` and `ecli search` stay fast (no registry or HTTP libraries).
-Every EcliError becomes one line on stderr and its exit code, here and only here.
+Each command returns a `Result`; `ecli.cli.render.show` prints it. Every
+EcliError becomes one line on stderr and its exit code, here and only here.
 """
 
 from __future__ import annotations
@@ -105,12 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     context = Context(paths=Paths.from_environment(), verbose=args.verbose, quiet=args.quiet)
+    as_json = bool(getattr(args, "json", False))
     try:
-        return args.handler(args, context) or 0
+        from ecli.cli import render
+
+        result = args.handler(args, context)
+        return render.show(result, as_json=as_json, quiet=context.quiet)
     except EcliError as error:
-        print(f"ecli: error: {error.message}", file=sys.stderr)
-        if error.hint:
-            print(f"hint: {error.hint}", file=sys.stderr)
+        from ecli.cli.render import show_error
+
+        show_error(error, verbose=context.verbose, as_json=as_json)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
@@ -119,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug in ecli, not the user's mistake: say so plainly
         if context.verbose:
             raise
-        print(f"ecli: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        print("hint: this is a bug in ecli; run again with -v for the traceback and "
-              "report it", file=sys.stderr)
+        from ecli.cli.render import show_internal_error
+
+        show_internal_error(error)
         return INTERNAL_ERROR

@@ -1,7 +1,14 @@
-"""All terminal output of the CLI: tables, JSON, and streams of events.
+"""All terminal output of the CLI's results: tables, text, JSON, errors, and runs.
 
-Commands return data; this module decides how it looks. JSON output is
-one document (or one line per event) with no decoration, for scripts.
+Commands return a `Result` (what to show as text, what as JSON, what with -q);
+`show` prints it, the way pipx's result rendering does. Live feedback while a
+command works (status lines, warnings, progress bars) is `ecli.cli.progress`.
+
+Text from outside (an index, a registry, an artifact, a BPF object) is hostile,
+so everything written here in text mode passes through `ecli.text.inert`:
+table cells, lines, event columns, map tables, error messages and hints. JSON
+output is written as ASCII, so every control character in it is a `\\u` escape
+and the document itself stays inert on a terminal.
 """
 
 from __future__ import annotations
@@ -9,27 +16,167 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TextIO
+
+from ecli.text import inert
+
+# Blocks are named tuples and Result a plain class, not dataclasses: this module is
+# imported by every command, and making a dataclass costs more than a table of rows.
+
+
+class Text(NamedTuple):
+    """A line (or, `multiline`, a paragraph such as a package description) of output;
+    `gap` puts a blank line before it."""
+
+    text: str
+    multiline: bool = False
+    gap: bool = False
+
+
+class Table(NamedTuple):
+    headers: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+class Mark(NamedTuple):
+    """`before` + ✓/✗/? + `text`: doctor's checks; the mark is coloured on a terminal."""
+
+    ok: bool | None
+    text: str
+    before: str = "  "
+
+
+Block = Text | Table | Mark
+
+
+class Result:
+    """What a command returns; `show` prints it.
+
+    `output` is the text form, `data` the `--json` document (None: the command
+    has no JSON form), `quiet` what `-q` shows instead of `output` (None: the
+    same as `output`, for answers such as tables; [] for confirmations),
+    `notes` status lines for stderr, also silenced by `-q`, and `warnings`
+    for stderr, always shown (a yanked version, a skipped source).
+    """
+
+    def __init__(self, output: list[Block] | None = None, *, data: Any = None,
+                 quiet: list[Block] | None = None, notes: list[str] | None = None,
+                 warnings: Sequence[str] = (), exit_code: int = 0) -> None:
+        self.output = output if output is not None else []
+        self.data = data
+        self.quiet = quiet
+        self.notes = notes if notes is not None else []
+        self.warnings = list(warnings)
+        self.exit_code = exit_code
+
+    def line(self, text: str = "", *, multiline: bool = False, gap: bool = False) -> None:
+        self.output.append(Text(text, multiline, gap))
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.output.append(Table(headers, rows))
+
+
+def show(result: Result, *, as_json: bool, quiet: bool, stream: TextIO = sys.stdout) -> int:
+    """Print `result` as JSON, as text, or as its -q form; its exit code."""
+    if result.warnings or (result.notes and not quiet):
+        from ecli.cli.progress import status, warn
+
+        for warning in result.warnings:
+            warn(warning)
+        for note in result.notes if not quiet else ():
+            status(note)
+    if as_json and result.data is not None:
+        print_json(result.data, stream)
+        return result.exit_code
+    blocks = result.output if not quiet or result.quiet is None else result.quiet
+    marks = _Marks(stream) if any(isinstance(b, Mark) for b in blocks) else None
+    for block in blocks:
+        if isinstance(block, Table):
+            print_table(block.headers, block.rows, stream)
+        elif isinstance(block, Mark):
+            assert marks is not None
+            line = f"{inert(block.before)}{marks(block.ok)} {inert(block.text)}"
+            stream.write(line.rstrip() + "\n")
+        else:
+            gap = "\n" if block.gap else ""
+            stream.write(gap + inert(block.text, multiline=block.multiline) + "\n")
+    stream.flush()
+    return result.exit_code
 
 
 def print_json(data: Any, stream: TextIO = sys.stdout) -> None:
-    json.dump(data, stream, indent=2, ensure_ascii=False, default=str)
+    json.dump(data, stream, indent=2, default=str)  # ASCII: control characters escaped
     stream.write("\n")
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
                 stream: TextIO = sys.stdout) -> None:
-    cells = [[str(v) for v in row] for row in rows]
+    cells = [[inert(str(v)) for v in row] for row in rows]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
     # one format string for every row: listings can be thousands of rows long (search)
     line = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + ("  {}" if len(widths) > 1 else "{}")
     stream.write("".join(line.format(*row).rstrip() + "\n" for row in [headers, *cells]))
 
 
-_json_string = json.encoder.py_encode_basestring  # type: ignore[attr-defined]
-if hasattr(json.encoder, "c_encode_basestring") and json.encoder.c_encode_basestring:
-    _json_string = json.encoder.c_encode_basestring
+def write_bytes(chunks: Any, stream: Any = None) -> None:
+    """Copy bytes as they come (`ecli logs`: a log the run's own renderer wrote, inert)."""
+    out = stream or sys.stdout.buffer
+    for chunk in chunks:
+        out.write(chunk)
+        out.flush()
+
+
+class _Marks:
+    """✓ / ✗ / ? in colour on a terminal (see `use_color`); words when not UTF-8."""
+
+    def __init__(self, stream: TextIO) -> None:
+        from ecli.cli.progress import use_color
+
+        self.colour = use_color(stream)
+        utf8 = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
+        self.symbols = {True: "✓", False: "✗", None: "?"} if utf8 else \
+            {True: "ok", False: "NO", None: "??"}
+
+    def __call__(self, ok: bool | None) -> str:
+        symbol = self.symbols[ok]
+        if not self.colour:
+            return symbol
+        code = {True: "32", False: "31", None: "33"}[ok]
+        return f"\033[{code}m{symbol}\033[0m"
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def show_error(error: Any, *, verbose: int, as_json: bool) -> None:
+    """An EcliError: one line on stderr (more only for a kernel log), its hint, and with
+    -v its reference; with --json also `{"error": ...}` on stdout, one line, for scripts."""
+    message = inert(error.message, multiline=error.multiline)
+    print(f"ecli: error: {message}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {inert(error.hint)}", file=sys.stderr)
+    if verbose:
+        print(f"reference: {error.reference}", file=sys.stderr)
+    if as_json:  # one line: `ecli run --json` writes JSON lines
+        document = {"error": {"message": error.message, "hint": error.hint,
+                              "reference": error.reference, "exit_code": error.exit_code}}
+        print(json.dumps(document), flush=True)
+
+
+def show_internal_error(error: BaseException) -> None:
+    print(f"ecli: internal error: {type(error).__name__}: {inert(str(error))}",
+          file=sys.stderr)
+    print("hint: this is a bug in ecli; run again with -v for the traceback and "
+          "report it", file=sys.stderr)
+
+
+# -- runs: events, maps, status ------------------------------------------------------
+
+# JSON lines are the hot path: strings are encoded by the C encoder, as ASCII.
+_json_string = json.encoder.py_encode_basestring_ascii  # type: ignore[attr-defined]
+if getattr(json.encoder, "c_encode_basestring_ascii", None):
+    _json_string = json.encoder.c_encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 class EventPrinter:
@@ -41,9 +188,9 @@ class EventPrinter:
         self.as_json = as_json
         self.timestamp = timestamp
         self.stream = stream
-        self.widths = [max(len(c), w) for c, w in zip(self.columns, widths, strict=True)]
+        self.widths = [max(len(inert(c)), w) for c, w in zip(self.columns, widths, strict=True)]
         self._header_done = as_json
-        # JSON lines are the hot path: the keys are encoded once, values by type.
+        # The keys are encoded once, values by type.
         self._keys = [("{" if i == 0 else ", ") + json.dumps(c) + ": "
                       for i, c in enumerate(self.columns)]
         if timestamp:
@@ -59,13 +206,13 @@ class EventPrinter:
                 elif kind is str:
                     parts.append(key + _json_string(value))
                 else:
-                    parts.append(key + json.dumps(value, ensure_ascii=False, default=str))
+                    parts.append(key + json.dumps(value, default=str))
             parts.append("}\n")
             self.stream.write("".join(parts))
             return
-        texts = [str(v) for v in values]
+        texts = [inert(str(v)) for v in values]
         if not self._header_done:
-            self._write_row([c.upper() for c in self.columns], "TIME")
+            self._write_row([inert(c.upper()) for c in self.columns], "TIME")
             self._header_done = True
         self._write_row(texts, time.strftime("%H:%M:%S"))
 
@@ -85,6 +232,7 @@ HIST_BAR_WIDTH = 40
 
 def log2_histogram_lines(unit: str, counts: Sequence[int]) -> list[str]:
     """bcc's print_log2_hist look: one row per power-of-two bucket, with a bar."""
+    unit = inert(unit)
     last = max((i for i, c in enumerate(counts) if c), default=-1)
     if last < 0:
         return [f"{unit:>20} : count    distribution", "(no values)"]
@@ -100,25 +248,33 @@ def log2_histogram_lines(unit: str, counts: Sequence[int]) -> list[str]:
 
 
 class RunPrinter:
-    """How `ecli run` shows a run: status on stderr, events and maps on stdout."""
+    """`ecli run`'s `RunOutput`: status on stderr, events and maps on stdout.
+
+    `on_attached` hears the attached programs too (the run's status file).
+    """
 
     def __init__(self, name: str, *, as_json: bool, timestamp: bool, verbose: int,
-                 quiet: bool, stream: TextIO = sys.stdout) -> None:
+                 quiet: bool, stream: TextIO = sys.stdout,
+                 on_attached: Callable[[Sequence[Any]], None] | None = None) -> None:
         self.name = name
         self.as_json = as_json
         self.timestamp = timestamp
         self.verbose = verbose
         self.quiet = quiet
         self.stream = stream
+        self.on_attached = on_attached
 
     def attached(self, programs: Sequence[Any]) -> None:
+        from ecli.cli.progress import status
+
+        if self.on_attached:
+            self.on_attached(programs)
         if self.verbose:
             for program in programs:
-                print(f"ecli: {self.name}: program {program.name} id {program.id} "
-                      f"attached to {program.section}", file=sys.stderr)
+                status(f"{self.name}: program {program.name} id {program.id} "
+                       f"attached to {program.section}")
         if not self.quiet:
-            print(f"ecli: {self.name}: {len(programs)} program(s) attached; Ctrl-C to stop",
-                  file=sys.stderr, flush=True)
+            status(f"{self.name}: {len(programs)} program(s) attached; Ctrl-C to stop")
 
     def events(self, _map_name: str, decoder: Any) -> EventPrinter:
         return EventPrinter(decoder.columns, decoder.widths, as_json=self.as_json,
@@ -128,7 +284,7 @@ class RunPrinter:
         if self.as_json:
             record = {"time": time.time(), "final": final,
                       "maps": [_map_json(result) for result in results]}
-            self.stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            self.stream.write(json.dumps(record, default=str) + "\n")
             self.stream.flush()
             return
         self.stream.write(f"\n--- {time.strftime('%H:%M:%S')}"
@@ -140,12 +296,13 @@ class RunPrinter:
                 self._stacks(result)
             elif isinstance(result, Histogram):
                 title = f"{result.map_name}" + (f" [{result.label}]" if result.label else "")
-                self.stream.write(f"\n{title}\n")
+                self.stream.write(f"\n{inert(title)}\n")
                 self.stream.write("\n".join(log2_histogram_lines(result.unit, result.counts)))
                 self.stream.write("\n")
             else:
-                self.stream.write(f"\n{result.map_name}\n")
-                print_table([c.upper() for c in [*result.key_columns, *result.value_columns]],
+                self.stream.write(f"\n{inert(result.map_name)}\n")
+                print_table([inert(c.upper()) for c in
+                             [*result.key_columns, *result.value_columns]],
                             [[*key, *value] for key, value in result.rows], self.stream)
                 if result.total > len(result.rows):
                     self.stream.write(f"... and {result.total - len(result.rows)} more\n")
@@ -153,23 +310,25 @@ class RunPrinter:
 
     def _stacks(self, result: Any) -> None:
         """bcc's profile look: frames innermost first, a '--' between kernel and user."""
-        self.stream.write(f"\n{result.map_name}\n")
+        self.stream.write(f"\n{inert(result.map_name)}\n")
         for row in result.rows:
             for frame in row.kernel:
-                self.stream.write(f"    {frame}\n")
+                self.stream.write(f"    {inert(frame)}\n")
             if row.kernel and row.user:
                 self.stream.write("    --\n")
             for frame in row.user:
-                self.stream.write(f"    {frame}\n")
-            labels = " ".join(f"{k}={v}" for k, v in row.labels.items())
+                self.stream.write(f"    {inert(frame)}\n")
+            labels = inert(" ".join(f"{k}={v}" for k, v in row.labels.items()))
             self.stream.write(f"    -                {labels}\n        {row.count}\n\n")
         if result.total > len(result.rows):
             self.stream.write(f"... and {result.total - len(result.rows)} more stacks\n")
 
     def lost(self, lost: dict[str, int]) -> None:
+        from ecli.cli.progress import status
+
         for map_name, count in lost.items():
-            print(f"ecli: {self.name}: {count} event(s) lost: {map_name} was full "
-                  "(the reader fell behind)", file=sys.stderr)
+            status(f"{self.name}: {count} event(s) lost: {map_name} was full "
+                   "(the reader fell behind)")
 
 
 def _map_json(result: Any) -> dict[str, Any]:
@@ -195,10 +354,12 @@ def _map_json(result: Any) -> dict[str, Any]:
 def print_permissions(name: str, permissions: Sequence[Any], target: str,
                       stream: TextIO = sys.stderr) -> None:
     """The short block `ecli run` shows before loading: level, id, what it allows."""
-    stream.write(f"ecli: {name}: permissions (`ecli inspect {target}` tells more):\n")
+    stream.write(f"ecli: {inert(name)}: permissions (`ecli inspect {inert(target)}` "
+                 "tells more):\n")
     width = max(len(p.id) for p in permissions)
     for permission in permissions:
-        stream.write(f"  {permission.level:<9}  {permission.id:<{width}}  {permission.text}\n")
+        stream.write(f"  {permission.level:<9}  {inert(permission.id):<{width}}  "
+                     f"{inert(permission.text)}\n")
     stream.flush()
 
 
@@ -221,38 +382,39 @@ def inspection_json(report: Any) -> dict[str, Any]:
     }
 
 
-def print_inspection(report: Any, stream: TextIO = sys.stdout) -> None:
+def inspection_blocks(report: Any) -> list[Block]:
     """`ecli inspect`: one section per object, then the permissions of them all."""
     what = " ".join(x for x in (report.name, report.version or "", f"(kind {report.kind})") if x)
-    stream.write(f"{what}\n")
+    blocks: list[Block] = [Text(what)]
     if report.digest:
-        stream.write(f"digest: {report.digest}\n")
+        blocks.append(Text(f"digest: {report.digest}"))
     for obj in report.objects:
         found = obj.inspection
-        stream.write(f"\nobject {obj.name} ({found.size} bytes, license "
-                     f"{found.license or 'none'}, kernel >= {found.min_kernel})\n")
-        stream.write("\nprograms\n")
-        print_table(("section", "type", "attach"),
-                    [(p.section, p.type, p.attach or "-") for p in found.programs], stream)
+        blocks += [Text(f"object {obj.name} ({found.size} bytes, license "
+                        f"{found.license or 'none'}, kernel >= {found.min_kernel})", gap=True),
+                   Text("programs", gap=True),
+                   Table(("section", "type", "attach"),
+                         [(p.section, p.type, p.attach or "-") for p in found.programs])]
         if obj.maps:
-            stream.write("\nmaps\n")
-            print_table(("name", "type", "key", "value", "entries"),
-                        [(m.name, m.type, m.key_size, m.value_size, m.max_entries)
-                         for m in obj.maps], stream)
-        stream.write(f"\nhelpers: {', '.join(found.helpers) or 'none'}\n")
-    for line in report.unreadable:
-        stream.write(f"\nunreadable: {line}\n")
+            blocks += [Text("maps", gap=True),
+                       Table(("name", "type", "key", "value", "entries"),
+                             [(m.name, m.type, m.key_size, m.value_size, m.max_entries)
+                              for m in obj.maps])]
+        blocks.append(Text(f"helpers: {', '.join(found.helpers) or 'none'}", gap=True))
+    blocks += [Text(f"unreadable: {line}", gap=True) for line in report.unreadable]
     if report.index is not None:
-        stream.write("\nthe hub's inspection of this version: "
-                     f"{len(report.index.programs)} program(s), kernel >= "
-                     f"{report.index.min_kernel}\n")
+        blocks.append(Text("the hub's inspection of this version: "
+                           f"{len(report.index.programs)} program(s), kernel >= "
+                           f"{report.index.min_kernel}", gap=True))
     if report.note:
-        stream.write(f"\nnote: {report.note}\n")
+        blocks.append(Text(f"note: {report.note}", gap=True))
     summary = report.summary
     if summary is None:
-        stream.write("\nno eBPF object could be read: permissions unknown\n")
-        return
-    stream.write(f"\nminimum kernel: {summary.min_kernel}\n"
-                 f"capabilities: {' '.join(summary.capabilities)}\n\npermissions\n")
-    print_table(("level", "id", "what it allows"),
-                [(p.level, p.id, p.text) for p in summary.permissions], stream)
+        blocks.append(Text("no eBPF object could be read: permissions unknown", gap=True))
+        return blocks
+    blocks += [Text(f"minimum kernel: {summary.min_kernel}", gap=True),
+               Text(f"capabilities: {' '.join(summary.capabilities)}"),
+               Text("permissions", gap=True),
+               Table(("level", "id", "what it allows"),
+                     [(p.level, p.id, p.text) for p in summary.permissions])]
+    return blocks

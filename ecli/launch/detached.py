@@ -2,9 +2,14 @@
 
 `ecli run --detach` starts the same command line again as a child in a new
 session, with no terminal and its output in a log file, and returns once the
-child says its programs are attached. Each run is one JSON record beside its
-log under `Paths.runs_dir`; records are written atomically, and changes to the
-set of records happen under an fcntl lock.
+child's state file says its programs are attached. Each run is one JSON record
+beside its log and its state file under `Paths.runs_dir`; all are written
+atomically, and changes to the set of records happen under an fcntl lock.
+
+The state file (`RunState`) is what `ecli run --status-file PATH` writes about
+itself: attached (with its pid and program ids), then exited (with its exit
+status, and its error and hint when it failed). Nothing reads the log's
+wording: the log is for people (`ecli logs`).
 
 A record's process is trusted only while `/proc/PID` still shows the same
 start time and the same command line: a pid the kernel has reused for
@@ -26,17 +31,30 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ecli.errors import LifecycleError, NotFoundError, UsageError
 from ecli.files import locked, write_atomic
 
 RECORD_VERSION = 1
+STATE_VERSION = 1
 ATTACH_TIMEOUT = 120.0  # seconds: a first run may pull the package before attaching
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 _POLL = 0.05
-ATTACHED = re.compile(r"^ecli: (?P<name>.+?): (?P<count>\d+) program\(s\) attached", re.M)
-PROGRAM = re.compile(r"program (\S+) id (\d+) attached to ")
 _ID = re.compile(r"^[0-9a-f]{1,12}$")
+
+
+def _versioned_json(record: Any, version: int) -> bytes:
+    """One line of JSON (a run's states go to a file descriptor as JSON lines too)."""
+    return json.dumps({"version": version, **asdict(record)}).encode()
+
+
+def _unversioned(raw: bytes, version: int) -> dict[str, Any]:
+    """The fields of a JSON file written by `_versioned_json` with this `version`."""
+    data = json.loads(raw)
+    if not isinstance(data, dict) or data.pop("version", None) != version:
+        raise ValueError(f"not a version {version} file")
+    return data
 
 
 @dataclass(frozen=True)
@@ -54,13 +72,11 @@ class RunRecord:
     programs: tuple[int, ...] = ()  # kernel ids of the attached programs
 
     def to_json(self) -> bytes:
-        return json.dumps({"version": RECORD_VERSION, **asdict(self)}, indent=2).encode()
+        return _versioned_json(self, RECORD_VERSION)
 
     @classmethod
     def from_json(cls, raw: bytes) -> RunRecord:
-        data = json.loads(raw)
-        if data.pop("version", None) != RECORD_VERSION:
-            raise ValueError("unknown record version")
+        data = _unversioned(raw, RECORD_VERSION)
         data["argv"] = tuple(data["argv"])
         data["programs"] = tuple(data.get("programs", ()))
         return cls(**data)
@@ -71,18 +87,62 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class AttachedState:
+    """One attached program as the state file names it (as `bpftool prog show` does)."""
+
+    id: int
+    name: str
+    section: str
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a run says of itself in its state file (`ecli run --status-file PATH`)."""
+
+    state: str  # "attached", then "exited"
+    name: str
+    pid: int
+    programs: tuple[AttachedState, ...] = ()
+    exit_status: int | None = None  # once exited
+    error: str | None = None  # the run's own error message, when it failed
+    hint: str | None = None
+
+    def to_json(self) -> bytes:
+        return _versioned_json(self, STATE_VERSION)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> RunState:
+        data = _unversioned(raw, STATE_VERSION)
+        data["programs"] = tuple(AttachedState(**p) for p in data.get("programs", ()))
+        return cls(**data)
+
+
+def write_state(path: Path, state: RunState) -> None:
+    write_atomic(path, state.to_json(), mode=0o600)
+
+
+def read_state(path: Path) -> RunState | None:
+    """The state a run last wrote, or None before it wrote one (or if unreadable)."""
+    try:
+        return RunState.from_json(path.read_bytes())
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+@dataclass(frozen=True)
 class DetachResult:
     """What `start` saw: a run now attached, or a child that finished before attaching."""
 
     record: RunRecord | None
     output: str  # the child's log so far (its status lines, or its help text)
-    attach_lines: tuple[str, ...] = ()
+    programs: tuple[AttachedState, ...] = ()
 
 
 @dataclass(frozen=True)
 class StopResult:
     record: RunRecord
     signal: str  # "SIGTERM", "SIGKILL", or "" when it had already exited
+    exit_status: int | None = None  # what the run's state file says, when it says
 
 
 class Runs:
@@ -109,7 +169,15 @@ class Runs:
 
     def _remove(self, record: RunRecord) -> None:
         (self.dir / f"{record.id}.json").unlink(missing_ok=True)
+        self.state_file(record.id).unlink(missing_ok=True)
         Path(record.log).unlink(missing_ok=True)
+
+    def state_file(self, run_id: str) -> Path:
+        """Where the run writes its `RunState` (not `*.json`: that is the records' glob)."""
+        return self.dir / f"{run_id}.state"
+
+    def state(self, record: RunRecord) -> RunState | None:
+        return read_state(self.state_file(record.id))
 
     def running(self) -> list[RunRecord]:
         """Every run whose process is still alive, oldest first; the rest are pruned."""
@@ -144,38 +212,41 @@ class Runs:
 
     def start(self, target: str, run_argv: Sequence[str],
               timeout: float = ATTACH_TIMEOUT) -> DetachResult:
-        """Start `ecli -v run ...` detached and wait until it is attached or has ended.
+        """Start `ecli run --status-file ...` detached; wait until it is attached or has ended.
 
-        `run_argv` is the command line from `run` on, without `--detach`; the
-        child always runs with `-v` so its log names the programs it attached.
+        `run_argv` is the command line from `run` on, without `--detach`.
         """
         run_id = self._new_id()
         log = self.dir / f"{run_id}.log"
-        argv = (sys.executable, "-m", "ecli", "-v", *run_argv)
+        state_file = self.state_file(run_id)
+        argv = (sys.executable, "-m", "ecli", run_argv[0], "--status-file", str(state_file),
+                *run_argv[1:])
         with open(log, "wb") as out:
             os.chmod(log, 0o600)
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      close_fds=True)
         try:
-            text, match = _wait_attached(child, log, timeout)
+            state = _wait_attached(child, state_file, timeout)
         except BaseException:
             _kill_group(child)
             log.unlink(missing_ok=True)
+            state_file.unlink(missing_ok=True)
             raise
-        if match is None:
+        text = log.read_bytes().decode("utf-8", "replace")
+        if state is None or state.state != "attached":
             log.unlink(missing_ok=True)
+            state_file.unlink(missing_ok=True)
             if child.returncode == 0:
                 return DetachResult(None, text)
-            message, hint = _failure(text, child.returncode)
+            message, hint = _failure(state, text, child.returncode)
             raise LifecycleError(message, hint=hint)
-        ids = tuple(int(m.group(2)) for m in PROGRAM.finditer(text))
-        record = RunRecord(run_id, match.group("name"), target, child.pid,
-                           _start_ticks(child.pid) or 0, time.time(), argv, str(log), ids)
+        record = RunRecord(run_id, state.name, target, child.pid,
+                           _start_ticks(child.pid) or 0, time.time(), argv, str(log),
+                           tuple(p.id for p in state.programs))
         with self._locked():
             write_atomic(self.dir / f"{run_id}.json", record.to_json(), mode=0o600)
-        lines = tuple(line for line in text.splitlines() if PROGRAM.search(line))
-        return DetachResult(record, text, lines)
+        return DetachResult(record, text, state.programs)
 
     def _new_id(self) -> str:
         with self._locked():
@@ -198,9 +269,10 @@ class Runs:
                 _signal(record.pid, signal.SIGKILL)
                 if not _wait_gone(record, grace):
                     raise LifecycleError(f"run {record.id} (pid {record.pid}) survived SIGKILL")
+        state = self.state(record)
         with self._locked():
             self._remove(record)
-        return StopResult(record, sent)
+        return StopResult(record, sent, state.exit_status if state else None)
 
     def stop_all(self) -> list[StopResult]:
         return [self.stop(record) for record in self.running()]
@@ -282,31 +354,25 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
         child.wait()
 
 
-def _wait_attached(child: subprocess.Popen[bytes], log: Path,
-                   timeout: float) -> tuple[str, re.Match[str] | None]:
-    """The log text and the "attached" line, or no match once the child has exited."""
+def _wait_attached(child: subprocess.Popen[bytes], state_file: Path,
+                   timeout: float) -> RunState | None:
+    """The run's state once it is attached, or its last state (maybe none) once it exited."""
     deadline = time.monotonic() + timeout
     while True:
-        exited = child.poll() is not None  # before reading, so its last words are in
-        text = log.read_bytes().decode("utf-8", "replace")
-        match = ATTACHED.search(text)
-        if match or exited:
-            return text, match
+        exited = child.poll() is not None  # before reading, so its last state is in
+        state = read_state(state_file)
+        if exited or (state is not None and state.state == "attached"):
+            return state
         if time.monotonic() >= deadline:
             raise LifecycleError(f"the detached run did not attach within {timeout:.0f}s; "
                                  "it was killed", hint="run it without --detach to see why")
         time.sleep(_POLL)
 
 
-def _failure(text: str, code: int) -> tuple[str, str | None]:
-    """The child's own error (all its lines, as a verifier log has several) and hint."""
-    lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.startswith("ecli: error: ")), None)
-    if first is None:
-        tail = [line for line in lines if line.strip()][-1:]
-        return (f"the detached run exited with status {code} before attaching"
-                + (f": {tail[0]}" if tail else ""), None)
-    body = [line for line in lines[first:] if not line.startswith("hint: ")]
-    hints = [line.removeprefix("hint: ") for line in lines[first:] if line.startswith("hint: ")]
-    body[0] = body[0].removeprefix("ecli: error: ")
-    return "the detached run failed: " + "\n".join(body), (hints[0] if hints else None)
+def _failure(state: RunState | None, log: str, code: int) -> tuple[str, str | None]:
+    """The run's own error and hint from its state file; else the log's last line."""
+    if state is not None and state.error:
+        return f"the detached run failed: {state.error}", state.hint
+    tail = [line for line in log.splitlines() if line.strip()][-1:]
+    return (f"the detached run exited with status {code} before attaching"
+            + (f": {tail[0]}" if tail else ""), None)

@@ -37,6 +37,7 @@ from ecli.net import deadline as deadlines
 from ecli.net import proxies, trust
 from ecli.net.base import Response
 from ecli.net.connection import Connection
+from ecli.text import control_characters, inert
 
 if TYPE_CHECKING:
     import ssl
@@ -133,6 +134,11 @@ class HTTPTransport:
               body: bytes | BinaryIO | None, deadline: deadlines.Deadline) -> Response:
         key = _key(url)
         scheme, netloc = key
+        if control_characters(url, multiline=False) or " " in url:
+            # http.client would refuse it too, quoting the raw bytes in its message
+            raise TransportError(f"{inert(netloc)}: refusing a URL that holds control "
+                                 "characters or spaces", kind="broken", host=netloc,
+                                 reason="a URL that holds control characters or spaces")
         parts = urllib.parse.urlsplit(url)
         target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         # The host asked, not the proxy connected to (http.client would name the proxy)

@@ -191,7 +191,8 @@ class IndexClient:
         if not text.startswith(_ENTRIES_HEADER):
             _write_entries(path, self.catalog(source))
             text = path.read_text(encoding="utf-8")
-        return text[len(_ENTRIES_HEADER):].splitlines()
+        # "\n" only: splitlines() would also split at \x85, \x1c-\x1e or U+2028 in a summary
+        return text[len(_ENTRIES_HEADER):].split("\n")[:-1]
 
     def search(self, term: str) -> list[SearchHit]:
         """Packages whose name, summary, keywords or categories contain every word of `term`.

@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from ecli.errors import UsageError
 from ecli.runtime import btf as b
 from ecli.runtime.spec import GlobalSpec, ObjectSpec
+from ecli.text import inert
 
 
 class AttachSettings(NamedTuple):
@@ -55,6 +56,10 @@ class Option:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} -h'")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        # -h quotes the package's description and option texts: outside text
+        super()._print_message(inert(message, multiline=True), file)
 
 
 def object_options(spec: ObjectSpec, infos: Mapping[str, OptionText]) -> list[Option]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result, Text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,30 +17,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "then: ecli push REGISTRY/REPOSITORY:TAG --dir DIR")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.develop.build import build
 
-    result = build(Path(args.dir))
-    config = result.project.config
-    if args.json:
-        print(json.dumps({
-            "name": config.name, "version": config.version, "kind": config.kind,
-            "digest": result.digest, "object": str(result.object_path),
-            "layout": str(result.layout_dir), "tag": result.tag,
-            "platforms": list(result.platforms),
-            "artifacts": [str(path) for path in result.artifacts],
-        }))
-        return 0
-    if result.compiler_output and ctx.verbose:
-        print(result.compiler_output)
-    if ctx.quiet:
-        print(result.digest)
-        return 0
-    print(f"built {config.name} {config.version} ({config.kind})")
+    built = build(Path(args.dir))
+    config = built.project.config
+    result = Result(data={
+        "name": config.name, "version": config.version, "kind": config.kind,
+        "digest": built.digest, "object": str(built.object_path),
+        "layout": str(built.layout_dir), "tag": built.tag,
+        "platforms": list(built.platforms),
+        "artifacts": [str(path) for path in built.artifacts],
+    }, quiet=[Text(built.digest)])
+    if built.compiler_output and ctx.verbose:
+        result.line(built.compiler_output, multiline=True)
+    result.line(f"built {config.name} {config.version} ({config.kind})")
     label = "object" if config.kind == "bpf" else "bundle"
-    print(f"  {label:<7} {result.object_path}")
-    if len(result.platforms) > 1:
-        print(f"  platforms {', '.join(result.platforms)} (one image index)")
-    print(f"  layout  {result.layout_dir} (tag {result.tag})")
-    print(f"  digest  {result.digest}")
-    return 0
+    result.line(f"  {label:<7} {built.object_path}")
+    if len(built.platforms) > 1:
+        result.line(f"  platforms {', '.join(built.platforms)} (one image index)")
+    result.line(f"  layout  {built.layout_dir} (tag {built.tag})")
+    result.line(f"  digest  {built.digest}")
+    return result

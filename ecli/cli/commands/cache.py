@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,19 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     prune.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.packages import cache
 
     if args.action == "info":
         usage = cache.usage(ctx.paths)
-        if args.json:
-            print_json({"root": str(ctx.paths.cache_dir), "bytes": usage})
-        else:
-            print_table(["AREA", "BYTES"], sorted(usage.items()))
-        return 0
-    result = cache.prune(ctx.paths, all_refs=args.all)
-    if args.json:
-        print_json({"removed": result.files, "bytes": result.bytes})
-    elif not ctx.quiet:
-        print(f"removed {result.files} item(s), {result.bytes} bytes")
-    return 0
+        result = Result(data={"root": str(ctx.paths.cache_dir), "bytes": usage})
+        result.table(["AREA", "BYTES"], sorted(usage.items()))
+        return result
+    pruned = cache.prune(ctx.paths, all_refs=args.all)
+    result = Result(data={"removed": pruned.files, "bytes": pruned.bytes}, quiet=[])
+    result.line(f"removed {pruned.files} item(s), {pruned.bytes} bytes")
+    return result

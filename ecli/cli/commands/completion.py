@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result, Text
 
 PACKAGE_COMMANDS = ("run", "pull", "info", "inspect", "install", "uninstall", "upgrade", "save")
 
@@ -102,13 +103,11 @@ def names(ctx: Context) -> list[str]:
     return sorted(found)
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.errors import UsageError
 
-    if args.names:
-        print("\n".join(names(ctx)))
-        return 0
+    if args.names:  # names come from the indexes: each is made inert, one a line
+        return Result([Text(name) for name in names(ctx)])
     if not args.shell:
         raise UsageError("name a shell: ecli completion bash|zsh|fish")
-    print(script(args.shell), end="")
-    return 0
+    return Result([Text(script(args.shell).removesuffix("\n"), multiline=True)])

@@ -7,17 +7,15 @@ kernel has BTF and ecli may load programs), 1 otherwise, so scripts can ask.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import textwrap
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json
+from ecli.cli.render import Block, Mark, Result, Text
 
 if TYPE_CHECKING:
-    from ecli.runtime.probe import Check, PackageReport, SystemReport
+    from ecli.runtime.probe import PackageReport, SystemReport
 
 EXAMPLES = """examples:
   ecli doctor                     what this kernel supports
@@ -33,30 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.runtime import probe
 
     system = probe.probe_system()
     report = _check(args.package, system, ctx) if args.package else None
     ok = report.can_run if report else system.ok
-    if args.json:
-        print_json({"ok": ok, "system": asdict(system),
-                    "package": ({**asdict(report), "can_run": report.can_run}
-                                if report else None)})
-        return 0 if ok else 1
-    marks = _Marks(sys.stdout)
-    _print_system(system, marks)
-    if report:
-        _print_package(report, marks)
-    return 0 if ok else 1
+    blocks = _system_blocks(system) + (_package_blocks(report) if report else [])
+    return Result(blocks, exit_code=0 if ok else 1, data={
+        "ok": ok, "system": asdict(system),
+        "package": {**asdict(report), "can_run": report.can_run} if report else None})
 
 
 def _check(target: str, system: SystemReport, ctx: Context) -> PackageReport:
-    from ecli.packages.locate import locate
+    from ecli.cli.locating import locate_target
     from ecli.runtime.probe import PackageNeeds, check_package
     from ecli.runtime.spec import ObjectSpec
 
-    located = locate(target, ctx.paths, progress=None if ctx.quiet else _progress)
+    located = locate_target(target, ctx)
     spec = ObjectSpec.from_file(located.object_path) if located.object_path else None
     needs = None
     if located.config is not None:
@@ -66,58 +58,36 @@ def _check(target: str, system: SystemReport, ctx: Context) -> PackageReport:
     return check_package(target, located.name, spec, needs, system)
 
 
-class _Marks:
-    """✓ / ✗ / ? in colour on a terminal; no colour when piped or NO_COLOR is set."""
-
-    def __init__(self, stream) -> None:
-        self.colour = stream.isatty() and not os.environ.get("NO_COLOR")
-        utf8 = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
-        self.symbols = {True: "✓", False: "✗", None: "?"} if utf8 else \
-            {True: "ok", False: "NO", None: "??"}
-
-    def __call__(self, ok: bool | None) -> str:
-        symbol = self.symbols[ok]
-        if not self.colour:
-            return symbol
-        code = {True: "32", False: "31", None: "33"}[ok]
-        return f"\033[{code}m{symbol}\033[0m"
-
-
-def _line(marks: _Marks, check: Check, label: str, width: int) -> str:
-    return f"  {marks(check.ok)} {label:<{width}} {check.detail}".rstrip()
-
-
-def _print_system(system: SystemReport, marks: _Marks) -> None:
+def _system_blocks(system: SystemReport) -> list[Block]:
     from ecli.runtime.probe import CAPABILITIES
 
-    print(f"kernel {system.kernel}, libbpf {system.libbpf}")
-    for check in (system.btf, system.tracefs, system.privileges):
-        print(_line(marks, check, check.name, 12))
-    print("\nattach types")
-    for key, check in system.attach.items():
-        print(_line(marks, check, CAPABILITIES[key], 32))
+    blocks: list[Block] = [Text(f"kernel {system.kernel}, libbpf {system.libbpf}")]
+    blocks += [Mark(c.ok, f"{c.name:<12} {c.detail}")
+               for c in (system.btf, system.tracefs, system.privileges)]
+    blocks.append(Text("attach types", gap=True))
+    blocks += [Mark(c.ok, f"{CAPABILITIES[key]:<32} {c.detail}")
+               for key, c in system.attach.items()]
     for title, types in (("program types", system.program_types),
                          ("map types", system.map_types)):
         yes = [name for name, ok in types.items() if ok]
         no = [name for name, ok in types.items() if ok is False]
         unknown = [name for name, ok in types.items() if ok is None]
-        print(f"\n{title}: {len(yes)} of {len(types)} available")
-        print(textwrap.fill(" ".join(yes), width=88, initial_indent="  ",
-                            subsequent_indent="  "))
+        blocks.append(Text(f"{title}: {len(yes)} of {len(types)} available", gap=True))
+        blocks.append(Text(textwrap.fill(" ".join(yes), width=88, initial_indent="  ",
+                                         subsequent_indent="  "), multiline=True))
         if no:
-            print(f"  {marks(False)} not supported: {', '.join(no)}")
+            blocks.append(Mark(False, f"not supported: {', '.join(no)}"))
         if unknown:
-            print(f"  {marks(None)} not probed: {', '.join(unknown)}"
-                  + ("" if yes or no else " (probing needs root)"))
+            blocks.append(Mark(None, f"not probed: {', '.join(unknown)}"
+                               + ("" if yes or no else " (probing needs root)")))
+    return blocks
 
 
-def _print_package(report: PackageReport, marks: _Marks) -> None:
+def _package_blocks(report: PackageReport) -> list[Block]:
     verdict = "can run here" if report.can_run else "cannot run here"
-    print(f"\npackage {report.name}: {marks(report.can_run)} {verdict}")
+    blocks: list[Block] = [Text(""), Mark(report.can_run, verdict,
+                                          before=f"package {report.name}: ")]
     for check in report.requirements:
         needs = "needs " if check.ok is False else ""
-        print(f"  {marks(check.ok)} {needs}{check.name}: {check.detail}")
-
-
-def _progress(message: str) -> None:
-    print(f"ecli: {message}", file=sys.stderr, flush=True)
+        blocks.append(Mark(check.ok, f"{needs}{check.name}: {check.detail}"))
+    return blocks

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,32 +15,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
     source, doc = client.find(args.name)
-    if client.warnings and ctx.verbose:
-        from ecli.cli.progress import warn
-
-        for warning in client.warnings:
-            warn(warning)
-    if args.json:
-        print_json({"source": source.name, **asdict(doc)})
-        return 0
-    print(f"{doc.name}: {doc.summary}")
+    result = Result(data={"source": source.name, **asdict(doc)}, warnings=client.warnings)
+    result.line(f"{doc.name}: {doc.summary}")
     for label, value in (("kind", doc.kind), ("license", doc.license),
                          ("owners", ", ".join(doc.owners)), ("homepage", doc.homepage),
                          ("source", doc.source), ("keywords", ", ".join(doc.keywords)),
                          ("from", source.name)):
         if value:
-            print(f"  {label + ':':<10} {value}")
+            result.line(f"  {label + ':':<10} {value}")
     if doc.description:
-        print()
-        print(doc.description.strip())
-    print()
-    print_table(["VERSION", "DIGEST", "PUBLISHED", "NOTE"],
-                [(v.version, v.digest, v.published or "-",
-                  f"yanked: {v.yanked}" if v.yanked else "") for v in doc.versions])
-    print(f"\nrun it: sudo ecli run {doc.name}")
-    return 0
+        result.line(doc.description.strip(), multiline=True, gap=True)
+    result.line()
+    result.table(["VERSION", "DIGEST", "PUBLISHED", "NOTE"],
+                 [(v.version, v.digest, v.published or "-",
+                   f"yanked: {v.yanked}" if v.yanked else "") for v in doc.versions])
+    result.line(f"run it: sudo ecli run {doc.name}", gap=True)
+    return result

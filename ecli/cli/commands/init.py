@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result, Text
 from ecli.errors import UsageError
 
 
@@ -25,34 +26,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "then: cd DIR && ecli build . && ecli push REGISTRY/REPO:0.1.0")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.cli.render import print_json, print_table
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.develop import scaffold
 
     if args.list:
         found = scaffold.templates()
-        if args.json:
-            print_json([{"name": t.name, "kind": t.kind, "languages": t.languages,
-                         "summary": t.summary} for t in found])
-        else:
-            print_table(["TEMPLATE", "KIND", "LANGUAGES", "SUMMARY"],
-                        [(t.name, t.kind, t.languages, t.summary) for t in found])
-        return 0
+        result = Result(data=[{"name": t.name, "kind": t.kind, "languages": t.languages,
+                               "summary": t.summary} for t in found])
+        result.table(["TEMPLATE", "KIND", "LANGUAGES", "SUMMARY"],
+                     [(t.name, t.kind, t.languages, t.summary) for t in found])
+        return result
     if not args.dir:
         raise UsageError("ecli init needs a folder", hint="ecli init DIR --template T "
                                                           "(ecli init --list shows templates)")
-    result = scaffold.init(Path(args.dir), args.template, name=args.name,
-                           description=args.description, owner=args.owner)
-    if args.json:
-        print_json({"template": result.template.name, "dir": str(result.root),
-                    "files": list(result.files)})
-    elif ctx.quiet:
-        print(result.root)
-    else:
-        print(f"created {result.root} from template {result.template.name} "
-              f"({result.template.kind}, {result.template.languages})")
-        for name in result.files:
-            print(f"  {name}")
-        print(f"next: cd {args.dir} && ecli build . && sudo {result.run_command}")
-    return 0
-
+    created = scaffold.init(Path(args.dir), args.template, name=args.name,
+                            description=args.description, owner=args.owner)
+    result = Result(data={"template": created.template.name, "dir": str(created.root),
+                          "files": list(created.files)}, quiet=[Text(str(created.root))])
+    result.line(f"created {created.root} from template {created.template.name} "
+                f"({created.template.kind}, {created.template.languages})")
+    for name in created.files:
+        result.line(f"  {name}")
+    result.line(f"next: cd {args.dir} && ecli build . && sudo {created.run_command}")
+    return result

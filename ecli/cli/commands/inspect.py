@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result
 
 EXAMPLES = """examples:
   ecli inspect opensnoop                   the newest version from the sources
@@ -31,20 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pull only what is missing (default), always, or never")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.cli.render import inspection_json, print_inspection, print_json
+def run(args: argparse.Namespace, ctx: Context) -> Result:
+    from ecli.cli.locating import locate_target
+    from ecli.cli.render import inspection_blocks, inspection_json
     from ecli.packages.inspection import inspect_package
-    from ecli.packages.locate import locate
 
-    package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress,
-                     pull=args.pull)
+    package = locate_target(args.target, ctx, pull=args.pull)
     report = inspect_package(package, ctx.paths)
-    if args.json:
-        print_json(inspection_json(report))
-    else:
-        print_inspection(report)
-    return 0
-
-
-def _progress(message: str) -> None:
-    print(f"ecli: {message}", file=sys.stderr, flush=True)
+    return Result(inspection_blocks(report), data=inspection_json(report))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json
+from ecli.cli.render import Result
 
 EXAMPLES = """examples:
   ecli install opensnoop                 newest version that is not yanked
@@ -29,21 +29,19 @@ def add_pull_option(parser: argparse.ArgumentParser) -> None:
                         help="pull only what is missing (default), always, or never")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.cli.progress import status, warn
+def run(args: argparse.Namespace, ctx: Context) -> Result:
+    from ecli.cli.progress import status
     from ecli.packages.install import install
 
-    results = []
+    changes, warnings = [], []
     for target in args.targets:
-        change, warnings = install(target, ctx.paths, None if ctx.quiet else status,
-                                   pull=args.pull)
-        for warning in warnings:
-            warn(warning)
-        results.append(change)
-        if not args.json and not ctx.quiet:
-            was = f" (was {change.old})" if change.old and change.old != change.new else ""
-            print(f"installed {change.name} {change.new}{was} {change.digest}")
-    if args.json:
-        print_json([{"name": c.name, "version": c.new, "previous": c.old, "digest": c.digest}
-                    for c in results])
-    return 0
+        change, found = install(target, ctx.paths, None if ctx.quiet else status,
+                                pull=args.pull)
+        changes.append(change)
+        warnings += found
+    result = Result(data=[{"name": c.name, "version": c.new, "previous": c.old,
+                           "digest": c.digest} for c in changes], quiet=[], warnings=warnings)
+    for c in changes:
+        was = f" (was {c.old})" if c.old and c.old != c.new else ""
+        result.line(f"installed {c.name} {c.new}{was} {c.digest}")
+    return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.packages import state
     from ecli.packages.install import available_upgrade
 
@@ -25,14 +25,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if args.outdated and not newer:
             continue
         rows.append((record, newer))
-    if args.json:
-        print_json([{"name": r.name, "version": r.version, "kind": r.kind, "digest": r.digest,
-                     "source": r.source, "requested": r.requested,
-                     "installed_at": r.installed_at, "newer": newer} for r, newer in rows])
-    elif rows:
-        print_table(["NAME", "VERSION", "KIND", "SOURCE", "NEWER", "INSTALLED"],
-                    [(r.name, r.version, r.kind, r.source, newer or "", r.installed_at)
-                     for r, newer in rows])
-    elif not ctx.quiet:
-        print("nothing installed" if not args.outdated else "everything is up to date")
-    return 0
+    result = Result(data=[{"name": r.name, "version": r.version, "kind": r.kind,
+                           "digest": r.digest, "source": r.source, "requested": r.requested,
+                           "installed_at": r.installed_at, "newer": newer}
+                          for r, newer in rows])
+    if rows:
+        result.table(["NAME", "VERSION", "KIND", "SOURCE", "NEWER", "INSTALLED"],
+                     [(r.name, r.version, r.kind, r.source, newer or "", r.installed_at)
+                      for r, newer in rows])
+    else:
+        result.quiet = []
+        result.line("nothing installed" if not args.outdated else "everything is up to date")
+    return result

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json
+from ecli.cli.render import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the loaded refs as JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.oci import archive
     from ecli.oci.manifest import ANNOTATION_REF_NAME
     from ecli.oci.store import Store
@@ -24,9 +24,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     refs = archive.load(args.archive, Store(ctx.paths.oci_store_dir))
     loaded = [{"reference": d.annotations.get(ANNOTATION_REF_NAME), "digest": d.digest}
               for d in refs]
-    if args.json:
-        print_json(loaded)
-    elif not ctx.quiet:
-        for item in loaded:
-            print(f"loaded {item['reference']} {item['digest']}")
-    return 0
+    result = Result(data=loaded, quiet=[])
+    for item in loaded:
+        result.line(f"loaded {item['reference']} {item['digest']}")
+    return result

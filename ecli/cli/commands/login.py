@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result
 from ecli.errors import UsageError
 
 EXAMPLES = """examples:
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trust this CA for the registry from now on (certs.d)")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.oci import credentials, registry
 
     host = credentials.check_host(args.registry)
@@ -50,6 +51,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         credentials.trust(ctx.paths, host, args.ca_file)
     registry.check_login(host, username, password)
     credentials.save(ctx.paths, host, credentials.Credential(username, password))
-    if not ctx.quiet:
-        print(f"logged in to {host} as {username} (saved in {ctx.paths.credentials_file})")
-    return 0
+    result = Result(quiet=[])
+    result.line(f"logged in to {host} as {username} (saved in {ctx.paths.credentials_file})")
+    return result

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result
 
 EXAMPLES = """examples:
   ecli logs 3f9c2a1e           what the run printed so far
@@ -21,17 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep printing new output until the run ends (Ctrl-C to stop)")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
+    from ecli.cli.render import write_bytes
     from ecli.launch.detached import Runs
 
     runs = Runs(ctx.paths.runs_dir)
     record = runs.find(args.run_key)
-    out = sys.stdout.buffer
-    if not args.follow:
-        out.write(runs.read_log(record))
-        out.flush()
-        return 0
-    for chunk in runs.follow(record):
-        out.write(chunk)
-        out.flush()
-    return 0
+    write_bytes(runs.follow(record) if args.follow else [runs.read_log(record)])
+    state = runs.state(record)
+    if state is None or state.exit_status is None:
+        return Result()
+    return Result(notes=[f"run {record.id} ({record.name}) exited with status "
+                         f"{state.exit_status}"])

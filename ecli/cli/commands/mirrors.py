@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result, Text
 
 EXAMPLES = """examples:
   ecli mirrors add ghcr.io 127.0.0.1:5000     pull ghcr.io/x/y from 127.0.0.1:5000/x/y first
@@ -31,25 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     removing.add_argument("mirror", nargs="?")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.oci import mirrors
 
     if args.action == "add":
         mirrors.add(ctx.paths, args.registry, args.mirror)
-        if not ctx.quiet:
-            print(f"{args.registry}: mirrored by {args.mirror}")
-    elif args.action == "remove":
+        return Result(quiet=[], output=[Text(f"{args.registry}: mirrored by {args.mirror}")])
+    if args.action == "remove":
         mirrors.remove(ctx.paths, args.registry, args.mirror)
-        if not ctx.quiet:
-            print(f"{args.registry}: mirror removed")
+        return Result(quiet=[], output=[Text(f"{args.registry}: mirror removed")])
+    rows = [(r, m, "config") for r, ms in mirrors.configured(ctx.paths).items() for m in ms]
+    rows += [(r, m, "source") for r, ms in mirrors.from_sources(ctx.paths).items()
+             for m in ms]
+    result = Result(data=[{"registry": r, "mirror": m, "from": f} for r, m, f in rows])
+    if rows:
+        result.table(["REGISTRY", "MIRROR", "FROM"], rows)
     else:
-        rows = [(r, m, "config") for r, ms in mirrors.configured(ctx.paths).items() for m in ms]
-        rows += [(r, m, "source") for r, ms in mirrors.from_sources(ctx.paths).items()
-                 for m in ms]
-        if args.json:
-            print_json([{"registry": r, "mirror": m, "from": f} for r, m, f in rows])
-        elif rows:
-            print_table(["REGISTRY", "MIRROR", "FROM"], rows)
-        elif not ctx.quiet:
-            print("no mirrors configured")
-    return 0
+        result.quiet = []
+        result.line("no mirrors configured")
+    return result

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result
 
 EXAMPLES = """examples:
   ecli ps                      the detached runs still running
@@ -19,22 +19,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.launch.detached import Runs
 
-    records = Runs(ctx.paths.runs_dir).running()
-    if args.json:
-        print_json([{
-            "id": r.id, "name": r.name, "pid": r.pid, "target": r.target,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.started)),
-            "uptime_seconds": round(r.uptime, 1), "log": r.log, "programs": list(r.programs),
-        } for r in records])
-        return 0
-    print_table(["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"],
-                [(r.id, r.name, r.pid, time.strftime("%Y-%m-%d %H:%M:%S",
-                                                     time.localtime(r.started)),
-                  _duration(r.uptime), r.target, r.log) for r in records])
-    return 0
+    runs = Runs(ctx.paths.runs_dir)
+    records = runs.running()
+    states = [runs.state(r) for r in records]
+    result = Result(data=[{
+        "id": r.id, "name": r.name, "pid": r.pid, "target": r.target,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.started)),
+        "uptime_seconds": round(r.uptime, 1), "log": r.log, "programs": list(r.programs),
+        "state": state.state if state else None,
+    } for r, state in zip(records, states, strict=True)])
+    result.table(["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"],
+                 [(r.id, r.name, r.pid, time.strftime("%Y-%m-%d %H:%M:%S",
+                                                      time.localtime(r.started)),
+                   _duration(r.uptime), r.target, r.log) for r in records])
+    return result
 
 
 def _duration(seconds: float) -> str:

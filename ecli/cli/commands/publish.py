@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result, Text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,29 +28,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.cli.render import print_json
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.develop.publish import publish
 
-    result = publish(Path(args.dir), Path(args.index), args.ref, pin=not args.no_pin,
-                     branch=args.branch, open_pr=not args.no_pr)
-    command = shlex.join(result.pr_command)
-    push = shlex.join(["git", "-C", args.index, "push", "-u", "origin", result.branch])
-    if args.json:
-        print_json({"entry": str(result.entry), "created": result.created, "ref": result.ref,
-                    "branch": result.branch, "commit": result.commit,
-                    "pr_opened": result.pr_opened, "pr_command": result.pr_command})
-        return 0
-    if ctx.quiet:
-        print(result.branch)
-        return 0
-    action = "added" if result.created else "updated"
-    print(f"{action} {result.entry} ({result.ref})")
-    print(f"validated and committed {result.commit[:12]} on branch {result.branch}")
-    if result.pr_opened:
-        print(f"pull request: {result.pr_output}")
+    published = publish(Path(args.dir), Path(args.index), args.ref, pin=not args.no_pin,
+                        branch=args.branch, open_pr=not args.no_pr)
+    command = shlex.join(published.pr_command)
+    push = shlex.join(["git", "-C", args.index, "push", "-u", "origin", published.branch])
+    result = Result(data={"entry": str(published.entry), "created": published.created,
+                          "ref": published.ref, "branch": published.branch,
+                          "commit": published.commit, "pr_opened": published.pr_opened,
+                          "pr_command": published.pr_command},
+                    quiet=[Text(published.branch)])
+    action = "added" if published.created else "updated"
+    result.line(f"{action} {published.entry} ({published.ref})")
+    result.line(f"validated and committed {published.commit[:12]} on branch "
+                f"{published.branch}")
+    if published.pr_opened:
+        result.line(f"pull request: {published.pr_output}", multiline=True)
     else:
-        print("open the pull request:")
-        print(f"  {push}")
-        print(f"  cd {shlex.quote(args.index)} && {command}")
-    return 0
+        result.line("open the pull request:")
+        result.line(f"  {push}")
+        result.line(f"  cd {shlex.quote(args.index)} && {command}")
+    return result

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result, Text
 from ecli.errors import UsageError
 
 EXAMPLES = """examples:
@@ -29,35 +29,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='print {"reference", "digest", "name", "version", "kind"}')
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.cli.progress import BlobProgress, warn
+def run(args: argparse.Namespace, ctx: Context) -> Result:
+    from ecli.cli.progress import BlobProgress
     from ecli.packages import targets
 
     target = targets.parse(args.reference)
-    show = not ctx.quiet and not args.json
     if target.kind == targets.OCI:
         assert target.oci is not None
         from ecli.packages.locate import pull_package
 
+        show = not ctx.quiet and not args.json
         bar = BlobProgress(enabled=None if show else False)
         package = pull_package(target.oci, ctx.paths, None, force=args.always,
                                blob_progress=bar)
         config, digest, where = package.config, package.digest, str(target.oci)
     else:
-        from ecli.packages.locate import locate
+        from ecli.cli.locating import locate_target
 
-        located = locate(args.reference, ctx.paths, pull="always" if args.always else "missing")
-        for warning in located.warnings:
-            warn(warning)
+        located = locate_target(args.reference, ctx,
+                                pull="always" if args.always else "missing")
         if located.config is None or located.digest is None:
             raise UsageError(f"{args.reference!r} is a local file: there is nothing to pull")
         config, digest, where = located.config, located.digest, located.reference or ""
-    if args.json:
-        print(json.dumps({"reference": where, "digest": digest, "name": config.name,
-                          "version": config.version, "kind": config.kind}))
-    elif ctx.quiet:
-        print(digest)
-    else:
-        print(f"pulled {where}: {config.name} {config.version} ({config.kind})")
-        print(f"digest {digest}")
-    return 0
+    return Result([Text(f"pulled {where}: {config.name} {config.version} ({config.kind})"),
+                   Text(f"digest {digest}")],
+                  data={"reference": where, "digest": digest, "name": config.name,
+                        "version": config.version, "kind": config.kind},
+                  quiet=[Text(digest)])

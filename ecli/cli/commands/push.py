@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result, Text
 from ecli.errors import NotFoundError
 
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.progress import BlobProgress
     from ecli.oci import reference, registry
     from ecli.oci.store import Store
@@ -39,11 +39,5 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                             hint=f"run `ecli build {args.dir}` first")
     bar = BlobProgress(enabled=None if not ctx.quiet and not args.json else False)
     digest = registry.push(store, ref, source_ref=args.source_tag, progress=bar)
-    if args.json:
-        print(json.dumps({"reference": str(ref), "digest": digest}))
-    elif ctx.quiet:
-        print(digest)
-    else:
-        print(f"pushed {ref}")
-        print(f"digest {digest}")
-    return 0
+    return Result([Text(f"pushed {ref}"), Text(f"digest {digest}")],
+                  data={"reference": str(ref), "digest": digest}, quiet=[Text(digest)])

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ecli.cli.context import Context
-from ecli.errors import UsageError
+from ecli.cli.render import Result
+from ecli.errors import EcliError, UsageError
 
 if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
@@ -27,6 +30,13 @@ Before loading, ecli shows the package's elevated and dangerous permissions
 (info ones too with -v; none with -q), read from the object it loads. When
 one is dangerous it asks 'Run it? [y/N]' on a terminal, and refuses without
 one unless --yes is given. 'ecli inspect TARGET' shows everything.
+
+--status-file PATH: the run writes its state there as JSON, atomically:
+{"state": "attached", "name", "pid", "programs": [{"id", "name", "section"}]}
+once attached, then "state": "exited" with "exit_status" (and "error",
+"hint" when it failed). 'ecli run --detach', ps, stop and logs read it.
+--status-fd N writes the same documents, one line each, to an inherited file
+descriptor (for a supervisor that must not open files while the run traces).
 """
 
 
@@ -56,17 +66,33 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="pull only what is missing (default), always, or never")
     parser.add_argument("--yes", "-y", action="store_true",
                         help="run a package with dangerous permissions without asking")
+    parser.add_argument("--status-file", type=Path, metavar="PATH",
+                        help="write the run's state (attached, program ids, exit) as JSON")
+    parser.add_argument("--status-fd", type=int, metavar="N",
+                        help="write the same state as JSON lines to file descriptor N")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     if args.detach or "--detach" in args.program_args:
         from ecli.cli.detach import run_detached
 
         return run_detached(args, ctx)
-    from ecli.cli.render import RunPrinter
-    from ecli.packages.locate import locate
-    from ecli.runtime import runner
+    object_args = _late_options(args)
+    if args.status_file is None and args.status_fd is None:
+        return _run(args, object_args, ctx, None)
+    recorder = _StatusFile(args.status_file, args.status_fd)
+    try:
+        result = _run(args, object_args, ctx, recorder)
+    except BaseException as exc:
+        recorder.exited(exc)
+        raise
+    recorder.exited(None)
+    return result
 
+
+def _late_options(args: argparse.Namespace) -> list[str]:
+    """ecli's own options given among the program's take effect too; the object's own
+    arguments without them."""
     own = argparse.ArgumentParser(add_help=False)
     _add_run_options(own)
     late, program_args = own.parse_known_args(args.program_args)
@@ -79,8 +105,19 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--interval must be a positive number of seconds")
     if args.top <= 0:
         raise UsageError("--top must be a positive number")
-    package = locate(args.target, ctx.paths, progress=None if ctx.quiet else _progress,
-                     pull=args.pull)
+    return program_args
+
+
+def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
+         recorder: _StatusFile | None) -> Result:
+    from ecli.cli.locating import locate_target
+    from ecli.cli.progress import status
+    from ecli.cli.render import RunPrinter
+    from ecli.runtime import runner
+
+    package = locate_target(args.target, ctx, pull=args.pull)
+    if recorder:
+        recorder.name = package.name
     if package.kind in ("bundle", "image"):
         from ecli import launch
 
@@ -88,22 +125,66 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             from ecli.packages.inspection import inspect_package
 
             _consent(package.name, inspect_package(package, ctx.paths).summary, args, ctx)
-        return launch.run(package, list(args.program_args), ctx.paths, args.pull)
+        return Result(exit_code=launch.run(package, list(args.program_args), ctx.paths,
+                                           args.pull))
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
     prepared = runner.prepare(package.object_path, _run_settings(package.config),
-                              package.name, program_args)
+                              package.name, object_args)
     from ecli.runtime.analysis import analyse
 
     _consent(package.name, analyse(prepared.spec), args, ctx)
     printer = RunPrinter(package.name, as_json=args.json, timestamp=args.timestamp,
-                         verbose=ctx.verbose, quiet=ctx.quiet)
+                         verbose=ctx.verbose, quiet=ctx.quiet,
+                         on_attached=recorder.attached if recorder else None)
     summary = runner.execute(prepared, printer, args.duration, args.interval, args.top)
     if not ctx.quiet:
-        print(f"ecli: {package.name}: detached after {summary.seconds:.1f}s, "
-              f"{summary.events} event(s)", file=sys.stderr)
-    return 0
+        status(f"{package.name}: detached after {summary.seconds:.1f}s, "
+               f"{summary.events} event(s)")
+    return Result()
+
+
+class _StatusFile:
+    """`--status-file` / `--status-fd`: the run's `RunState`, when it attaches and ends."""
+
+    def __init__(self, path: Path | None, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd
+        self.name = ""
+        self.programs: tuple[Any, ...] = ()
+
+    def attached(self, programs: Sequence[Any]) -> None:
+        from ecli.launch.detached import AttachedState
+
+        self.programs = tuple(AttachedState(p.id, p.name, p.section) for p in programs)
+        self._write("attached")
+
+    def exited(self, exc: BaseException | None) -> None:
+        if isinstance(exc, EcliError):
+            self._write("exited", exc.exit_code, exc.message, exc.hint)
+        elif isinstance(exc, SystemExit):  # the program's own -h, or its usage error
+            self._write("exited", exc.code if isinstance(exc.code, int) else 1)
+        elif isinstance(exc, KeyboardInterrupt):
+            self._write("exited", 130)
+        elif exc is not None:
+            self._write("exited", 70, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            self._write("exited", 0)
+
+    def _write(self, state: str, exit_status: int | None = None, error: str | None = None,
+               hint: str | None = None) -> None:
+        import os
+
+        from ecli.launch.detached import RunState, write_state
+
+        record = RunState(state, self.name, os.getpid(), self.programs, exit_status, error,
+                          hint)
+        if self.path is not None:
+            write_state(self.path, record)
+        if self.fd is not None:
+            with open(self.fd, "wb", closefd=False) as out:  # the fd stays open: no file opened
+                out.write(record.to_json() + b"\n")
 
 
 def _run_settings(config: PackageConfig | None) -> RunSettings:
@@ -125,6 +206,7 @@ def _consent(name: str, found: Inspection | None, args: argparse.Namespace,
     """Show the permissions; a dangerous one needs a yes: --yes, or asked on a terminal."""
     if found is None:
         return
+    from ecli.cli.progress import ask
     from ecli.cli.render import print_permissions
     from ecli.runtime.analysis import shown
 
@@ -137,12 +219,6 @@ def _consent(name: str, found: Inspection | None, args: argparse.Namespace,
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise UsageError(f"{name} has dangerous permissions ({dangerous}); not run without a "
                          "terminal to confirm", hint="pass --yes to run it anyway")
-    print(f"ecli: {name} can: {dangerous} (dangerous). Run it? [y/N] ", end="",
-          file=sys.stderr, flush=True)
-    answer = sys.stdin.readline().strip().lower()
+    answer = ask(f"{name} can: {dangerous} (dangerous). Run it? [y/N]").lower()
     if answer not in ("y", "yes"):
         raise UsageError(f"{name}: not run (answered {answer or 'no'!r})")
-
-
-def _progress(message: str) -> None:
-    print(f"ecli: {message}", file=sys.stderr, flush=True)

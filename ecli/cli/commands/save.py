@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result
 
 EXAMPLES = """examples:
   ecli save opensnoop -o opensnoop.tar
@@ -23,20 +24,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.tar")
     parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
                         help="pull what is missing (default), always, or never")
+    parser.add_argument("--json", action="store_true", help="print what was saved as JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
-    from ecli.cli.progress import status
+def run(args: argparse.Namespace, ctx: Context) -> Result:
+    from ecli.cli.locating import locate_target
     from ecli.errors import UsageError
     from ecli.oci import archive
     from ecli.oci.manifest import ANNOTATION_REF_NAME, Descriptor
     from ecli.oci.store import Store
-    from ecli.packages.locate import locate
 
     store = Store(ctx.paths.oci_store_dir)
     refs = []
     for target in args.targets:
-        located = locate(target, ctx.paths, None if ctx.quiet else status, pull=args.pull)
+        located = locate_target(target, ctx, pull=args.pull)
         if located.artifact is None or located.digest is None:
             raise UsageError(f"{target!r} is not a stored package: nothing to save")
         name = located.reference or f"ecli.local/{located.name}@{located.digest}"
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                                {ANNOTATION_REF_NAME: name},
                                artifact_type=located.artifact.manifest.artifact_type))
     size = archive.save(store, refs, args.output)
-    if not ctx.quiet:
-        print(f"saved {len(args.targets)} package(s) to {args.output} ({size} bytes)")
-    return 0
+    result = Result(data={"archive": str(args.output), "bytes": size,
+                          "packages": [{"reference": ref.annotations[ANNOTATION_REF_NAME],
+                                        "digest": ref.digest} for ref in refs]}, quiet=[])
+    result.line(f"saved {len(args.targets)} package(s) to {args.output} ({size} bytes)")
+    return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,22 +15,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
     hits = client.search(args.term)
-    if client.warnings and not ctx.quiet:
-        from ecli.cli.progress import warn
-
-        for warning in client.warnings:
-            warn(warning)
-    if args.json:
-        print_json([{"name": h.name, "summary": h.summary, "kind": h.kind,
-                     "latest": h.latest, "source": h.source} for h in hits])
-    elif hits:
-        print_table(["NAME", "VERSION", "KIND", "SUMMARY"],
-                    [(h.name, h.latest or "-", h.kind, h.summary) for h in hits])
-    elif not ctx.quiet:
-        print(f"no packages match {args.term!r}")
-    return 0 if hits else 1
+    result = Result(data=[{"name": h.name, "summary": h.summary, "kind": h.kind,
+                           "latest": h.latest, "source": h.source} for h in hits],
+                    warnings=client.warnings, exit_code=0 if hits else 1)
+    if hits:
+        result.table(["NAME", "VERSION", "KIND", "SUMMARY"],
+                     [(h.name, h.latest or "-", h.kind, h.summary) for h in hits])
+    else:
+        result.quiet = []
+        result.line(f"no packages match {args.term!r}")
+    return result

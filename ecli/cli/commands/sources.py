@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json, print_table
+from ecli.cli.render import Result, Text
 
 EXAMPLES = """examples:
   ecli sources add mirror https://hub.example.org/api/v1/
@@ -33,30 +33,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     default.add_argument("location", help="URL of an api/v1 index, or a local folder")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.packages import sources
 
     path = ctx.paths.sources_file
     if args.action == "add":
         source = sources.add(path, args.name, args.location, args.priority)
-        if not ctx.quiet:
-            print(f"added source {source.name}: {source.location}")
-            print("run 'ecli update' to fetch its index")
-    elif args.action == "set-default":
+        return Result([Text(f"added source {source.name}: {source.location}"),
+                       Text("run 'ecli update' to fetch its index")], quiet=[])
+    if args.action == "set-default":
         source = sources.set_default(path, args.location)
-        if not ctx.quiet:
-            print(f"default source {source.name}: {source.location}")
-    elif args.action == "remove":
+        return Result([Text(f"default source {source.name}: {source.location}")], quiet=[])
+    if args.action == "remove":
         sources.remove(path, args.name)
-        if not ctx.quiet:
-            print(f"removed source {args.name}")
+        return Result([Text(f"removed source {args.name}")], quiet=[])
+    configured = sources.load(path)
+    result = Result(data=[asdict(s) for s in configured])
+    if not configured:
+        result.line("no sources configured; add one with 'ecli sources add NAME URL'")
     else:
-        configured = sources.load(path)
-        if args.json:
-            print_json([asdict(s) for s in configured])
-        elif not configured:
-            print("no sources configured; add one with 'ecli sources add NAME URL'")
-        else:
-            print_table(["NAME", "PRIORITY", "LOCATION"],
-                        [(s.name, s.priority, s.location) for s in configured])
-    return 0
+        result.table(["NAME", "PRIORITY", "LOCATION"],
+                     [(s.name, s.priority, s.location) for s in configured])
+    return result

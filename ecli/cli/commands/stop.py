@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ecli.cli.context import Context
+from ecli.cli.render import Result
 from ecli.errors import UsageError
 
 EXAMPLES = """examples:
@@ -20,24 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="*", metavar="ID|NAME",
                         help="a run's ID (or a unique prefix) or its package name")
     parser.add_argument("--all", action="store_true", help="stop every detached run")
+    parser.add_argument("--json", action="store_true", help="print what was stopped as JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.launch.detached import Runs
 
     if args.all == bool(args.runs):
         raise UsageError("name the runs to stop (ID or NAME), or give --all, not both")
     runs = Runs(ctx.paths.runs_dir)
     if args.all:
-        results = runs.stop_all()
+        stopped = runs.stop_all()
     else:
         records = [runs.find(key) for key in args.runs]  # all found before any is stopped
-        results = [runs.stop(record) for record in records]
-    for result in results:
-        record = result.record
-        how = (f"stopped ({result.signal})" if result.signal
-               else "had already exited")
-        print(f"{record.id} {record.name}: {how}")
-    if not results and not ctx.quiet:
-        print("ecli: no detached runs", file=sys.stderr)
-    return 0
+        stopped = [runs.stop(record) for record in records]
+    result = Result(data=[{"id": s.record.id, "name": s.record.name, "signal": s.signal or None,
+                           "exit_status": s.exit_status} for s in stopped],
+                    notes=[] if stopped else ["no detached runs"])
+    for s in stopped:
+        how = f"stopped ({s.signal})" if s.signal else "had already exited"
+        result.line(f"{s.record.id} {s.record.name}: {how}")
+    return result

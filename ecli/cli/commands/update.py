@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json
+from ecli.cli.render import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.progress import warn
     from ecli.errors import EcliError
     from ecli.packages.index_client import IndexClient
@@ -33,15 +33,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             warn(f"{source.name}: {result.offline_error}; using the cached index from "
                  f"{_age(result.cache_age_seconds or 0)} ago")
         results.append(result)
-    if args.json:
-        print_json([{"source": r.source.name, "changed": r.changed, "packages": r.packages,
-                     "offline": r.offline_error is not None} for r in results]
-                   + [{"source": name, "error": message} for name, message in failed])
-    elif not ctx.quiet:
-        for r in results:
-            state = "updated" if r.changed else "cached" if r.offline_error else "up to date"
-            print(f"{r.source.name}: {state}, {r.packages} package(s)")
-    return 1 if failed and not results else 0
+    result = Result(data=[{"source": r.source.name, "changed": r.changed,
+                           "packages": r.packages, "offline": r.offline_error is not None}
+                          for r in results]
+                    + [{"source": name, "error": message} for name, message in failed],
+                    quiet=[], exit_code=1 if failed and not results else 0)
+    for r in results:
+        state = "updated" if r.changed else "cached" if r.offline_error else "up to date"
+        result.line(f"{r.source.name}: {state}, {r.packages} package(s)")
+    return result
 
 
 def _age(seconds: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import print_json
+from ecli.cli.render import Result
 from ecli.errors import EcliError, UsageError
 
 
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the changes as JSON")
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.progress import status, warn
     from ecli.packages.index_client import IndexClient
     from ecli.packages.install import upgrade
@@ -38,12 +38,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             if result.offline_error:
                 warn(f"{source.name}: {result.offline_error}; using the cached index")
     changes, warnings = upgrade(args.names, ctx.paths, None if ctx.quiet else status)
-    for warning in warnings:
-        warn(warning)
-    if args.json:
-        print_json([{"name": c.name, "from": c.old, "to": c.new, "digest": c.digest,
-                     "note": c.note} for c in changes])
-    elif not ctx.quiet:
-        for c in changes:
-            print(f"{c.name}: {c.note}" if c.note else f"{c.name}: {c.old} -> {c.new}")
-    return 0
+    result = Result(data=[{"name": c.name, "from": c.old, "to": c.new, "digest": c.digest,
+                           "note": c.note} for c in changes], quiet=[], warnings=warnings)
+    for c in changes:
+        result.line(f"{c.name}: {c.note}" if c.note else f"{c.name}: {c.old} -> {c.new}")
+    return result
