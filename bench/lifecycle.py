@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bpf_objects import OPENSNOOP, compile_bpf  # noqa: E402
-from ecli_process import PROGRAM_LINE, ecli_command, programs_left  # noqa: E402
+from ecli_process import ecli_command, programs_left  # noqa: E402
 
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # users have compiled bytecode
 
@@ -44,12 +44,13 @@ def main() -> None:
         env = {**os.environ, "ECLI_HOME": str(Path(work) / "home")}
         times: dict[str, list[float]] = {}
         for _ in range(runs):
-            took, started = timed(["-v", "run", "--detach", str(obj), "--json"], env)
+            took, started = timed(["run", "--detach", str(obj), "--json"], env)
             times.setdefault("ecli run --detach (until attached, ID printed)", []).append(took)
             run_id = started.stdout.strip()
-            ids = {int(m.group(2)) for m in PROGRAM_LINE.finditer(started.stderr)}
             took, listed = timed(["ps", "--json"], env)
-            assert json.loads(listed.stdout)[0]["id"] == run_id
+            (run,) = json.loads(listed.stdout)
+            assert run["id"] == run_id and run["state"] == "attached"
+            ids = set(run["programs"])
             times.setdefault("ecli ps --json (1 run)", []).append(took)
             times.setdefault("ecli logs ID", []).append(timed(["logs", run_id], env)[0])
             times.setdefault("ecli stop ID (SIGTERM, until gone)", []).append(

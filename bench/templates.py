@@ -10,6 +10,7 @@ is the one `ecli build` packed, run from its unpacked artifact as root.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -71,7 +72,13 @@ def one(template: str, work: Path, env: dict[str, str]) -> tuple[float, dict]:
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or TEMPLATES
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("templates", nargs="*", metavar="TEMPLATE",
+                        help=f"templates to time (default: all of {', '.join(TEMPLATES)})")
+    chosen = parser.parse_args(argv).templates or TEMPLATES
+    unknown = sorted(set(chosen) - set(TEMPLATES))
+    if unknown:
+        parser.error(f"unknown template(s) {', '.join(unknown)}; known: {', '.join(TEMPLATES)}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-templates-") as tmp:
         caches = Path(tmp) / "caches"

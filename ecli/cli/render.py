@@ -112,7 +112,9 @@ def print_json(data: Any, stream: TextIO = sys.stdout) -> None:
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
                 stream: TextIO = sys.stdout) -> None:
-    cells = [[inert(str(v)) for v in row] for row in rows]
+    cells = [[str(v) for v in row] for row in rows]
+    if not _all_plain(cells):  # the usual listing is plain ASCII: checked once, not per cell
+        cells = [[inert(v) for v in row] for row in cells]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
     # one format string for every row: listings can be thousands of rows long (search)
     line = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + ("  {}" if len(widths) > 1 else "{}")
@@ -174,6 +176,12 @@ def show_internal_error(error: BaseException) -> None:
 # -- runs: events, maps, status ------------------------------------------------------
 
 # JSON lines are the hot path: strings are encoded by the C encoder, as ASCII.
+def _all_plain(cells: list[list[str]]) -> bool:
+    """Whether every cell is printable ASCII (no control character, no line break)."""
+    text = "".join("".join(row) for row in cells)
+    return text.isascii() and text.isprintable()
+
+
 _json_string = json.encoder.py_encode_basestring_ascii  # type: ignore[attr-defined]
 if getattr(json.encoder, "c_encode_basestring_ascii", None):
     _json_string = json.encoder.c_encode_basestring_ascii  # type: ignore[attr-defined]
