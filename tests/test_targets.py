@@ -67,6 +67,9 @@ def test_paths(text: str):
     ("", "'': a target cannot be empty or have surrounding spaces"),
     (" opensnoop", "' opensnoop': a target cannot be empty or have surrounding spaces"),
     ("opensnoop\n", "'opensnoop\\n': a target cannot be empty or have surrounding spaces"),
+    ("open\x00snoop", "'open\\x00snoop': a target cannot hold control characters"),
+    ("open\x1b[31msnoop", "'open\\x1b[31msnoop': a target cannot hold control characters"),
+    ("open\u202esnoop", "'open\\u202esnoop': a target cannot hold control characters"),
     ("ftp://example.com/x.o", "'ftp://example.com/x.o': only https:// and http:// URLs are "
      "supported"),
     ("https:///x.bpf.o", "'https:///x.bpf.o': the URL has no host"),

@@ -24,6 +24,7 @@ from ecli import semver
 from ecli.errors import ReferenceError_
 from ecli.oci import reference as references
 from ecli.oci.config import NAME_PATTERN
+from ecli.text import control_characters
 
 PATH = "path"
 URL = "url"
@@ -48,8 +49,10 @@ class Target:
 
 
 def parse(text: str) -> Target:
-    if not text or text != text.strip() or "\x00" in text:
+    if not text or text != text.strip():
         raise ReferenceError_(f"{text!r}: a target cannot be empty or have surrounding spaces")
+    if control_characters(text, multiline=False):
+        raise ReferenceError_(f"{text!r}: a target cannot hold control characters")
     if text.startswith("http://") or text.startswith("https://"):
         return _url(text)
     if "://" in text:
