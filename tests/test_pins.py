@@ -276,37 +276,32 @@ def _lock_edit(hub: Hub, published: str, other: str) -> dict[str, str | None]:
     return {"index/lock.json": text.replace(published, other)}
 
 
+def _moved(hub: Hub, published: str, other: str) -> str:
+    return (f"{ENTRY}:8:10: versions[0].ref: tool 1.0.0 was published as {published}; it now "
+            f"resolves to {other} (the tag moved or the ref changed) [immutable]")
+
+
+def _mixed(name: str, path: str) -> BadPr:
+    """The published entry touched (a comment) beside one file that is code."""
+    return BadPr(name, lambda hub, _, __: {
+        ENTRY: entry(hub.repository, [("1.0.0", ":1.0.0")]) + "# x\n", path: "exit 0\n"},
+        lambda hub, _, __: (f"{path}:1:1: mixed pull request: it changes 1 index file(s) "
+                            f"({ENTRY}) and 1 other file(s) ({path}) [mixed]"))
+
+
 BAD_PRS = [
     BadPr("digest-by-ref",
           lambda hub, _, other: {ENTRY: entry(hub.repository, [("1.0.0", f"@{other}")])},
-          lambda hub, published, other: (
-              f"{ENTRY}:8:10: versions[0].ref: tool 1.0.0 was published as {published}; it "
-              f"now resolves to {other} (the tag moved or the ref changed) [immutable]")),
+          _moved),
     BadPr("digest-by-other-tag",
-          lambda hub, _, __: {ENTRY: entry(hub.repository, [("1.0.0", ":other")])},
-          lambda hub, published, other: (
-              f"{ENTRY}:8:10: versions[0].ref: tool 1.0.0 was published as {published}; it "
-              f"now resolves to {other} (the tag moved or the ref changed) [immutable]")),
+          lambda hub, _, __: {ENTRY: entry(hub.repository, [("1.0.0", ":other")])}, _moved),
     BadPr("lock-edited", _lock_edit,
           lambda hub, _, __: ("index/lock.json:1:1: index/lock.json is written by the publish "
                               "workflow only; this pull request changes it [lock]")),
-    BadPr("mixed-with-docs",
-          lambda hub, _, __: {ENTRY: entry(hub.repository, [("1.0.0", ":1.0.0")]) + "# x\n",
-                              "README.md": "hello\n"},
-          lambda hub, _, __: ("README.md:1:1: mixed pull request: it changes 1 index file(s) "
-                              f"({ENTRY}) and 1 other file(s) (README.md) [mixed]")),
-    BadPr("mixed-with-schema",
-          lambda hub, _, __: {ENTRY: entry(hub.repository, [("1.0.0", ":1.0.0")]) + "# x\n",
-                              "index/schema/v1.json": "{}\n"},
-          lambda hub, _, __: ("index/schema/v1.json:1:1: mixed pull request: it changes 1 "
-                              f"index file(s) ({ENTRY}) and 1 other file(s) "
-                              "(index/schema/v1.json) [mixed]")),
-    BadPr("mixed-with-workflow",
-          lambda hub, _, __: {ENTRY: entry(hub.repository, [("1.0.0", ":1.0.0")]) + "# x\n",
-                              ".github/scripts/gate.sh": "exit 0\n"},
-          lambda hub, _, __: (".github/scripts/gate.sh:1:1: mixed pull request: it changes 1 "
-                              f"index file(s) ({ENTRY}) and 1 other file(s) "
-                              "(.github/scripts/gate.sh) [mixed]")),
+    _mixed("mixed-with-docs", "README.md"),
+    _mixed("mixed-with-schema", "index/schema/v1.json"),
+    _mixed("mixed-with-the-gate", ".github/scripts/gate.sh"),
+    _mixed("mixed-with-the-generator", "generator/validate.py"),
     BadPr("version-deleted",
           lambda hub, _, __: {ENTRY: entry(hub.repository, [("1.1.0", ":other")])},
           lambda hub, _, __: (f"{ENTRY}:7:3: versions: published version 1.0.0 was deleted "
