@@ -75,14 +75,18 @@ example: registry
 
 # The demo's registry holds what `example` just pushed: resolve its tag afresh, then
 # inspect the artifacts (index/inspection.json, as the publish workflow does) so the
-# package pages show permissions and api/v1 carries `inspection`.
+# package pages show permissions and api/v1 carries `inspection`. The demo's digests
+# are its own local builds', so they go to a lock of its own ($(DEMO_LOCK)), never to
+# index/lock.json: that file holds the hub's pins and is committed by the publish workflow.
+DEMO_LOCK := $(RUN)/demo-lock.json
 site: example
 	echo "==> validating, resolving and inspecting index/, building the hub into $(SITE)"
-	$(MAKE) --no-print-directory index-validate index-resolve RESOLVE_FLAGS=--refresh
-	$(PY) -m generator inspect --store $(RUN)/hub-artifacts
-	$(MAKE) --no-print-directory index-build RESOLVE_FLAGS=--offline
+	$(MAKE) --no-print-directory index-validate index-resolve RESOLVE_FLAGS="--refresh --lock $(DEMO_LOCK)"
+	$(PY) -m generator inspect --store $(RUN)/hub-artifacts --lock $(DEMO_LOCK)
+	$(MAKE) --no-print-directory index-build RESOLVE_FLAGS="--offline --lock $(DEMO_LOCK)"
 
-# The hub's CI steps; the workflows call these with PY=python after `pip install .[hub]`.
+# The hub's steps, as a person runs them (the workflows run .github/scripts/*.sh and
+# the generator directly after `pip install .[hub]`).
 PY ?= $(BIN)/python
 index-validate:
 	$(PY) -m generator validate

@@ -1,4 +1,4 @@
-"""`python -m generator validate|check-pr|resolve|inspect|build`: the only place that prints.
+"""`python -m generator validate|check-pr|scope|resolve|inspect|build`: the only place that prints.
 
 Exit codes: 0 success, 1 problems found (each printed as
 `path:line:col: field: message [code]` with a hint), 2 bad command line.
@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--base", required=True, help="Git revision the pull request is based on")
     pr.add_argument("--author", required=True, help="GitHub login of the pull request's author")
     pr.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
+
+    kind = sub.add_parser("scope", help="is a pull request an index change or a code change? "
+                          "refuse one that is both, or that edits the lock")
+    common(kind)
+    kind.add_argument("--base", required=True, help="Git revision the pull request is based on")
+    kind.add_argument("--head", required=True, help="Git revision of the pull request")
     return top
 
 
@@ -90,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok: {checked_pr.changed} changed, {checked_pr.added} new, "
                   f"{checked_pr.removed} removed package(s); {args.author} may make "
                   "these changes")
+            return 0
+        if args.command == "scope":
+            found = commands.check_scope(args.index, args.base, args.head)
+            what = (f"index change: {len(found.index)} file(s) under {args.index}/"
+                    if found.index else f"code change: {len(found.code)} file(s), "
+                    "judged by the tests (test.yml), not by the index gate")
+            print(f"ok: {what}")
             return 0
         opts = commands.options(args.index, lock_file=args.lock,
                                 config_file=getattr(args, "config", None),

@@ -16,15 +16,15 @@ ref counts as a change unless it pins the old digest.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator import gitrepo
 from generator import lock as lockfile
 from generator.load import Document, load_bytes
 from generator.lock import Lock
-from generator.problems import GeneratorError, Problem
+from generator.problems import Problem
 
 PACKAGES = "packages"
 
@@ -38,7 +38,7 @@ class Change:
 
 def check(index_dir: Path, base: str, author: str, lock_file: Path) -> tuple[Change,
                                                                             list[Problem]]:
-    repo, prefix = _repository(index_dir)
+    repo, prefix = gitrepo.repository(index_dir)
     old_files = _base_files(repo, base, f"{prefix}{PACKAGES}/")
     lock_path = lock_file.resolve()
     old_lock = _base_lock(repo, base, lock_path.relative_to(repo).as_posix()
@@ -142,42 +142,18 @@ def _owners(document: Document | None) -> set[str]:
                                                                           list) else set()
 
 
-def _git(repo: Path, *args: str) -> bytes:
-    try:
-        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
-                              check=False, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise _error(str(repo), f"cannot run git: {exc}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise _error(str(repo), f"git {' '.join(args[:2])} failed: "
-                     f"{message[-1] if message else done.returncode}")
-    return done.stdout
-
-
-def _repository(index_dir: Path) -> tuple[Path, str]:
-    top = Path(_git(index_dir, "rev-parse", "--show-toplevel").decode().strip())
-    relative = index_dir.resolve().relative_to(top.resolve()).as_posix()
-    return top.resolve(), "" if relative == "." else relative + "/"
-
-
 def _base_files(repo: Path, base: str, folder: str) -> dict[str, bytes]:
-    _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
-    names = _git(repo, "ls-tree", "-r", "--name-only", base, "--", folder).decode().split("\n")
-    return {Path(n).name: _git(repo, "show", f"{base}:{n}")
+    gitrepo.commit(repo, base)
+    names = gitrepo.run(repo, "ls-tree", "-r", "--name-only", base, "--",
+                        folder).decode().split("\n")
+    return {Path(n).name: gitrepo.run(repo, "show", f"{base}:{n}")
             for n in names if n.endswith(".yaml") and "/" not in n[len(folder):]}
 
 
 def _base_lock(repo: Path, base: str, path: str) -> Lock:
     if not path:
         return {}
-    listed = _git(repo, "ls-tree", "--name-only", base, "--", path).decode().strip()
+    listed = gitrepo.run(repo, "ls-tree", "--name-only", base, "--", path).decode().strip()
     if not listed:
         return {}
-    return lockfile.parse(_git(repo, "show", f"{base}:{path}"), f"{base}:{path}")
-
-
-def _error(where: str, message: str) -> GeneratorError:
-    return GeneratorError([Problem(where, 1, 1, "", message, code="git",
-                                   hint="run check-pr inside the index's Git repository with "
-                                   "the base revision fetched (actions/checkout fetch-depth: 0)")])
+    return lockfile.parse(gitrepo.run(repo, "show", f"{base}:{path}"), f"{base}:{path}")

@@ -1,4 +1,4 @@
-"""The five commands (validate, resolve, inspect, build, check-pr) as functions.
+"""The commands (validate, resolve, inspect, build, check-pr, scope) as functions.
 
 Each returns data or raises `GeneratorError` with its problems. `__main__`
 parses flags into `Options`, calls one of these and renders the result;
@@ -26,6 +26,7 @@ from generator import (
     inspectlines,
     lock,
     pages,
+    scope,
     site,
     stats,
 )
@@ -245,6 +246,14 @@ def check_pr(index_dir: Path, base: str, author: str, *,
     if problems:
         raise GeneratorError(problems)
     return change
+
+
+def check_scope(index_dir: Path, base: str, head: str) -> scope.Scope:
+    """An index change or a code change; mixed ones and edits of the lock are refused."""
+    found, problems = scope.check(index_dir, base, head)
+    if problems:
+        raise GeneratorError(problems)
+    return found
 
 
 def _valid_index(index_dir: Path) -> Index:

@@ -98,12 +98,17 @@ def about() -> str:
         "## How a package gets here\n",
         "1. Build and push it: `ecli build` then `ecli push ghcr.io/you/tool:1.0.0`.\n"
         "2. Open a pull request that adds `index/packages/tool.yaml` (`ecli publish` "
-        "prepares it). CI validates the entry, checks that you own it, resolves every "
-        "tag to a digest and inspects the eBPF objects: program types, attach points, "
-        "helpers, and what they allow (reading kernel memory, writing user memory, "
-        "sending signals, network hooks).\n"
+        "prepares it) and changes nothing else. CI judges it with the main branch's own "
+        "checks, never the pull request's: it validates the entry, checks that you own "
+        "it, resolves every tag to a digest and inspects the eBPF objects: program "
+        "types, attach points, helpers, and what they allow (reading kernel memory, "
+        "writing user memory, sending signals, network hooks).\n"
         "3. A maintainer reviews and merges; the site and the JSON index update by "
-        "themselves. Published versions are immutable: a tag that moves fails CI, and a "
+        "themselves. On merge, each new version's digest and date are committed to the "
+        "index's Git history (`index/lock.json`), and clients pull that digest, never "
+        "the tag. Published versions are immutable: a pull request that changes a "
+        "published digest is refused, a tag moved in the registry under a published "
+        "version fails the daily check (and the site keeps the pinned digest), and a "
         "version is withdrawn by marking it `yanked` with a reason.\n",
         "## Mirroring\n",
         "Everything `ecli` needs is static: copy `api/v1/` to any web server or folder "

@@ -2,9 +2,11 @@
 
 Only what the lock does not already know costs a request: a version whose ref
 is unchanged keeps its locked digest, and a ref that names a digest needs no
-request at all. So a rebuild with nothing changed asks the registry nothing,
-and `--offline` works whenever the lock is complete. Failures become problems
-naming the package and version; the caller leaves the lock untouched then.
+request at all. A record's date (`resolved`, published as the version's
+`published`) is kept while its digest is the same. So a rebuild with nothing
+changed asks the registry nothing, and `--offline` works whenever the lock is
+complete. Failures become problems naming the package and version; the
+caller leaves the lock untouched then.
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = F
             if known is not None and known.ref != version.ref:
                 known = None  # the entry now points elsewhere
             if version.reference.digest is not None and not (refresh and not offline):
-                new[entry.name][version.version] = known or Locked(
-                    version.ref, version.reference.digest, now)
+                new[entry.name][version.version] = known or _record(
+                    locked_versions.get(version.version), version.ref,
+                    version.reference.digest, now)
             elif known is not None and (offline or not refresh):
                 new[entry.name][version.version] = known
             else:
@@ -91,7 +94,8 @@ def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = F
                         continue
                 unchanged = same_ref and known is not None and known.digest == digest
                 new[entry.name][version.version] = (
-                    known if unchanged and known else Locked(version.ref, digest, now))
+                    known if unchanged and known else _record(
+                        old.get(entry.name, {}).get(version.version), version.ref, digest, now))
             else:
                 text = error if error and version.ref in error else (
                     f"cannot resolve {version.ref}: {error}")
@@ -100,6 +104,13 @@ def resolve(index: Index, old: Lock, *, offline: bool = False, refresh: bool = F
                                                 "registry is reachable"))
     result.changed = new != old
     return result
+
+
+def _record(before: Locked | None, ref: str, digest: str, now: str) -> Locked:
+    """A version keeps the date it was first recorded while its digest stays the same
+    (a ref rewritten to pin that digest is the same publication)."""
+    same = before is not None and before.digest == digest
+    return Locked(ref, digest, before.resolved if same and before else now)
 
 
 def _registry_resolver() -> Resolver:

@@ -132,3 +132,47 @@ def test_an_unknown_base_is_one_clear_problem(repo: Path, capsys):
     out = capsys.readouterr().out
     assert code == 1
     assert "git rev-parse --verify failed" in out and "[git]" in out
+
+
+def scope(repo: Path, head: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["scope", "--index", str(repo / "index"), "--base", "main", "--head", head])
+    return code, capsys.readouterr().out
+
+
+def on_branch(repo: Path, files: dict[str, str], renames: tuple[tuple[str, str], ...] = ()
+              ) -> str:
+    """Commit `files` (path -> text) and `renames` (old, new) on branch `pr`; its name."""
+    git(repo, "checkout", "-q", "-b", "pr")
+    for old, new in renames:
+        (repo / new).parent.mkdir(parents=True, exist_ok=True)
+        git(repo, "mv", old, new)
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "pr")
+    return "pr"
+
+
+def test_scope_names_an_index_change_and_a_code_change(repo: Path, capsys):
+    code, out = scope(repo, on_branch(repo, {"index/packages/tool.yaml": entry(
+        "tool", owners="[alice, bob]")}), capsys)
+    assert (code, out) == (0, f"ok: index change: 1 file(s) under {repo / 'index'}/\n")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "branch", "-qD", "pr")
+    code, out = scope(repo, on_branch(repo, {"index/schema/v1.json": "{}\n"}), capsys)
+    assert (code, out) == (0, "ok: code change: 1 file(s), judged by the tests (test.yml), "
+                              "not by the index gate\n")  # the schema is code
+
+
+def test_a_rename_out_of_the_index_is_mixed(repo: Path, capsys):
+    code, out = scope(repo, on_branch(repo, {}, (("index/packages/tool.yaml",
+                                                   "docs/tool.md"),)), capsys)
+    assert code == 1
+    assert ("docs/tool.md:1:1: mixed pull request: it changes 1 index file(s) "
+            "(index/packages/tool.yaml) and 1 other file(s) (docs/tool.md) [mixed]") in out
+
+
+def test_scope_with_an_unknown_head_is_one_clear_problem(repo: Path, capsys):
+    code, out = scope(repo, "no-such-branch", capsys)
+    assert code == 1
+    assert "git rev-parse --verify failed" in out and "[git]" in out

@@ -1,0 +1,17 @@
+#!/bin/sh
+# publish.yml, on the branch that was just merged into: record each newly merged
+# version's digest and date in index/lock.json and commit it, so the pins live in Git.
+# Every later clone (the next publish, the daily refresh, a pull request's gate) then
+# compares with what was published, and a version's `published` date never changes.
+# The tests (tests/test_pins.py) run this file as the workflow does.
+set -eu
+python -m generator --github validate
+python -m generator --github resolve
+if [ -n "$(git status --porcelain -- index/lock.json)" ]; then
+  git add index/lock.json
+  git -c user.name="github-actions[bot]" \
+      -c user.email="41898282+github-actions[bot]@users.noreply.github.com" \
+      commit -q -m "index: pin the digests of newly published versions" -- index/lock.json
+  git push -q origin "HEAD:${GITHUB_REF_NAME:-main}"
+  echo "pinned: index/lock.json committed and pushed"
+fi
