@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_registry import push_junk
 
 from ecli.oci import mediatypes, reference, signatures
 from ecli.oci import registry as oci_registry
@@ -29,6 +28,7 @@ from ecli.trust import keys
 
 from ecli_process import ecli_command, run_ecli
 from registry_server import RegistryServer
+from test_registry import push_junk
 
 pytestmark = pytest.mark.registry
 
