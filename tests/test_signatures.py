@@ -22,7 +22,7 @@ import pytest
 
 from ecli.oci import mediatypes, reference, signatures
 from ecli.oci import registry as oci_registry
-from ecli.oci.manifest import Descriptor, Manifest, sha256_digest
+from ecli.oci.manifest import Descriptor, Manifest, host_platform, sha256_digest
 from ecli.oci.store import Store
 from ecli.trust import keys
 
@@ -130,6 +130,47 @@ def test_offline_verification_needs_no_registry(ecdsa_keys: KeyPair, registry: R
         "verify", str(ref), "--key", str(ecdsa_keys.public))],
         capture_output=True, text=True, env={**os.environ, "ECLI_HOME": str(home)}, timeout=60)
     assert online.returncode == 1, "without --offline it asks the registry"
+
+
+def test_offline_verification_through_an_image_index(
+        ecdsa_keys: KeyPair, registry: RegistryServer, tmp_path: Path) -> None:
+    """cosign and ecli sign what the tag names, an index; the store tags the platform's
+    manifest: --offline finds the signed index that lists it."""
+    ref, _, digest = push_junk(tmp_path, registry.host, "indexed", b"behind an index")
+    layout = Store(tmp_path / "indexed-layout")
+    manifest_size = layout.blob_path(digest).stat().st_size
+    raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": [
+        {"mediaType": mediatypes.OCI_MANIFEST, "digest": digest, "size": manifest_size,
+         "platform": host_platform().to_dict()}]}).encode()
+    index_digest = layout.write_blob(raw)
+    layout.add_ref("multi", index_digest, mediatypes.OCI_INDEX, len(raw))
+    multi = reference.parse(f"{ref.name}:multi")
+    oci_registry.push(layout, multi, source_ref="multi")
+    home = tmp_path / "home"
+    signed = ecli(home, "sign", str(multi), "--key", str(ecdsa_keys.private), "--json")
+    assert json.loads(signed.stdout)["digest"] == index_digest
+    pulled = ecli(home, "pull", str(multi), "--json")
+    assert json.loads(pulled.stdout)["digest"] == digest  # the platform's manifest
+    offline = ecli(home, "verify", str(multi), "--key", str(ecdsa_keys.public), "--offline",
+                   "--json")
+    assert offline.returncode == 0, offline.stderr
+    assert json.loads(offline.stdout)["digest"] == index_digest
+    by_digest = ecli(home, "verify", f"{ref.name}@{digest}", "--key", str(ecdsa_keys.public),
+                     "--offline")
+    assert by_digest.returncode == 0, by_digest.stderr
+
+
+def test_generate_key_is_private_and_never_overwrites(tmp_path: Path) -> None:
+    first = ecli(tmp_path / "home", "sign", "--generate-key", str(tmp_path / "k"))
+    assert first.returncode == 0, first.stderr
+    private = tmp_path / "k" / "ecli.key"
+    assert private.stat().st_mode & 0o777 == 0o600
+    before = private.read_bytes()
+    again = ecli(tmp_path / "home", "sign", "--generate-key", str(tmp_path / "k"))
+    assert again.returncode == 1
+    assert again.stderr.splitlines() == [
+        f"ecli: error: {private}: already exists; not overwriting a key"]
+    assert private.read_bytes() == before
 
 
 @pytest.mark.parametrize("which", ["ecdsa_keys", "cosign_keys"])
