@@ -141,12 +141,11 @@ def check_login(registry: str, username: str, password: str) -> None:
 
 def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
          platform: Platform | None = None, mirrors: Sequence[str] = (),
-         force: bool = False, transport: Transport | None = None,
-         signatures: bool = True) -> PulledArtifact:
+         force: bool = False, transport: Transport | None = None) -> PulledArtifact:
     """Fetch the package `ref` names into `store`, verify every byte, tag it `str(ref)`.
 
-    With `signatures`, cosign's signature manifest of the digest `ref` resolves to
-    is kept too when the registry has one (see `_Client.fetch_signatures`), so that
+    cosign's signature manifest of the digest `ref` resolves to is kept too
+    when the registry has one (see `_Client.fetch_signatures`), so that
     it can be verified offline later; whether it is valid is not judged here.
 
     An image index is followed to the manifest of `platform` (the host's by
@@ -161,7 +160,7 @@ def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
     for endpoint in (*mirrors, None):
         try:
             with _Client(ref, endpoint, transport) as client:
-                return _pull_from(client, ref, store, progress, platform, signatures)
+                return _pull_from(client, ref, store, progress, platform)
         except DigestMismatchError:
             raise
         except RegistryError as exc:
@@ -172,7 +171,7 @@ def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
 
 
 def _pull_from(client: _Client, ref: OciReference, store: Store, progress: ProgressFn | None,
-               platform: Platform | None, with_signatures: bool) -> PulledArtifact:
+               platform: Platform | None) -> PulledArtifact:
     raw, media_type, digest = client.fetch_manifest(ref.selector)
     parsed = _parse(raw, str(ref), media_type)
     index: tuple[bytes, str] | None = None
@@ -195,8 +194,7 @@ def _pull_from(client: _Client, ref: OciReference, store: Store, progress: Progr
     store.write_blob(raw, digest, where=f"{ref}: manifest")
     if index is not None:
         store.write_blob(index[0], index[1], where=f"{ref}: index")
-    if with_signatures:
-        client.fetch_signatures(index[1] if index else digest, store)
+    client.fetch_signatures(index[1] if index else digest, store)
     package = artifact.load(store, digest, reference=ref)
     store.add_ref(str(ref), digest, parsed.media_type, len(raw), platform=chosen_platform,
                   artifact_type=parsed.artifact_type)
