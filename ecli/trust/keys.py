@@ -17,7 +17,6 @@ from typing import Any
 
 from ecli.errors import SignatureError
 from ecli.files import write_atomic
-from ecli.trust import cosign_key
 
 MAX_KEY_FILE_BYTES = 64 << 10
 PASSWORD_ENV = "COSIGN_PASSWORD"
@@ -82,6 +81,8 @@ def load_private(path: Path) -> PrivateKey:
         load_der_private_key,
         load_pem_private_key,
     )
+
+    from ecli.trust import cosign_key
 
     data = _read(path)
     try:

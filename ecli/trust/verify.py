@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.errors import ArtifactError, NotFoundError, SignatureError
-from ecli.oci import registry, signatures
+from ecli.oci import signatures
 from ecli.oci.manifest import ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, ImageIndex, parse
 from ecli.oci.reference import OciReference
 from ecli.oci.store import Store
@@ -39,6 +39,8 @@ class Verified:
 
 def verify_registry_signature(ref: OciReference, key: PublicKey) -> Verified:
     """Resolve `ref` and check its signature as the registry holds it now."""
+    from ecli.oci import registry  # not for offline checks: 12 ms of imports
+
     with tempfile.TemporaryDirectory(prefix="ecli-verify-") as scratch:
         store = Store(Path(scratch))
         digest, _ = registry.pull_signatures(ref, store)
