@@ -6,9 +6,9 @@ Both whole processes, key-based, no transparency log: a package is pushed to a
 local registry (docker-registry), signed by `ecli sign` (ECDSA P-256), pulled
 into ecli's store; then, timed: `ecli verify --offline` (the store only),
 `ecli verify` (the registry: resolve, signature manifest, payload) and
-`cosign verify --key --insecure-ignore-tlog` (the registry). Also what
-verifying costs the process: `python -X importtime` of the verify command's
-modules. cosign is .run/bin/cosign (`make cosign`). Medians; nothing asserts.
+`cosign verify --key --insecure-ignore-tlog` (the registry), beside
+`python -c pass` and `ecli --help` (the floors). cosign is .run/bin/cosign
+(`make cosign`). Medians; nothing asserts.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def main() -> None:
         subprocess.run([*ecli, "pull", str(ref)], check=True, env=env, capture_output=True)
         rows = [
             ("python -c pass", median_wall([sys.executable, "-c", "pass"], args.runs, env)),
+            ("ecli --help (ecli's own start)", median_wall([*ecli, "--help"], args.runs, env)),
             ("ecli verify --offline (store)", median_wall(
                 [*ecli, "verify", str(ref), "--key", str(public), "--offline"], args.runs, env)),
             ("ecli verify (registry)", median_wall(
