@@ -17,9 +17,13 @@ export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static
 APT_STAMP := $(RUN)/apt.stamp
+# cosign, the reference the signature tests compare ecli with: built once from the Go
+# module proxy (about 8 minutes on 2 cores), kept at a path the tests know.
+COSIGN_VERSION := v2.4.1
+COSIGN := $(RUN)/bin/cosign
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: demo test deps registry example site serve stop lint bench clean help \
+.PHONY: demo test deps cosign registry example site serve stop lint bench clean help \
 	index-validate index-resolve index-build
 
 help:
@@ -49,6 +53,18 @@ $(VENV_STAMP): pyproject.toml | $(APT_STAMP)
 	touch $@
 
 deps: $(APT_STAMP) $(VENV_STAMP)
+
+$(COSIGN):
+	export PATH="$$PATH:/usr/local/go/bin"
+	command -v go >/dev/null || { echo "cosign is built with Go (1.22 or later): install it"; exit 1; }
+	echo "==> building cosign $(COSIGN_VERSION) from the Go module proxy (log: $(RUN)/cosign.log)"
+	mkdir -p $(RUN)/bin
+	if ! GOBIN=$(CURDIR)/$(RUN)/bin go install \
+			github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION) >$(RUN)/cosign.log 2>&1; then
+		tail -30 $(RUN)/cosign.log; exit 1
+	fi
+
+cosign: $(COSIGN)
 
 # --- the demo: registry -> example -> index -> site -> ecli run -------------
 
@@ -126,7 +142,7 @@ stop:
 
 # --- tests and checks -------------------------------------------------------
 
-test: deps
+test: deps cosign
 	echo "==> ruff"
 	$(BIN)/ruff check ecli generator tests bench
 	echo "==> pytest"

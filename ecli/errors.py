@@ -12,6 +12,7 @@ these without pulling in the rest.
     │   ├── DigestMismatchError   content does not match its digest
     │   └── TransportError        below HTTP: refused, timed out, TLS, name lookup
     ├── ArtifactError         an artifact whose content is malformed
+    ├── SignatureError        no valid signature by the key asked for, or a bad key file
     ├── BuildError            `ecli build` failed
     ├── PublishError          `ecli publish`: the index checkout, its validation, git
     ├── StateError            the installed-packages state file is unreadable
@@ -95,6 +96,18 @@ class TransportError(RegistryError):
 
 class ArtifactError(EcliError):
     reference = "bad-artifact"
+
+
+class SignatureError(EcliError):
+    """`reason` is a stable word for scripts: no-signature, other-digest, wrong-key,
+    other-repository, garbled, too-large, key (a key file that cannot be used)."""
+
+    reference = "signature"
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+        self.reference = f"signature-{reason}"
 
 
 class BuildError(EcliError):

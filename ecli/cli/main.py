@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "uninstall": ("uninstall", "forget installed packages"),
     "upgrade": ("upgrade", "move installed packages to their newest allowed version"),
     "list": ("list", "show installed packages and newer versions available"),
+    "sign": ("sign", "sign an artifact in its registry, cosign-compatible (or make a key)"),
+    "verify": ("verify", "check that an artifact is signed by a key (cosign-compatible)"),
     "login": ("login", "store credentials for an OCI registry"),
     "logout": ("logout", "remove stored credentials for an OCI registry"),
     "mirrors": ("mirrors", "list, add or remove registry mirrors"),

@@ -23,6 +23,10 @@ BUNDLE_TAR_GZIP = "application/vnd.ebpfhub.bundle.v1.tar+gzip"
 BUMBLEBEE_CONFIG = "application/ebpf.oci.image.config.v1+json"
 BUMBLEBEE_PROGRAM = "application/ebpf.oci.image.program.v1+binary"
 
+# cosign's signatures (v2, the `sha256-HEX.sig` tag): a config and one layer per signature.
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+COSIGN_SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+
 # The annotation OCI tools use for a layer's file name.
 ANNOTATION_TITLE = "org.opencontainers.image.title"
 

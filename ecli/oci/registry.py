@@ -25,18 +25,19 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, overload
 
 from ecli.errors import (
     ArtifactError,
     DigestMismatchError,
     NotFoundError,
     RegistryError,
+    SignatureError,
     TransportError,
 )
 from ecli.net import trust
 from ecli.net.base import CHUNK_SIZE, Response, Transport
-from ecli.oci import artifact, mediatypes
+from ecli.oci import artifact, mediatypes, signatures
 from ecli.oci.auth import Authenticator, error_detail
 from ecli.oci.config import MAX_CONFIG_BYTES
 from ecli.oci.manifest import (
@@ -118,6 +119,14 @@ def platform_manifests(ref: OciReference) -> dict[str, tuple[Platform | None, Ma
     return found
 
 
+def pull_signatures(ref: OciReference, store: Store) -> tuple[str, bool]:
+    """The digest `ref` resolves to, and whether cosign's signature manifest of it was
+    found (then kept in `store`: see `_Client.fetch_signatures`)."""
+    with _Client(ref) as client:
+        digest = ref.digest or client.fetch_manifest(ref.selector)[2]
+        return digest, client.fetch_signatures(digest, store)
+
+
 def check_login(registry: str, username: str, password: str) -> None:
     """Ask the registry's /v2/ endpoint whether these credentials are accepted."""
     with _Client(OciReference(registry, "ecli-login-check", "latest")) as client:
@@ -134,6 +143,10 @@ def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
          platform: Platform | None = None, mirrors: Sequence[str] = (),
          force: bool = False, transport: Transport | None = None) -> PulledArtifact:
     """Fetch the package `ref` names into `store`, verify every byte, tag it `str(ref)`.
+
+    cosign's signature manifest of the digest `ref` resolves to is kept too
+    when the registry has one (see `_Client.fetch_signatures`), so that
+    it can be verified offline later; whether it is valid is not judged here.
 
     An image index is followed to the manifest of `platform` (the host's by
     default). A reference by digest already in the store needs no network
@@ -181,6 +194,7 @@ def _pull_from(client: _Client, ref: OciReference, store: Store, progress: Progr
     store.write_blob(raw, digest, where=f"{ref}: manifest")
     if index is not None:
         store.write_blob(index[0], index[1], where=f"{ref}: index")
+    client.fetch_signatures(index[1] if index else digest, store)
     package = artifact.load(store, digest, reference=ref)
     store.add_ref(str(ref), digest, parsed.media_type, len(raw), platform=chosen_platform,
                   artifact_type=parsed.artifact_type)
@@ -363,13 +377,28 @@ class _Client:
 
     # -- pull -----------------------------------------------------------------
 
-    def fetch_manifest(self, selector: str) -> tuple[bytes, str | None, str]:
-        """(bytes, Content-Type, digest) of a manifest; the digest is computed, not trusted."""
+    @overload
+    def fetch_manifest(self, selector: str, limit: int = ...,
+                       missing_ok: Literal[False] = ...) -> tuple[bytes, str | None, str]: ...
+    @overload
+    def fetch_manifest(self, selector: str, limit: int, missing_ok: Literal[True]
+                       ) -> tuple[bytes, str | None, str] | None: ...
+
+    def fetch_manifest(self, selector: str, limit: int = MAX_MANIFEST_BYTES,
+                       missing_ok: bool = False) -> tuple[bytes, str | None, str] | None:
+        """(bytes, Content-Type, digest) of a manifest; the digest is computed, not trusted.
+
+        `missing_ok`: None when the registry has no such manifest (HTTP 404).
+        """
         response = self.request("GET", f"/manifests/{selector}", action="get manifest",
+                                ok=(200, 404) if missing_ok else (200,),
                                 headers={"Accept": ACCEPT_MANIFESTS,
                                          "Accept-Encoding": "identity"})
+        if response.status == 404:
+            response.close()
+            return None
         with response:
-            raw = self._read_limited(response, MAX_MANIFEST_BYTES, "manifest")
+            raw = self._read_limited(response, limit, "manifest")
             content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
             claimed = response.headers.get("Docker-Content-Digest") or ""
         digest = sha256_digest(raw)
@@ -415,6 +444,27 @@ class _Client:
         if len(data) > limit:
             raise ArtifactError(f"{self.ref}: {what} is larger than {limit} bytes")
         return data
+
+    def fetch_signatures(self, digest: str, store: Store) -> bool:
+        """Keep cosign's signature manifest of `digest` (and its blobs) in the store, tagged
+        `REGISTRY/REPOSITORY:sha256-HEX.sig`; False when there is none. Every size is
+        checked against signatures' limits before the bytes are asked for."""
+        tag = signatures.signature_tag(digest)
+        try:
+            found = self.fetch_manifest(tag, signatures.MAX_SIGNATURE_MANIFEST_BYTES,
+                                        missing_ok=True)
+        except ArtifactError as exc:  # larger than the limit
+            raise SignatureError(exc.message, reason="too-large") from None
+        if found is None:
+            return False
+        raw, _, sig_digest = found
+        where = f"{self.ref.name}:{tag}"
+        manifest, _ = signatures.read_manifest(raw, where)
+        for blob in manifest.blobs:
+            self.fetch_blob(blob, store, None)
+        store.write_blob(raw, sig_digest, where=f"{where}: manifest")
+        store.add_ref(where, sig_digest, manifest.media_type, len(raw))
+        return True
 
     # -- push -----------------------------------------------------------------
 
