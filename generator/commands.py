@@ -27,6 +27,7 @@ from generator import (
     lock,
     pages,
     scope,
+    signing,
     site,
     stats,
 )
@@ -49,6 +50,7 @@ class Options:
     fail_on_moved: bool = False
     cache_dir: Path | None = None  # the build cache; None builds without one
     site_url: str | None = None  # None: mkdocs.yml's site_url, else HUB_SITE_URL, else none
+    signature_checker: signing.Checker | None = None  # None: the registry's signatures
 
 
 @dataclass(frozen=True)
@@ -264,17 +266,23 @@ def _valid_index(index_dir: Path) -> Index:
 
 
 def _update_lock(index: Index, opts: Options) -> tuple[int, bool, tuple[str, ...]]:
-    """Resolve what the lock lacks; the lock is rewritten only when all succeeded."""
+    """Resolve what the lock lacks and check the signatures of signed entries' new
+    versions; the lock is rewritten only when all succeeded."""
     old = lock.read(opts.lock_file)
     result = resolve(index, old, offline=opts.offline, refresh=opts.refresh,
                      resolver=opts.resolver, fail_on_moved=opts.fail_on_moved)
     if result.problems:
         raise GeneratorError(result.problems)
+    signed, problems, checked = signing.check(index, result.lock, offline=opts.offline,
+                                              refresh=opts.refresh,
+                                              checker=opts.signature_checker)
+    if problems:
+        raise GeneratorError(problems)
     moved = tuple(result.moved)
-    if result.changed or not opts.lock_file.exists():
-        lock.write(opts.lock_file, result.lock)
-        return result.requests, True, moved
-    return result.requests, False, moved
+    if signed != old or not opts.lock_file.exists():
+        lock.write(opts.lock_file, signed)
+        return result.requests + checked, True, moved
+    return result.requests + checked, False, moved
 
 
 def _generated() -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.hubindex import model
+from ecli.trust.keys import parse_public
 from generator import search
 from generator.entry import Entry, Index
 from generator.inspection import Cache
@@ -29,19 +30,32 @@ class Documents:
 
 
 def check_lock(index: Index, lock: Lock) -> list[Problem]:
-    """Every version needs a digest locked for its current ref."""
+    """Every version needs a digest locked for its current ref, and a signed entry's
+    versions a signature checked for its current signer (`generator.signing`)."""
     problems = []
     for entry in index.entries.values():
+        fingerprint = signer(entry).fingerprint if entry.signer_key else None
         for version in entry.versions:
             locked = lock.get(entry.name, {}).get(version.version)
             if locked is None or locked.ref != version.ref:
                 what = "has no digest in the lock" if locked is None else (
                     f"is locked for a different ref ({locked.ref})")
-                problems.append(Problem(
-                    entry.file, version.line, version.col, "ref",
-                    f"{entry.name} {version.version} {what}", code="lock",
-                    hint="run `python -m generator resolve` (or build without --offline)"))
+            elif fingerprint and locked.signer != fingerprint:
+                what = "has no signature checked for its signer"
+            else:
+                continue
+            problems.append(Problem(
+                entry.file, version.line, version.col, "ref",
+                f"{entry.name} {version.version} {what}", code="lock",
+                hint="run `python -m generator resolve` (or build without --offline)"))
     return problems
+
+
+def signer(entry: Entry) -> model.Signer:
+    """The entry's key as api/v1 publishes it: the PEM and its fingerprint."""
+    assert entry.signer_key is not None
+    key = parse_public(entry.signer_key.encode(), f"{entry.file}: signer.key")
+    return model.Signer(entry.signer_key, key.fingerprint())
 
 
 def documents(index: Index, lock: Lock, generated: str,
@@ -120,12 +134,14 @@ def package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocument
             requirements=dict(version.requirements), permissions=tuple(capabilities),
             platforms=found.platforms if found else (),
             inspection=found.inspection if found else None,
+            signature=locked.signature if entry.signer_key else None,
         ))
     return model.PackageDocument(
         schema_version=model.SCHEMA_VERSION, name=entry.name, summary=entry.summary,
         kind=entry.kind, description=entry.description, license=entry.license,
         homepage=entry.homepage, source=entry.source, owners=entry.owners,
         keywords=entry.keywords, categories=entry.categories, versions=tuple(versions),
+        signer=signer(entry) if entry.signer_key else None,
     )
 
 

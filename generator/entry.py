@@ -38,6 +38,7 @@ class Entry:
     keywords: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     versions: tuple[EntryVersion, ...] = ()  # newest first
+    signer_key: str | None = None  # PEM public key every version must be signed with
     name_line: int = 1  # where `name` is written, for cross-entry problems
     name_col: int = 1
 

@@ -2,7 +2,13 @@
 
     {"schema_version": 1,
      "packages": {NAME: {VERSION: {"ref": REF, "digest": "sha256:...",
-                                   "resolved": "2025-01-01T00:00:00Z"}}}}
+                                   "resolved": "2025-01-01T00:00:00Z",
+                                   "signer": "sha256:...", "signature": "sha256:..."}}}}
+
+`signer` (the fingerprint of the entry's key) and `signature` (the digest of
+the cosign signature manifest that verified) are there only for an entry that
+declares a signer, once `generator.signing` has checked that version: a
+version whose digest and signer are unchanged is not verified again.
 
 The lock is what makes builds reproducible and cheap: a version whose ref is
 unchanged keeps its digest, so a rebuild asks the registry nothing. Written
@@ -29,6 +35,8 @@ class Locked:
     ref: str
     digest: str
     resolved: str
+    signer: str | None = None
+    signature: str | None = None
 
 
 Lock = dict[str, dict[str, Locked]]
@@ -58,7 +66,8 @@ def parse(raw: bytes, path: Path | str) -> Lock:
         for name, versions in data["packages"].items():
             lock[name] = {
                 version: Locked(str(item["ref"]), check_digest(str(item["digest"])),
-                                str(item["resolved"]))
+                                str(item["resolved"]), _optional(item, "signer"),
+                                _optional(item, "signature"))
                 for version, item in versions.items()
             }
     except (KeyError, TypeError, AttributeError, ValueError, EcliError) as exc:
@@ -71,12 +80,23 @@ def write(path: Path, lock: Lock) -> None:
     data = {
         "schema_version": SCHEMA_VERSION,
         "packages": {
-            name: {version: {"ref": item.ref, "digest": item.digest, "resolved": item.resolved}
-                   for version, item in sorted(versions.items())}
+            name: {version: _record(item) for version, item in sorted(versions.items())}
             for name, versions in sorted(lock.items())
         },
     }
     write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _record(item: Locked) -> dict[str, str]:
+    record = {"ref": item.ref, "digest": item.digest, "resolved": item.resolved}
+    if item.signer and item.signature:
+        record.update(signer=item.signer, signature=item.signature)
+    return record
+
+
+def _optional(item: dict[str, object], key: str) -> str | None:
+    value = item.get(key)
+    return check_digest(value) if isinstance(value, str) else None
 
 
 def _error(path: Path | str, message: str) -> GeneratorError:

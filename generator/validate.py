@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ecli import semver
-from ecli.errors import ReferenceError_
+from ecli.errors import ReferenceError_, SignatureError
 from ecli.oci.reference import parse as parse_reference
 from ecli.text import control_characters
 from generator import schema, spdx
@@ -258,7 +258,7 @@ def rule_readme(document: Document, context: Context) -> list[Problem]:
     return []
 
 
-MULTILINE_FIELDS = frozenset({("description",)})
+MULTILINE_FIELDS = frozenset({("description",), ("signer", "key")})
 CONTROL_HINT = ("remove it: text shown on the hub and in terminals may not recolour, move "
                 "the cursor, ring, overwrite a line or reverse its direction")
 
@@ -326,6 +326,32 @@ def rule_versions_ordered(document: Document, context: Context) -> list[Problem]
     return []
 
 
+def rule_signer(document: Document, context: Context) -> list[Problem]:
+    """A declared signer is a key that parses; the keyless form (identity, issuer) has
+    its place in the schema but is refused until ecli can verify it."""
+    signer = _get(document.data, "signer")
+    if not isinstance(signer, dict):
+        return []
+    if "identity" in signer or "issuer" in signer:
+        field = "identity" if "identity" in signer else "issuer"
+        return [_problem(document, ("signer", field), "keyless signers (identity and issuer) "
+                         "are not supported yet", code="signer",
+                         hint="declare the publisher's public key: signer: {key: <PEM>}")]
+    text = _get(signer, "key")
+    if not isinstance(text, str):
+        return [_problem(document, ("signer",), "a signer needs a key", code="signer",
+                         hint="signer: {key: <PEM public key>}")]
+    from ecli.trust.keys import parse_public  # `cryptography`, only for signed entries
+
+    try:
+        parse_public(text.encode(), "signer.key")
+    except SignatureError as exc:
+        return [_problem(document, ("signer", "key"), exc.message, code="signer",
+                         hint="paste the whole PEM block (-----BEGIN PUBLIC KEY----- ...) "
+                         "of an ECDSA P-256 or ed25519 key")]
+    return []
+
+
 RULES: tuple[Rule, ...] = (
     rule_name_matches_file,
     rule_versions_unique,
@@ -335,6 +361,7 @@ RULES: tuple[Rule, ...] = (
     rule_readme,
     rule_license,
     rule_control_characters,
+    rule_signer,
 )
 
 
@@ -404,7 +431,7 @@ def _entry(document: Document, context: Context) -> Entry:
         owners=tuple(data["owners"]), license=data["license"], description=description,
         homepage=data.get("homepage"), source=data.get("source"),
         keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),
-        versions=tuple(versions),
+        versions=tuple(versions), signer_key=(data.get("signer") or {}).get("key"),
     )
 
 

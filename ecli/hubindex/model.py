@@ -86,6 +86,16 @@ class Version:
     requirements: dict[str, Any] = field(default_factory=dict)
     permissions: tuple[str, ...] = ()  # capabilities the entry declares
     inspection: Inspection | None = None  # None when the hub has not inspected it
+    signature: str | None = None  # digest of the cosign signature manifest the hub checked
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs every version of a package: a PEM public key and its fingerprint
+    (`sha256:` of the key's SubjectPublicKeyInfo DER)."""
+
+    key: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,7 @@ class PackageDocument:
     keywords: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     versions: tuple[Version, ...] = ()
+    signer: Signer | None = None  # None: unsigned
 
     def find_version(self, wanted: str | None) -> Version:
         """The named version, or the newest version that is not yanked."""
@@ -226,7 +237,9 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
             permissions=_strings(item, "permissions", at),
             inspection=load_inspection(_get(item, "inspection", dict, at, None),
                                        f"{at}.inspection"),
+            signature=_optional_digest(item, "signature", at),
         ))
+    signer = _get(data, "signer", dict, where, None)
     return PackageDocument(
         schema_version=data["schema_version"],
         name=_get(data, "name", str, where),
@@ -240,7 +253,15 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
         keywords=_strings(data, "keywords", where),
         categories=_strings(data, "categories", where),
         versions=tuple(versions),
+        signer=None if signer is None else Signer(
+            _get(signer, "key", str, f"{where}: signer"),
+            _digest(_get(signer, "fingerprint", str, f"{where}: signer"), f"{where}: signer")),
     )
+
+
+def _optional_digest(data: Any, key: str, where: str) -> str | None:
+    value = _get(data, key, str, where, None)
+    return None if value is None else _digest(value, where)
 
 
 def load_inspection(data: dict[str, Any] | None, where: str) -> Inspection | None:

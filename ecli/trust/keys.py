@@ -43,6 +43,17 @@ class PublicKey:
             return False
         return True
 
+    def fingerprint(self) -> str:
+        """`sha256:HEX` of the SubjectPublicKeyInfo DER: the one name of a signer that
+        the index, api/v1, the site and ecli's messages share."""
+        import hashlib
+
+        from cryptography.hazmat.primitives import serialization
+
+        der = self.key.public_bytes(serialization.Encoding.DER,
+                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+        return f"sha256:{hashlib.sha256(der).hexdigest()}"
+
 
 @dataclass(frozen=True)
 class PrivateKey:
@@ -63,15 +74,20 @@ class PrivateKey:
 
 def load_public(path: Path) -> PublicKey:
     """A PEM public key file; anything else is a one-line SignatureError naming it."""
+    return parse_public(_read(path), str(path))
+
+
+def parse_public(data: bytes, where: str) -> PublicKey:
+    """A PEM public key from its bytes (a file, or an index entry's `signer.key`);
+    `where` names it in the one-line SignatureError when it is not one."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    data = _read(path)
     try:
         key = load_pem_public_key(data)
     except (ValueError, TypeError):
-        raise SignatureError(f"{path}: not a PEM public key", reason="key") from None
-    _check_kind(key, path)
-    return PublicKey(key, str(path))
+        raise SignatureError(f"{where}: not a PEM public key", reason="key") from None
+    _check_kind(key, where)
+    return PublicKey(key, where)
 
 
 def load_private(path: Path) -> PrivateKey:
@@ -136,7 +152,7 @@ def _read(path: Path) -> bytes:
     return data
 
 
-def _check_kind(key: Any, path: Path) -> None:
+def _check_kind(key: Any, path: Path | str) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):

@@ -35,6 +35,7 @@ class Verified:
     key: str
     payload: str  # digest of the signed payload
     signatures: int  # how many the signature manifest lists
+    manifest: str  # digest of the signature manifest (the `sha256-HEX.sig` tag's)
 
 
 def verify_registry_signature(ref: OciReference, key: PublicKey) -> Verified:
@@ -103,7 +104,8 @@ def _verify(store: Store, repository: str, digest: str, key: PublicKey) -> Verif
         except SignatureError as exc:
             failures.append(exc)
             continue
-        return Verified(repository, digest, key.where, entry.payload.digest, len(entries))
+        return Verified(repository, digest, key.where, entry.payload.digest, len(entries),
+                        descriptor.digest)
     worst = min(failures, key=lambda f: _PRECEDENCE.index(f.reason))
     if len(entries) > 1:
         worst = SignatureError(f"{worst.message} (none of {len(entries)} signatures holds)",

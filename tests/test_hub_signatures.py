@@ -1,0 +1,188 @@
+"""The index says who signs: the generator checks every version of a signed entry against the
+key it declares (real registry, signatures made by `ecli sign` and by cosign), records signer
+and signature in the lock and api/v1, and refuses one that does not verify."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from test_generator_build import api_validator
+from test_signatures import KeyPair, cosign, cosign_keys, run_cosign  # noqa: F401 (fixtures)
+
+from ecli.hubindex import model
+from ecli.trust import keys
+from generator import lock
+
+from ecli_process import run_ecli
+from pm_fixtures import push_bundle
+from registry_server import RegistryServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    return KeyPair(*keys.generate(tmp_path_factory.mktemp("publisher")))
+
+
+@pytest.fixture(scope="module")
+def other_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    return KeyPair(*keys.generate(tmp_path_factory.mktemp("stranger")))
+
+
+def sign(ref: str, key: Path) -> None:
+    done = run_ecli("sign", ref, "--key", str(key), env={**os.environ})
+    assert done.returncode == 0, done.stderr
+
+
+def signed_index(tmp_path: Path, refs: dict[str, str], signer: str | None,
+                 name: str = "tool") -> Path:
+    """An index with one bundle entry `name`; `signer` is the YAML of its signer block."""
+    index = tmp_path / "index"
+    shutil.copytree(REPO / "index" / "schema", index / "schema", dirs_exist_ok=True)
+    (index / "packages").mkdir(exist_ok=True)
+    versions = "".join(f"  - {{version: {v}, ref: '{r}'}}\n" for v, r in refs.items())
+    (index / "packages" / f"{name}.yaml").write_text(
+        f"name: {name}\nkind: bundle\nsummary: a tool\nowners: [ebpfhub]\nlicense: MIT\n"
+        + (signer or "") + f"versions:\n{versions}")
+    return index
+
+
+def key_block(public: Path) -> str:
+    lines = public.read_text().strip().splitlines()
+    return "signer:\n  key: |\n" + "".join(f"    {line}\n" for line in lines)
+
+
+def generator(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def build(index: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return generator("build", "--index", str(index), "--out", str(out),
+                     "--config", str(REPO / "mkdocs.yml"), *extra, cwd=index.parent)
+
+
+def move_signature(host: str, repository: str, source: str, target: str) -> None:
+    """Tag the signature manifest of `source` as the signature of `target` (a signature
+    moved from another artifact: its payload still names `source`)."""
+    base = f"http://{host}/v2/{repository}/manifests/"
+    accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+    with urllib.request.urlopen(urllib.request.Request(
+            base + f"sha256-{source[7:]}.sig", headers=accept)) as answer:
+        raw, kind = answer.read(), answer.headers["Content-Type"]
+    urllib.request.urlopen(urllib.request.Request(
+        base + f"sha256-{target[7:]}.sig", data=raw, method="PUT",
+        headers={"Content-Type": kind})).close()
+
+
+# -- validation ----------------------------------------------------------------------
+
+
+def test_a_signer_key_that_does_not_parse_is_refused_with_file_and_line(tmp_path: Path):
+    index = signed_index(tmp_path, {"1.0.0": "127.0.0.1:5000/x/tool:1.0.0"},
+                         "signer:\n  key: |\n    -----BEGIN PUBLIC KEY-----\n    AAAA\n"
+                         "    -----END PUBLIC KEY-----\n")
+    done = generator("validate", "--index", str(index), cwd=tmp_path)
+    assert done.returncode != 0
+    assert f"{index}/packages/tool.yaml:7:" in done.stdout + done.stderr
+    assert "signer.key: signer.key: not a PEM public key [signer]" in done.stdout + done.stderr
+
+
+def test_a_keyless_signer_has_its_place_but_is_refused_for_now(tmp_path: Path):
+    index = signed_index(tmp_path, {"1.0.0": "127.0.0.1:5000/x/tool:1.0.0"},
+                         "signer: {identity: me@example.com, issuer: https://x.example}\n")
+    done = generator("validate", "--index", str(index), cwd=tmp_path)
+    assert done.returncode != 0
+    assert "keyless signers (identity and issuer) are not supported yet [signer]" \
+        in done.stdout + done.stderr
+
+
+# -- publishing ----------------------------------------------------------------------
+
+
+def test_build_verifies_and_records_signer_and_signature_in_api_v1(
+        registry: RegistryServer, signing_keys: KeyPair, tmp_path: Path):
+    digest = push_bundle(registry.host, tmp_path, "signedtool", "1.0.0")
+    ref = f"{registry.host}/pm/signedtool:1.0.0"
+    sign(ref, signing_keys.private)
+    index = signed_index(tmp_path, {"1.0.0": ref}, key_block(signing_keys.public))
+    done = build(index, tmp_path / "site")
+    assert done.returncode == 0, done.stdout + done.stderr
+    fingerprint = keys.load_public(signing_keys.public).fingerprint()
+    [locked] = lock.read(index / "lock.json")["tool"].values()
+    assert (locked.digest, locked.signer) == (digest, fingerprint)
+    tag = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                          f"docker://{registry.host}/pm/signedtool:sha256-"
+                          f"{digest.removeprefix('sha256:')}.sig"],
+                         capture_output=True, check=True).stdout
+    assert locked.signature == f"sha256:{hashlib.sha256(tag).hexdigest()}"
+    raw = (tmp_path / "site" / "api" / "v1" / "packages" / "tool.json").read_bytes()
+    api_validator("package").validate(json.loads(raw))
+    document = model.load_package(raw, "tool.json")
+    assert document.signer == model.Signer(signing_keys.public.read_text().strip() + "\n",
+                                           fingerprint)
+    assert document.versions[0].signature == locked.signature
+    again = build(index, tmp_path / "site")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 registry request" in again.stdout, "nothing unchanged is verified again"
+
+
+def test_build_accepts_a_version_cosign_signed(cosign: Path, cosign_keys: KeyPair,  # noqa: F811
+                                               registry: RegistryServer, tmp_path: Path):
+    digest = push_bundle(registry.host, tmp_path, "cosigned", "1.0.0")
+    done = run_cosign(cosign, "sign", "--key", str(cosign_keys.private), "--tlog-upload=false",
+                      "--allow-insecure-registry", f"{registry.host}/pm/cosigned@{digest}",
+                      cwd=cosign_keys.private.parent)
+    assert done.returncode == 0, done.stderr
+    index = signed_index(tmp_path, {"1.0.0": f"{registry.host}/pm/cosigned:1.0.0"},
+                         key_block(cosign_keys.public))
+    done = generator("resolve", "--index", str(index), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [locked] = lock.read(index / "lock.json")["tool"].values()
+    assert locked.signer == keys.load_public(cosign_keys.public).fingerprint()
+
+
+@pytest.mark.parametrize("case", ["unsigned", "wrong-key", "other-digest"])
+def test_a_declared_signer_whose_signature_does_not_verify_fails_the_build(
+        case: str, registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
+        tmp_path: Path):
+    name = f"bad-{case}"
+    mine = push_bundle(registry.host, tmp_path, name, "1.0.0")
+    ref = f"{registry.host}/pm/{name}:1.0.0"
+    if case == "wrong-key":
+        sign(ref, other_keys.private)
+    elif case == "other-digest":
+        other = push_bundle(registry.host, tmp_path, name, "0.9.0", payload=b"other")
+        sign(f"{registry.host}/pm/{name}@{other}", signing_keys.private)
+        move_signature(registry.host, f"pm/{name}", other, mine)
+    index = signed_index(tmp_path, {"1.0.0": ref}, key_block(signing_keys.public))
+    done = build(index, tmp_path / "site")
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "[signature]" in line]
+    reason = {"unsigned": "no signature", "wrong-key": "not signed by the key",
+              "other-digest": "the signature is for another digest"}[case]
+    assert len(lines) == 1 and "tool 1.0.0: the signature does not verify" in lines[0] \
+        and reason in lines[0], done.stdout + done.stderr
+    assert lines[0].startswith(f"{index}/packages/tool.yaml:")
+    assert not (tmp_path / "site").exists(), "nothing is published"
+    assert not (index / "lock.json").exists(), "the lock is left as it was"
+
+
+def test_an_entry_without_a_signer_still_publishes_unsigned(registry: RegistryServer,
+                                                            tmp_path: Path):
+    push_bundle(registry.host, tmp_path, "plain", "1.0.0")
+    index = signed_index(tmp_path, {"1.0.0": f"{registry.host}/pm/plain:1.0.0"}, None)
+    done = build(index, tmp_path / "site")
+    assert done.returncode == 0, done.stdout + done.stderr
+    raw = json.loads((tmp_path / "site" / "api" / "v1" / "packages" / "tool.json").read_bytes())
+    assert raw["signer"] is None and raw["versions"][0]["signature"] is None
