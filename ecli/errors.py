@@ -100,7 +100,8 @@ class ArtifactError(EcliError):
 
 class SignatureError(EcliError):
     """`reason` is a stable word for scripts: no-signature, other-digest, wrong-key,
-    other-repository, garbled, too-large, key (a key file that cannot be used)."""
+    other-repository, garbled, too-large, key (a key file that cannot be used),
+    unsigned (a hub package without a signer, refused under `signatures = require`)."""
 
     reference = "signature"
 

@@ -4,6 +4,7 @@ and signature in the lock and api/v1, and refuses one that does not verify."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,6 +19,8 @@ from test_generator_build import api_validator
 from test_signatures import KeyPair, cosign, cosign_keys, run_cosign  # noqa: F401 (fixtures)
 
 from ecli.hubindex import model
+from ecli.oci.manifest import ANNOTATION_REF_NAME
+from ecli.oci.store import Store
 from ecli.trust import keys
 from generator import lock
 
@@ -186,3 +189,119 @@ def test_an_entry_without_a_signer_still_publishes_unsigned(registry: RegistrySe
     assert done.returncode == 0, done.stdout + done.stderr
     raw = json.loads((tmp_path / "site" / "api" / "v1" / "packages" / "tool.json").read_bytes())
     assert raw["signer"] is None and raw["versions"][0]["signature"] is None
+
+
+# -- ecli verifies by default --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
+        tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+    """A hub built by the generator: `signed` and `swapped` (signed by the publisher's key),
+    `plain` (no signer); then, after publishing, `swapped`'s signature is replaced in the
+    registry by one made for another digest, and a copy of the api/v1 folder declares
+    another key for `signed`."""
+    tmp = tmp_path_factory.mktemp("signed-hub")
+    refs = {}
+    for name in ("signed", "swapped", "plain"):
+        digest = push_bundle(registry.host, tmp, name, "1.0.0")
+        refs[name] = (f"{registry.host}/pm/{name}:1.0.0", digest)
+        if name != "plain":
+            sign(refs[name][0], signing_keys.private)
+    for name in ("signed", "swapped"):
+        signed_index(tmp, {"1.0.0": refs[name][0]}, key_block(signing_keys.public), name)
+    signed_index(tmp, {"1.0.0": refs["plain"][0]}, None, "plain")
+    done = build(tmp / "index", tmp / "site")
+    assert done.returncode == 0, done.stdout + done.stderr
+    other = push_bundle(registry.host, tmp, "swapped", "0.9.0", payload=b"other")
+    sign(f"{registry.host}/pm/swapped@{other}", signing_keys.private)
+    move_signature(registry.host, "pm/swapped", other, refs["swapped"][1])
+    api = tmp / "site" / "api" / "v1"
+    wrong = tmp / "wrong-key"
+    shutil.copytree(api, wrong)
+    document = model.load_package((api / "packages" / "signed.json").read_bytes(), "signed")
+    stranger = keys.load_public(other_keys.public)
+    (wrong / "packages" / "signed.json").write_bytes(model.dump(dataclasses.replace(
+        document, signer=model.Signer(other_keys.public.read_text(), stranger.fingerprint()))))
+    return {"api": api, "wrong": wrong}
+
+
+def ecli_in(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_ecli(*args, env=env)
+
+
+def with_source(env: dict[str, str], folder: Path, *policy: str) -> dict[str, str]:
+    done = ecli_in(env, "sources", "add", "test", str(folder), *policy)
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+def refused(done: subprocess.CompletedProcess[str], what: str) -> str:
+    """The one error line of a refused command."""
+    assert done.returncode != 0, done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ecli: error:")]
+    assert len(errors) == 1 and what in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "hello" not in done.stdout, "nothing ran"
+    return errors[0]
+
+
+def installed_names(env: dict[str, str]) -> list[str]:
+    listed = ecli_in(env, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return [p["name"] for p in json.loads(listed.stdout)]
+
+
+def test_a_signed_hub_package_runs_and_installs_and_is_checked_again_offline(
+        hub: dict[str, Path], env: dict[str, str]):
+    with_source(env, hub["api"])
+    ran = ecli_in(env, "run", "signed", "x")
+    assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0 x", ran.stderr
+    assert "unsigned" not in ran.stderr
+    assert ecli_in(env, "install", "signed").returncode == 0
+    assert installed_names(env) == ["signed"]
+    again = ecli_in(env, "run", "--pull", "never", "signed")
+    assert again.returncode == 0 and again.stdout.strip() == "hello 1.0.0", again.stderr
+    # the check at run reads the signature kept in the store: take it away, and the
+    # installed package no longer runs
+    store = Store(Path(env["ECLI_HOME"]) / "cache" / "oci")
+    [tag] = [name for d in store.refs()
+             if (name := d.annotations.get(ANNOTATION_REF_NAME, "")).endswith(".sig")]
+    assert store.remove_ref(tag)
+    refused(ecli_in(env, "run", "--pull", "never", "signed"),
+            "signed 1.0.0: signature refused: ")
+
+
+@pytest.mark.parametrize("case", ["other-digest", "wrong-key"])
+def test_a_bad_signature_is_refused_at_pull_run_and_install_and_nothing_is_installed(
+        case: str, hub: dict[str, Path], env: dict[str, str]):
+    name, folder, reason = {
+        "other-digest": ("swapped", hub["api"], "the signature is for another digest"),
+        "wrong-key": ("signed", hub["wrong"], "not signed by the key"),
+    }[case]
+    with_source(env, folder)
+    for command in ("run", "install", "pull"):
+        line = refused(ecli_in(env, command, name), f"{name} 1.0.0: signature refused: ")
+        assert reason in line
+    assert installed_names(env) == []
+    # refused under require too, and only `off` lets it through
+    with_source(env, folder, "--signatures", "require")
+    refused(ecli_in(env, "run", name), reason)
+    with_source(env, folder, "--signatures", "off")
+    ran = ecli_in(env, "run", name)
+    assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
+
+
+def test_unsigned_runs_with_a_warning_by_default_and_is_refused_under_require(
+        hub: dict[str, Path], env: dict[str, str]):
+    with_source(env, hub["api"])
+    ran = ecli_in(env, "run", "plain")
+    assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
+    assert "plain 1.0.0 is unsigned: its index entry declares no signer" in ran.stderr
+    with_source(env, hub["api"], "--signatures", "require")
+    for command in ("run", "install"):
+        refused(ecli_in(env, command, "plain"),
+                "plain 1.0.0: unsigned (its index entry declares no signer), and source test "
+                "requires signatures")
+    assert installed_names(env) == []
+    listed = ecli_in(env, "sources", "list", "--json")
+    assert json.loads(listed.stdout)[0]["signatures"] == "require"

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ecli.hubindex import model
     from ecli.oci.artifact import Package
     from ecli.oci.store import Store
+    from ecli.packages import state
+    from ecli.packages.sources import Source
 
 Progress = Callable[[str], None]
 PULL_POLICIES = ("missing", "always", "never")
@@ -86,8 +88,18 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
                               warnings=tuple(client.warnings + warnings))
     ref = references.parse(f"{chosen.repository}@{chosen.digest}")
     located = _from_store(ref, paths, name, progress, pull)
+    warnings += _verified(source, document, chosen, ref, paths)
     return _with(located, source=source.name, requirements=dict(chosen.requirements),
                  warnings=tuple(client.warnings + warnings), version=chosen.version)
+
+
+def _verified(source: Source, document: model.PackageDocument, version: model.Version,
+              ref: references.OciReference, paths: Paths) -> list[str]:
+    """The source's signature policy applied to what is now in the store (no network)."""
+    from ecli.oci.store import Store
+    from ecli.packages import signing
+
+    return signing.check(source, document, version, ref, Store(paths.oci_store_dir))
 
 
 def choose_version(document: model.PackageDocument, selector: str | None
@@ -145,7 +157,28 @@ def _installed(name: str, paths: Paths, progress: Progress | None,
         return None
     ref = references.parse(record.pull_reference)
     located = _from_store(ref, paths, name, progress, pull)
-    return _with(located, source=record.source, version=record.version)
+    return _with(located, source=record.source, version=record.version,
+                 warnings=tuple(_installed_verified(record, ref, paths)))
+
+
+def _installed_verified(record: state.Installed, ref: references.OciReference,
+                        paths: Paths) -> list[str]:
+    """An installed hub package is checked again at each run, against the signer in the
+    cached package document of the source it was installed from: offline."""
+    from ecli.errors import NotFoundError
+    from ecli.packages.index_client import IndexClient
+
+    client = IndexClient(paths, offline=True)
+    source = next((s for s in client.sources if s.name == record.source), None)
+    if source is None or source.signatures == "off":
+        return []
+    try:
+        document = client.package(source, record.name)
+        version = next(v for v in document.versions if v.digest == record.digest)
+    except (NotFoundError, SourceError, StopIteration):
+        return [f"{record.name} {record.version}: its signature cannot be checked: source "
+                f"{source.name} no longer lists this digest"]
+    return _verified(source, document, version, ref, paths)
 
 
 # -- local files, folders and archives -------------------------------------------

@@ -9,6 +9,12 @@ Until that file exists, one source is configured: the public hub
 source writes the file with the default kept in it; `ecli sources remove hub`
 drops it; `ecli sources set-default URL` points it elsewhere (a mirror), and
 `ECLI_DEFAULT_SOURCE` overrides it for one environment (empty: none).
+
+Each source carries its signature policy (`ecli sources add ... --signatures`):
+`warn` (the default) runs an unsigned package with a warning, `require`
+refuses it, `off` checks nothing; a package whose entry declares a signer
+and whose signature does not verify is refused unless `off`
+(`ecli.packages.signing`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ DEFAULT_SOURCE_NAME = "hub"
 DEFAULT_SOURCE_URL = "https://hub.ebpfhub.dev/api/v1/"
 DEFAULT_PRIORITY = 1000
 DEFAULT_ENV = "ECLI_DEFAULT_SOURCE"
+SIGNATURE_POLICIES = ("require", "warn", "off")
+DEFAULT_SIGNATURES = "warn"
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Source:
     name: str
     location: str  # URL ending in '/', or an absolute folder path
     priority: int = 100  # lower is searched first
+    signatures: str = DEFAULT_SIGNATURES  # one of SIGNATURE_POLICIES
 
     @property
     def is_remote(self) -> bool:
@@ -73,6 +82,13 @@ def load(path: Path) -> list[Source]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SourceError(f"{path}: cannot read the sources file ({exc})",
                           hint="fix or delete it, then add sources again") from None
+    for source in sources:
+        if source.signatures not in SIGNATURE_POLICIES:
+            raise SourceError(f"{path}: source {source.name}: signatures "
+                              f"{source.signatures!r} is not one of "
+                              f"{', '.join(SIGNATURE_POLICIES)}",
+                              hint=f"ecli sources add {source.name} {source.location} "
+                              "--signatures warn")
     return sorted(sources, key=lambda s: (s.priority, s.name))
 
 
@@ -81,10 +97,14 @@ def save(path: Path, sources: list[Source]) -> None:
     write_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
 
 
-def add(path: Path, name: str, location: str, priority: int = 100) -> Source:
+def add(path: Path, name: str, location: str, priority: int = 100,
+        signatures: str = DEFAULT_SIGNATURES) -> Source:
     if not SOURCE_NAME.match(name):
         raise UsageError(f"{name!r} is not a valid source name (letters, digits, . _ -)")
-    source = Source(name, normalise_location(location), priority)
+    if signatures not in SIGNATURE_POLICIES:
+        raise UsageError(f"--signatures {signatures!r}: expected one of "
+                         f"{', '.join(SIGNATURE_POLICIES)}")
+    source = Source(name, normalise_location(location), priority, signatures)
     sources = [s for s in load(path) if s.name != name]
     save(path, [*sources, source])
     return source
