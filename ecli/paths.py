@@ -76,6 +76,12 @@ class Paths:
         return self.cache_dir / "downloads"
 
     @property
+    def verified_dir(self) -> Path:
+        """Signatures already checked, one empty file per (artifact, signature manifest,
+        key) (ecli.packages.signing): a cached run does not check the same bytes twice."""
+        return self.cache_dir / "verified"
+
+    @property
     def tmp_dir(self) -> Path:
         """The cache's temporary area: partial downloads and extractions."""
         return self.cache_dir / "tmp"

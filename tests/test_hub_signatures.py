@@ -122,6 +122,7 @@ def test_build_verifies_and_records_signer_and_signature_in_api_v1(
     done = build(index, tmp_path / "site")
     assert done.returncode == 0, done.stdout + done.stderr
     fingerprint = keys.load_public(signing_keys.public).fingerprint()
+    assert keys.pem_fingerprint(signing_keys.public.read_text()) == fingerprint
     [locked] = lock.read(index / "lock.json")["tool"].values()
     assert (locked.digest, locked.signer) == (digest, fingerprint)
     tag = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
@@ -266,6 +267,7 @@ def test_a_signed_hub_package_runs_and_installs_and_is_checked_again_offline(
     store = Store(Path(env["ECLI_HOME"]) / "cache" / "oci")
     [tag] = [name for d in store.refs()
              if (name := d.annotations.get(ANNOTATION_REF_NAME, "")).endswith(".sig")]
+    assert any(Path(env["ECLI_HOME"], "cache", "verified").iterdir()), "the check is kept"
     assert store.remove_ref(tag)
     refused(ecli_in(env, "run", "--pull", "never", "signed"),
             "signed 1.0.0: signature refused: ")

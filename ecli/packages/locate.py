@@ -99,7 +99,8 @@ def _verified(source: Source, document: model.PackageDocument, version: model.Ve
     from ecli.oci.store import Store
     from ecli.packages import signing
 
-    return signing.check(source, document, version, ref, Store(paths.oci_store_dir))
+    return signing.check(source, document, version, ref, Store(paths.oci_store_dir),
+                         paths.verified_dir)
 
 
 def choose_version(document: model.PackageDocument, selector: str | None

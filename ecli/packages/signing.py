@@ -8,10 +8,18 @@ so a cached run asks no network. The source's policy decides the rest:
 `off` checks nothing; `warn` (default) lets an unsigned package through with a
 warning; `require` refuses it. A declared signer whose signature does not hold
 is refused under `warn` and `require` alike.
+
+A check that held is remembered (`Paths.verified_dir`), keyed by the sha256 of
+the repository, the signed digest, the signature manifest's digest and the
+key's fingerprint: all content addresses, so the same bytes are not checked
+twice, and importing `cryptography` (about 20 ms) is spared to cached runs.
+Any change of signature, artifact or key is another key, checked afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecli.errors import SignatureError
@@ -24,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def check(source: Source, document: PackageDocument, version: Version, ref: OciReference,
-          store: Store) -> list[str]:
+          store: Store, verified_dir: Path) -> list[str]:
     """The warnings to show; a SignatureError naming package and version when refused."""
     what = f"{document.name} {version.version}"
     if source.signatures == "off":
@@ -37,17 +45,42 @@ def check(source: Source, document: PackageDocument, version: Version, ref: OciR
                                  f"ecli sources add {source.name} ... --signatures warn")
         return [f"{what} is unsigned: its index entry declares no signer (source "
                 f"{source.name})"]
+    from ecli.trust.keys import pem_fingerprint
+    from ecli.trust.verify import stored_signature
+
+    if pem_fingerprint(document.signer.key) != document.signer.fingerprint:
+        raise SignatureError(f"{what}: the index's signer key does not match its fingerprint "
+                             f"{document.signer.fingerprint}", reason="key")
+    found = stored_signature(store, ref)
+    memo = verified_dir / _memo_name(ref.name, found, document.signer.fingerprint) \
+        if found else None
+    if memo is not None and memo.exists():
+        return []
+    _verify(what, source, document, ref, store)
+    if memo is not None:
+        from ecli.files import write_atomic
+
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(memo, b"")
+    return []
+
+
+def _verify(what: str, source: Source, document: PackageDocument, ref: OciReference,
+            store: Store) -> None:
     from ecli.trust.keys import parse_public
     from ecli.trust.verify import verify_stored_signature
 
+    assert document.signer is not None
     key = parse_public(document.signer.key.encode(), f"{source.name}: {document.name}'s signer")
-    if key.fingerprint() != document.signer.fingerprint:
-        raise SignatureError(f"{what}: the index's signer key does not match its fingerprint "
-                             f"{document.signer.fingerprint}", reason="key")
     try:
         verify_stored_signature(store, ref, key)
     except SignatureError as exc:
         raise SignatureError(f"{what}: signature refused: {exc.message}", reason=exc.reason,
                              hint=f"the index ({source.name}) says it is signed by "
                              f"{document.signer.fingerprint}") from None
-    return []
+
+
+def _memo_name(repository: str, found: tuple[str, str], fingerprint: str) -> str:
+    signed, manifest = found
+    return hashlib.sha256(f"{repository}\n{signed}\n{manifest}\n{fingerprint}".encode()
+                          ).hexdigest()

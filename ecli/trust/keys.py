@@ -72,6 +72,24 @@ class PrivateKey:
         return PublicKey(self.key.public_key(), self.where)
 
 
+def pem_fingerprint(pem: str) -> str | None:
+    """`PublicKey.fingerprint` read from the PEM text alone (its body is the SPKI DER), so
+    a cached run can name a key without importing `cryptography`; None if not PEM."""
+    import base64
+    import binascii
+    import hashlib
+
+    lines = pem.strip().splitlines()
+    if len(lines) < 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" \
+            or lines[-1] != "-----END PUBLIC KEY-----":
+        return None
+    try:
+        der = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except binascii.Error:
+        return None
+    return f"sha256:{hashlib.sha256(der).hexdigest()}"
+
+
 def load_public(path: Path) -> PublicKey:
     """A PEM public key file; anything else is a one-line SignatureError naming it."""
     return parse_public(_read(path), str(path))

@@ -60,6 +60,18 @@ def verify_stored_signature(store: Store, ref: OciReference, key: PublicKey) -> 
     return _verify(store, ref.name, _signed_parent(store, ref.name, digest), key)
 
 
+def stored_signature(store: Store, ref: OciReference) -> tuple[str, str] | None:
+    """The digest whose signature `verify_stored_signature` would check, and the digest
+    of that signature manifest in `store`; None when there is none. Nothing is checked:
+    this names the bytes a check is about (for remembering one)."""
+    digest = ref.digest or store.resolve_ref(str(ref))
+    if digest is None:
+        return None
+    signed = _signed_parent(store, ref.name, digest)
+    descriptor = store.find_ref(_tag_name(ref.name, signed))
+    return (signed, descriptor.digest) if descriptor is not None else None
+
+
 def _signed_parent(store: Store, repository: str, digest: str) -> str:
     """`digest`, or the stored, signed image index of `repository` that lists it."""
     if store.find_ref(_tag_name(repository, digest)):
