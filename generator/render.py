@@ -25,6 +25,7 @@ def package_page(document: model.PackageDocument, description: str | None = None
     parts = [
         f'<p class="hub-lead">{escape(document.summary)}</p>\n',
         _badges(document, latest),
+        _signer(document),
         '<h2 id="run">Run it</h2>\n',
         _commands(document, latest),
     ]
@@ -90,6 +91,20 @@ def _badges(document: model.PackageDocument, latest: model.Version | None) -> st
     spans = " ".join(f'<span class="hub-badge{extra}">{escape(text)}</span>'
                      for extra, text in badges)
     return f'<p class="hub-badges">{spans}</p>\n'
+
+
+def _signer(document: model.PackageDocument) -> str:
+    """Who signs, or a visible warning that nobody does (what ecli will say at run)."""
+    if document.signer is None:
+        return ('<p class="hub-signer hub-unsigned"><span class="hub-badge hub-danger">'
+                "unsigned</span> The index declares no signer for this package: nothing "
+                "proves that what runs is what its publisher built. ecli runs it with a "
+                "warning, and refuses it from a source with <code>--signatures require"
+                "</code>.</p>\n")
+    return ('<p class="hub-signer hub-signed"><span class="hub-badge">signed</span> Signed by '
+            f'<code class="hub-fingerprint">{escape(document.signer.fingerprint)}</code>: '
+            "the hub verified every version's signature against this key when it was "
+            "published, and ecli verifies it again before each run.</p>\n")
 
 
 def _commands(document: model.PackageDocument, latest: model.Version | None) -> str:

@@ -136,6 +136,9 @@ def test_build_verifies_and_records_signer_and_signature_in_api_v1(
     assert document.signer == model.Signer(signing_keys.public.read_text().strip() + "\n",
                                            fingerprint)
     assert document.versions[0].signature == locked.signature
+    page = (tmp_path / "site" / "packages" / "tool" / "index.html").read_text()
+    assert f'Signed by <code class="hub-fingerprint">{fingerprint}</code>' in page
+    assert "unsigned" not in page
     again = build(index, tmp_path / "site")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "0 registry request" in again.stdout, "nothing unchanged is verified again"
@@ -190,6 +193,10 @@ def test_an_entry_without_a_signer_still_publishes_unsigned(registry: RegistrySe
     assert done.returncode == 0, done.stdout + done.stderr
     raw = json.loads((tmp_path / "site" / "api" / "v1" / "packages" / "tool.json").read_bytes())
     assert raw["signer"] is None and raw["versions"][0]["signature"] is None
+    page = (tmp_path / "site" / "packages" / "tool" / "index.html").read_text()
+    assert '<span class="hub-badge hub-danger">unsigned</span> The index declares no ' \
+        "signer for this package" in page
+    assert "Signed by" not in page
 
 
 # -- ecli verifies by default --------------------------------------------------------

@@ -119,6 +119,15 @@ def test_search_from_home_page_reaches_package_with_full_digest(site_url: str, p
     assert page.errors == []
 
 
+def test_an_unsigned_package_page_shows_a_visible_red_warning(site_url: str, page):
+    page.goto(site_url + "packages/opensnoop/")
+    badge = page.locator(".hub-unsigned .hub-badge.hub-danger")
+    assert badge.inner_text() == "unsigned" and badge.is_visible()
+    assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
+    assert "declares no signer" in page.locator("p.hub-unsigned").inner_text()
+    assert page.errors == []
+
+
 def test_search_page_reads_the_query_and_answers_every_keystroke(site_url: str, page):
     page.goto(site_url + "search/?q=sysc")
     page.locator("ol.hub-results a.hub-result", has_text="opensnoop").wait_for(timeout=10_000)
