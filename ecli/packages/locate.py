@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecli import semver
-from ecli.errors import NotFoundError, SourceError, UsageError
+from ecli.errors import NotFoundError, SignatureError, SourceError, UsageError
 from ecli.oci import reference as references
 from ecli.oci.config import PackageConfig
 from ecli.packages import targets
@@ -166,7 +166,6 @@ def _installed_verified(record: state.Installed, ref: references.OciReference,
                         paths: Paths) -> list[str]:
     """An installed hub package is checked again at each run, against the signer in the
     cached package document of the source it was installed from: offline."""
-    from ecli.errors import NotFoundError
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(paths, offline=True)
@@ -175,10 +174,15 @@ def _installed_verified(record: state.Installed, ref: references.OciReference,
         return []
     try:
         document = client.package(source, record.name)
-        version = next(v for v in document.versions if v.digest == record.digest)
+        version = next(v for v in document.versions
+                       if record.digest in (v.digest, *(p.digest for p in v.platforms)))
     except (NotFoundError, SourceError, StopIteration):
-        return [f"{record.name} {record.version}: its signature cannot be checked: source "
-                f"{source.name} no longer lists this digest"]
+        problem = (f"{record.name} {record.version}: its signature cannot be checked: the "
+                   f"cached index of source {source.name} does not list this digest")
+        if source.signatures == "require":
+            raise SignatureError(problem, reason="unsigned",
+                                 hint=f"ecli update, or ecli install {record.name}") from None
+        return [problem]
     return _verified(source, document, version, ref, paths)
 
 
