@@ -185,6 +185,26 @@ def test_a_declared_signer_whose_signature_does_not_verify_fails_the_build(
     assert not (index / "lock.json").exists(), "the lock is left as it was"
 
 
+def test_refresh_fails_when_a_published_signature_stops_verifying(
+        registry: RegistryServer, signing_keys: KeyPair, tmp_path: Path):
+    mine = push_bundle(registry.host, tmp_path, "refreshed", "1.0.0")
+    ref = f"{registry.host}/pm/refreshed:1.0.0"
+    sign(ref, signing_keys.private)
+    index = signed_index(tmp_path, {"1.0.0": ref}, key_block(signing_keys.public))
+    assert generator("resolve", "--index", str(index), cwd=tmp_path).returncode == 0
+    pinned = (index / "lock.json").read_bytes()
+    other = push_bundle(registry.host, tmp_path, "refreshed", "0.9.0", payload=b"other")
+    sign(f"{registry.host}/pm/refreshed@{other}", signing_keys.private)
+    move_signature(registry.host, "pm/refreshed", other, mine)
+    unchanged = generator("resolve", "--index", str(index), cwd=tmp_path)
+    assert unchanged.returncode == 0, "an unchanged version is not checked again"
+    done = generator("resolve", "--index", str(index), "--refresh", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "tool 1.0.0: the signature does not verify: " in done.stdout
+    assert "the signature is for another digest" in done.stdout
+    assert (index / "lock.json").read_bytes() == pinned
+
+
 def test_an_entry_without_a_signer_still_publishes_unsigned(registry: RegistryServer,
                                                             tmp_path: Path):
     push_bundle(registry.host, tmp_path, "plain", "1.0.0")
