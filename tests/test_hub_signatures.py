@@ -59,6 +59,16 @@ def signed_index(tmp_path: Path, refs: dict[str, str], signer: str | None,
     return index
 
 
+def signed_package(host: str, tmp_path: Path, repository: str, key: KeyPair
+                   ) -> tuple[str, str, Path]:
+    """`repository` 1.0.0 pushed and signed by `key`, in an index entry `tool` declaring
+    that key: (its ref, its digest, the index folder)."""
+    digest = push_bundle(host, tmp_path, repository, "1.0.0")
+    ref = f"{host}/pm/{repository}:1.0.0"
+    sign(ref, key.private)
+    return ref, digest, signed_index(tmp_path, {"1.0.0": ref}, key_block(key.public))
+
+
 def key_block(public: Path) -> str:
     lines = public.read_text().strip().splitlines()
     return "signer:\n  key: |\n" + "".join(f"    {line}\n" for line in lines)
@@ -115,10 +125,7 @@ def test_a_keyless_signer_has_its_place_but_is_refused_for_now(tmp_path: Path):
 
 def test_build_verifies_and_records_signer_and_signature_in_api_v1(
         registry: RegistryServer, signing_keys: KeyPair, tmp_path: Path):
-    digest = push_bundle(registry.host, tmp_path, "signedtool", "1.0.0")
-    ref = f"{registry.host}/pm/signedtool:1.0.0"
-    sign(ref, signing_keys.private)
-    index = signed_index(tmp_path, {"1.0.0": ref}, key_block(signing_keys.public))
+    _, digest, index = signed_package(registry.host, tmp_path, "signedtool", signing_keys)
     done = build(index, tmp_path / "site")
     assert done.returncode == 0, done.stdout + done.stderr
     fingerprint = keys.load_public(signing_keys.public).fingerprint()
@@ -187,10 +194,7 @@ def test_a_declared_signer_whose_signature_does_not_verify_fails_the_build(
 
 def test_refresh_fails_when_a_published_signature_stops_verifying(
         registry: RegistryServer, signing_keys: KeyPair, tmp_path: Path):
-    mine = push_bundle(registry.host, tmp_path, "refreshed", "1.0.0")
-    ref = f"{registry.host}/pm/refreshed:1.0.0"
-    sign(ref, signing_keys.private)
-    index = signed_index(tmp_path, {"1.0.0": ref}, key_block(signing_keys.public))
+    _, mine, index = signed_package(registry.host, tmp_path, "refreshed", signing_keys)
     assert generator("resolve", "--index", str(index), cwd=tmp_path).returncode == 0
     pinned = (index / "lock.json").read_bytes()
     other = push_bundle(registry.host, tmp_path, "refreshed", "0.9.0", payload=b"other")
