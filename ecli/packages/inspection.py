@@ -99,8 +99,8 @@ def program_permission(package: LocatedPackage) -> Permission | None:
     if package.signer is not None:
         return Permission("run-publisher-code", "elevated",
                           f"{text} (signed by {package.signer}, as its index entry declares)")
-    return Permission("run-publisher-code", "dangerous", f"{text} (no signature of a declared "
-                      "signer vouches for it)")
+    return Permission("run-publisher-code", "dangerous",
+                      f"{text} (not signed by a signer its index entry declares)")
 
 
 def inspect_package(package: LocatedPackage, paths: Paths) -> PackageReport:
