@@ -243,7 +243,8 @@ def test_image_kind_without_an_engine_is_a_clear_error(env, tmp_path):
         "is installed")
 
 
-def test_an_unsigned_hub_bundle_is_asked_about_and_refused_without_a_terminal(env, tmp_path):
+def test_an_unsigned_hub_bundle_is_asked_about_and_refused_without_a_terminal(env, hub,
+                                                                              tmp_path):
     """Nothing vouches for the publisher's program: refused without a terminal unless --yes,
     asked on one (a real pseudo-terminal), and only 'y' runs it."""
     refused = run_ecli("run", "hello@0.2.0", "x", env=env, stdin=subprocess.DEVNULL)
@@ -251,6 +252,10 @@ def test_an_unsigned_hub_bundle_is_asked_about_and_refused_without_a_terminal(en
     assert error_line(refused) == ("ecli: error: hello has dangerous permissions "
                                    "(run-publisher-code); not run without a terminal to confirm")
     assert "dangerous  run-publisher-code  runs the publisher's program as root" in refused.stderr
+    by_reference = run_ecli("run", f"{hub['registry'].host}/pm/hello:0.2.0", env=env,
+                            stdin=subprocess.DEVNULL)  # no index entry: no declared signer
+    assert by_reference.returncode == 2 and by_reference.stdout == "", by_reference.stderr
+    assert "(run-publisher-code); not run without a terminal" in error_line(by_reference)
     argv = ecli_command("run", "hello@0.2.0", "x")
     for answer, code, printed, said in ((b"n\n", 2, "", "not run (answered 'n')"),
                                         (b"y\n", 0, "hello 0.2.0 x\n", "")):
