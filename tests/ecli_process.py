@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import select
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def ecli_command(*args: str) -> list[str]:
@@ -81,6 +83,36 @@ class RunningEcli:
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def on_terminal(argv: list[str], answer: bytes, env: dict[str, str],
+                stdout: Any = subprocess.DEVNULL) -> tuple[int, str]:
+    """Run with stdin and stderr on a pseudo-terminal; answer the question when asked.
+    Standard output goes to `stdout` (a file to read what the program printed)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(argv, stdin=follower, stderr=follower, stdout=stdout, env=env)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 30
+    answered = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"Run it? [y/N]" in seen:
+            os.write(leader, answer)
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    process.wait(timeout=30)
+    os.close(leader)
+    return process.returncode, seen.decode(errors="replace")
+
+
 def bpf_program_ids() -> set[int]:
     """Ids of every eBPF program loaded in the kernel right now."""
     shown = subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
@@ -113,3 +145,10 @@ def touch_unique(directory: Path, tag: str) -> Path:
     with open(path, "w"):
         pass
     return path
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The one `ecli: error:` line of a failed command (permissions may be shown before it)."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ecli: error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]

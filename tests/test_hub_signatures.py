@@ -255,11 +255,13 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
     stranger = keys.load_public(other_keys.public)
     (wrong / "packages" / "signed.json").write_bytes(model.dump(dataclasses.replace(
         document, signer=model.Signer(other_keys.public.read_text(), stranger.fingerprint()))))
-    return {"api": api, "wrong": wrong}
+    return {"api": api, "wrong": wrong,
+            "fingerprint": keys.load_public(signing_keys.public).fingerprint()}
 
 
 def ecli_in(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return run_ecli(*args, env=env)
+    """ecli without a terminal: a question would be a refusal."""
+    return run_ecli(*args, env=env, stdin=subprocess.DEVNULL)
 
 
 def with_source(env: dict[str, str], folder: Path, *policy: str) -> dict[str, str]:
@@ -289,10 +291,16 @@ def test_a_signed_hub_package_runs_and_installs_and_is_checked_again_offline(
     ran = ecli_in(env, "run", "signed", "x")
     assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0 x", ran.stderr
     assert "unsigned" not in ran.stderr
+    # the publisher's program, vouched for by its declared signer: shown, not asked
+    assert (f"elevated   run-publisher-code  runs the publisher's program as root: it can do "
+            f"anything root can (signed by {hub['fingerprint']}, as its index entry declares)"
+            ) in ran.stderr
+    assert "Run it?" not in ran.stderr and "dangerous" not in ran.stderr
     assert ecli_in(env, "install", "signed").returncode == 0
     assert installed_names(env) == ["signed"]
     again = ecli_in(env, "run", "--pull", "never", "signed")
     assert again.returncode == 0 and again.stdout.strip() == "hello 1.0.0", again.stderr
+    assert "elevated   run-publisher-code" in again.stderr  # installed: checked again
     # the check at run reads the signature kept in the store: take it away, and the
     # installed package no longer runs
     store = Store(Path(env["ECLI_HOME"]) / "cache" / "oci")
@@ -319,16 +327,23 @@ def test_a_bad_signature_is_refused_at_pull_run_and_install_and_nothing_is_insta
     # refused under require too, and only `off` lets it through
     with_source(env, folder, "--signatures", "require")
     refused(ecli_in(env, "run", name), reason)
+    # off checks nothing, so nothing vouches for the program: it is asked about
     with_source(env, folder, "--signatures", "off")
-    ran = ecli_in(env, "run", name)
+    refused(ecli_in(env, "run", name), "has dangerous permissions (run-publisher-code)")
+    ran = ecli_in(env, "run", "--yes", name)
     assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
 
 
 def test_unsigned_runs_with_a_warning_by_default_and_is_refused_under_require(
         hub: dict[str, Path], env: dict[str, str]):
     with_source(env, hub["api"])
-    ran = ecli_in(env, "run", "plain")
+    line = refused(ecli_in(env, "run", "plain"), "plain has dangerous permissions "
+                   "(run-publisher-code); not run without a terminal to confirm")
+    assert line.startswith("ecli: error: ")
+    ran = ecli_in(env, "run", "--yes", "plain")
     assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
+    assert ("dangerous  run-publisher-code  runs the publisher's program as root: it can do "
+            "anything root can (not signed by a signer its index entry declares)") in ran.stderr
     assert "plain 1.0.0 is unsigned: its index entry declares no signer" in ran.stderr
     with_source(env, hub["api"], "--signatures", "require")
     for command in ("run", "install"):

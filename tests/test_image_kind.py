@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from ecli_process import run_ecli
+from ecli_process import error_line, run_ecli
 from pm_fixtures import index_document, write_catalog
 
 BUSYBOX = Path("/bin/busybox")
@@ -142,7 +142,7 @@ def _ecli_env(base: dict[str, str], image_hub: dict,
 
 def test_image_runs_in_podman_with_host_pid_capabilities_and_tracefs(env, tmp_path):
     me = os.getpid()
-    result = run_ecli("run", "boxed", "--", str(me), "7", "two words", "--flag", env=env,
+    result = run_ecli("run", "--yes", "boxed", "--", str(me), "7", "two words", "--flag", env=env,
                       timeout=180)
     assert "Traceback" not in result.stderr
     assert result.returncode == 7, result.stderr
@@ -164,27 +164,30 @@ def test_image_runs_in_podman_with_host_pid_capabilities_and_tracefs(env, tmp_pa
 
 
 def test_exit_status_zero_is_passed_through(env):
-    result = run_ecli("run", "boxed", "--", "1", "0", env=env, timeout=180)
+    result = run_ecli("run", "--yes", "boxed", "--", "1", "0", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "arg=[0]" in result.stdout.splitlines()
 
 
 def test_pull_policy_reaches_the_engine(env):
-    never = run_ecli("run", "--pull", "never", "boxed", "--", "1", "0", env=env, timeout=180)
+    never = run_ecli("run", "--yes", "--pull", "never", "boxed", "--", "1", "0", env=env,
+                     timeout=180)
     assert never.returncode == 1, never.stderr
-    assert never.stderr.splitlines()[0].startswith("ecli: error: podman does not hold image ")
-    assert "--pull is never" in never.stderr.splitlines()[0]
-    assert run_ecli("run", "boxed", "--", "1", "0", env=env, timeout=180).returncode == 0
-    again = run_ecli("run", "--pull", "never", "boxed", "--", "1", "0", env=env, timeout=180)
+    assert error_line(never).startswith("ecli: error: podman does not hold image ")
+    assert "--pull is never" in error_line(never)
+    assert run_ecli("run", "--yes", "boxed", "--", "1", "0", env=env, timeout=180).returncode == 0
+    again = run_ecli("run", "--yes", "--pull", "never", "boxed", "--", "1", "0", env=env,
+                     timeout=180)
     assert again.returncode == 0, again.stderr
-    always = run_ecli("run", "--pull", "always", "boxed", "--", "1", "3", env=env, timeout=180)
+    always = run_ecli("run", "--yes", "--pull", "always", "boxed", "--", "1", "3", env=env,
+                      timeout=180)
     assert always.returncode == 3, always.stderr
 
 
 def test_image_missing_from_the_registry_is_a_one_line_error(env):
-    result = run_ecli("run", "gone", env=env, timeout=180)
+    result = run_ecli("run", "--yes", "gone", env=env, timeout=180)
     assert result.returncode == 1, result.stderr
-    first = result.stderr.splitlines()[0]
+    first = error_line(result)
     assert first.startswith("ecli: error: cannot pull image "), result.stderr
     assert "sha256:" + "ab" * 32 in first
     assert "Traceback" not in result.stderr
@@ -196,11 +199,11 @@ def test_an_engine_whose_service_does_not_answer_is_a_clear_error(env, tmp_path)
     remote = tmp_path / "remote.conf"
     remote.write_text("[engine]\nremote = true\n")
     nowhere = f"unix://{tmp_path}/no-service.sock"
-    result = run_ecli("run", "boxed", env={**env, "ECLI_CONTAINER_ENGINE": "podman",
+    result = run_ecli("run", "--yes", "boxed", env={**env, "ECLI_CONTAINER_ENGINE": "podman",
                                            "CONTAINERS_CONF": str(remote),
                                            "CONTAINER_HOST": nowhere})
     assert result.returncode == 1, result.stderr
-    first = result.stderr.splitlines()[0]
+    first = error_line(result)
     assert first.startswith("ecli: error: no working container engine to run this image "
                             "(podman: "), first
     assert "no-service.sock" in first

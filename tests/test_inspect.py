@@ -8,9 +8,6 @@ a value it never holds, so running it with --yes is safe.
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import shutil
 import subprocess
 import tempfile
@@ -21,8 +18,8 @@ from ecli.oci import artifact
 from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
 
-from ecli_process import RunningEcli, ecli_command, programs_left, run_ecli
-from pm_fixtures import bundle_tar, index_document, push_bundle, write_catalog
+from ecli_process import RunningEcli, ecli_command, on_terminal, programs_left, run_ecli
+from pm_fixtures import bundle_layout, bundle_tar, index_document, push_bundle, write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 DANGEROUS = "send_signal_never"  # tests/bpf: an object calling a dangerous helper
@@ -97,41 +94,12 @@ def test_run_with_yes_attaches_and_sees_a_real_event(objects, env):
     assert not programs_left(run.program_ids)
 
 
-def _on_terminal(argv: list[str], answer: bytes, env: dict[str, str]) -> tuple[int, str]:
-    """Run with stdin and stderr on a pseudo-terminal; answer the question when asked."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(argv, stdin=follower, stderr=follower,
-                               stdout=subprocess.DEVNULL, env=env)
-    os.close(follower)
-    seen = b""
-    deadline = time.monotonic() + 30
-    answered = False
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-        if not answered and b"Run it? [y/N]" in seen:
-            os.write(leader, answer)
-            answered = True
-        if process.poll() is not None and not ready:
-            break
-    process.wait(timeout=30)
-    os.close(leader)
-    return process.returncode, seen.decode(errors="replace")
-
-
 def test_on_a_terminal_the_user_is_asked(objects, env):
     argv = ecli_command("run", "--duration", "1", str(objects[DANGEROUS]))
-    code, text = _on_terminal(argv, b"n\n", env)
+    code, text = on_terminal(argv, b"n\n", env)
     assert code == 2 and "send-signal (dangerous). Run it? [y/N]" in text
     assert "not run (answered 'n')" in text and "attached" not in text
-    code, text = _on_terminal(argv, b"y\n", env)
+    code, text = on_terminal(argv, b"y\n", env)
     assert code == 0, text
     assert "1 program(s) attached" in text
 
@@ -203,4 +171,19 @@ def test_a_bundle_without_objects_uses_the_index_inspection(registry, env, tmp_p
         "id"] == "write-user-memory"
     refused = run_ecli("run", "opaque", env=env, stdin=subprocess.DEVNULL)
     assert refused.returncode == 2, refused.stderr
-    assert "opaque has dangerous permissions (write-user-memory)" in refused.stderr
+    assert ("opaque has dangerous permissions (run-publisher-code, write-user-memory)"
+            in refused.stderr)
+
+
+def test_a_local_bundle_runs_without_a_question_and_shows_its_program(env, tmp_path):
+    """A folder the user built is theirs: the program is shown as elevated, not asked."""
+    layout = bundle_layout(tmp_path / "mine", "mine", "1.0.0").root
+    ran = run_ecli("run", str(layout), "x", env=env, stdin=subprocess.DEVNULL)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "hello 1.0.0 x"
+    assert ("elevated   run-publisher-code  runs the publisher's program as root: it can do "
+            "anything root can (a build on this machine)") in ran.stderr
+    assert "Run it?" not in ran.stderr and "dangerous" not in ran.stderr
+    shown = json.loads(run_ecli("inspect", "--json", str(layout), env=env).stdout)
+    assert [(p["id"], p["level"]) for p in shown["permissions"]] == [
+        ("run-publisher-code", "elevated")]

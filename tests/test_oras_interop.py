@@ -77,7 +77,7 @@ def test_ecli_runs_an_ecli_format_package_oras_pushed(registry, env, tmp_path, m
     manifest = parse(store.read_blob(info["digest"]), info["digest"])
     assert isinstance(manifest, Manifest)
     assert manifest.layers[0].digest == _sha256(folder / "bundle.tar.gz")
-    assert run_ecli("run", ref, "x", env=env).stdout.strip() == "hello 3.1.0 x"
+    assert run_ecli("run", "--yes", ref, "x", env=env).stdout.strip() == "hello 3.1.0 x"
 
 
 def test_ecli_refuses_an_oras_default_artifact(registry, env, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ import pytest
 
 from ecli.cli.main import COMMANDS
 
-from ecli_process import ecli_command, run_ecli
+from ecli_process import ecli_command, error_line, on_terminal, run_ecli
 from index_fixtures import serve
 from pm_fixtures import index_document, push_bundle, slow_proxy, write_catalog
 
@@ -79,7 +79,7 @@ def test_install_run_list_upgrade_uninstall(env, hub):
     assert record["source"] == "test" and record["kind"] == "bundle"
     assert record["requested"] == "^0.1"
     # the bare name runs the installed version, with the user's arguments
-    ran = ok("run", "hello", "a", "b c", env=env)
+    ran = ok("run", "--yes", "hello", "a", "b c", env=env)
     assert ran.stdout.strip() == "hello 0.1.0 a b c"
     # ^0.1 admits no newer version: upgrade keeps it
     assert json.loads(ok("upgrade", "hello", "--json", env=env).stdout)[0]["note"] == "up to date"
@@ -131,7 +131,7 @@ def test_concurrent_installs_give_one_good_install(env, hub):
         assert proc.returncode == 0, err
     state = json.loads((Path(env["ECLI_HOME"]) / "state" / "installed.json").read_text())
     assert list(state["packages"]) == ["slow"]
-    assert ok("run", "slow", "x", env=env).stdout.strip() == "hello 1.0.0 x"
+    assert ok("run", "--yes", "slow", "x", env=env).stdout.strip() == "hello 1.0.0 x"
     tmp = Path(env["ECLI_HOME"]) / "cache" / "oci" / ".tmp"
     assert list(tmp.iterdir()) == []
 
@@ -158,7 +158,7 @@ def test_kill_9_during_pull_leaves_nothing_half_visible(env, hub):
         leftovers = list((home / "cache" / "oci" / ".tmp").iterdir())
         assert leftovers, "the kills should have interrupted a download"
         ok("install", "slow", env=env)
-    assert ok("run", "slow", env=env).stdout.strip() == "hello 1.0.0"
+    assert ok("run", "--yes", "slow", env=env).stdout.strip() == "hello 1.0.0"
     # leftovers are temporary files only; prune removes them once they are old
     from ecli.packages import cache
     from ecli.paths import Paths
@@ -167,19 +167,21 @@ def test_kill_9_during_pull_leaves_nothing_half_visible(env, hub):
                          now=time.time() + cache.TMP_GRACE_SECONDS + 1)
     assert pruned.files >= len(leftovers)
     assert list((home / "cache" / "oci" / ".tmp").iterdir()) == []
-    assert ok("run", "slow", env=env).stdout.strip() == "hello 1.0.0"
+    assert ok("run", "--yes", "slow", env=env).stdout.strip() == "hello 1.0.0"
 
 
 # -- pull policies, mirrors, offline, save/load ---------------------------------------
 
 
 def test_pull_never_and_always(env, hub):
-    never = run_ecli("run", "--pull", "never", "hello@0.2.0", env=env)
+    never = run_ecli("run", "--yes", "--pull", "never", "hello@0.2.0", env=env)
     assert never.returncode == 1
     assert "not in the local store and --pull is never" in never.stderr
     ok("pull", "hello@0.2.0", env=env)
-    assert ok("run", "--pull", "never", "hello@0.2.0", env=env).stdout.startswith("hello 0.2.0")
-    assert ok("run", "--pull", "always", "hello@0.2.0", env=env).stdout.startswith("hello 0.2.0")
+    ran = ok("run", "--yes", "--pull", "never", "hello@0.2.0", env=env)
+    assert ran.stdout.startswith("hello 0.2.0")
+    ran = ok("run", "--yes", "--pull", "always", "hello@0.2.0", env=env)
+    assert ran.stdout.startswith("hello 0.2.0")
 
 
 def test_mirrors_rewrite_pulls(env, hub, tmp_path):
@@ -202,7 +204,7 @@ def test_mirrors_rewrite_pulls(env, hub, tmp_path):
     env2 = {**env, "ECLI_HOME": str(tmp_path / "home2")}
     ok("sources", "add", "test", str(folder2), env=env2)
     ok("update", env=env2)
-    assert ok("run", "hello", env=env2).stdout.strip() == "hello 0.1.0"
+    assert ok("run", "--yes", "hello", env=env2).stdout.strip() == "hello 0.1.0"
 
 
 def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
@@ -214,7 +216,7 @@ def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
     stale = ok("update", env=env)
     assert "using the cached index from" in stale.stderr
     assert "hello" in ok("search", "hello", env=env).stdout
-    assert ok("run", "hello", env=env).stdout.startswith("hello 0.2.0")
+    assert ok("run", "--yes", "hello", env=env).stdout.startswith("hello 0.2.0")
     archive = tmp_path / "hello.tar"
     ok("save", "hello", "-o", str(archive), env=env)
     skopeo = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{archive}"],
@@ -225,7 +227,7 @@ def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
     loaded = json.loads(ok("load", str(archive), "--json", env=far).stdout)
     assert loaded[0]["digest"] == hub["digests"]["0.2.0"]
     ok("install", str(archive), "--pull", "never", env=far)
-    assert ok("run", "hello", env=far).stdout.startswith("hello 0.2.0")
+    assert ok("run", "--yes", "hello", env=far).stdout.startswith("hello 0.2.0")
 
 
 # -- kinds, references, default source, shell habits --------------------------------
@@ -234,11 +236,51 @@ def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
 def test_image_kind_without_an_engine_is_a_clear_error(env, tmp_path):
     bare = {**env, "PATH": str(tmp_path / "empty-bin") + ":/nonexistent"}
     (tmp_path / "empty-bin").mkdir()
-    result = run_ecli("run", "boxed", env=bare)
+    result = run_ecli("run", "--yes", "boxed", env=bare)
     assert result.returncode == 1
-    assert result.stderr.splitlines()[0] == (
+    assert error_line(result) == (
         "ecli: error: this package is a container image, and neither podman nor docker "
         "is installed")
+
+
+def test_an_unsigned_hub_bundle_is_asked_about_and_refused_without_a_terminal(env, hub,
+                                                                              tmp_path):
+    """Nothing vouches for the publisher's program: refused without a terminal unless --yes,
+    asked on one (a real pseudo-terminal), and only 'y' runs it."""
+    refused = run_ecli("run", "hello@0.2.0", "x", env=env, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+    assert error_line(refused) == ("ecli: error: hello has dangerous permissions "
+                                   "(run-publisher-code); not run without a terminal to confirm")
+    assert "dangerous  run-publisher-code  runs the publisher's program as root" in refused.stderr
+    by_reference = run_ecli("run", f"{hub['registry'].host}/pm/hello:0.2.0", env=env,
+                            stdin=subprocess.DEVNULL)  # no index entry: no declared signer
+    assert by_reference.returncode == 2 and by_reference.stdout == "", by_reference.stderr
+    assert "(run-publisher-code); not run without a terminal" in error_line(by_reference)
+    argv = ecli_command("run", "hello@0.2.0", "x")
+    for answer, code, printed, said in ((b"n\n", 2, "", "not run (answered 'n')"),
+                                        (b"y\n", 0, "hello 0.2.0 x\n", "")):
+        with open(tmp_path / "out", "w+") as out:
+            status, text = on_terminal(argv, answer, env, stdout=out)
+            out.seek(0)
+            assert (status, out.read()) == (code, printed), text
+        assert "hello can: run-publisher-code (dangerous). Run it? [y/N]" in text
+        assert said in text
+
+
+def test_an_image_shows_its_program_in_inspect_and_run_asks_before_the_engine(env, tmp_path):
+    shown = json.loads(ok("inspect", "--json", "boxed", env=env).stdout)
+    assert shown["kind"] == "image" and shown["objects"] == []
+    assert [(p["id"], p["level"]) for p in shown["permissions"]] == [
+        ("run-publisher-code", "dangerous")]
+    assert "runs the publisher's container as root" in shown["permissions"][0]["text"]
+    text = ok("inspect", "boxed", env=env).stdout
+    assert "dangerous  run-publisher-code" in text and "container image" in text
+    (tmp_path / "empty-bin").mkdir()
+    bare = {**env, "PATH": str(tmp_path / "empty-bin") + ":/nonexistent"}
+    refused = run_ecli("run", "boxed", env=bare, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2, refused.stderr  # asked first: no engine was looked for
+    assert error_line(refused).startswith("ecli: error: boxed has dangerous permissions "
+                                          "(run-publisher-code)")
 
 
 @pytest.mark.parametrize(("target", "message"), [

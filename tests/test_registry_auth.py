@@ -71,7 +71,7 @@ def test_login_push_pull_logout(tls_registry, env, tmp_path):
     pulled = run_ecli("pull", ref, "--json", env=env)
     assert pulled.returncode == 0, pulled.stderr
     assert json.loads(pulled.stdout)["digest"] == json.loads(pushed.stdout)["digest"]
-    assert run_ecli("run", ref, "x", env=env).stdout.strip() == "hello 1.0.0 x"
+    assert run_ecli("run", "--yes", ref, "x", env=env).stdout.strip() == "hello 1.0.0 x"
     assert run_ecli("logout", host, env=env).returncode == 0
     again = run_ecli("logout", host, env=env)
     assert again.returncode == 1 and "not logged in" in again.stderr

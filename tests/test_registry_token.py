@@ -88,7 +88,7 @@ def test_token_flow_login_push_pull(tokened, env, tmp_path):
     assert pulled.returncode == 0, pulled.stderr
     assert json.loads(pulled.stdout)["digest"] == json.loads(pushed.stdout)["digest"]
     assert len(tokens.seen) == 1  # cached for every later request of the client
-    assert run_ecli("run", ref, "x", env=env).stdout.strip() == "hello 1.0.0 x"
+    assert run_ecli("run", "--yes", ref, "x", env=env).stdout.strip() == "hello 1.0.0 x"
     # a fresh store with the credentials gone: the registry refuses the anonymous token
     assert run_ecli("logout", host, env=env).returncode == 0
     fresh = {**env, "ECLI_HOME": env["ECLI_HOME"] + "-2", "ECLI_CA_FILE": str(cert)}

@@ -61,7 +61,7 @@ def ecli_json(*args: str, env: dict[str, str] | None = None, timeout: float = 90
 
 def run_until_event(ref: str, tag: str, env: dict[str, str] | None = None) -> str:
     """`ecli run REF`, wait for "attached", open a unique file, return the line showing it."""
-    process = subprocess.Popen(ecli_command("run", ref), stdout=subprocess.PIPE,
+    process = subprocess.Popen(ecli_command("run", "--yes", ref), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env,
                                start_new_session=True)
     try:

@@ -420,9 +420,10 @@ def inspection_blocks(report: Any) -> list[Block]:
     if summary is None:
         blocks.append(Text("no eBPF object could be read: permissions unknown", gap=True))
         return blocks
-    blocks += [Text(f"minimum kernel: {summary.min_kernel}", gap=True),
-               Text(f"capabilities: {' '.join(summary.capabilities)}"),
-               Text("permissions", gap=True),
+    if summary.min_kernel:
+        blocks += [Text(f"minimum kernel: {summary.min_kernel}", gap=True),
+                   Text(f"capabilities: {' '.join(summary.capabilities)}")]
+    blocks += [Text("permissions", gap=True),
                Table(("level", "id", "what it allows"),
                      [(p.level, p.id, p.text) for p in summary.permissions])]
     return blocks

@@ -6,7 +6,13 @@ parsed instead). A `bundle` is a user-space program with eBPF objects
 beside it: the objects found inside the extracted bundle are analysed, the
 hub's inspection of the version is read from the cached JSON index when the
 package came through one, and the program itself is opaque (it may load
-anything), which the report says.
+anything), which the report says. An `image` is all opaque.
+
+Both run the publisher's own code with the user's power (root, for eBPF):
+`program_permission` says so, as `dangerous` unless the package is the
+user's own build (a path on this machine) or its signature by the signer its
+index entry declares held (`LocatedPackage.signer`), then as `elevated`.
+`ecli run` asks before a dangerous one, as for any dangerous eBPF permission.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecli.errors import EcliError, UsageError
-from ecli.hubindex.model import Inspection
+from ecli.hubindex.model import Inspection, Permission
 from ecli.paths import Paths
 from ecli.runtime import analysis
 from ecli.runtime.spec import ObjectSpec
@@ -26,6 +32,12 @@ if TYPE_CHECKING:
 
 BUNDLE_NOTE = ("the bundle's user-space program cannot be inspected: it may load other "
                "eBPF programs or do anything its user can")
+IMAGE_NOTE = "a container image holds no eBPF object ecli reads: its programs are opaque"
+PROGRAM_TEXT = {
+    "bundle": "runs the publisher's program as root: it can do anything root can",
+    "image": "runs the publisher's container as root, in the host's PID and network "
+             "namespaces, with the capabilities it declares",
+}
 
 
 @dataclass(frozen=True)
@@ -56,13 +68,17 @@ class PackageReport:
     unreadable: tuple[str, ...] = ()  # "object: why" for objects that could not be read
     index: Inspection | None = None  # the hub's inspection of this version (bundles)
     note: str = ""
+    program: Permission | None = None  # the publisher's program run (bundles, images)
 
     @property
     def summary(self) -> Inspection | None:
-        """The objects together, with the hub's findings added; None when nothing is known."""
+        """The objects together, with the hub's findings and the publisher's program
+        added; None when nothing is known."""
         parts = [o.inspection for o in self.objects]
         if self.index is not None:
             parts.append(self.index)
+        if self.program is not None:
+            parts.append(Inspection(permissions=(self.program,)))
         return analysis.merge(parts) if parts else None
 
 
@@ -73,9 +89,25 @@ def inspect_object(path: Path, name: str | None = None) -> ObjectReport:
     return ObjectReport(name or path.name, analysis.analyse(spec), maps)
 
 
+def program_permission(package: LocatedPackage) -> Permission | None:
+    """What running a bundle's or image's own program allows, and how much to trust it."""
+    text = PROGRAM_TEXT.get(package.kind)
+    if text is None:
+        return None
+    if package.local:
+        return Permission("run-publisher-code", "elevated", f"{text} (a build on this machine)")
+    if package.signer is not None:
+        return Permission("run-publisher-code", "elevated",
+                          f"{text} (signed by {package.signer}, as its index entry declares)")
+    return Permission("run-publisher-code", "dangerous",
+                      f"{text} (not signed by a signer its index entry declares)")
+
+
 def inspect_package(package: LocatedPackage, paths: Paths) -> PackageReport:
-    """Analyse what `package` holds; UsageError for kinds with nothing to read (images)."""
+    """Analyse what `package` holds; UsageError for kinds ecli cannot run."""
     head = (package.name, package.kind, package.version, package.digest)
+    if package.kind == "image":
+        return PackageReport(*head, note=IMAGE_NOTE, program=program_permission(package))
     if package.kind == "bundle":
         from ecli.packages import bundles
 
@@ -88,10 +120,11 @@ def inspect_package(package: LocatedPackage, paths: Paths) -> PackageReport:
             except EcliError as exc:
                 unreadable.append(f"{relative}: {exc.message}")
         return PackageReport(*head, tuple(objects), tuple(unreadable),
-                             index_inspection(package, paths), BUNDLE_NOTE)
+                             index_inspection(package, paths), BUNDLE_NOTE,
+                             program_permission(package))
     if package.object_path is None:
         raise UsageError(f"{package.name}: packages of kind {package.kind!r} hold no eBPF "
-                         "object ecli can read", hint="container images are not inspected")
+                         "object ecli can read")
     name = package.config.object if package.config and package.config.object else None
     return PackageReport(*head, (inspect_object(package.object_path, name),))
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ecli.hubindex import model
     from ecli.oci.artifact import Package
     from ecli.oci.store import Store
-    from ecli.packages import state
+    from ecli.packages import signing, state
     from ecli.packages.sources import Source
 
 Progress = Callable[[str], None]
@@ -51,6 +51,8 @@ class LocatedPackage:
     source: str | None = None  # the index source a name resolved through
     requirements: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    signer: str | None = None  # fingerprint of the declared signer whose signature held here
+    local: bool = False  # a file, folder or layout on this machine: the user's own build
 
 
 def locate(target: str, paths: Paths, progress: Progress | None = None, *,
@@ -59,7 +61,7 @@ def locate(target: str, paths: Paths, progress: Progress | None = None, *,
         raise UsageError(f"--pull {pull!r}: expected one of {', '.join(PULL_POLICIES)}")
     parsed = targets.parse(target)
     if parsed.kind == targets.PATH:
-        return _local(Path(parsed.text).expanduser(), paths)
+        return _with(_local(Path(parsed.text).expanduser(), paths), local=True)
     if parsed.kind == targets.URL:
         return _download(parsed, paths, pull, progress)
     if parsed.kind == targets.OCI:
@@ -88,13 +90,14 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
                               warnings=tuple(client.warnings + warnings))
     ref = references.parse(f"{chosen.repository}@{chosen.digest}")
     located = _from_store(ref, paths, name, progress, pull)
-    warnings += _verified(source, document, chosen, ref, paths)
+    verdict = _verified(source, document, chosen, ref, paths)
     return _with(located, source=source.name, requirements=dict(chosen.requirements),
-                 warnings=tuple(client.warnings + warnings), version=chosen.version)
+                 warnings=tuple(client.warnings + warnings + verdict.warnings),
+                 version=chosen.version, signer=verdict.signer)
 
 
 def _verified(source: Source, document: model.PackageDocument, version: model.Version,
-              ref: references.OciReference, paths: Paths) -> list[str]:
+              ref: references.OciReference, paths: Paths) -> signing.Verdict:
     """The source's signature policy applied to what is now in the store (no network)."""
     from ecli.oci.store import Store
     from ecli.packages import signing
@@ -158,20 +161,22 @@ def _installed(name: str, paths: Paths, progress: Progress | None,
         return None
     ref = references.parse(record.pull_reference)
     located = _from_store(ref, paths, name, progress, pull)
+    verdict = _installed_verified(record, ref, paths)
     return _with(located, source=record.source, version=record.version,
-                 warnings=tuple(_installed_verified(record, ref, paths)))
+                 warnings=tuple(verdict.warnings), signer=verdict.signer)
 
 
 def _installed_verified(record: state.Installed, ref: references.OciReference,
-                        paths: Paths) -> list[str]:
+                        paths: Paths) -> signing.Verdict:
     """An installed hub package is checked again at each run, against the signer in the
     cached package document of the source it was installed from: offline."""
+    from ecli.packages import signing
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(paths, offline=True)
     source = next((s for s in client.sources if s.name == record.source), None)
     if source is None or source.signatures == "off":
-        return []
+        return signing.Verdict([])
     try:
         document = client.package(source, record.name)
         version = next(v for v in document.versions
@@ -182,7 +187,7 @@ def _installed_verified(record: state.Installed, ref: references.OciReference,
         if source.signatures == "require":
             raise SignatureError(problem, reason="unsigned",
                                  hint=f"ecli update, or ecli install {record.name}") from None
-        return [problem]
+        return signing.Verdict([problem])
     return _verified(source, document, version, ref, paths)
 
 

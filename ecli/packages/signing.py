@@ -14,13 +14,16 @@ the repository, the signed digest, the signature manifest's digest and the
 key's fingerprint: all content addresses, so the same bytes are not checked
 twice, and importing `cryptography` (about 20 ms) is spared to cached runs.
 Any change of signature, artifact or key is another key, checked afresh.
+
+The verdict names the signer whose signature held, so `ecli run` can tell a
+bundle or image its declared publisher signed from one anybody could have pushed.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ecli.errors import SignatureError
 from ecli.oci.reference import OciReference
@@ -31,20 +34,26 @@ if TYPE_CHECKING:
     from ecli.packages.sources import Source
 
 
+class Verdict(NamedTuple):
+    warnings: list[str]
+    signer: str | None = None  # the fingerprint of the declared signer whose signature held
+
+
 def check(source: Source, document: PackageDocument, version: Version, ref: OciReference,
-          store: Store, verified_dir: Path) -> list[str]:
-    """The warnings to show; a SignatureError naming package and version when refused."""
+          store: Store, verified_dir: Path) -> Verdict:
+    """The warnings to show and who signed; a SignatureError naming package and version
+    when refused."""
     what = f"{document.name} {version.version}"
     if source.signatures == "off":
-        return []
+        return Verdict([])
     if document.signer is None:
         if source.signatures == "require":
             raise SignatureError(f"{what}: unsigned (its index entry declares no signer), and "
                                  f"source {source.name} requires signatures",
                                  reason="unsigned", hint="ask its publisher to sign it, or "
                                  f"ecli sources add {source.name} ... --signatures warn")
-        return [f"{what} is unsigned: its index entry declares no signer (source "
-                f"{source.name})"]
+        return Verdict([f"{what} is unsigned: its index entry declares no signer (source "
+                        f"{source.name})"])
     from ecli.trust.keys import pem_fingerprint
     from ecli.trust.verify import stored_signature
 
@@ -54,15 +63,16 @@ def check(source: Source, document: PackageDocument, version: Version, ref: OciR
     found = stored_signature(store, ref)
     memo = verified_dir / _memo_name(ref.name, found, document.signer.fingerprint) \
         if found else None
+    signed = Verdict([], document.signer.fingerprint)
     if memo is not None and memo.exists():
-        return []
+        return signed
     _verify(what, source, document, ref, store)
     if memo is not None:
         from ecli.files import write_atomic
 
         memo.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(memo, b"")
-    return []
+    return signed
 
 
 def _verify(what: str, source: Source, document: PackageDocument, ref: OciReference,

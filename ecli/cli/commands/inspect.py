@@ -18,7 +18,8 @@ Shows programs (section, type, attach point), maps (name, type, sizes),
 helpers, license, minimum kernel and the permissions with their level:
 dangerous, elevated or info. 'ecli run' asks before running a package with a
 dangerous permission. A bundle's eBPF objects are read; its user-space
-program cannot be inspected.
+program cannot be inspected. A bundle or image also shows run-publisher-code:
+dangerous unless signed by the signer its index entry declares, or a local build.
 """
 
 

@@ -30,6 +30,9 @@ Before loading, ecli shows the package's elevated and dangerous permissions
 (info ones too with -v; none with -q), read from the object it loads. When
 one is dangerous it asks 'Run it? [y/N]' on a terminal, and refuses without
 one unless --yes is given. 'ecli inspect TARGET' shows everything.
+A bundle or image runs its publisher's own program as root: that is
+dangerous unless the package is signed by the signer its index entry
+declares (then elevated, not asked), or is a local build (a path).
 
 --status-file PATH: the run writes its state there as JSON, atomically:
 {"state": "attached", "name", "pid", "programs": [{"id", "name", "section"}]}
@@ -120,11 +123,9 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         recorder.name = package.name
     if package.kind in ("bundle", "image"):
         from ecli import launch
+        from ecli.packages.inspection import inspect_package
 
-        if package.kind == "bundle":
-            from ecli.packages.inspection import inspect_package
-
-            _consent(package.name, inspect_package(package, ctx.paths).summary, args, ctx)
+        _consent(package.name, inspect_package(package, ctx.paths).summary, args, ctx)
         return Result(exit_code=launch.run(package, list(args.program_args), ctx.paths,
                                            args.pull))
     if package.object_path is None:
