@@ -79,27 +79,40 @@ registry: deps
 	curl -fsS http://$(REGISTRY)/v2/ >/dev/null
 	echo "registry up on $(REGISTRY) (storage $(RUN)/registry)"
 
+# The demo signs what it pushes with a key of its own, made on first use.
+DEMO_KEYS := $(RUN)/demo-keys
 example: registry
-	echo "==> building the examples and pushing them to $(REGISTRY)"
+	echo "==> building the examples, pushing them to $(REGISTRY) and signing them"
+	[ -f $(DEMO_KEYS)/ecli.key ] || $(BIN)/ecli -q sign --generate-key $(DEMO_KEYS) >/dev/null
 	for dir in examples/*/; do
 		name=$$(basename $$dir)
 		version=$$($(BIN)/python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["package"]["version"])' $$dir/ecli.toml)
 		$(BIN)/ecli -q build $$dir >/dev/null
 		$(BIN)/ecli -q push $(REGISTRY)/ebpfhub/$$name:$$version --dir $$dir >/dev/null
-		echo "    $$name $$version"
+		$(BIN)/ecli -q sign $(REGISTRY)/ebpfhub/$$name:$$version --key $(DEMO_KEYS)/ecli.key >/dev/null
+		echo "    $$name $$version (signed)"
 	done
 
-# The demo's registry holds what `example` just pushed: resolve its tag afresh, then
-# inspect the artifacts (index/inspection.json, as the publish workflow does) so the
-# package pages show permissions and api/v1 carries `inspection`. The demo's digests
-# are its own local builds', so they go to a lock of its own ($(DEMO_LOCK)), never to
-# index/lock.json: that file holds the hub's pins and is committed by the publish workflow.
+# The demo's registry holds what `example` just pushed and signed. The demo publishes a
+# copy of index/ ($(DEMO_INDEX)) whose entries name the demo's key as their signer, so
+# the generator verifies every version and ecli verifies again before running. Tags are
+# resolved afresh into a lock of the demo's own ($(DEMO_LOCK)), never index/lock.json:
+# that file holds the hub's pins and is committed by the publish workflow. Inspecting
+# the artifacts gives the pages their permissions and api/v1 its `inspection`.
+DEMO_INDEX := $(RUN)/demo-index
 DEMO_LOCK := $(RUN)/demo-lock.json
+DEMO := --index $(DEMO_INDEX) --lock $(DEMO_LOCK)
 site: example
-	echo "==> validating, resolving and inspecting index/, building the hub into $(SITE)"
-	$(MAKE) --no-print-directory index-validate index-resolve RESOLVE_FLAGS="--refresh --lock $(DEMO_LOCK)"
-	$(PY) -m generator inspect --store $(RUN)/hub-artifacts --lock $(DEMO_LOCK)
-	$(MAKE) --no-print-directory index-build RESOLVE_FLAGS="--offline --lock $(DEMO_LOCK)"
+	echo "==> validating, resolving, verifying and inspecting the index, building the hub into $(SITE)"
+	rm -rf $(DEMO_INDEX) && cp -r index $(DEMO_INDEX) && rm -f $(DEMO_INDEX)/lock.json
+	$(BIN)/python -c 'import sys, pathlib; pem = pathlib.Path(sys.argv[2]).read_text().strip(); \
+		block = "signer:\n  key: |\n" + "".join(f"    {line}\n" for line in pem.splitlines()); \
+		[p.write_text(p.read_text().rstrip("\n") + "\n" + block) \
+		 for p in pathlib.Path(sys.argv[1], "packages").glob("*.yaml")]' $(DEMO_INDEX) $(DEMO_KEYS)/ecli.pub
+	$(PY) -m generator validate --index $(DEMO_INDEX)
+	$(PY) -m generator resolve $(DEMO) --refresh
+	$(PY) -m generator inspect $(DEMO) --store $(RUN)/hub-artifacts
+	$(PY) -m generator build $(DEMO) --offline --out $(SITE)
 
 # The hub's steps, as a person runs them (the workflows run .github/scripts/*.sh and
 # the generator directly after `pip install .[hub]`).
