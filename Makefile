@@ -112,7 +112,7 @@ site: example
 	$(PY) -m generator validate --index $(DEMO_INDEX)
 	$(PY) -m generator resolve $(DEMO) --refresh
 	$(PY) -m generator inspect $(DEMO) --store $(RUN)/hub-artifacts
-	$(PY) -m generator build $(DEMO) --offline --out $(SITE)
+	$(PY) -m generator build $(DEMO) --offline --out $(SITE) --config mkdocs.yml
 
 # The hub's steps, as a person runs them (the workflows run .github/scripts/*.sh and
 # the generator directly after `pip install .[hub]`).
@@ -135,8 +135,8 @@ serve: site
 # The demo uses only the hub it serves itself, not the public default source.
 demo: export ECLI_DEFAULT_SOURCE =
 demo: serve
-	echo "==> ecli: add the hub as a source, update, search"
-	$(BIN)/ecli sources add demo http://127.0.0.1:$(SITE_PORT)/api/v1/
+	echo "==> ecli: add the hub as a source (signatures required), update, search"
+	$(BIN)/ecli sources add demo http://127.0.0.1:$(SITE_PORT)/api/v1/ --signatures require
 	$(BIN)/ecli update
 	$(BIN)/ecli search open
 	echo "==> ecli run opensnoop --duration 5 (this shell opens some files meanwhile)"
