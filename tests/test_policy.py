@@ -11,32 +11,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_hub_signatures import ecli_in, refused
 
 from ecli.oci.store import Store
 
-from ecli_process import run_ecli
 from pm_fixtures import index_document, push_bundle, write_catalog
 from registry_server import RegistryServer
-
-
-def ecli_in(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """ecli without a terminal: a question would be a refusal."""
-    return run_ecli(*args, env=env, stdin=subprocess.DEVNULL)
 
 
 def ok(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     done = ecli_in(env, *args)
     assert done.returncode == 0, done.stderr
     return done
-
-
-def refused(done: subprocess.CompletedProcess[str], what: str) -> str:
-    """The one error line of a refused command; the package's program did not run."""
-    assert done.returncode != 0, done.stdout
-    errors = [line for line in done.stderr.splitlines() if line.startswith("ecli: error:")]
-    assert len(errors) == 1 and what in errors[0], done.stderr
-    assert "Traceback" not in done.stderr and "hello" not in done.stdout
-    return errors[0]
 
 
 def stored(env: dict[str, str]) -> list[str]:

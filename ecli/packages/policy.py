@@ -32,8 +32,7 @@ from ecli.paths import Paths
 
 LEVELS = ("info", "elevated", "dangerous")
 PULL_MODES = ("missing", "never")
-DEFAULTS: dict[str, object] = {"allowed": [], "trusted": [], "max_permission": "dangerous",
-                               "pull": "missing"}
+KEYS = ("allowed", "trusted", "max_permission", "pull")
 SETTABLE = {"max-permission": ("max_permission", LEVELS), "pull": ("pull", PULL_MODES)}
 
 
@@ -43,7 +42,6 @@ class Policy:
     trusted: tuple[str, ...] = ()
     max_permission: str = "dangerous"
     pull: str = "missing"
-    path: Path | None = None
     origins: dict[str, str] = field(default_factory=dict)  # key -> "default" or the file
 
     def where(self, key: str) -> str:
@@ -78,23 +76,23 @@ def load(paths: Paths) -> Policy:
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
-        return Policy(path=path)
+        return Policy()
     except (OSError, ValueError) as exc:
         raise PolicyError(f"{path}: cannot read the policy file ({exc})",
                           hint="fix or delete it") from None
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: expected a JSON object with keys "
-                          f"{', '.join(DEFAULTS)}")
+                          f"{', '.join(KEYS)}")
     for key, value in data.items():
         _check(path, key, value)
     return Policy(tuple(data.get("allowed", ())), tuple(data.get("trusted", ())),
-                  data.get("max_permission", "dangerous"), data.get("pull", "missing"), path,
+                  data.get("max_permission", "dangerous"), data.get("pull", "missing"),
                   {key: str(path) for key in data})
 
 
 def _check(path: Path, key: str, value: object) -> None:
-    if key not in DEFAULTS:
-        raise PolicyError(f"{path}: {key}: unknown key (known: {', '.join(DEFAULTS)})")
+    if key not in KEYS:
+        raise PolicyError(f"{path}: {key}: unknown key (known: {', '.join(KEYS)})")
     if key in ("allowed", "trusted"):
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise PolicyError(f"{path}: {key}: expected a list of non-empty strings")
@@ -107,7 +105,7 @@ def _check(path: Path, key: str, value: object) -> None:
 def _write(paths: Paths, key: str, value: object) -> Policy:
     path = paths.policy_file
     current = load(paths)
-    data = {k: getattr(current, k) for k in DEFAULTS if current.where(k) != "default"}
+    data = {k: getattr(current, k) for k in KEYS if current.where(k) != "default"}
     data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
     data[key] = value
     write_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
