@@ -124,7 +124,7 @@ def test_no_pull_mode_runs_what_the_store_has_and_refuses_the_rest(
     assert ran.stdout.strip() == "hello 1.0.0 y"
 
 
-def test_policy_show_says_where_each_value_comes_from(registry: RegistryServer,
+def test_policy_show_says_where_each_value_comes_from(bundles: dict[str, str],
                                                      env: dict[str, str]):
     shown = json.loads(ok(env, "policy", "show", "--json").stdout)
     assert shown == {"allowed": {"value": [], "from": "default"},
@@ -139,7 +139,14 @@ def test_policy_show_says_where_each_value_comes_from(registry: RegistryServer,
     assert shown["allowed"] == {"value": ["ghcr.io/org/*"], "from": where}
     assert shown["max_permission"] == {"value": "elevated", "from": where}
     assert shown["pull"] == {"value": "missing", "from": "default"}
+    ok(env, "sources", "add", "strict", bundles["api"], "--signatures", "require")
+    sources_file = Path(env["ECLI_HOME"]) / "config" / "sources.json"
+    shown = json.loads(ok(env, "policy", "show", "--json").stdout)
+    assert shown["signatures.strict"] == {"value": "require",
+                                          "from": f"source strict ({sources_file})"}
     text = ok(env, "policy", "show").stdout.splitlines()
+    assert text[5].split() == ["signatures.strict", "require", "source", "strict",
+                               f"({sources_file})"]
     assert text[0].split() == ["KEY", "VALUE", "FROM"]
     assert text[1].split() == ["allowed", "ghcr.io/org/*", where]
     assert text[3].split() == ["max_permission", "elevated", where]

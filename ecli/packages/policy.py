@@ -90,6 +90,23 @@ def load(paths: Paths) -> Policy:
                   {key: str(path) for key in data})
 
 
+def in_force(paths: Paths) -> dict[str, dict[str, object]]:
+    """Every value of the policy with where it came from, the sources' signature modes too
+    (`ecli sources add --signatures`): what `ecli policy show` prints."""
+    from ecli.packages import sources
+
+    current = load(paths)
+    shown: dict[str, dict[str, object]] = {
+        key: {"value": list(value) if isinstance(value, tuple) else value,
+              "from": current.where(key)}
+        for key in KEYS for value in (getattr(current, key),)}
+    where = str(paths.sources_file) if paths.sources_file.exists() else "default"
+    for source in sources.load(paths.sources_file):
+        shown[f"signatures.{source.name}"] = {"value": source.signatures,
+                                              "from": f"source {source.name} ({where})"}
+    return shown
+
+
 def _check(path: Path, key: str, value: object) -> None:
     if key not in KEYS:
         raise PolicyError(f"{path}: {key}: unknown key (known: {', '.join(KEYS)})")

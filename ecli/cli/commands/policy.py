@@ -42,14 +42,11 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         entry = args.pattern if args.action == "allow" else args.entry
         policy.add_to(ctx.paths, key, entry)
         return _done(f"policy {key}: added {entry}")
-    current = policy.load(ctx.paths)
-    values = {"allowed": list(current.allowed), "trusted": list(current.trusted),
-              "max_permission": current.max_permission, "pull": current.pull}
-    result = Result(data={key: {"value": value, "from": current.where(key)}
-                          for key, value in values.items()})
+    shown = policy.in_force(ctx.paths)
+    result = Result(data=shown)
     result.table(["KEY", "VALUE", "FROM"],
-                 [(key, ", ".join(value) if isinstance(value, list) else value,
-                   current.where(key)) for key, value in values.items()])
+                 [(key, ", ".join(v) if isinstance(v := item["value"], list) else v,
+                   item["from"]) for key, item in shown.items()])
     return result
 
 
