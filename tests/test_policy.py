@@ -154,6 +154,12 @@ def test_policy_show_says_where_each_value_comes_from(bundles: dict[str, str],
     refused(ecli_in(env, "policy", "set", "max-permission", "root"),
             "policy max-permission 'root': expected one of info, elevated, dangerous")
     assert json.loads(policy_file(env).read_text())["max_permission"] == "elevated"
+    ok(env, "policy", "reset", "max-permission")
+    ok(env, "policy", "reset", "allowed")
+    assert json.loads(policy_file(env).read_text()) == {}
+    shown = json.loads(ok(env, "policy", "show", "--json").stdout)
+    assert shown["allowed"] == {"value": [], "from": "default"}
+    assert shown["max_permission"] == {"value": "dangerous", "from": "default"}
 
 
 # (policy.json as written, what the one error line says after the file's path)

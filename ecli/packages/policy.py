@@ -120,11 +120,14 @@ def _check(path: Path, key: str, value: object) -> None:
 
 
 def _write(paths: Paths, key: str, value: object) -> Policy:
+    """The file with `key` set to `value` (None: removed, back to its default)."""
     path = paths.policy_file
     current = load(paths)
     data = {k: getattr(current, k) for k in KEYS if current.where(k) != "default"}
     data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
-    data[key] = value
+    data.pop(key, None)
+    if value is not None:
+        data[key] = value
     write_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
     return load(paths)
 
@@ -136,6 +139,15 @@ def set_value(paths: Paths, key: str, value: str) -> Policy:
     if value not in choices:
         raise UsageError(f"policy {key} {value!r}: expected one of {', '.join(choices)}")
     return _write(paths, name, value)
+
+
+def reset(paths: Paths, key: str) -> Policy:
+    """Back to the default: `key` is a `SETTABLE` name or `allowed` / `trusted`."""
+    name = SETTABLE[key][0] if key in SETTABLE else key
+    if name not in KEYS:
+        raise UsageError(f"policy key {key!r}: expected one of "
+                         f"{', '.join([*SETTABLE, 'allowed', 'trusted'])}")
+    return _write(paths, name, None)
 
 
 def add_to(paths: Paths, key: str, entry: str) -> Policy:

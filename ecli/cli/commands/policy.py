@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   ecli policy set max-permission elevated      refuse dangerous packages, even with --yes
   ecli policy trust opensnoop                  ... except this one (name, digest or REPO@DIGEST)
   ecli policy set pull never                   never contact a registry: the store only
+  ecli policy reset allowed                    back to the default (everything allowed)
   ecli policy show --json                      the policy in force, and where each value came from
 """
 
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     allowing.add_argument("pattern")
     trusting = actions.add_parser("trust", help="let a package past max-permission")
     trusting.add_argument("entry", metavar="NAME|DIGEST|REPO@DIGEST")
+    resetting = actions.add_parser("reset", help="put a key back to its default")
+    resetting.add_argument("key", choices=("allowed", "trusted", "max-permission", "pull"))
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
@@ -42,6 +45,9 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         entry = args.pattern if args.action == "allow" else args.entry
         policy.add_to(ctx.paths, key, entry)
         return _done(f"policy {key}: added {entry}")
+    if args.action == "reset":
+        policy.reset(ctx.paths, args.key)
+        return _done(f"policy {args.key}: back to the default")
     shown = policy.in_force(ctx.paths)
     result = Result(data=shown)
     result.table(["KEY", "VALUE", "FROM"],
