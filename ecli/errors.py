@@ -13,6 +13,7 @@ these without pulling in the rest.
     │   └── TransportError        below HTTP: refused, timed out, TLS, name lookup
     ├── ArtifactError         an artifact whose content is malformed
     ├── SignatureError        no valid signature by the key asked for, or a bad key file
+    ├── PolicyError           refused by the policy (policy.json), or a bad policy file
     ├── BuildError            `ecli build` failed
     ├── PublishError          `ecli publish`: the index checkout, its validation, git
     ├── StateError            the installed-packages state file is unreadable
@@ -109,6 +110,12 @@ class SignatureError(EcliError):
         super().__init__(message, hint=hint)
         self.reason = reason
         self.reference = f"signature-{reason}"
+
+
+class PolicyError(EcliError):
+    """Refused by the operator's policy (policy.json), or a policy file that is not valid."""
+
+    reference = "policy"
 
 
 class BuildError(EcliError):

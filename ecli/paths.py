@@ -36,6 +36,12 @@ class Paths:
         return self.config_dir / "sources.json"
 
     @property
+    def policy_file(self) -> Path:
+        """The operator's policy: allowed references, permission cap, pulling
+        (ecli.packages.policy)."""
+        return self.config_dir / "policy.json"
+
+    @property
     def index_cache_dir(self) -> Path:
         """Cached JSON index documents, one folder per source."""
         return self.cache_dir / "index"

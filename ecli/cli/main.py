@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("login", "store credentials for an OCI registry"),
     "logout": ("logout", "remove stored credentials for an OCI registry"),
     "mirrors": ("mirrors", "list, add or remove registry mirrors"),
+    "policy": ("policy", "show or set what may run: allowed references, permission cap, pulling"),
     "save": ("save", "write packages to an OCI image-layout archive (for air-gapped use)"),
     "load": ("load", "import an OCI image-layout archive into the local store"),
     "cache": ("cache", "show or prune the local cache"),

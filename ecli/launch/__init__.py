@@ -21,12 +21,14 @@ def run(package: LocatedPackage, program_args: list[str], paths: Paths,
     """Run a bundle or image package with the user's arguments (does not return on success).
 
     `pull` is `ecli run --pull`: for an image the engine holds the image, so the
-    policy is passed on to it; a bundle was already located under it.
+    policy is passed on to it (`never` when the operator's policy forbids pulling); a
+    bundle was already located under it.
     """
     if package.kind == "bundle":
         from ecli.launch import bundle
 
         bundle.run(package, program_args, paths)
     from ecli.launch import image
+    from ecli.packages import policy
 
-    image.run(package, program_args, pull)
+    image.run(package, program_args, "never" if policy.no_pull(paths) else pull)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecli import semver
-from ecli.errors import NotFoundError, SignatureError, SourceError, UsageError
+from ecli.errors import NotFoundError, PolicyError, SignatureError, SourceError, UsageError
 from ecli.oci import reference as references
 from ecli.oci.config import PackageConfig
-from ecli.packages import targets
+from ecli.packages import policy, targets
 from ecli.paths import Paths
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ def locate(target: str, paths: Paths, progress: Progress | None = None, *,
            pull: str = "missing", use_installed: bool = True) -> LocatedPackage:
     if pull not in PULL_POLICIES:
         raise UsageError(f"--pull {pull!r}: expected one of {', '.join(PULL_POLICIES)}")
+    if policy.no_pull(paths):
+        pull = "never"
     parsed = targets.parse(target)
     if parsed.kind == targets.PATH:
         return _with(_local(Path(parsed.text).expanduser(), paths), local=True)
@@ -84,6 +86,7 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
     source, document = client.find(name)
     chosen, warnings = choose_version(document, selector)
     if document.kind == "image":
+        policy.check_reference(paths, name, f"{chosen.repository}@{chosen.digest}")
         return LocatedPackage(name, None, None, chosen.digest, chosen.version,
                               f"{chosen.repository}@{chosen.digest}", "image",
                               source=source.name, requirements=dict(chosen.requirements),
@@ -243,9 +246,11 @@ def _download(target: targets.Target, paths: Paths, pull: str,
     suffix = ".tar" if target.is_archive else ".bpf.o"
     key = hashlib.sha256(target.text.encode()).hexdigest()[:32]
     cached = paths.downloads_dir / f"url-{key}{suffix}"
+    policy.check_reference(paths, Path(target.text).name, target.text)
     if not cached.exists() or pull == "always":
         if pull == "never":
-            raise NotFoundError(f"{target.text} was never downloaded and --pull is never")
+            raise NotFoundError(f"{target.text} was never downloaded and "
+                                f"{policy.no_pull(paths) or '--pull is never'}")
         if progress:
             progress(f"downloading {target.text}")
         _fetch_url(target.text, cached, paths.tmp_dir)
@@ -300,22 +305,33 @@ def _from_store(ref: references.OciReference, paths: Paths, name: str,
     from ecli.oci import artifact
     from ecli.oci.store import Store
 
+    policy.check_reference(paths, name, str(ref))
     store = Store(paths.oci_store_dir)
     package = None if pull == "always" else artifact.find(store, ref)
     if package is None:
         if pull == "never":
-            raise NotFoundError(f"{ref} is not in the local store and --pull is never",
-                                hint="pull it first, or use --pull missing")
+            refusal = policy.no_pull(paths)
+            raise NotFoundError(f"{name}: {ref} is not in the local store and "
+                                f"{refusal or '--pull is never'}",
+                                hint="ecli policy set pull missing" if refusal
+                                else "pull it first, or use --pull missing")
         package = pull_package(ref, paths, progress, force=pull == "always")
     return _from_package(package, str(ref), name)
 
 
 def pull_package(ref: references.OciReference, paths: Paths, progress: Progress | None,
                  *, force: bool = False, blob_progress: Any = None) -> Package:
-    """Pull `ref` through its mirrors into the store; the package it holds."""
+    """Pull `ref` through its mirrors into the store; the package it holds, when the
+    policy allows the reference and allows pulling."""
     from ecli.oci import artifact, mirrors, registry
     from ecli.oci.store import Store
 
+    name = ref.repository.rsplit("/", 1)[-1]
+    policy.check_reference(paths, name, str(ref))
+    refusal = policy.no_pull(paths)
+    if refusal:
+        raise PolicyError(f"{name}: {ref} not pulled: {refusal}",
+                          hint="ecli policy set pull missing")
     store = Store(paths.oci_store_dir)
     if progress:
         progress(f"pulling {ref}")

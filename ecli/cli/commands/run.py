@@ -15,6 +15,7 @@ from ecli.errors import EcliError, UsageError
 if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
     from ecli.oci.config import PackageConfig
+    from ecli.packages.locate import LocatedPackage
     from ecli.runtime.runner import RunSettings
 
 EXAMPLES = """examples:
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         from ecli import launch
         from ecli.packages.inspection import inspect_package
 
-        _consent(package.name, inspect_package(package, ctx.paths).summary, args, ctx)
+        _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
         return Result(exit_code=launch.run(package, list(args.program_args), ctx.paths,
                                            args.pull))
     if package.object_path is None:
@@ -135,7 +136,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
                               package.name, object_args)
     from ecli.runtime.analysis import analyse
 
-    _consent(package.name, analyse(prepared.spec), args, ctx)
+    _consent(package, analyse(prepared.spec), args, ctx)
     printer = RunPrinter(package.name, as_json=args.json, timestamp=args.timestamp,
                          verbose=ctx.verbose, quiet=ctx.quiet,
                          on_attached=recorder.attached if recorder else None)
@@ -202,18 +203,23 @@ def _run_settings(config: PackageConfig | None) -> RunSettings:
         fields=dict(config.output.fields), units=dict(config.output.units))
 
 
-def _consent(name: str, found: Inspection | None, args: argparse.Namespace,
+def _consent(package: LocatedPackage, found: Inspection | None, args: argparse.Namespace,
              ctx: Context) -> None:
-    """Show the permissions; a dangerous one needs a yes: --yes, or asked on a terminal."""
+    """Show the permissions; one above the policy's cap is refused (unless the package is
+    trusted), a dangerous one needs a yes: --yes, or asked on a terminal."""
     if found is None:
         return
     from ecli.cli.progress import ask
     from ecli.cli.render import print_permissions
+    from ecli.packages import policy
     from ecli.runtime.analysis import shown
 
+    name = package.name
     listed = shown(found, ctx.verbose > 0)
     if listed and not ctx.quiet:
         print_permissions(name, listed, args.target)
+    policy.check_permissions(ctx.paths, name, [p.level for p in found.permissions],
+                             package.digest, package.reference)
     dangerous = ", ".join(p.id for p in found.dangerous)
     if not dangerous or args.yes:
         return
