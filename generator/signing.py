@@ -31,7 +31,7 @@ def check(index: Index, lock: Lock, *, offline: bool = False, refresh: bool = Fa
           checker: Checker | None = None) -> tuple[Lock, list[Problem], int]:
     """`lock` with each signed version's signer and signature recorded, the problems
     (one per version whose signature does not verify), and how many were checked."""
-    wanted: list[tuple[Entry, EntryVersion, PublicKey, Locked]] = []
+    wanted: list[tuple[Entry, EntryVersion, PublicKey, str, Locked]] = []
     new = {name: dict(versions) for name, versions in lock.items()}
     for entry in index.entries.values():
         if entry.signer_key is None:
@@ -42,20 +42,21 @@ def check(index: Index, lock: Lock, *, offline: bool = False, refresh: bool = Fa
             locked = lock[entry.name][version.version]
             if locked.signer == fingerprint and locked.signature and not refresh:
                 continue
-            wanted.append((entry, version, key, locked))
+            wanted.append((entry, version, key, fingerprint, locked))
     if offline:
         return new, [_problem(e, v, "its signature is not checked yet, and --offline forbids "
-                              "asking the registry") for e, v, _, _ in wanted], 0
+                              "asking the registry") for e, v, _, _, _ in wanted], 0
     ask = checker or _registry_checker
     with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(wanted)))) as pool:
-        answers = list(pool.map(lambda item: _ask(ask, item[1], item[3], item[2]), wanted))
+        answers = list(pool.map(lambda item: _ask(ask, item[1], item[4], item[2]), wanted))
     problems = []
-    for (entry, version, key, locked), (signature, error) in zip(wanted, answers, strict=True):
+    for (entry, version, _key, fingerprint, locked), (signature, error) in zip(
+            wanted, answers, strict=True):
         if signature is None:
             problems.append(_problem(entry, version, f"the signature does not verify: {error}"))
         else:
             new[entry.name][version.version] = dataclasses.replace(
-                locked, signer=key.fingerprint(), signature=signature)
+                locked, signer=fingerprint, signature=signature)
     return new, problems, len(wanted)
 
 

@@ -70,8 +70,7 @@ def check(source: Source, document: PackageDocument, version: Version, ref: OciR
     if memo is not None:
         from ecli.files import write_atomic
 
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(memo, b"")
+        write_atomic(memo, b"")  # creates verified_dir when missing
     return signed
 
 

@@ -46,13 +46,10 @@ class PublicKey:
     def fingerprint(self) -> str:
         """`sha256:HEX` of the SubjectPublicKeyInfo DER: the one name of a signer that
         the index, api/v1, the site and ecli's messages share."""
-        import hashlib
-
         from cryptography.hazmat.primitives import serialization
 
-        der = self.key.public_bytes(serialization.Encoding.DER,
-                                    serialization.PublicFormat.SubjectPublicKeyInfo)
-        return f"sha256:{hashlib.sha256(der).hexdigest()}"
+        return _spki_fingerprint(self.key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,6 @@ def pem_fingerprint(pem: str) -> str | None:
     a cached run can name a key without importing `cryptography`; None if not PEM."""
     import base64
     import binascii
-    import hashlib
 
     lines = pem.strip().splitlines()
     if len(lines) < 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" \
@@ -87,6 +83,12 @@ def pem_fingerprint(pem: str) -> str | None:
         der = base64.b64decode("".join(lines[1:-1]), validate=True)
     except binascii.Error:
         return None
+    return _spki_fingerprint(der)
+
+
+def _spki_fingerprint(der: bytes) -> str:
+    import hashlib
+
     return f"sha256:{hashlib.sha256(der).hexdigest()}"
 
 
