@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     # foundations: no imports of the project but each other
     ("ecli", "ecli.errors", "ecli.paths", "ecli.files", "ecli.text", "ecli.documents",
-     "ecli.semver"),
+     "ecli.semver", "ecli.suggest"),
     # formats and kernel facts
     ("ecli.oci.mediatypes", "ecli.oci.reference", "ecli.oci.manifest", "ecli.oci.config",
      "ecli.hubindex", "ecli.kernel"),

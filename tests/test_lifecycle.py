@@ -94,6 +94,7 @@ def test_detach_ps_logs_stop(objects, env, tmp_path):
     table = ecli(env, "ps").stdout.splitlines()
     assert table[0].split() == ["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"]
     assert table[1].startswith(f"{run_id}  opensnoop")
+    assert ecli(env, "ps", "-q").stdout == f"{run_id}\n"  # docker's `ps -q`: IDs only
 
     stopped = ecli(env, "stop", run_id, "--json")
     assert stopped.returncode == 0, stopped.stderr

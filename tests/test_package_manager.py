@@ -347,3 +347,50 @@ def test_completion_scripts(env, shell, tmp_path):
 def test_version_and_quiet(env):
     assert ok("--version", env=env).stdout.startswith("ecli ")
     assert ok("-q", "install", "hello@0.1.0", env=env).stdout == ""
+
+
+# -- errors that help ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("serch", "search"), ("instal", "install"),
+                                               ("LIST", "list")])
+def test_a_mistyped_command_names_the_nearest(typed, meant):
+    result = run_ecli(typed, "x")
+    assert result.returncode == 2
+    assert error_line(result) == f"ecli: error: {typed!r} is not an ecli command"
+    assert f"hint: did you mean {meant!r}?" in result.stderr
+    assert "choose from" not in result.stderr  # not argparse's list of every command
+
+
+def test_a_command_far_from_any_points_to_help():
+    result = run_ecli("xyzzy")
+    assert result.returncode == 2
+    assert "hint: 'ecli --help' lists the commands" in result.stderr
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("helo", "hello"), ("hlelo", "hello"),
+                                               ("Hello", "hello")])
+def test_a_mistyped_package_name_names_the_nearest(env, typed, meant):
+    result = run_ecli("info", typed, env=env)
+    assert result.returncode != 0
+    assert error_line(result).startswith("ecli: error: ")
+    assert f"did you mean {meant!r}?" in result.stderr
+
+
+def test_global_flags_work_after_the_command(env):
+    ok("install", "hello@0.1.0", env=env)
+    # -q turns a listing into names only, before or after the command
+    assert ok("list", "-q", env=env).stdout == "hello\n"
+    assert ok("-q", "list", env=env).stdout == "hello\n"
+    assert ok("search", "hel", "-q", env=env).stdout == "hello\n"
+    assert ok("ps", "-q", env=env).stdout == ""
+    assert "reference: " in run_ecli("info", "nothere", "-v", env=env).stderr
+
+
+def test_search_says_where_each_hit_comes_from_when_sources_differ(env, hub):
+    ok("sources", "add", "second", str(hub["folder"]), env=env)
+    ok("update", env=env)
+    lines = ok("search", "hello", env=env).stdout.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "VERSION", "KIND", "SOURCE"]
+    rows = [line.split() for line in lines[1:]]
+    assert sorted((row[0], row[3]) for row in rows) == [("hello", "second"), ("hello", "test")]

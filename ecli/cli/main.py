@@ -73,16 +73,19 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ecli {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="say more (repeat for more)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="say only what is asked")
+    _add_global_flags(parser, default_verbose=0, default_quiet=False)
+    # The same flags after the command (`ecli ps -q`, as docker takes them); there they
+    # default to "not given", so a flag before the command is not undone by the sub-parser.
+    global_flags = argparse.ArgumentParser(add_help=False)
+    _add_global_flags(global_flags, default_verbose=argparse.SUPPRESS,
+                      default_quiet=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # With a command chosen, only its parser is built: each costs start-up time.
     chosen = {selected: COMMANDS[selected]} if selected else COMMANDS
     for name, (module_name, summary) in chosen.items():
         command_parser = sub.add_parser(
             name, help=summary, description=summary[0].upper() + summary[1:] + ".",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=argparse.RawDescriptionHelpFormatter, parents=[global_flags],
         )
         if name == selected:
             module = importlib.import_module(f"ecli.cli.commands.{module_name}")
@@ -91,11 +94,29 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-def _selected_command(argv: Sequence[str]) -> str | None:
-    for arg in argv:
-        if not arg.startswith("-"):
-            return arg if arg in COMMANDS else None
-    return None
+def _add_global_flags(parser: argparse.ArgumentParser, *, default_verbose: object,
+                      default_quiet: object) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=default_verbose,
+                        help="say more (repeat for more)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default_quiet,
+                        help="say only what is asked (for listings: names or IDs only)")
+
+
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The command word: the first argument that is not a flag."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def _unknown_command(word: str) -> int:
+    """argparse would list all 29 commands; say which one was probably meant."""
+    from ecli.cli.render import show_error
+    from ecli.errors import UsageError
+    from ecli.suggest import did_you_mean
+
+    hint = did_you_mean(word, COMMANDS) or "'ecli --help' lists the commands"
+    show_error(UsageError(f"{word!r} is not an ecli command", hint=hint),
+               verbose=0, as_json=False)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ecli.paths import Paths
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_selected_command(argv))
+    word = _first_word(argv)
+    if word is not None and word not in COMMANDS:
+        return _unknown_command(word)
+    parser = build_parser(word)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

@@ -34,6 +34,7 @@ from ecli.hubindex import model
 from ecli.oci.config import NAME_PATTERN
 from ecli.packages.sources import Source, load
 from ecli.paths import Paths
+from ecli.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from ecli.net.base import Response, Transport
@@ -216,10 +217,12 @@ class IndexClient:
         for source, entry in self.entries():
             if entry.name == name:
                 return source, self.package(source, name)
+        known = (entry.name for _, entry in self.entries())
         raise NotFoundError(
             f"no package named {name!r} in any source "
             f"({', '.join(s.name for s in self.require_sources())})",
-            hint="try 'ecli search', or 'ecli update' if the index is old",
+            hint=did_you_mean(name, known)
+            or "try 'ecli search', or 'ecli update' if the index is old",
         )
 
     def package(self, source: Source, name: str) -> model.PackageDocument:

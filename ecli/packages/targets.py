@@ -64,10 +64,12 @@ def parse(text: str) -> Target:
         return Target(OCI, text, oci=references.parse(text))
     name, at, selector = text.partition("@")
     if not NAME_PATTERN.match(name):
+        lower = name.lower()
         raise ReferenceError_(
             f"{text!r}: {name!r} is not a package name, an OCI reference or a path",
-            hint="use NAME, NAME@VERSION, NAME@^RANGE, REGISTRY/REPO:TAG, https://... "
-                 "or ./path",
+            hint=f"package names are lowercase: did you mean {lower!r}?"
+            if NAME_PATTERN.match(lower) else
+            "use NAME, NAME@VERSION, NAME@^RANGE, REGISTRY/REPO:TAG, https://... or ./path",
         )
     if at:
         check_selector(text, selector)

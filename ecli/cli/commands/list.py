@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import Result
+from ecli.cli.render import Result, Text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     result = Result(data=[{"name": r.name, "version": r.version, "kind": r.kind,
                            "digest": r.digest, "source": r.source, "requested": r.requested,
                            "installed_at": r.installed_at, "newer": newer}
-                          for r, newer in rows])
+                          for r, newer in rows], quiet=[Text(r.name) for r, _ in rows])
     if rows:
         result.table(["NAME", "VERSION", "KIND", "SOURCE", "NEWER", "INSTALLED"],
                      [(r.name, r.version, r.kind, r.source, newer or "", r.installed_at)

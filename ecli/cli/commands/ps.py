@@ -6,11 +6,12 @@ import argparse
 import time
 
 from ecli.cli.context import Context
-from ecli.cli.render import Result
+from ecli.cli.render import Result, Text
 
 EXAMPLES = """examples:
   ecli ps                      the detached runs still running
   ecli ps --json               the same, with their program ids, for scripts
+  ecli stop $(ecli ps -q)      -q prints only the IDs
 """
 
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.started)),
         "uptime_seconds": round(r.uptime, 1), "log": r.log, "programs": list(r.programs),
         "state": state.state if state else None,
-    } for r, state in zip(records, states, strict=True)])
+    } for r, state in zip(records, states, strict=True)], quiet=[Text(r.id) for r in records])
     result.table(["ID", "NAME", "PID", "STARTED", "UPTIME", "TARGET", "LOG"],
                  [(r.id, r.name, r.pid, time.strftime("%Y-%m-%d %H:%M:%S",
                                                       time.localtime(r.started)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecli.cli.context import Context
-from ecli.cli.render import Result
+from ecli.cli.render import Result, Text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +22,12 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     hits = client.search(args.term)
     result = Result(data=[{"name": h.name, "summary": h.summary, "kind": h.kind,
                            "latest": h.latest, "source": h.source} for h in hits],
-                    warnings=client.warnings, exit_code=0 if hits else 1)
-    if hits:
+                    warnings=client.warnings, exit_code=0 if hits else 1,
+                    quiet=[Text(h.name) for h in hits])
+    if len({h.source for h in hits}) > 1:  # the same name may come from two sources
+        result.table(["NAME", "VERSION", "KIND", "SOURCE", "SUMMARY"],
+                     [(h.name, h.latest or "-", h.kind, h.source, h.summary) for h in hits])
+    elif hits:
         result.table(["NAME", "VERSION", "KIND", "SUMMARY"],
                      [(h.name, h.latest or "-", h.kind, h.summary) for h in hits])
     else:
