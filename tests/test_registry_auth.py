@@ -13,6 +13,7 @@ import base64
 import contextlib
 import http.server
 import json
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,23 @@ def test_login_push_pull_logout(tls_registry, env, tmp_path):
     (docker / "config.json").write_text(json.dumps({"auths": {host: {"auth": token}}}))
     via_docker = run_ecli("pull", ref, "--json", env=fresh)
     assert via_docker.returncode == 0, via_docker.stderr
+    # then podman's and skopeo's auth.json (containers-auth.json(5)), in their own order
+    (docker / "config.json").unlink()
+    containers = {"auths": {host: {"auth": token}}}
+    runtime = Path(env["ECLI_HOME"] + "-run")
+    (runtime / "containers").mkdir(parents=True)
+    (runtime / "containers" / "auth.json").write_text(json.dumps(containers))
+    for where in ({"XDG_RUNTIME_DIR": str(runtime)},
+                  {"REGISTRY_AUTH_FILE": str(runtime / "containers" / "auth.json")}):
+        home = {**fresh, **where, "ECLI_HOME": env["ECLI_HOME"] + "-3"}
+        shutil.copytree(Path(fresh["ECLI_HOME"]) / "config", Path(home["ECLI_HOME"]) / "config",
+                        dirs_exist_ok=True)
+        via_podman = run_ecli("pull", ref, "--json", env=home)
+        assert via_podman.returncode == 0, (where, via_podman.stderr)
+        shutil.rmtree(home["ECLI_HOME"])
+    elsewhere = {**fresh, "REGISTRY_AUTH_FILE": str(runtime / "none.json"),
+                 "XDG_RUNTIME_DIR": str(runtime)}
+    assert run_ecli("pull", ref, env=elsewhere).returncode == 1  # the variable wins
 
 
 def test_login_input_errors(env):

@@ -6,7 +6,10 @@ tools recognise it, with mode 0600 in a 0700 folder: it holds a password.
 `lookup` is the one question the registry client asks: ecli's file first,
 then docker's `config.json` as docker reads it (`credHelpers` for the host,
 else `credsStore`, else `auths`), running `docker-credential-NAME get` for
-the helpers. A user name of `<token>` marks an identity token (an OAuth2
+the helpers, then podman's, skopeo's and buildah's `auth.json`
+(containers-auth.json(5): `$REGISTRY_AUTH_FILE`, else
+`$XDG_RUNTIME_DIR/containers/auth.json`; then `~/.config/containers/auth.json`),
+which has the same shape and is read the same way. A user name of `<token>` marks an identity token (an OAuth2
 refresh token), which the Bearer flow trades for an access token.
 
 A CA for a registry with a private certificate lives where docker keeps
@@ -126,7 +129,7 @@ def lookup(registry: str, paths: Paths | None = None) -> Credential | None:
     own = find(registry, paths)
     if own is not None:
         return own
-    for config in docker_configs():
+    for config in (*docker_configs(), *containers_auth_files()):
         found = _from_docker_config(config, registry)
         if found is not None:
             return found
@@ -141,6 +144,17 @@ def docker_configs() -> list[Path]:
     return [c for c in candidates if c.is_file()]
 
 
+def containers_auth_files() -> list[Path]:
+    """The containers tools' auth files, in their own order (containers-auth.json(5))."""
+    chosen = os.environ.get("REGISTRY_AUTH_FILE")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    candidates = [Path(chosen)] if chosen else (
+        [Path(runtime) / "containers" / "auth.json"] if runtime else [])
+    candidates.append(Path(config) / "containers" / "auth.json")
+    return [c for c in candidates if c.is_file()]
+
+
 def _keys(registry: str) -> tuple[str, ...]:
     """How docker may have written `registry` as a key (Docker Hub has its own URL)."""
     if registry in _DOCKER_HUB:
@@ -152,10 +166,11 @@ def _from_docker_config(path: Path, registry: str) -> Credential | None:
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read docker's config ({exc})",
-                         hint="fix it, or point DOCKER_CONFIG elsewhere") from None
+        raise UsageError(f"{path}: cannot read this registry credentials file ({exc})",
+                         hint="fix it, or point DOCKER_CONFIG / REGISTRY_AUTH_FILE "
+                              "elsewhere") from None
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: not a docker config (expected a JSON object)")
+        raise UsageError(f"{path}: not a registry credentials file (expected a JSON object)")
     helpers = data.get("credHelpers") if isinstance(data.get("credHelpers"), dict) else {}
     for key in _keys(registry):
         if isinstance(helpers.get(key), str):
