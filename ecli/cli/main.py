@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("load", "import an OCI image-layout archive into the local store"),
     "cache": ("cache", "show or prune the local cache"),
     "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
+    "manual": ("manual", "print the manual page, for `man ecli`"),
 }
 
 EPILOG = """examples:
@@ -65,7 +66,10 @@ a terminal or NO_COLOR is set. Files live under XDG folders, or ECLI_HOME.
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
-def build_parser(selected: str | None) -> argparse.ArgumentParser:
+def build_parser(selected: str | None, *, with_arguments: bool = False
+                 ) -> argparse.ArgumentParser:
+    """The parser of `selected` alone (a normal command), or of every command: their
+    names only, or with all their arguments for the completion scripts and manual."""
     parser = argparse.ArgumentParser(
         prog="ecli",
         description="Find, pull and run eBPF programs.",
@@ -87,7 +91,7 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
             name, help=summary, description=summary[0].upper() + summary[1:] + ".",
             formatter_class=argparse.RawDescriptionHelpFormatter, parents=[global_flags],
         )
-        if name == selected:
+        if name == selected or with_arguments:
             module = importlib.import_module(f"ecli.cli.commands.{module_name}")
             module.add_arguments(command_parser)
             command_parser.set_defaults(handler=module.run)

@@ -9,8 +9,9 @@ else `credsStore`, else `auths`), running `docker-credential-NAME get` for
 the helpers, then podman's, skopeo's and buildah's `auth.json`
 (containers-auth.json(5): `$REGISTRY_AUTH_FILE`, else
 `$XDG_RUNTIME_DIR/containers/auth.json`; then `~/.config/containers/auth.json`),
-which has the same shape and is read the same way. A user name of `<token>` marks an identity token (an OAuth2
-refresh token), which the Bearer flow trades for an access token.
+which has the same shape and is read the same way. A user name of `<token>`
+marks an identity token (an OAuth2 refresh token), which the Bearer flow
+trades for an access token.
 
 A CA for a registry with a private certificate lives where docker keeps
 them, `certs.d/HOST[:PORT]/ca.crt` (`ecli.net.trust` owns that place and
