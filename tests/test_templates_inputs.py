@@ -119,29 +119,82 @@ def bpf_project(tmp_path: Path) -> Path:
     return project
 
 
-def test_publish_adds_then_updates_an_entry(bpf_project: Path, index_checkout: Path) -> None:
-    ref = "127.0.0.1:5000/tools/pub-tool:0.1.0"
+def build_and_push(project: Path, ref: str) -> str:
+    """`ecli build` then `ecli push` of the project to `ref`; the digest pushed."""
+    built = run_ecli("build", str(project), "--json", timeout=300)
+    assert built.returncode == 0, built.stderr
+    pushed = run_ecli("push", ref, "--dir", str(project), "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    return json.loads(pushed.stdout)["digest"]
+
+
+def set_version(project: Path, old: str, new: str) -> None:
+    manifest = project / "ecli.toml"
+    manifest.write_text(manifest.read_text().replace(f'version = "{old}"', f'version = "{new}"'))
+
+
+def test_publish_adds_then_updates_an_entry(bpf_project: Path, index_checkout: Path,
+                                            registry) -> None:
+    ref = f"{registry.host}/tools/pub-tool:0.1.0"
+    first = build_and_push(bpf_project, ref)
     result = run_ecli("publish", "--index", str(index_checkout), "--ref", ref, "--no-pr",
                       str(bpf_project))
     assert result.returncode == 0, result.stderr
     entry = index_checkout / "index" / "packages" / "pub-tool.yaml"
-    assert f"ref: {ref}\n" in entry.read_text()  # nothing built: the tag, unpinned
+    assert f"ref: {ref}@{first}\n" in entry.read_text()  # pinned to what the registry holds
     git(index_checkout, "switch", "-q", "main")
     git(index_checkout, "merge", "-q", "publish/pub-tool-0.1.0")
-    manifest = bpf_project / "ecli.toml"
-    manifest.write_text(manifest.read_text().replace('version = "0.1.0"', 'version = "0.2.0"'))
-    result = run_ecli("publish", "--index", str(index_checkout), "--ref",
-                      ref.replace("0.1.0", "0.2.0"), "--no-pr", "--json", str(bpf_project))
+    set_version(bpf_project, "0.1.0", "0.2.0")
+    second_ref = ref.replace("0.1.0", "0.2.0")
+    second = build_and_push(bpf_project, second_ref)
+    result = run_ecli("publish", "--index", str(index_checkout), "--ref", second_ref,
+                      "--no-pr", "--json", str(bpf_project))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["created"] is False
+    assert json.loads(result.stdout)["ref"] == f"{second_ref}@{second}"
     text = entry.read_text()
     assert text.index('"0.2.0"') < text.index('"0.1.0"')
     assert git(index_checkout, "diff", "--stat", "main", "HEAD").count("|") == 1
 
 
-def test_publish_refuses_a_version_already_listed(bpf_project: Path,
-                                                  index_checkout: Path) -> None:
-    ref = "127.0.0.1:5000/tools/pub-tool:0.1.0"
+def test_publish_refuses_a_tag_the_registry_does_not_hold_as_this_version(
+        bpf_project: Path, index_checkout: Path, registry) -> None:
+    ref = f"{registry.host}/tools/never-pushed:0.1.0"  # the registry is shared: a new name
+    before = git(index_checkout, "rev-parse", "HEAD")
+
+    def refused(ref_text: str) -> str:
+        line = one_line_error(run_ecli("publish", "--index", str(index_checkout), "--ref",
+                                       ref_text, "--no-pr", str(bpf_project)))
+        assert git(index_checkout, "rev-parse", "HEAD") == before
+        assert "publish/" not in git(index_checkout, "branch")
+        assert not (index_checkout / "index" / "packages" / "pub-tool.yaml").exists()
+        return line
+
+    # nothing pushed yet: the tag does not exist (once this committed an unpinned ref)
+    assert refused(ref) == f"ecli: error: {ref}: the registry has no such tag"
+    build_and_push(bpf_project, ref)
+    # a tag that holds another version than ecli.toml's
+    set_version(bpf_project, "0.1.0", "0.2.0")
+    assert "the registry's artifact is version 0.1.0" in refused(ref)
+    # the tag holds this version, but not the bytes the project built since: push again
+    other = ref.replace("0.1.0", "0.2.0")
+    pushed = build_and_push(bpf_project, other)
+    manifest = bpf_project / "ecli.toml"
+    manifest.write_text(manifest.read_text().replace("Trace openat()", "Show openat()"))
+    rebuilt = run_ecli("build", str(bpf_project), "--json", timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["digest"] != pushed
+    line = refused(other)
+    assert f"the registry holds {pushed}, but this project's build of 0.2.0 is sha256:" in line
+    # a digest the registry has never seen
+    missing = f"{registry.host}/tools/never-pushed@sha256:{'ab' * 32}"
+    assert refused(missing) == f"ecli: error: {missing}: the registry has no such digest"
+
+
+def test_publish_refuses_a_version_already_listed(bpf_project: Path, index_checkout: Path,
+                                                  registry) -> None:
+    ref = f"{registry.host}/tools/pub-tool:0.1.0"
+    build_and_push(bpf_project, ref)
     assert run_ecli("publish", "--index", str(index_checkout), "--ref", ref, "--no-pr",
                     str(bpf_project)).returncode == 0
     before = git(index_checkout, "rev-parse", "HEAD")
@@ -153,11 +206,13 @@ def test_publish_refuses_a_version_already_listed(bpf_project: Path,
 
 
 def test_publish_leaves_nothing_when_validation_fails(bpf_project: Path,
-                                                      index_checkout: Path) -> None:
+                                                      index_checkout: Path, registry) -> None:
+    ref = f"{registry.host}/tools/pub-tool:0.1.0"
+    build_and_push(bpf_project, ref)
     manifest = bpf_project / "ecli.toml"
     manifest.write_text(manifest.read_text().replace('["observability"]', '["astrology"]'))
-    result = run_ecli("publish", "--index", str(index_checkout), "--ref",
-                      "127.0.0.1:5000/tools/pub-tool:0.1.0", "--no-pr", str(bpf_project))
+    result = run_ecli("publish", "--index", str(index_checkout), "--ref", ref, "--no-pr",
+                      str(bpf_project))
     assert "validation refused" in one_line_error(result)
     assert "categories" in result.stderr
     assert not (index_checkout / "index" / "packages" / "pub-tool.yaml").exists()

@@ -4,8 +4,10 @@ In a git checkout of the index repository it writes or updates
 `index/packages/NAME.yaml` with the project's new version, runs the hub's own
 validation (`python -m generator validate`, the generator's rules, not a copy
 of them), and commits the change on a new branch. The reference is pinned to
-the digest of the local build when the build holds that version, so the entry
-names exactly the bytes that were pushed.
+the digest the registry holds for it, after checking that the tag exists, that
+its package config names this version, and that it is the local build's
+digest when the build holds that version: the entry names exactly the bytes
+that were pushed, never a tag nobody pushed.
 
 Nothing is half-done: if validation or the commit fails, the entry file is put
 back as it was and no branch is left behind. An existing entry is edited as
@@ -26,6 +28,7 @@ from pathlib import Path
 from ecli.develop.build import Project, load_project
 from ecli.errors import BuildError, PublishError, UsageError
 from ecli.oci import reference as references
+from ecli.oci.registry import published_version
 from ecli.oci.store import Store
 
 _VALIDATE_TAIL = 20
@@ -50,7 +53,6 @@ def publish(project_dir: Path, checkout: Path, ref_text: str, *, pin: bool = Tru
     """Add the project's version to `checkout`'s index on a new branch."""
     project = load_project(project_dir)
     config = project.config
-    ref = _reference(project, ref_text, pin)
     top = _git_top(checkout)
     packages = top / "index" / "packages"
     if not packages.is_dir():
@@ -66,6 +68,7 @@ def publish(project_dir: Path, checkout: Path, ref_text: str, *, pin: bool = Tru
                            hint="delete it, or pass --branch NAME")
     if _git(top, "status", "--porcelain", "--", str(entry))[1].strip():
         raise PublishError(f"{entry} has uncommitted changes", hint="commit or discard them first")
+    ref = _reference(project, ref_text, pin)  # the registry is asked after local checks
     original = entry.read_text() if entry.exists() else None
     text = _add_version(original, entry, project, ref) if original is not None \
         else _new_entry(project, ref)
@@ -102,17 +105,34 @@ def publish(project_dir: Path, checkout: Path, ref_text: str, *, pin: bool = Tru
 
 
 def _reference(project: Project, ref_text: str, pin: bool) -> str:
-    """The ref to record: REF with the local build's digest added when it has it."""
+    """The ref to record, checked against its registry first: it must exist and hold
+    this version (and, when the project's build holds it too, the same bytes), so no
+    entry names a tag nobody pushed. Pinned to the registry's digest unless `pin` is off."""
     ref = references.parse(ref_text)
+    version = project.config.version
     last = ref_text.rsplit("/", 1)[-1]
     if ":" not in last and "@" not in last:  # parse() would have made it :latest
         raise UsageError(f"{ref_text!r} names neither a tag nor a digest",
-                         hint=f"add the version as the tag: {ref_text}:{project.config.version}")
+                         hint=f"add the version as the tag: {ref_text}:{version}")
+    push = f"ecli push {ref_text.split('@')[0]} --dir {project.root}"
+    found = published_version(ref)
+    if found is None:
+        raise PublishError(f"{ref_text}: the registry has no such "
+                           f"{'digest' if ref.digest and not ref.tag else 'tag'}",
+                           hint=f"build and push this version first: {push}")
+    digest, published = found
+    if published is not None and published != version:
+        raise PublishError(f"{ref_text}: the registry's artifact is version {published}, "
+                           f"but {project.root / 'ecli.toml'} says {version}",
+                           hint=f"name the tag of version {version}, or push it: {push}")
+    store = Store(project.layout_dir)
+    built = store.resolve_ref(version) if store.exists() else None
+    if built and built != digest:
+        raise PublishError(f"{ref_text}: the registry holds {digest}, but this project's "
+                           f"build of {version} is {built}",
+                           hint=f"push the build again: {push}")
     if pin and not ref.digest:
-        store = Store(project.layout_dir)
-        digest = store.resolve_ref(project.config.version) if store.exists() else None
-        if digest:
-            ref = references.OciReference(ref.registry, ref.repository, ref.tag, digest)
+        ref = references.OciReference(ref.registry, ref.repository, ref.tag, digest)
     return str(ref)
 
 

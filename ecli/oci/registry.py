@@ -39,7 +39,7 @@ from ecli.net import trust
 from ecli.net.base import CHUNK_SIZE, Response, Transport
 from ecli.oci import artifact, mediatypes, signatures
 from ecli.oci.auth import Authenticator, error_detail
-from ecli.oci.config import MAX_CONFIG_BYTES
+from ecli.oci.config import MAX_CONFIG_BYTES, PackageConfig
 from ecli.oci.manifest import (
     MAX_MANIFEST_BYTES,
     Descriptor,
@@ -117,6 +117,39 @@ def platform_manifests(ref: OciReference) -> dict[str, tuple[Platform | None, Ma
     if not found:
         raise ArtifactError(f"{ref}: the image index lists no platform")
     return found
+
+
+def published_version(ref: OciReference) -> tuple[str, str | None] | None:
+    """What `ref` names in its registry, for `ecli publish` to pin and check: the
+    digest, and the version an ecli package's config declares (None for any other
+    artifact); None when the registry has no such tag or digest. Reads the manifest
+    (the first platform's, for an index) and the small config, no layer."""
+    with _Client(ref) as client:
+        found = client.fetch_manifest(ref.selector, MAX_MANIFEST_BYTES, missing_ok=True)
+        if found is None:
+            return None
+        raw, media_type, digest = found
+        manifest = _parse(raw, str(ref), media_type)
+        if isinstance(manifest, ImageIndex):
+            first = next((d for d in manifest.manifests
+                          if d.platform is None or d.platform.os != "unknown"), None)
+            if first is None:
+                return digest, None
+            raw, media_type, _ = client.fetch_manifest(first.digest)
+            manifest = _parse(raw, f"{ref} ({first.platform})", media_type or first.media_type)
+        if not isinstance(manifest, Manifest) or \
+                manifest.config.media_type != mediatypes.PACKAGE_CONFIG:
+            return digest, None
+        if manifest.config.size > MAX_CONFIG_BYTES:
+            raise ArtifactError(f"{ref}: package config is larger than {MAX_CONFIG_BYTES} bytes")
+        response = client.request("GET", f"/blobs/{manifest.config.digest}",
+                                  action="get config", headers={"Accept-Encoding": "identity"})
+        with response:
+            data = client._read_limited(response, MAX_CONFIG_BYTES, "package config")
+        if sha256_digest(data) != manifest.config.digest:
+            raise DigestMismatchError(f"{ref}: package config digest mismatch: expected "
+                                      f"{manifest.config.digest}, got {sha256_digest(data)}")
+        return digest, PackageConfig.from_json(data, f"{ref}: package config").version
 
 
 def pull_signatures(ref: OciReference, store: Store) -> tuple[str, bool]:

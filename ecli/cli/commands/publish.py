@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ref", required=True, metavar="REF",
                         help="where the version was pushed: REGISTRY/REPOSITORY:TAG")
     parser.add_argument("--no-pin", action="store_true",
-                        help="record REF as given, without the digest of the local build")
+                        help="record REF as given, without the registry's digest (it is "
+                        "still checked to exist and hold this version)")
     parser.add_argument("--branch", help="the branch to commit on (default: publish/NAME-VERSION)")
     parser.add_argument("--no-pr", action="store_true",
                         help="only print the pull-request command, even when gh is installed")
