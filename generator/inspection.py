@@ -168,7 +168,8 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
     from ecli.oci.store import Store
 
     manifests = registry.platform_manifests(ref)
-    size = sum(blob.size for _platform, manifest in manifests.values() for blob in manifest.blobs)
+    unique = {item.digest: item.manifest for item in manifests}
+    size = sum(blob.size for manifest in unique.values() for blob in manifest.blobs)
     if size > max_bytes:
         raise ArtifactError(f"{ref}: artifact is {_mib(size)} MiB, over the hub's limit of "
                             f"{_mib(max_bytes)} MiB (nothing was downloaded)")
@@ -176,16 +177,17 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
     store.ensure()
     platforms: list[model.Platform] = []
     objects: dict[str, list[Path]] = {}
-    for digest, (platform, _manifest) in manifests.items():
-        pulled = registry.pull(ref.with_digest(digest), store)
-        objects[digest] = _objects(pulled.package, store_dir / "bundles" / digest.replace(
-            ":", "-"), f"{ref} ({platform or digest[:19]})")
+    for digest, platform, _manifest in manifests:
+        if digest not in objects:  # platforms sharing one manifest are pulled once
+            pulled = registry.pull(ref.with_digest(digest), store)
+            objects[digest] = _objects(pulled.package, store_dir / "bundles" / digest.replace(
+                ":", "-"), f"{ref} ({platform or digest[:19]})")
         if platform is not None:
             platforms.append(model.Platform(platform.os, platform.architecture, digest))
         else:
             platforms += [_platform(text, digest)
                           for text in pulled.package.config.platforms if "/" in text]
-    is_index = any(platform is not None for platform, _m in manifests.values())
+    is_index = any(item.platform is not None for item in manifests)
     return PulledArtifact(tuple(platforms), objects, is_index)
 
 

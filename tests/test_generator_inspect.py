@@ -206,6 +206,39 @@ def test_every_platform_of_an_image_index_is_inspected(
     assert "send-signal" in {p["id"] for p in version["inspection"]["permissions"]}
 
 
+def test_platforms_that_share_one_manifest_are_each_listed(
+        logged_registry, hub_object: Path, tmp_path: Path):
+    """`ecli build` of an eBPF object makes the same manifest for amd64 and arm64 (the
+    object is the same bytes): both platforms must be listed, and pulled once."""
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    config = PackageConfig(name="hubtool", version="1.0.0", kind="bpf", object=hub_object.name,
+                           platforms=("linux/amd64", "linux/arm64"))
+    shared = artifact.create(store, config, [hub_object])
+    entries = [{**shared.to_dict(), "platform": {"os": "linux", "architecture": arch}}
+               for arch in ("amd64", "arm64")]
+    raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
+                      "manifests": entries}).encode()
+    store.add_ref("1.0.0", store.write_blob(raw), mediatypes.OCI_INDEX, len(raw))
+    ref = reference.parse(f"{logged_registry.host}/ebpfhub/sameplat:1.0.0")
+    index_digest = oci_registry.push(store, ref)
+    index = _index_with(tmp_path, str(ref))
+    assert main(["resolve", "--index", str(index)]) == 0
+    assert main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")]) == 0
+    saved = json.loads((index / "inspection.json").read_text())["digests"][index_digest]
+    assert sorted((p["architecture"], p["digest"]) for p in saved["platforms"]) == [
+        ("amd64", shared.digest), ("arm64", shared.digest)]
+    requests = [line for line in _gets(logged_registry.log, shared.digest)
+                if "/manifests/" in line and 'HTTP/1.1" 200' in line]  # access-log lines
+    assert len(requests) == 2  # the shared manifest: read once for both platforms, pulled once
+    out = tmp_path / "site"
+    assert main(["build", "--index", str(index), "--offline", "--out", str(out),
+                 "--config", str(REPO / "mkdocs.yml")]) == 0
+    document = json.loads((out / "api" / "v1" / "packages" / "hubtool.json").read_text())
+    assert sorted(p["architecture"] for p in document["versions"][0]["platforms"]) == [
+        "amd64", "arm64"]
+
+
 def artifact_digest(path: Path) -> str:
     import hashlib
 

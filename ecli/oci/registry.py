@@ -25,7 +25,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, overload
+from typing import BinaryIO, Literal, NamedTuple, overload
 
 from ecli.errors import (
     ArtifactError,
@@ -91,29 +91,41 @@ def resolve(ref: OciReference) -> str:
     return digest
 
 
-def platform_manifests(ref: OciReference) -> dict[str, tuple[Platform | None, Manifest]]:
-    """Manifest digest -> (platform, manifest) of every platform `ref` offers; no blob read.
+class PlatformManifest(NamedTuple):
+    digest: str
+    platform: Platform | None  # None: a plain manifest, not an index
+    manifest: Manifest
+
+
+def platform_manifests(ref: OciReference) -> list[PlatformManifest]:
+    """Every platform `ref` offers, with its manifest; no blob read.
 
     For checks that must happen before downloading anything (the hub's size
-    limit): a plain manifest maps to platform None; an image index to each
-    of its platforms, skipping `unknown` entries (build attestations).
+    limit): a plain manifest is one item with platform None; an image index
+    gives one item per platform, skipping `unknown` entries (build
+    attestations). Two platforms may share one manifest digest (an eBPF object
+    is the same for amd64 and arm64): each is listed, the manifest read once.
     """
     with _Client(ref) as client:
         raw, media_type, digest = client.fetch_manifest(ref.selector)
         parsed = _parse(raw, str(ref), media_type)
         if not isinstance(parsed, ImageIndex):
-            return {digest: (None, parsed)}
-        found: dict[str, tuple[Platform | None, Manifest]] = {}
+            return [PlatformManifest(digest, None, parsed)]
+        read: dict[str, Manifest] = {}
+        found: list[PlatformManifest] = []
         for descriptor in parsed.manifests:
             platform = descriptor.platform
             if platform is None or platform.os == "unknown":
                 continue
-            raw, media_type, _ = client.fetch_manifest(descriptor.digest)
-            manifest = _parse(raw, f"{ref} ({platform})", media_type or descriptor.media_type)
-            if isinstance(manifest, ImageIndex):
-                raise ArtifactError(f"{ref}: an image index inside an image index is not "
-                                    "supported")
-            found[descriptor.digest] = (platform, manifest)
+            if descriptor.digest not in read:
+                raw, media_type, _ = client.fetch_manifest(descriptor.digest)
+                manifest = _parse(raw, f"{ref} ({platform})",
+                                  media_type or descriptor.media_type)
+                if isinstance(manifest, ImageIndex):
+                    raise ArtifactError(f"{ref}: an image index inside an image index is not "
+                                        "supported")
+                read[descriptor.digest] = manifest
+            found.append(PlatformManifest(descriptor.digest, platform, read[descriptor.digest]))
     if not found:
         raise ArtifactError(f"{ref}: the image index lists no platform")
     return found
