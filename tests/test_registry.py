@@ -249,6 +249,7 @@ def test_cli_build_push_pull(make_bpf_project: Callable[..., Path], registry: Re
     result = ecli("pull", target, "--json", home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"reference": target, "digest": built_info["digest"],
+                                         "manifest": built_info["digest"],  # one platform
                                          "name": "clitp", "version": "2.0.1", "kind": "bpf"}
     assert Store(tmp_path / "cache" / "oci").resolve_ref(target) == built_info["digest"]
 

@@ -149,8 +149,11 @@ def test_offline_verification_through_an_image_index(
     home = tmp_path / "home"
     signed = ecli(home, "sign", str(multi), "--key", str(ecdsa_keys.private), "--json")
     assert json.loads(signed.stdout)["digest"] == index_digest
-    pulled = ecli(home, "pull", str(multi), "--json")
-    assert json.loads(pulled.stdout)["digest"] == digest  # the platform's manifest
+    pulled = json.loads(ecli(home, "pull", str(multi), "--json").stdout)
+    # what the reference names (signed, pinned), and the manifest chosen for this machine
+    assert (pulled["digest"], pulled["manifest"]) == (index_digest, digest)
+    text = ecli(home, "pull", str(multi)).stdout
+    assert f"digest {index_digest} (image index; this platform's manifest {digest})" in text
     offline = ecli(home, "verify", str(multi), "--key", str(ecdsa_keys.public), "--offline",
                    "--json")
     assert offline.returncode == 0, offline.stderr

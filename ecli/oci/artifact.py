@@ -49,6 +49,9 @@ class Package:
     config: PackageConfig
     files: dict[str, Path]  # layer title -> blob path
     format: str = FORMAT_EBPFHUB
+    # The image index this platform's manifest was chosen from, when there was one:
+    # the digest its reference (and the hub's pin) names, unlike `digest`.
+    index_digest: str | None = None
 
     @property
     def object_path(self) -> Path | None:

@@ -323,7 +323,7 @@ def pull_package(ref: references.OciReference, paths: Paths, progress: Progress 
                  *, force: bool = False, blob_progress: Any = None) -> Package:
     """Pull `ref` through its mirrors into the store; the package it holds, when the
     policy allows the reference and allows pulling."""
-    from ecli.oci import artifact, mirrors, registry
+    from ecli.oci import mirrors, registry
     from ecli.oci.store import Store
 
     name = ref.repository.rsplit("/", 1)[-1]
@@ -337,7 +337,7 @@ def pull_package(ref: references.OciReference, paths: Paths, progress: Progress 
         progress(f"pulling {ref}")
     pulled = registry.pull(ref, store, blob_progress, force=force,
                            mirrors=mirrors.for_registry(paths, ref.registry))
-    return artifact.load(store, pulled.digest, reference=ref)
+    return pulled.package
 
 
 def _from_package(package: Package, reference: str | None, name: str = "") -> LocatedPackage:

@@ -31,8 +31,10 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     if doc.description:
         result.line(doc.description.strip(), multiline=True, gap=True)
     result.line()
-    result.table(["VERSION", "DIGEST", "PUBLISHED", "NOTE"],
-                 [(v.version, v.digest, v.published or "-",
-                   f"yanked: {v.yanked}" if v.yanked else "") for v in doc.versions])
+    result.table(["VERSION", "DIGEST", "PLATFORMS", "PUBLISHED", "NOTE"],
+                 [(v.version, v.digest,
+                   ",".join(sorted({p.architecture for p in v.platforms})) or "-",
+                   v.published or "-", f"yanked: {v.yanked}" if v.yanked else "")
+                  for v in doc.versions])
     result.line(f"run it: sudo ecli run {doc.name}", gap=True)
     return result

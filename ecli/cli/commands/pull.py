@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--always", action="store_true",
                         help="ask the registry even when the store has it")
     parser.add_argument("--json", action="store_true",
-                        help='print {"reference", "digest", "name", "version", "kind"}')
+                        help='print {"reference", "digest", "manifest", "name", "version", '
+                             '"kind"}: digest is what the reference names (an image index for '
+                             'a multi-platform package), manifest the one for this machine')
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         package = pull_package(target.oci, ctx.paths, None, force=args.always,
                                blob_progress=bar)
         config, digest, where = package.config, package.digest, str(target.oci)
+        index_digest = package.index_digest
     else:
         from ecli.cli.locating import locate_target
 
@@ -51,8 +54,14 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         if located.config is None or located.digest is None:
             raise UsageError(f"{args.reference!r} is a local file: there is nothing to pull")
         config, digest, where = located.config, located.digest, located.reference or ""
-    return Result([Text(f"pulled {where}: {config.name} {config.version} ({config.kind})"),
-                   Text(f"digest {digest}")],
-                  data={"reference": where, "digest": digest, "name": config.name,
-                        "version": config.version, "kind": config.kind},
-                  quiet=[Text(digest)])
+        index_digest = located.artifact.index_digest if located.artifact else None
+    # `digest` is what the reference names (as `ecli info`, the hub and `ecli push` show
+    # it); for a multi-platform package that is the image index, and the manifest run
+    # here is this machine's platform's, named apart.
+    named = index_digest or digest
+    lines = [Text(f"pulled {where}: {config.name} {config.version} ({config.kind})"),
+             Text(f"digest {named}" + (f" (image index; this platform's manifest {digest})"
+                                       if index_digest else ""))]
+    return Result(lines, data={"reference": where, "digest": named, "manifest": digest,
+                               "name": config.name, "version": config.version,
+                               "kind": config.kind}, quiet=[Text(named)])
