@@ -52,22 +52,26 @@ def short_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def podman_env(folder: Path, registry_host: str) -> dict[str, str]:
+def podman_env(folder: Path, registry_host: str, *, tuned: bool = True) -> dict[str, str]:
     """Environment for a podman that keeps all its state under `folder`.
 
-    runc rather than crun: crun refuses cgroup v1/v2 hybrid hosts (this VM).
-    Explicit ulimits: root here lacks CAP_SYS_RESOURCE, and podman's default
-    (nofile 1048576) is above the hard limit.
+    `tuned`: set up as this host needs when podman is used by hand: runc
+    rather than crun (crun refuses cgroup v1/v2 hybrid hosts, this VM),
+    explicit ulimits (root here lacks CAP_SYS_RESOURCE, and podman's default,
+    nofile 1048576, is above the hard limit), the plain-HTTP registry marked
+    insecure. Without it, only where podman keeps its state is changed: what
+    `ecli run` must manage on its own.
     """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "storage.conf").write_text(
         f'[storage]\ndriver = "vfs"\ngraphroot = "{folder}/root"\nrunroot = "{folder}/run"\n')
+    runtime = '\nruntime = "runc"\ncgroup_manager = "cgroupfs"' if tuned else ""
+    limits = '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
     (folder / "containers.conf").write_text(
-        '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
-        f'[engine]\nruntime = "runc"\ntmp_dir = "{folder}/tmp"\ncgroup_manager = "cgroupfs"\n'
+        (limits if tuned else "") + f'[engine]{runtime}\ntmp_dir = "{folder}/tmp"\n'
         f'events_logger = "file"\nevents_logfile_path = "{folder}/events.log"\n')
-    (folder / "registries.conf").write_text(
-        f'[[registry]]\nlocation = "{registry_host}"\ninsecure = true\n')
+    insecure = f'[[registry]]\nlocation = "{registry_host}"\ninsecure = true\n'
+    (folder / "registries.conf").write_text(insecure if tuned else "")
     return {**os.environ,
             "CONTAINERS_STORAGE_CONF": str(folder / "storage.conf"),
             "CONTAINERS_CONF": str(folder / "containers.conf"),
@@ -128,11 +132,11 @@ def env(env, image_hub):
         yield from _ecli_env(env, image_hub, state)
 
 
-def _ecli_env(base: dict[str, str], image_hub: dict,
-              state: Path) -> Iterator[dict[str, str]]:
-    environment = {**podman_env(state, image_hub["registry"].host), **base,
+def _ecli_env(base: dict[str, str], image_hub: dict, state: Path,
+              tuned: bool = True) -> Iterator[dict[str, str]]:
+    environment = {**podman_env(state, image_hub["registry"].host, tuned=tuned), **base,
                    "ECLI_CONTAINER_ENGINE": "podman"}
-    del environment["DOCKER_CONFIG"]  # podman fails on a DOCKER_CONFIG without config.json
+    environment.pop("DOCKER_CONFIG", None)  # podman fails on one without config.json
     added = run_ecli("sources", "add", "test", str(image_hub["folder"]), env=environment)
     assert added.returncode == 0, added.stderr
     yield environment
@@ -161,6 +165,23 @@ def test_image_runs_in_podman_with_host_pid_capabilities_and_tracefs(env, tmp_pa
     assert args == [f"arg=[{me}]", "arg=[7]", "arg=[two words]", "arg=[--flag]"]
     # --rm: nothing left behind in the engine
     assert podman("ps", "--all", "--quiet", env=env).strip() == ""
+
+
+def test_a_local_registry_image_runs_with_no_engine_configuration(image_hub, tmp_path):
+    """Nothing in podman's configuration but where it keeps its state: ecli passes what it
+    knows (a plain-HTTP registry, this host's runtime and limits) on the command line."""
+    with short_folder() as state:
+        base = {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
+        environment = next(_ecli_env(base, image_hub, state, tuned=False))
+        assert "insecure" not in Path(environment["CONTAINERS_REGISTRIES_CONF"]).read_text()
+        try:
+            result = run_ecli("run", "--yes", "boxed", "--", "1", "5", "bare", env=environment,
+                              timeout=180)
+            assert result.returncode == 5, result.stderr
+            assert "arg=[bare]" in result.stdout.splitlines()
+        finally:
+            subprocess.run(["podman", "rmi", "--all", "--force"], env=environment,
+                           capture_output=True)
 
 
 def test_exit_status_zero_is_passed_through(env):
