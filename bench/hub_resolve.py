@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             jobs = [(registry.host, f"bench/tool{n}", f"1.{v}.0") for n in range(packages)
                     for v in range(VERSIONS)]
             with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda job: _push_manifest(*job), jobs))
+                list(pool.map(lambda job: push_manifest(*job), jobs))
             rows.append((f"push {len(jobs)} manifests (set-up, not measured)",
                          f"{time.monotonic() - started:.1f} s"))
-            index = _index(work, registry.host, packages)
+            index = write_index(work, registry.host, packages)
             opts = commands.options(index)
             started = time.monotonic()
             first = commands.resolve_lock(opts)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _push_manifest(host: str, repository: str, tag: str) -> None:
+def push_manifest(host: str, repository: str, tag: str) -> None:
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "artifactType": "application/vnd.ebpfhub.bench.v1",
@@ -90,7 +90,8 @@ def _push_manifest(host: str, repository: str, tag: str) -> None:
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})).close()
 
 
-def _index(work: Path, host: str, packages: int) -> Path:
+def write_index(work: Path, host: str, packages: int, header: str = "") -> Path:
+    """An index of `packages` entries of VERSIONS versions each; `header`: more YAML keys."""
     index = work / "index"
     shutil.copytree(ROOT / "index" / "schema", index / "schema")
     (index / "packages").mkdir()
@@ -99,7 +100,7 @@ def _index(work: Path, host: str, packages: int) -> Path:
                            for v in reversed(range(VERSIONS)))
         (index / "packages" / f"tool{n}.yaml").write_text(
             f"name: tool{n}\nkind: bpf\nsummary: bench tool {n}\nowners: [bench]\n"
-            f"license: MIT\nversions:\n{versions}")
+            f"license: MIT\n{header}versions:\n{versions}")
     return index
 
 
