@@ -81,8 +81,9 @@ def test_install_run_list_upgrade_uninstall(env, hub):
     # the bare name runs the installed version, with the user's arguments
     ran = ok("run", "--yes", "hello", "a", "b c", env=env)
     assert ran.stdout.strip() == "hello 0.1.0 a b c"
-    # ^0.1 admits no newer version: upgrade keeps it
-    assert json.loads(ok("upgrade", "hello", "--json", env=env).stdout)[0]["note"] == "up to date"
+    # ^0.1 admits no newer version: upgrade keeps it, and says what holds it back
+    assert json.loads(ok("upgrade", "hello", "--json", env=env).stdout)[0]["note"] == (
+        "stays at 0.1.0, as installed (hello@^0.1); 1.0.0 exists: ecli install hello@1.0.0")
     ok("install", "hello", env=env)  # reinstall without a range: newest that is not yanked
     assert installed(env)["hello"]["version"] == "1.0.0"
     ok("install", "hello@~0.2", env=env)
@@ -107,6 +108,44 @@ def test_list_shows_newer_and_upgrade_all_moves(env, hub):
     assert {c["name"] for c in changes} == {"hello", "slow"}
     table = ok("list", env=env).stdout.splitlines()
     assert table[0].split()[:3] == ["NAME", "VERSION", "KIND"]
+
+
+def test_upgrades_are_seen_right_after_update(env, hub, tmp_path):
+    """A new version published upstream shows in `list --outdated` after `ecli update`
+    alone; an exact pin shows it too, marked, and `upgrade` says why it does not move."""
+    host = hub["registry"].host
+    pinned = {v: push_bundle(host, tmp_path, "pinned", v) for v in ("0.1.0", "0.2.0")}
+    site = tmp_path / "site"
+
+    def publish(*versions: str) -> None:
+        write_catalog(site / "api" / "v1", [
+            index_document("hello", f"{host}/pm/hello",
+                           [(v, hub["digests"][v], None) for v in versions]),
+            index_document("pinned", f"{host}/pm/pinned",
+                           [(v, pinned[v], None) for v in versions])])
+
+    publish("0.1.0")
+    with serve(site) as (base, _seen):
+        ok("sources", "remove", "test", env=env)
+        ok("sources", "add", "web", base + "api/v1/", env=env)
+        ok("install", "hello", env=env)
+        ok("install", "pinned@0.1.0", env=env)
+        assert "everything is up to date" in ok("list", "--outdated", env=env).stdout
+        nothing = ok("upgrade", "--all", env=env).stdout
+        assert "checked 2 installed package(s) against web: nothing to upgrade" in nothing
+        publish("0.2.0", "0.1.0")
+        ok("update", env=env)
+        listed = {p["name"]: p for p in json.loads(ok("list", "--outdated", "--json",
+                                                      env=env).stdout)}
+        assert (listed["hello"]["newer"], listed["hello"]["newest"]) == ("0.2.0", "0.2.0")
+        assert listed["pinned"]["newer"] is None and listed["pinned"]["newest"] == "0.2.0"
+        assert listed["pinned"]["pinned"] is True
+        table = ok("list", "--outdated", env=env).stdout
+        assert "0.2.0 (pinned to 0.1.0)" in table
+        moved = ok("upgrade", "--all", env=env).stdout.splitlines()
+        assert "hello: 0.1.0 -> 0.2.0" in moved
+        assert ("pinned: stays at 0.1.0, as installed (pinned@0.1.0); 0.2.0 exists: "
+                "ecli install pinned@0.2.0") in moved
 
 
 def test_yanked_versions_are_never_chosen_unless_named(env, hub):

@@ -14,11 +14,17 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from ecli.errors import EcliError, NotFoundError, UsageError
+from ecli.hubindex import model
 from ecli.packages import state, targets
 from ecli.packages.locate import LocatedPackage, Progress, choose_version, locate
 from ecli.paths import Paths
+
+if TYPE_CHECKING:
+    from ecli.packages.index_client import IndexClient
+    from ecli.packages.sources import Source
 
 
 @dataclass(frozen=True)
@@ -119,30 +125,61 @@ def bundle_dirs(record: state.Installed, paths: Paths) -> set[str]:
             if layer.media_type == mediatypes.BUNDLE_TAR_GZIP}
 
 
-def available_upgrade(record: state.Installed, paths: Paths) -> str | None:
-    """The version an upgrade would move to, from the cached index (no network)."""
+class Outlook(NamedTuple):
+    """What the cached index offers an installed package beyond its version."""
+
+    newer: str | None  # the newest version its selector allows, when newer: `upgrade` moves
+    newest: str | None  # the newest of all, when newer: shown even to an exact pin
+
+    @property
+    def held(self) -> bool:
+        """A newer version exists that the install's selector keeps it from."""
+        return self.newest is not None and self.newest != self.newer
+
+
+def outlook(record: state.Installed, paths: Paths) -> Outlook:
+    """Newer versions for `record`, from the cached index (no network)."""
     if record.source in ("registry", "file"):
-        return None
+        return Outlook(None, None)
     from ecli.packages.index_client import IndexClient
 
     try:
         _, document = IndexClient(paths, offline=True).find(record.name)
-        chosen, _ = choose_version(document, _upgrade_selector(record))
     except EcliError:  # listing must work when an index is missing or stale
+        return Outlook(None, None)
+    newer = _newer(document, record, record.requested)
+    return Outlook(newer, _newer(document, record, None) if record.requested else newer)
+
+
+def refresh_installed(client: IndexClient, source: Source, paths: Paths) -> list[str]:
+    """Fetch again the package documents of what is installed from `source`, whose
+    catalog just changed, so `list --outdated` sees new versions with no network; the
+    problems, one line each (the update itself stands)."""
+    problems = []
+    for record in state.read(paths).values():
+        if record.source == source.name:
+            try:
+                client.package(source, record.name)
+            except EcliError as exc:
+                problems.append(f"{source.name}: {record.name}: {exc.message}")
+    return problems
+
+
+def _newer(document: model.PackageDocument, record: state.Installed,
+           selector: str | None) -> str | None:
+    """The version `selector` chooses in `document`, when it is newer than `record`'s."""
+    from ecli import semver
+
+    try:
+        chosen, _ = choose_version(document, selector)
+    except EcliError:
         return None
     if chosen.version == record.version or chosen.digest == record.digest:
         return None
-    from ecli import semver
-
     new, old = semver.parse_version(chosen.version), semver.parse_version(record.version)
     if new and old and new <= old:
         return None
     return chosen.version
-
-
-def _upgrade_selector(record: state.Installed) -> str | None:
-    """An exact pin stays; a range keeps its range; nothing means newest."""
-    return record.requested
 
 
 def upgrade(names: list[str], paths: Paths, progress: Progress | None = None
@@ -160,11 +197,13 @@ def upgrade(names: list[str], paths: Paths, progress: Progress | None = None
             continue
         from ecli.packages.locate import locate_in_index
 
-        located = locate_in_index(name, _upgrade_selector(record), paths, progress)
+        located = locate_in_index(name, record.requested, paths, progress)
         warnings += located.warnings
         if located.digest == record.digest:
-            changes.append(Change(name, record.version, record.version, record.digest,
-                                  "up to date"))
+            held = outlook(record, paths).newest if record.requested else None
+            note = (f"stays at {record.version}, as installed ({name}@{record.requested}); "
+                    f"{held} exists: ecli install {name}@{held}") if held else "up to date"
+            changes.append(Change(name, record.version, record.version, record.digest, note))
             continue
         if located.kind == "bundle":
             from ecli.packages import bundles

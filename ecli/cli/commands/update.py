@@ -19,6 +19,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.progress import warn
     from ecli.errors import EcliError
     from ecli.packages.index_client import IndexClient
+    from ecli.packages.install import refresh_installed
 
     client = IndexClient(ctx.paths)
     results, failed = [], []
@@ -32,6 +33,9 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         if result.offline_error:
             warn(f"{source.name}: {result.offline_error}; using the cached index from "
                  f"{_age(result.cache_age_seconds or 0)} ago")
+        elif result.changed:
+            for problem in refresh_installed(client, source, ctx.paths):
+                warn(problem)
         results.append(result)
     result = Result(data=[{"source": r.source.name, "changed": r.changed,
                            "packages": r.packages, "offline": r.offline_error is not None}

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.progress import status, warn
+    from ecli.packages import state
     from ecli.packages.index_client import IndexClient
     from ecli.packages.install import upgrade
 
@@ -42,4 +43,9 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
                            "note": c.note} for c in changes], quiet=[], warnings=warnings)
     for c in changes:
         result.line(f"{c.name}: {c.note}" if c.note else f"{c.name}: {c.old} -> {c.new}")
+    if changes and all(c.old == c.new for c in changes):
+        sources = sorted({r.source for r in state.read(ctx.paths).values()
+                          if r.name in {c.name for c in changes}})
+        result.line(f"checked {len(changes)} installed package(s) against "
+                    f"{', '.join(sources)}: nothing to upgrade")
     return result
