@@ -148,6 +148,18 @@ def test_upgrades_are_seen_right_after_update(env, hub, tmp_path):
                 "ecli install pinned@0.2.0") in moved
 
 
+def test_a_package_is_installed_under_its_index_name(env, hub, tmp_path):
+    """An entry may name an artifact built under another name: the index's name counts."""
+    folder = write_catalog(tmp_path / "api" / "v1", [index_document(
+        "greeter", f"{hub['registry'].host}/pm/hello", [("0.1.0", hub["digests"]["0.1.0"],
+                                                          None)])])
+    ok("sources", "add", "other", str(folder), env=env)
+    ok("install", "greeter", env=env)
+    assert installed(env)["greeter"]["version"] == "0.1.0"
+    assert "hello" not in installed(env)
+    ok("uninstall", "greeter", env=env)
+
+
 def test_yanked_versions_are_never_chosen_unless_named(env, hub):
     ok("install", "hello@<1", env=env)  # 0.3.0 is yanked: 0.2.0
     assert installed(env)["hello"]["version"] == "0.2.0"

@@ -94,7 +94,9 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
     ref = references.parse(f"{chosen.repository}@{chosen.digest}")
     located = _from_store(ref, paths, name, progress, pull)
     verdict = _verified(source, document, chosen, ref, paths)
-    return _with(located, source=source.name, requirements=dict(chosen.requirements),
+    # The index's name and version, not the artifact's: they are what the user asked for.
+    return _with(located, name=document.name, source=source.name,
+                 requirements=dict(chosen.requirements),
                  warnings=tuple(client.warnings + warnings + verdict.warnings),
                  version=chosen.version, signer=verdict.signer)
 
