@@ -127,7 +127,7 @@ index-build:
 
 serve: site
 	if [ -f $(RUN)/site.pid ] && kill -0 $$(cat $(RUN)/site.pid) 2>/dev/null; then kill $$(cat $(RUN)/site.pid); fi
-	setsid $(BIN)/python -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory $(SITE) \
+	setsid $(BIN)/python -m generator serve --port $(SITE_PORT) --dir $(SITE) \
 		>$(RUN)/site.log 2>&1 &
 	echo $$! > $(RUN)/site.pid
 	for i in $$(seq 50); do curl -fsS http://127.0.0.1:$(SITE_PORT)/ >/dev/null 2>&1 && break; sleep 0.1; done

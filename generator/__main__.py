@@ -75,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--author", required=True, help="GitHub login of the pull request's author")
     pr.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
 
+    serving = sub.add_parser("serve", help="serve a built site on 127.0.0.1 as GitHub Pages "
+                             "does (missing pages get the site's 404.html)")
+    serving.add_argument("--dir", type=Path, default=Path("site"), help="the built site")
+    serving.add_argument("--port", type=int, default=8000)
+    serving.add_argument("--prefix", default="/", help="the path the site is served under")
+
     kind = sub.add_parser("scope", help="is a pull request an index change or a code change? "
                           "refuse one that is both, or that edits the lock")
     common(kind)
@@ -96,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok: {checked_pr.changed} changed, {checked_pr.added} new, "
                   f"{checked_pr.removed} removed package(s); {args.author} may make "
                   "these changes")
+            return 0
+        if args.command == "serve":
+            from generator.serve import server
+
+            with server(args.dir, args.port, prefix=args.prefix) as httpd:
+                print(f"serving {args.dir} on http://127.0.0.1:{httpd.server_address[1]}"
+                      f"{args.prefix}", flush=True)
+                httpd.serve_forever()
             return 0
         if args.command == "scope":
             found = commands.check_scope(args.index, args.base, args.head)

@@ -3,54 +3,31 @@
 A static host answers every missing path with the site's 404.html, whatever the
 depth of the path: /nope, /packages/nope/deeper/. Its links must therefore be
 root-absolute, from the path of the site's URL (`--site-url`). The site is
-built for https://owner.github.io/hub/ and served under /hub/ by a small server
-that answers unknown paths with 404.html and status 404, like Pages does.
+built for https://owner.github.io/hub/ and served under /hub/ by generator/serve.py,
+which answers unknown paths with 404.html and status 404, like Pages does (and
+is what `make serve` runs).
 """
 
 from __future__ import annotations
 
-import functools
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from test_site_browser import DIGEST, REF, browser, build  # noqa: F401  (a fixture)
 
-from generator import lock
+from generator import lock, serve
 from generator.__main__ import main
 
 from index_fixtures import opensnoop_only_index, serving
 
 PREFIX = "/hub/"
 pytestmark = pytest.mark.browser
-
-
-class _Pages(SimpleHTTPRequestHandler):
-    """Serves the site under PREFIX; anything missing gets 404.html with status 404."""
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def translate_path(self, path: str) -> str:
-        bare = path.split("?", 1)[0].split("#", 1)[0]
-        if not bare.startswith(PREFIX):
-            return str(Path(self.directory) / "no such file")
-        return super().translate_path("/" + bare[len(PREFIX):])
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        target = Path(self.translate_path(self.path))
-        if target.is_dir() and self.path.split("?", 1)[0].endswith("/"):
-            target = target / "index.html"
-        if not target.is_file():
-            body = (Path(self.directory) / "404.html").read_bytes()
-            self.send_response(404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return None
-        return super().send_head()
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +41,7 @@ def site_lock(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pages_url(tmp_path_factory: pytest.TempPathFactory, site_lock: Path) -> Iterator[str]:
     out = build(opensnoop_only_index(), tmp_path_factory.mktemp("pages") / "site",
                 "--lock", str(site_lock), "--site-url", "https://owner.github.io/hub/")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Pages, directory=str(out)))
-    with serving(server) as url:
+    with serving(serve.server(out, 0, prefix=PREFIX)) as url:
         yield url + PREFIX
 
 
@@ -117,3 +93,29 @@ def test_package_pages_name_themselves_as_canonical(pages_url: str):
         html = reply.read().decode()
     assert ('<link rel="canonical" href="https://owner.github.io/hub/packages/opensnoop/">'
             in html)
+
+
+def test_the_demo_server_answers_a_missing_page_with_the_sites_404(tmp_path: Path,
+                                                                    site_lock: Path):
+    """`make serve` runs `python -m generator serve`: not Python's own bare 404 page."""
+    out = build(opensnoop_only_index(), tmp_path / "site", "--lock", str(site_lock))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "generator", "serve", "--dir", str(out),
+                                "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(f"serving {out} on http://127.0.0.1:{port}/")
+        base = f"http://127.0.0.1:{port}/"
+        with urllib.request.urlopen(base, timeout=10) as home:
+            assert b"eBPF Hub" in home.read()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(base + "packages/nope/", timeout=10)
+        assert missing.value.code == 404
+        body = missing.value.read()
+        assert body == (out / "404.html").read_bytes()
+        assert b"Page not found" in body
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
