@@ -56,6 +56,7 @@ def home(index: Index, documents: Documents, popularity: dict[str, int]) -> str:
         "this hub is their index.</p>\n",
         "</div>\n",
         search_form("search/"),
+        _categories(documents),
     ]
     if featured:
         parts += ['<h2 id="featured">Featured</h2>\n', render.cards(featured, "")]
@@ -65,6 +66,20 @@ def home(index: Index, documents: Documents, popularity: dict[str, int]) -> str:
     parts.append(f'<p><a href="packages/">Browse all {len(entries)} packages</a> · '
                  '<a href="feed.xml">Atom feed of new versions</a></p>\n')
     return "\n".join(parts)
+
+
+def _categories(documents: Documents) -> str:
+    """Browse by category: each with its package count, linking to the filtered search."""
+    counts = {category: 0 for category in search.CATEGORIES}
+    for entry in documents.catalog.packages:
+        for category in set(entry.categories) & counts.keys():
+            counts[category] += 1
+    items = "".join(f'<li><a href="search/?category={c}">{c}<span class="hub-count">{n}</span>'
+                    "</a></li>" for c, n in counts.items() if n)
+    if not items:
+        return ""
+    return (f'<h2 id="categories">Browse by category</h2>\n'
+            f'<ul class="hub-categories">{items}</ul>\n')
 
 
 def search_page() -> str:

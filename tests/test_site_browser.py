@@ -15,12 +15,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from generator import lock
+from generator import lock, serve
 
 from index_fixtures import opensnoop_only_index
 
@@ -39,14 +38,9 @@ SYNTHETIC = 600
 pytestmark = pytest.mark.browser
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @functools.cache
 def _serve(folder: str) -> str:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=folder))
+    server = serve.server(Path(folder), 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/"
 
@@ -316,6 +310,56 @@ def test_copy_buttons_put_the_command_on_the_clipboard(site_url: str, browser):
     buttons.first.click()
     assert page.evaluate("navigator.clipboard.readText()") == "sudo ecli run opensnoop"
     context.close()
+
+
+def test_every_page_but_home_and_search_has_a_search_box_in_its_header(site_url: str, page):
+    page.goto(site_url + "packages/opensnoop/")
+    box = page.locator(".md-header__inner #hub-header-search input.hub-search-input")
+    box.press_sequentially("open", delay=20)
+    result = page.locator("#hub-header-search ol.hub-results a.hub-result", has_text="opensnoop")
+    result.wait_for(timeout=5_000)
+    box.press("Enter")
+    page.wait_for_url(site_url + "search/?q=open")
+    assert page.locator("#hub-header-search").count() == 0  # the page's own box is enough
+    page.goto(site_url)
+    assert page.locator("#hub-header-search").count() == 0
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_long_pull_command_wraps_clear_of_its_copy_button(site_url: str, browser,
+                                                              width: int):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(site_url + "packages/opensnoop/")
+    pull = page.locator("pre.hub-command", has_text="ecli pull")
+    code = pull.locator("code")
+    assert DIGEST in code.inner_text().replace("\n", "")
+    fits = code.evaluate("c => c.scrollWidth <= c.clientWidth")
+    assert fits, "the command runs under the copy button"
+    text = code.evaluate("""c => { const r = document.createRange(); r.selectNodeContents(c);
+        return r.getBoundingClientRect().right; }""")
+    button = pull.locator("button").bounding_box()
+    assert button is not None and text <= button["x"] + 1
+    context.close()
+
+
+def test_home_page_browses_by_category_with_counts(big_site, page):
+    url, out = big_site
+    counts: dict[str, int] = {}
+    for entry in _catalog(out):
+        for category in entry["categories"]:
+            counts[category] = counts.get(category, 0) + 1
+    page.goto(url)
+    links = page.locator("ul.hub-categories a")
+    shown = dict(page.evaluate("""() => [...document.querySelectorAll('ul.hub-categories a')]
+        .map(a => [a.firstChild.textContent, +a.querySelector('.hub-count').textContent])"""))
+    assert shown == {c: n for c, n in counts.items() if n}
+    assert page.evaluate("getComputedStyle(document.querySelector('ul.hub-categories'))"
+                         ".display") == "flex"
+    first = next(iter(shown))
+    links.first.click()
+    page.wait_for_url(f"{url}search/?category={first}")
+    page.locator("ol.hub-results a.hub-result").first.wait_for(timeout=5_000)
 
 
 def test_404_page_offers_search(site_url: str, page):

@@ -448,7 +448,16 @@
     });
   };
 
+  // The header's search box is rendered just after the header; it belongs in the bar,
+  // before the palette switch.
+  function placeHeaderSearch() {
+    var box = document.getElementById("hub-header-search");
+    var bar = document.querySelector(".md-header__inner");
+    if (box && bar) { bar.insertBefore(box, bar.querySelector(".md-header__option")); }
+  }
+
   function start() {
+    placeHeaderSearch();
     searchPage = document.getElementById("hub-search-status") !== null;
     PAGE = searchPage ? 20 : 8;
     Array.prototype.forEach.call(document.querySelectorAll("form.hub-search"), attach);
