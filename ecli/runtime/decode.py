@@ -1,8 +1,10 @@
 """Turn raw bytes into values by their BTF type: events, map keys and values.
 
 A struct compiles once into a flat list of leaf fields (nested structs give
-dotted names) and, where the leaves do not overlap, one `struct.Struct` that
-unpacks them all in a single call: decoding is the hot path of `ecli run`.
+dotted names, a union every member, as bpftool shows it) and, where the leaves
+do not overlap, one `struct.Struct` that unpacks them all in a single call:
+decoding is the hot path of `ecli run`. Arrays of structs, unions or arrays
+decode to one list-valued column (a struct element as a dict of its fields).
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ class StructDecoder:
             return values
         return [_decode_leaf(leaf, data) for leaf in self.leaves]
 
+    def decode_column(self, index: int, data: bytes | memoryview) -> Any:
+        """One column alone: what a map's largest entries are chosen by."""
+        return _decode_leaf(self.leaves[index], data)
+
 
 def _display_width(leaf: Leaf) -> int:
     """A column width that fits typical values, so tables line up from the first row."""
@@ -106,9 +112,8 @@ def _leaves(spec: b.Btf, type_id: int, name: str, offset: int, depth: int) -> li
         raise ArtifactError(f"type nesting deeper than {MAX_DEPTH} at {name!r}")
     t = spec.strip(type_id)
     if t.kind in (b.KIND_STRUCT, b.KIND_UNION):
-        members = t.members[:1] if t.kind == b.KIND_UNION else t.members
         leaves: list[Leaf] = []
-        for member in members:
+        for member in t.members:
             child = f"{name}.{member.name}" if name and member.name else (member.name or name)
             if member.bitfield_size:
                 byte = member.bit_offset // 8
@@ -119,7 +124,7 @@ def _leaves(spec: b.Btf, type_id: int, name: str, offset: int, depth: int) -> li
                               depth + 1)
         return leaves
     if t.kind == b.KIND_ARRAY:
-        return [_array_leaf(spec, t, name, offset)]
+        return [_array_leaf(spec, t, name, offset, depth)]
     return [_scalar_leaf(spec, t, name, offset)]
 
 
@@ -144,7 +149,7 @@ def _scalar_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
     raise ArtifactError(f"field {name!r}: cannot decode {spec.type_name(t.id)}")
 
 
-def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
+def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int, depth: int) -> Leaf:
     element = spec.strip(t.array_type)
     size = spec.size_of(t.id)
     if element.kind == b.KIND_INT and element.size == 1 and (
@@ -158,7 +163,24 @@ def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
         convert = scalar.convert
         return Leaf(name, offset, size, f"{t.array_len}{scalar.fmt}",
                     (lambda raw: [convert(v) for v in raw]) if convert else list, t.array_len)
+    if element.kind in (b.KIND_STRUCT, b.KIND_UNION, b.KIND_ARRAY) and t.array_len:
+        return Leaf(name, offset, size, f"{size}s",
+                    _element_list(_leaves(spec, element.id, "", 0, depth + 1),
+                                  spec.size_of(element.id), t.array_len,
+                                  element.kind == b.KIND_ARRAY))
     return Leaf(name, offset, size, f"{size}s", bytes.hex)
+
+
+def _element_list(leaves: list[Leaf], step: int, count: int,
+                  bare: bool) -> Callable[[bytes], list[Any]]:
+    """Decodes an array of structs (each a dict of its fields) or of arrays (each a value)."""
+    def convert(raw: bytes) -> list[Any]:
+        chunks = [raw[i * step : (i + 1) * step] for i in range(count)]
+        if bare:
+            return [_decode_leaf(leaves[0], chunk) for chunk in chunks]
+        return [{leaf.name or "value": _decode_leaf(leaf, chunk) for leaf in leaves}
+                for chunk in chunks]
+    return convert
 
 
 def _c_string(raw: bytes) -> str:
@@ -182,3 +204,15 @@ class RawDecoder:
 
 RAW_HEX_BYTES = 64
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e]{4,}")
+
+
+class BytesDecoder:
+    """For map keys and values without a BTF type: their bytes in hex, as one column."""
+
+    def __init__(self, size: int, column: str) -> None:
+        self.size = size
+        self.columns = [column]
+        self.widths = [min(2 * size, 32)]
+
+    def decode(self, data: bytes | memoryview) -> list[Any]:
+        return [bytes(data[: self.size]).hex()]
