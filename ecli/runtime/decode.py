@@ -69,9 +69,16 @@ class StructDecoder:
             return values
         return [_decode_leaf(leaf, data) for leaf in self.leaves]
 
-    def decode_column(self, index: int, data: bytes | memoryview) -> Any:
-        """One column alone: what a map's largest entries are chosen by."""
-        return _decode_leaf(self.leaves[index], data)
+    def column_reader(self, index: int) -> Callable[[bytes, int], Any]:
+        """Reads one column alone of a value that starts at a given offset of the data:
+        what a map's largest entries are chosen by, without decoding the rest."""
+        leaf = self.leaves[index]
+        if leaf.bit_size or leaf.items != 1:
+            return lambda data, base: _decode_leaf(leaf, data[base : base + self.size])
+        unpack, at, convert = struct.Struct("<" + leaf.fmt).unpack_from, leaf.offset, leaf.convert
+        if convert is None:
+            return lambda data, base: unpack(data, base + at)[0]
+        return lambda data, base: convert(unpack(data, base + at)[0])
 
 
 def _display_width(leaf: Leaf) -> int:
@@ -158,16 +165,18 @@ def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int, depth: int) -
         return Leaf(name, offset, size, f"{size}s", _c_string)
     if element.kind == b.KIND_INT and element.size == 1:
         return Leaf(name, offset, size, f"{size}s", bytes.hex)
-    scalar = _scalar_leaf(spec, element, name, 0) if element.kind != b.KIND_ARRAY else None
-    if scalar is not None and len(scalar.fmt) == 1 and t.array_len:
-        convert = scalar.convert
-        return Leaf(name, offset, size, f"{t.array_len}{scalar.fmt}",
-                    (lambda raw: [convert(v) for v in raw]) if convert else list, t.array_len)
-    if element.kind in (b.KIND_STRUCT, b.KIND_UNION, b.KIND_ARRAY) and t.array_len:
+    if element.kind in (b.KIND_STRUCT, b.KIND_UNION, b.KIND_ARRAY):
+        if not t.array_len:
+            return Leaf(name, offset, 0, "0s", bytes.hex)
         return Leaf(name, offset, size, f"{size}s",
                     _element_list(_leaves(spec, element.id, "", 0, depth + 1),
                                   spec.size_of(element.id), t.array_len,
                                   element.kind == b.KIND_ARRAY))
+    scalar = _scalar_leaf(spec, element, name, 0)
+    if len(scalar.fmt) == 1 and t.array_len:
+        convert = scalar.convert
+        return Leaf(name, offset, size, f"{t.array_len}{scalar.fmt}",
+                    (lambda raw: [convert(v) for v in raw]) if convert else list, t.array_len)
     return Leaf(name, offset, size, f"{size}s", bytes.hex)
 
 

@@ -220,9 +220,7 @@ def _table(view: MapView, reader: EntryReader, top: int) -> CounterTable:
             yield entry
 
     if view.keep is None:
-        def weight(entry: tuple[bytes, bytes]) -> int | float:
-            return _raw_weight(view, reader, at, entry[1])
-
+        weight = _raw_weight(view, reader, at)
         best = heapq.nlargest(top, counted(iter(reader)), key=weight)
         rows = [_decoded(view, reader, k, v) for k, v in best]
     else:
@@ -247,14 +245,17 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _raw_weight(view: MapView, reader: EntryReader, at: int | None, raw: bytes) -> int | float:
+def _raw_weight(view: MapView, reader: EntryReader,
+                at: int | None) -> Callable[[tuple[bytes, bytes]], int | float]:
+    """An entry's weight from its raw value (summed over the CPUs): its first number."""
     if at is None:
-        return 0
-    size, stride = view.spec.value_size, reader.stride
-    decoder = view.value
-    assert isinstance(decoder, StructDecoder)  # a number column means a BTF type
-    return sum(decoder.decode_column(at, raw[i * stride : i * stride + size])
-               for i in range(reader.cpus))
+        return lambda _entry: 0
+    assert isinstance(view.value, StructDecoder)  # a number column means a BTF type
+    read = view.value.column_reader(at)
+    if reader.cpus == 1:
+        return lambda entry: read(entry[1], 0)
+    bases = [i * reader.stride for i in range(reader.cpus)]
+    return lambda entry: sum(read(entry[1], base) for base in bases)
 
 
 def _sum(per_cpu: list[list[Any]]) -> list[Any]:
