@@ -91,12 +91,18 @@ def test_tables_print_struct_fields_as_columns_largest_first(objects, short_dir)
     assert lines[2].startswith("... and ") and lines[2].endswith(" more")
 
 
-def test_every_kind_of_type_in_a_map_decodes(objects):
-    run = RunningEcli([str(objects["maps_eunomia"]), "--json", "--duration", "3",
-                       "--maps", "procs", "--targ-pid", str(os.getpid())])
+def eunomia_getppid(objects, *args: str) -> tuple[str, RunningEcli]:
+    """Runs the eunomia-style object while this process calls getppid once."""
+    run = RunningEcli([str(objects["maps_eunomia"]), "--duration", "3",
+                       "--targ-pid", str(os.getpid()), *args])
     run.wait_attached()
     os.getppid()
     out, _err = finished(run)
+    return out, run
+
+
+def test_every_kind_of_type_in_a_map_decodes(objects):
+    out, run = eunomia_getppid(objects, "--json", "--maps", "procs")
     shown = run.json_maps(out)
     assert list(shown) == ["procs"]
     assert shown["procs"]["entries"] == [{
@@ -110,11 +116,7 @@ def test_every_kind_of_type_in_a_map_decodes(objects):
 
 
 def test_nested_values_print_as_compact_json_cells(objects):
-    run = RunningEcli([str(objects["maps_eunomia"]), "--duration", "3", "--maps", "procs",
-                       "--targ-pid", str(os.getpid())])
-    run.wait_attached()
-    os.getppid()
-    out, _err = finished(run)
+    out, _run = eunomia_getppid(objects, "--maps", "procs")
     header, row = out[out.index("\nprocs\n"):].splitlines()[2:4]
     assert header.split()[:4] == ["PID", "KIND", "CALLS", "TASK.TGID"]
     assert row.split()[:2] == [str(os.getpid()), "PK_SHELL"]
@@ -172,12 +174,10 @@ def test_per_cpu_text_has_a_row_per_cpu_and_their_sum(objects, unique_true):
 
 
 def test_no_maps_hides_them(objects):
-    run = RunningEcli([str(objects["maps_eunomia"]), "--json", "--duration", "2", "--no-maps",
-                       "--targ-pid", str(os.getpid())])
-    run.wait_attached()
-    os.getppid()
-    out, _err = finished(run)
+    out, run = eunomia_getppid(objects, "--json", "--no-maps")
     assert '"maps"' not in out
+    out, run = eunomia_getppid(objects, "--json")
+    assert set(run.json_maps(out)) == {"procs", "execs", "exec_total"}  # without: every one
 
 
 def test_a_million_entries_print_the_top_rows_in_bounded_memory(objects):
