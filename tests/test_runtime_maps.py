@@ -3,7 +3,8 @@
 The objects are ours, each in one ecosystem's style (tests/bpf/maps_*.bpf.c):
 libbpf-tools' biopattern table (a hash of u32 -> struct counter, an LRU hash),
 eunomia-bpf maps whose types are every kind BTF has, a per-CPU hash of execs,
-bumblebee's print_/counter_ maps, and an array of a million entries.
+bumblebee's print_/counter_ maps, an array of a million entries, and the map
+kinds that are read key by key, cannot be listed, or are never shown.
 """
 
 from __future__ import annotations
@@ -178,6 +179,26 @@ def test_no_maps_hides_them(objects):
     assert '"maps"' not in out
     out, run = eunomia_getppid(objects, "--json")
     assert set(run.json_maps(out)) == {"procs", "execs", "exec_total"}  # without: every one
+
+
+def test_other_map_kinds_are_read_key_by_key_or_noted(objects):
+    run = RunningEcli([str(objects["maps_kinds"]), "--json", "--duration", "3",
+                       "--targ-pid", str(os.getpid())])
+    run.wait_attached()
+    os.getppid()
+    out, _err = finished(run)
+    shown = run.json_maps(out)
+    # Never shown: the program array, the array of maps and the stack store.
+    assert set(shown) == {"inner", "routes", "sized", "pending", "seen"}
+    assert shown["routes"]["map_type"] == "lpm_trie"  # no batch lookups: key by key
+    assert shown["routes"]["entries"] == [
+        {"key": {"prefixlen": 24, "addr": 0x0002000A}, "value": {"value": 77}}]
+    assert shown["sized"]["entries"] == [  # no BTF types: the bytes, in hex
+        {"key": {"key": os.getpid().to_bytes(4, "little").hex()},
+         "value": {"value": (77).to_bytes(8, "little").hex()}}]
+    for name, kind in (("pending", "queue"), ("seen", "bloom_filter")):
+        assert shown[name] == {"map": name, "type": "table", "map_type": kind, "total": 0,
+                               "entries": [], "note": "the kernel cannot list this kind of map"}
 
 
 def test_a_million_entries_print_the_top_rows_in_bounded_memory(objects):
