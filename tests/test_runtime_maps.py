@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ecli_process import RunningEcli, programs_left, run_ecli
+from pm_fixtures import bundle_layout
 
 pytestmark = pytest.mark.root
 OWN_COMM = Path("/proc/self/comm").read_text().strip()
@@ -297,3 +298,16 @@ def test_a_filter_given_after_the_target_adds_to_those_before(objects, short_dir
     out, _err = finished(run)
     assert [e["fname"] for e in run.json_events(out)] == [paths[1]]
     assert '"maps"' not in out
+
+
+@pytest.mark.parametrize("option", [["--filter", "pid==1"], ["--maps", "x"], ["--no-maps"],
+                                    ["--per-cpu"]])
+def test_a_bundle_refuses_the_map_and_filter_options(env, tmp_path, option):
+    """A bundle prints its own output: ecli says so instead of ignoring the option."""
+    layout = bundle_layout(tmp_path / "mine", "mine", "1.0.0").root
+    ran = run_ecli("run", *option, str(layout), "x", env=env, stdin=subprocess.DEVNULL)
+    assert ran.returncode == 2
+    assert ran.stderr.splitlines()[-1] == (
+        f"ecli: error: mine: {option[0]} applies to eBPF objects ecli runs itself, not to a "
+        "package of kind 'bundle' (it prints its own output)")
+    assert ran.stdout == ""  # the bundle did not run

@@ -138,6 +138,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         from ecli import launch
         from ecli.packages.inspection import inspect_package
 
+        _refuse_map_options(args, package.name, package.kind)
         _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
         return Result(exit_code=launch.run(package, list(args.program_args), ctx.paths,
                                            args.pull))
@@ -199,6 +200,16 @@ class _StatusFile:
         if self.fd is not None:
             with open(self.fd, "wb", closefd=False) as out:  # the fd stays open: no file opened
                 out.write(record.to_json() + b"\n")
+
+
+def _refuse_map_options(args: argparse.Namespace, name: str, kind: str) -> None:
+    """A bundle or image prints its own output: ecli cannot filter it or read its maps."""
+    given = [flag for flag, value in (("--filter", args.filter), ("--maps", args.maps),
+                                      ("--no-maps", args.no_maps), ("--per-cpu", args.per_cpu))
+             if value]
+    if given:
+        raise UsageError(f"{name}: {given[0]} applies to eBPF objects ecli runs itself, "
+                         f"not to a package of kind {kind!r} (it prints its own output)")
 
 
 def _map_choice(args: argparse.Namespace) -> MapChoice:
