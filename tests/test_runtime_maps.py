@@ -113,6 +113,7 @@ def test_every_kind_of_type_in_a_map_decodes(objects):
             "calls": 1, "task.tgid": os.getpid(), "task.comm": OWN_COMM,
             "addr.v4": 0x0100007F, "addr.v6": "7f000001" + "00" * 12,  # a union: both
             "wide": (1 << 100) + 5, "level": 17, "flags": 5, "rest": 0xABCDEF,
+            "delta": -3, "pkind": "PK_DAEMON",  # signed and enum bitfields
             "pairs": [{"a": 1, "b": 2}, {"a": 3, "b": 4}], "names": ["hi", "x"],
         }}]
 

@@ -96,7 +96,8 @@ _INT_WIDTHS = {"B": 3, "b": 4, "H": 5, "h": 6, "I": 7, "i": 7, "Q": 10, "q": 10,
 def _decode_leaf(leaf: Leaf, data: bytes | memoryview) -> Any:
     if leaf.bit_size:
         word = int.from_bytes(data[leaf.offset : leaf.offset + leaf.size], "little")
-        return (word >> leaf.bit_offset) & ((1 << leaf.bit_size) - 1)
+        bits = (word >> leaf.bit_offset) & ((1 << leaf.bit_size) - 1)
+        return leaf.convert(bits) if leaf.convert else bits
     raw = struct.unpack_from("<" + leaf.fmt, data, leaf.offset)
     item = raw[0] if leaf.items == 1 else raw
     return leaf.convert(item) if leaf.convert else item
@@ -125,7 +126,8 @@ def _leaves(spec: b.Btf, type_id: int, name: str, offset: int, depth: int) -> li
             if member.bitfield_size:
                 byte = member.bit_offset // 8
                 leaves.append(Leaf(child, offset + byte, 8 if byte + 8 <= t.size else t.size - byte,
-                                   "", None, 1, member.bit_offset % 8, member.bitfield_size))
+                                   "", _bitfield_convert(spec, member), 1, member.bit_offset % 8,
+                                   member.bitfield_size))
                 continue
             leaves += _leaves(spec, member.type_id, child, offset + member.bit_offset // 8,
                               depth + 1)
@@ -133,6 +135,17 @@ def _leaves(spec: b.Btf, type_id: int, name: str, offset: int, depth: int) -> li
     if t.kind == b.KIND_ARRAY:
         return [_array_leaf(spec, t, name, offset, depth)]
     return [_scalar_leaf(spec, t, name, offset)]
+
+
+def _bitfield_convert(spec: b.Btf, member: b.Member) -> Callable[[int], Any] | None:
+    """A signed bitfield's sign, an enum bitfield's names."""
+    t = spec.strip(member.type_id)
+    if t.kind in (b.KIND_ENUM, b.KIND_ENUM64):
+        return lambda v, names=t.enum_values: names.get(v, v)
+    if t.kind == b.KIND_INT and t.int_encoding & b.INT_SIGNED:
+        sign = 1 << (member.bitfield_size - 1)
+        return lambda v: v - (sign << 1) if v & sign else v
+    return None
 
 
 def _scalar_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:

@@ -30,6 +30,8 @@ struct proc_info {
 	__u32 level : 5;
 	__u32 flags : 3;
 	__u32 rest : 24;
+	__s32 delta : 6;
+	enum proc_kind pkind : 3;
 	struct pair pairs[2];
 	char names[2][8];
 };
@@ -86,6 +88,8 @@ int on_getppid(void *ctx)
 	info->level = 17;
 	info->flags = 5;
 	info->rest = 0xabcdef;
+	info->delta = -3;
+	info->pkind = PK_DAEMON;
 	info->pairs[0].a = 1;
 	info->pairs[0].b = 2;
 	info->pairs[1].a = 3;
