@@ -217,6 +217,9 @@ def test_a_million_entries_print_the_top_rows_in_bounded_memory(objects):
     assert big["total"] == 1_000_000
     assert [e["key"]["key"] for e in big["entries"]] == [999_999, 999_998, 999_997]
     assert [e["value"]["value"] for e in big["entries"]] == [999_999, 999_998, 999_997]
+    huge = run.json_maps(out)["huge"]
+    assert (huge["total"], len(huge["entries"])) == (1 << 20, 3)
+    assert huge["note"] == f"read the first {1 << 20} entries only: the map holds more"
     # Decoding the million entries into Python lists alone would take over 150 MB.
     assert usage.ru_maxrss < 100 * 1024, f"peak RSS {usage.ru_maxrss} KiB"
     assert programs_left(run.program_ids) == set()

@@ -1,5 +1,6 @@
 // A map of a million entries: ecli must print its top rows and how many there
-// were without holding them all. One getppid() of `targ_pid` fills it.
+// were without holding them all. One getppid() of `targ_pid` fills it. And a
+// map past ecli's cap on entries read (2^20): a note must say it was cut.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -13,6 +14,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } big SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (1 << 20) + 16);
+	__type(key, __u32);
+	__type(value, __u32);
+} huge SEC(".maps");
 
 static long fill(__u32 i, void *ctx)
 {
