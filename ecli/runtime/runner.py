@@ -129,7 +129,7 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                 streams.add(event_map, loaded.map_fd(map_name), handle)
             output.attached(attached.programs)
             deadline = started + duration if duration is not None else None
-            next_report = time.monotonic() + interval if interval else None
+            next_report = time.monotonic() + interval if interval and run.views else None
             while not stop.requested:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:

@@ -62,7 +62,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timestamp", "-T", action="store_true",
                         help="add the time to each event")
     parser.add_argument("--interval", "-i", type=float, metavar="SECONDS",
-                        help="also print the result maps every SECONDS (they print at exit)")
+                        help="also print the maps every SECONDS (they print at exit)")
     parser.add_argument("--top", type=int, default=20, metavar="N",
                         help="rows of each map table to print, largest first (default: 20)")
     parser.add_argument("--maps", metavar="NAME,...",
