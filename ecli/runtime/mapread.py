@@ -29,8 +29,9 @@ _NO_BATCH = (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP, errno.ENOSYS)
 
 class EntryReader:
     """Iterates (key bytes, value bytes) of one map; per-CPU values hold every CPU's copy,
-    each `stride` bytes apart. After iterating, `truncated` says whether entries were
-    left unread (more than `limit`) and `error` why the map could not be read, if so."""
+    each `stride` bytes apart. After iterating, `read` says how many entries were read,
+    `truncated` whether some were left unread (more than `limit`), and `error` why the
+    map could not be read, if so."""
 
     def __init__(self, fd: int, map_type: int, key_size: int, value_size: int,
                  limit: int = MAX_ENTRIES_READ) -> None:
@@ -41,6 +42,7 @@ class EntryReader:
         self.limit = limit
         self.cpus = libbpf.get().libbpf_num_possible_cpus() if map_type in PERCPU_TYPES else 1
         self.stride = (value_size + 7) & ~7 if map_type in PERCPU_TYPES else value_size
+        self.read = 0
         self.truncated = False
         self.error = ""
 
@@ -56,7 +58,7 @@ class EntryReader:
         keys = ctypes.create_string_buffer(key_size * BATCH)
         values = ctypes.create_string_buffer(value_bytes * BATCH)
         token = [ctypes.create_string_buffer(max(key_size, 8)) for _ in range(2)]
-        read, first = 0, True
+        first = True
         while True:
             count = ctypes.c_uint32(BATCH)
             rc = lib.bpf_map_lookup_batch(self.fd, None if first else token[0], token[1],
@@ -71,10 +73,10 @@ class EntryReader:
             first = False
             key_data, value_data = keys.raw, values.raw
             for i in range(count.value):
-                if read == self.limit:
+                if self.read == self.limit:
                     self.truncated = True
                     return
-                read += 1
+                self.read += 1
                 yield (key_data[i * key_size : (i + 1) * key_size],
                        value_data[i * value_bytes : (i + 1) * value_bytes])
             if failure == errno.ENOENT:  # that was the last batch
@@ -87,14 +89,13 @@ class EntryReader:
         next_key = ctypes.create_string_buffer(max(self.key_size, 1))
         value = ctypes.create_string_buffer(max(self.stride * self.cpus, 1))
         previous = None
-        read = 0
         while True:
             if lib.bpf_map_get_next_key(self.fd, previous, next_key) != 0:
                 failure = libbpf.last_errno()
                 if failure != errno.ENOENT:
                     self.error = _reason(failure)
                 return
-            if read == self.limit:
+            if self.read == self.limit:
                 self.truncated = True
                 return
             ctypes.memmove(key, next_key, self.key_size)
@@ -105,7 +106,7 @@ class EntryReader:
                     continue  # deleted between the two calls
                 self.error = _reason(failure)
                 return
-            read += 1
+            self.read += 1
             yield key.raw[: self.key_size], value.raw
 
 

@@ -228,7 +228,7 @@ def _table(view: MapView, reader: EntryReader, top: int) -> CounterTable:
         decoded = (_decoded(view, reader, k, v) for k, v in reader)
         rows = heapq.nlargest(top, counted(r for r in decoded if keep([*r.key, *r.value])),
                               key=lambda r: (_number(r.value[at]) or 0) if at is not None else 0)
-    note = reader.error or (f"read the first {total} entries only: the map holds more"
+    note = reader.error or (f"read the first {reader.read} entries only: the map holds more"
                             if reader.truncated else "")
     return CounterTable(view.spec.name, view.key.columns, view.value.columns, rows, total,
                         "counters" if view.kind in ("counters", "stacks") else "table",
