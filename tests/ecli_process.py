@@ -80,7 +80,16 @@ class RunningEcli:
         return out, "".join(self.stderr_lines) + err, self.process.returncode
 
     def json_events(self, out: str) -> list[dict]:
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        """The events: every JSON line but the maps reports (`{"time", "final", "maps"}`)."""
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return [e for e in lines if set(e) != {"time", "final", "maps"}]
+
+    def json_maps(self, out: str) -> dict[str, dict]:
+        """The maps of the last report (the one at exit), by name."""
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        reports = [e for e in lines if set(e) == {"time", "final", "maps"}]
+        assert reports and reports[-1]["final"], f"no maps report at exit in {out[-500:]!r}"
+        return {m["map"]: m for m in reports[-1]["maps"]}
 
 
 def on_terminal(argv: list[str], answer: bytes, env: dict[str, str],

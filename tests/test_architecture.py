@@ -58,7 +58,7 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
       for name in ("elf", "btf", "insns", "spec", "decode", "loader", "libbpf")),
     *((f"ecli.runtime.{name}", ("ecli.runtime.loader", "ecli.runtime.libbpf", "ctypes"),
        "parsing and analysing need no C library")
-      for name in ("elf", "btf", "insns", "spec", "analysis", "options")),
+      for name in ("elf", "btf", "insns", "spec", "analysis", "options", "filters")),
 )
 # Only ecli.net speaks HTTP.
 HTTP_CLIENTS = ("urllib.request", "http.client")

@@ -308,13 +308,28 @@ class RunPrinter:
                 self.stream.write("\n".join(log2_histogram_lines(result.unit, result.counts)))
                 self.stream.write("\n")
             else:
-                self.stream.write(f"\n{inert(result.map_name)}\n")
-                print_table([inert(c.upper()) for c in
-                             [*result.key_columns, *result.value_columns]],
-                            [[*key, *value] for key, value in result.rows], self.stream)
-                if result.total > len(result.rows):
-                    self.stream.write(f"... and {result.total - len(result.rows)} more\n")
+                self._table(result)
         self.stream.flush()
+
+    def _table(self, result: Any) -> None:
+        """A map's entries, largest first; with --per-cpu a row per CPU, then their sum."""
+        self.stream.write(f"\n{inert(result.map_name)}\n")
+        if result.note:
+            self.stream.write(f"({inert(result.note)})\n")
+        per_cpu = any(row.per_cpu for row in result.rows)
+        headers = [*result.key_columns, *(["cpu"] if per_cpu else []), *result.value_columns]
+        rows: list[list[Any]] = []
+        for row in result.rows:
+            for cpu, value in enumerate(row.per_cpu or ()):
+                rows.append([*row.key, cpu, *value])
+            rows.append([*row.key, *(["all"] if per_cpu else []), *row.value])
+        if rows or not result.note:
+            print_table([inert(c.upper()) for c in headers],
+                        [[_cell(v) for v in row] for row in rows], self.stream)
+        if not result.total and not result.note:
+            self.stream.write("(no entries)\n")
+        if result.total > len(result.rows):
+            self.stream.write(f"... and {result.total - len(result.rows)} more\n")
 
     def _stacks(self, result: Any) -> None:
         """bcc's profile look: frames innermost first, a '--' between kernel and user."""
@@ -350,10 +365,27 @@ def _map_json(result: Any) -> dict[str, Any]:
         return {"map": result.map_name, "type": "log2_histogram", "label": result.label,
                 "unit": result.unit,
                 "buckets": [{"slot": i, "count": c} for i, c in enumerate(result.counts)]}
-    return {"map": result.map_name, "type": "counters", "total": result.total,
-            "entries": [{"key": dict(zip(result.key_columns, key, strict=True)),
-                         "value": dict(zip(result.value_columns, value, strict=True))}
-                        for key, value in result.rows]}
+    document = {"map": result.map_name, "type": result.kind, "map_type": result.map_type,
+                "total": result.total, "entries": [_row_json(result, row) for row in result.rows]}
+    if result.note:
+        document["note"] = result.note
+    return document
+
+
+def _row_json(result: Any, row: Any) -> dict[str, Any]:
+    entry = {"key": dict(zip(result.key_columns, row.key, strict=True)),
+             "value": dict(zip(result.value_columns, row.value, strict=True))}
+    if row.per_cpu:
+        entry["per_cpu"] = [dict(zip(result.value_columns, value, strict=True))
+                            for value in row.per_cpu]
+    return entry
+
+
+def _cell(value: Any) -> Any:
+    """Arrays and arrays of structs in a table cell: compact JSON, not Python's repr."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return value
 
 
 # -- permissions and inspections ----------------------------------------------------

@@ -15,12 +15,14 @@
  * Options: every `const volatile` global becomes a command-line option typed by
  * its BTF; `ecli.toml` can give it a shorter flag and a description.
  *
- * Results in maps, printed at exit and every --interval:
+ * Maps, printed at exit and every --interval: every map but event channels,
+ * stack stores, program arrays and maps of maps, as a table decoded by its BTF
+ * key and value types, sorted by the first numeric value field. Shown richer:
  *   - a log2 histogram: a map whose value struct has a `slots` array (one
  *     histogram per key), or a map named hist_* or *_hist whose key is the slot
  *     (use ecli_log2 to compute it);
- *   - counters: a map named counter_*, gauge_*, *_count or *_counts.
- * Other maps are the program's own state and are not shown.
+ *   - counters: a map named counter_*, gauge_*, *_count or *_counts (a table,
+ *     its stacks symbolised when its key has *stack_id fields).
  */
 #ifndef __ECLI_H
 #define __ECLI_H

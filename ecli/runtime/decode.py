@@ -1,8 +1,10 @@
 """Turn raw bytes into values by their BTF type: events, map keys and values.
 
 A struct compiles once into a flat list of leaf fields (nested structs give
-dotted names) and, where the leaves do not overlap, one `struct.Struct` that
-unpacks them all in a single call: decoding is the hot path of `ecli run`.
+dotted names, a union every member, as bpftool shows it) and, where the leaves
+do not overlap, one `struct.Struct` that unpacks them all in a single call:
+decoding is the hot path of `ecli run`. Arrays of structs, unions or arrays
+decode to one list-valued column (a struct element as a dict of its fields).
 """
 
 from __future__ import annotations
@@ -67,6 +69,17 @@ class StructDecoder:
             return values
         return [_decode_leaf(leaf, data) for leaf in self.leaves]
 
+    def column_reader(self, index: int) -> Callable[[bytes, int], Any]:
+        """Reads one column alone of a value that starts at a given offset of the data:
+        what a map's largest entries are chosen by, without decoding the rest."""
+        leaf = self.leaves[index]
+        if leaf.bit_size or leaf.items != 1:
+            return lambda data, base: _decode_leaf(leaf, data[base : base + self.size])
+        unpack, at, convert = struct.Struct("<" + leaf.fmt).unpack_from, leaf.offset, leaf.convert
+        if convert is None:
+            return lambda data, base: unpack(data, base + at)[0]
+        return lambda data, base: convert(unpack(data, base + at)[0])
+
 
 def _display_width(leaf: Leaf) -> int:
     """A column width that fits typical values, so tables line up from the first row."""
@@ -83,7 +96,8 @@ _INT_WIDTHS = {"B": 3, "b": 4, "H": 5, "h": 6, "I": 7, "i": 7, "Q": 10, "q": 10,
 def _decode_leaf(leaf: Leaf, data: bytes | memoryview) -> Any:
     if leaf.bit_size:
         word = int.from_bytes(data[leaf.offset : leaf.offset + leaf.size], "little")
-        return (word >> leaf.bit_offset) & ((1 << leaf.bit_size) - 1)
+        bits = (word >> leaf.bit_offset) & ((1 << leaf.bit_size) - 1)
+        return leaf.convert(bits) if leaf.convert else bits
     raw = struct.unpack_from("<" + leaf.fmt, data, leaf.offset)
     item = raw[0] if leaf.items == 1 else raw
     return leaf.convert(item) if leaf.convert else item
@@ -106,21 +120,32 @@ def _leaves(spec: b.Btf, type_id: int, name: str, offset: int, depth: int) -> li
         raise ArtifactError(f"type nesting deeper than {MAX_DEPTH} at {name!r}")
     t = spec.strip(type_id)
     if t.kind in (b.KIND_STRUCT, b.KIND_UNION):
-        members = t.members[:1] if t.kind == b.KIND_UNION else t.members
         leaves: list[Leaf] = []
-        for member in members:
+        for member in t.members:
             child = f"{name}.{member.name}" if name and member.name else (member.name or name)
             if member.bitfield_size:
                 byte = member.bit_offset // 8
                 leaves.append(Leaf(child, offset + byte, 8 if byte + 8 <= t.size else t.size - byte,
-                                   "", None, 1, member.bit_offset % 8, member.bitfield_size))
+                                   "", _bitfield_convert(spec, member), 1, member.bit_offset % 8,
+                                   member.bitfield_size))
                 continue
             leaves += _leaves(spec, member.type_id, child, offset + member.bit_offset // 8,
                               depth + 1)
         return leaves
     if t.kind == b.KIND_ARRAY:
-        return [_array_leaf(spec, t, name, offset)]
+        return [_array_leaf(spec, t, name, offset, depth)]
     return [_scalar_leaf(spec, t, name, offset)]
+
+
+def _bitfield_convert(spec: b.Btf, member: b.Member) -> Callable[[int], Any] | None:
+    """A signed bitfield's sign, an enum bitfield's names."""
+    t = spec.strip(member.type_id)
+    if t.kind in (b.KIND_ENUM, b.KIND_ENUM64):
+        return lambda v, names=t.enum_values: names.get(v, v)
+    if t.kind == b.KIND_INT and t.int_encoding & b.INT_SIGNED:
+        sign = 1 << (member.bitfield_size - 1)
+        return lambda v: v - (sign << 1) if v & sign else v
+    return None
 
 
 def _scalar_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
@@ -144,7 +169,7 @@ def _scalar_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
     raise ArtifactError(f"field {name!r}: cannot decode {spec.type_name(t.id)}")
 
 
-def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
+def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int, depth: int) -> Leaf:
     element = spec.strip(t.array_type)
     size = spec.size_of(t.id)
     if element.kind == b.KIND_INT and element.size == 1 and (
@@ -153,12 +178,31 @@ def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
         return Leaf(name, offset, size, f"{size}s", _c_string)
     if element.kind == b.KIND_INT and element.size == 1:
         return Leaf(name, offset, size, f"{size}s", bytes.hex)
-    scalar = _scalar_leaf(spec, element, name, 0) if element.kind != b.KIND_ARRAY else None
-    if scalar is not None and len(scalar.fmt) == 1 and t.array_len:
+    if element.kind in (b.KIND_STRUCT, b.KIND_UNION, b.KIND_ARRAY):
+        if not t.array_len:
+            return Leaf(name, offset, 0, "0s", bytes.hex)
+        return Leaf(name, offset, size, f"{size}s",
+                    _element_list(_leaves(spec, element.id, "", 0, depth + 1),
+                                  spec.size_of(element.id), t.array_len,
+                                  element.kind == b.KIND_ARRAY))
+    scalar = _scalar_leaf(spec, element, name, 0)
+    if len(scalar.fmt) == 1 and t.array_len:
         convert = scalar.convert
         return Leaf(name, offset, size, f"{t.array_len}{scalar.fmt}",
                     (lambda raw: [convert(v) for v in raw]) if convert else list, t.array_len)
     return Leaf(name, offset, size, f"{size}s", bytes.hex)
+
+
+def _element_list(leaves: list[Leaf], step: int, count: int,
+                  bare: bool) -> Callable[[bytes], list[Any]]:
+    """Decodes an array of structs (each a dict of its fields) or of arrays (each a value)."""
+    def convert(raw: bytes) -> list[Any]:
+        chunks = [raw[i * step : (i + 1) * step] for i in range(count)]
+        if bare:
+            return [_decode_leaf(leaves[0], chunk) for chunk in chunks]
+        return [{leaf.name or "value": _decode_leaf(leaf, chunk) for leaf in leaves}
+                for chunk in chunks]
+    return convert
 
 
 def _c_string(raw: bytes) -> str:
@@ -182,3 +226,15 @@ class RawDecoder:
 
 RAW_HEX_BYTES = 64
 _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e]{4,}")
+
+
+class BytesDecoder:
+    """For map keys and values without a BTF type: their bytes in hex, as one column."""
+
+    def __init__(self, size: int, column: str) -> None:
+        self.size = size
+        self.columns = [column]
+        self.widths = [min(2 * size, 32)]
+
+    def decode(self, data: bytes | memoryview) -> list[Any]:
+        return [bytes(data[: self.size]).hex()]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecli.runtime.decode import StructDecoder
+from ecli.runtime.filters import FilteredDecoder
 
 
 def _errno(value: Any) -> Any:
@@ -65,15 +66,18 @@ FORMATTERS: dict[str, Callable[[Any], Any]] = {
 class FormattedDecoder:
     """A decoder whose named columns go through their formatters."""
 
-    def __init__(self, decoder: StructDecoder, hints: Mapping[str, str]) -> None:
+    def __init__(self, decoder: StructDecoder | FilteredDecoder,
+                 hints: Mapping[str, str]) -> None:
         self.decoder = decoder
         self.columns = decoder.columns
         self.widths = decoder.widths
         self._apply = [(i, FORMATTERS[hints[c]]) for i, c in enumerate(decoder.columns)
                        if hints.get(c) in FORMATTERS]
 
-    def decode(self, data: bytes | memoryview) -> list[Any]:
+    def decode(self, data: bytes | memoryview) -> list[Any] | None:
         values = self.decoder.decode(data)
+        if values is None:  # a --filter dropped it
+            return None
         for i, formatter in self._apply:
             values[i] = formatter(values[i])
         return values

@@ -60,6 +60,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_link_create": (c_int, [c_int, c_int, c_int, c_void_p]),
     "bpf_map_get_next_key": (c_int, [c_int, c_void_p, c_void_p]),
     "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
+    "bpf_map_lookup_batch": (c_int, [c_int, c_void_p, c_void_p, c_void_p, c_void_p,
+                                     ctypes.POINTER(ctypes.c_uint32), c_void_p]),
     "libbpf_num_possible_cpus": (c_int, []),
     "bpf_program__fd": (c_int, [c_void_p]),
     "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(ctypes.c_uint32)]),

@@ -1,41 +1,65 @@
-"""Read the maps a program keeps its results in: counters and log2 histograms.
+"""Read the maps a program keeps its state and results in, for `ecli run` to show.
 
-Which maps are results is a naming convention (documented in ecli.h), shared
-with bumblebee's prefixes:
+Every map is shown, decoded by its BTF key and value types, except event
+channels (ring buffers, perf event arrays), stack stores, program arrays and
+maps of maps (`spec.maps` holds only `.maps` definitions, so the internal
+`.rodata`/`.bss`/`.data`/`.kconfig` maps never appear). Some maps are shown
+in a richer way, by a naming convention (documented in ecli.h) shared with
+bumblebee's prefixes:
 
   * histogram: the value is a struct with a `slots` array (one histogram per
     key, as in libbpf-tools), or the map is named `hist_*` / `*_hist` and its
     key is the log2 slot (an integer, or a struct with a `slot` field whose
     other fields label separate histograms);
-  * counters: named `counter_*`, `gauge_*`, `*_count` or `*_counts`: a table of
-    keys and values, largest first; when the key has `*stack_id` fields and the
-    object has a stack trace map, the stacks are read and symbolised instead.
+  * counters: named `counter_*`, `gauge_*`, `*_count` or `*_counts`: a table
+    like any other map's; when the key has `*stack_id` fields and the object
+    has a stack trace map, the stacks are read and symbolised instead.
 
-Other maps are the program's own state and are not shown. Per-CPU values are
-summed. Nothing here prints: the CLI renders what `read_views` returns.
+Tables keep their `top` largest entries by the first numeric value field, read
+in bounded memory (`mapread`): a map of a million entries costs its top rows.
+Per-CPU values are summed, or kept per CPU too (`MapChoice.per_cpu`). Nothing
+here prints: the CLI renders what `read_views` returns.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable, Mapping
+import heapq
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ecli.kernel.types import MAP_STACK_TRACE
+from ecli.errors import ArtifactError, UsageError
+from ecli.kernel.types import MAP_STACK_TRACE, MAP_TYPE_VALUES
 from ecli.runtime import btf as b
 from ecli.runtime import libbpf
-from ecli.runtime.decode import StructDecoder
+from ecli.runtime.decode import BytesDecoder, StructDecoder
+from ecli.runtime.filters import Filter, predicate
+from ecli.runtime.mapread import EntryReader
 from ecli.runtime.spec import MapSpec, ObjectSpec
 
 if TYPE_CHECKING:
     from ecli.runtime.symbols import KernelSymbols, UserSymbols
 
-PERCPU_TYPES = {5, 6, 10}  # percpu_hash, percpu_array, lru_percpu_hash
-TABLE_TYPES = {1, 2, 5, 6, 9, 10}  # hash, array, their per-CPU and LRU kinds
-MAX_ENTRIES_READ = 100_000
+NOT_SHOWN = frozenset(MAP_TYPE_VALUES[name] for name in (
+    "ringbuf", "perf_event_array", "user_ringbuf",  # event channels: streamed, not read
+    "stack_trace", "prog_array", "array_of_maps", "hash_of_maps"))
+Decoder = StructDecoder | BytesDecoder
+RowFilter = Callable[[Sequence[Any]], bool]
 
+
+@dataclass(frozen=True)
+class MapChoice:
+    """Which maps to show and how: `--maps A,B` (`names`), `--no-maps` (`names=()`),
+    `--per-cpu`, and the `--filter`s that tables' rows must match."""
+
+    names: tuple[str, ...] | None = None  # None: every map
+    per_cpu: bool = False
+    filters: tuple[Filter, ...] = ()
+
+
+EVERY_MAP = MapChoice()
 
 @dataclass
 class Histogram:
@@ -45,13 +69,22 @@ class Histogram:
     counts: list[int]  # index = log2 slot
 
 
+class TableRow(NamedTuple):
+    key: list[Any]
+    value: list[Any]  # per-CPU maps: summed over the CPUs
+    per_cpu: list[list[Any]] | None = None  # with MapChoice.per_cpu: each CPU's value
+
+
 @dataclass
 class CounterTable:
     map_name: str
     key_columns: list[str]
     value_columns: list[str]
-    rows: list[tuple[list[Any], list[Any]]] = field(default_factory=list)
-    total: int = 0  # entries in the map; rows holds the largest `top` of them
+    rows: list[TableRow] = field(default_factory=list)
+    total: int = 0  # entries in the map (that the filters kept); rows holds the top ones
+    kind: str = "counters"  # "counters" (by its name) or "table" (any other map)
+    map_type: str = ""
+    note: str = ""  # why the map is not (entirely) shown: unreadable, or read in part
 
 
 @dataclass
@@ -72,34 +105,67 @@ class StackCounts:
 @dataclass(frozen=True)
 class MapView:
     spec: MapSpec
-    kind: str  # "hist-slots", "hist-keys", "counters" or "stacks"
-    key: StructDecoder
-    value: StructDecoder
+    kind: str  # "hist-slots", "hist-keys", "counters", "stacks" or "table"
+    key: Decoder
+    value: Decoder
     unit: str
+    per_cpu: bool = False
+    keep: RowFilter | None = None  # the --filter predicate over key + value columns
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.key.columns, *self.value.columns]
 
 
-def views(spec: ObjectSpec, units: Mapping[str, str] | None = None) -> list[MapView]:
-    """The maps of `spec` that hold results to show, by the naming convention."""
-    found = []
+def shown_maps(spec: ObjectSpec) -> list[MapSpec]:
+    """The maps `ecli run` shows when nothing is chosen: all but channels and stores."""
+    return [m for m in spec.maps if m.type not in NOT_SHOWN]
+
+
+def views(spec: ObjectSpec, units: Mapping[str, str] | None = None,
+          choice: MapChoice = EVERY_MAP) -> list[MapView]:
+    """How to read and show each chosen map of `spec`."""
+    candidates = shown_maps(spec)
+    if choice.names is not None:
+        known = {m.name for m in candidates}
+        unknown = [name for name in choice.names if name not in known]
+        if unknown:
+            raise UsageError(f"--maps: no map {unknown[0]!r} to show in {spec.path.name} "
+                             f"(maps: {', '.join(sorted(known)) or 'none'})")
+        candidates = [m for m in candidates if m.name in choice.names]
     has_stacks = any(m.type == MAP_STACK_TRACE for m in spec.maps)
-    for m in spec.maps:
-        if m.type not in TABLE_TYPES or m.key_type is None or m.value_type is None:
-            continue
+    found = []
+    for m in candidates:
+        key = _decoder(spec.btf, m.key_type, m.key_size, "key")
+        if key.columns == ["value"]:  # a scalar key
+            key.columns = ["key"]
         kind = _kind(spec.btf, m)
-        if kind:
-            key = StructDecoder(spec.btf, m.key_type)
-            if key.columns == ["value"]:  # a scalar key
-                key.columns = ["key"]
-            if kind == "counters" and has_stacks and any(
-                    c.endswith("stack_id") for c in key.columns):
-                kind = "stacks"
-            found.append(MapView(m, kind, key, StructDecoder(spec.btf, m.value_type),
-                                 (units or {}).get(m.name, "value")))
+        if kind == "counters" and has_stacks and any(
+                c.endswith("stack_id") for c in key.columns):
+            kind = "stacks"
+        value = _decoder(spec.btf, m.value_type, m.value_size, "value")
+        keep = None
+        if kind in ("table", "counters"):
+            keep = predicate(choice.filters, [*key.columns, *value.columns])
+        found.append(MapView(m, kind, key, value, (units or {}).get(m.name, "value"),
+                             choice.per_cpu, keep))
     return found
 
 
-def _kind(btf: b.Btf, m: MapSpec) -> str | None:
-    value = btf.strip(m.value_type or 0)
+def _decoder(btf: b.Btf, type_id: int | None, size: int, column: str) -> Decoder:
+    """By the BTF type; raw bytes in hex when there is none or it has nothing to decode."""
+    if type_id is not None:
+        try:
+            return StructDecoder(btf, type_id)
+        except ArtifactError:
+            pass
+    return BytesDecoder(size, column)
+
+
+def _kind(btf: b.Btf, m: MapSpec) -> str:
+    if m.key_type is None or m.value_type is None:
+        return "table"
+    value = btf.strip(m.value_type)
     if value.kind == b.KIND_STRUCT and any(
         member.name == "slots" and btf.strip(member.type_id).kind == b.KIND_ARRAY
         for member in value.members
@@ -109,63 +175,106 @@ def _kind(btf: b.Btf, m: MapSpec) -> str | None:
         return "hist-keys"
     if m.name.startswith(("counter_", "gauge_")) or m.name.endswith(("_count", "_counts")):
         return "counters"
-    return None
+    return "table"
 
 
 def read_views(found: list[MapView], fd_of: Callable[[str], int], top: int,
                stack_map: str | None = None) -> list[Histogram | CounterTable | StackCounts]:
     results: list[Histogram | CounterTable | StackCounts] = []
     for view in found:
-        entries = _entries(view, fd_of(view.spec.name))
+        reader = EntryReader(fd_of(view.spec.name), view.spec.type, view.spec.key_size,
+                             view.spec.value_size)
         if view.kind == "stacks" and stack_map:
-            results.append(_stacks(view, entries, top, fd_of(stack_map)))
+            results.append(_stacks(view, _table(view, reader, top), fd_of(stack_map)))
         elif view.kind == "hist-slots":
-            results += _slot_histograms(view, entries)
+            results += _slot_histograms(view, _entries(view, reader))
         elif view.kind == "hist-keys":
-            results += _key_histograms(view, entries)
+            results += _key_histograms(view, _entries(view, reader))
         else:
-            results.append(_counters(view, entries, top))
+            results.append(_table(view, reader, top))
     return results
 
 
-def _entries(view: MapView, fd: int) -> list[tuple[list[Any], list[Any]]]:
-    lib = libbpf.get()
-    key_size, value_size = view.key.size, view.value.size
-    percpu = view.spec.type in PERCPU_TYPES
-    cpus = lib.libbpf_num_possible_cpus() if percpu else 1
-    stride = (value_size + 7) & ~7 if percpu else value_size
-    key = ctypes.create_string_buffer(key_size)
-    next_key = ctypes.create_string_buffer(key_size)
-    value = ctypes.create_string_buffer(stride * cpus)
-    entries = []
-    previous = None
-    while len(entries) < MAX_ENTRIES_READ:
-        if lib.bpf_map_get_next_key(fd, previous, next_key) != 0:
-            break
-        ctypes.memmove(key, next_key, key_size)
-        previous = key
-        if lib.bpf_map_lookup_elem(fd, key, value) != 0:
-            continue  # deleted between the two calls
-        raw = value.raw
-        decoded = [view.value.decode(raw[i * stride : i * stride + value_size])
-                   for i in range(cpus)]
-        entries.append((view.key.decode(key.raw), _sum(decoded)))
-    return entries
+def _decoded(view: MapView, reader: EntryReader, key: bytes, value: bytes) -> TableRow:
+    size, stride = view.spec.value_size, reader.stride
+    per_cpu = [view.value.decode(value[i * stride : i * stride + size])
+               for i in range(reader.cpus)]
+    return TableRow(view.key.decode(key), _sum(per_cpu),
+                    per_cpu if view.per_cpu and reader.cpus > 1 else None)
+
+
+def _entries(view: MapView, reader: EntryReader) -> list[tuple[list[Any], list[Any]]]:
+    return [(row.key, row.value) for row in (_decoded(view, reader, k, v) for k, v in reader)]
+
+
+def _table(view: MapView, reader: EntryReader, top: int) -> CounterTable:
+    """The `top` entries by the first numeric value field; only those are decoded whole
+    (unless a filter needs every row decoded), so memory stays bounded by `top`."""
+    total = 0
+    at = _weight_column(view.value)
+
+    def counted(entries: Iterator[Any]) -> Iterator[Any]:
+        nonlocal total
+        for entry in entries:
+            total += 1
+            yield entry
+
+    if view.keep is None:
+        weight = _raw_weight(view, reader, at)
+        best = heapq.nlargest(top, counted(iter(reader)), key=weight)
+        rows = [_decoded(view, reader, k, v) for k, v in best]
+    else:
+        keep = view.keep
+        decoded = (_decoded(view, reader, k, v) for k, v in reader)
+        rows = heapq.nlargest(top, counted(r for r in decoded if keep([*r.key, *r.value])),
+                              key=lambda r: (_number(r.value[at]) or 0) if at is not None else 0)
+    note = reader.error or (f"read the first {reader.read} entries only: the map holds more"
+                            if reader.truncated else "")
+    return CounterTable(view.spec.name, view.key.columns, view.value.columns, rows, total,
+                        "counters" if view.kind in ("counters", "stacks") else "table",
+                        view.spec.type_name, note)
+
+
+def _weight_column(value: Decoder) -> int | None:
+    """The first column that decodes to a number (enums decode to names; bools are not)."""
+    zero = value.decode(bytes(value.size))
+    return next((i for i, v in enumerate(zero) if _number(v) is not None), None)
+
+
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _raw_weight(view: MapView, reader: EntryReader,
+                at: int | None) -> Callable[[tuple[bytes, bytes]], int | float]:
+    """An entry's weight from its raw value (summed over the CPUs): its first number."""
+    if at is None:
+        return lambda _entry: 0
+    assert isinstance(view.value, StructDecoder)  # a number column means a BTF type
+    read = view.value.column_reader(at)
+    if reader.cpus == 1:
+        return lambda entry: read(entry[1], 0)
+    bases = [i * reader.stride for i in range(reader.cpus)]
+    return lambda entry: sum(read(entry[1], base) for base in bases)
 
 
 def _sum(per_cpu: list[list[Any]]) -> list[Any]:
     if len(per_cpu) == 1:
         return per_cpu[0]
-    total = []
-    for column in zip(*per_cpu, strict=True):
-        first = column[0]
-        if isinstance(first, int) and not isinstance(first, bool):
-            total.append(sum(column))
-        elif isinstance(first, list):
-            total.append([sum(items) for items in zip(*column, strict=True)])
-        else:
-            total.append(first)
-    return total
+    return [_add(column) for column in zip(*per_cpu, strict=True)]
+
+
+def _add(items: Sequence[Any]) -> Any:
+    """One field over the CPUs: numbers summed, arrays and structs field by field, other
+    values (names, strings, flags) as the first CPU has them."""
+    first = items[0]
+    if _number(first) is not None:
+        return sum(items)
+    if isinstance(first, list):
+        return [_add(group) for group in zip(*items, strict=True)]
+    if isinstance(first, dict):
+        return {name: _add([item[name] for item in items]) for name in first}
+    return first
 
 
 def _slot_histograms(view: MapView, entries: list[tuple[list[Any], list[Any]]]
@@ -200,17 +309,6 @@ def _key_histograms(view: MapView, entries: list[tuple[list[Any], list[Any]]]
     ]
 
 
-def _counters(view: MapView, entries: list[tuple[list[Any], list[Any]]],
-              top: int) -> CounterTable:
-    def weight(entry: tuple[list[Any], list[Any]]) -> int:
-        numbers = [v for v in entry[1] if isinstance(v, int) and not isinstance(v, bool)]
-        return numbers[0] if numbers else 0
-
-    ordered = sorted(entries, key=weight, reverse=True)
-    return CounterTable(view.spec.name, view.key.columns, view.value.columns, ordered[:top],
-                        len(ordered))
-
-
 MAX_STACK_DEPTH = 127
 
 
@@ -222,12 +320,10 @@ def _symbols() -> tuple[KernelSymbols, UserSymbols]:
     return KernelSymbols(), UserSymbols()
 
 
-def _stacks(view: MapView, entries: list[tuple[list[Any], list[Any]]], top: int,
-            stack_fd: int) -> StackCounts:
+def _stacks(view: MapView, table: CounterTable, stack_fd: int) -> StackCounts:
     kernel_symbols, user_symbols = _symbols()
-    table = _counters(view, entries, top)
     rows = []
-    for key, value in table.rows:
+    for key, value, _per_cpu in table.rows:
         fields = dict(zip(view.key.columns, key, strict=True))
         pid = next((v for c, v in fields.items() if c in ("pid", "tgid")), 0)
         kernel = user = []

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
 from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
-from ecli.runtime import maps
+from ecli.runtime import filters, maps
 from ecli.runtime.attach import Attached, AttachedProgram
 from ecli.runtime.decode import RawDecoder, StructDecoder
 from ecli.runtime.formats import FormattedDecoder
@@ -29,7 +29,7 @@ from ecli.runtime.streams import EventStreams
 
 POLL_SECONDS = 0.1
 
-Decoder = StructDecoder | RawDecoder | FormattedDecoder
+Decoder = StructDecoder | RawDecoder | FormattedDecoder | filters.FilteredDecoder
 
 
 class EventSink(Protocol):
@@ -76,8 +76,9 @@ class PreparedRun:
 
 
 def prepare(object_path: Path, settings: RunSettings, name: str,
-            argv: Sequence[str]) -> PreparedRun:
-    """Read the object and parse the program's own arguments (may print help and exit)."""
+            argv: Sequence[str], shown: maps.MapChoice = maps.EVERY_MAP) -> PreparedRun:
+    """Read the object and parse the program's own arguments (may print help and exit).
+    `shown` chooses the maps and carries the `--filter`s for events and map rows."""
     spec = ObjectSpec.from_file(object_path)
     options = object_options(spec, settings.options)
     args = parse_program_args(f"ecli run {name}", spec, options, argv, settings.description)
@@ -85,16 +86,21 @@ def prepare(object_path: Path, settings: RunSettings, name: str,
     for event_map in spec.event_maps():
         type_id = spec.event_type(event_map, args.event_type)
         decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(spec.btf, type_id)
-        if settings.fields and isinstance(decoder, StructDecoder):
+        if keep := filters.predicate(shown.filters, decoder.columns):
+            decoder = filters.FilteredDecoder(decoder, keep)  # before any formatting
+        if settings.fields and type_id is not None:
             decoder = FormattedDecoder(decoder, settings.fields)
         streams[event_map.name] = (event_map, decoder)
+    found = maps.views(spec, settings.units, shown)
+    filters.check_fields(shown.filters, {
+        **{f"events of {m}": d.columns for m, (_, d) in streams.items()},
+        **{f"map {v.spec.name}": v.columns for v in found if v.kind in ("table", "counters")}})
     counters = {
         m.name: counter for m in spec.maps
         if m.type == MAP_RINGBUF and (counter := spec.lost_counter(m.name)) is not None
     }
     stack_map = next((m.name for m in spec.maps if m.type == MAP_STACK_TRACE), None)
-    return PreparedRun(name, spec, args, streams,
-                       maps.views(spec, settings.units), counters, stack_map)
+    return PreparedRun(name, spec, args, streams, found, counters, stack_map)
 
 
 def execute(run: PreparedRun, output: RunOutput, duration: float | None,
@@ -115,13 +121,15 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                 def handle(data: bytes, decoder: Decoder = decoder,
                            sink: EventSink = sink) -> None:
                     nonlocal count
-                    count += 1
-                    sink.event(decoder.decode(data))
+                    values = decoder.decode(data)
+                    if values is not None:  # None: a --filter dropped it
+                        count += 1
+                        sink.event(values)
 
                 streams.add(event_map, loaded.map_fd(map_name), handle)
             output.attached(attached.programs)
             deadline = started + duration if duration is not None else None
-            next_report = time.monotonic() + interval if interval else None
+            next_report = time.monotonic() + interval if interval and run.views else None
             while not stop.requested:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
     from ecli.oci.config import PackageConfig
     from ecli.packages.locate import LocatedPackage
+    from ecli.runtime.maps import MapChoice
     from ecli.runtime.runner import RunSettings
 
 EXAMPLES = """examples:
@@ -61,9 +62,17 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timestamp", "-T", action="store_true",
                         help="add the time to each event")
     parser.add_argument("--interval", "-i", type=float, metavar="SECONDS",
-                        help="also print the result maps every SECONDS (they print at exit)")
+                        help="also print the maps every SECONDS (they print at exit)")
     parser.add_argument("--top", type=int, default=20, metavar="N",
-                        help="rows of each counter map to print (default: 20)")
+                        help="rows of each map table to print, largest first (default: 20)")
+    parser.add_argument("--maps", metavar="NAME,...",
+                        help="show only these maps (default: every map but event channels)")
+    parser.add_argument("--no-maps", action="store_true", help="show no maps")
+    parser.add_argument("--per-cpu", action="store_true",
+                        help="show each CPU's value of per-CPU maps too (default: summed)")
+    parser.add_argument("--filter", action="append", metavar="FIELD OP VALUE",
+                        help="keep events (and map rows) whose FIELD matches: ==, !=, ~ regex, "
+                             "!~, <, >, <=, >= (e.g. comm==bash); repeat to AND them")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background, output to a log (see ecli ps/logs/stop)")
     parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
@@ -101,7 +110,9 @@ def _late_options(args: argparse.Namespace) -> list[str]:
     _add_run_options(own)
     late, program_args = own.parse_known_args(args.program_args)
     for name, value in vars(late).items():
-        if value not in (None, False) and value != own.get_default(name):
+        if isinstance(value, list):  # --filter: before and after the target, all of them
+            setattr(args, name, [*(getattr(args, name) or []), *value])
+        elif value not in (None, False) and value != own.get_default(name):
             setattr(args, name, value)
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be a positive number of seconds")
@@ -119,6 +130,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
     from ecli.cli.render import RunPrinter
     from ecli.runtime import runner
 
+    shown = _map_choice(args)  # a bad --filter fails before anything is pulled
     package = locate_target(args.target, ctx, pull=args.pull)
     if recorder:
         recorder.name = package.name
@@ -126,6 +138,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         from ecli import launch
         from ecli.packages.inspection import inspect_package
 
+        _refuse_map_options(args, package.name, package.kind)
         _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
         return Result(exit_code=launch.run(package, list(args.program_args), ctx.paths,
                                            args.pull))
@@ -133,7 +146,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
     prepared = runner.prepare(package.object_path, _run_settings(package.config),
-                              package.name, object_args)
+                              package.name, object_args, shown)
     from ecli.runtime.analysis import analyse
 
     _consent(package, analyse(prepared.spec), args, ctx)
@@ -187,6 +200,29 @@ class _StatusFile:
         if self.fd is not None:
             with open(self.fd, "wb", closefd=False) as out:  # the fd stays open: no file opened
                 out.write(record.to_json() + b"\n")
+
+
+def _refuse_map_options(args: argparse.Namespace, name: str, kind: str) -> None:
+    """A bundle or image prints its own output: ecli cannot filter it or read its maps."""
+    given = [flag for flag, value in (("--filter", args.filter), ("--maps", args.maps),
+                                      ("--no-maps", args.no_maps), ("--per-cpu", args.per_cpu))
+             if value]
+    if given:
+        raise UsageError(f"{name}: {given[0]} applies to eBPF objects ecli runs itself, "
+                         f"not to a package of kind {kind!r} (it prints its own output)")
+
+
+def _map_choice(args: argparse.Namespace) -> MapChoice:
+    """--maps, --no-maps, --per-cpu and --filter, for the runtime."""
+    from ecli.runtime.filters import parse
+    from ecli.runtime.maps import MapChoice
+
+    if args.no_maps and args.maps:
+        raise UsageError("--maps and --no-maps cannot be given together")
+    names = () if args.no_maps else None
+    if args.maps:
+        names = tuple(name.strip() for name in args.maps.split(",") if name.strip())
+    return MapChoice(names, args.per_cpu, tuple(parse(text) for text in args.filter or ()))
 
 
 def _run_settings(config: PackageConfig | None) -> RunSettings:
