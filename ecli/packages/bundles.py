@@ -2,7 +2,8 @@
 
 Bundles are extracted per layer digest under the cache (`bundles/sha256-HEX`),
 through `ecli.oci.tarsafe`, into a temporary folder renamed into place: a
-folder that exists is complete and was checked. `ecli install` extracts at
+folder that exists is complete and was checked; the half-extracted folders of
+a killed ecli are removed before the next extraction. `ecli install` extracts at
 install time, `ecli inspect` to read the objects inside, `ecli run` to run it
 (`ecli.launch.bundle`).
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecli.errors import ArtifactError, UsageError
+from ecli.files import remove_orphans
 from ecli.oci import mediatypes, tarsafe
 from ecli.paths import Paths
 
@@ -43,6 +45,7 @@ def extracted(package: LocatedPackage, paths: Paths) -> Path:
     destination = paths.bundles_dir / digest.replace(":", "-")
     if destination.is_dir():
         return destination
+    remove_orphans(paths.bundles_dir)  # extractions a killed ecli left half-done
     try:
         tarsafe.extract(blob, destination, where=f"{package.name} ({digest[:19]})")
     except OSError as exc:
