@@ -260,15 +260,19 @@ def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
     assert "hello" in ok("search", "hello", env=env).stdout
     assert ok("run", "--yes", "hello", env=env).stdout.startswith("hello 0.2.0")
     archive = tmp_path / "hello.tar"
-    ok("save", "hello", "-o", str(archive), env=env)
-    skopeo = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{archive}"],
+    saved = json.loads(ok("save", "hello", "-o", str(archive), "--json", env=env).stdout)
+    (package,) = saved["packages"]
+    assert package["reference"] == f"{hub['registry'].host}/pm/hello:0.2.0"
+    skopeo = subprocess.run(["skopeo", "inspect", "--raw",
+                             f"oci-archive:{archive}:{package['reference']}"],
                             capture_output=True, text=True, timeout=60)
     assert skopeo.returncode == 0, skopeo.stderr
     # an air-gapped machine: no source at all, no registry
     far = {**os.environ, "ECLI_HOME": str(tmp_path / "far"), "ECLI_DEFAULT_SOURCE": ""}
     loaded = json.loads(ok("load", str(archive), "--json", env=far).stdout)
-    assert loaded[0]["digest"] == hub["digests"]["0.2.0"]
-    ok("install", str(archive), "--pull", "never", env=far)
+    assert [(p["name"], p["digest"]) for p in loaded["packages"]] == [
+        ("hello", hub["digests"]["0.2.0"])]
+    ok("install", str(archive), env=far)
     assert ok("run", "--yes", "hello", env=far).stdout.startswith("hello 0.2.0")
 
 
