@@ -223,7 +223,7 @@ def breaking(case: str, saved: dict, hub: dict, work: Path) -> Path:
         broken.write_bytes(raw[:len(raw) // 2])
         return broken
     folder = unpack(saved["archive"], work / "layout")
-    hello, tool = (p["reference"] for p in saved["packages"])
+    hello = saved["packages"][0]["reference"]
     if case == "missing-blob":
         blob(folder, package_manifest(folder, hello)["layers"][0]["digest"]).unlink()
     elif case == "digest-mismatch":
