@@ -123,7 +123,7 @@ def _index_entry(located: LocatedPackage, store: Store, paths: Paths
         return None
     from ecli.packages.index_client import IndexClient
 
-    client = IndexClient(paths, offline=True)
+    client = IndexClient(paths)  # the document is cached once located; fetched if dropped
     source = next((s for s in client.sources if s.name == located.source), None)
     if source is None:
         return None
@@ -225,6 +225,7 @@ def _checked_entries(refs: list[Descriptor], scratch: Store, source: Source, whe
 
     documents: dict[str, model.PackageDocument] = {}
     warnings: list[str] = []
+    carried = {d.digest for d in refs if d.artifact_type != mediatypes.INDEX_ENTRY}
     for descriptor in refs:
         if descriptor.artifact_type != mediatypes.INDEX_ENTRY:
             continue
@@ -234,9 +235,9 @@ def _checked_entries(refs: list[Descriptor], scratch: Store, source: Source, whe
         documents[document.name] = document
         for version in document.versions:
             what = f"{where}: index entry {document.name} {version.version}"
-            if not scratch.has(version.digest):
-                raise ArtifactError(f"{what} names {version.digest}, which is not in the "
-                                    "archive")
+            if version.digest not in carried:
+                raise ArtifactError(f"{what} names {version.digest}, which is not a package "
+                                    "in the archive")
             ref = references.parse(f"{version.repository}@{version.digest}")
             try:
                 verdict = signing.check(source, document, version, ref,
