@@ -113,6 +113,16 @@ def test_load_then_run_and_install_by_name_with_no_source_and_no_network(hub, sa
     missing = run_ecli("run", "--pull", "never", "--yes", "hello@0.2.0", env=far)
     assert missing.returncode == 1
     assert "hello has no version 0.2.0 (known: 0.1.0)" in error_line(missing)
+    # a policy set on the archive's source holds at the next load: unsigned hello refused
+    ok("sources", "add", "archive-tools", source["location"], "--signatures", "require",
+       env=far)
+    strict = run_ecli("load", str(saved["archive"]), env=far)
+    assert strict.returncode == 1
+    assert error_line(strict) == (
+        f"ecli: error: {saved['archive']}: hello 0.1.0: unsigned (its index entry declares "
+        "no signer), and source archive-tools requires signatures")
+    [kept] = json.loads(ok("sources", "list", "--json", env=far).stdout)
+    assert kept["signatures"] == "require"
 
 
 def test_install_archive_installs_every_package_in_it(saved, tmp_path):

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecli.errors import ArtifactError, EcliError, SignatureError, UsageError
-from ecli.files import owned_prefix
+from ecli.files import owned_prefix, remove_orphans
 from ecli.hubindex import model
 from ecli.oci import archive, mediatypes
 from ecli.oci import reference as references
@@ -197,8 +197,8 @@ def load(path: Path, paths: Paths) -> Loaded:
     try:
         scratch = Store(scratch_dir)
         refs = archive.load(path, scratch)
-        name = source_name(path)
-        source = Source(name, str(paths.archives_dir / name))
+        source = _archive_source(path, paths)
+        name = source.name
         documents, warnings = _checked_entries(refs, scratch, source, where)
         carried = [d for d in refs if d.artifact_type != mediatypes.INDEX_ENTRY]
         for descriptor in carried:
@@ -215,6 +215,19 @@ def load(path: Path, paths: Paths) -> Loaded:
         _write_source(source, documents, paths)
     return Loaded(name if documents else None, _listing(carried, documents),
                   tuple(warnings))
+
+
+def _archive_source(path: Path, paths: Paths) -> Source:
+    """The source `path`'s entries become; a policy set on it before is kept
+    (`ecli sources add archive-STEM DIR --signatures require`, then load again)."""
+    from ecli.packages import sources
+
+    name = source_name(path)
+    before = next((s for s in sources.load(paths.sources_file) if s.name == name), None)
+    location = str(paths.archives_dir / name)
+    if before is None:
+        return Source(name, location)
+    return Source(name, location, before.priority, before.signatures)
 
 
 def _checked_entries(refs: list[Descriptor], scratch: Store, source: Source, where: str
@@ -293,6 +306,7 @@ def _write_source(source: Source, documents: list[model.PackageDocument],
 
     folder = Path(source.location)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(folder.parent)  # what a killed load left half-written
     work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=owned_prefix(f".{folder.name}")))
     try:
         generated = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -318,7 +332,8 @@ def _write_source(source: Source, documents: list[model.PackageDocument],
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    added = sources.add(paths.sources_file, source.name, str(folder))
+    added = sources.add(paths.sources_file, source.name, str(folder), source.priority,
+                        source.signatures)
     IndexClient(paths).update(added)
 
 
