@@ -113,7 +113,8 @@ def save(packages: Sequence[LocatedPackage], paths: Paths, output: Path
 def _index_entry(located: LocatedPackage, store: Store, paths: Paths
                  ) -> tuple[model.PackageDocument, model.Version] | None:
     """The index document and version `located` resolved through, when its source still
-    has them cached and the store holds that version's own digest."""
+    lists them and the store holds that version's own digest (of a multi-platform
+    version: its image index)."""
     if located.artifact is None or located.digest is None:
         raise UsageError(f"{located.name}: not a stored package: nothing to save")
     files = list(located.artifact.files.values())
