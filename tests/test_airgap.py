@@ -242,6 +242,8 @@ def breaking(case: str, saved: dict, hub: dict, work: Path) -> Path:
     elif case == "entry-digest-not-in-archive":
         rewrite_entry(folder, "hello", lambda d: dataclasses.replace(d, versions=tuple(
             dataclasses.replace(v, digest="sha256:" + "ee" * 32) for v in d.versions)))
+    elif case == "entry-name-escapes":
+        rewrite_entry(folder, "hello", lambda d: dataclasses.replace(d, name="../../evil"))
     elif case == "signer-swapped":
         rewrite_entry(folder, "tool", lambda d: dataclasses.replace(d, signer=hub["stranger"]))
     extra = {"path-traversal": traversal_member, "huge-member": huge_member}.get(case)
@@ -255,6 +257,7 @@ def breaking(case: str, saved: dict, hub: dict, work: Path) -> Path:
     ("digest-mismatch", "digest mismatch: expected sha256:"),
     ("entry-digest-not-in-archive", "index entry hello 0.1.0 names sha256:eeee"),
     ("path-traversal", "unexpected member '../../escaped'"),
+    ("entry-name-escapes", "'../../evil' is not a valid package name"),
     ("huge-member", "is 5368709120 bytes, more than the 4294967296 allowed"),
     ("signer-swapped", "tool 1.0.0: signature refused: "),
 ])

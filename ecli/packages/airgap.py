@@ -35,6 +35,7 @@ from ecli.files import owned_prefix, remove_orphans
 from ecli.hubindex import model
 from ecli.oci import archive, mediatypes
 from ecli.oci import reference as references
+from ecli.oci.config import NAME_PATTERN
 from ecli.oci.manifest import (
     ANNOTATION_REF_NAME,
     MAX_MANIFEST_BYTES,
@@ -252,7 +253,10 @@ def _checked_entries(refs: list[Descriptor], scratch: Store, source: Source, whe
             if version.digest not in carried:
                 raise ArtifactError(f"{what} names {version.digest}, which is not a package "
                                     "in the archive")
-            ref = references.parse(f"{version.repository}@{version.digest}")
+            try:
+                ref = references.parse(f"{version.repository}@{version.digest}")
+            except EcliError as exc:
+                raise ArtifactError(f"{what}: {exc.message}") from None
             try:
                 verdict = signing.check(source, document, version, ref,
                                         scratch, scratch.root / "verified")
@@ -276,6 +280,8 @@ def _entry_document(scratch: Store, descriptor: Descriptor, where: str
                             f"found {len(layers)}")
     raw = scratch.read_blob(layers[0].digest, verify=True, max_size=model.MAX_DOCUMENT_BYTES)
     document = model.load_package(raw, f"{at}: {layers[0].title or layers[0].digest}")
+    if not NAME_PATTERN.match(document.name):
+        raise ArtifactError(f"{at}: {document.name!r} is not a valid package name")
     named = descriptor.annotations.get(ANNOTATION_PACKAGE)
     if named is not None and named != document.name:
         raise ArtifactError(f"{at}: describes {document.name!r}, its descriptor says {named!r}")
