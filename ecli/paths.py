@@ -88,6 +88,12 @@ class Paths:
         return self.cache_dir / "verified"
 
     @property
+    def archives_dir(self) -> Path:
+        """The index entries `ecli load` took from archives: one local source per archive
+        (ecli.packages.airgap)."""
+        return self.state_dir / "archives"
+
+    @property
     def tmp_dir(self) -> Path:
         """The cache's temporary area: partial downloads and extractions."""
         return self.cache_dir / "tmp"

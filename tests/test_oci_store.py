@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -149,6 +150,32 @@ def test_concurrent_writers_lose_no_ref(tmp_path: Path) -> None:
 
 
 # -- artifacts ------------------------------------------------------------------
+
+
+def test_taking_the_lock_removes_only_what_dead_writers_left(tmp_path: Path) -> None:
+    """Temporary names carry their writer's pid: a live writer's stays; a dead one's goes,
+    and so does one whose pid now belongs to a process started after it was written."""
+    store = Store(tmp_path / "oci")
+    store.ensure()
+    tmp = tmp_path / "oci" / ".tmp"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp / f"blob~{live.pid}~writing").write_bytes(b"live")
+        (tmp / f"blob~{dead.pid}~left").write_bytes(b"dead")
+        reused = tmp / f"blob~{live.pid}~older-than-its-process"
+        reused.write_bytes(b"pid reused")
+        os.utime(reused, (1_000_000_000, 1_000_000_000))
+        (tmp / f"load~{dead.pid}~scratch").mkdir()
+        (tmp / f"load~{dead.pid}~scratch" / "blob").write_bytes(b"x")
+        (tmp / "blob-unmarked").write_bytes(b"old style: prune's, after its grace period")
+        Store(tmp_path / "oci").add_ref("x:1", store.write_blob(b"{}"))
+        assert sorted(p.name for p in tmp.iterdir()) == ["blob-unmarked",
+                                                          f"blob~{live.pid}~writing"]
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_create_artifact_layout(tmp_path: Path) -> None:

@@ -208,17 +208,74 @@ def test_kill_9_during_pull_leaves_nothing_half_visible(env, hub):
                 assert (folder / "bin" / "hello").is_file()
         leftovers = list((home / "cache" / "oci" / ".tmp").iterdir())
         assert leftovers, "the kills should have interrupted a download"
+        # the next command that takes the store's lock removes what the killed ones left
         ok("install", "slow", env=env)
-    assert ok("run", "--yes", "slow", env=env).stdout.strip() == "hello 1.0.0"
-    # leftovers are temporary files only; prune removes them once they are old
-    from ecli.packages import cache
-    from ecli.paths import Paths
-
-    pruned = cache.prune(Paths.from_environment({"ECLI_HOME": str(home)}),
-                         now=time.time() + cache.TMP_GRACE_SECONDS + 1)
-    assert pruned.files >= len(leftovers)
     assert list((home / "cache" / "oci" / ".tmp").iterdir()) == []
     assert ok("run", "--yes", "slow", env=env).stdout.strip() == "hello 1.0.0"
+
+
+def _wait_for(folder: Path, pattern: str, proc: subprocess.Popen, timeout: float = 30) -> Path:
+    """The first entry of `folder` matching `pattern` that `proc` creates, polled closely."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(folder.glob(pattern)) if folder.is_dir() else []
+        if found:
+            return found[0]
+        assert proc.poll() is None, "the command ended before it was caught at work"
+        time.sleep(0.002)
+    raise AssertionError(f"nothing like {pattern} appeared in {folder}")
+
+
+def _sizes(folder: Path, pattern: str) -> list[int]:
+    """Sizes of the entries matching `pattern` (one renamed away meanwhile is skipped)."""
+    sizes = []
+    for path in folder.glob(pattern) if folder.is_dir() else []:
+        try:
+            sizes.append(path.stat().st_size)
+        except FileNotFoundError:
+            continue
+    return sizes
+
+
+def test_a_live_pull_keeps_its_temporary_blob_while_another_command_sweeps(env, hub):
+    """Only a dead writer's temporary files go: the pid in the name of a live one keeps it."""
+    home = Path(env["ECLI_HOME"])
+    with slow_proxy(hub["registry"].host) as proxy:
+        ok("mirrors", "add", hub["registry"].host, proxy, env=env)
+        slow = subprocess.Popen(ecli_command("install", "slow"), env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tmp = home / "cache" / "oci" / ".tmp"
+        deadline = time.monotonic() + 30
+        while max(_sizes(tmp, f"blob~{slow.pid}~*"), default=0) <= 256 << 10:
+            assert slow.poll() is None and time.monotonic() < deadline, "no big blob seen"
+            time.sleep(0.005)
+        ok("pull", "hello@0.2.0", env=env)  # takes the store's lock while `slow` downloads
+        assert slow.poll() is None, "the sweep should have happened during the download"
+        # had the sweep removed its temporary blob, the rename into place would fail
+        _out, err = slow.communicate(timeout=60)
+        assert slow.returncode == 0, err
+    assert installed(env)["slow"]["version"] == "1.0.0"
+
+
+def test_kill_9_during_bundle_extraction_is_cleaned_by_the_next_run(env, registry, tmp_path):
+    """A bundle that unpacks to 256 MiB of zeros: killed mid-extraction, the half-written
+    folder is gone after one ordinary run, which extracts it whole."""
+    digest = push_bundle(registry.host, tmp_path, "wide", "1.0.0", bytes(256 << 20))
+    folder = write_catalog(tmp_path / "wide-index", [
+        index_document("wide", f"{registry.host}/pm/wide", [("1.0.0", digest, None)])])
+    ok("sources", "add", "wide", str(folder), env=env)
+    ok("pull", "wide", env=env)
+    bundles = Path(env["ECLI_HOME"]) / "cache" / "bundles"
+    proc = subprocess.Popen(ecli_command("run", "--yes", "wide"), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    half = _wait_for(bundles, f".sha256-*~{proc.pid}~*", proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL and half.is_dir()
+    assert not list(bundles.glob("sha256-*"))  # nothing half-extracted is visible
+    assert ok("run", "--yes", "wide", env=env).stdout.strip() == "hello 1.0.0"
+    left = [entry.name for entry in bundles.iterdir()]
+    assert len(left) == 1 and left[0].startswith("sha256-"), left
 
 
 # -- pull policies, mirrors, offline, save/load ---------------------------------------
@@ -269,15 +326,19 @@ def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
     assert "hello" in ok("search", "hello", env=env).stdout
     assert ok("run", "--yes", "hello", env=env).stdout.startswith("hello 0.2.0")
     archive = tmp_path / "hello.tar"
-    ok("save", "hello", "-o", str(archive), env=env)
-    skopeo = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{archive}"],
+    saved = json.loads(ok("save", "hello", "-o", str(archive), "--json", env=env).stdout)
+    (package,) = saved["packages"]
+    assert package["reference"] == f"{hub['registry'].host}/pm/hello:0.2.0"
+    skopeo = subprocess.run(["skopeo", "inspect", "--raw",
+                             f"oci-archive:{archive}:{package['reference']}"],
                             capture_output=True, text=True, timeout=60)
     assert skopeo.returncode == 0, skopeo.stderr
     # an air-gapped machine: no source at all, no registry
     far = {**os.environ, "ECLI_HOME": str(tmp_path / "far"), "ECLI_DEFAULT_SOURCE": ""}
     loaded = json.loads(ok("load", str(archive), "--json", env=far).stdout)
-    assert loaded[0]["digest"] == hub["digests"]["0.2.0"]
-    ok("install", str(archive), "--pull", "never", env=far)
+    assert [(p["name"], p["digest"]) for p in loaded["packages"]] == [
+        ("hello", hub["digests"]["0.2.0"])]
+    ok("install", str(archive), env=far)
     assert ok("run", "--yes", "hello", env=far).stdout.startswith("hello 0.2.0")
 
 

@@ -6,7 +6,11 @@ An archive is a plain tar of an OCI image layout: `oci-layout`, `index.json`
 `skopeo copy oci-archive:FILE.tar:REF ...` reads it, and so does `ecli load`
 on a machine with no network: digests are kept, and every blob is hashed on
 the way into the store (the archive is not trusted; its names are checked as
-strictly as a bundle's).
+strictly as a bundle's: only those three kinds of member, regular files, no
+member larger than `MAX_MEMBER_BYTES`).
+
+`save` may add descriptors whose content is not in the store (`extra`, with
+their bytes): ecli's index entries travel that way (`ecli.packages.airgap`).
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import io
 import json
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ecli.errors import ArtifactError
+from ecli.errors import ArtifactError, NotFoundError
 from ecli.oci import mediatypes
 from ecli.oci.manifest import (
     ANNOTATION_REF_NAME,
@@ -31,6 +35,7 @@ from ecli.oci.manifest import (
 from ecli.oci.store import Store
 
 MAX_ARCHIVE_MEMBERS = 100_000
+MAX_MEMBER_BYTES = 4 << 30  # one blob; larger is refused before a byte is read
 
 
 def closure(store: Store, digest: str) -> list[str]:
@@ -57,10 +62,13 @@ def copy(source: Store, digest: str, target: Store) -> None:
                                   where=f"{source.root}: {blob}")
 
 
-def save(store: Store, refs: Sequence[Descriptor], output: Path) -> int:
-    """Write `refs` (descriptors of store refs) and their blobs to a tar; return its size."""
+def save(store: Store, refs: Sequence[Descriptor], output: Path,
+         extra: Sequence[Descriptor] = (), extra_blobs: Mapping[str, bytes] | None = None
+         ) -> int:
+    """Write `refs` (descriptors of store refs) and their blobs to a tar, then `extra`
+    (descriptors whose blobs, all of them, are `extra_blobs`); return its size."""
     index = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
-             "manifests": [d.to_dict() for d in refs]}
+             "manifests": [d.to_dict() for d in (*refs, *extra)]}
     blobs: list[str] = []
     for descriptor in refs:
         blobs += closure(store, descriptor.digest)
@@ -77,6 +85,8 @@ def save(store: Store, refs: Sequence[Descriptor], output: Path) -> int:
                 info.uname = info.gname = ""
                 with open(store.blob_path(digest), "rb") as handle:
                     tar.addfile(info, handle)
+            for digest, data in (extra_blobs or {}).items():
+                _add_bytes(tar, f"blobs/sha256/{digest.removeprefix('sha256:')}", data, now)
         buffer_name.replace(output)
     except BaseException:
         buffer_name.unlink(missing_ok=True)
@@ -111,6 +121,9 @@ def load(archive: Path, store: Store) -> list[Descriptor]:
                 if not member.isfile():
                     raise ArtifactError(f"{where}: {member.name!r} is not a regular file; "
                                         "an image layout holds only files")
+                if member.size > MAX_MEMBER_BYTES:
+                    raise ArtifactError(f"{where}: member {member.name!r} is {member.size} "
+                                        f"bytes, more than the {MAX_MEMBER_BYTES} allowed")
                 handle = tar.extractfile(member)
                 assert handle is not None
                 if name == "index.json":
@@ -132,7 +145,11 @@ def load(archive: Path, store: Store) -> list[Descriptor]:
         raise ArtifactError(f"{where}: no index.json: not an OCI image-layout archive")
     refs = _index_refs(index_raw, where)
     for descriptor in refs:
-        for blob in closure(store, descriptor.digest):
+        try:
+            needed = closure(store, descriptor.digest)
+        except NotFoundError:
+            needed = [descriptor.digest]
+        for blob in needed:
             if not store.has(blob):
                 raise ArtifactError(f"{where}: blob {blob} is missing from the archive")
     for descriptor in refs:

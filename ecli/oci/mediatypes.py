@@ -19,6 +19,12 @@ PACKAGE_CONFIG = "application/vnd.ebpfhub.package.config.v1+json"
 BPF_OBJECT = "application/vnd.ebpfhub.bpf.object.v1+elf"
 BUNDLE_TAR_GZIP = "application/vnd.ebpfhub.bundle.v1.tar+gzip"
 
+# The index entry an `ecli save` archive carries for each package (docs/formats.md):
+# an artifact whose one layer is the package's api/v1 document, its config OCI's empty one.
+INDEX_ENTRY = "application/vnd.ebpfhub.index.entry.v1"
+INDEX_PACKAGE_DOCUMENT = "application/vnd.ebpfhub.index.package.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+
 # bumblebee (solo-io/bumblebee) artifacts, run as kind `bpf`.
 BUMBLEBEE_CONFIG = "application/ebpf.oci.image.config.v1+json"
 BUMBLEBEE_PROGRAM = "application/ebpf.oci.image.program.v1+binary"

@@ -5,7 +5,10 @@
                                  org.opencontainers.image.ref.name annotation
     ROOT/blobs/sha256/HEX        content, named by its digest
     ROOT/.tmp/                   partial downloads (same file system, so the
-                                 final os.replace is atomic)
+                                 final os.replace is atomic), named with
+                                 their writer's pid: what a killed ecli
+                                 left is removed by the next one that takes
+                                 the lock (ecli.files.remove_orphans)
     ROOT/.lock                   fcntl lock serialising writers of index.json
 
 Being a standard layout is the point: `skopeo inspect oci:ROOT:REF`, `oras` and
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ecli.errors import ArtifactError, DigestMismatchError, NotFoundError
-from ecli.files import locked, write_atomic
+from ecli.files import locked, owned_prefix, remove_orphans, write_atomic
 from ecli.oci import mediatypes
 from ecli.oci.manifest import (
     ANNOTATION_REF_NAME,
@@ -44,6 +47,7 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._swept = False
 
     # -- layout ---------------------------------------------------------------
 
@@ -118,7 +122,7 @@ class Store:
         label = where or expected_digest or "blob"
         hasher = hashlib.sha256()
         written = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp_dir, prefix="blob-")
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp_dir, prefix=owned_prefix("blob"))
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
@@ -212,8 +216,12 @@ class Store:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """An exclusive lock across processes for read-modify-write of index.json."""
+        """An exclusive lock across processes for read-modify-write of index.json; the
+        first time this Store takes it, temp files of killed writers go."""
         with locked(self.root / ".lock"):
+            if not self._swept:
+                self._swept = True
+                remove_orphans(self._tmp_dir)
             yield
 
     def _write_index(self, entries: list[Descriptor]) -> None:

@@ -8,7 +8,8 @@ no `..`, no member below a symbolic link, no member twice; at most
 counted as it is read, so a gzip bomb stops at the limit, whatever the tar
 headers claim). Modes keep only the executable bit. The whole extraction
 goes to a temporary folder that the caller renames into place, so an
-archive refused half-way leaves nothing visible. docs/formats.md (kind
+archive refused half-way leaves nothing visible (and one whose extraction was
+killed leaves a folder named with its pid, `ecli.files.remove_orphans`). docs/formats.md (kind
 `bundle`) states the rules for package authors.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from ecli.errors import ArtifactError
+from ecli.files import owned_prefix
 
 MAX_MEMBERS = 10_000
 MAX_BYTES = 1 << 30
@@ -63,7 +65,8 @@ def extract(archive: Path, destination: Path, *, where: str = "",
     if destination.exists():
         raise ArtifactError(f"{destination} exists already")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    work = Path(tempfile.mkdtemp(dir=destination.parent,
+                                 prefix=owned_prefix(f".{destination.name}")))
     try:
         _extract_into(archive, work, where, limits)
         _check_links_resolve_inside(work, where)

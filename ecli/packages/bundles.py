@@ -2,9 +2,10 @@
 
 Bundles are extracted per layer digest under the cache (`bundles/sha256-HEX`),
 through `ecli.oci.tarsafe`, into a temporary folder renamed into place: a
-folder that exists is complete and was checked. `ecli install` extracts at
-install time, `ecli inspect` to read the objects inside, `ecli run` to run it
-(`ecli.launch.bundle`).
+folder that exists is complete and was checked; the half-extracted folders of
+a killed ecli are removed by the next use of any bundle. `ecli install`
+extracts at install time, `ecli inspect` to read the objects inside, `ecli run`
+to run it (`ecli.launch.bundle`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecli.errors import ArtifactError, UsageError
+from ecli.files import remove_orphans
 from ecli.oci import mediatypes, tarsafe
 from ecli.paths import Paths
 
@@ -41,6 +43,7 @@ def extracted(package: LocatedPackage, paths: Paths) -> Path:
     """The bundle's root folder, extracted now if it was not before."""
     digest, blob = bundle_layer(package)
     destination = paths.bundles_dir / digest.replace(":", "-")
+    remove_orphans(paths.bundles_dir)  # extractions a killed ecli left half-done
     if destination.is_dir():
         return destination
     try:

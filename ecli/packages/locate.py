@@ -276,13 +276,15 @@ def _fetch_url(url: str, destination: Path, tmp_dir: Path) -> None:
     """Download `url` to `destination` whole or not at all, through an ecli.net transport."""
     import tempfile
 
+    from ecli.files import owned_prefix, remove_orphans
     from ecli.net.transport import HTTPTransport
     from ecli.packages.index_client import fetching, open_url
 
     transport = HTTPTransport()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="download-")
+    remove_orphans(tmp_dir)  # downloads a killed ecli left
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=owned_prefix("download"))
     try:
         with open(fd, "wb") as out, fetching(url), open_url(transport, url) as response:
             done = 0

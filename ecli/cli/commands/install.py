@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ecli.cli.context import Context
 from ecli.cli.render import Result
@@ -12,7 +13,7 @@ EXAMPLES = """examples:
   ecli install opensnoop@^0.1            newest 0.1.x; upgrades stay in that range
   ecli install opensnoop@sha256:...      exactly that digest
   ecli install 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0
-  ecli install ./saved.tar --pull never  from an archive made by `ecli save`
+  ecli install ./saved.tar               every package of an `ecli save` archive, offline
 """
 
 
@@ -31,13 +32,21 @@ def add_pull_option(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.progress import status
+    from ecli.packages import targets
     from ecli.packages.install import install
 
+    progress = None if ctx.quiet else status
     changes, warnings = [], []
     for target in args.targets:
-        change, found = install(target, ctx.paths, None if ctx.quiet else status,
-                                pull=args.pull)
-        changes.append(change)
+        parsed = targets.parse(target)
+        if parsed.kind == targets.PATH and parsed.is_archive:
+            from ecli.packages.airgap import install_archive
+
+            done, found = install_archive(Path(target).expanduser(), ctx.paths, progress)
+        else:
+            change, found = install(target, ctx.paths, progress, pull=args.pull)
+            done = [change]
+        changes += done
         warnings += found
     result = Result(data=[{"name": c.name, "version": c.new, "previous": c.old,
                            "digest": c.digest} for c in changes], quiet=[], warnings=warnings)

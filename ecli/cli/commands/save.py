@@ -1,4 +1,5 @@
-"""`ecli save TARGET... -o FILE.tar`: an OCI image-layout archive for air-gapped machines."""
+"""`ecli save TARGET... -o FILE.tar`: an OCI image-layout archive for air-gapped machines,
+with the index entries and signatures of what it holds (`ecli.packages.airgap`)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import argparse
 from pathlib import Path
 
 from ecli.cli.context import Context
-from ecli.cli.render import Result
+from ecli.cli.render import Result, Text
 
 EXAMPLES = """examples:
   ecli save opensnoop -o opensnoop.tar
   ecli save opensnoop@0.1.0 127.0.0.1:5000/ebpfhub/tool:1.0 -o bundle.tar
   # on the machine with no network:
-  ecli load bundle.tar && ecli run opensnoop --pull never
-  skopeo inspect oci-archive:opensnoop.tar:OPENSNOOP-REF     (any OCI tool reads it)
+  ecli load bundle.tar && ecli run --pull never opensnoop
+  ecli install bundle.tar                      (load, then install every package in it)
+  skopeo inspect oci-archive:bundle.tar:REGISTRY/REPOSITORY:VERSION   (names as printed)
 """
 
 
@@ -29,28 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.locating import locate_target
-    from ecli.errors import UsageError
-    from ecli.oci import archive
-    from ecli.oci.manifest import ANNOTATION_REF_NAME, Descriptor
-    from ecli.oci.store import Store
+    from ecli.packages import airgap
 
-    store = Store(ctx.paths.oci_store_dir)
-    refs = []
-    for target in args.targets:
-        located = locate_target(target, ctx, pull=args.pull)
-        if located.artifact is None or located.digest is None:
-            raise UsageError(f"{target!r} is not a stored package: nothing to save")
-        name = located.reference or f"ecli.local/{located.name}@{located.digest}"
-        if located.artifact.files and not next(iter(located.artifact.files.values())
-                                               ).is_relative_to(store.root):
-            raise UsageError(f"{target!r} lives outside the cache; install it first")
-        raw = store.read_blob(located.digest)
-        refs.append(Descriptor(located.artifact.manifest.media_type, located.digest, len(raw),
-                               {ANNOTATION_REF_NAME: name},
-                               artifact_type=located.artifact.manifest.artifact_type))
-    size = archive.save(store, refs, args.output)
+    located = [locate_target(target, ctx, pull=args.pull) for target in args.targets]
+    size, saved = airgap.save(located, ctx.paths, args.output)
     result = Result(data={"archive": str(args.output), "bytes": size,
-                          "packages": [{"reference": ref.annotations[ANNOTATION_REF_NAME],
-                                        "digest": ref.digest} for ref in refs]}, quiet=[])
-    result.line(f"saved {len(args.targets)} package(s) to {args.output} ({size} bytes)")
+                          "packages": [{"reference": s.reference, "digest": s.digest,
+                                        "name": s.name, "version": s.version}
+                                       for s in saved]},
+                    quiet=[Text(s.reference) for s in saved])
+    result.line(f"saved {len(saved)} package(s) to {args.output} ({size} bytes)")
+    for s in saved:
+        entry = f"  (index entry of {s.name} {s.version})" if s.name else ""
+        result.line(f"  {s.reference}{entry}")
     return result
