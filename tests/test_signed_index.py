@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_generator_build import api_validator, write_lock
 
 from ecli.hubindex import model
 from ecli.trust.keys import generate, load_private, load_public
@@ -30,7 +31,6 @@ from generator import rootsign
 
 from ecli_process import run_ecli
 from index_fixtures import opensnoop_only_index, serve, write_index
-from test_generator_build import api_validator, write_lock
 
 INDEX = opensnoop_only_index()
 EARLIER = "2026-01-01T00:00:00Z"
