@@ -57,8 +57,8 @@ class DocumentDigest:
 
 @dataclass(frozen=True)
 class Signer:
-    """Who signs every version of a package: a PEM public key and its fingerprint
-    (`sha256:` of the key's SubjectPublicKeyInfo DER)."""
+    """Who signs every version of a package, or the hub's root (the hub key): a PEM public
+    key and its fingerprint (`sha256:` of the key's SubjectPublicKeyInfo DER)."""
 
     key: str
     fingerprint: str
