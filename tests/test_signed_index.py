@@ -178,6 +178,30 @@ def test_pinned_key_signed_root_accepted_and_one_request_when_unchanged(
     assert versions == {"hub": rootsign.version(LATER)}
 
 
+def test_a_package_document_is_fetched_again_only_when_its_digest_changes(
+        env: dict[str, str], hub: Path, keys: dict[str, Path]):
+    with serve(hub.parent.parent) as (base, seen):
+        run_ecli("sources", "add", "hub", base + "api/v1/", "--key", str(keys["pub"]), env=env)
+        assert run_ecli("info", "opensnoop", env=env).returncode == 0
+        republish(hub, keys["key"], LATER)  # nothing but the root changed
+        assert run_ecli("update", env=env).returncode == 0
+        seen.clear()
+        assert run_ecli("info", "opensnoop", env=env).returncode == 0
+        assert seen == []  # the cached document still has the listed digest
+
+        def new_summary(api: Path) -> None:
+            document = api / "packages" / "opensnoop.json"
+            data = json.loads(document.read_text())
+            data["summary"] = "Trace open() calls, republished"
+            document.write_text(json.dumps(data))
+        republish(hub, keys["key"], "2027-07-01T00:00:00Z", new_summary)
+        assert run_ecli("update", env=env).returncode == 0
+        seen.clear()
+        info = run_ecli("info", "opensnoop", "--json", env=env)
+    assert json.loads(info.stdout)["summary"] == "Trace open() calls, republished"
+    assert seen == [("/api/v1/packages/opensnoop.json", "200")]
+
+
 def test_trust_on_first_use_is_shown_pinned_and_enforced(
         env: dict[str, str], hub: Path, keys: dict[str, Path]):
     fingerprint = load_public(keys["pub"]).fingerprint()
