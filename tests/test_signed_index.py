@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -85,8 +86,13 @@ def republish(api: Path, key: Path | None, generated: str,
 
 
 def touch_later(path: Path) -> None:
-    later = time.time() + 10  # Last-Modified has a one-second resolution
+    """A modification time later than any given before: Last-Modified has a one-second
+    resolution, and two republications within a second must not look alike (a 304)."""
+    later = time.time() + 10 + 2 * next(_TOUCHES)
     os.utime(path, (later, later))
+
+
+_TOUCHES = itertools.count()
 
 
 def cache_of(env: dict[str, str]) -> Path:
