@@ -80,8 +80,10 @@ registry: deps
 	curl -fsS http://$(REGISTRY)/v2/ >/dev/null
 	echo "registry up on $(REGISTRY) (storage $(RUN)/registry)"
 
-# The demo signs what it pushes with a key of its own, made on first use.
+# The demo signs what it pushes with a key of its own, made on first use, and its index
+# with a hub key beside it ($(DEMO_HUB_KEYS)), which ecli pins with `sources add --key`.
 DEMO_KEYS := $(RUN)/demo-keys
+DEMO_HUB_KEYS := $(DEMO_KEYS)/hub
 example: registry
 	echo "==> building the examples, pushing them to $(REGISTRY) and signing them"
 	[ -f $(DEMO_KEYS)/ecli.key ] || $(BIN)/ecli -q sign --generate-key $(DEMO_KEYS) >/dev/null
@@ -113,7 +115,9 @@ site: example
 	$(PY) -m generator validate --index $(DEMO_INDEX)
 	$(PY) -m generator resolve $(DEMO) --refresh
 	$(PY) -m generator inspect $(DEMO) --store $(RUN)/hub-artifacts
-	$(PY) -m generator build $(DEMO) --offline --out $(SITE) --config mkdocs.yml
+	[ -f $(DEMO_HUB_KEYS)/ecli.key ] || $(BIN)/ecli -q sign --generate-key $(DEMO_HUB_KEYS) >/dev/null
+	$(PY) -m generator build $(DEMO) --offline --out $(SITE) --config mkdocs.yml \
+		--hub-key $(DEMO_HUB_KEYS)/ecli.key
 
 # The hub's steps, as a person runs them (the workflows run .github/scripts/*.sh and
 # the generator directly after `pip install .[hub]`).
@@ -136,8 +140,9 @@ serve: site
 # The demo uses only the hub it serves itself, not the public default source.
 demo: export ECLI_DEFAULT_SOURCE =
 demo: serve
-	echo "==> ecli: add the hub as a source (signatures required), update, search"
-	$(BIN)/ecli sources add demo http://127.0.0.1:$(SITE_PORT)/api/v1/ --signatures require
+	echo "==> ecli: add the hub as a source (its hub key pinned, signatures required), update, search"
+	$(BIN)/ecli sources add demo http://127.0.0.1:$(SITE_PORT)/api/v1/ --signatures require \
+		--key $(DEMO_HUB_KEYS)/ecli.pub
 	$(BIN)/ecli update
 	$(BIN)/ecli search open
 	echo "==> ecli run opensnoop --duration 5 (this shell opens some files meanwhile)"

@@ -6,7 +6,10 @@ Prints a table:
   * `ecli --help`;
   * `ecli search trace` over a 10,000-package catalog (from the cache);
   * `ecli update` with nothing changed, over HTTP: one conditional request (304)
-    per source; the requests are counted;
+    per source; the requests are counted. The catalog is a signed index (its
+    hub key pinned with `sources add --key`), so `update` also runs after a
+    new signed root whose catalog did not change: the root is the only request,
+    its signature checked;
   * pulling a 20 MB bundle from the local registry into an empty store with
     `ecli pull`, beside `skopeo copy` of the same artifact into a local OCI
     folder, alternating, in the same run.
@@ -30,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from ecli.hubindex import model  # noqa: E402
+from ecli.trust.keys import generate, load_private  # noqa: E402
+from generator import rootsign  # noqa: E402
 
 from index_fixtures import serve  # noqa: E402
 from pm_fixtures import push_bundle  # noqa: E402
@@ -53,16 +58,25 @@ def wall(command: list[str], runs: int, env: dict[str, str],
     return statistics.median(times)
 
 
-def big_catalog(folder: Path, count: int = 10_000) -> Path:
+def big_catalog(folder: Path, key: Path, count: int = 10_000) -> Path:
+    """A catalog of `count` packages, its root signed by `key` as the generator signs it."""
     folder.mkdir(parents=True, exist_ok=True)
     generated = "2026-11-25T00:00:00Z"
-    (folder / model.ROOT_FILE).write_bytes(model.dump(model.Root(1, generated)))
     entries = tuple(model.CatalogEntry(
         name=f"pkg-{i:05d}", summary=f"{WORDS[i % 10]} tool number {i} for {WORDS[(i // 10) % 10]}",
         kind="bpf", latest="1.0.0", keywords=(WORDS[i % 7], WORDS[i % 3]),
         categories=("observability",), owners=("bench",)) for i in range(count))
     (folder / model.CATALOG_FILE).write_bytes(model.dump(model.Catalog(1, generated, entries)))
+    resign(folder, key, 0)
     return folder
+
+
+def resign(folder: Path, key: Path, seconds: int) -> None:
+    """A new signed root, `seconds` after the first, listing the same catalog."""
+    generated = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1795000000 + seconds))
+    rootsign.write(folder, model.Root(1, generated), load_private(key))
+    later = time.time() + 10 + seconds  # Last-Modified: one-second resolution
+    os.utime(folder / model.ROOT_FILE, (later, later))
 
 
 def main() -> int:
@@ -74,10 +88,11 @@ def main() -> int:
         tmp = Path(tmp_name)
         env = {**os.environ, "ECLI_HOME": str(tmp / "home"), "ECLI_DEFAULT_SOURCE": ""}
         rows.append(("ecli --help", f"{wall([*ECLI, '--help'], args.runs, env):.3f}"))
-        site = big_catalog(tmp / "site" / "api" / "v1")
+        key, public = generate(tmp / "hub-key")
+        site = big_catalog(tmp / "site" / "api" / "v1", key)
         with serve(tmp / "site") as (base, seen):
-            subprocess.run([*ECLI, "sources", "add", "big", base + "api/v1/"], env=env,
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([*ECLI, "sources", "add", "big", base + "api/v1/", "--key",
+                            str(public)], env=env, check=True, stdout=subprocess.DEVNULL)
             subprocess.run([*ECLI, "update"], env=env, check=True, stdout=subprocess.DEVNULL)
             for term, note in (("latency disk", "687 hits"), ("trace", "5,372 hits")):
                 search = wall([*ECLI, "search", term], args.runs, env)
@@ -88,7 +103,14 @@ def main() -> int:
             codes = sorted({code for _, code in seen})
             rows.append((f"ecli update, unchanged ({per_run:.0f} request/run, HTTP "
                          f"{','.join(codes)})", f"{update:.3f}"))
-        del site
+            count = iter(range(1, 1000))
+            seen.clear()
+            resigned = wall([*ECLI, "update"], args.runs, env,
+                            before=lambda: resign(site, key, next(count)))
+            per_run = len(seen) / (args.runs + 1)
+            codes = sorted({code for _, code in seen})
+            rows.append((f"ecli update, new signed root, same catalog ({per_run:.0f} "
+                         f"request/run, HTTP {','.join(codes)})", f"{resigned:.3f}"))
         with running_registry() as registry:
             payload = os.urandom(20 << 20)
             digest = push_bundle(registry.host, tmp / "push", "big", "1.0.0", payload)

@@ -8,6 +8,7 @@ these without pulling in the rest.
     ├── ReferenceError_       a package reference that does not parse
     ├── NotFoundError         no such package, version, source or file
     ├── SourceError           a JSON index that cannot be fetched or read
+    │   └── IndexTrustError       a signed index refused: key, replay, downgrade, tampering
     ├── RegistryError         an OCI registry failed or answered wrongly
     │   ├── DigestMismatchError   content does not match its digest
     │   └── TransportError        below HTTP: refused, timed out, TLS, name lookup
@@ -71,6 +72,13 @@ class NotFoundError(EcliError):
 
 class SourceError(EcliError):
     reference = "source"
+
+
+class IndexTrustError(SourceError):
+    """A source's index refused by its signed root (ecli.packages.indextrust): never
+    replaced by the cached copy, as an unreachable source's is."""
+
+    reference = "index-trust"
 
 
 class RegistryError(EcliError):

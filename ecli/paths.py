@@ -99,6 +99,12 @@ class Paths:
         return self.cache_dir / "tmp"
 
     @property
+    def index_versions_file(self) -> Path:
+        """The highest signed root version accepted from each source (ecli.packages.indextrust):
+        state, not cache, so clearing the cache does not reopen the door to a replayed root."""
+        return self.state_dir / "index-versions.json"
+
+    @property
     def runs_dir(self) -> Path:
         """Detached runs: one JSON record and one log file per run."""
         return self.state_dir / "runs"

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator import buildcache, commands
+from generator import buildcache, commands, rootsign
 from generator.problems import GeneratorError, Problem
 
 
@@ -67,6 +67,10 @@ def parser() -> argparse.ArgumentParser:
                            "folder; safe to delete)")
             p.add_argument("--no-cache", action="store_true",
                            help="build everything afresh, reading and writing no cache")
+            p.add_argument("--hub-key", type=Path, metavar="FILE",
+                           help="private key (PEM, or cosign's) that signs api/v1's root, "
+                           f"index.json (default: ${rootsign.KEY_ENV}, the PEM itself; "
+                           "without either the index is unsigned)")
 
     pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
                         "ownership and immutability of published versions")
@@ -126,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                                 stats_file=getattr(args, "stats", None),
                                 fail_on_moved=getattr(args, "fail_on_moved", False),
                                 cache_dir=_cache_dir(args),
-                                site_url=getattr(args, "site_url", None))
+                                site_url=getattr(args, "site_url", None),
+                                hub_key=getattr(args, "hub_key", None))
         if args.command == "inspect":
             inspected = commands.inspect(opts, args.store)
             state = "written" if inspected.written else "unchanged"
@@ -146,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         built = commands.build(opts, args.out)
         cached = (f", {built.reused} package page(s) from the cache, {built.validated} entry "
                   "file(s) validated" if opts.cache_dir else "")
+        signed = (f"index signed by hub key {built.hub_key}" if built.hub_key else
+                  f"index unsigned (no --hub-key, no {rootsign.KEY_ENV})")
         print(f"ok: {built.packages} package(s), {built.pages} page(s){cached}, "
-              f"{built.requests} registry request(s) in {built.seconds:.1f} s -> {built.out}")
+              f"{built.requests} registry request(s) in {built.seconds:.1f} s -> {built.out}; "
+              f"{signed}")
         return 0
     except GeneratorError as exc:
         for problem in exc.problems:

@@ -26,6 +26,7 @@ from generator import (
     inspectlines,
     lock,
     pages,
+    rootsign,
     scope,
     signing,
     site,
@@ -51,6 +52,7 @@ class Options:
     cache_dir: Path | None = None  # the build cache; None builds without one
     site_url: str | None = None  # None: mkdocs.yml's site_url, else HUB_SITE_URL, else none
     signature_checker: signing.Checker | None = None  # None: the registry's signatures
+    hub_key: Path | None = None  # signs the root; None: HUB_SIGNING_KEY, else unsigned
 
 
 @dataclass(frozen=True)
@@ -86,20 +88,21 @@ class BuildResult:
     rendered: int = 0  # package pages rendered in this build
     reused: int = 0  # package pages taken from the build cache
     validated: int = 0  # entry files checked (the others came from the build cache)
+    hub_key: str | None = None  # fingerprint of the key that signed the root; None: unsigned
 
 
 def options(index_dir: Path, *, lock_file: Path | None = None, config_file: Path | None = None,
             offline: bool = False, refresh: bool = False, resolver: Resolver | None = None,
             inspection_file: Path | None = None, stats_file: Path | None = None,
             fail_on_moved: bool = False, cache_dir: Path | None = None,
-            site_url: str | None = None) -> Options:
+            site_url: str | None = None, hub_key: Path | None = None) -> Options:
     """Defaults follow the repository layout: lock and inspections in the index,
     mkdocs.yml beside it. The build cache is used only when `cache_dir` is given
     (`buildcache.default_dir(index_dir)` is where the command line keeps it)."""
     return Options(index_dir, lock_file or index_dir / lock.LOCK_FILE,
                    config_file or index_dir.resolve().parent / "mkdocs.yml", offline, refresh,
                    resolver, inspection_file or index_dir / inspection.INSPECTION_FILE,
-                   stats_file, fail_on_moved, cache_dir, site_url)
+                   stats_file, fail_on_moved, cache_dir, site_url, hub_key=hub_key)
 
 
 def validate(index_dir: Path, files: list[Path] | None = None) -> ValidateResult:
@@ -138,6 +141,7 @@ def build(opts: Options, out: Path) -> BuildResult:
 def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
     started = time.monotonic()
     site_url = site.check_site_url(opts.site_url) if opts.site_url is not None else None
+    hub_key = rootsign.load_key(opts.hub_key)  # before the work: a bad key fails at once
     validations = outputs = None
     if cache_dir is not None:
         index_root = str(opts.index_dir.resolve())
@@ -166,7 +170,7 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
         written_pages = pages.write(index, documents, docs_dir, popularity)
         config = site.mkdocs_build(opts.config_file, docs_dir, staged, site_url)
         filled = fill.fill(documents, staged, config.site_url, cached)
-        emit.write(filled.documents, staged, popularity)
+        emit.write(filled.documents, staged, popularity, hub_key)
         site.publish(staged, out)
     finally:
         shutil.rmtree(docs_dir, ignore_errors=True)
@@ -176,7 +180,8 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
     hits = validations.hits if validations is not None else 0
     return BuildResult(out, len(index.entries), len(written_pages) - len(pages.SHELLS) - 1
                        + filled.pages, requests, written, time.monotonic() - started,
-                       filled.rendered, filled.reused, checked.files - hits)
+                       filled.rendered, filled.reused, checked.files - hits,
+                       hub_key.public().fingerprint() if hub_key else None)
 
 
 def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.hubindex import model
-from ecli.trust.keys import parse_public
-from generator import search
+from ecli.trust.keys import PrivateKey, parse_public
+from generator import rootsign, search
 from generator.entry import Entry, Index
 from generator.inspection import Cache
 from generator.lock import Lock
@@ -100,14 +100,14 @@ def _documents(packages: dict[str, model.PackageDocument], generated: str,
 
 
 def write(documents: Documents, site_dir: Path,
-          popularity: dict[str, int] | None = None) -> Path:
+          popularity: dict[str, int] | None = None, hub_key: PrivateKey | None = None) -> Path:
     """Write api/v1 under `site_dir` (a fresh build directory) and return its path.
 
-    The per-package documents are written by `fill`, beside each package page.
+    The per-package documents are written by `fill`, beside each package page,
+    before this; the root is written last, listing them all (`rootsign`).
     """
     api = site_dir / API_DIR
     (api / model.PACKAGES_DIR).mkdir(parents=True, exist_ok=True)
-    (api / model.ROOT_FILE).write_bytes(model.dump(documents.root))
     (api / model.CATALOG_FILE).write_bytes(model.dump(documents.catalog))
     files = search.build(documents.catalog, popularity)
     folder = api / model.SEARCH_DIR
@@ -119,6 +119,7 @@ def write(documents: Documents, site_dir: Path,
     for number, block in enumerate(files.blocks):
         (folder / "docs" / f"{number}.json").write_bytes(model.dump_search_part(block))
     (api / model.SEARCH_DOCS_FILE).write_bytes(model.dump(documents.search_docs))
+    rootsign.write(api, documents.root, hub_key)
     return api
 
 

@@ -45,6 +45,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=tmp, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("ok: 1 package(s)")
+    assert done.stdout.rstrip().endswith("index unsigned (no --hub-key, no HUB_SIGNING_KEY)")
     assert done.stderr == ""  # mkdocs' log does not leak
     return out
 
@@ -57,6 +58,9 @@ def test_api_documents_load_through_the_model_and_match_the_schema(built: Path):
         (api / root.packages.format(name="opensnoop")).read_bytes(), "opensnoop.json")
     docs = model.load_search_docs((api / model.SEARCH_DOCS_FILE).read_bytes(), "docs.json")
     assert root.search == "search/index.json"
+    assert root.signer is None and model.load_signed_root(
+        (api / "index.json").read_bytes(), "index.json").signatures == ()
+    assert "catalog.json" in root.documents and root.version > 0  # listed, unsigned
     assert [e.name for e in catalog.packages] == ["opensnoop"]
     assert catalog.packages[0].latest == "0.1.0"
     assert catalog.packages[0].keywords == ("file", "open", "syscall", "trace", "io")

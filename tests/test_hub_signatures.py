@@ -22,7 +22,7 @@ from ecli.hubindex import model
 from ecli.oci.manifest import ANNOTATION_REF_NAME
 from ecli.oci.store import Store
 from ecli.trust import keys
-from generator import lock
+from generator import lock, rootsign
 
 from ecli_process import run_ecli
 from pm_fixtures import push_bundle
@@ -255,6 +255,9 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
     stranger = keys.load_public(other_keys.public)
     (wrong / "packages" / "signed.json").write_bytes(model.dump(dataclasses.replace(
         document, signer=model.Signer(other_keys.public.read_text(), stranger.fingerprint()))))
+    # the hub itself declares the other key: its root lists the document as it now is
+    rootsign.write(wrong, model.load_root((wrong / "index.json").read_bytes(), "index.json"),
+                   None)
     return {"api": api, "wrong": wrong,
             "fingerprint": keys.load_public(signing_keys.public).fingerprint()}
 

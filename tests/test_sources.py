@@ -29,7 +29,7 @@ def test_add_list_remove_a_folder_source(env, index_dir):
     assert run_ecli("sources", "add", "local", str(index_dir), env=env).returncode == 0
     listed = json.loads(run_ecli("sources", "list", "--json", env=env).stdout)
     assert listed == [{"name": "local", "location": str(index_dir), "priority": 100,
-                       "signatures": "warn"}]
+                       "signatures": "warn", "hub_key": None}]
     assert run_ecli("sources", "remove", "local", env=env).returncode == 0
     assert json.loads(run_ecli("sources", "list", "--json", env=env).stdout) == []
 

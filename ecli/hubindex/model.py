@@ -2,7 +2,9 @@
 
 Layout under a source's base URL (all paths relative to `index.json`):
 
-    index.json              Root: schema version, generation time, where the rest is
+    index.json              Root: schema version, generation time, where the rest is;
+                            the sha256 and size of every other document, a version
+                            that only grows, and the hub key's signature (when signed)
     catalog.json            Catalog: one compact entry per package, for search and list
     packages/NAME.json      PackageDocument: every version, digest and requirement
     search/index.json       the site's search index: its head (names, filters), loaded first
@@ -13,11 +15,20 @@ Layout under a source's base URL (all paths relative to `index.json`):
 The reader checks shapes by hand rather than through jsonschema so that
 `ecli search` stays fast; `api-v1.schema.json` beside this file is the
 published schema and the tests hold the two together.
+
+The root is signed over `root_payload`: the root object without its
+`signatures`, as canonical JSON (sorted keys, no spaces, ASCII), after a
+context line, so a signature made for anything else never reads as a root's.
+The payload is taken from the JSON as received, not from the fields this
+reader knows, so a later field is covered too. Checking a signature is the
+caller's (`ecli.packages.indextrust`, with `ecli.trust.keys`): this module
+stays a pure format.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -33,6 +44,24 @@ SEARCH_INDEX_FILE = "search/index.json"
 SEARCH_DIR = "search"
 SEARCH_DOCS_FILE = "search/docs.json"
 MAX_DOCUMENT_BYTES = 64 << 20
+ROOT_SIGNING_CONTEXT = b"ebpfhub api/v1 root\n"
+
+
+@dataclass(frozen=True)
+class DocumentDigest:
+    """What the root says one other api/v1 document is: its bytes' sha256 (hex) and size."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs every version of a package, or the hub's root (the hub key): a PEM public
+    key and its fingerprint (`sha256:` of the key's SubjectPublicKeyInfo DER)."""
+
+    key: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,26 @@ class Root:
     packages: str = PACKAGES_DIR + "/{name}.json"
     search: str | None = None
     registry_mirrors: dict[str, str] = field(default_factory=dict)
+    version: int = 0  # grows with every build (its UTC time in seconds); 0: an older hub
+    documents: dict[str, DocumentDigest] = field(default_factory=dict)  # path -> digest
+    signer: Signer | None = None  # the hub key; None: an unsigned index
+
+
+@dataclass(frozen=True)
+class RootSignature:
+    """One signature of the root: the signing key's fingerprint, the base64 signature."""
+
+    keyid: str
+    sig: str
+
+
+@dataclass(frozen=True)
+class SignedRoot:
+    """A root as received: its fields, the bytes its signatures sign, the signatures."""
+
+    root: Root
+    payload: bytes
+    signatures: tuple[RootSignature, ...]
 
 
 @dataclass(frozen=True)
@@ -87,15 +136,6 @@ class Version:
     permissions: tuple[str, ...] = ()  # capabilities the entry declares
     inspection: Inspection | None = None  # None when the hub has not inspected it
     signature: str | None = None  # digest of the cosign signature manifest the hub checked
-
-
-@dataclass(frozen=True)
-class Signer:
-    """Who signs every version of a package: a PEM public key and its fingerprint
-    (`sha256:` of the key's SubjectPublicKeyInfo DER)."""
-
-    key: str
-    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -181,8 +221,47 @@ def _compact(data: dict[str, Any]) -> bytes:
                       ensure_ascii=False).encode() + b"\n"
 
 
+def root_payload(data: dict[str, Any]) -> bytes:
+    """The bytes the hub key signs: the context line, then the root without
+    `signatures` as canonical JSON."""
+    unsigned = {key: value for key, value in data.items() if key != "signatures"}
+    return ROOT_SIGNING_CONTEXT + json.dumps(unsigned, sort_keys=True, separators=(",", ":"),
+                                             ensure_ascii=True).encode()
+
+
+def dump_root(root: Root, signatures: Sequence[RootSignature] = ()) -> bytes:
+    """The root as published, with its signatures (none: an unsigned index)."""
+    return _compact({**plain(root), "signatures": plain(list(signatures))})
+
+
 def load_root(raw: bytes, where: str) -> Root:
+    return _root(_document(raw, where), where)
+
+
+def load_signed_root(raw: bytes, where: str) -> SignedRoot:
+    """The root with what its signatures cover, for checking them (`ecli.packages.indextrust`)."""
     data = _document(raw, where)
+    signatures = tuple(
+        RootSignature(_get(item, "keyid", str, f"{where}: signatures[{i}]"),
+                      _get(item, "sig", str, f"{where}: signatures[{i}]"))
+        for i, item in enumerate(_get(data, "signatures", list, where, [])))
+    return SignedRoot(_root(data, where), root_payload(data), signatures)
+
+
+def _root(data: dict[str, Any], where: str) -> Root:
+    documents = {}
+    for path, item in _get(data, "documents", dict, where, {}).items():
+        at = f"{where}: documents[{path!r}]"
+        sha256 = _get(item, "sha256", str, at)
+        _digest(f"sha256:{sha256}", at)
+        size = _get(item, "size", int, at)
+        if size < 0:
+            raise SourceError(f"{at}: field 'size' must not be negative")
+        documents[path] = DocumentDigest(sha256, size)
+    signer = _get(data, "signer", dict, where, None)
+    version = _get(data, "version", int, where, 0)
+    if version < 0:
+        raise SourceError(f"{where}: field 'version' must not be negative")
     return Root(
         schema_version=data["schema_version"],
         generated=_get(data, "generated", str, where),
@@ -190,7 +269,15 @@ def load_root(raw: bytes, where: str) -> Root:
         packages=_get(data, "packages", str, where, PACKAGES_DIR + "/{name}.json"),
         search=_get(data, "search", str, where, None),
         registry_mirrors=_get(data, "registry_mirrors", dict, where, {}),
+        version=version,
+        documents=documents,
+        signer=None if signer is None else _signer(signer, f"{where}: signer"),
     )
+
+
+def _signer(data: dict[str, Any], where: str) -> Signer:
+    return Signer(_get(data, "key", str, where),
+                  _digest(_get(data, "fingerprint", str, where), where))
 
 
 def load_catalog(raw: bytes, where: str) -> Catalog:
@@ -253,9 +340,7 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
         keywords=_strings(data, "keywords", where),
         categories=_strings(data, "categories", where),
         versions=tuple(versions),
-        signer=None if signer is None else Signer(
-            _get(signer, "key", str, f"{where}: signer"),
-            _digest(_get(signer, "fingerprint", str, f"{where}: signer"), f"{where}: signer")),
+        signer=None if signer is None else _signer(signer, f"{where}: signer"),
     )
 
 

@@ -11,6 +11,12 @@ warning (in `warnings`, printed by the CLI) as long as another source
 answers; `update` falls back to the cached copy and says how old it is.
 With `offline`, nothing is fetched over the network (pull policy `never`).
 
+A signed index (`ecli.packages.indextrust`): the root is checked against the
+source's pinned hub key and the last version accepted, and each document
+against the digest the root lists before it is stored; a document whose
+digest did not change is not fetched again, so an unchanged `update` is one
+request per source. A refusal is never answered with the cached copy.
+
 Remote sources are read through an ecli.net transport, as registries are:
 the host's CA from certs.d, proxies from the environment, and an overall
 deadline per request (ECLI_HTTP_TIMEOUT). `open_url` and `fetching` are
@@ -28,11 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ecli.errors import NotFoundError, SourceError, TransportError
+from ecli.errors import IndexTrustError, NotFoundError, SourceError, TransportError
 from ecli.files import write_atomic
 from ecli.hubindex import model
 from ecli.oci.config import NAME_PATTERN
-from ecli.packages.sources import Source, load
+from ecli.packages import indextrust
+from ecli.packages.sources import Source, load, pin
 from ecli.paths import Paths
 from ecli.suggest import did_you_mean
 
@@ -102,6 +109,8 @@ class IndexClient:
         """`update`, or the cached catalog with the reason and its age when fetching fails."""
         try:
             return self.update(source)
+        except IndexTrustError:
+            raise  # refused, not unreachable: the cached copy is no answer to tampering
         except SourceError as exc:
             path = self._folder(source) / model.CATALOG_FILE
             if not path.exists():
@@ -124,22 +133,47 @@ class IndexClient:
             (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
             return UpdateResult(source, False, self._count(source))
         root_raw = root_fetch.body or (folder / model.ROOT_FILE).read_bytes()
-        root = model.load_root(root_raw, _where(source, model.ROOT_FILE))
-        catalog_fetch = reader.fetch(source, root.catalog, meta.get(root.catalog, {}))
-        if catalog_fetch.body is None and (folder / model.CATALOG_FILE).exists():
-            write_atomic(folder / model.ROOT_FILE, root_raw)
-            (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
-            return UpdateResult(source, False, self._count(source))
-        catalog_raw = catalog_fetch.body or b""
-        catalog = model.load_catalog(catalog_raw, _where(source, root.catalog))
-        shutil.rmtree(folder / model.PACKAGES_DIR, ignore_errors=True)  # stale now
+        checked = indextrust.check_root(
+            source, root_raw, _where(source, model.ROOT_FILE),
+            indextrust.accepted(self.paths.index_versions_file, source.name))
+        root = checked.root
+        if indextrust.matches(root, root.catalog, folder / model.CATALOG_FILE):
+            catalog_fetch = Fetched(None, meta.get(root.catalog, {}))  # same bytes: not fetched
+        else:
+            catalog_fetch = reader.fetch(source, root.catalog,
+                                         {} if root.documents else meta.get(root.catalog, {}),
+                                         indextrust.read_limit(root, root.catalog))
+        changed = not (catalog_fetch.body is None and (folder / model.CATALOG_FILE).exists())
+        if changed:
+            catalog_raw = catalog_fetch.body or b""
+            indextrust.check_document(source, root, root.catalog, catalog_raw)
+            catalog = model.load_catalog(catalog_raw, _where(source, root.catalog))
+            shutil.rmtree(folder / model.PACKAGES_DIR, ignore_errors=True)  # stale now
+        else:
+            _drop_unlisted(folder / model.PACKAGES_DIR, root)
         # The root first: another ecli that sees the new catalog must find its root too.
         write_atomic(folder / model.ROOT_FILE, root_raw)
-        write_atomic(folder / model.CATALOG_FILE, catalog_raw)
-        _write_entries(folder / ENTRIES_FILE, catalog)
+        if changed:
+            write_atomic(folder / model.CATALOG_FILE, catalog_raw)
+            _write_entries(folder / ENTRIES_FILE, catalog)
+        else:
+            (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
         meta = {model.ROOT_FILE: root_fetch.validators, root.catalog: catalog_fetch.validators}
         write_atomic(folder / META_FILE, json.dumps(meta).encode())
-        return UpdateResult(source, True, len(catalog.packages))
+        self._trusted(source, checked)
+        return UpdateResult(source, changed, len(catalog.packages) if changed
+                            else self._count(source))
+
+    def _trusted(self, source: Source, checked: indextrust.CheckedRoot) -> None:
+        """Remember the accepted root's version; pin a hub key seen for the first time."""
+        if checked.root.signer is not None:
+            indextrust.accept(self.paths.index_versions_file, source.name, checked.root.version)
+        first = checked.first_use
+        if first is not None:
+            pinned = pin(self.paths.sources_file, source, first.key, first.fingerprint)
+            self.sources = [pinned if s.name == source.name else s for s in self.sources]
+            self.warnings.append(f"source {source.name}: pinned its hub key {first.fingerprint} "
+                                 "on first use (trust on first use)")
 
     def _count(self, source: Source) -> int:
         return len(self._source_lines(source))
@@ -243,7 +277,9 @@ class IndexClient:
         root = model.load_root(root_path.read_bytes(), str(root_path))
         relative = root.packages.replace("{name}", name)
         with self._reader() as reader:
-            raw = reader.fetch(source, relative, {}).body or b""
+            raw = reader.fetch(source, relative, {},
+                               indextrust.read_limit(root, relative)).body or b""
+        indextrust.check_document(source, root, relative, raw)
         document = model.load_package(raw, _where(source, relative))
         if document.name != name:
             raise SourceError(f"{_where(source, relative)}: describes {document.name!r}, "
@@ -261,6 +297,18 @@ class IndexClient:
 
     def _folder(self, source: Source) -> Path:
         return self.paths.index_cache_dir / source.name
+
+    def first_root(self, source: Source) -> indextrust.CheckedRoot:
+        """The root of a source being added, checked against the key it pins, if any."""
+        with self._reader() as reader:
+            raw = reader.fetch(source, model.ROOT_FILE, {}).body or b""
+        return indextrust.check_root(source, raw, _where(source, model.ROOT_FILE), 0)
+
+    def forget(self, name: str) -> None:
+        """Drop source `name`'s cached index and the root version accepted from it: the
+        source is being replaced (another URL, another key) or removed."""
+        shutil.rmtree(self.paths.index_cache_dir / name, ignore_errors=True)
+        indextrust.forget(self.paths.index_versions_file, name)
 
     @staticmethod
     def _meta(folder: Path) -> dict[str, dict[str, str]]:
@@ -300,6 +348,16 @@ def _write_entries(path: Path, catalog: model.Catalog) -> None:
     write_atomic(path, "".join(lines).encode())
 
 
+def _drop_unlisted(folder: Path, root: model.Root) -> None:
+    """Drop cached package documents whose bytes a new root no longer lists (the catalog
+    did not change, a package document may have): fetched again when asked for."""
+    if not root.documents or not folder.is_dir():
+        return
+    for path in folder.glob("*.json"):
+        if not indextrust.matches(root, root.packages.replace("{name}", path.stem), path):
+            path.unlink(missing_ok=True)
+
+
 def _where(source: Source, relative: str) -> str:
     return f"{source.location}{relative}" if source.is_remote else f"{source.location}/{relative}"
 
@@ -312,16 +370,19 @@ class _Reader:
         self._given = transport
         self._opened: Transport | None = None
 
-    def fetch(self, source: Source, relative: str, validators: dict[str, str]) -> Fetched:
+    def fetch(self, source: Source, relative: str, validators: dict[str, str],
+              limit: int = model.MAX_DOCUMENT_BYTES) -> Fetched:
+        """The document at `relative`: at most `limit` + 1 bytes of it (more is refused)."""
         if ".." in relative.split("/") or relative.startswith("/"):
             raise SourceError(f"{source.name}: refusing path {relative!r} outside the index")
         if not source.is_remote:
             path = Path(source.location) / relative
             try:
-                return Fetched(path.read_bytes(), {})
+                with open(path, "rb") as file:
+                    return Fetched(file.read(limit + 1), {})
             except OSError as exc:
                 raise SourceError(f"{path}: cannot read: {exc.strerror}") from None
-        return _fetch_http(self._transport(), source.location + relative, validators)
+        return _fetch_http(self._transport(), source.location + relative, validators, limit)
 
     def close(self) -> None:
         if self._opened is not None:
@@ -337,7 +398,8 @@ class _Reader:
         return self._opened
 
 
-def _fetch_http(transport: Transport, url: str, validators: dict[str, str]) -> Fetched:
+def _fetch_http(transport: Transport, url: str, validators: dict[str, str],
+                limit: int) -> Fetched:
     """GET one document, conditionally when the cache has validators for it."""
     headers = {}
     if "etag" in validators:
@@ -348,7 +410,7 @@ def _fetch_http(transport: Transport, url: str, validators: dict[str, str]) -> F
     with fetching(url, hint), open_url(transport, url, headers, ok=(200, 304)) as response:
         if response.status == 304:
             return Fetched(None, validators)
-        body = response.read(model.MAX_DOCUMENT_BYTES)
+        body = response.read(limit)
         kept = {name: value for name in ("etag", "last-modified")
                 if (value := response.headers.get(name))}
     return Fetched(body, kept)

@@ -15,6 +15,11 @@ Each source carries its signature policy (`ecli sources add ... --signatures`):
 refuses it, `off` checks nothing; a package whose entry declares a signer
 and whose signature does not verify is refused unless `off`
 (`ecli.packages.signing`).
+
+Each may pin its hub key, the key that signs its index's root
+(`ecli.packages.indextrust`): given with `ecli sources add ... --key FILE`,
+or taken from the first signed root seen (trust on first use); the PEM and
+its fingerprint are kept here, with how the pin was made.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ecli.errors import NotFoundError, SourceError, UsageError
@@ -35,6 +40,8 @@ DEFAULT_PRIORITY = 1000
 DEFAULT_ENV = "ECLI_DEFAULT_SOURCE"
 SIGNATURE_POLICIES = ("require", "warn", "off")
 DEFAULT_SIGNATURES = "warn"
+PINNED_BY_KEY = "--key"
+PINNED_ON_FIRST_USE = "first use"
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,9 @@ class Source:
     location: str  # URL ending in '/', or an absolute folder path
     priority: int = 100  # lower is searched first
     signatures: str = DEFAULT_SIGNATURES  # one of SIGNATURE_POLICIES
+    hub_key: str | None = None  # PEM of the pinned hub key; None: none pinned yet
+    hub_key_fingerprint: str | None = None
+    hub_key_pinned: str | None = None  # PINNED_BY_KEY or PINNED_ON_FIRST_USE
 
     @property
     def is_remote(self) -> bool:
@@ -97,17 +107,37 @@ def save(path: Path, sources: list[Source]) -> None:
     write_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
 
 
-def add(path: Path, name: str, location: str, priority: int = 100,
-        signatures: str = DEFAULT_SIGNATURES) -> Source:
+def prepare(name: str, location: str, priority: int = 100,
+            signatures: str = DEFAULT_SIGNATURES) -> Source:
+    """The source `add` would save, checked, so its index can be read before it is."""
     if not SOURCE_NAME.match(name):
         raise UsageError(f"{name!r} is not a valid source name (letters, digits, . _ -)")
     if signatures not in SIGNATURE_POLICIES:
         raise UsageError(f"--signatures {signatures!r}: expected one of "
                          f"{', '.join(SIGNATURE_POLICIES)}")
-    source = Source(name, normalise_location(location), priority, signatures)
-    sources = [s for s in load(path) if s.name != name]
+    return Source(name, normalise_location(location), priority, signatures)
+
+
+def add(path: Path, name: str, location: str, priority: int = 100,
+        signatures: str = DEFAULT_SIGNATURES) -> Source:
+    return keep(path, prepare(name, location, priority, signatures))
+
+
+def keep(path: Path, source: Source) -> Source:
+    """Save `source` (from `prepare`, perhaps with its hub key pinned), replacing its name."""
+    sources = [s for s in load(path) if s.name != source.name]
     save(path, [*sources, source])
     return source
+
+
+def pinned(source: Source, key: str, fingerprint: str, how: str) -> Source:
+    """`source` with its hub key pinned (`how`: PINNED_BY_KEY or PINNED_ON_FIRST_USE)."""
+    return replace(source, hub_key=key, hub_key_fingerprint=fingerprint, hub_key_pinned=how)
+
+
+def pin(path: Path, source: Source, key: str, fingerprint: str) -> Source:
+    """Pin the hub key first seen in `source`'s index (trust on first use) and save it."""
+    return keep(path, pinned(source, key, fingerprint, PINNED_ON_FIRST_USE))
 
 
 def remove(path: Path, name: str) -> None:

@@ -11,21 +11,28 @@ from ecli.cli.render import Result
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("examples:\n  ecli update\n  ecli update --json\n\n"
                      "One conditional request per source (If-None-Match / If-Modified-Since);\n"
-                     "a source that cannot be reached keeps its cached index, with a warning.")
+                     "a source that cannot be reached keeps its cached index, with a warning.\n"
+                     "A signed index is checked against the source's pinned hub key; one\n"
+                     "refused (tampered, replayed, unsigned where a key is pinned) fails.")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.cli.progress import warn
-    from ecli.errors import EcliError
+    from ecli.errors import EcliError, IndexTrustError
     from ecli.packages.index_client import IndexClient
     from ecli.packages.install import refresh_installed
 
     client = IndexClient(ctx.paths)
-    results, failed = [], []
+    results, failed, refused = [], [], False
     for source in client.require_sources():
         try:
             result = client.update_or_cached(source)
+        except IndexTrustError as exc:
+            failed.append((source.name, exc.message))
+            warn(exc.message)
+            refused = True
+            continue
         except EcliError as exc:
             failed.append((source.name, exc.message))
             warn(f"{source.name}: {exc.message} (and nothing is cached)")
@@ -41,7 +48,9 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
                            "packages": r.packages, "offline": r.offline_error is not None}
                           for r in results]
                     + [{"source": name, "error": message} for name, message in failed],
-                    quiet=[], exit_code=1 if failed and not results else 0)
+                    quiet=[], exit_code=1 if refused or (failed and not results) else 0)
+    for line in client.warnings:
+        warn(line)
     for r in results:
         state = "updated" if r.changed else "cached" if r.offline_error else "up to date"
         result.line(f"{r.source.name}: {state}, {r.packages} package(s)")
