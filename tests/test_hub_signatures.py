@@ -304,6 +304,10 @@ def test_a_signed_hub_package_runs_and_installs_and_is_checked_again_offline(
     again = ecli_in(env, "run", "--pull", "never", "signed")
     assert again.returncode == 0 and again.stdout.strip() == "hello 1.0.0", again.stderr
     assert "elevated   run-publisher-code" in again.stderr  # installed: checked again
+    # pruning everything but what is installed keeps the installed package's signature
+    assert ecli_in(env, "cache", "prune", "--all").returncode == 0
+    kept = ecli_in(env, "run", "--pull", "never", "signed")
+    assert kept.returncode == 0 and "elevated   run-publisher-code" in kept.stderr, kept.stderr
     # the check at run reads the signature kept in the store: take it away, and the
     # installed package no longer runs
     store = Store(Path(env["ECLI_HOME"]) / "cache" / "oci")

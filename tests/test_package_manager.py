@@ -160,6 +160,57 @@ def test_a_package_is_installed_under_its_index_name(env, hub, tmp_path):
     ok("uninstall", "greeter", env=env)
 
 
+def test_caches_follow_their_source(env, hub, tmp_path):
+    """A source's cached documents are its URL's: a changed URL, a remove and re-add, or
+    --force fetch again; prune --all drops them; an unreachable source is named."""
+    host, digests = hub["registry"].host, hub["digests"]
+    sites = {}
+    for name, versions in (("old", ["0.1.0"]), ("new", ["0.2.0", "0.1.0"])):
+        sites[name] = write_catalog(tmp_path / name / "api" / "v1", [index_document(
+            "hello", f"{host}/pm/hello", [(v, digests[v], None) for v in versions])])
+
+    def versions() -> list[str]:
+        return [v["version"] for v in json.loads(ok("info", "hello", "--json",
+                                                     env=env).stdout)["versions"]]
+
+    ok("sources", "remove", "test", env=env)
+    with serve(tmp_path / "old") as (old, _), serve(tmp_path / "new") as (new, seen):
+        ok("sources", "add", "web", old + "api/v1/", env=env)
+        ok("update", env=env)
+        assert versions() == ["0.1.0"]
+        ok("sources", "add", "web", new + "api/v1/", env=env)  # the same name, another URL
+        assert versions() == ["0.2.0", "0.1.0"]
+        ok("sources", "remove", "web", env=env)
+        ok("sources", "add", "web", old + "api/v1/", env=env)
+        assert versions() == ["0.1.0"]
+        ok("sources", "add", "web", new + "api/v1/", env=env)
+        ok("update", env=env)
+        seen.clear()
+        ok("update", env=env)
+        assert [path for path, _status in seen] == ["/api/v1/index.json"]  # unchanged: one
+        seen.clear()
+        ok("update", "--force", env=env)
+        fetched = {path: status for path, status in seen}
+        assert fetched["/api/v1/index.json"] == "200"
+        assert fetched["/api/v1/catalog.json"] == "200"
+        cache = Path(env["ECLI_HOME"]) / "cache" / "index"
+        assert any(cache.iterdir())
+        ok("cache", "prune", "--all", env=env)
+        assert not cache.exists() or not any(cache.iterdir())
+        assert versions() == ["0.2.0", "0.1.0"]  # fetched again on demand
+    # the server is gone: named, in words, and update fails when no source answers
+    ok("sources", "add", "down", "http://127.0.0.1:9/api/v1/", env=env)
+    ok("sources", "remove", "web", env=env)
+    failed = run_ecli("update", env=env)
+    assert failed.returncode == 1
+    assert "down: http://127.0.0.1:9/api/v1/index.json: cannot reach 127.0.0.1:9: " \
+        "connection refused" in failed.stderr
+    assert "Errno" not in failed.stderr
+    search = run_ecli("search", "hello", env=env)
+    assert search.returncode == 1
+    assert error_line(search).startswith("ecli: error: source down: ")
+
+
 def test_yanked_versions_are_never_chosen_unless_named(env, hub):
     ok("install", "hello@<1", env=env)  # 0.3.0 is yanked: 0.2.0
     assert installed(env)["hello"]["version"] == "0.2.0"
@@ -321,8 +372,8 @@ def test_offline_after_update_and_save_load_air_gapped(env, hub, tmp_path):
         ok("update", env=env)
         ok("install", "hello@0.2.0", env=env)
     # the server is gone: update warns about the cache's age, search and run still work
-    stale = ok("update", env=env)
-    assert "using the cached index from" in stale.stderr
+    stale = run_ecli("update", env=env)  # no source answers: exit 1, the cache still used
+    assert stale.returncode == 1 and "using the cached index from" in stale.stderr
     assert "hello" in ok("search", "hello", env=env).stdout
     assert ok("run", "--yes", "hello", env=env).stdout.startswith("hello 0.2.0")
     archive = tmp_path / "hello.tar"
@@ -427,7 +478,7 @@ def test_default_source_is_the_public_hub_and_fails_fast(tmp_path):
     start = time.monotonic()
     result = run_ecli("search", "x", env=env, timeout=30)
     assert time.monotonic() - start < 15
-    assert result.returncode == 1 and result.stderr.startswith("ecli: error: https://")
+    assert result.returncode == 1 and result.stderr.startswith("ecli: error: source hub: https://")
     local = tmp_path / "mirror"
     write_catalog(local, [])
     ok("sources", "set-default", str(local), env=env)

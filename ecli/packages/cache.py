@@ -3,8 +3,9 @@
 Pruning removes leftovers of interrupted work (temporary files older than a
 grace period, so a pull running right now keeps its partial blobs), blobs no
 reference reaches, and extracted bundles no installed package uses. With
-`all_refs`, cached references that no installed package needs go too: the
-next run pulls them again.
+`all_refs`, cached references that no installed package needs go too (the
+signatures of installed ones stay, for checking them offline), and so do
+downloads and the cached indexes: the next command fetches them again.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecli.packages import state
 from ecli.paths import Paths
+
+if TYPE_CHECKING:
+    from ecli.oci.store import Store
 
 TMP_GRACE_SECONDS = 600
 
@@ -71,8 +76,10 @@ def prune(paths: Paths, *, all_refs: bool = False, now: float | None = None) -> 
         keep_digests = {record.digest for record in installed.values()}
         if all_refs:
             for descriptor in store.refs():
-                if descriptor.digest not in keep_digests:
-                    store.remove_ref(descriptor.annotations.get(ANNOTATION_REF_NAME, ""))
+                name = descriptor.annotations.get(ANNOTATION_REF_NAME, "")
+                if descriptor.digest not in keep_digests and not _signs_kept(
+                        store, name, keep_digests):
+                    store.remove_ref(name)
         reachable: set[str] = set()
         for descriptor in store.refs():
             try:
@@ -89,10 +96,26 @@ def prune(paths: Paths, *, all_refs: bool = False, now: float | None = None) -> 
     for folder in paths.bundles_dir.glob("sha256-*") if paths.bundles_dir.is_dir() else []:
         if folder.name not in used:
             drop(folder)
-    if all_refs and paths.downloads_dir.is_dir():
-        for entry in paths.downloads_dir.iterdir():
-            drop(entry)
+    if all_refs:  # downloads, and the cached indexes (the next command fetches them again)
+        for folder in (paths.downloads_dir, paths.index_cache_dir):
+            for entry in folder.iterdir() if folder.is_dir() else ():
+                drop(entry)
     return PruneResult(removed[0], removed[1])
+
+
+def _signs_kept(store: Store, ref_name: str, kept: set[str]) -> bool:
+    """Whether `ref_name` is the signature tag of a kept package: of its manifest, or
+    of the image index it was chosen from (the verification offline needs it)."""
+    from ecli.errors import EcliError
+    from ecli.oci import archive, signatures
+
+    signed = signatures.signed_digest(ref_name.rsplit(":", 1)[-1])
+    if signed is None or not store.has(signed):
+        return False
+    try:
+        return signed in kept or bool(kept & set(archive.closure(store, signed)))
+    except EcliError:
+        return False
 
 
 def _bundles_in_use(paths: Paths, installed: dict[str, state.Installed]) -> set[str]:

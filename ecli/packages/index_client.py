@@ -105,10 +105,10 @@ class IndexClient:
 
     # -- update ---------------------------------------------------------------
 
-    def update_or_cached(self, source: Source) -> UpdateResult:
+    def update_or_cached(self, source: Source, *, force: bool = False) -> UpdateResult:
         """`update`, or the cached catalog with the reason and its age when fetching fails."""
         try:
-            return self.update(source)
+            return self.update(source, force=force)
         except IndexTrustError:
             raise  # refused, not unreachable: the cached copy is no answer to tampering
         except SourceError as exc:
@@ -119,15 +119,17 @@ class IndexClient:
             return UpdateResult(source, False, len(self.catalog(source).packages),
                                 exc.message, age)
 
-    def update(self, source: Source) -> UpdateResult:
+    def update(self, source: Source, *, force: bool = False) -> UpdateResult:
+        """Fetch `source`'s root and, when it changed, its catalog; `force`: every
+        document again, with no validators and no cached copy trusted."""
         if self.offline and source.is_remote:
             raise SourceError(f"{source.name}: not fetching the index (--pull never)")
         with self._reader() as reader:
-            return self._update(source, reader)
+            return self._update(source, reader, force)
 
-    def _update(self, source: Source, reader: _Reader) -> UpdateResult:
+    def _update(self, source: Source, reader: _Reader, force: bool = False) -> UpdateResult:
         folder = self._folder(source)
-        meta = self._meta(folder)
+        meta = {} if force else self._meta(folder)
         root_fetch = reader.fetch(source, model.ROOT_FILE, meta.get(model.ROOT_FILE, {}))
         if root_fetch.body is None and (folder / model.CATALOG_FILE).exists():
             (folder / model.CATALOG_FILE).touch()  # checked now: its age restarts
@@ -137,13 +139,14 @@ class IndexClient:
             source, root_raw, _where(source, model.ROOT_FILE),
             indextrust.accepted(self.paths.index_versions_file, source.name))
         root = checked.root
-        if indextrust.matches(root, root.catalog, folder / model.CATALOG_FILE):
+        if not force and indextrust.matches(root, root.catalog, folder / model.CATALOG_FILE):
             catalog_fetch = Fetched(None, meta.get(root.catalog, {}))  # same bytes: not fetched
         else:
             catalog_fetch = reader.fetch(source, root.catalog,
                                          {} if root.documents else meta.get(root.catalog, {}),
                                          indextrust.read_limit(root, root.catalog))
-        changed = not (catalog_fetch.body is None and (folder / model.CATALOG_FILE).exists())
+        changed = force or not (catalog_fetch.body is None
+                                and (folder / model.CATALOG_FILE).exists())
         if changed:
             catalog_raw = catalog_fetch.body or b""
             indextrust.check_document(source, root, root.catalog, catalog_raw)
@@ -209,7 +212,11 @@ class IndexClient:
                 continue
             yield source, lines
         if len(failures) == len(sources):
-            raise SourceError(failures[0].message, hint=failures[0].hint or
+            first = failures[0].message
+            if not first.startswith(f"{sources[0].name}: "):  # say which source, once
+                first = f"source {sources[0].name}: {first}"
+            more = f" (and {len(failures) - 1} other source(s))" if len(failures) > 1 else ""
+            raise SourceError(first + more, hint=failures[0].hint or
                               "check 'ecli sources list', or add one: ecli sources add NAME URL")
 
     def _source_lines(self, source: Source) -> list[str]:

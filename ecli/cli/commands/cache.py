@@ -10,13 +10,15 @@ from ecli.cli.render import Result
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("examples:\n  ecli cache info --json\n  ecli cache prune\n"
-                     "  ecli cache prune --all     also cached packages that are not installed")
+                     "  ecli cache prune --all     also cached packages that are not installed,\n"
+                     "                             downloads and the cached indexes")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = actions.add_parser("info", help="bytes used per cache area")
     info.add_argument("--json", action="store_true", help="print JSON")
     prune = actions.add_parser("prune", help="remove leftovers and unreachable blobs")
     prune.add_argument("--all", action="store_true",
-                       help="also drop cached packages no installed package needs")
+                       help="also drop cached packages no installed package needs, "
+                       "downloads and the cached indexes")
     prune.add_argument("--json", action="store_true", help="print JSON")
 
 

@@ -9,11 +9,15 @@ from ecli.cli.render import Result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("examples:\n  ecli update\n  ecli update --json\n\n"
+    parser.epilog = ("examples:\n  ecli update\n  ecli update --force      refetch everything\n"
+                     "  ecli update --json\n\n"
                      "One conditional request per source (If-None-Match / If-Modified-Since);\n"
                      "a source that cannot be reached keeps its cached index, with a warning.\n"
                      "A signed index is checked against the source's pinned hub key; one\n"
-                     "refused (tampered, replayed, unsigned where a key is pinned) fails.")
+                     "refused (tampered, replayed, unsigned where a key is pinned) fails.\n"
+                     "Exits 1 when no source could be fetched (even with caches to use).")
+    parser.add_argument("--force", action="store_true",
+                        help="fetch every document again, trusting no cached copy or validator")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -27,7 +31,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     results, failed, refused = [], [], False
     for source in client.require_sources():
         try:
-            result = client.update_or_cached(source)
+            result = client.update_or_cached(source, force=args.force)
         except IndexTrustError as exc:
             failed.append((source.name, exc.message))
             warn(exc.message)
@@ -44,11 +48,13 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
             for problem in refresh_installed(client, source, ctx.paths):
                 warn(problem)
         results.append(result)
+    # Non-zero when no source could be fetched, even if every one still has a cache.
+    fetched = [r for r in results if not r.offline_error]
     result = Result(data=[{"source": r.source.name, "changed": r.changed,
                            "packages": r.packages, "offline": r.offline_error is not None}
                           for r in results]
                     + [{"source": name, "error": message} for name, message in failed],
-                    quiet=[], exit_code=1 if refused or (failed and not results) else 0)
+                    quiet=[], exit_code=1 if refused or not fetched else 0)
     for line in client.warnings:
         warn(line)
     for r in results:
