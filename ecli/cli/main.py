@@ -44,7 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mirrors": ("mirrors", "list, add or remove registry mirrors"),
     "policy": ("policy", "show or set what may run: allowed references, permission cap, pulling"),
     "save": ("save", "write packages to an OCI image-layout archive (for air-gapped use)"),
-    "load": ("load", "import an OCI image-layout archive into the local store"),
+    "load": ("load", "load an archive from ecli save: packages into the store, their index "
+             "entries as a source"),
     "cache": ("cache", "show or prune the local cache"),
     "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
     "manual": ("manual", "print the manual page, for `man ecli`"),
