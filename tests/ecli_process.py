@@ -24,6 +24,23 @@ def run_ecli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
                           env=env, timeout=timeout, **kwargs)
 
 
+# A wrapper for RunningEcli that reports the run's own peak RSS on its last stderr line.
+# wait4 on the run itself would not do: a child forked from pytest starts with pytest's
+# peak (hundreds of MB late in a session), and exec keeps it; a child of this small
+# process starts with none.
+PEAK_RSS_WRAPPER = (sys.executable, "-c", (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:], close_fds=False)\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print(f'peak-rss-kib: {usage.ru_maxrss}', file=sys.stderr)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"))
+
+
+def peak_rss_kib(stderr: str) -> int:
+    """The peak RSS PEAK_RSS_WRAPPER reported, in KiB."""
+    return int(stderr.rstrip().rsplit("peak-rss-kib: ", 1)[1])
+
+
 class RunningEcli:
     """`ecli -v run ...` in the background; knows when, and which, programs are attached.
 

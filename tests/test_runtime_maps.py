@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ecli_process import RunningEcli, programs_left, run_ecli
+from ecli_process import PEAK_RSS_WRAPPER, RunningEcli, peak_rss_kib, programs_left, run_ecli
 from pm_fixtures import bundle_layout
 
 pytestmark = pytest.mark.root
@@ -205,14 +205,11 @@ def test_other_map_kinds_are_read_key_by_key_or_noted(objects):
 
 def test_a_million_entries_print_the_top_rows_in_bounded_memory(objects):
     run = RunningEcli([str(objects["maps_big"]), "--json", "--duration", "2", "--top", "3",
-                       "--targ-pid", str(os.getpid())])
+                       "--targ-pid", str(os.getpid())], wrapper=PEAK_RSS_WRAPPER)
     run.wait_attached()
     os.getppid()  # fills the array: entry i holds i
-    out, err = run.process.stdout.read(), run.process.stderr.read()
-    _pid, status, usage = os.wait4(run.process.pid, 0)  # this run's own peak RSS
-    run.process.returncode = os.waitstatus_to_exitcode(status)
-    os.close(run._states)
-    assert run.process.returncode == 0, err
+    out, err, code = run.finish()
+    assert code == 0, err
     big = run.json_maps(out)["big"]
     assert big["total"] == 1_000_000
     assert [e["key"]["key"] for e in big["entries"]] == [999_999, 999_998, 999_997]
@@ -221,7 +218,7 @@ def test_a_million_entries_print_the_top_rows_in_bounded_memory(objects):
     assert (huge["total"], len(huge["entries"])) == (1 << 20, 3)
     assert huge["note"] == f"read the first {1 << 20} entries only: the map holds more"
     # Decoding the million entries into Python lists alone would take over 150 MB.
-    assert usage.ru_maxrss < 100 * 1024, f"peak RSS {usage.ru_maxrss} KiB"
+    assert peak_rss_kib(err) < 100 * 1024, f"peak RSS {peak_rss_kib(err)} KiB"
     assert programs_left(run.program_ids) == set()
 
 
