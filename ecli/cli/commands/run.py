@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ecli.packages.locate import LocatedPackage
     from ecli.runtime.runner import RunSettings
 
+DEFAULT_TOP = 20
 EXAMPLES = """examples:
   ecli run opensnoop                       newest version from the sources
   ecli run opensnoop@0.1.0 --json          a pinned version, JSON lines
@@ -62,7 +63,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="add the time to each event")
     parser.add_argument("--interval", "-i", type=float, metavar="SECONDS",
                         help="also print the result maps every SECONDS (they print at exit)")
-    parser.add_argument("--top", type=int, default=20, metavar="N",
+    parser.add_argument("--top", type=int, default=DEFAULT_TOP, metavar="N",
                         help="rows of each counter map to print (default: 20)")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background, output to a log (see ecli ps/logs/stop)")
@@ -96,7 +97,9 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
 def _late_options(args: argparse.Namespace) -> list[str]:
     """ecli's own options given among the program's take effect too; the object's own
-    arguments without them."""
+    arguments without them. A bundle's arguments are its own: it sees only the options
+    given before the target (kept as `args.before_target`)."""
+    args.before_target = argparse.Namespace(**vars(args))
     own = argparse.ArgumentParser(add_help=False)
     _add_run_options(own)
     late, program_args = own.parse_known_args(args.program_args)
@@ -122,7 +125,9 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
     package = locate_target(args.target, ctx, pull=args.pull)
     if recorder:
         recorder.name = package.name
-    if package.kind in ("bundle", "image"):
+    if package.kind == "bundle":
+        return _run_bundle(package, args, ctx)
+    if package.kind == "image":
         from ecli import launch
         from ecli.packages.inspection import inspect_package
 
@@ -145,6 +150,25 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         status(f"{package.name}: detached after {summary.seconds:.1f}s, "
                f"{summary.events} event(s)")
     return Result()
+
+
+def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context) -> Result:
+    """A bundle under ecli's run options: output options it declares are passed on,
+    others refused before anything runs; --duration and signals are ecli's to enforce."""
+    from ecli.launch import bundle
+    from ecli.packages.inspection import inspect_package
+
+    own = args.before_target
+    given = {"json": own.json, "timestamp": own.timestamp, "interval": own.interval,
+             "top": own.top if own.top != DEFAULT_TOP else None}
+    passed = bundle.passed_options(package, {k: v for k, v in given.items() if v})
+    _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
+    outcome = bundle.run(package, [*passed, *args.program_args], ctx.paths, own.duration)
+    warnings = []
+    if outcome.killed:
+        warnings.append(f"{package.name} did not stop within {bundle.GRACE_SECONDS:g}s of "
+                        "SIGTERM at the end of --duration; killed")
+    return Result(warnings=warnings, exit_code=outcome.exit_code)
 
 
 class _StatusFile:

@@ -1,0 +1,124 @@
+"""Bundles obey `ecli run`'s options: --duration, forwarded signals, exit status,
+and output options passed on only when the bundle's config declares them.
+
+Each test builds a small real bundle (a shell script in a tar.gz layer of an OCI
+layout) and runs it through the real `ecli` command, as a user runs a local build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from ecli.oci import artifact
+from ecli.oci.config import PackageConfig
+from ecli.oci.store import Store
+
+from ecli_process import ecli_command, error_line, run_ecli
+from pm_fixtures import bundle_tar
+
+
+def make_bundle(folder: Path, script: str, run_options: tuple[str, ...] = ()) -> Path:
+    """An OCI layout with one bundle whose entrypoint is `script` (sh); its layout path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tar = bundle_tar(folder / "bundle.tar.gz",
+                     {"bin/tool": (b"#!/bin/sh\n" + script.encode(), 0o755)})
+    store = Store(folder / "oci")
+    config = PackageConfig(name="tool", version="1.0.0", kind="bundle",
+                           entrypoint=("bin/tool",), run_options=run_options)
+    artifact.create(store, config, [tar], tag="1.0.0")
+    return folder / "oci"
+
+
+# A bundle that runs until told to stop, saying which signal it got (its background
+# sleep ignores SIGINT, as sh makes it, so the trap ends it).
+WAITER = """trap 'echo got TERM; kill $!; exit 0' TERM
+trap 'echo got INT; kill $!; exit 5' INT
+sleep 30 &
+echo started
+wait
+"""
+
+
+def test_duration_stops_the_bundle_with_sigterm(tmp_path, env):
+    layout = make_bundle(tmp_path / "b", WAITER)
+    began = time.monotonic()
+    ran = run_ecli("run", "--duration", "1", str(layout), env=env, timeout=30)
+    elapsed = time.monotonic() - began
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == ["started", "got TERM"]
+    assert elapsed < 10  # not the 30 s the bundle would have slept
+
+
+def test_a_bundle_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path, env):
+    layout = make_bundle(tmp_path / "b", "trap '' TERM\necho started\nsleep 30\n")
+    began = time.monotonic()
+    ran = run_ecli("run", "--duration", "0.5", str(layout), env=env, timeout=30)
+    elapsed = time.monotonic() - began
+    assert ran.returncode == 128 + signal.SIGKILL
+    assert ran.stdout == "started\n"
+    assert "tool did not stop within 5s of SIGTERM at the end of --duration; killed" \
+        in ran.stderr
+    assert 5 <= elapsed < 20
+
+
+def test_the_bundles_exit_status_is_eclis(tmp_path, env):
+    layout = make_bundle(tmp_path / "b", "echo \"args: $*\"\nexit 7\n")
+    ran = run_ecli("run", str(layout), "a", "b c", env=env)
+    assert ran.returncode == 7
+    assert ran.stdout == "args: a b c\n"
+
+
+def _start(layout: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(ecli_command("run", str(layout)), env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    assert ready and proc.stdout.readline() == "started\n"
+    return proc
+
+
+def test_sigint_and_sigterm_to_ecli_reach_the_bundle(tmp_path, env):
+    layout = make_bundle(tmp_path / "b", WAITER)
+    for signum, said, status in ((signal.SIGINT, "got INT", 5), (signal.SIGTERM, "got TERM", 0)):
+        proc = _start(layout, env)
+        os.kill(proc.pid, signum)  # to ecli only: the bundle has its own process group
+        out, err = proc.communicate(timeout=30)
+        assert out == said + "\n", err
+        assert proc.returncode == status
+        assert "Traceback" not in err
+
+
+def test_json_is_passed_on_when_the_bundle_declares_it(tmp_path, env):
+    layout = make_bundle(tmp_path / "b", 'echo "{\\"args\\": \\"$*\\"}"\n',
+                         run_options=("json", "interval"))
+    ran = run_ecli("run", "--json", "--interval", "2", str(layout), "x", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == {"args": "--json --interval 2.0 x"}
+
+
+def test_output_options_a_bundle_does_not_declare_are_refused(tmp_path, env):
+    marker = tmp_path / "ran"
+    layout = make_bundle(tmp_path / "b", f"touch {marker}\n", run_options=("json",))
+    for option in (["--timestamp"], ["--top", "5"], ["--interval", "1"]):
+        ran = run_ecli("run", *option, str(layout), env=env)
+        assert ran.returncode == 2, ran.stderr
+        assert error_line(ran) == (f"ecli: error: tool: this bundle does not understand "
+                                   f"{option[0]} (its run_options: --json)")
+    bare = make_bundle(tmp_path / "bare", f"touch {marker}\n")
+    ran = run_ecli("run", "--json", str(bare), env=env)
+    assert error_line(ran) == ("ecli: error: tool: this bundle does not understand --json "
+                               "(its run_options: none)")
+    assert not marker.exists()  # refused before anything ran
+
+
+def test_options_after_the_target_are_the_bundles_own(tmp_path, env):
+    layout = make_bundle(tmp_path / "b", 'echo "$*"\n')
+    ran = run_ecli("run", str(layout), "--json", "--duration", "3", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "--json --duration 3\n"
