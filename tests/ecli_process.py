@@ -36,12 +36,12 @@ class RunningEcli:
     """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
-                 wrapper: Sequence[str] = ()) -> None:
+                 wrapper: Sequence[str] = (), stdin: Any = None) -> None:
         self._states, writer = os.pipe()
         self.argv = [*wrapper, *ecli_command("-v", "run", "--status-fd", str(writer), *args)]
         self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, env=env,
-                                        pass_fds=(writer,))
+                                        pass_fds=(writer,), stdin=stdin)
         os.close(writer)
         self._buffer = b""
         self.states: list[dict] = []
