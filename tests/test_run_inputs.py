@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_runtime_compat import short_dir  # noqa: F401 (a fixture)
 
 from ecli_process import (
     RunningEcli,

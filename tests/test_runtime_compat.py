@@ -9,12 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,18 +22,6 @@ from ecli_process import RunningEcli, programs_left, touch_unique
 
 pytestmark = pytest.mark.root
 BPF_TESTS = ROOT / "tests" / "bpf"
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """Some objects keep only 48-64 bytes of a file name: open files with short paths.
-
-    The folder is unique, so the file in it needs no unique name: touch_unique's
-    names (pid and nanoseconds) grew past 47 bytes on a machine up for hours.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="ec"))
-    yield folder
-    shutil.rmtree(folder)
 
 
 def run_and_open(obj, tmp_path, *extra: str) -> tuple[list[dict], str, RunningEcli]:
