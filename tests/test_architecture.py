@@ -55,10 +55,11 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
     *((f"ecli.runtime.{name}", ("ecli.runtime.attach", "ecli.runtime.probe",
                                "ecli.runtime.runner", "ecli.runtime.options"),
        "load sits below attaching, options, doctor and the run loop")
-      for name in ("elf", "btf", "insns", "spec", "decode", "loader", "libbpf")),
+      for name in ("elf", "btf", "insns", "spec", "decode", "event_header", "loader",
+                   "libbpf")),
     *((f"ecli.runtime.{name}", ("ecli.runtime.loader", "ecli.runtime.libbpf", "ctypes"),
        "parsing and analysing need no C library")
-      for name in ("elf", "btf", "insns", "spec", "analysis", "options")),
+      for name in ("elf", "btf", "insns", "spec", "analysis", "options", "event_header")),
 )
 # Only ecli.net speaks HTTP.
 HTTP_CLIENTS = ("urllib.request", "http.client")

@@ -21,6 +21,7 @@ from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
 from ecli.runtime import maps
 from ecli.runtime.attach import Attached, AttachedProgram
 from ecli.runtime.decode import RawDecoder, StructDecoder
+from ecli.runtime.event_header import EventTypes
 from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import OptionText, ProgramArgs, object_options, parse_program_args
@@ -54,6 +55,7 @@ class RunSettings(NamedTuple):
     options: Mapping[str, OptionText] = MappingProxyType({})  # by global name
     fields: Mapping[str, str] = MappingProxyType({})  # event field -> format
     units: Mapping[str, str] = MappingProxyType({})  # histogram map -> unit
+    event_types: EventTypes | None = None  # decode events with these types, not the object's
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,15 @@ def prepare(object_path: Path, settings: RunSettings, name: str,
     args = parse_program_args(f"ecli run {name}", spec, options, argv, settings.description)
     streams: dict[str, tuple[MapSpec, Decoder]] = {}
     for event_map in spec.event_maps():
-        type_id = spec.event_type(event_map, args.event_type)
-        decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(spec.btf, type_id)
+        decoder: Decoder
+        if settings.event_types is not None:  # an event header, or the package's BTF
+            types = settings.event_types
+            decoder = StructDecoder(types.btf, types.pick(args.event_type,
+                                                          spec.event_sizes(event_map)))
+        elif (type_id := spec.event_type(event_map, args.event_type)) is not None:
+            decoder = StructDecoder(spec.btf, type_id)
+        else:
+            decoder = RawDecoder()
         if settings.fields and isinstance(decoder, StructDecoder):
             decoder = FormattedDecoder(decoder, settings.fields)
         streams[event_map.name] = (event_map, decoder)

@@ -14,8 +14,8 @@ from ecli.errors import EcliError, UsageError
 
 if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
-    from ecli.oci.config import PackageConfig
     from ecli.packages.locate import LocatedPackage
+    from ecli.runtime.event_header import EventTypes
     from ecli.runtime.runner import RunSettings
 
 DEFAULT_TOP = 20
@@ -65,6 +65,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="also print the result maps every SECONDS (they print at exit)")
     parser.add_argument("--top", type=int, default=DEFAULT_TOP, metavar="N",
                         help="rows of each counter map to print (default: 20)")
+    parser.add_argument("--event-header", type=Path, metavar="FILE.h",
+                        help="decode events with a struct of this C header (compiled with "
+                             "clang; --event-type NAME picks one)")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background, output to a log (see ecli ps/logs/stop)")
     parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
@@ -79,6 +82,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     if args.detach or "--detach" in args.program_args:
+        if args.target == "-":
+            raise UsageError("--detach cannot read the object from stdin",
+                             hint="save it to a file and run that")
         from ecli.cli.detach import run_detached
 
         return run_detached(args, ctx)
@@ -137,8 +143,12 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
-    prepared = runner.prepare(package.object_path, _run_settings(package.config),
-                              package.name, object_args)
+    settings = _run_settings(package)
+    if args.event_header is not None:
+        from ecli.runtime.event_header import compile_header
+
+        settings = settings._replace(event_types=compile_header(args.event_header))
+    prepared = runner.prepare(package.object_path, settings, package.name, object_args)
     from ecli.runtime.analysis import analyse
 
     _consent(package, analyse(prepared.spec), args, ctx)
@@ -213,18 +223,38 @@ class _StatusFile:
                 out.write(record.to_json() + b"\n")
 
 
-def _run_settings(config: PackageConfig | None) -> RunSettings:
-    """The runtime's plain settings, from what the package config says about running it."""
+def _run_settings(package: LocatedPackage) -> RunSettings:
+    """The runtime's plain settings, from what the package config says about running it
+    and the event types' BTF it carries."""
     from ecli.runtime.options import OptionText
     from ecli.runtime.runner import RunSettings
 
+    config = package.config
     if config is None:
         return RunSettings()
     return RunSettings(
         description=config.description,
         options={name: OptionText(info.flag, info.description)
                  for name, info in config.options.items()},
-        fields=dict(config.output.fields), units=dict(config.output.units))
+        fields=dict(config.output.fields), units=dict(config.output.units),
+        event_types=_carried_event_types(package))
+
+
+def _carried_event_types(package: LocatedPackage) -> EventTypes | None:
+    """The BTF an `ecli build` with an event header put in the package (formats.md)."""
+    assert package.config is not None
+    output = package.config.output
+    if output.event_btf is None or output.event_type is None:
+        return None
+    from ecli.errors import ArtifactError
+    from ecli.runtime.event_header import EventTypes
+
+    path = package.artifact.files.get(output.event_btf) if package.artifact else None
+    if path is None:
+        raise ArtifactError(f"{package.name}: output.event_btf names {output.event_btf!r}, "
+                            "which is not a file of the package")
+    return EventTypes.from_btf(path.read_bytes(), f"{package.name}: {output.event_btf}",
+                               output.event_type)
 
 
 def _consent(package: LocatedPackage, found: Inspection | None, args: argparse.Namespace,
