@@ -96,3 +96,80 @@ def test_bad_headers(objects, tmp_path):
     missing = tmp_path / "missing.h"
     assert refused(obj, "--event-header", str(missing)) == \
         f"ecli: error: {missing}: cannot read the event header: No such file or directory"
+
+
+# -- ecli build: the header's BTF travels in the package ------------------------------
+
+
+def header_project(make_bpf_project, extra: str = "") -> Path:
+    """A project of the libbpf-tools style object whose ecli.toml names its header."""
+    source = (ROOT / "tests" / "bpf" / "header_events.bpf.c").read_text()
+    project = make_bpf_project("hdrevents", source=source,
+                               extra_toml=f'\n[output]\nevent_header = "header_events.h"\n{extra}')
+    (project / "header_events.h").write_bytes(HEADER.read_bytes())
+    return project
+
+
+def test_build_packs_the_header_btf_and_names_the_type(make_bpf_project):
+    from ecli.develop.build import build
+    from ecli.oci import artifact, mediatypes
+    from ecli.oci.store import Store
+
+    project = header_project(make_bpf_project)
+    result = build(project)
+    package = artifact.load(Store(project / "build" / "oci"), result.digest)
+    assert (package.config.output.event_type, package.config.output.event_btf) == (
+        "event", "hdrevents.events.btf")
+    layers = {layer.title: layer.media_type for layer in package.manifest.layers}
+    assert layers == {"hdrevents.bpf.o": mediatypes.BPF_OBJECT,
+                      "hdrevents.events.btf": mediatypes.EVENT_BTF}
+    assert package.files["hdrevents.events.btf"].read_bytes()[:2] == b"\x9f\xeb"  # BTF magic
+    assert build(project).digest == result.digest  # reproducible, BTF included
+
+
+@pytest.mark.root
+def test_a_pushed_package_decodes_events_without_the_header(make_bpf_project, registry, env,
+                                                            short_dir):
+    project = header_project(make_bpf_project)
+    ref = f"{registry.host}/hdr/hdrevents:0.1.0"
+    built = run_ecli("build", str(project), env=env)
+    assert built.returncode == 0, built.stderr
+    pushed = run_ecli("push", ref, "--dir", str(project), env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    (project / "header_events.h").unlink()  # the user has only the package
+    events, created = traced(ref, short_dir, env=env)
+    assert_decoded(events, created)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('event_type = "nope"\n', "header_events.h: no struct, union or typedef 'nope' "
+                              "(it defines: ids, event)"),
+    ('event_type = "ids"\n', None),
+])
+def test_build_event_type_choice(make_bpf_project, extra, message):
+    from ecli.develop.build import build
+    from ecli.errors import BuildError
+
+    project = header_project(make_bpf_project, extra)
+    if message is None:
+        assert build(project).digest
+        return
+    with pytest.raises(BuildError) as failed:
+        build(project)
+    assert failed.value.message.endswith(message)
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ('event_header = "missing.h"\n', "output.event_header must name a header file of a kind "
+                                     "'bpf' project ('missing.h')"),
+    ('event_type = "event"\n', "output.event_type needs output.event_header"),
+    ('event_btf = "x.btf"\n', "output.event_btf is written by ecli build"),
+])
+def test_bad_event_header_fields(make_bpf_project, output, message):
+    from ecli.develop.build import load_project
+    from ecli.errors import BuildError
+
+    project = make_bpf_project("hdrbad", extra_toml=f"\n[output]\n{output}")
+    with pytest.raises(BuildError) as failed:
+        load_project(project)
+    assert failed.value.message == f"{project / 'ecli.toml'}: {message}"

@@ -18,6 +18,7 @@ ARTIFACT_TYPE = "application/vnd.ebpfhub.package.v1"
 PACKAGE_CONFIG = "application/vnd.ebpfhub.package.config.v1+json"
 BPF_OBJECT = "application/vnd.ebpfhub.bpf.object.v1+elf"
 BUNDLE_TAR_GZIP = "application/vnd.ebpfhub.bundle.v1.tar+gzip"
+EVENT_BTF = "application/vnd.ebpfhub.event.btf.v1"  # event types from a header (formats.md)
 
 # bumblebee (solo-io/bumblebee) artifacts, run as kind `bpf`.
 BUMBLEBEE_CONFIG = "application/ebpf.oci.image.config.v1+json"
