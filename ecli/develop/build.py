@@ -13,7 +13,8 @@ A project is a folder with an `ecli.toml`:
     [index]                   owners, keywords, categories, homepage, source
                               (what `ecli publish` writes into the index entry)
 
-Kind `bundle` (package.entrypoint = ["bin/NAME"]) is built the language's own
+Kind `bundle` (package.entrypoint = ["bin/NAME"], package.run_options = ["json"]: the
+`ecli run` output options the entrypoint understands) is built the language's own
 way by ecli/develop/toolchains.py (make, go generate + go build, cargo build), then its
 outputs are packed into a reproducible NAME.tar.gz layer (ecli/develop/bundle_archive.py).
 When [build] names several platforms and the toolchain cross-compiles (eBPF
@@ -55,7 +56,8 @@ PROJECT_FILE = "ecli.toml"
 INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include"
 OUTPUT_TAIL_LINES = 30
 
-_PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license", "entrypoint"}
+_PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license", "entrypoint",
+                 "run_options"}
 _BUILD_KEYS = {"language", "platforms"}
 _INDEX_KEYS = {"owners", "keywords", "categories", "homepage", "source"}
 _CROSS_BPF = ("amd64", "arm64")
@@ -156,6 +158,7 @@ def load_project(root: Path) -> Project:
         "description": package.get("description", ""),
         "platforms": [str(p) for p in platforms],
         "entrypoint": package.get("entrypoint"),
+        "run_options": package.get("run_options"),
         "requirements": requirements,
         "options": options,
         "output": output,
