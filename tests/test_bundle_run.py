@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from ecli.oci import artifact
 from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
@@ -35,13 +37,12 @@ def make_bundle(folder: Path, script: str, run_options: tuple[str, ...] = ()) ->
     return folder / "oci"
 
 
-# A bundle that runs until told to stop, saying which signal it got (its background
-# sleep ignores SIGINT, as sh makes it, so the trap ends it).
-WAITER = """trap 'echo got TERM; kill $!; exit 0' TERM
-trap 'echo got INT; kill $!; exit 5' INT
-sleep 30 &
+# A bundle that runs until told to stop, saying which signal it got (short sleeps: a
+# signal that lands while sh forks one cannot leave a long sleep holding stdout).
+WAITER = """trap 'echo got TERM; exit 0' TERM
+trap 'echo got INT; exit 5' INT
 echo started
-wait
+while :; do sleep 0.1; done
 """
 
 
@@ -122,3 +123,23 @@ def test_options_after_the_target_are_the_bundles_own(tmp_path, env):
     ran = run_ecli("run", str(layout), "--json", "--duration", "3", env=env)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == "--json --duration 3\n"
+
+
+def test_unknown_run_options_in_a_config_are_refused():
+    from ecli.errors import ArtifactError
+
+    with pytest.raises(ArtifactError) as failed:
+        PackageConfig.from_dict({"name": "tool", "version": "1", "kind": "bundle",
+                                 "entrypoint": ["bin/tool"], "run_options": ["json", "color"]},
+                                "config")
+    assert failed.value.message == ("config: run_options: unknown option 'color' (known: "
+                                    "json, timestamp, interval, top)")
+
+
+def test_build_writes_run_options_into_the_config(tmp_path):
+    from ecli.develop.build import load_project
+
+    (tmp_path / "ecli.toml").write_text(
+        '[package]\nname = "tool"\nversion = "1.0.0"\nkind = "bundle"\n'
+        'entrypoint = ["bin/tool"]\nrun_options = ["json", "top"]\n[build]\nlanguage = "c"\n')
+    assert load_project(tmp_path).config.run_options == ("json", "top")

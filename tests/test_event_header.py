@@ -173,3 +173,52 @@ def test_bad_event_header_fields(make_bpf_project, output, message):
     with pytest.raises(BuildError) as failed:
         load_project(project)
     assert failed.value.message == f"{project / 'ecli.toml'}: {message}"
+
+
+def carrying(folder: Path, obj: Path, btf: bytes | None, event_btf: str = "pkg.events.btf"
+             ) -> Path:
+    """An OCI layout of a kind bpf package whose config names event BTF (`btf`: the layer's
+    bytes, None: no such layer)."""
+    import shutil
+
+    from ecli.oci import artifact
+    from ecli.oci.config import OutputHints, PackageConfig
+    from ecli.oci.store import Store
+
+    folder.mkdir()
+    files = [Path(shutil.copy(obj, folder / "pkg.bpf.o"))]
+    if btf is not None:
+        (folder / event_btf).write_bytes(btf)
+        files.append(folder / event_btf)
+    config = PackageConfig(name="pkg", version="1.0.0", kind="bpf", object="pkg.bpf.o",
+                           output=OutputHints(event_type="event", event_btf=event_btf))
+    artifact.create(Store(folder / "oci"), config, files, tag="1.0.0")
+    return folder / "oci"
+
+
+def test_a_package_whose_event_btf_is_missing_or_bad_is_refused(objects, tmp_path):
+    obj = objects["header_events"]
+    missing = carrying(tmp_path / "missing", obj, None)
+    ran = run_ecli("run", str(missing))
+    assert ran.returncode == 1 and error_line(ran) == (
+        "ecli: error: pkg: output.event_btf names 'pkg.events.btf', which is not a file of "
+        "the package")
+    garbage = carrying(tmp_path / "garbage", obj, b"not btf at all, not even close")
+    ran = run_ecli("run", str(garbage))
+    assert ran.returncode == 1 and error_line(ran) == (
+        "ecli: error: pkg: pkg.events.btf: not BTF (bad magic or version)")
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ({"event_type": "event"}, "output.event_type and output.event_btf go together"),
+    ({"event_btf": "x.btf"}, "output.event_type and output.event_btf go together"),
+    ({"event_btf": 3, "event_type": "e"}, "field 'event_btf' must be str, got int"),
+])
+def test_bad_event_fields_in_a_package_config(output, message):
+    from ecli.errors import ArtifactError
+    from ecli.oci.config import PackageConfig
+
+    with pytest.raises(ArtifactError) as failed:
+        PackageConfig.from_dict({"name": "pkg", "version": "1", "kind": "bpf",
+                                 "object": "pkg.bpf.o", "output": output}, "config")
+    assert failed.value.message.endswith(message)

@@ -58,8 +58,7 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 @dataclass(frozen=True)
 class Outcome:
     exit_code: int
-    stopped: bool = False  # ended by --duration
-    killed: bool = False  # ... and needed SIGKILL after the grace period
+    killed: bool = False  # --duration ended and it needed SIGKILL after the grace period
 
 
 def passed_options(package: LocatedPackage, given: Mapping[str, Any]) -> list[str]:
@@ -78,7 +77,7 @@ def passed_options(package: LocatedPackage, given: Mapping[str, Any]) -> list[st
 
 
 def run(package: LocatedPackage, program_args: list[str], paths: Paths,
-        duration: float | None = None, grace: float = GRACE_SECONDS) -> Outcome:
+        duration: float | None = None) -> Outcome:
     """Run the entrypoint with the passed options and the user's arguments appended,
     until it exits or `duration` ends."""
     root = extracted(package, paths)
@@ -97,24 +96,26 @@ def run(package: LocatedPackage, program_args: list[str], paths: Paths,
         except OSError as exc:
             raise ArtifactError(f"{package.name}: cannot run {argv[0]}: {exc.strerror}"
                                 ) from None
-        forwarding.group = child.pid
-        return _supervise(child, duration, grace)
+        forwarding.start(child.pid)
+        try:
+            return _supervise(child, duration)
+        finally:
+            forwarding.group = None
 
 
-def _supervise(child: subprocess.Popen[bytes], duration: float | None,
-               grace: float) -> Outcome:
+def _supervise(child: subprocess.Popen[bytes], duration: float | None) -> Outcome:
     try:
         return Outcome(_status(child.wait(timeout=duration)))
     except subprocess.TimeoutExpired:
         pass
     _signal_group(child.pid, signal.SIGTERM)
     try:
-        status = child.wait(timeout=grace)
+        status = child.wait(timeout=GRACE_SECONDS)
     except subprocess.TimeoutExpired:
         _signal_group(child.pid, signal.SIGKILL)
-        return Outcome(_status(child.wait()), stopped=True, killed=True)
+        return Outcome(_status(child.wait()), killed=True)
     # ended by our SIGTERM, as asked: that is a normal end of a timed run
-    return Outcome(0 if status == -signal.SIGTERM else _status(status), stopped=True)
+    return Outcome(0 if status == -signal.SIGTERM else _status(status))
 
 
 def _status(returncode: int) -> int:
@@ -132,10 +133,20 @@ class _Forwarding:
 
     def __init__(self) -> None:
         self.group: int | None = None
+        self.pending: list[int] = []  # arrived before the bundle's group existed
+        self.started = False
+
+    def start(self, group: int) -> None:
+        """Forward to `group` from now on, and what arrived while it was being started."""
+        self.group, self.started = group, True
+        while self.pending:
+            _signal_group(group, self.pending.pop(0))
 
     def _handler(self, signum: int, _frame: object) -> None:
         if self.group is not None:
             _signal_group(self.group, signum)
+        elif not self.started:
+            self.pending.append(signum)
 
     def __enter__(self) -> _Forwarding:
         self._previous = {sig: signal.signal(sig, self._handler) for sig in FORWARDED}
