@@ -83,6 +83,23 @@ class RunningEcli:
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def trace_own_open(args: Sequence[str], folder: Path, env: dict[str, str] | None = None,
+                   stdin: Any = None) -> tuple[list[dict], str, str]:
+    """`ecli run ARGS --json --duration 3 --targ-pid PID` of an object that traces opens,
+    filtered to this process; one file created while attached: (events, its path, stderr).
+    Nothing may stay loaded."""
+    run = RunningEcli([*args, "--json", "--duration", "3", "--targ-pid", str(os.getpid())],
+                      env=env, stdin=stdin)
+    run.wait_attached()
+    created = folder / "f"
+    created.unlink(missing_ok=True)
+    created.touch()  # creates it: an openat with O_CREAT
+    out, err, code = run.finish()
+    assert code == 0, err
+    assert programs_left(run.program_ids) == set()
+    return [json.loads(line) for line in out.splitlines()], str(created), err
+
+
 def on_terminal(argv: list[str], answer: bytes, env: dict[str, str],
                 stdout: Any = subprocess.DEVNULL) -> tuple[int, str]:
     """Run with stdin and stderr on a pseudo-terminal; answer the question when asked.

@@ -4,32 +4,16 @@ in its BTF (libbpf-tools style: a local `struct event *e = bpf_ringbuf_reserve(.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
 from bpf_objects import ROOT
-from ecli_process import RunningEcli, error_line, programs_left, run_ecli
+from ecli_process import error_line, run_ecli, trace_own_open
 
 HEADER = ROOT / "tests" / "bpf" / "header_events.h"
 AT_FDCWD_U16 = (-100) & 0xFFFF
-
-
-def traced(target: str, folder: Path, *extra: str, env: dict[str, str] | None = None
-           ) -> tuple[list[dict], str]:
-    """Run for 3 s filtered to this process, create one file; the events and its path."""
-    run = RunningEcli([target, "--json", "--duration", "3", *extra, "--targ-pid",
-                       str(os.getpid())], env=env)
-    run.wait_attached()
-    created = folder / "f"
-    created.unlink(missing_ok=True)
-    created.touch()  # creates it: an openat with O_CREAT
-    out, err, code = run.finish()
-    assert code == 0, err
-    assert programs_left(run.program_ids) == set()
-    return [json.loads(line) for line in out.splitlines()], str(created)
 
 
 def assert_decoded(events: list[dict], created: str) -> None:
@@ -45,13 +29,13 @@ def assert_decoded(events: list[dict], created: str) -> None:
 @pytest.mark.root
 def test_without_the_header_events_are_hex_with_it_they_decode(objects, short_dir):
     obj = str(objects["header_events"])
-    raw, created = traced(obj, short_dir)
+    raw, created, _ = trace_own_open([obj], short_dir)
     mine = [e for e in raw if created in e.get("strings", "")]
     assert mine and set(mine[0]) == {"size", "hex", "strings"}  # the struct is not in BTF
-    events, created = traced(obj, short_dir, "--event-header", str(HEADER))
+    events, created, _ = trace_own_open([obj, "--event-header", str(HEADER)], short_dir)
     assert_decoded(events, created)
-    named, created = traced(obj, short_dir, "--event-header", str(HEADER),
-                            "--event-type", "event")
+    named, created, _ = trace_own_open([obj, "--event-header", str(HEADER), "--event-type",
+                                        "event"], short_dir)
     assert_decoded(named, created)
 
 
@@ -137,7 +121,7 @@ def test_a_pushed_package_decodes_events_without_the_header(make_bpf_project, re
     pushed = run_ecli("push", ref, "--dir", str(project), env=env)
     assert pushed.returncode == 0, pushed.stderr
     (project / "header_events.h").unlink()  # the user has only the package
-    events, created = traced(ref, short_dir, env=env)
+    events, created, _ = trace_own_open([ref], short_dir, env)
     assert_decoded(events, created)
 
 

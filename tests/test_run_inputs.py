@@ -4,7 +4,6 @@ each bad input with nothing kept."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,14 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ecli_process import (
-    RunningEcli,
-    ecli_command,
-    error_line,
-    on_terminal,
-    programs_left,
-    run_ecli,
-)
+from ecli_process import ecli_command, error_line, on_terminal, run_ecli, trace_own_open
 from index_fixtures import serve
 from net_servers import trickling_server
 
@@ -29,24 +21,10 @@ def downloads(env: dict[str, str]) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
-def run_traced(target: str, tmp_path: Path, env: dict[str, str], stdin=None
-               ) -> tuple[list[dict], str, str]:
-    """Run `target` for 3 s, open one file meanwhile; its events, the file, stderr."""
-    run = RunningEcli([target, "--json", "--duration", "3", "--targ-pid", str(os.getpid())],
-                      env=env, stdin=stdin)
-    run.wait_attached()
-    opened = tmp_path / "f"
-    opened.touch()
-    out, err, code = run.finish()
-    assert code == 0, err
-    assert programs_left(run.program_ids) == set()
-    return [json.loads(line) for line in out.splitlines()], str(opened), err
-
-
 @pytest.mark.root
 def test_an_object_on_stdin_runs_and_decodes_events(objects, env, short_dir):
     with open(objects["plain_ringbuf"], "rb") as piped:
-        events, opened, err = run_traced("-", short_dir, env, stdin=piped)
+        events, opened, err = trace_own_open(["-"], short_dir, env, stdin=piped)
     mine = [e for e in events if e.get("fname") == opened]
     assert len(mine) == 1 and mine[0]["pid"] == os.getpid()
     assert "ecli: stdin: permissions (`ecli inspect -` tells more):" in err
@@ -59,7 +37,7 @@ def test_an_object_from_a_url_runs_and_decodes_events(objects, env, short_dir, t
     served.mkdir()
     shutil.copy(objects["plain_ringbuf"], served / "plain.bpf.o")
     with serve(served) as (url, seen):
-        events, opened, err = run_traced(url + "plain.bpf.o", short_dir, env)
+        events, opened, err = trace_own_open([url + "plain.bpf.o"], short_dir, env)
     assert ("/plain.bpf.o", "200") in seen
     mine = [e for e in events if e.get("fname") == opened]
     assert len(mine) == 1 and mine[0]["pid"] == os.getpid()
