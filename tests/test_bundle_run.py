@@ -22,7 +22,7 @@ from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
 
 from ecli_process import ecli_command, error_line, run_ecli
-from pm_fixtures import bundle_tar
+from pm_fixtures import bundle_tar, index_document, write_catalog
 
 
 def make_bundle(folder: Path, script: str, run_options: tuple[str, ...] = ()) -> Path:
@@ -143,3 +143,27 @@ def test_build_writes_run_options_into_the_config(tmp_path):
         '[package]\nname = "tool"\nversion = "1.0.0"\nkind = "bundle"\n'
         'entrypoint = ["bin/tool"]\nrun_options = ["json", "top"]\n[build]\nlanguage = "c"\n')
     assert load_project(tmp_path).config.run_options == ("json", "top")
+
+
+def test_event_header_does_not_apply_to_a_bundle(tmp_path, env):
+    marker = tmp_path / "ran"
+    layout = make_bundle(tmp_path / "b", f"touch {marker}\n", run_options=("json",))
+    ran = run_ecli("run", "--event-header", "x.h", str(layout), env=env)
+    assert ran.returncode == 2
+    assert error_line(ran) == ("ecli: error: tool: --event-header applies to eBPF objects "
+                               "ecli runs itself, not to a bundle")
+    assert not marker.exists()
+
+
+def test_run_options_are_refused_for_an_image(tmp_path, env):
+    """An image runs in the container engine: ecli cannot apply its output options or
+    --duration to it, and says so before the engine is even looked for."""
+    folder = write_catalog(tmp_path / "api", [index_document(
+        "boxed", "127.0.0.1:9/pm/boxed", [("1.0.0", "sha256:" + "cd" * 32, None)],
+        kind="image")])
+    assert run_ecli("sources", "add", "test", str(folder), env=env).returncode == 0
+    for option in (["--json"], ["--duration", "2"], ["--top", "3"]):
+        ran = run_ecli("run", *option, "boxed", env=env)
+        assert ran.returncode == 2
+        assert error_line(ran) == (f"ecli: error: boxed: {option[0]} applies to eBPF objects "
+                                   "ecli runs itself, not to an image's container")

@@ -114,3 +114,10 @@ def test_bad_urls(env, tmp_path):
         line = bad_url(env, slow + "/slow.bpf.o", ECLI_HTTP_TIMEOUT="1")
     host = slow.removeprefix("http://")
     assert line == f"ecli: error: {slow}/slow.bpf.o: no complete answer from {host} within 1 s"
+
+
+def test_detach_cannot_read_stdin(env):
+    ran = run_ecli("run", "--detach", "-", env=env, input="")
+    assert ran.returncode == 2
+    assert error_line(ran) == "ecli: error: --detach cannot read the object from stdin"
+    assert downloads(env) == []

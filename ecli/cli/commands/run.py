@@ -137,6 +137,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         from ecli import launch
         from ecli.packages.inspection import inspect_package
 
+        _refuse_run_options(package.name, "an image's container", args.before_target)
         _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
         return Result(exit_code=launch.run(package, list(args.program_args), ctx.paths,
                                            args.pull))
@@ -169,6 +170,7 @@ def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context)
     from ecli.packages.inspection import inspect_package
 
     own = args.before_target
+    _refuse_run_options(package.name, "a bundle", own, ("event_header",))
     given = {"json": own.json, "timestamp": own.timestamp, "interval": own.interval,
              "top": own.top if own.top != DEFAULT_TOP else None}
     passed = bundle.passed_options(package, {k: v for k, v in given.items() if v})
@@ -179,6 +181,18 @@ def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context)
         warnings.append(f"{package.name} did not stop within {bundle.GRACE_SECONDS:g}s of "
                         "SIGTERM at the end of --duration; killed")
     return Result(warnings=warnings, exit_code=outcome.exit_code)
+
+
+def _refuse_run_options(name: str, what: str, own: argparse.Namespace,
+                       options: Sequence[str] = ("json", "timestamp", "interval", "top",
+                                                 "duration", "event_header")) -> None:
+    """One line for the first of `options` given, which ecli cannot apply to `what`."""
+    for option in options:
+        value = getattr(own, option)
+        if value not in (None, False) and not (option == "top" and value == DEFAULT_TOP):
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{name}: {flag} applies to eBPF objects ecli runs itself, "
+                             f"not to {what}")
 
 
 class _StatusFile:
