@@ -153,8 +153,7 @@ def _array_leaf(spec: b.Btf, t: b.BtfType, name: str, offset: int) -> Leaf:
         return Leaf(name, offset, size, f"{size}s", _c_string)
     if element.kind == b.KIND_INT and element.size == 1:
         return Leaf(name, offset, size, f"{size}s", bytes.hex)
-    scalar = _scalar_leaf(spec, element, name, 0) if element.kind not in (
-        b.KIND_ARRAY, b.KIND_STRUCT, b.KIND_UNION) else None  # records: hex, not an error
+    scalar = _scalar_leaf(spec, element, name, 0) if element.kind != b.KIND_ARRAY else None
     if scalar is not None and len(scalar.fmt) == 1 and t.array_len:
         convert = scalar.convert
         return Leaf(name, offset, size, f"{t.array_len}{scalar.fmt}",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ecli.cli.context import Context
 from ecli.cli.render import Result
 from ecli.errors import EcliError, UsageError
+from ecli.oci.config import BUNDLE_RUN_OPTIONS
 
 if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from ecli.runtime.event_header import EventTypes
     from ecli.runtime.runner import RunSettings
 
-DEFAULT_TOP = 20
 EXAMPLES = """examples:
   ecli run opensnoop                       newest version from the sources
   ecli run opensnoop@0.1.0 --json          a pinned version, JSON lines
@@ -63,11 +63,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="add the time to each event")
     parser.add_argument("--interval", "-i", type=float, metavar="SECONDS",
                         help="also print the result maps every SECONDS (they print at exit)")
-    parser.add_argument("--top", type=int, default=DEFAULT_TOP, metavar="N",
+    parser.add_argument("--top", type=int, default=20, metavar="N",
                         help="rows of each counter map to print (default: 20)")
-    parser.add_argument("--event-header", type=Path, metavar="FILE.h",
-                        help="decode events with a struct of this C header (compiled with "
-                             "clang; --event-type NAME picks one)")
     parser.add_argument("--detach", action="store_true",
                         help="run in the background, output to a log (see ecli ps/logs/stop)")
     parser.add_argument("--pull", choices=("missing", "always", "never"), default="missing",
@@ -78,6 +75,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="write the run's state (attached, program ids, exit) as JSON")
     parser.add_argument("--status-fd", type=int, metavar="N",
                         help="write the same state as JSON lines to file descriptor N")
+    parser.add_argument("--event-header", type=Path, metavar="FILE.h",
+                        help="decode events with a struct of this C header (compiled with "
+                             "clang; --event-type NAME picks one)")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         from ecli.cli.detach import run_detached
 
         return run_detached(args, ctx)
+    args.before_target = _given_before_target(args)
     object_args = _late_options(args)
     if args.status_file is None and args.status_fd is None:
         return _run(args, object_args, ctx, None)
@@ -101,11 +102,19 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     return result
 
 
+def _given_before_target(args: argparse.Namespace) -> dict[str, Any]:
+    """ecli's run options given before the target, by name: all that reaches a bundle or an
+    image (what follows the target is the program's own)."""
+    own = argparse.ArgumentParser(add_help=False)
+    _add_run_options(own)
+    defaults = vars(own.parse_args([]))
+    return {name: value for name, value in vars(args).items()
+            if name in defaults and value not in (None, False) and value != defaults[name]}
+
+
 def _late_options(args: argparse.Namespace) -> list[str]:
     """ecli's own options given among the program's take effect too; the object's own
-    arguments without them. A bundle's arguments are its own: it sees only the options
-    given before the target (kept as `args.before_target`)."""
-    args.before_target = argparse.Namespace(**vars(args))
+    arguments without them."""
     own = argparse.ArgumentParser(add_help=False)
     _add_run_options(own)
     late, program_args = own.parse_known_args(args.program_args)
@@ -171,11 +180,11 @@ def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context)
 
     own = args.before_target
     _refuse_run_options(package.name, "a bundle", own, ("event_header",))
-    given = {"json": own.json, "timestamp": own.timestamp, "interval": own.interval,
-             "top": own.top if own.top != DEFAULT_TOP else None}
-    passed = bundle.passed_options(package, {k: v for k, v in given.items() if v})
+    passed = bundle.passed_options(package, {name: own[name] for name in BUNDLE_RUN_OPTIONS
+                                             if name in own})
     _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
-    outcome = bundle.run(package, [*passed, *args.program_args], ctx.paths, own.duration)
+    outcome = bundle.run(package, [*passed, *args.program_args], ctx.paths,
+                         own.get("duration"))
     warnings = []
     if outcome.killed:
         warnings.append(f"{package.name} did not stop within {bundle.GRACE_SECONDS:g}s of "
@@ -183,13 +192,12 @@ def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context)
     return Result(warnings=warnings, exit_code=outcome.exit_code)
 
 
-def _refuse_run_options(name: str, what: str, own: argparse.Namespace,
-                       options: Sequence[str] = ("json", "timestamp", "interval", "top",
-                                                 "duration", "event_header")) -> None:
+def _refuse_run_options(name: str, what: str, own: dict[str, Any],
+                       options: Sequence[str] = (*BUNDLE_RUN_OPTIONS, "duration",
+                                                 "event_header")) -> None:
     """One line for the first of `options` given, which ecli cannot apply to `what`."""
     for option in options:
-        value = getattr(own, option)
-        if value not in (None, False) and not (option == "top" and value == DEFAULT_TOP):
+        if option in own:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{name}: {flag} applies to eBPF objects ecli runs itself, "
                              f"not to {what}")
