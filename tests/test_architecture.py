@@ -52,14 +52,17 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "registries and the store carry eBPF objects without reading them"),
     ("ecli.net", ("ecli.oci", "ecli.hubindex", "ecli.runtime", "ecli.kernel"),
      "HTTP knows nothing of what it carries"),
+    ("ecli.runtime.event_header", ("ecli.runtime.attach", "ecli.runtime.probe",
+                                   "ecli.runtime.runner", "ecli.runtime.options",
+                                   "ecli.runtime.loader", "ecli.runtime.libbpf", "ctypes"),
+     "event types from a header are parsing: below the run loop, no C library"),
     *((f"ecli.runtime.{name}", ("ecli.runtime.attach", "ecli.runtime.probe",
                                "ecli.runtime.runner", "ecli.runtime.options"),
        "load sits below attaching, options, doctor and the run loop")
-      for name in ("elf", "btf", "insns", "spec", "decode", "event_header", "loader",
-                   "libbpf")),
+      for name in ("elf", "btf", "insns", "spec", "decode", "loader", "libbpf")),
     *((f"ecli.runtime.{name}", ("ecli.runtime.loader", "ecli.runtime.libbpf", "ctypes"),
        "parsing and analysing need no C library")
-      for name in ("elf", "btf", "insns", "spec", "analysis", "options", "event_header")),
+      for name in ("elf", "btf", "insns", "spec", "analysis", "options")),
 )
 # Only ecli.net speaks HTTP.
 HTTP_CLIENTS = ("urllib.request", "http.client")
