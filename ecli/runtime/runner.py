@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
 from ecli.runtime import maps
 from ecli.runtime.attach import Attached, AttachedProgram
+from ecli.runtime.btf import Btf
 from ecli.runtime.decode import RawDecoder, StructDecoder
 from ecli.runtime.event_header import EventTypes
 from ecli.runtime.formats import FormattedDecoder
@@ -85,15 +86,8 @@ def prepare(object_path: Path, settings: RunSettings, name: str,
     args = parse_program_args(f"ecli run {name}", spec, options, argv, settings.description)
     streams: dict[str, tuple[MapSpec, Decoder]] = {}
     for event_map in spec.event_maps():
-        decoder: Decoder
-        if settings.event_types is not None:  # an event header, or the package's BTF
-            types = settings.event_types
-            decoder = StructDecoder(types.btf, types.pick(args.event_type,
-                                                          spec.event_sizes(event_map)))
-        elif (type_id := spec.event_type(event_map, args.event_type)) is not None:
-            decoder = StructDecoder(spec.btf, type_id)
-        else:
-            decoder = RawDecoder()
+        btf, type_id = _event_type(spec, event_map, args.event_type, settings.event_types)
+        decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(btf, type_id)
         if settings.fields and isinstance(decoder, StructDecoder):
             decoder = FormattedDecoder(decoder, settings.fields)
         streams[event_map.name] = (event_map, decoder)
@@ -104,6 +98,15 @@ def prepare(object_path: Path, settings: RunSettings, name: str,
     stack_map = next((m.name for m in spec.maps if m.type == MAP_STACK_TRACE), None)
     return PreparedRun(name, spec, args, streams,
                        maps.views(spec, settings.units), counters, stack_map)
+
+
+def _event_type(spec: ObjectSpec, event_map: MapSpec, named: str | None,
+                outside: EventTypes | None) -> tuple[Btf, int | None]:
+    """The BTF and type id of `event_map`'s events: from an event header or the package's
+    BTF when given (`RunSettings.event_types`), else from the object (None: unknown)."""
+    if outside is not None:
+        return outside.btf, outside.pick(named, spec.event_sizes(event_map))
+    return spec.btf, spec.event_type(event_map, named)
 
 
 def execute(run: PreparedRun, output: RunOutput, duration: float | None,
