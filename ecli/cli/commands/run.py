@@ -26,6 +26,9 @@ EXAMPLES = """examples:
   ecli run opensnoop --duration 5 --pid 42 ecli's options go before the target
   ecli run 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0
   ecli run ./opensnoop.bpf.o
+  cat tool.bpf.o | ecli run -              an object on standard input
+  ecli run https://example.org/tool.bpf.o  an object from a URL
+  ecli run ./tool.bpf.o --event-header tool.h  event types from a C header
   ecli run --yes ./writes-user-memory.bpf.o  run a dangerous package without asking
 
 Before loading, ecli shows the package's elevated and dangerous permissions
@@ -35,6 +38,10 @@ one unless --yes is given. 'ecli inspect TARGET' shows everything.
 A bundle or image runs its publisher's own program as root: that is
 dangerous unless the package is signed by the signer its index entry
 declares (then elevated, not asked), or is a local build (a path).
+A bundle obeys --duration (SIGTERM, then SIGKILL 5 s later), gets SIGINT and
+SIGTERM forwarded, and its exit status is ecli's; --json, --timestamp,
+--interval and --top given before the target reach it only when its config's
+run_options declares them, and are refused otherwise.
 
 --status-file PATH: the run writes its state there as JSON, atomically:
 {"state": "attached", "name", "pid", "programs": [{"id", "name", "section"}]}
