@@ -80,6 +80,9 @@ def test_bad_headers(objects, tmp_path):
     missing = tmp_path / "missing.h"
     assert refused(obj, "--event-header", str(missing)) == \
         f"ecli: error: {missing}: cannot read the event header: No such file or directory"
+    assert refused(str(objects["runqlat"]), "--event-header", str(HEADER)) == (
+        "ecli: error: runqlat: --event-header: the object sends no events (it has no ring "
+        "buffer or perf event array)")
 
 
 # -- ecli build: the header's BTF travels in the package ------------------------------
@@ -206,3 +209,70 @@ def test_bad_event_fields_in_a_package_config(output, message):
         PackageConfig.from_dict({"name": "pkg", "version": "1", "kind": "bpf",
                                  "object": "pkg.bpf.o", "output": output}, "config")
     assert failed.value.message.endswith(message)
+
+
+# Headers as libbpf-tools writes them: they rely on vmlinux.h's typedefs (pid_t, __u16),
+# macros size their arrays, and tcpstates' addresses are unsigned __int128.
+EXECSNOOP_H = """\
+#ifndef __EXECSNOOP_H
+#define __EXECSNOOP_H
+#define ARGSIZE  128
+#define TASK_COMM_LEN 16
+#define TOTAL_MAX_ARGS 60
+#define DEFAULT_MAXARGS 20
+#define FULL_MAX_ARGS_ARR (TOTAL_MAX_ARGS * ARGSIZE)
+#define INVALID_UID ((uid_t)-1)
+#define LAST_ARG (FULL_MAX_ARGS_ARR - ARGSIZE)
+struct event {
+	pid_t pid;
+	pid_t ppid;
+	uid_t uid;
+	int retval;
+	int args_count;
+	unsigned int args_size;
+	char comm[TASK_COMM_LEN];
+	char args[FULL_MAX_ARGS_ARR];
+};
+#endif /* __EXECSNOOP_H */
+"""
+TCPSTATES_H = """\
+#ifndef __TCPSTATES_H
+#define __TCPSTATES_H
+#define TASK_COMM_LEN	16
+struct event {
+	unsigned __int128 saddr;
+	unsigned __int128 daddr;
+	__u64 skaddr;
+	__u64 ts_us;
+	__u64 delta_us;
+	__u32 pid;
+	int oldstate;
+	int newstate;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	char task[TASK_COMM_LEN];
+};
+#endif /* __TCPSTATES_H */
+"""
+
+
+@pytest.mark.parametrize(("text", "size", "columns"), [
+    (EXECSNOOP_H, 7720, ["pid", "ppid", "uid", "retval", "args_count", "args_size", "comm",
+                         "args"]),
+    (TCPSTATES_H, 96, ["saddr", "daddr", "skaddr", "ts_us", "delta_us", "pid", "oldstate",
+                       "newstate", "family", "sport", "dport", "task"]),
+])
+def test_libbpf_tools_headers_compile_and_decode(tmp_path, text, size, columns):
+    from ecli.runtime.decode import StructDecoder
+    from ecli.runtime.event_header import compile_header
+
+    header = tmp_path / "tool.h"
+    header.write_text(text)
+    types = compile_header(header)
+    assert types.declared == ("event",)
+    decoder = StructDecoder(types.btf, types.pick(None, {size}))
+    assert (decoder.size, decoder.columns) == (size, columns)
+    sample = bytearray(size)
+    sample[0:4] = (4242).to_bytes(4, "little")
+    assert decoder.decode(bytes(sample))[0] == 4242

@@ -166,6 +166,9 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
 
         settings = settings._replace(event_types=compile_header(args.event_header))
     prepared = runner.prepare(package.object_path, settings, package.name, object_args)
+    if args.event_header is not None and not prepared.streams:
+        raise UsageError(f"{package.name}: --event-header: the object sends no events (it has "
+                         "no ring buffer or perf event array)")
     from ecli.runtime.analysis import analyse
 
     _consent(package, analyse(prepared.spec), args, ctx)
