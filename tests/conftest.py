@@ -8,6 +8,8 @@ env(env, hub)`), never by writing it out again.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -111,3 +113,15 @@ class CompiledObjects(Mapping[str, Path]):
 def objects(tmp_path_factory: pytest.TempPathFactory) -> CompiledObjects:
     """Every test eBPF object, compiled once per run (and only the ones a run uses)."""
     return CompiledObjects(tmp_path_factory.mktemp("objects"))
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """Some objects keep only 48-64 bytes of a file name: open files with short paths.
+
+    The folder is unique, so the file in it needs no unique name: touch_unique's
+    names (pid and nanoseconds) grew past 47 bytes on a machine up for hours.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="ec"))
+    yield folder
+    shutil.rmtree(folder)

@@ -53,12 +53,12 @@ class RunningEcli:
     """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
-                 wrapper: Sequence[str] = ()) -> None:
+                 wrapper: Sequence[str] = (), stdin: Any = None) -> None:
         self._states, writer = os.pipe()
         self.argv = [*wrapper, *ecli_command("-v", "run", "--status-fd", str(writer), *args)]
         self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, env=env,
-                                        pass_fds=(writer,))
+                                        pass_fds=(writer,), stdin=stdin)
         os.close(writer)
         self._buffer = b""
         self.states: list[dict] = []
@@ -107,6 +107,23 @@ class RunningEcli:
         reports = [e for e in lines if set(e) == {"time", "final", "maps"}]
         assert reports and reports[-1]["final"], f"no maps report at exit in {out[-500:]!r}"
         return {m["map"]: m for m in reports[-1]["maps"]}
+
+
+def trace_own_open(args: Sequence[str], folder: Path, env: dict[str, str] | None = None,
+                   stdin: Any = None) -> tuple[list[dict], str, str]:
+    """`ecli run ARGS --json --duration 3 --targ-pid PID` of an object that traces opens,
+    filtered to this process; one file created while attached: (events, its path, stderr).
+    Nothing may stay loaded."""
+    run = RunningEcli([*args, "--json", "--duration", "3", "--targ-pid", str(os.getpid())],
+                      env=env, stdin=stdin)
+    run.wait_attached()
+    created = folder / "f"
+    created.unlink(missing_ok=True)
+    created.touch()  # creates it: an openat with O_CREAT
+    out, err, code = run.finish()
+    assert code == 0, err
+    assert programs_left(run.program_ids) == set()
+    return [json.loads(line) for line in out.splitlines()], str(created), err
 
 
 def on_terminal(argv: list[str], answer: bytes, env: dict[str, str],

@@ -52,6 +52,10 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "registries and the store carry eBPF objects without reading them"),
     ("ecli.net", ("ecli.oci", "ecli.hubindex", "ecli.runtime", "ecli.kernel"),
      "HTTP knows nothing of what it carries"),
+    ("ecli.runtime.event_header", ("ecli.runtime.attach", "ecli.runtime.probe",
+                                   "ecli.runtime.runner", "ecli.runtime.options",
+                                   "ecli.runtime.loader", "ecli.runtime.libbpf", "ctypes"),
+     "event types from a header are parsing: below the run loop, no C library"),
     *((f"ecli.runtime.{name}", ("ecli.runtime.attach", "ecli.runtime.probe",
                                "ecli.runtime.runner", "ecli.runtime.options"),
        "load sits below attaching, options, doctor and the run loop")

@@ -9,12 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,34 +18,14 @@ from ecli.oci import reference
 
 from bpf_objects import ROOT
 from bumblebee import push_bumblebee
-from ecli_process import RunningEcli, programs_left, touch_unique
+from ecli_process import RunningEcli, touch_unique, trace_own_open
 
 pytestmark = pytest.mark.root
 BPF_TESTS = ROOT / "tests" / "bpf"
 
 
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """Some objects keep only 48-64 bytes of a file name: open files with short paths.
-
-    The folder is unique, so the file in it needs no unique name: touch_unique's
-    names (pid and nanoseconds) grew past 47 bytes on a machine up for hours.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="ec"))
-    yield folder
-    shutil.rmtree(folder)
-
-
-def run_and_open(obj, tmp_path, *extra: str) -> tuple[list[dict], str, RunningEcli]:
-    run = RunningEcli([str(obj), "--json", "--duration", "3", "--targ-pid", str(os.getpid()),
-                       *extra])
-    run.wait_attached()
-    opened = tmp_path / "f"
-    opened.touch()
-    out, err, code = run.finish()
-    assert code == 0, err
-    assert programs_left(run.program_ids) == set()
-    return [json.loads(line) for line in out.splitlines()], str(opened), run
+def run_and_open(obj, tmp_path, *extra: str) -> tuple[list[dict], str, str]:
+    return trace_own_open([str(obj), *extra], tmp_path)
 
 
 def test_perf_array_events_decode_by_inferred_type(objects, short_dir):

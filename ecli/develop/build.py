@@ -6,13 +6,15 @@ A project is a folder with an `ecli.toml`:
                               source = "opensnoop.bpf.c", license
     [requirements]            min_kernel, capabilities, program_types, features
     [options.VARNAME]         flag, description (for a `const volatile` global)
-    [output]                  fields = {FIELD = "errno"|"ipv4"|...}, units = {MAP = "usecs"}
+    [output]                  fields = {FIELD = "errno"|"ipv4"|...}, units = {MAP = "usecs"},
+                              event_header = "NAME.h", event_type = "event" (optional)
     [build]                   language = "bpf"|"c"|"go"|"rust"|"python",
                               platforms = ["linux/amd64", "linux/arm64"]
     [index]                   owners, keywords, categories, homepage, source
                               (what `ecli publish` writes into the index entry)
 
-Kind `bundle` (package.entrypoint = ["bin/NAME"]) is built the language's own
+Kind `bundle` (package.entrypoint = ["bin/NAME"], package.run_options = ["json"]: the
+`ecli run` output options the entrypoint understands) is built the language's own
 way by ecli/develop/toolchains.py (make, go generate + go build, cargo build), then its
 outputs are packed into a reproducible NAME.tar.gz layer (ecli/develop/bundle_archive.py).
 When [build] names several platforms and the toolchain cross-compiles (eBPF
@@ -22,7 +24,12 @@ an OCI image index over them.
 For kind `bpf` the source is compiled once, CO-RE, against a `vmlinux.h`
 dumped from this kernel's BTF (kept in DIR/build/ and reused), and the object
 plus its package config are written as an artifact tagged with the version,
-ready for `ecli push`. Build steps never print; the command renders the result.
+ready for `ecli push`. With `output.event_header`, the header is compiled to
+BTF as `ecli run --event-header` does, the event type chosen (by
+`output.event_type`, else the one struct of the size the programs send), and
+the BTF packed beside the object (`NAME.events.btf`, named by the config's
+`output.event_btf` and `output.event_type`), so users of the package need no
+header. Build steps never print; the command renders the result.
 """
 
 from __future__ import annotations
@@ -49,7 +56,8 @@ PROJECT_FILE = "ecli.toml"
 INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include"
 OUTPUT_TAIL_LINES = 30
 
-_PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license", "entrypoint"}
+_PACKAGE_KEYS = {"name", "version", "kind", "description", "source", "license", "entrypoint",
+                 "run_options"}
 _BUILD_KEYS = {"language", "platforms"}
 _INDEX_KEYS = {"owners", "keywords", "categories", "homepage", "source"}
 _CROSS_BPF = ("amd64", "arm64")
@@ -73,6 +81,8 @@ class Project:
     language: str = "bpf"
     platforms: tuple[Platform, ...] = ()
     index: dict[str, Any] = field(default_factory=dict)
+    event_header: Path | None = None  # output.event_header
+    event_type: str | None = None  # output.event_type, when the header has several fits
 
     @property
     def build_dir(self) -> Path:
@@ -136,6 +146,8 @@ def load_project(root: Path) -> Project:
                          hint="kind 'bpf' is built as 'bpf'; kind 'bundle' as 'c', 'go', "
                               "'rust' or 'python'")
     platforms = _platforms(build_table.get("platforms"), language, path)
+    output = dict(_table(data, "output", path))
+    event_header, event_type = _event_header(output, root, path, kind)
     source_name = package.get("source")
     if kind == "bpf" and not isinstance(source_name, str):
         raise BuildError(f"{path}: package.source must name the .bpf.c file to compile")
@@ -146,9 +158,10 @@ def load_project(root: Path) -> Project:
         "description": package.get("description", ""),
         "platforms": [str(p) for p in platforms],
         "entrypoint": package.get("entrypoint"),
+        "run_options": package.get("run_options"),
         "requirements": requirements,
         "options": options,
-        "output": _table(data, "output", path),
+        "output": output,
     }
     if kind == "bpf" and isinstance(name, str):
         fields["object"] = f"{name}.bpf.o"
@@ -166,7 +179,28 @@ def load_project(root: Path) -> Project:
     source = root / source_name if isinstance(source_name, str) else root
     if kind == "bpf" and not source.is_file():
         raise BuildError(f"{path}: package.source {source_name!r} does not exist")
-    return Project(root, config, source, license_id, language, platforms, index_table)
+    return Project(root, config, source, license_id, language, platforms, index_table,
+                   event_header, event_type)
+
+
+def _event_header(output: dict[str, Any], root: Path, path: Path, kind: str
+                  ) -> tuple[Path | None, str | None]:
+    """`output.event_header` and `output.event_type`, taken out of the output table:
+    the package config gets the type and the BTF file only when the build made them."""
+    if "event_btf" in output:
+        raise BuildError(f"{path}: output.event_btf is written by ecli build",
+                         hint="name the header with output.event_header")
+    header, event_type = output.pop("event_header", None), output.pop("event_type", None)
+    if header is None:
+        if event_type is not None:
+            raise BuildError(f"{path}: output.event_type needs output.event_header")
+        return None, None
+    if kind != "bpf" or not isinstance(header, str) or not (root / header).is_file():
+        raise BuildError(f"{path}: output.event_header must name a header file of a kind "
+                         f"'bpf' project ({header!r})")
+    if event_type is not None and not isinstance(event_type, str):
+        raise BuildError(f"{path}: output.event_type must be a string (a struct's name)")
+    return root / header, event_type
 
 
 def _platforms(value: Any, language: str, path: Path) -> tuple[Platform, ...]:
@@ -212,12 +246,16 @@ def build(root: Path) -> BuildResult:
         else:
             packed_file = _build_bundle(project, plat, number == 0, outputs)
         packed.append((plat, packed_file))
+    config, extra = project.config, []
+    if project.event_header is not None:
+        config, btf_file = _event_btf(project, packed[0][1])
+        extra.append(btf_file)
     store = Store(project.layout_dir)
     descriptors = []
     for plat, packed_file in packed:
         try:
             descriptors.append(artifact.create(
-                store, project.config, [packed_file], license_id=project.license,
+                store, config, [packed_file, *extra], license_id=project.license,
                 tag=project.config.version if len(packed) == 1 else None, platform=plat))
         except ArtifactError as exc:
             raise BuildError(f"packaging {packed_file} failed: {exc.message}") from None
@@ -226,6 +264,30 @@ def build(root: Path) -> BuildResult:
     return BuildResult(project, packed[0][1], digest, project.config.version,
                        "\n".join(o for o in outputs if o),
                        tuple(str(p) for p, _ in packed), tuple(f for _, f in packed))
+
+
+def _event_btf(project: Project, object_path: Path) -> tuple[PackageConfig, Path]:
+    """The header's BTF as a package file, and the config naming it and the event type."""
+    from dataclasses import replace
+
+    from ecli.errors import UsageError
+    from ecli.runtime.event_header import compile_header
+    from ecli.runtime.spec import ObjectSpec
+
+    assert project.event_header is not None
+    spec = ObjectSpec.from_file(object_path)
+    sizes = {size for m in spec.event_maps() for size in spec.event_sizes(m)}
+    try:
+        types = compile_header(project.event_header)
+        chosen = types.btf[types.pick(project.event_type, sizes)].name
+    except UsageError as exc:
+        hint = "set output.event_type" if exc.hint and "--event-type" in exc.hint else exc.hint
+        raise BuildError(exc.message, hint=hint) from None
+    name = f"{project.config.name}.events.btf"
+    target = project.build_dir / name
+    target.write_bytes(types.raw)
+    output = replace(project.config.output, event_type=chosen, event_btf=name)
+    return replace(project.config, output=output), target
 
 
 def _folder(plat: Platform) -> str:

@@ -157,7 +157,10 @@ def _layer_media_type(path: Path) -> str:
         return mediatypes.BPF_OBJECT
     if name.endswith((".tar.gz", ".tgz")):
         return mediatypes.BUNDLE_TAR_GZIP
-    raise ArtifactError(f"{path}: cannot tell its layer type (expected .o, .tar.gz or .tgz)")
+    if name.endswith(".btf"):
+        return mediatypes.EVENT_BTF
+    raise ArtifactError(f"{path}: cannot tell its layer type (expected .o, .btf, .tar.gz or "
+                        ".tgz)")
 
 
 def _read_config(store: Store, manifest: Manifest, where: str) -> bytes:

@@ -39,6 +39,8 @@ class Requirements:
 
 
 FIELD_FORMATS = ("errno", "ipv4", "ipv6", "hex", "duration_ns", "signal")
+# ecli run's output options a bundle may declare it understands (`run_options`)
+BUNDLE_RUN_OPTIONS = ("json", "timestamp", "interval", "top")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class OutputHints:
 
     fields: dict[str, str] = field(default_factory=dict)  # event field -> one of FIELD_FORMATS
     units: dict[str, str] = field(default_factory=dict)  # histogram map -> unit, e.g. "usecs"
+    event_type: str | None = None  # the struct events are decoded as, from `event_btf`
+    event_btf: str | None = None  # a file of the package: BTF compiled from an event header
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,16 @@ class PackageConfig:
     requirements: Requirements = field(default_factory=Requirements)
     options: dict[str, OptionInfo] = field(default_factory=dict)
     output: OutputHints = field(default_factory=OutputHints)
+    run_options: tuple[str, ...] = ()  # kind bundle: ecli run options passed on to it
 
     def to_json(self) -> bytes:
         data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
+        # fields added later are written only when set: older configs keep their bytes
+        if not self.run_options:
+            del data["run_options"]
+        for key in ("event_type", "event_btf"):
+            if data["output"][key] is None:
+                del data["output"][key]
         return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
 
     @classmethod
@@ -98,7 +109,16 @@ class PackageConfig:
             )
         output = _Reader(reader.get("output", dict, {}), f"{where}: output")
         hints = OutputHints(fields=_string_map(output, "fields"),
-                            units=_string_map(output, "units"))
+                            units=_string_map(output, "units"),
+                            event_type=output.get("event_type", str, None),
+                            event_btf=output.get("event_btf", str, None))
+        if (hints.event_type is None) != (hints.event_btf is None):
+            raise ArtifactError(f"{where}: output.event_type and output.event_btf go together")
+        run_options = tuple(reader.get("run_options", list, []))
+        unknown = [o for o in run_options if o not in BUNDLE_RUN_OPTIONS]
+        if unknown:
+            raise ArtifactError(f"{where}: run_options: unknown option {unknown[0]!r} "
+                                f"(known: {', '.join(BUNDLE_RUN_OPTIONS)})")
         for field_name, fmt in hints.fields.items():
             if fmt not in FIELD_FORMATS:
                 raise ArtifactError(f"{where}: output.fields.{field_name}: unknown format "
@@ -120,6 +140,7 @@ class PackageConfig:
             ),
             options=options,
             output=hints,
+            run_options=run_options,
         )
         if kind == "bpf" and not config.object:
             raise ArtifactError(f"{where}: a package of kind 'bpf' must name its object")

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecli import semver
-from ecli.errors import NotFoundError, PolicyError, SignatureError, SourceError, UsageError
+from ecli.errors import (
+    ArtifactError,
+    NotFoundError,
+    PolicyError,
+    SignatureError,
+    SourceError,
+    UsageError,
+)
 from ecli.oci import reference as references
 from ecli.oci.config import PackageConfig
 from ecli.packages import policy, targets
@@ -64,6 +71,8 @@ def locate(target: str, paths: Paths, progress: Progress | None = None, *,
     parsed = targets.parse(target)
     if parsed.kind == targets.PATH:
         return _with(_local(Path(parsed.text).expanduser(), paths), local=True)
+    if parsed.kind == targets.STDIN:
+        return _stdin(paths)
     if parsed.kind == targets.URL:
         return _download(parsed, paths, pull, progress)
     if parsed.kind == targets.OCI:
@@ -243,6 +252,38 @@ def _from_archive(path: Path, paths: Paths) -> LocatedPackage:
     return _from_package(package, reference)
 
 
+def _stdin(paths: Paths) -> LocatedPackage:
+    """`-`: an eBPF object piped in, kept by its digest under downloads/ so the run reads
+    it as a file; refused whole (nothing kept) when it is empty, too big or not an object."""
+    import sys
+
+    from ecli.files import write_atomic
+    from ecli.oci.manifest import sha256_digest
+    from ecli.runtime.spec import MAX_OBJECT_BYTES
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("stdin: a terminal, not an eBPF object",
+                         hint="pipe one in: cat x.bpf.o | ecli run -")
+    data = sys.stdin.buffer.read(MAX_OBJECT_BYTES + 1)
+    if not data:
+        raise UsageError("stdin: empty: no eBPF object was piped in",
+                         hint="pipe one in: cat x.bpf.o | ecli run -")
+    if len(data) > MAX_OBJECT_BYTES:
+        raise ArtifactError(f"stdin: larger than {MAX_OBJECT_BYTES >> 20} MiB")
+    _check_object(data, "stdin")
+    digest = sha256_digest(data)
+    path = paths.downloads_dir / f"stdin-{digest.removeprefix('sha256:')[:32]}.bpf.o"
+    write_atomic(path, data)
+    return LocatedPackage("stdin", path, None, digest=digest, local=True)
+
+
+def _check_object(data: bytes, where: str) -> None:
+    """The ELF checks a run makes, before anything is kept, naming where it came from."""
+    from ecli.runtime.elf import ElfFile
+
+    ElfFile(data, where)
+
+
 def _download(target: targets.Target, paths: Paths, pull: str,
               progress: Progress | None) -> LocatedPackage:
     suffix = ".tar" if target.is_archive else ".bpf.o"
@@ -253,9 +294,14 @@ def _download(target: targets.Target, paths: Paths, pull: str,
         if pull == "never":
             raise NotFoundError(f"{target.text} was never downloaded and "
                                 f"{policy.no_pull(paths) or '--pull is never'}")
+        from ecli.runtime.spec import MAX_OBJECT_BYTES
+
         if progress:
             progress(f"downloading {target.text}")
-        _fetch_url(target.text, cached, paths.tmp_dir)
+        archive = target.is_archive
+        _fetch_url(target.text, cached, paths.tmp_dir,
+                   MAX_DOWNLOAD_BYTES if archive else MAX_OBJECT_BYTES,
+                   None if archive else _check_object)
     if target.pinned_digest:
         from ecli.oci.manifest import sha256_digest
 
@@ -272,8 +318,10 @@ def _download(target: targets.Target, paths: Paths, pull: str,
     return LocatedPackage(name, cached, None, reference=target.text)
 
 
-def _fetch_url(url: str, destination: Path, tmp_dir: Path) -> None:
-    """Download `url` to `destination` whole or not at all, through an ecli.net transport."""
+def _fetch_url(url: str, destination: Path, tmp_dir: Path, limit: int,
+               check: Callable[[bytes, str], None] | None = None) -> None:
+    """Download `url` to `destination` whole or not at all, through an ecli.net transport
+    (its overall deadline), refusing more than `limit` bytes or what `check` rejects."""
     import tempfile
 
     from ecli.files import owned_prefix, remove_orphans
@@ -290,9 +338,11 @@ def _fetch_url(url: str, destination: Path, tmp_dir: Path) -> None:
             done = 0
             for chunk in response.iter_chunks():
                 done += len(chunk)
-                if done > MAX_DOWNLOAD_BYTES:
-                    raise SourceError(f"{url}: larger than {MAX_DOWNLOAD_BYTES >> 20} MiB")
+                if done > limit:
+                    raise SourceError(f"{url}: larger than {limit >> 20} MiB")
                 out.write(chunk)
+        if check is not None:
+            check(Path(tmp).read_bytes(), url)
         Path(tmp).replace(destination)
     except OSError as exc:
         raise SourceError(f"{url}: cannot save the download: {exc.strerror}") from None

@@ -11,6 +11,7 @@
                                   (either may end in #sha256=HEX to pin it)
     ./tool.bpf.o  ./saved.tar     local files
     ./project  ./layout           a package folder (build/oci) or an OCI layout
+    -                             an eBPF object read from standard input
 
 A malformed target is a ReferenceError_ that says which part is wrong.
 """
@@ -27,6 +28,7 @@ from ecli.oci.config import NAME_PATTERN
 from ecli.text import control_characters
 
 PATH = "path"
+STDIN = "stdin"
 URL = "url"
 OCI = "oci"
 NAME = "name"
@@ -36,7 +38,7 @@ ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
 @dataclass(frozen=True)
 class Target:
-    kind: str  # PATH, URL, OCI or NAME
+    kind: str  # PATH, STDIN, URL, OCI or NAME
     text: str
     name: str | None = None  # NAME: the package name
     selector: str | None = None  # NAME: version, range or digest after '@'
@@ -53,6 +55,8 @@ def parse(text: str) -> Target:
         raise ReferenceError_(f"{text!r}: a target cannot be empty or have surrounding spaces")
     if control_characters(text, multiline=False):
         raise ReferenceError_(f"{text!r}: a target cannot hold control characters")
+    if text == "-":
+        return Target(STDIN, text)
     if text.startswith("http://") or text.startswith("https://"):
         return _url(text)
     if "://" in text:

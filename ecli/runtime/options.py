@@ -113,8 +113,8 @@ def parse_program_args(
         hooks.add_argument(*names, dest=f"attach_{field}", default=None, **kwargs)
     if spec.event_maps():
         parser.add_argument("--event-type", metavar="STRUCT",
-                            help="decode events as this struct of the object's BTF "
-                                 "(when ecli cannot tell)")
+                            help="decode events as this struct of the object's BTF, or "
+                                 "of --event-header's (when ecli cannot tell)")
     parsed = vars(parser.parse_args(list(argv)))
     values = {}
     for option in options:

@@ -20,7 +20,9 @@ from typing import Any, NamedTuple, Protocol
 from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
 from ecli.runtime import filters, maps
 from ecli.runtime.attach import Attached, AttachedProgram
+from ecli.runtime.btf import Btf
 from ecli.runtime.decode import RawDecoder, StructDecoder
+from ecli.runtime.event_header import EventTypes
 from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import OptionText, ProgramArgs, object_options, parse_program_args
@@ -54,6 +56,7 @@ class RunSettings(NamedTuple):
     options: Mapping[str, OptionText] = MappingProxyType({})  # by global name
     fields: Mapping[str, str] = MappingProxyType({})  # event field -> format
     units: Mapping[str, str] = MappingProxyType({})  # histogram map -> unit
+    event_types: EventTypes | None = None  # decode events with these types, not the object's
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,8 @@ def prepare(object_path: Path, settings: RunSettings, name: str,
     args = parse_program_args(f"ecli run {name}", spec, options, argv, settings.description)
     streams: dict[str, tuple[MapSpec, Decoder]] = {}
     for event_map in spec.event_maps():
-        type_id = spec.event_type(event_map, args.event_type)
-        decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(spec.btf, type_id)
+        btf, type_id = _event_type(spec, event_map, args.event_type, settings.event_types)
+        decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(btf, type_id)
         if keep := filters.predicate(shown.filters, decoder.columns):
             decoder = filters.FilteredDecoder(decoder, keep)  # before any formatting
         if settings.fields and type_id is not None:
@@ -101,6 +104,15 @@ def prepare(object_path: Path, settings: RunSettings, name: str,
     }
     stack_map = next((m.name for m in spec.maps if m.type == MAP_STACK_TRACE), None)
     return PreparedRun(name, spec, args, streams, found, counters, stack_map)
+
+
+def _event_type(spec: ObjectSpec, event_map: MapSpec, named: str | None,
+                outside: EventTypes | None) -> tuple[Btf, int | None]:
+    """The BTF and type id of `event_map`'s events: from an event header or the package's
+    BTF when given (`RunSettings.event_types`), else from the object (None: unknown)."""
+    if outside is not None:
+        return outside.btf, outside.pick(named, spec.event_sizes(event_map))
+    return spec.btf, spec.event_type(event_map, named)
 
 
 def execute(run: PreparedRun, output: RunOutput, duration: float | None,

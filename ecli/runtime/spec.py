@@ -105,6 +105,10 @@ class ObjectSpec:
     def lost_counter(self, map_name: str) -> GlobalSpec | None:
         return next((g for g in self.bss if g.name == map_name + LOST_SUFFIX), None)
 
+    def event_sizes(self, event_map: MapSpec) -> set[int]:
+        """The constant sizes the programs send to `event_map` (empty: unknown)."""
+        return event_sizes(list(self.calls)).get(event_map.name, set())
+
     def event_type(self, event_map: MapSpec, named: str | None = None) -> int | None:
         """The BTF type of the events `event_map` carries, or None when unknown.
 
@@ -122,7 +126,7 @@ class ObjectSpec:
             value = self.btf.strip(event_map.value_type)
             if value.kind in (b.KIND_STRUCT, b.KIND_UNION):
                 return event_map.value_type
-        sizes = event_sizes(list(self.calls)).get(event_map.name, set())
+        sizes = self.event_sizes(event_map)
         if len(sizes) != 1:
             return None
         (size,) = sizes

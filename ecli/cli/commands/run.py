@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from ecli.cli.context import Context
 from ecli.cli.render import Result
 from ecli.errors import EcliError, UsageError
+from ecli.oci.config import BUNDLE_RUN_OPTIONS
 
 if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
-    from ecli.oci.config import PackageConfig
     from ecli.packages.locate import LocatedPackage
+    from ecli.runtime.event_header import EventTypes
     from ecli.runtime.maps import MapChoice
     from ecli.runtime.runner import RunSettings
 
@@ -26,6 +27,9 @@ EXAMPLES = """examples:
   ecli run opensnoop --duration 5 --pid 42 ecli's options go before the target
   ecli run 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0
   ecli run ./opensnoop.bpf.o
+  cat tool.bpf.o | ecli run -              an object on standard input
+  ecli run https://example.org/tool.bpf.o  an object from a URL
+  ecli run ./tool.bpf.o --event-header tool.h  event types from a C header
   ecli run --yes ./writes-user-memory.bpf.o  run a dangerous package without asking
 
 Before loading, ecli shows the package's elevated and dangerous permissions
@@ -35,6 +39,10 @@ one unless --yes is given. 'ecli inspect TARGET' shows everything.
 A bundle or image runs its publisher's own program as root: that is
 dangerous unless the package is signed by the signer its index entry
 declares (then elevated, not asked), or is a local build (a path).
+A bundle obeys --duration (SIGTERM, then SIGKILL 5 s later), gets SIGINT and
+SIGTERM forwarded, and its exit status is ecli's; --json, --timestamp,
+--interval and --top given before the target reach it only when its config's
+run_options declares them, and are refused otherwise.
 
 --status-file PATH: the run writes its state there as JSON, atomically:
 {"state": "attached", "name", "pid", "programs": [{"id", "name", "section"}]}
@@ -83,13 +91,20 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="write the run's state (attached, program ids, exit) as JSON")
     parser.add_argument("--status-fd", type=int, metavar="N",
                         help="write the same state as JSON lines to file descriptor N")
+    parser.add_argument("--event-header", type=Path, metavar="FILE.h",
+                        help="decode events with a struct of this C header (compiled with "
+                             "clang; --event-type NAME picks one)")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     if args.detach or "--detach" in args.program_args:
+        if args.target == "-":
+            raise UsageError("--detach cannot read the object from stdin",
+                             hint="save it to a file and run that")
         from ecli.cli.detach import run_detached
 
         return run_detached(args, ctx)
+    args.before_target = _given_before_target(args)
     object_args = _late_options(args)
     if args.status_file is None and args.status_fd is None:
         return _run(args, object_args, ctx, None)
@@ -101,6 +116,16 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         raise
     recorder.exited(None)
     return result
+
+
+def _given_before_target(args: argparse.Namespace) -> dict[str, Any]:
+    """ecli's run options given before the target, by name: all that reaches a bundle or an
+    image (what follows the target is the program's own)."""
+    own = argparse.ArgumentParser(add_help=False)
+    _add_run_options(own)
+    defaults = vars(own.parse_args([]))
+    return {name: value for name, value in vars(args).items()
+            if name in defaults and value not in (None, False) and value != defaults[name]}
 
 
 def _late_options(args: argparse.Namespace) -> list[str]:
@@ -134,19 +159,29 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
     package = locate_target(args.target, ctx, pull=args.pull)
     if recorder:
         recorder.name = package.name
-    if package.kind in ("bundle", "image"):
+    if package.kind == "bundle":
+        return _run_bundle(package, args, ctx)
+    if package.kind == "image":
         from ecli import launch
         from ecli.packages.inspection import inspect_package
 
         _refuse_map_options(args, package.name, package.kind)
+        _refuse_run_options(package.name, "an image's container", args.before_target)
         _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
         return Result(exit_code=launch.run(package, list(args.program_args), ctx.paths,
                                            args.pull))
     if package.object_path is None:
         kind = package.config.kind if package.config else "unknown"
         raise UsageError(f"{package.name}: packages of kind {kind!r} cannot be run yet")
-    prepared = runner.prepare(package.object_path, _run_settings(package.config),
-                              package.name, object_args, shown)
+    settings = _run_settings(package)
+    if args.event_header is not None:
+        from ecli.runtime.event_header import compile_header
+
+        settings = settings._replace(event_types=compile_header(args.event_header))
+    prepared = runner.prepare(package.object_path, settings, package.name, object_args, shown)
+    if args.event_header is not None and not prepared.streams:
+        raise UsageError(f"{package.name}: --event-header: the object sends no events (it has "
+                         "no ring buffer or perf event array)")
     from ecli.runtime.analysis import analyse
 
     _consent(package, analyse(prepared.spec), args, ctx)
@@ -158,6 +193,38 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         status(f"{package.name}: detached after {summary.seconds:.1f}s, "
                f"{summary.events} event(s)")
     return Result()
+
+
+def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context) -> Result:
+    """A bundle under ecli's run options: output options it declares are passed on,
+    others refused before anything runs; --duration and signals are ecli's to enforce."""
+    from ecli.launch import bundle
+    from ecli.packages.inspection import inspect_package
+
+    own = args.before_target
+    _refuse_map_options(args, package.name, package.kind)
+    _refuse_run_options(package.name, "a bundle", own, ("event_header",))
+    passed = bundle.passed_options(package, {name: own[name] for name in BUNDLE_RUN_OPTIONS
+                                             if name in own})
+    _consent(package, inspect_package(package, ctx.paths).summary, args, ctx)
+    outcome = bundle.run(package, [*passed, *args.program_args], ctx.paths,
+                         own.get("duration"))
+    warnings = []
+    if outcome.killed:
+        warnings.append(f"{package.name} did not stop within {bundle.GRACE_SECONDS:g}s of "
+                        "SIGTERM at the end of --duration; killed")
+    return Result(warnings=warnings, exit_code=outcome.exit_code)
+
+
+def _refuse_run_options(name: str, what: str, own: dict[str, Any],
+                       options: Sequence[str] = (*BUNDLE_RUN_OPTIONS, "duration",
+                                                 "event_header")) -> None:
+    """One line for the first of `options` given, which ecli cannot apply to `what`."""
+    for option in options:
+        if option in own:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{name}: {flag} applies to eBPF objects ecli runs itself, "
+                             f"not to {what}")
 
 
 class _StatusFile:
@@ -225,18 +292,38 @@ def _map_choice(args: argparse.Namespace) -> MapChoice:
     return MapChoice(names, args.per_cpu, tuple(parse(text) for text in args.filter or ()))
 
 
-def _run_settings(config: PackageConfig | None) -> RunSettings:
-    """The runtime's plain settings, from what the package config says about running it."""
+def _run_settings(package: LocatedPackage) -> RunSettings:
+    """The runtime's plain settings, from what the package config says about running it
+    and the event types' BTF it carries."""
     from ecli.runtime.options import OptionText
     from ecli.runtime.runner import RunSettings
 
+    config = package.config
     if config is None:
         return RunSettings()
     return RunSettings(
         description=config.description,
         options={name: OptionText(info.flag, info.description)
                  for name, info in config.options.items()},
-        fields=dict(config.output.fields), units=dict(config.output.units))
+        fields=dict(config.output.fields), units=dict(config.output.units),
+        event_types=_carried_event_types(package))
+
+
+def _carried_event_types(package: LocatedPackage) -> EventTypes | None:
+    """The BTF an `ecli build` with an event header put in the package (formats.md)."""
+    assert package.config is not None
+    output = package.config.output
+    if output.event_btf is None or output.event_type is None:
+        return None
+    from ecli.errors import ArtifactError
+    from ecli.runtime.event_header import EventTypes
+
+    path = package.artifact.files.get(output.event_btf) if package.artifact else None
+    if path is None:
+        raise ArtifactError(f"{package.name}: output.event_btf names {output.event_btf!r}, "
+                            "which is not a file of the package")
+    return EventTypes.from_btf(path.read_bytes(), f"{package.name}: {output.event_btf}",
+                               output.event_type)
 
 
 def _consent(package: LocatedPackage, found: Inspection | None, args: argparse.Namespace,
