@@ -231,8 +231,9 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
     """A hub built by the generator: `signed` and `swapped` (signed by the publisher's key),
     `plain` (no signer); then, after publishing, `swapped`'s signature is replaced in the
-    registry by one made for another digest, and a copy of the api/v1 folder declares
-    another key for `signed`."""
+    registry by one made for another digest (and its document no longer records which
+    signature the hub checked, so ecli reads the registry's tag), and a copy of the api/v1
+    folder declares another key for `signed`."""
     tmp = tmp_path_factory.mktemp("signed-hub")
     refs = {}
     for name in ("signed", "swapped", "plain"):
@@ -249,6 +250,10 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
     sign(f"{registry.host}/pm/swapped@{other}", signing_keys.private)
     move_signature(registry.host, "pm/swapped", other, refs["swapped"][1])
     api = tmp / "site" / "api" / "v1"
+    swapped = model.load_package((api / "packages" / "swapped.json").read_bytes(), "swapped")
+    (api / "packages" / "swapped.json").write_bytes(model.dump(dataclasses.replace(
+        swapped, versions=tuple(dataclasses.replace(v, signature=None)
+                                for v in swapped.versions))))
     wrong = tmp / "wrong-key"
     shutil.copytree(api, wrong)
     document = model.load_package((api / "packages" / "signed.json").read_bytes(), "signed")

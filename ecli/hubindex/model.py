@@ -92,10 +92,19 @@ class Version:
 @dataclass(frozen=True)
 class Signer:
     """Who signs every version of a package: a PEM public key and its fingerprint
-    (`sha256:` of the key's SubjectPublicKeyInfo DER)."""
+    (`sha256:` of the key's SubjectPublicKeyInfo DER), or keyless, the identity a
+    Fulcio certificate must name and the OIDC issuer it comes from (as falcoctl's
+    `signature.cosign` names them). Exactly one of the two forms is set."""
 
-    key: str
-    fingerprint: str
+    key: str | None = None
+    fingerprint: str | None = None
+    identity: str | None = None
+    issuer: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages, the lock and the page name this signer."""
+        return self.fingerprint or f"{self.identity} (issuer {self.issuer})"
 
 
 @dataclass(frozen=True)
@@ -253,10 +262,16 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
         keywords=_strings(data, "keywords", where),
         categories=_strings(data, "categories", where),
         versions=tuple(versions),
-        signer=None if signer is None else Signer(
-            _get(signer, "key", str, f"{where}: signer"),
-            _digest(_get(signer, "fingerprint", str, f"{where}: signer"), f"{where}: signer")),
+        signer=None if signer is None else _signer(signer, f"{where}: signer"),
     )
+
+
+def _signer(data: dict[str, Any], where: str) -> Signer:
+    if data.get("identity") is not None or data.get("issuer") is not None:
+        return Signer(identity=_get(data, "identity", str, where),
+                      issuer=_get(data, "issuer", str, where))
+    return Signer(_get(data, "key", str, where),
+                  _digest(_get(data, "fingerprint", str, where), where))
 
 
 def _optional_digest(data: Any, key: str, where: str) -> str | None:

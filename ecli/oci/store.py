@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -70,6 +71,31 @@ class Store:
             with self._locked():
                 if not self.index_path.exists():
                     self._write_index([])
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Store]:
+        """A scratch store inside this one's tmp dir (same file system): what is pulled
+        there reaches this store only through `adopt`, and is removed whole otherwise,
+        so a pull refused after its download (a signature that does not hold) leaves
+        no blob behind."""
+        self.ensure()
+        folder = Path(tempfile.mkdtemp(dir=self._tmp_dir, prefix="staging-"))
+        try:
+            yield Store(folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def adopt(self, staged: Store) -> None:
+        """Move the blobs of `staged` here (renames, never copies) and then its refs."""
+        self.ensure()
+        for blob in sorted((staged.root / "blobs" / "sha256").glob("*")):
+            target = self.root / "blobs" / "sha256" / blob.name
+            if not target.exists():
+                os.replace(blob, target)
+        for descriptor in staged.refs():
+            self.add_ref(descriptor.annotations[ANNOTATION_REF_NAME], descriptor.digest,
+                         descriptor.media_type, descriptor.size, platform=descriptor.platform,
+                         artifact_type=descriptor.artifact_type)
 
     # -- blobs ----------------------------------------------------------------
 
