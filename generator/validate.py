@@ -361,6 +361,11 @@ def _keyless_problems(document: Document, signer: dict[str, Any]) -> list[Proble
         if not isinstance(value, str) or not value.strip():
             return [_problem(document, ("signer",), f"a keyless signer needs its {part}",
                              code="signer", hint=hint)]
+    identity = signer["identity"]
+    if "*" in identity.rpartition("@")[0] or ("*" in identity and "@" not in identity):
+        return [_problem(document, ("signer", "identity"), "a wildcard (*) may only stand in "
+                         "the ref after the identity's last @ (…/release.yml@refs/tags/v*)",
+                         code="signer", hint=hint)]
     if not signer["issuer"].startswith("https://"):
         return [_problem(document, ("signer", "issuer"), "the OIDC issuer is an https URL",
                          code="signer", hint=hint)]

@@ -119,6 +119,8 @@ KEYLESS = ("signer:\n  identity: https://github.com/org/tool/.github/workflows/r
     ("signer: {identity: me@example.com, issuer: accounts.example}\n",
      "signer.issuer: the OIDC issuer is an https URL [signer]"),
     ("signer: {identity: me@example.com}\n", "a keyless signer needs its issuer [signer]"),
+    ("signer: {identity: 'https://github.com/*/x.yml@refs/tags/v*', issuer: https://x.example}"
+     "\n", "a wildcard (*) may only stand in the ref after the identity's last @"),
     ("signer: {identity: me@example.com, issuer: https://x.example, key: abc}\n",
      "a signer is a key or an identity with its issuer, not both [signer]"),
 ])

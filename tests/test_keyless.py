@@ -119,6 +119,23 @@ def test_a_recorded_bundle_is_refused_with_one_line(
     assert says in caught.value.message and "\n" not in caught.value.message
 
 
+@pytest.mark.parametrize(("declared", "holds"), [
+    (IDENTITY.replace("@refs/tags/v0.1.2", "@refs/tags/v*"), True),
+    (IDENTITY.replace("@refs/tags/v0.1.2", "@refs/tags/v1.*"), False),
+    (IDENTITY.replace("trailofbits", "*"), False),  # only the ref may hold a wildcard
+    (IDENTITY.replace("release.yml@refs/tags/v0.1.2", "*"), False),
+])
+def test_an_identity_may_leave_only_its_ref_open(declared: str, holds: bool,
+                                                  no_network: None) -> None:
+    signer = keyless.Identity(declared, ISSUER)
+    if holds:
+        verify_recorded(RECORDED.read_bytes(), signer)
+        return
+    with pytest.raises(SignatureError) as caught:
+        verify_recorded(RECORDED.read_bytes(), signer)
+    assert caught.value.reason == "wrong-identity"
+
+
 def test_sigstore_is_not_imported_unless_a_keyless_bundle_is_checked() -> None:
     done = subprocess.run(
         ["python3", "-c", "import sys, ecli.trust.verify, ecli.packages.signing, "

@@ -27,7 +27,11 @@ _PRODUCTION = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
 
 @dataclass(frozen=True)
 class Identity:
-    """A keyless signer: the certificate identity and the OIDC issuer, matched exactly."""
+    """A keyless signer: the certificate identity and the OIDC issuer, matched exactly,
+    except that the ref after the identity's last `@` may hold `*` wildcards: a CI
+    workflow's identity names the tag it ran for (`...release.yml@refs/tags/v1.2.0`),
+    so an entry declares `...release.yml@refs/tags/v*` once for all its versions.
+    Everything before that `@` (host, owner, repository, workflow) is matched exactly."""
 
     identity: str
     issuer: str
@@ -35,6 +39,16 @@ class Identity:
     @property
     def where(self) -> str:
         return f"{self.identity} (issuer {self.issuer})"
+
+    def matches(self, identity: str) -> bool:
+        if "*" not in self.identity:
+            return identity == self.identity
+        from fnmatch import fnmatchcase
+
+        prefix, _, ref = self.identity.rpartition("@")
+        theirs, _, their_ref = identity.rpartition("@")
+        return bool(prefix) and "*" not in prefix and theirs == prefix \
+            and fnmatchcase(their_ref, ref)
 
 
 def verify(bundle: Bundle, signer: Identity, repository: str, digest: str, where: str) -> None:
@@ -53,13 +67,15 @@ def verify(bundle: Bundle, signer: Identity, repository: str, digest: str, where
     except (SigstoreError, ValueError, TypeError, KeyError):
         raise SignatureError(f"{where}: not a valid Sigstore bundle", reason="garbled") from None
     identity, issuer = certificate_identity(parsed.signing_certificate)
-    if identity != signer.identity:
+    if not signer.matches(identity):
         raise SignatureError(f"{where}: signed by {identity}, not {signer.identity}",
                              reason="wrong-identity")
     if issuer != signer.issuer:
         raise SignatureError(f"{where}: identity issued by {issuer}, not {signer.issuer}",
                              reason="wrong-issuer")
-    wanted = policy.Identity(identity=signer.identity, issuer=signer.issuer)
+    # sigstore-python checks the issuer again, and the identity too when it is exact
+    wanted = policy.OIDCIssuer(signer.issuer) if "*" in signer.identity \
+        else policy.Identity(identity=signer.identity, issuer=signer.issuer)
     if bundle.envelope is None and bundle.message_digest != digest:
         raise SignatureError(f"{where}: the bundle is for another digest, "
                              f"{bundle.message_digest}", reason="other-digest")
