@@ -16,7 +16,8 @@ import json
 
 from ecli.errors import ArtifactError, SignatureError
 from ecli.oci import mediatypes
-from ecli.oci.manifest import Descriptor, ImageIndex, Manifest, is_digest, parse, sha256_digest
+from ecli.oci.manifest import Descriptor, ImageIndex, Manifest, is_digest, sha256_digest
+from ecli.oci.signatures import parse_bounded
 
 MAX_REFERRERS_BYTES = 256 << 10  # an index of ~1000 descriptors
 MAX_REFERRERS = 256
@@ -35,13 +36,7 @@ def referrers_tag(digest: str) -> str:
 
 def bundle_manifests(raw: bytes, where: str, subject: str) -> tuple[Descriptor, ...]:
     """The Sigstore bundle manifests a referrers list names, within the limits above."""
-    if len(raw) > MAX_REFERRERS_BYTES:
-        raise SignatureError(f"{where}: the referrers list is larger than "
-                             f"{MAX_REFERRERS_BYTES} bytes", reason="too-large")
-    try:
-        index = parse(raw, where)
-    except ArtifactError as exc:
-        raise SignatureError(exc.message, reason="garbled") from None
+    index = parse_bounded(raw, where, MAX_REFERRERS_BYTES, "the referrers list")
     if not isinstance(index, ImageIndex):
         raise SignatureError(f"{where}: the referrers list is not an image index",
                              reason="garbled")
@@ -64,13 +59,7 @@ def bundle_manifests(raw: bytes, where: str, subject: str) -> tuple[Descriptor, 
 
 def bundle_layer(raw: bytes, where: str, subject: str) -> Descriptor:
     """The bundle blob a referrer manifest holds; it must refer to `subject`."""
-    if len(raw) > MAX_BUNDLE_MANIFEST_BYTES:
-        raise SignatureError(f"{where}: bundle manifest is larger than "
-                             f"{MAX_BUNDLE_MANIFEST_BYTES} bytes", reason="too-large")
-    try:
-        manifest = parse(raw, where)
-    except ArtifactError as exc:
-        raise SignatureError(exc.message, reason="garbled") from None
+    manifest = parse_bounded(raw, where, MAX_BUNDLE_MANIFEST_BYTES, "bundle manifest")
     if not isinstance(manifest, Manifest) or len(manifest.layers) != 1 \
             or manifest.layers[0].media_type != mediatypes.SIGSTORE_BUNDLE:
         raise SignatureError(f"{where}: not a Sigstore bundle manifest (one layer of "

@@ -23,7 +23,7 @@ bundle or image its declared publisher signed from one anybody could have pushed
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -48,29 +48,19 @@ def check(source: Source, document: PackageDocument, version: Version, ref: OciR
     """The warnings to show and who signed; a SignatureError naming package and version
     when refused."""
     what = f"{document.name} {version.version}"
-    unchecked = _unchecked(source, document, what)
-    if unchecked is not None:
-        return unchecked
-    from ecli.trust.keys import pem_fingerprint
+    signer = _to_check(source, document, what)
+    if isinstance(signer, Verdict):
+        return signer
     from ecli.trust.verify import stored_signature, verify_stored_signature
 
-    signer = document.signer
-    assert signer is not None
-    if signer.key is not None and pem_fingerprint(signer.key) != signer.fingerprint:
-        raise SignatureError(f"{what}: the index's signer key does not match its fingerprint "
-                             f"{signer.fingerprint}", reason="key")
     found = stored_signature(store, ref)
     memo = verified_dir / _memo_name(ref.name, found, signer.name) if found else None
-    signed = Verdict([], signer.name)
-    if memo is not None and memo.exists():
-        return signed
-    with _refusal(what, source, document):
-        verify_stored_signature(store, ref, declared(signer, _where(source, document)))
-    if memo is not None:
-        from ecli.files import write_atomic
 
-        write_atomic(memo, b"")  # creates verified_dir when missing
-    return signed
+    def verify() -> None:
+        with _refusal(what, source, document):
+            verify_stored_signature(store, ref, declared(signer, _where(source, document)))
+
+    return _checked_once(memo, signer, verify)
 
 
 def signature_hint(source: Source, document: PackageDocument, version: Version) -> str | None:
@@ -88,36 +78,50 @@ def check_image(source: Source, document: PackageDocument, version: Version,
     signatures are read from the registry into a scratch store (nothing kept) unless a
     check of the same digest, signature and signer held before (then no network)."""
     what = f"{document.name} {version.version}"
-    unchecked = _unchecked(source, document, what)
-    if unchecked is not None:
-        return unchecked
-    signer = document.signer
-    assert signer is not None
+    signer = _to_check(source, document, what)
+    if isinstance(signer, Verdict):
+        return signer
     memo = verified_dir / _memo_name(ref.name, (ref.digest or "", version.signature or ""),
                                      signer.name) if version.signature else None
-    if memo is not None and memo.exists():
-        return Verdict([], signer.name)
-    if offline:
-        raise SignatureError(f"{what}: its signature is not checked yet, and nothing may be "
-                             "pulled (--pull never)", reason="no-signature",
-                             hint=f"run it once with --pull missing to check {signer.name}")
-    from ecli.trust.verify import verify_registry_signature
 
-    with _refusal(what, source, document):
-        verify_registry_signature(ref, declared(signer, _where(source, document)))
-    if memo is not None:
-        from ecli.files import write_atomic
+    def verify() -> None:
+        if offline:
+            raise SignatureError(f"{what}: its signature is not checked yet, and nothing may "
+                                 "be pulled (--pull never)", reason="no-signature",
+                                 hint=f"run it once with --pull missing to check {signer.name}")
+        from ecli.trust.verify import verify_registry_signature
 
-        write_atomic(memo, b"")
+        with _refusal(what, source, document):
+            verify_registry_signature(ref, declared(signer, _where(source, document)))
+
+    return _checked_once(memo, signer, verify)
+
+
+def _checked_once(memo: Path | None, signer: Signer, verify: Callable[[], None]) -> Verdict:
+    """`verify`, unless `memo` says the same check (same bytes, same signer) held before;
+    remembered when it holds."""
+    if memo is None or not memo.exists():
+        verify()
+        if memo is not None:
+            from ecli.files import write_atomic
+
+            write_atomic(memo, b"")  # creates verified_dir when missing
     return Verdict([], signer.name)
 
 
-def _unchecked(source: Source, document: PackageDocument, what: str) -> Verdict | None:
-    """The verdict when there is nothing to check (policy off, or no signer declared)."""
+def _to_check(source: Source, document: PackageDocument, what: str) -> Signer | Verdict:
+    """The declared signer to check against, or the verdict when there is nothing to
+    check (policy off, or no signer declared)."""
     if source.signatures == "off":
         return Verdict([])
-    if document.signer is not None:
-        return None
+    signer = document.signer
+    if signer is not None:
+        from ecli.trust.keys import pem_fingerprint
+
+        if signer.key is not None and pem_fingerprint(signer.key) != signer.fingerprint:
+            raise SignatureError(f"{what}: the index's signer key does not match its "
+                                 f"fingerprint {signer.fingerprint}", reason="key")
+        return signer
     if source.signatures == "require":
         raise SignatureError(f"{what}: unsigned (its index entry declares no signer), and "
                              f"source {source.name} requires signatures",
