@@ -453,7 +453,7 @@ class _Client:
     def fetch_blob(self, blob: Descriptor, store: Store, progress: ProgressFn | None) -> None:
         """Stream one blob into the store, checking its size and digest on the way."""
         label = blob.title or blob.digest
-        if store.has(blob.digest):
+        if store.borrow(blob.digest):
             if progress:
                 progress(label, blob.size, blob.size)
             return
@@ -497,9 +497,13 @@ class _Client:
     def _fetch_hinted(self, digest: str, hint: str, store: Store) -> bool:
         where = f"{self.ref.name}@{hint}: signature"
         try:
-            raw = self.fetch_manifest(hint, signatures.MAX_SIGNATURE_MANIFEST_BYTES)[0]
+            found = self.fetch_manifest(hint, signatures.MAX_SIGNATURE_MANIFEST_BYTES,
+                                        missing_ok=True)
         except ArtifactError as exc:
             raise SignatureError(exc.message, reason="too-large") from None
+        if found is None:
+            return False  # gone from the registry: the check says "no signature"
+        raw = found[0]
         try:
             kind = parse(raw, where)
         except ArtifactError as exc:

@@ -43,8 +43,9 @@ LAYOUT_VERSION = "1.0.0"
 class Store:
     """An OCI image layout rooted at `root`; created on the first write."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parent: Store | None = None) -> None:
         self.root = Path(root)
+        self._parent = parent  # a staging store's: blobs it already holds are borrowed
 
     # -- layout ---------------------------------------------------------------
 
@@ -81,7 +82,7 @@ class Store:
         self.ensure()
         folder = Path(tempfile.mkdtemp(dir=self._tmp_dir, prefix="staging-"))
         try:
-            yield Store(folder)
+            yield Store(folder, parent=self)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -106,6 +107,18 @@ class Store:
 
     def has(self, digest: str) -> bool:
         return self.blob_path(digest).is_file()
+
+    def borrow(self, digest: str) -> bool:
+        """`has`, or, for a staging store, the blob hard-linked from the store it stages
+        for (same file system): a pull does not download again what is already kept."""
+        if self.has(digest):
+            return True
+        if self._parent is None or not self._parent.has(digest):
+            return False
+        self.ensure()
+        with contextlib.suppress(FileExistsError):
+            os.link(self._parent.blob_path(digest), self.blob_path(digest))
+        return True
 
     def read_blob(self, digest: str, *, verify: bool = False,
                   max_size: int | None = None) -> bytes:
