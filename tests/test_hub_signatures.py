@@ -277,19 +277,21 @@ def test_an_entry_without_a_signer_still_publishes_unsigned(registry: RegistrySe
 @pytest.fixture(scope="module")
 def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
-    """A hub built by the generator: `signed` and `swapped` (signed by the publisher's key),
+    """A hub built by the generator: `signed`, `swapped` and `pinned` (signed by the
+    publisher's key; `pinned`'s signature tag is later swapped like `swapped`'s, but its
+    document still records the signature manifest the hub checked),
     `plain` (no signer); then, after publishing, `swapped`'s signature is replaced in the
     registry by one made for another digest (and its document no longer records which
     signature the hub checked, so ecli reads the registry's tag), and a copy of the api/v1
     folder declares another key for `signed`."""
     tmp = tmp_path_factory.mktemp("signed-hub")
     refs = {}
-    for name in ("signed", "swapped", "plain"):
+    for name in ("signed", "swapped", "plain", "pinned"):
         digest = push_bundle(registry.host, tmp, name, "1.0.0")
         refs[name] = (f"{registry.host}/pm/{name}:1.0.0", digest)
         if name != "plain":
             sign(refs[name][0], signing_keys.private)
-    for name in ("signed", "swapped"):
+    for name in ("signed", "swapped", "pinned"):
         signed_index(tmp, {"1.0.0": refs[name][0]}, key_block(signing_keys.public), name)
     signed_index(tmp, {"1.0.0": refs["plain"][0]}, None, "plain")
     done = build(tmp / "index", tmp / "site")
@@ -297,6 +299,9 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
     other = push_bundle(registry.host, tmp, "swapped", "0.9.0", payload=b"other")
     sign(f"{registry.host}/pm/swapped@{other}", signing_keys.private)
     move_signature(registry.host, "pm/swapped", other, refs["swapped"][1])
+    other = push_bundle(registry.host, tmp, "pinned", "0.9.0", payload=b"other")
+    sign(f"{registry.host}/pm/pinned@{other}", signing_keys.private)
+    move_signature(registry.host, "pm/pinned", other, refs["pinned"][1])
     api = tmp / "site" / "api" / "v1"
     swapped = model.load_package((api / "packages" / "swapped.json").read_bytes(), "swapped")
     (api / "packages" / "swapped.json").write_bytes(model.dump(dataclasses.replace(
@@ -389,6 +394,16 @@ def test_a_bad_signature_is_refused_at_pull_run_and_install_and_nothing_is_insta
     refused(ecli_in(env, "run", name), "has dangerous permissions (run-publisher-code)")
     ran = ecli_in(env, "run", "--yes", name)
     assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
+
+
+def test_the_signature_the_index_recorded_is_fetched_by_digest_whatever_the_tag_says(
+        hub: dict[str, Path], env: dict[str, str]):
+    """The registry's `.sig` tag of `pinned` now holds another digest's signature; ecli
+    fetches the one the hub checked, by its digest, and the package runs."""
+    with_source(env, hub["api"])
+    ran = ecli_in(env, "run", "pinned")
+    assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
+    assert f"signed by {hub['fingerprint']}" in ran.stderr
 
 
 def test_unsigned_runs_with_a_warning_by_default_and_is_refused_under_require(
