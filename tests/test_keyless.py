@@ -12,11 +12,16 @@ error, its reason, exit status 1 and that nothing reached ecli's store.
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
+import http.server
 import json
+import re
 import subprocess
 import tempfile
+import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -458,3 +463,88 @@ def _signature_manifest(registry: RegistryServer, art: Pushed, bundled: bool) ->
         listing = json.loads(_get(registry, repository, f"sha256-{art.digest[7:]}"))
         return listing["manifests"][0]["digest"]
     return sha256_digest(_get(registry, repository, f"sha256-{art.digest[7:]}.sig"))
+
+
+# -- a registry with the referrers API ---------------------------------------------------
+
+
+@contextlib.contextmanager
+def referrers_api(upstream: str) -> Iterator[tuple[str, list[str]]]:
+    """The real registry behind a front that adds what CNCF distribution 2.8 lacks, the
+    OCI 1.1 referrers API: manifests pushed with a `subject` are listed at
+    `GET /v2/REPO/referrers/DIGEST`, as registries that have it do (no tag-schema list is
+    kept). Everything else goes to the registry unchanged. Yields its host and the
+    request lines it saw."""
+    listed: dict[tuple[str, str], list[dict]] = {}
+    seen: list[str] = []
+
+    class Front(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _forward(self) -> None:
+            seen.append(f"{self.command} {self.path}")
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            match = re.fullmatch(r"/v2/(.+)/referrers/(sha256:[0-9a-f]{64})(\?.*)?", self.path)
+            if self.command == "GET" and match:
+                return self._send(200, {"Content-Type": mediatypes.OCI_INDEX}, json.dumps(
+                    {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
+                     "manifests": listed.get((match[1], match[2]), [])}).encode())
+            connection = http.client.HTTPConnection(upstream, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            connection.request(self.command, self.path, body=body or None,
+                               headers={**headers, "Host": self.headers["Host"]})
+            answer = connection.getresponse()
+            data = answer.read()
+            put = re.fullmatch(r"/v2/(.+)/manifests/(.+)", self.path)
+            if self.command == "PUT" and put and answer.status == 201:
+                document = json.loads(body)
+                if "subject" in document:
+                    listed.setdefault((put[1], document["subject"]["digest"]), []).append(
+                        {"mediaType": document["mediaType"], "size": len(body),
+                         "digest": sha256_digest(body),
+                         "artifactType": document.get("artifactType")})
+            self._send(answer.status, dict(answer.getheaders()), data)
+            connection.close()
+            return None
+
+        def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Front)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_registry_with_the_referrers_api_is_asked_through_it(
+        registry: RegistryServer, publisher: tuple[Path, Path], env: dict[str, str],
+        tmp_path: Path) -> None:
+    with referrers_api(registry.host) as (host, seen):
+        digest = push_bundle(host, tmp_path, "viaapi", "1.0.0")
+        ref = f"{host}/pm/viaapi:1.0.0"
+        done = ecli(env, "sign", ref, "--key", str(publisher[0]), "--bundle")
+        assert done.returncode == 0, done.stderr
+        tag = f"sha256-{digest[7:]}"
+        assert not any(line.endswith(f"/manifests/{tag}") for line in seen), \
+            "the registry lists the referrer itself: no tag-schema list is written"
+        seen.clear()
+        verified = ecli(env, "verify", ref, "--key", str(publisher[1]))
+        assert verified.returncode == 0, verified.stderr
+        assert f"GET /v2/pm/viaapi/referrers/{digest}" in [line.split("?")[0] for line in seen]
+        assert f"GET /v2/pm/viaapi/manifests/{tag}" not in seen, "no tag-schema fallback"
