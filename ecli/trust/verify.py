@@ -30,11 +30,10 @@ from ecli.oci.manifest import (
 )
 from ecli.oci.reference import OciReference
 from ecli.oci.store import Store
-from ecli.trust import bundle
-from ecli.trust.keyless import Identity
+from ecli.trust import bundle, keyless
 from ecli.trust.keys import PublicKey
 
-Signer = PublicKey | Identity
+Signer = PublicKey | keyless.Identity
 
 # When several signatures fail, the reason shown is the most telling one.
 _PRECEDENCE = ("other-digest", "other-repository", "wrong-identity", "wrong-issuer",
@@ -127,11 +126,12 @@ def _verify(store: Store, repository: str, digest: str, signer: Signer) -> Verif
                              reason="no-signature")
     failures: list[SignatureError] = []
     tried = 0
-    for manifest, payload, check in (*_sig_checks(store, sig, signer, where),
-                                     *_bundle_checks(store, listing, digest, signer, where)):
+    for manifest, payload, check in (*_sig_checks(store, sig, repository, digest, signer),
+                                     *_bundle_checks(store, listing, repository, digest,
+                                                     signer)):
         tried += 1
         try:
-            check(repository, digest)
+            check()
         except SignatureError as exc:
             failures.append(exc)
             continue
@@ -148,32 +148,29 @@ def _verify(store: Store, repository: str, digest: str, signer: Signer) -> Verif
     raise worst
 
 
-_Check = tuple[str, str, Callable[[str, str], None]]  # manifest, payload, check
+_Check = tuple[str, str, Callable[[], None]]  # manifest, payload, the check itself
 
 
-def _sig_checks(store: Store, descriptor: Descriptor | None, signer: Signer,
-                where: str) -> list[_Check]:
+def _sig_checks(store: Store, descriptor: Descriptor | None, repository: str, digest: str,
+                signer: Signer) -> list[_Check]:
     """One check per signature in the `.sig` manifest (key-based only)."""
     if descriptor is None or not isinstance(signer, PublicKey):
         return []
-    try:
-        raw = store.read_blob(descriptor.digest, verify=True,
-                              max_size=signatures.MAX_SIGNATURE_MANIFEST_BYTES)
-    except ArtifactError as exc:
-        raise SignatureError(f"{where}: {exc.message}", reason="too-large") from None
+    where = f"{repository}@{digest}"
+    raw = read_bounded(store, descriptor.digest, signatures.MAX_SIGNATURE_MANIFEST_BYTES,
+                       where)
     _, entries = signatures.read_manifest(raw, f"{where}: signature manifest")
     return [(descriptor.digest, entry.payload.digest,
-             lambda repository, digest, entry=entry: _check(store, entry, repository, digest,
-                                                            signer, where))
+             lambda entry=entry: _check(store, entry, repository, digest, signer, where))
             for entry in entries]
 
 
-def _bundle_checks(store: Store, listing: Descriptor | None, digest: str, signer: Signer,
-                   where: str) -> list[_Check]:
+def _bundle_checks(store: Store, listing: Descriptor | None, repository: str, digest: str,
+                   signer: Signer) -> list[_Check]:
     """One check per Sigstore bundle among the stored referrers."""
+    where = f"{repository}@{digest}"
     return [(manifest, blob,
-             lambda repository, digest, blob=blob: _check_bundle(
-                 store, blob, repository, digest, signer, where))
+             lambda blob=blob: _check_bundle(store, blob, repository, digest, signer, where))
             for manifest, blob in stored_bundles(store, listing, digest, where)]
 
 
@@ -199,9 +196,7 @@ def _check_bundle(store: Store, blob: str, repository: str, digest: str, signer:
     if isinstance(signer, PublicKey):
         bundle.verify_with_key(found, signer, repository, digest, where)
     else:
-        from ecli.trust import keyless
-
-        keyless.verify(found, signer, repository, digest, where)
+        keyless.verify(found, signer, repository, digest, where)  # imports sigstore
 
 
 def read_bounded(store: Store, digest: str, limit: int, where: str) -> bytes:
