@@ -1,6 +1,7 @@
 """Sigstore bundles: keyless ones checked offline (a recorded real production bundle) and
-key-based ones attached as OCI 1.1 referrers (`ecli sign --bundle`), read through the
-tag-schema fallback of a real CNCF distribution registry, which has no referrers API.
+key-based ones attached as OCI 1.1 referrers (`ecli sign --bundle`, and the real cosign
+v3, built by `make cosign`: each verifies the other's), read through the tag-schema
+fallback of a real CNCF distribution registry, which has no referrers API.
 
 The recorded bundle (tests/sigstore/README.md) signs a wheel, not an OCI manifest: it is
 verified against its digest through `ecli.trust.keyless.verify`, the function the OCI path
@@ -16,6 +17,7 @@ import contextlib
 import http.client
 import http.server
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -290,6 +292,64 @@ def _put_listing(registry: RegistryServer, art: Pushed, entries: list[dict]) -> 
         f"http://{registry.host}/v2/{repository}/manifests/sha256-{art.digest[7:]}",
         data=raw, method="PUT", headers={"Content-Type": mediatypes.OCI_INDEX})).close()
     return sha256_digest(raw)
+
+
+# -- cosign v3, the reference: each verifies the other's bundle ---------------------------
+
+
+COSIGN3 = HERE.parent / ".run" / "cosign-v3" / "cosign"
+
+
+@pytest.fixture(scope="session")
+def cosign3() -> Path:
+    if not COSIGN3.is_file():
+        pytest.fail(f"{COSIGN3} is missing: `make cosign` builds it (the tests need the real one)")
+    return COSIGN3
+
+
+def run_cosign3(cosign3: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COSIGN_PASSWORD": "pw", "COSIGN_YES": "true", "HOME": str(folder)}
+    return subprocess.run([str(cosign3), *args], capture_output=True, text=True, env=env,
+                          cwd=folder, timeout=120)
+
+
+def test_cosign_v3_verifies_the_bundle_ecli_attached(
+        cosign3: Path, registry: RegistryServer, publisher: tuple[Path, Path],
+        stranger: tuple[Path, Path], env: dict[str, str], tmp_path: Path) -> None:
+    art = pushed(registry, tmp_path, "forcosign")
+    assert ecli(env, "sign", art.ref, "--key", str(publisher[0]), "--bundle").returncode == 0
+    done = run_cosign3(cosign3, tmp_path, "verify", "--key", str(publisher[1]),
+                       "--insecure-ignore-tlog", "--allow-insecure-registry", art.pinned)
+    assert done.returncode == 0, done.stderr
+    claim = json.loads(done.stdout)[0]["critical"]
+    assert claim["image"]["docker-manifest-digest"] == art.digest
+    other = run_cosign3(cosign3, tmp_path, "verify", "--key", str(stranger[1]),
+                        "--insecure-ignore-tlog", "--allow-insecure-registry", art.pinned)
+    assert other.returncode != 0
+
+
+def test_ecli_verifies_the_bundle_cosign_v3_attached(
+        cosign3: Path, registry: RegistryServer, stranger: tuple[Path, Path],
+        env: dict[str, str], tmp_path: Path) -> None:
+    """`cosign sign --key` (v3: a bundle as a referrer, the tag schema on distribution),
+    offline: a signing config with no transparency log service."""
+    art = pushed(registry, tmp_path, "bycosign")
+    assert run_cosign3(cosign3, tmp_path, "generate-key-pair").returncode == 0
+    made = run_cosign3(cosign3, tmp_path, "signing-config", "create", "--out", "offline.json")
+    assert made.returncode == 0, made.stderr
+    signed = run_cosign3(cosign3, tmp_path, "sign", "--key", "cosign.key", "--signing-config",
+                         "offline.json", "--allow-insecure-registry", art.pinned)
+    assert signed.returncode == 0, signed.stderr
+    assert _get(registry, "pm/bycosign", f"sha256-{art.digest[7:]}"), "the tag schema's list"
+    done = ecli(env, "verify", art.ref, "--key", str(tmp_path / "cosign.pub"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["digest"] == art.digest
+    assert ecli(env, "pull", art.ref).returncode == 0
+    offline = ecli(env, "verify", art.pinned, "--key", str(tmp_path / "cosign.pub"),
+                   "--offline")
+    assert offline.returncode == 0, offline.stderr
+    wrong = ecli(env, "verify", art.ref, "--key", str(stranger[1]))
+    assert wrong.returncode == 1 and "bundle not signed by the key" in wrong.stderr
 
 
 # -- the bad-input corpus ----------------------------------------------------------------
