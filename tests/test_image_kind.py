@@ -216,6 +216,9 @@ def test_an_image_is_verified_against_the_signer_its_entry_declares(env):
     assert podman("images", "--quiet", env=env).strip() == "", "nothing pulled"
     signed = run_ecli("run", "signedbox", "--", "1", "0", env=env, timeout=180)
     assert signed.returncode == 0, signed.stderr
+    # vouched for by its declared signer: shown as elevated, not asked (no terminal here)
+    assert "elevated   run-publisher-code" in signed.stderr and "signed by sha256:" \
+        in signed.stderr, signed.stderr
     assert "unsigned" not in signed.stderr
 
 
