@@ -22,6 +22,10 @@ APT_STAMP := $(RUN)/apt.stamp
 # module proxy (about 8 minutes on 2 cores), kept at a path the tests know.
 COSIGN_VERSION := v2.4.1
 COSIGN := $(RUN)/bin/cosign
+# cosign v3, whose default is the Sigstore bundle attached as an OCI referrer: the
+# reference for ecli's bundles (tests/test_keyless.py); another 8 minutes, once.
+COSIGN3_VERSION := v3.1.3
+COSIGN3 := $(RUN)/cosign-v3/cosign
 VENV_STAMP := $(VENV)/.installed
 
 .PHONY: demo test deps cosign registry example site serve stop lint bench clean help \
@@ -65,7 +69,17 @@ $(COSIGN):
 		tail -30 $(RUN)/cosign.log; exit 1
 	fi
 
-cosign: $(COSIGN)
+$(COSIGN3):
+	export PATH="$$PATH:/usr/local/go/bin"
+	command -v go >/dev/null || { echo "cosign is built with Go (1.22 or later): install it"; exit 1; }
+	echo "==> building cosign $(COSIGN3_VERSION) from the Go module proxy (log: $(RUN)/cosign-v3.log)"
+	mkdir -p $(RUN)/cosign-v3
+	if ! GOBIN=$(CURDIR)/$(RUN)/cosign-v3 go install \
+			github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN3_VERSION) >$(RUN)/cosign-v3.log 2>&1; then
+		tail -30 $(RUN)/cosign-v3.log; exit 1
+	fi
+
+cosign: $(COSIGN) $(COSIGN3)
 
 # --- the demo: registry -> example -> index -> site -> ecli run -------------
 

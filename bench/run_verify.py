@@ -40,11 +40,11 @@ def ecli(env: dict[str, str], *args: str) -> None:
 
 
 def median_run(env: dict[str, str], runs: int) -> float:
-    ecli(env, "run", "--pull", "never", "timed")  # warm up
+    ecli(env, "run", "--yes", "--pull", "never", "timed")  # warm up; --yes: `off` asks
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        ecli(env, "run", "--pull", "never", "timed")
+        ecli(env, "run", "--yes", "--pull", "never", "timed")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

@@ -110,7 +110,9 @@ class ArtifactError(EcliError):
 class SignatureError(EcliError):
     """`reason` is a stable word for scripts: no-signature, other-digest, wrong-key,
     other-repository, garbled, too-large, key (a key file that cannot be used),
-    unsigned (a hub package without a signer, refused under `signatures = require`)."""
+    unsigned (a hub package without a signer, refused under `signatures = require`),
+    wrong-identity, wrong-issuer (a keyless certificate for someone else), invalid (a
+    keyless bundle whose chain, log entry or signature does not verify)."""
 
     reference = "signature"
 

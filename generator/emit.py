@@ -34,7 +34,7 @@ def check_lock(index: Index, lock: Lock) -> list[Problem]:
     versions a signature checked for its current signer (`generator.signing`)."""
     problems = []
     for entry in index.entries.values():
-        fingerprint = signer(entry).fingerprint if entry.signer_key else None
+        fingerprint = signer(entry).name if entry.signed else None
         for version in entry.versions:
             locked = lock.get(entry.name, {}).get(version.version)
             if locked is None or locked.ref != version.ref:
@@ -52,8 +52,10 @@ def check_lock(index: Index, lock: Lock) -> list[Problem]:
 
 
 def signer(entry: Entry) -> model.Signer:
-    """The entry's key as api/v1 publishes it: the PEM and its fingerprint."""
-    assert entry.signer_key is not None
+    """The entry's signer as api/v1 publishes it: the PEM and its fingerprint, or the
+    keyless identity and issuer."""
+    if entry.signer_key is None:
+        return model.Signer(identity=entry.signer_identity, issuer=entry.signer_issuer)
     key = parse_public(entry.signer_key.encode(), f"{entry.file}: signer.key")
     return model.Signer(entry.signer_key, key.fingerprint())
 
@@ -135,14 +137,14 @@ def package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocument
             requirements=dict(version.requirements), permissions=tuple(capabilities),
             platforms=found.platforms if found else (),
             inspection=found.inspection if found else None,
-            signature=locked.signature if entry.signer_key else None,
+            signature=locked.signature if entry.signed else None,
         ))
     return model.PackageDocument(
         schema_version=model.SCHEMA_VERSION, name=entry.name, summary=entry.summary,
         kind=entry.kind, description=entry.description, license=entry.license,
         homepage=entry.homepage, source=entry.source, owners=entry.owners,
         keywords=entry.keywords, categories=entry.categories, versions=tuple(versions),
-        signer=signer(entry) if entry.signer_key else None,
+        signer=signer(entry) if entry.signed else None,
     )
 
 

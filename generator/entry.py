@@ -39,8 +39,15 @@ class Entry:
     categories: tuple[str, ...] = ()
     versions: tuple[EntryVersion, ...] = ()  # newest first
     signer_key: str | None = None  # PEM public key every version must be signed with
+    signer_identity: str | None = None  # or keyless: the certificate identity ...
+    signer_issuer: str | None = None  # ... and its OIDC issuer
     name_line: int = 1  # where `name` is written, for cross-entry problems
     name_col: int = 1
+
+    @property
+    def signed(self) -> bool:
+        """The entry declares a signer (a key, or an identity and issuer)."""
+        return self.signer_key is not None or self.signer_identity is not None
 
     @property
     def latest(self) -> EntryVersion | None:

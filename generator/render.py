@@ -101,8 +101,16 @@ def _signer(document: model.PackageDocument) -> str:
                 "proves that what runs is what its publisher built. ecli runs it with a "
                 "warning, and refuses it from a source with <code>--signatures require"
                 "</code>.</p>\n")
+    signer = document.signer
+    if signer.fingerprint is None:
+        return ('<p class="hub-signer hub-signed"><span class="hub-badge">signed</span> Signed '
+                f'keyless by <code class="hub-identity">{escape(signer.identity or "")}</code> '
+                f'(OIDC issuer <code class="hub-issuer">{escape(signer.issuer or "")}</code>): '
+                "the hub verified every version's Sigstore bundle (a Fulcio certificate for "
+                "this identity, logged in Rekor) when it was published, and ecli verifies it "
+                "again before each run.</p>\n")
     return ('<p class="hub-signer hub-signed"><span class="hub-badge">signed</span> Signed by '
-            f'<code class="hub-fingerprint">{escape(document.signer.fingerprint)}</code>: '
+            f'<code class="hub-fingerprint">{escape(signer.fingerprint)}</code>: '
             "the hub verified every version's signature against this key when it was "
             "published, and ecli verifies it again before each run.</p>\n")
 

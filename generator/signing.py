@@ -18,12 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ecli.errors import EcliError
 from ecli.oci.reference import OciReference
+from ecli.trust.keyless import Identity
 from ecli.trust.keys import PublicKey, parse_public
 from generator.entry import Entry, EntryVersion, Index
 from generator.lock import Lock, Locked
 from generator.problems import Problem
 
-Checker = Callable[[OciReference, PublicKey], str]  # the signature manifest's digest
+Signer = PublicKey | Identity
+Checker = Callable[[OciReference, Signer], str]  # the signature manifest's digest
 WORKERS = 8
 
 
@@ -31,13 +33,12 @@ def check(index: Index, lock: Lock, *, offline: bool = False, refresh: bool = Fa
           checker: Checker | None = None) -> tuple[Lock, list[Problem], int]:
     """`lock` with each signed version's signer and signature recorded, the problems
     (one per version whose signature does not verify), and how many were checked."""
-    wanted: list[tuple[Entry, EntryVersion, PublicKey, str, Locked]] = []
+    wanted: list[tuple[Entry, EntryVersion, Signer, str, Locked]] = []
     new = {name: dict(versions) for name, versions in lock.items()}
     for entry in index.entries.values():
-        if entry.signer_key is None:
+        if not entry.signed:
             continue
-        key = parse_public(entry.signer_key.encode(), f"{entry.file}: signer.key")
-        fingerprint = key.fingerprint()
+        key, fingerprint = _signer(entry)
         for version in entry.versions:
             locked = lock[entry.name][version.version]
             if locked.signer == fingerprint and locked.signature and not refresh:
@@ -60,14 +61,25 @@ def check(index: Index, lock: Lock, *, offline: bool = False, refresh: bool = Fa
     return new, problems, len(wanted)
 
 
-def _registry_checker(reference: OciReference, key: PublicKey) -> str:
+def _signer(entry: Entry) -> tuple[Signer, str]:
+    """What the signatures are checked against, and its name in the lock (the key's
+    fingerprint, or `IDENTITY (issuer ISSUER)`, as `model.Signer.name` spells it)."""
+    if entry.signer_key is not None:
+        key = parse_public(entry.signer_key.encode(), f"{entry.file}: signer.key")
+        return key, key.fingerprint()
+    assert entry.signer_identity is not None and entry.signer_issuer is not None
+    identity = Identity(entry.signer_identity, entry.signer_issuer)
+    return identity, identity.where
+
+
+def _registry_checker(reference: OciReference, key: Signer) -> str:
     from ecli.trust.verify import verify_registry_signature  # the registry client: lazily
 
     return verify_registry_signature(reference, key).manifest
 
 
 def _ask(checker: Checker, version: EntryVersion, locked: Locked,
-         key: PublicKey) -> tuple[str | None, str | None]:
+         key: Signer) -> tuple[str | None, str | None]:
     reference = dataclasses.replace(version.reference, tag=None, digest=locked.digest)
     try:
         return checker(reference, key), None
@@ -80,5 +92,6 @@ def _ask(checker: Checker, version: EntryVersion, locked: Locked,
 def _problem(entry: Entry, version: EntryVersion, message: str) -> Problem:
     return Problem(entry.file, version.line, version.col, "ref",
                    f"{entry.name} {version.version}: {message}",
-                   "sign that digest with the key the entry declares (ecli sign REF --key "
-                   "FILE, or cosign sign --key), or fix signer.key", code="signature")
+                   "sign that digest as the entry declares (ecli sign REF --key FILE, cosign "
+                   "sign --key; keyless: cosign sign in the CI the identity names), or fix "
+                   "signer", code="signature")

@@ -327,16 +327,14 @@ def rule_versions_ordered(document: Document, context: Context) -> list[Problem]
 
 
 def rule_signer(document: Document, context: Context) -> list[Problem]:
-    """A declared signer is a key that parses; the keyless form (identity, issuer) has
-    its place in the schema but is refused until ecli can verify it."""
+    """A declared signer is a key that parses, or keyless, both a certificate identity and
+    the https URL of its OIDC issuer (as cosign's --certificate-identity and
+    --certificate-oidc-issuer, matched exactly), never both forms."""
     signer = _get(document.data, "signer")
     if not isinstance(signer, dict):
         return []
     if "identity" in signer or "issuer" in signer:
-        field = "identity" if "identity" in signer else "issuer"
-        return [_problem(document, ("signer", field), "keyless signers (identity and issuer) "
-                         "are not supported yet", code="signer",
-                         hint="declare the publisher's public key: signer: {key: <PEM>}")]
+        return _keyless_problems(document, signer)
     text = _get(signer, "key")
     if not isinstance(text, str):
         return [_problem(document, ("signer",), "a signer needs a key", code="signer",
@@ -349,6 +347,28 @@ def rule_signer(document: Document, context: Context) -> list[Problem]:
         return [_problem(document, ("signer", "key"), exc.message, code="signer",
                          hint="paste the whole PEM block (-----BEGIN PUBLIC KEY----- ...) "
                          "of an ECDSA P-256 or ed25519 key")]
+    return []
+
+
+def _keyless_problems(document: Document, signer: dict[str, Any]) -> list[Problem]:
+    hint = ("signer: {identity: https://github.com/ORG/REPO/.github/workflows/release.yml@"
+            "refs/tags/v1.0.0, issuer: https://token.actions.githubusercontent.com}")
+    if "key" in signer:
+        return [_problem(document, ("signer", "key"), "a signer is a key or an identity with "
+                         "its issuer, not both", code="signer", hint=hint)]
+    for part in ("identity", "issuer"):
+        value = signer.get(part)
+        if not isinstance(value, str) or not value.strip():
+            return [_problem(document, ("signer",), f"a keyless signer needs its {part}",
+                             code="signer", hint=hint)]
+    identity = signer["identity"]
+    if "*" in identity.rpartition("@")[0] or ("*" in identity and "@" not in identity):
+        return [_problem(document, ("signer", "identity"), "a wildcard (*) may only stand in "
+                         "the ref after the identity's last @ (…/release.yml@refs/tags/v*)",
+                         code="signer", hint=hint)]
+    if not signer["issuer"].startswith("https://"):
+        return [_problem(document, ("signer", "issuer"), "the OIDC issuer is an https URL",
+                         code="signer", hint=hint)]
     return []
 
 
@@ -432,6 +452,8 @@ def _entry(document: Document, context: Context) -> Entry:
         homepage=data.get("homepage"), source=data.get("source"),
         keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),
         versions=tuple(versions), signer_key=(data.get("signer") or {}).get("key"),
+        signer_identity=(data.get("signer") or {}).get("identity"),
+        signer_issuer=(data.get("signer") or {}).get("issuer"),
     )
 
 

@@ -190,3 +190,11 @@ def test_parsing_options_loads_no_c_library():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_only_keyless_imports_sigstore_and_only_inside_functions():
+    """sigstore-python costs ~250 ms of imports: one module uses it, and lazily."""
+    users = sorted(m for m, names in NAMES.items() if any(_within(n, "sigstore") for n in names))
+    assert users == ["ecli.trust.keyless"]
+    top = _imported_names(users[0], MODULES[users[0]], top_level=True)
+    assert not any(_within(n, "sigstore") for n in top)

@@ -111,13 +111,61 @@ def test_a_signer_key_that_does_not_parse_is_refused_with_file_and_line(tmp_path
     assert "signer.key: signer.key: not a PEM public key [signer]" in done.stdout + done.stderr
 
 
-def test_a_keyless_signer_has_its_place_but_is_refused_for_now(tmp_path: Path):
-    index = signed_index(tmp_path, {"1.0.0": "127.0.0.1:5000/x/tool:1.0.0"},
-                         "signer: {identity: me@example.com, issuer: https://x.example}\n")
+KEYLESS = ("signer:\n  identity: https://github.com/org/tool/.github/workflows/release.yml"
+           "@refs/tags/v1.0.0\n  issuer: https://token.actions.githubusercontent.com\n")
+
+
+@pytest.mark.parametrize(("block", "says"), [
+    ("signer: {identity: me@example.com, issuer: accounts.example}\n",
+     "signer.issuer: the OIDC issuer is an https URL [signer]"),
+    ("signer: {identity: me@example.com}\n", "a keyless signer needs its issuer [signer]"),
+    ("signer: {identity: 'https://github.com/*/x.yml@refs/tags/v*', issuer: https://x.example}"
+     "\n", "a wildcard (*) may only stand in the ref after the identity's last @"),
+    ("signer: {identity: me@example.com, issuer: https://x.example, key: abc}\n",
+     "a signer is a key or an identity with its issuer, not both [signer]"),
+])
+def test_a_keyless_signer_needs_identity_and_https_issuer(block: str, says: str,
+                                                          tmp_path: Path):
+    index = signed_index(tmp_path, {"1.0.0": "127.0.0.1:5000/x/tool:1.0.0"}, block)
     done = generator("validate", "--index", str(index), cwd=tmp_path)
     assert done.returncode != 0
-    assert "keyless signers (identity and issuer) are not supported yet [signer]" \
-        in done.stdout + done.stderr
+    assert f"{index}/packages/tool.yaml:" in done.stdout + done.stderr
+    assert says in done.stdout + done.stderr
+
+
+def test_a_keyless_entry_fails_resolve_unless_a_certificate_signs_each_version(
+        registry: RegistryServer, signing_keys: KeyPair, tmp_path: Path):
+    """Valid, and checked at publish time: a version signed only with a key (a bundle, or
+    the .sig tag) is not signed by the identity the entry declares."""
+    push_bundle(registry.host, tmp_path, "keylesstool", "1.0.0")
+    ref = f"{registry.host}/pm/keylesstool:1.0.0"
+    done = run_ecli("sign", ref, "--key", str(signing_keys.private), "--bundle",
+                    env={**os.environ})
+    assert done.returncode == 0, done.stderr
+    index = signed_index(tmp_path, {"1.0.0": ref}, KEYLESS)
+    assert generator("validate", "--index", str(index), cwd=tmp_path).returncode == 0
+    done = generator("resolve", "--index", str(index), cwd=tmp_path)
+    assert done.returncode != 0
+    assert ("tool 1.0.0: the signature does not verify: " in done.stdout
+            and "the bundle is signed with a key, not a certificate" in done.stdout), done.stdout
+
+
+def test_a_keyless_signer_is_published_in_api_v1_and_on_the_page():
+    from generator import render
+
+    signer = model.Signer(identity="https://github.com/org/tool/.github/workflows/r.yml@"
+                          "refs/tags/v1", issuer="https://token.actions.githubusercontent.com")
+    document = model.PackageDocument(schema_version=1, name="tool", summary="a tool",
+                                     kind="bundle", signer=signer)
+    raw = model.dump(document)
+    errors = list(api_validator("package").iter_errors(json.loads(raw)))
+    assert not errors, errors
+    assert model.load_package(raw, "tool.json").signer == signer
+    html = render._signer(document)
+    assert "Signed keyless by" in html and signer.identity in html and signer.issuer in html
+    keyed = json.loads(raw)
+    keyed["signer"] = {"identity": None, "issuer": "https://x.example"}
+    assert list(api_validator("package").iter_errors(keyed)), "half a signer is not valid"
 
 
 # -- publishing ----------------------------------------------------------------------
@@ -229,18 +277,21 @@ def test_an_entry_without_a_signer_still_publishes_unsigned(registry: RegistrySe
 @pytest.fixture(scope="module")
 def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
-    """A hub built by the generator: `signed` and `swapped` (signed by the publisher's key),
+    """A hub built by the generator: `signed`, `swapped` and `pinned` (signed by the
+    publisher's key; `pinned`'s signature tag is later swapped like `swapped`'s, but its
+    document still records the signature manifest the hub checked),
     `plain` (no signer); then, after publishing, `swapped`'s signature is replaced in the
-    registry by one made for another digest, and a copy of the api/v1 folder declares
-    another key for `signed`."""
+    registry by one made for another digest (and its document no longer records which
+    signature the hub checked, so ecli reads the registry's tag), and a copy of the api/v1
+    folder declares another key for `signed`."""
     tmp = tmp_path_factory.mktemp("signed-hub")
     refs = {}
-    for name in ("signed", "swapped", "plain"):
+    for name in ("signed", "swapped", "plain", "pinned"):
         digest = push_bundle(registry.host, tmp, name, "1.0.0")
         refs[name] = (f"{registry.host}/pm/{name}:1.0.0", digest)
         if name != "plain":
             sign(refs[name][0], signing_keys.private)
-    for name in ("signed", "swapped"):
+    for name in ("signed", "swapped", "pinned"):
         signed_index(tmp, {"1.0.0": refs[name][0]}, key_block(signing_keys.public), name)
     signed_index(tmp, {"1.0.0": refs["plain"][0]}, None, "plain")
     done = build(tmp / "index", tmp / "site")
@@ -248,7 +299,14 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
     other = push_bundle(registry.host, tmp, "swapped", "0.9.0", payload=b"other")
     sign(f"{registry.host}/pm/swapped@{other}", signing_keys.private)
     move_signature(registry.host, "pm/swapped", other, refs["swapped"][1])
+    other = push_bundle(registry.host, tmp, "pinned", "0.9.0", payload=b"other")
+    sign(f"{registry.host}/pm/pinned@{other}", signing_keys.private)
+    move_signature(registry.host, "pm/pinned", other, refs["pinned"][1])
     api = tmp / "site" / "api" / "v1"
+    swapped = model.load_package((api / "packages" / "swapped.json").read_bytes(), "swapped")
+    (api / "packages" / "swapped.json").write_bytes(model.dump(dataclasses.replace(
+        swapped, versions=tuple(dataclasses.replace(v, signature=None)
+                                for v in swapped.versions))))
     wrong = tmp / "wrong-key"
     shutil.copytree(api, wrong)
     document = model.load_package((api / "packages" / "signed.json").read_bytes(), "signed")
@@ -331,6 +389,10 @@ def test_a_bad_signature_is_refused_at_pull_run_and_install_and_nothing_is_insta
         line = refused(ecli_in(env, command, name), f"{name} 1.0.0: signature refused: ")
         assert reason in line
     assert installed_names(env) == []
+    store = Path(env["ECLI_HOME"]) / "cache" / "oci"
+    assert not list((store / "blobs").rglob("*.*")) and not [
+        p for p in (store / "blobs" / "sha256").glob("*")], "a refused pull keeps no blob"
+    assert not list((store / ".tmp").glob("staging-*")), "nor its staging store"
     # refused under require too, and only `off` lets it through
     with_source(env, folder, "--signatures", "require")
     refused(ecli_in(env, "run", name), reason)
@@ -339,6 +401,16 @@ def test_a_bad_signature_is_refused_at_pull_run_and_install_and_nothing_is_insta
     refused(ecli_in(env, "run", name), "has dangerous permissions (run-publisher-code)")
     ran = ecli_in(env, "run", "--yes", name)
     assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
+
+
+def test_the_signature_the_index_recorded_is_fetched_by_digest_whatever_the_tag_says(
+        hub: dict[str, Path], env: dict[str, str]):
+    """The registry's `.sig` tag of `pinned` now holds another digest's signature; ecli
+    fetches the one the hub checked, by its digest, and the package runs."""
+    with_source(env, hub["api"])
+    ran = ecli_in(env, "run", "pinned")
+    assert ran.returncode == 0 and ran.stdout.strip() == "hello 1.0.0", ran.stderr
+    assert f"signed by {hub['fingerprint']}" in ran.stderr
 
 
 def test_unsigned_runs_with_a_warning_by_default_and_is_refused_under_require(

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from ecli.hubindex import model
+from ecli.trust import keys
+
 from ecli_process import error_line, run_ecli
 from pm_fixtures import index_document, write_catalog
 
@@ -121,8 +124,26 @@ def image_hub(registry, tmp_path_factory):
         for v in boxed.versions))
     gone = index_document("gone", repository, [("1.0.0", "sha256:" + "ab" * 32, None)],
                           kind="image")
-    folder = write_catalog(tmp / "api" / "v1", [boxed, gone])
+    signed, forged = _signed_images(boxed, tmp, f"{repository}@{digest}")
+    folder = write_catalog(tmp / "api" / "v1", [boxed, gone, signed, forged])
     return {"folder": folder, "registry": registry, "digest": digest}
+
+
+def _signed_images(boxed: model.PackageDocument, tmp: Path, pinned: str
+                   ) -> tuple[model.PackageDocument, model.PackageDocument]:
+    """The same image, signed by its publisher (`ecli sign`): `signedbox` declares that
+    key, `forgedbox` another one."""
+    private, public = keys.generate(tmp / "publisher")
+    signed = run_ecli("sign", pinned, "--key", str(private), env={**os.environ})
+    assert signed.returncode == 0, signed.stderr
+    _, stranger = keys.generate(tmp / "stranger")
+
+    def declaring(name: str, key: Path) -> model.PackageDocument:
+        pem = key.read_text()
+        return dataclasses.replace(boxed, name=name, signer=model.Signer(
+            pem, keys.load_public(key).fingerprint()))
+
+    return declaring("signedbox", public), declaring("forgedbox", stranger)
 
 
 @pytest.fixture
@@ -203,6 +224,23 @@ def test_pull_policy_reaches_the_engine(env):
     always = run_ecli("run", "--yes", "--pull", "always", "boxed", "--", "1", "3", env=env,
                       timeout=180)
     assert always.returncode == 3, always.stderr
+
+
+def test_an_image_is_verified_against_the_signer_its_entry_declares(env):
+    """Checked from the registry before the engine pulls anything: a signature by another
+    key is refused in one line, and the engine holds no image afterwards."""
+    forged = run_ecli("run", "--yes", "forgedbox", "--", "1", "0", env=env, timeout=180)
+    assert forged.returncode == 1, forged.stderr
+    line = error_line(forged)
+    assert line.startswith("ecli: error: forgedbox 1.0.0: signature refused: ")
+    assert "not signed by the key" in line and "Traceback" not in forged.stderr
+    assert podman("images", "--quiet", env=env).strip() == "", "nothing pulled"
+    signed = run_ecli("run", "signedbox", "--", "1", "0", env=env, timeout=180)
+    assert signed.returncode == 0, signed.stderr
+    # vouched for by its declared signer: shown as elevated, not asked (no terminal here)
+    assert "elevated   run-publisher-code" in signed.stderr and "signed by sha256:" \
+        in signed.stderr, signed.stderr
+    assert "unsigned" not in signed.stderr
 
 
 def test_image_missing_from_the_registry_is_a_one_line_error(env):

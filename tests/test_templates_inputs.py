@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import test_templates
+import yaml
 
 from ecli.develop import bundle_archive
 from ecli.errors import BuildError
@@ -50,8 +51,15 @@ def test_every_template_renders_every_placeholder(template: str, tmp_path: Path)
             leftover = [w for w in ("{{name}}", "{{ident}}", "{{description}}", "{{owner}}",
                                     "{{run}}", "{{ci_setup}}", "{{layout}}") if w in text]
             assert not leftover, f"{path}: {leftover}"
-    assert "${{ github.repository_owner }}" in (
-        tmp_path / "my-tool" / ".github" / "workflows" / "build.yml").read_text()
+    workflow = (tmp_path / "my-tool" / ".github" / "workflows" / "build.yml").read_text()
+    assert "${{ github.repository_owner }}" in workflow
+    # a release is signed keyless with the workflow's own OIDC identity, by digest
+    jobs = yaml.safe_load(workflow)
+    assert jobs["permissions"]["id-token"] == "write"
+    steps = jobs["jobs"]["build"]["steps"]
+    signing = [s for s in steps if "cosign sign --yes \"$PACKAGE@$digest\"" in s.get("run", "")]
+    assert len(signing) == 1 and signing[0]["if"] == "startsWith(github.ref, 'refs/tags/v')"
+    assert any(s.get("uses", "").startswith("sigstore/cosign-installer@") for s in steps)
     assert 'name = "my-tool"' in (tmp_path / "my-tool" / "ecli.toml").read_text()
 
 

@@ -57,11 +57,20 @@ class DocumentDigest:
 
 @dataclass(frozen=True)
 class Signer:
-    """Who signs every version of a package, or the hub's root (the hub key): a PEM public
-    key and its fingerprint (`sha256:` of the key's SubjectPublicKeyInfo DER)."""
+    """Who signs every version of a package, or the hub's root: a PEM public key and its
+    fingerprint (`sha256:` of the key's SubjectPublicKeyInfo DER), or, for packages only,
+    keyless: the identity a Fulcio certificate must name and the OIDC issuer it comes
+    from (as falcoctl's `signature.cosign` names them). Exactly one form is set."""
 
-    key: str
-    fingerprint: str
+    key: str | None = None
+    fingerprint: str | None = None
+    identity: str | None = None
+    issuer: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages, the lock and the page name this signer."""
+        return self.fingerprint or f"{self.identity} (issuer {self.issuer})"
 
 
 @dataclass(frozen=True)
@@ -271,11 +280,11 @@ def _root(data: dict[str, Any], where: str) -> Root:
         registry_mirrors=_get(data, "registry_mirrors", dict, where, {}),
         version=version,
         documents=documents,
-        signer=None if signer is None else _signer(signer, f"{where}: signer"),
+        signer=None if signer is None else _hub_key(signer, f"{where}: signer"),
     )
 
 
-def _signer(data: dict[str, Any], where: str) -> Signer:
+def _hub_key(data: dict[str, Any], where: str) -> Signer:
     return Signer(_get(data, "key", str, where),
                   _digest(_get(data, "fingerprint", str, where), where))
 
@@ -342,6 +351,14 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
         versions=tuple(versions),
         signer=None if signer is None else _signer(signer, f"{where}: signer"),
     )
+
+
+def _signer(data: dict[str, Any], where: str) -> Signer:
+    if data.get("identity") is not None or data.get("issuer") is not None:
+        return Signer(identity=_get(data, "identity", str, where),
+                      issuer=_get(data, "issuer", str, where))
+    return Signer(_get(data, "key", str, where),
+                  _digest(_get(data, "fingerprint", str, where), where))
 
 
 def _optional_digest(data: Any, key: str, where: str) -> str | None:

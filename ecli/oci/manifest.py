@@ -128,6 +128,7 @@ class Manifest:
     layers: tuple[Descriptor, ...]
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+    subject: Descriptor | None = None  # OCI 1.1: the manifest this one refers to
 
     @property
     def blobs(self) -> tuple[Descriptor, ...]:
@@ -140,6 +141,8 @@ class Manifest:
             data["artifactType"] = self.artifact_type
         data["config"] = self.config.to_dict()
         data["layers"] = [layer.to_dict() for layer in self.layers]
+        if self.subject is not None:
+            data["subject"] = self.subject.to_dict()
         if self.annotations:
             data["annotations"] = dict(self.annotations)
         return json.dumps(data, separators=(",", ":"), sort_keys=False).encode()
@@ -190,10 +193,12 @@ def parse(raw: bytes, where: str, media_type: str | None = None) -> Manifest | I
     if not isinstance(annotations, dict):
         raise ArtifactError(f"{where}: manifest annotations must be an object")
     artifact_type = data.get("artifactType")
+    subject = data.get("subject")
     return Manifest(
         kind or mediatypes.OCI_MANIFEST,
         Descriptor.from_dict(data.get("config"), f"{where}: config"),
         tuple(Descriptor.from_dict(d, f"{where}: layers[{i}]") for i, d in enumerate(layers)),
         artifact_type if isinstance(artifact_type, str) else None,
         {str(k): str(v) for k, v in annotations.items()},
+        None if subject is None else Descriptor.from_dict(subject, f"{where}: subject"),
     )

@@ -33,6 +33,10 @@ BUMBLEBEE_PROGRAM = "application/ebpf.oci.image.program.v1+binary"
 # cosign's signatures (v2, the `sha256-HEX.sig` tag): a config and one layer per signature.
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 COSIGN_SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+# A Sigstore bundle attached as an OCI 1.1 referrer (cosign v3): the referrer manifest's
+# artifactType and its one layer; its config is the OCI empty descriptor.
+SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 
 # The annotation OCI tools use for a layer's file name.
 ANNOTATION_TITLE = "org.opencontainers.image.title"

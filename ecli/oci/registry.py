@@ -38,7 +38,7 @@ from ecli.errors import (
 )
 from ecli.net import trust
 from ecli.net.base import CHUNK_SIZE, Response, Transport
-from ecli.oci import artifact, mediatypes, signatures
+from ecli.oci import artifact, mediatypes, referrers, signatures
 from ecli.oci.auth import Authenticator, error_detail
 from ecli.oci.config import MAX_CONFIG_BYTES, PackageConfig
 from ecli.oci.manifest import (
@@ -173,6 +173,42 @@ def pull_signatures(ref: OciReference, store: Store) -> tuple[str, bool]:
         return digest, client.fetch_signatures(digest, store)
 
 
+def subject(ref: OciReference) -> Descriptor:
+    """The descriptor of the manifest `ref` names: what a referrer's `subject` points at."""
+    with _Client(ref) as client:
+        raw, media_type, digest = client.fetch_manifest(ref.selector)
+    return Descriptor(media_type or parse(raw, str(ref)).media_type, digest, len(raw))
+
+
+def attach(ref: OciReference, store: Store, manifest: str, subject: str) -> None:
+    """Push the referrer manifest `manifest` of `subject` (and its blobs) from `store`; on a
+    registry without the referrers API, add it to the tag schema's list too (the image
+    index tagged `sha256-HEX`, as cosign v3 and oras keep it)."""
+    with _Client(ref) as client:
+        client.push_manifest(store, manifest, manifest, None)
+        probe = client.request("GET", f"/referrers/{subject}", action="list referrers",
+                               ok=(200, 404), headers={"Accept": mediatypes.OCI_INDEX})
+        probe.close()
+        if probe.status == 200:
+            return  # the registry lists it itself
+        tag = referrers.referrers_tag(subject)
+        found = client.fetch_manifest(tag, referrers.MAX_REFERRERS_BYTES, missing_ok=True)
+        listed: tuple[Descriptor, ...] = ()
+        if found is not None:
+            index = parse(found[0], f"{ref.name}:{tag}")
+            if not isinstance(index, ImageIndex):
+                raise ArtifactError(f"{ref.name}:{tag} is not an image index of referrers")
+            listed = index.manifests
+        raw = store.read_blob(manifest, verify=True, max_size=MAX_MANIFEST_BYTES)
+        parsed = parse(raw, f"{ref.name}@{manifest}")
+        entry = Descriptor(parsed.media_type, manifest, len(raw),
+                           artifact_type=getattr(parsed, "artifact_type", None))
+        if any(d.digest == manifest for d in listed):
+            return
+        client.put_manifest(referrers.referrers_index((*listed, entry)), mediatypes.OCI_INDEX,
+                            tag)
+
+
 def check_login(registry: str, username: str, password: str) -> None:
     """Ask the registry's /v2/ endpoint whether these credentials are accepted."""
     with _Client(OciReference(registry, "ecli-login-check", "latest")) as client:
@@ -187,12 +223,14 @@ def check_login(registry: str, username: str, password: str) -> None:
 
 def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
          platform: Platform | None = None, mirrors: Sequence[str] = (),
-         force: bool = False, transport: Transport | None = None) -> PulledArtifact:
+         force: bool = False, transport: Transport | None = None,
+         signature: str | None = None) -> PulledArtifact:
     """Fetch the package `ref` names into `store`, verify every byte, tag it `str(ref)`.
 
-    cosign's signature manifest of the digest `ref` resolves to is kept too
-    when the registry has one (see `_Client.fetch_signatures`), so that
-    it can be verified offline later; whether it is valid is not judged here.
+    The signatures of the digest `ref` resolves to are kept too when the
+    registry has some (see `_Client.fetch_signatures`; `signature` is the
+    signature manifest's digest when an index recorded it, "" to fetch none),
+    so that they can be verified offline later; their validity is not judged here.
 
     An image index is followed to the manifest of `platform` (the host's by
     default). A reference by digest already in the store needs no network
@@ -206,7 +244,7 @@ def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
     for endpoint in (*mirrors, None):
         try:
             with _Client(ref, endpoint, transport) as client:
-                return _pull_from(client, ref, store, progress, platform)
+                return _pull_from(client, ref, store, progress, platform, signature)
         except DigestMismatchError:
             raise
         except RegistryError as exc:
@@ -217,7 +255,7 @@ def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
 
 
 def _pull_from(client: _Client, ref: OciReference, store: Store, progress: ProgressFn | None,
-               platform: Platform | None) -> PulledArtifact:
+               platform: Platform | None, signature: str | None) -> PulledArtifact:
     raw, media_type, digest = client.fetch_manifest(ref.selector)
     parsed = _parse(raw, str(ref), media_type)
     index: tuple[bytes, str] | None = None
@@ -240,7 +278,8 @@ def _pull_from(client: _Client, ref: OciReference, store: Store, progress: Progr
     store.write_blob(raw, digest, where=f"{ref}: manifest")
     if index is not None:
         store.write_blob(index[0], index[1], where=f"{ref}: index")
-    client.fetch_signatures(index[1] if index else digest, store)
+    if signature != "":
+        client.fetch_signatures(index[1] if index else digest, store, signature)
     package = dataclasses.replace(artifact.load(store, digest, reference=ref),
                                   index_digest=index[1] if index else None)
     store.add_ref(str(ref), digest, parsed.media_type, len(raw), platform=chosen_platform,
@@ -462,7 +501,7 @@ class _Client:
     def fetch_blob(self, blob: Descriptor, store: Store, progress: ProgressFn | None) -> None:
         """Stream one blob into the store, checking its size and digest on the way."""
         label = blob.title or blob.digest
-        if store.has(blob.digest):
+        if store.borrow(blob.digest):
             if progress:
                 progress(label, blob.size, blob.size)
             return
@@ -493,10 +532,38 @@ class _Client:
             raise ArtifactError(f"{self.ref}: {what} is larger than {limit} bytes")
         return data
 
-    def fetch_signatures(self, digest: str, store: Store) -> bool:
-        """Keep cosign's signature manifest of `digest` (and its blobs) in the store, tagged
-        `REGISTRY/REPOSITORY:sha256-HEX.sig`; False when there is none. Every size is
-        checked against signatures' limits before the bytes are asked for."""
+    def fetch_signatures(self, digest: str, store: Store, hint: str | None = None) -> bool:
+        """Keep the signatures of `digest` in the store, where `ecli.trust.verify` reads
+        them offline: cosign's `.sig` manifest and the Sigstore bundles among its OCI 1.1
+        referrers. False when there is none. `hint`, the digest of the signature manifest
+        the index recorded, is fetched directly: two requests in all."""
+        if hint is not None:
+            return self._fetch_hinted(digest, hint, store)
+        found = self._fetch_sig_tag(digest, store)
+        return self._fetch_bundles(digest, store) or found
+
+    def _fetch_hinted(self, digest: str, hint: str, store: Store) -> bool:
+        where = f"{self.ref.name}@{hint}: signature"
+        try:
+            found = self.fetch_manifest(hint, signatures.MAX_SIGNATURE_MANIFEST_BYTES,
+                                        missing_ok=True)
+        except ArtifactError as exc:
+            raise SignatureError(exc.message, reason="too-large") from None
+        if found is None:
+            return False  # gone from the registry: the check says "no signature"
+        raw = found[0]
+        try:
+            kind = parse(raw, where)
+        except ArtifactError as exc:
+            raise SignatureError(exc.message, reason="garbled") from None
+        if isinstance(kind, Manifest) and kind.artifact_type == mediatypes.SIGSTORE_BUNDLE:
+            layer = referrers.bundle_layer(raw, where, digest)
+            self._keep_bundles(digest, [(raw, layer)], store)
+        else:
+            self._keep_sig(digest, raw, hint, store)
+        return True
+
+    def _fetch_sig_tag(self, digest: str, store: Store) -> bool:
         tag = signatures.signature_tag(digest)
         try:
             found = self.fetch_manifest(tag, signatures.MAX_SIGNATURE_MANIFEST_BYTES,
@@ -505,14 +572,64 @@ class _Client:
             raise SignatureError(exc.message, reason="too-large") from None
         if found is None:
             return False
-        raw, _, sig_digest = found
-        where = f"{self.ref.name}:{tag}"
+        self._keep_sig(digest, found[0], found[2], store)
+        return True
+
+    def _keep_sig(self, digest: str, raw: bytes, sig_digest: str, store: Store) -> None:
+        """The payloads only: the manifest's config is go-containerregistry's empty image,
+        never read, so it costs no request."""
+        where = f"{self.ref.name}:{signatures.signature_tag(digest)}"
         manifest, _ = signatures.read_manifest(raw, where)
-        for blob in manifest.blobs:
+        for blob in manifest.layers:
             self.fetch_blob(blob, store, None)
         store.write_blob(raw, sig_digest, where=f"{where}: manifest")
         store.add_ref(where, sig_digest, manifest.media_type, len(raw))
-        return True
+
+    def _fetch_bundles(self, digest: str, store: Store) -> bool:
+        listing = self._referrers(digest)
+        if listing is None:
+            return False
+        where = f"{self.ref.name}: referrers of {digest}"
+        found = []
+        for entry in referrers.bundle_manifests(listing, where, digest):
+            raw = self.fetch_manifest(entry.digest, referrers.MAX_BUNDLE_MANIFEST_BYTES)[0]
+            found.append((raw, referrers.bundle_layer(raw, f"{self.ref.name}@{entry.digest}",
+                                                      digest)))
+        self._keep_bundles(digest, found, store)
+        return bool(found)
+
+    def _referrers(self, digest: str) -> bytes | None:
+        """The referrers list of `digest`: the API's answer, or the tag schema's when the
+        registry has no such API (404); None when neither has one."""
+        limit = referrers.MAX_REFERRERS_BYTES
+        response = self.request("GET", f"/referrers/{digest}", action="list referrers",
+                                ok=(200, 404), headers={"Accept": mediatypes.OCI_INDEX})
+        try:
+            if response.status == 200:
+                with response:
+                    return self._read_limited(response, limit, "referrers list")
+            response.close()
+            found = self.fetch_manifest(referrers.referrers_tag(digest), limit,
+                                        missing_ok=True)
+        except ArtifactError as exc:
+            raise SignatureError(exc.message, reason="too-large") from None
+        return found[0] if found else None
+
+    def _keep_bundles(self, digest: str, found: list[tuple[bytes, Descriptor]],
+                      store: Store) -> None:
+        """Each bundle and its manifest, and a referrers list of them tagged
+        `REPOSITORY:sha256-HEX` (the tag schema's name) for offline checks."""
+        if not found:
+            return
+        entries = []
+        for raw, layer in found:
+            self.fetch_blob(layer, store, None)
+            manifest_digest = store.write_blob(raw, where=f"{self.ref.name}: bundle manifest")
+            entries.append(Descriptor(mediatypes.OCI_MANIFEST, manifest_digest, len(raw),
+                                      artifact_type=mediatypes.SIGSTORE_BUNDLE))
+        listing = referrers.referrers_index(tuple(entries))
+        store.add_ref(f"{self.ref.name}:{referrers.referrers_tag(digest)}",
+                      store.write_blob(listing), mediatypes.OCI_INDEX, len(listing))
 
     # -- push -----------------------------------------------------------------
 
@@ -526,9 +643,13 @@ class _Client:
         else:
             for blob in parsed.blobs:
                 self.push_blob(store, blob, progress)
+        self.put_manifest(raw, parsed.media_type, target)
+
+    def put_manifest(self, raw: bytes, media_type: str, target: str) -> None:
+        digest = sha256_digest(raw)
         response = self.request("PUT", f"/manifests/{target}", action="put manifest",
                                 ok=(200, 201, 202), data=raw,
-                                headers={"Content-Type": parsed.media_type})
+                                headers={"Content-Type": media_type})
         claimed = response.headers.get("Docker-Content-Digest") or ""
         response.close()
         if claimed.startswith("sha256:") and claimed != digest:

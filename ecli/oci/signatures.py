@@ -107,15 +107,21 @@ def read_payload(raw: bytes, where: str) -> Claim:
     return Claim(repository, digest)
 
 
-def read_manifest(raw: bytes, where: str) -> tuple[Manifest, tuple[Entry, ...]]:
-    """A signature manifest and the signatures it lists, each within the limits above."""
-    if len(raw) > MAX_SIGNATURE_MANIFEST_BYTES:
-        raise SignatureError(f"{where}: signature manifest is larger than "
-                             f"{MAX_SIGNATURE_MANIFEST_BYTES} bytes", reason="too-large")
+def parse_bounded(raw: bytes, where: str, limit: int, what: str) -> Manifest | ImageIndex:
+    """A manifest or index read where signatures are, as a SignatureError when it is over
+    `limit` bytes (too-large) or not one (garbled)."""
+    if len(raw) > limit:
+        raise SignatureError(f"{where}: {what} is larger than {limit} bytes",
+                             reason="too-large")
     try:
-        manifest = parse(raw, where)
+        return parse(raw, where)
     except ArtifactError as exc:
         raise SignatureError(exc.message, reason="garbled") from None
+
+
+def read_manifest(raw: bytes, where: str) -> tuple[Manifest, tuple[Entry, ...]]:
+    """A signature manifest and the signatures it lists, each within the limits above."""
+    manifest = parse_bounded(raw, where, MAX_SIGNATURE_MANIFEST_BYTES, "signature manifest")
     if isinstance(manifest, ImageIndex):
         raise SignatureError(f"{where}: a signature tag holds an image index",
                              reason="garbled")

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -45,9 +46,10 @@ LAYOUT_VERSION = "1.0.0"
 class Store:
     """An OCI image layout rooted at `root`; created on the first write."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parent: Store | None = None) -> None:
         self.root = Path(root)
         self._swept = False
+        self._parent = parent  # a staging store's: blobs it already holds are borrowed
 
     # -- layout ---------------------------------------------------------------
 
@@ -75,6 +77,31 @@ class Store:
                 if not self.index_path.exists():
                     self._write_index([])
 
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Store]:
+        """A scratch store inside this one's tmp dir (same file system): what is pulled
+        there reaches this store only through `adopt`, and is removed whole otherwise,
+        so a pull refused after its download (a signature that does not hold) leaves
+        no blob behind."""
+        self.ensure()
+        folder = Path(tempfile.mkdtemp(dir=self._tmp_dir, prefix="staging-"))
+        try:
+            yield Store(folder, parent=self)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def adopt(self, staged: Store) -> None:
+        """Move the blobs of `staged` here (renames, never copies) and then its refs."""
+        self.ensure()
+        for blob in sorted((staged.root / "blobs" / "sha256").glob("*")):
+            target = self.root / "blobs" / "sha256" / blob.name
+            if not target.exists():
+                os.replace(blob, target)
+        for descriptor in staged.refs():
+            self.add_ref(descriptor.annotations[ANNOTATION_REF_NAME], descriptor.digest,
+                         descriptor.media_type, descriptor.size, platform=descriptor.platform,
+                         artifact_type=descriptor.artifact_type)
+
     # -- blobs ----------------------------------------------------------------
 
     def blob_path(self, digest: str) -> Path:
@@ -84,6 +111,18 @@ class Store:
 
     def has(self, digest: str) -> bool:
         return self.blob_path(digest).is_file()
+
+    def borrow(self, digest: str) -> bool:
+        """`has`, or, for a staging store, the blob hard-linked from the store it stages
+        for (same file system): a pull does not download again what is already kept."""
+        if self.has(digest):
+            return True
+        if self._parent is None or not self._parent.has(digest):
+            return False
+        self.ensure()
+        with contextlib.suppress(FileExistsError):
+            os.link(self._parent.blob_path(digest), self.blob_path(digest))
+        return True
 
     def read_blob(self, digest: str, *, verify: bool = False,
                   max_size: int | None = None) -> bytes:

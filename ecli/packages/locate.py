@@ -58,7 +58,7 @@ class LocatedPackage:
     source: str | None = None  # the index source a name resolved through
     requirements: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    signer: str | None = None  # fingerprint of the declared signer whose signature held here
+    signer: str | None = None  # the declared signer whose signature held (`Signer.name`)
     local: bool = False  # a file, folder or layout on this machine: the user's own build
 
 
@@ -78,7 +78,7 @@ def locate(target: str, paths: Paths, progress: Progress | None = None, *,
     if parsed.kind == targets.OCI:
         assert parsed.oci is not None
         return _from_store(parsed.oci, paths, parsed.oci.repository.rsplit("/", 1)[-1],
-                           progress, pull)
+                           progress, pull)[0]
     assert parsed.name is not None
     if use_installed and parsed.selector is None and pull != "always":
         installed = _installed(parsed.name, paths, progress, pull)
@@ -89,20 +89,27 @@ def locate(target: str, paths: Paths, progress: Progress | None = None, *,
 
 def locate_in_index(name: str, selector: str | None, paths: Paths,
                     progress: Progress | None = None, pull: str = "missing") -> LocatedPackage:
+    from ecli.packages import signing
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(paths, offline=pull == "never")
     source, document = client.find(name)
     chosen, warnings = choose_version(document, selector)
-    if document.kind == "image":
-        policy.check_reference(paths, name, f"{chosen.repository}@{chosen.digest}")
-        return LocatedPackage(name, None, None, chosen.digest, chosen.version,
-                              f"{chosen.repository}@{chosen.digest}", "image",
-                              source=source.name, requirements=dict(chosen.requirements),
-                              warnings=tuple(client.warnings + warnings))
     ref = references.parse(f"{chosen.repository}@{chosen.digest}")
-    located = _from_store(ref, paths, name, progress, pull)
-    verdict = _verified(source, document, chosen, ref, paths)
+    if document.kind == "image":
+        policy.check_reference(paths, name, str(ref))
+        verdict = signing.check_image(source, document, chosen, ref, paths.verified_dir,
+                                      offline=pull == "never")
+        return LocatedPackage(name, None, None, chosen.digest, chosen.version, str(ref),
+                              "image", source=source.name,
+                              requirements=dict(chosen.requirements),
+                              warnings=tuple(client.warnings + warnings + verdict.warnings),
+                              signer=verdict.signer)
+    located, verdict = _from_store(
+        ref, paths, name, progress, pull,
+        check=lambda store: _verified(source, document, chosen, ref, store, paths),
+        signature=signing.signature_hint(source, document, chosen))
+    assert verdict is not None
     # The index's name and version, not the artifact's: they are what the user asked for.
     return _with(located, name=document.name, source=source.name,
                  requirements=dict(chosen.requirements),
@@ -111,13 +118,11 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
 
 
 def _verified(source: Source, document: model.PackageDocument, version: model.Version,
-              ref: references.OciReference, paths: Paths) -> signing.Verdict:
-    """The source's signature policy applied to what is now in the store (no network)."""
-    from ecli.oci.store import Store
+              ref: references.OciReference, store: Store, paths: Paths) -> signing.Verdict:
+    """The source's signature policy applied to what is in `store` (no network)."""
     from ecli.packages import signing
 
-    return signing.check(source, document, version, ref, Store(paths.oci_store_dir),
-                         paths.verified_dir)
+    return signing.check(source, document, version, ref, store, paths.verified_dir)
 
 
 def choose_version(document: model.PackageDocument, selector: str | None
@@ -174,13 +179,15 @@ def _installed(name: str, paths: Paths, progress: Progress | None,
     if record is None or record.kind == "image":
         return None
     ref = references.parse(record.pull_reference)
-    located = _from_store(ref, paths, name, progress, pull)
-    verdict = _installed_verified(record, ref, paths)
+    located, verdict = _from_store(ref, paths, name, progress, pull,
+                                   check=lambda store: _installed_verified(record, ref, store,
+                                                                           paths))
+    assert verdict is not None
     return _with(located, source=record.source, version=record.version,
                  warnings=tuple(verdict.warnings), signer=verdict.signer)
 
 
-def _installed_verified(record: state.Installed, ref: references.OciReference,
+def _installed_verified(record: state.Installed, ref: references.OciReference, store: Store,
                         paths: Paths) -> signing.Verdict:
     """An installed hub package is checked again at each run, against the signer in the
     cached package document of the source it was installed from: offline."""
@@ -202,7 +209,7 @@ def _installed_verified(record: state.Installed, ref: references.OciReference,
             raise SignatureError(problem, reason="unsigned",
                                  hint=f"ecli update, or ecli install {record.name}") from None
         return signing.Verdict([problem])
-    return _verified(source, document, version, ref, paths)
+    return _verified(source, document, version, ref, store, paths)
 
 
 # -- local files, folders and archives -------------------------------------------
@@ -355,28 +362,43 @@ def _fetch_url(url: str, destination: Path, tmp_dir: Path, limit: int,
 
 
 def _from_store(ref: references.OciReference, paths: Paths, name: str,
-                progress: Progress | None, pull: str = "missing") -> LocatedPackage:
+                progress: Progress | None, pull: str = "missing", *,
+                check: Callable[[Store], signing.Verdict] | None = None,
+                signature: str | None = None) -> tuple[LocatedPackage, signing.Verdict | None]:
+    """The package `ref` names, pulled by the pull policy, and `check`'s verdict on it.
+
+    What is pulled is pulled into a staging store and `check`ed there first: a
+    package refused (its signature does not hold) leaves nothing in the store.
+    `signature` is passed to `registry.pull` (the signature manifest's digest the
+    index recorded, or "" for none)."""
     from ecli.oci import artifact
     from ecli.oci.store import Store
 
     policy.check_reference(paths, name, str(ref))
     store = Store(paths.oci_store_dir)
     package = None if pull == "always" else artifact.find(store, ref)
-    if package is None:
-        if pull == "never":
-            refusal = policy.no_pull(paths)
-            raise NotFoundError(f"{name}: {ref} is not in the local store and "
-                                f"{refusal or '--pull is never'}",
-                                hint="ecli policy set pull missing" if refusal
-                                else "pull it first, or use --pull missing")
-        package = pull_package(ref, paths, progress, force=pull == "always")
-    return _from_package(package, str(ref), name)
+    if package is not None:
+        return _from_package(package, str(ref), name), check(store) if check else None
+    if pull == "never":
+        refusal = policy.no_pull(paths)
+        raise NotFoundError(f"{name}: {ref} is not in the local store and "
+                            f"{refusal or '--pull is never'}",
+                            hint="ecli policy set pull missing" if refusal
+                            else "pull it first, or use --pull missing")
+    with store.staging() as staged:
+        pulled = pull_package(ref, paths, progress, force=pull == "always", store=staged,
+                              signature=signature)
+        verdict = check(staged) if check else None
+        store.adopt(staged)
+    return _from_package(artifact.load(store, pulled.digest, reference=ref), str(ref),
+                         name), verdict
 
 
 def pull_package(ref: references.OciReference, paths: Paths, progress: Progress | None,
-                 *, force: bool = False, blob_progress: Any = None) -> Package:
-    """Pull `ref` through its mirrors into the store; the package it holds, when the
-    policy allows the reference and allows pulling."""
+                 *, force: bool = False, blob_progress: Any = None, store: Store | None = None,
+                 signature: str | None = None) -> Package:
+    """Pull `ref` through its mirrors into the store (or `store`); the package it holds,
+    when the policy allows the reference and allows pulling."""
     from ecli.oci import mirrors, registry
     from ecli.oci.store import Store
 
@@ -386,11 +408,12 @@ def pull_package(ref: references.OciReference, paths: Paths, progress: Progress 
     if refusal:
         raise PolicyError(f"{name}: {ref} not pulled: {refusal}",
                           hint="ecli policy set pull missing")
-    store = Store(paths.oci_store_dir)
+    store = store or Store(paths.oci_store_dir)
     if progress:
         progress(f"pulling {ref}")
     pulled = registry.pull(ref, store, blob_progress, force=force,
-                           mirrors=mirrors.for_registry(paths, ref.registry))
+                           mirrors=mirrors.for_registry(paths, ref.registry),
+                           signature=signature)
     return pulled.package
 
 

@@ -1,4 +1,4 @@
-"""`ecli sign REF --key FILE`: sign an artifact in its registry as cosign does; or make a key."""
+"""`ecli sign REF --key FILE [--bundle]`: sign an artifact in its registry as cosign does."""
 
 from __future__ import annotations
 
@@ -14,10 +14,17 @@ EXAMPLES = """examples:
   ecli sign 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0 --key keys/ecli.key
   COSIGN_PASSWORD=... ecli sign ghcr.io/org/tool:1.0 --key cosign.key
 
-The signature is cosign's (v2): a `sha256-HEX.sig` tag in the same repository,
-appended to the signatures already there. `cosign verify --key ecli.pub` checks it.
-Keys: ECDSA P-256 or ed25519, PKCS#8 PEM, or cosign's encrypted key file
-(its password from COSIGN_PASSWORD).
+  ecli sign 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0 --key keys/ecli.key --bundle
+
+By default the signature is cosign v2's: a `sha256-HEX.sig` tag in the same
+repository, appended to the signatures already there (`cosign verify --key
+ecli.pub` checks it). --bundle writes cosign v3's instead: a Sigstore bundle
+(v0.3, the key's hint, DSSE over an in-toto statement naming the digest)
+attached as an OCI 1.1 referrer, listed under tag `sha256-HEX` when the
+registry has no referrers API. ecli verifies both. Keys: ECDSA P-256 or
+ed25519, PKCS#8 PEM, or cosign's encrypted key file (password from
+COSIGN_PASSWORD). Keyless signing (an OIDC identity, Fulcio, Rekor) is cosign's
+job in CI: `cosign sign --yes REF@DIGEST` (v3); see the templates' workflows.
 """
 
 
@@ -26,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("reference", metavar="REF", nargs="?",
                         help="REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]")
     parser.add_argument("--key", type=Path, metavar="FILE", help="the private key")
+    parser.add_argument("--bundle", action="store_true",
+                        help="attach a Sigstore bundle as an OCI referrer (cosign v3) instead "
+                             "of the .sig tag (cosign v2)")
     parser.add_argument("--generate-key", type=Path, metavar="DIR",
                         help="write a new key pair, DIR/ecli.key and DIR/ecli.pub, and stop")
     parser.add_argument("--ed25519", action="store_true",
@@ -43,10 +53,11 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     if not args.reference or not args.key:
         raise UsageError("give REF and --key FILE (or --generate-key DIR)")
     from ecli.trust import keys
-    from ecli.trust.sign import sign_artifact
+    from ecli.trust.sign import attach_bundle, sign_artifact
 
     ref = reference.parse(args.reference)
-    signed = sign_artifact(ref, keys.load_private(args.key))
+    sign = attach_bundle if args.bundle else sign_artifact
+    signed = sign(ref, keys.load_private(args.key))
     verb = "signed" if signed.added else "already signed by this key:"
     result = Result(data={"reference": signed.repository, "digest": signed.digest,
                           "tag": signed.tag, "payload": signed.payload,
