@@ -20,11 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, tmp_dir: Path | None = None,
+                 *, durable: bool = True) -> None:
     """Write to a temporary file, fsync it, then rename over `path`.
 
     The temporary file is beside `path` unless `tmp_dir` (on the same file
     system) is given, as the content store does to keep its folders clean.
+    `durable=False` skips the fsync, for scratch folders deleted within the
+    same command, where it would only cost time.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir or path.parent, prefix=owned_prefix(f".{path.name}"),
@@ -33,7 +36,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, tmp_dir: Path | Non
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

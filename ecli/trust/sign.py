@@ -39,7 +39,7 @@ class Signed:
 def sign_artifact(ref: OciReference, key: PrivateKey) -> Signed:
     """Sign the digest `ref` resolves to and push the signature manifest beside it."""
     with tempfile.TemporaryDirectory(prefix="ecli-sign-") as scratch:
-        store = Store(Path(scratch))
+        store = Store(Path(scratch), durable=False)  # deleted once pushed
         digest, found = registry.pull_signatures(ref, store)
         tag = signatures.signature_tag(digest)
         entries: tuple[signatures.Entry, ...] = ()
@@ -71,7 +71,7 @@ def attach_bundle(ref: OciReference, key: PrivateKey) -> Signed:
     subject = registry.subject(ref)
     tag = referrers.referrers_tag(subject.digest)
     with tempfile.TemporaryDirectory(prefix="ecli-sign-") as scratch:
-        store = Store(Path(scratch))
+        store = Store(Path(scratch), durable=False)  # deleted once pushed
         pinned = OciReference(ref.registry, ref.repository, None, subject.digest)
         registry.pull_signatures(pinned, store)
         public, hint = key.public(), bundle.hint_of(key.public())

@@ -57,7 +57,7 @@ def verify_registry_signature(ref: OciReference, key: Signer) -> Verified:
     from ecli.oci import registry  # not for offline checks: 12 ms of imports
 
     with tempfile.TemporaryDirectory(prefix="ecli-verify-") as scratch:
-        store = Store(Path(scratch))
+        store = Store(Path(scratch), durable=False)  # deleted when the check is done
         digest, _ = registry.pull_signatures(ref, store)
         return _verify(store, ref.name, digest, key)
 
