@@ -71,7 +71,7 @@ def write(api_dir: Path, root: model.Root, key: PrivateKey | None) -> None:
     signer = None
     if key is not None:
         public = key.public()
-        signer = model.Signer(_pem(public.key), public.fingerprint())
+        signer = model.Signer(public.pem(), public.fingerprint())
     root = dataclasses.replace(root, version=version(root.generated), documents=documents,
                                signer=signer)
     signatures = []
@@ -85,11 +85,3 @@ def write(api_dir: Path, root: model.Root, key: PrivateKey | None) -> None:
 def version(generated: str) -> int:
     """The root's version: `generated` (UTC, ISO 8601 with Z) in seconds since the epoch."""
     return int(datetime.strptime(generated, "%Y-%m-%dT%H:%M:%S%z").timestamp())
-
-
-def _pem(public_key: object) -> str:
-    """The public key as PEM text (ecli.trust.keys has no helper for it yet)."""
-    from cryptography.hazmat.primitives import serialization
-
-    return public_key.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()

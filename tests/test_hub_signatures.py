@@ -307,6 +307,8 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
     (api / "packages" / "swapped.json").write_bytes(model.dump(dataclasses.replace(
         swapped, versions=tuple(dataclasses.replace(v, signature=None)
                                 for v in swapped.versions))))
+    # as a hub that recorded no signature would serve it: its root lists the edited document
+    rootsign.write(api, model.load_root((api / "index.json").read_bytes(), "index.json"), None)
     wrong = tmp / "wrong-key"
     shutil.copytree(api, wrong)
     document = model.load_package((api / "packages" / "signed.json").read_bytes(), "signed")

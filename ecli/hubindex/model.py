@@ -202,6 +202,9 @@ def plain(value: Any) -> Any:
     names = _FIELDS.get(type(value))
     if names is None and is_dataclass(value):
         names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
+    if isinstance(value, Signer):  # only the form that is set: a key, or keyless
+        return {name: item for name in names or () if (item := getattr(value, name))
+                is not None}
     if names is not None:
         return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, list | tuple):

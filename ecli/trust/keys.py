@@ -51,6 +51,13 @@ class PublicKey:
         return _spki_fingerprint(self.key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
 
+    def pem(self) -> str:
+        """The key as PEM text (SubjectPublicKeyInfo), as api/v1 publishes a signer's."""
+        from cryptography.hazmat.primitives import serialization
+
+        return self.key.public_bytes(serialization.Encoding.PEM,
+                                     serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
 
 @dataclass(frozen=True)
 class PrivateKey:
