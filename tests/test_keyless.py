@@ -268,7 +268,7 @@ def attach(registry: RegistryServer, art: Pushed, data: bytes, *,
                                   manifest.artifact_type, subject=with_subject)
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder))
-        store.write_blob(referrers.EMPTY_CONFIG)
+        store.write_blob(mediatypes.EMPTY_CONFIG)
         store.write_blob(data)
         digest = store.write_blob(manifest.to_json())
         oci_registry.attach(reference.parse(art.pinned), store, digest, art.digest)

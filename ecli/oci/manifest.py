@@ -119,6 +119,12 @@ class Descriptor:
                    artifact_type if isinstance(artifact_type, str) else None)
 
 
+def empty_config() -> Descriptor:
+    """OCI's empty descriptor (`{}`): the config of an artifact that needs none."""
+    return Descriptor(mediatypes.OCI_EMPTY, sha256_digest(mediatypes.EMPTY_CONFIG),
+                      len(mediatypes.EMPTY_CONFIG))
+
+
 @dataclass(frozen=True)
 class Manifest:
     """An image manifest: one config blob and its layers."""

@@ -24,7 +24,9 @@ EVENT_BTF = "application/vnd.ebpfhub.event.btf.v1"  # event types from a header 
 # an artifact whose one layer is the package's api/v1 document, its config OCI's empty one.
 INDEX_ENTRY = "application/vnd.ebpfhub.index.entry.v1"
 INDEX_PACKAGE_DOCUMENT = "application/vnd.ebpfhub.index.package.v1+json"
+# OCI's empty descriptor: the config of an artifact that has none, and its bytes.
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+EMPTY_CONFIG = b"{}"
 
 # bumblebee (solo-io/bumblebee) artifacts, run as kind `bpf`.
 BUMBLEBEE_CONFIG = "application/ebpf.oci.image.config.v1+json"
@@ -36,7 +38,6 @@ COSIGN_SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 # A Sigstore bundle attached as an OCI 1.1 referrer (cosign v3): the referrer manifest's
 # artifactType and its one layer; its config is the OCI empty descriptor.
 SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
-OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 
 # The annotation OCI tools use for a layer's file name.
 ANNOTATION_TITLE = "org.opencontainers.image.title"

@@ -16,7 +16,14 @@ import json
 
 from ecli.errors import ArtifactError, SignatureError
 from ecli.oci import mediatypes
-from ecli.oci.manifest import Descriptor, ImageIndex, Manifest, is_digest, sha256_digest
+from ecli.oci.manifest import (
+    Descriptor,
+    ImageIndex,
+    Manifest,
+    empty_config,
+    is_digest,
+    sha256_digest,
+)
 from ecli.oci.signatures import parse_bounded
 
 MAX_REFERRERS_BYTES = 256 << 10  # an index of ~1000 descriptors
@@ -24,7 +31,6 @@ MAX_REFERRERS = 256
 MAX_BUNDLES = 8  # bundle manifests read for one digest
 MAX_BUNDLE_MANIFEST_BYTES = 16 << 10
 MAX_BUNDLE_BYTES = 256 << 10  # a keyless bundle with its chain is ~10 KiB
-EMPTY_CONFIG = b"{}"
 
 
 def referrers_tag(digest: str) -> str:
@@ -77,7 +83,7 @@ def bundle_layer(raw: bytes, where: str, subject: str) -> Descriptor:
 
 def bundle_manifest(bundle: bytes, subject: Descriptor) -> Manifest:
     """The referrer manifest attaching `bundle` to `subject`, as cosign v3 writes it."""
-    config = Descriptor(mediatypes.OCI_EMPTY, sha256_digest(EMPTY_CONFIG), len(EMPTY_CONFIG))
+    config = empty_config()
     layer = Descriptor(mediatypes.SIGSTORE_BUNDLE, sha256_digest(bundle), len(bundle))
     return Manifest(mediatypes.OCI_MANIFEST, config, (layer,),
                     artifact_type=mediatypes.SIGSTORE_BUNDLE, subject=subject)

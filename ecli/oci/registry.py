@@ -576,14 +576,26 @@ class _Client:
         return True
 
     def _keep_sig(self, digest: str, raw: bytes, sig_digest: str, store: Store) -> None:
-        """The payloads only: the manifest's config is go-containerregistry's empty image,
-        never read, so it costs no request."""
+        """The payloads, and the config (never read) rebuilt from them rather than asked
+        for when it is the one ecli writes, so the store holds a complete manifest."""
         where = f"{self.ref.name}:{signatures.signature_tag(digest)}"
         manifest, _ = signatures.read_manifest(raw, where)
         for blob in manifest.layers:
             self.fetch_blob(blob, store, None)
+        self._keep_config(manifest.config, signatures.config_for(
+            tuple(layer.digest for layer in manifest.layers)), store)
         store.write_blob(raw, sig_digest, where=f"{where}: manifest")
         store.add_ref(where, sig_digest, manifest.media_type, len(raw))
+
+    def _keep_config(self, config: Descriptor, expected: bytes, store: Store) -> None:
+        """A signature's config blob: `expected` when it hashes to the descriptor's digest
+        (no request), else asked for."""
+        if store.has(config.digest):
+            return
+        if sha256_digest(expected) == config.digest:
+            store.write_blob(expected, config.digest)
+        else:
+            self.fetch_blob(config, store, None)
 
     def _fetch_bundles(self, digest: str, store: Store) -> bool:
         listing = self._referrers(digest)
@@ -624,6 +636,8 @@ class _Client:
         entries = []
         for raw, layer in found:
             self.fetch_blob(layer, store, None)
+            self._keep_config(parse(raw, f"{self.ref.name}: bundle manifest").config,
+                              mediatypes.EMPTY_CONFIG, store)
             manifest_digest = store.write_blob(raw, where=f"{self.ref.name}: bundle manifest")
             entries.append(Descriptor(mediatypes.OCI_MANIFEST, manifest_digest, len(raw),
                                       artifact_type=mediatypes.SIGSTORE_BUNDLE))

@@ -42,6 +42,7 @@ from ecli.oci.manifest import (
     Descriptor,
     ImageIndex,
     Manifest,
+    empty_config,
     parse,
     sha256_digest,
 )
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
 
 SOURCE_PREFIX = "archive-"
 ANNOTATION_PACKAGE = "dev.ebpfhub.package.name"
-_EMPTY = b"{}"
 
 
 @dataclass(frozen=True)
@@ -171,14 +171,15 @@ def _entry_manifest(document: model.PackageDocument, digests: set[str]
     raw = model.dump(kept)
     layer = Descriptor(mediatypes.INDEX_PACKAGE_DOCUMENT, sha256_digest(raw), len(raw),
                        {mediatypes.ANNOTATION_TITLE: f"{document.name}.json"})
-    config = Descriptor(mediatypes.OCI_EMPTY, sha256_digest(_EMPTY), len(_EMPTY))
+    config = empty_config()
     manifest = Manifest(mediatypes.OCI_MANIFEST, config, (layer,), mediatypes.INDEX_ENTRY,
                         {ANNOTATION_PACKAGE: document.name})
     body = manifest.to_json()
     descriptor = Descriptor(mediatypes.OCI_MANIFEST, sha256_digest(body), len(body),
                             {ANNOTATION_PACKAGE: document.name},
                             artifact_type=mediatypes.INDEX_ENTRY)
-    return descriptor, {layer.digest: raw, config.digest: _EMPTY, descriptor.digest: body}
+    return descriptor, {layer.digest: raw, config.digest: mediatypes.EMPTY_CONFIG,
+                        descriptor.digest: body}
 
 
 # -- load ------------------------------------------------------------------------------

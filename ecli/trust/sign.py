@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.errors import SignatureError
-from ecli.oci import referrers, registry, signatures
+from ecli.oci import mediatypes, referrers, registry, signatures
 from ecli.oci.manifest import sha256_digest
 from ecli.oci.reference import OciReference
 from ecli.oci.store import Store
@@ -88,7 +88,7 @@ def attach_bundle(ref: OciReference, key: PrivateKey) -> Signed:
         data = bundle.make(key, ref.name, subject.digest)
         manifest = referrers.bundle_manifest(data, subject)
         store.write_blob(data)
-        store.write_blob(referrers.EMPTY_CONFIG)
+        store.write_blob(mediatypes.EMPTY_CONFIG)
         digest = store.write_blob(manifest.to_json())
         registry.attach(pinned, store, digest, subject.digest)
     return Signed(ref.name, subject.digest, tag, sha256_digest(data), len(held) + 1, True)
