@@ -68,12 +68,19 @@ def test_node_bundle_names_a_dependency_that_is_not_installed(tmp_path: Path) ->
     assert "\n" not in caught.value.message
 
 
-@pytest.mark.parametrize("text", ["{not json", "[]", "\udcff"])
-def test_node_bundle_names_an_unreadable_package_json(text: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "needle"), [
+    ("{not json", "cannot read"), ("[]", "cannot read"), ("\udcff", "cannot read"),
+    ('{"dependencies": {"../../etc": "1"}}', "'../../etc' is not an npm package name"),
+    ('{"dependencies": {"/abs": "1"}}', "'/abs' is not an npm package name"),
+])
+def test_node_bundle_refuses_a_bad_package_json(text: str, needle: str,
+                                                      tmp_path: Path) -> None:
     root = node_project(tmp_path / "tool")
     (root / "package.json").write_text(text, errors="surrogateescape")
-    with pytest.raises(BuildError, match=r"cannot read .*tool/package\.json"):
+    with pytest.raises(BuildError) as caught:
         toolchains.language("typescript").outputs("tool", host_platform(), root)
+    assert needle in caught.value.message and "tool/package.json" in caught.value.message
+    assert "\n" not in caught.value.message
 
 
 def test_java_bundle_needs_maven_output(tmp_path: Path) -> None:

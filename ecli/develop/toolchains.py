@@ -1,8 +1,7 @@
 """The user-space toolchains `ecli build` drives for kind `bundle` projects.
 
 Each language is built its own way (make, go generate + go build, cargo, Maven,
-npm + tsc), in
-the project folder, exactly as its README tells a developer to; this module
+npm + tsc), in the project folder, exactly as its README tells a developer to; this module
 knows the commands, which platforms the toolchain can cross-compile for, and
 where the outputs land, so that build.py only packs them. Steps never print:
 the output of a failed step becomes the error.
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ _TAIL_LINES = 30
 _DEBIAN = {"make": "make", "cc": "gcc", "clang": "clang", "bpftool": "bpftool",
            "go": "golang (or Go from go.dev)", "cargo": "cargo (or rustup)",
            "mvn": "maven and openjdk-17-jdk-headless", "npm": "nodejs and npm"}
+_NPM_NAME = re.compile(r"^(@[a-z0-9~-][a-z0-9._~-]*/)?[a-z0-9~-][a-z0-9._~-]{0,213}$")
 _MAVEN = ("mvn", "--batch-mode", "--quiet", "--no-transfer-progress", "-Dstyle.color=never")
 
 
@@ -124,7 +125,11 @@ def _package_names(manifest: Path, table: str) -> list[str]:
         value = json.loads(manifest.read_text()).get(table)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
         raise BuildError(f"cannot read {manifest}: {exc}") from None
-    return sorted(value) if isinstance(value, dict) else []
+    names = sorted(value) if isinstance(value, dict) else []
+    for name in names:  # a name is a folder under node_modules: no '..', no '/x'
+        if not _NPM_NAME.match(name):
+            raise BuildError(f"{manifest}: {table}: {name!r} is not an npm package name")
+    return names
 
 
 _LANGUAGES = {

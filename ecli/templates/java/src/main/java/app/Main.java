@@ -41,6 +41,7 @@ public final class Main {
         Pointer ring_buffer__new(int fd, SampleFn sample, Pointer ctx, Pointer opts);
         int ring_buffer__poll(Pointer ring, int timeoutMs);
         void ring_buffer__free(Pointer ring);
+        int libbpf_strerror(int err, byte[] buf, long size);
     }
 
     private static volatile boolean stopping;
@@ -50,8 +51,9 @@ public final class Main {
 
     /** One line naming what failed and the C error (libbpf returns -errno). */
     private static RuntimeException fail(String what, int code) {
-        int errno = Math.abs(code);
-        return new IllegalStateException("{{name}}: " + what + ": errno " + errno);
+        byte[] text = new byte[128];
+        LibBpf.INSTANCE.libbpf_strerror(Math.abs(code), text, text.length);
+        return new IllegalStateException("{{name}}: " + what + ": " + Native.toString(text));
     }
 
     /** Bundle: lib/{{name}}.jar beside lib/probe.bpf.o; project: target/lib/ and build/. */
