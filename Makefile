@@ -16,7 +16,8 @@ export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
-	zsh fish man-db groff-base
+	zsh fish man-db groff-base openjdk-17-jdk-headless maven nodejs
+# npm: part of the nodejs package where Node comes from NodeSource, Debian's own package otherwise.
 APT_STAMP := $(RUN)/apt.stamp
 # cosign, the reference the signature tests compare ecli with: built once from the Go
 # module proxy (about 8 minutes on 2 cores), kept at a path the tests know.
@@ -47,6 +48,8 @@ $(APT_STAMP):
 		apt-get update -q
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 	fi
+	command -v npm >/dev/null || { apt-get update -q \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
 	touch $@
 
 $(VENV_STAMP): pyproject.toml | $(APT_STAMP)

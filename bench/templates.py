@@ -1,7 +1,8 @@
 """Time from `ecli init` to the first event, per template, cold and warm caches; sizes.
 
-cold: empty Go module/build caches and an empty CARGO_HOME (everything downloaded
-and compiled); warm: the same caches again, in a fresh project folder. The
+cold: empty Go module/build caches, an empty CARGO_HOME, Maven repository and
+npm cache (everything downloaded and compiled); warm: the same caches again, in
+a fresh project folder. The
 first event is an open() of a unique file, seen in the tool's output; the tool
 is the one `ecli build` packed, run from its unpacked artifact as root.
 
@@ -20,7 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python"]
+TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python", "java", "typescript"]
+# What a self-contained Java runtime for the java template would add (jdeps: JNA needs
+# java.base and java.logging; java.desktop only for its AWT helpers, unused here).
+JLINK = ["jlink", "--add-modules", "java.base,java.logging", "--strip-debug",
+         "--no-header-files", "--no-man-pages", "--compress=2"]
 
 
 def ecli(*args: str, env: dict[str, str]) -> dict:
@@ -71,6 +76,17 @@ def one(template: str, work: Path, env: dict[str, str]) -> tuple[float, dict]:
     return time.monotonic() - start, built
 
 
+def jlink_size(work: Path) -> str:
+    """The size of a jlink runtime image, as an image folder and as a tar.gz layer."""
+    image = work / "jre"
+    subprocess.run([*JLINK, "--output", str(image)], check=True, capture_output=True)
+    unpacked = sum(p.stat().st_size for p in image.rglob("*") if p.is_file())
+    with tarfile.open(work / "jre.tar.gz", "w:gz") as tar:
+        tar.add(image, arcname="jre")
+    return (f"jlink runtime (java.base, java.logging): {unpacked / 2**20:.0f} MiB unpacked, "
+            f"{(work / 'jre.tar.gz').stat().st_size / 2**20:.1f} MiB tar.gz")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("templates", nargs="*", metavar="TEMPLATE",
@@ -84,7 +100,8 @@ def main(argv: list[str]) -> int:
         caches = Path(tmp) / "caches"
         env = {**os.environ, "GOMODCACHE": str(caches / "gomod"),
                "GOCACHE": str(caches / "gocache"), "CARGO_HOME": str(caches / "cargo"),
-               "GOFLAGS": "-modcacherw"}
+               "GOFLAGS": "-modcacherw", "npm_config_cache": str(caches / "npm"),
+               "MAVEN_OPTS": f"-Dmaven.repo.local={caches / 'm2'}"}
         for template in chosen:
             cold, built = one(template, Path(tempfile.mkdtemp(dir=tmp)), env)
             warm, _ = one(template, Path(tempfile.mkdtemp(dir=tmp)), env)
@@ -97,6 +114,9 @@ def main(argv: list[str]) -> int:
     print("| --- | --- | --- | --- | --- |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    if "java" in chosen:
+        with tempfile.TemporaryDirectory(prefix="bench-jlink-") as tmp:
+            print(f"\njava bundle + {jlink_size(Path(tmp))} (not packed: the host's JDK runs it)")
     return 0
 
 

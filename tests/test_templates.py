@@ -1,7 +1,8 @@
 """Every template end to end: init → build (real toolchains) → push → run → event → publish.
 
-Go and Cargo download caches live in one folder per test run (session
-fixture), so each module is fetched once per run; each template is built once.
+Go, Cargo, Maven and npm download caches live in one folder per test run
+(session fixture), so each module is fetched once per run; each template is
+built once.
 Runs as root: the programs load into the real kernel.
 """
 
@@ -22,18 +23,19 @@ import pytest
 from ecli_process import ecli_command, run_ecli, touch_unique
 
 WORK = Path(__file__).resolve().parents[1]
-TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python"]
+TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python", "java", "typescript"]
 MULTI_PLATFORM = {"bpf", "go-cilium"}
 
 
 @pytest.fixture(scope="session")
 def toolchain_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Go and Cargo caches shared by every build of this run (downloaded once)."""
+    """Go, Cargo, Maven and npm caches shared by every build of this run (downloaded once)."""
     root = tmp_path_factory.mktemp("toolchain-caches")
     env = dict(os.environ)
     env.update({"GOMODCACHE": str(root / "gomod"), "GOCACHE": str(root / "gocache"),
                 "GOPATH": str(root / "gopath"), "CARGO_HOME": str(root / "cargo"),
-                "GOFLAGS": "-modcacherw"})
+                "GOFLAGS": "-modcacherw", "MAVEN_OPTS": f"-Dmaven.repo.local={root / 'm2'}",
+                "npm_config_cache": str(root / "npm")})
     yield env
 
 

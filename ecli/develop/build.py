@@ -8,14 +8,15 @@ A project is a folder with an `ecli.toml`:
     [options.VARNAME]         flag, description (for a `const volatile` global)
     [output]                  fields = {FIELD = "errno"|"ipv4"|...}, units = {MAP = "usecs"},
                               event_header = "NAME.h", event_type = "event" (optional)
-    [build]                   language = "bpf"|"c"|"go"|"rust"|"python",
+    [build]                   language = "bpf"|"c"|"go"|"rust"|"python"|"java"|"typescript",
                               platforms = ["linux/amd64", "linux/arm64"]
     [index]                   owners, keywords, categories, homepage, source
                               (what `ecli publish` writes into the index entry)
 
 Kind `bundle` (package.entrypoint = ["bin/NAME"], package.run_options = ["json"]: the
 `ecli run` output options the entrypoint understands) is built the language's own
-way by ecli/develop/toolchains.py (make, go generate + go build, cargo build), then its
+way by ecli/develop/toolchains.py (make, go generate + go build, cargo build, Maven,
+npm + tsc), then its
 outputs are packed into a reproducible NAME.tar.gz layer (ecli/develop/bundle_archive.py).
 When [build] names several platforms and the toolchain cross-compiles (eBPF
 objects, Go), each platform gets its own manifest and the version's tag names
@@ -144,7 +145,7 @@ def load_project(root: Path) -> Project:
     if language not in toolchains.LANGUAGES or (language == "bpf") != (kind == "bpf"):
         raise BuildError(f"{path}: build.language {language!r} does not fit kind {kind!r}",
                          hint="kind 'bpf' is built as 'bpf'; kind 'bundle' as 'c', 'go', "
-                              "'rust' or 'python'")
+                              "'rust', 'python', 'java' or 'typescript'")
     platforms = _platforms(build_table.get("platforms"), language, path)
     output = dict(_table(data, "output", path))
     event_header, event_type = _event_header(output, root, path, kind)
@@ -300,7 +301,7 @@ def _build_bundle(project: Project, plat: Platform, first: bool, outputs: list[s
     for step in lang.steps(project.config.name, plat, first):
         outputs.append(toolchains.run(step, project.root))
     files = {inside: project.root / relative
-             for inside, relative in lang.outputs(project.config.name, plat).items()}
+             for inside, relative in lang.outputs(project.config.name, plat, project.root).items()}
     entry = project.config.entrypoint[0]
     if entry not in files:
         raise BuildError(f"{project.root / PROJECT_FILE}: package.entrypoint {entry!r} is not "

@@ -3,10 +3,11 @@
 A template is a folder with a `template.toml` (what it makes, how it builds and
 runs, text for the shared README and workflow) and the files to copy. Files
 shared by every template live once in `_shared/` and are placed where each
-template's `[shared]` table says (the eBPF program) or at the same path (README,
-LICENSE, workflow, smoke test). Placeholders are `{{key}}`, replaced in file
-contents and names; a `dot-` prefix becomes `.` and a `.tmpl` suffix is dropped,
-so package data holds no dotfiles and no modules of its own.
+template's `[shared]` table says (the eBPF program, the object-only Makefile,
+the bundle Dockerfile) or at the same path (README, LICENSE, workflow, smoke
+test). Placeholders are `{{key}}`, replaced in file contents and names; a `dot-`
+prefix becomes `.` and a `.tmpl` suffix is dropped, so package data holds no
+dotfiles and no modules of its own.
 
 Nothing is half-written: the project is rendered into a temporary sibling folder
 and renamed into place at the end.
@@ -29,6 +30,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SHARED = "_shared"
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 _EXECUTABLE_SUFFIXES = (".sh",)
+# Shared files that only templates naming them in [shared] get (the others build differently).
+_PLACED_ONLY = ("probe.bpf.c", "object.mk", "bundle.Dockerfile")
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,9 @@ def _render(template: Template, values: dict[str, str], out: Path) -> list[str]:
             sources[path.relative_to(template.root).as_posix()] = path
     written = []
     for relative, source in sources.items():
-        if source.parent == shared_dir and source.name in ("probe.bpf.c",) \
+        if source.parent == shared_dir and source.name in _PLACED_ONLY \
                 and source.name not in placed:
-            continue  # a shared program only goes where a template places it
+            continue  # a shared program or Makefile only goes where a template places it
         destination = _destination(relative, values)
         target = out / destination
         target.parent.mkdir(parents=True, exist_ok=True)
