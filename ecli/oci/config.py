@@ -49,6 +49,36 @@ class OutputHints:
     units: dict[str, str] = field(default_factory=dict)  # histogram map -> unit, e.g. "usecs"
 
 
+METRIC_KINDS = ("counter", "gauge", "histogram")
+LABEL_DECODERS = ("ksym", "errno", "syscall", "ipv4", "ipv6", "cgroup", "ifname",
+                  "majorminor", "static", "hex")
+BUCKET_KINDS = ("log2", "linear")
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    """How one key field becomes a label: decoded by `decoder`, named `name` (default: the
+    field's own name); `values` is the table of the `static` decoder (number -> text)."""
+
+    decoder: str
+    name: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How one map is exported as metrics (`[metrics.MAP]` in ecli.toml)."""
+
+    kind: str  # one of METRIC_KINDS
+    name: str = ""  # the metric's name; default PACKAGE_MAP
+    help: str = ""
+    labels: dict[str, LabelInfo] = field(default_factory=dict)  # key field -> label
+    values: tuple[str, ...] = ()  # counter/gauge: the value fields exported (default: all)
+    buckets: str = "log2"  # histogram: one of BUCKET_KINDS
+    bucket_width: int = 1  # linear histogram: the width of one bucket, in the map's unit
+    sum: str = ""  # histogram: the value field holding the sum of what was observed
+
+
 @dataclass(frozen=True)
 class PackageConfig:
     name: str
@@ -61,9 +91,12 @@ class PackageConfig:
     requirements: Requirements = field(default_factory=Requirements)
     options: dict[str, OptionInfo] = field(default_factory=dict)
     output: OutputHints = field(default_factory=OutputHints)
+    metrics: dict[str, MetricInfo] = field(default_factory=dict)  # by map name
 
     def to_json(self) -> bytes:
         data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
+        if not self.metrics:  # configs from before [metrics] stay byte for byte the same
+            del data["metrics"]
         return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
 
     @classmethod
@@ -120,12 +153,44 @@ class PackageConfig:
             ),
             options=options,
             output=hints,
+            metrics={name: _metric(info, f"{where}: metrics.{name}")
+                     for name, info in reader.get("metrics", dict, {}).items()},
         )
         if kind == "bpf" and not config.object:
             raise ArtifactError(f"{where}: a package of kind 'bpf' must name its object")
         if kind == "bundle" and not config.entrypoint:
             raise ArtifactError(f"{where}: a package of kind 'bundle' must have an entrypoint")
         return config
+
+
+def _metric(data: Any, where: str) -> MetricInfo:
+    reader = _Reader(data, where)
+    kind = reader.require("kind", str)
+    if kind not in METRIC_KINDS:
+        raise ArtifactError(f"{where}: kind {kind!r} is not one of {', '.join(METRIC_KINDS)}")
+    buckets = reader.get("buckets", str, "log2")
+    if buckets not in BUCKET_KINDS:
+        raise ArtifactError(f"{where}: buckets {buckets!r} is not one of "
+                            f"{', '.join(BUCKET_KINDS)}")
+    width = reader.get("bucket_width", int, 1)
+    if width <= 0:
+        raise ArtifactError(f"{where}: bucket_width must be a positive number")
+    labels = {}
+    for column, label in reader.get("labels", dict, {}).items():
+        if isinstance(label, str):  # the short form: field = "DECODER"
+            label = {"decoder": label}
+        label_reader = _Reader(label, f"{where}: labels.{column}")
+        decoder = label_reader.require("decoder", str)
+        if decoder not in LABEL_DECODERS:
+            raise ArtifactError(f"{where}: labels.{column}: unknown decoder {decoder!r} "
+                                f"(known: {', '.join(LABEL_DECODERS)})")
+        values = _string_map(label_reader, "values")
+        if decoder == "static" and not values:
+            raise ArtifactError(f"{where}: labels.{column}: the static decoder needs values")
+        labels[column] = LabelInfo(decoder, label_reader.get("name", str, ""), values)
+    return MetricInfo(kind, reader.get("name", str, ""), reader.get("help", str, ""), labels,
+                      tuple(reader.get("values", list, [])), buckets, width,
+                      reader.get("sum", str, ""))
 
 
 def _string_map(reader: _Reader, key: str) -> dict[str, str]:

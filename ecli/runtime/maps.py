@@ -203,8 +203,14 @@ def _decoded(view: MapView, reader: EntryReader, key: bytes, value: bytes) -> Ta
                     per_cpu if view.per_cpu and reader.cpus > 1 else None)
 
 
+def rows(view: MapView, reader: EntryReader) -> Iterator[TableRow]:
+    """Every entry `reader` yields, decoded, per-CPU values summed (the metrics exporter
+    reads whole maps, bounded by the reader's limit)."""
+    return (_decoded(view, reader, k, v) for k, v in reader)
+
+
 def _entries(view: MapView, reader: EntryReader) -> list[tuple[list[Any], list[Any]]]:
-    return [(row.key, row.value) for row in (_decoded(view, reader, k, v) for k, v in reader)]
+    return [(row.key, row.value) for row in rows(view, reader)]
 
 
 def _table(view: MapView, reader: EntryReader, top: int) -> CounterTable:
