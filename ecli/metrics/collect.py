@@ -10,14 +10,15 @@ A key's fields become labels, each through its decoder when the config names
 one. A key that cannot be decoded (no BTF, or a decoder that does not know
 the value) is exported with a hex label and counted in
 `ecli_metrics_undecoded_labels_total`. A scrape holds at most `max_series`
-series; label sets past that are dropped and counted in
+series: a new label set past that is dropped, and once none are left the
+rest of the maps' entries are counted without being decoded, all in
 `ecli_metrics_dropped_series_total`. Maps are read with `EntryReader`'s
 limit, so a scrape's memory and time stay bounded whatever the map holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from ecli.metrics.labels import Decode, Decoders, hexed, plain
 from ecli.oci.config import MetricInfo
 from ecli.runtime import maps
 from ecli.runtime.decode import BytesDecoder
-from ecli.runtime.mapread import MAX_ENTRIES_READ, EntryReader
+from ecli.runtime.mapread import EntryReader
 from ecli.runtime.spec import ObjectSpec
 
 MAX_SERIES = 10_000
@@ -96,7 +97,7 @@ class Collector:
 
     def _plan(self, package: str, view: maps.MapView, info: MetricInfo, unit: str) -> _Plan:
         where = f"{package}: metrics.{view.spec.name}"
-        name = metric_name(info.name or f"{package}_{view.spec.name}")
+        name = metric_name(info.name or f"{package}_{_stem(view.spec.name)}")
         if unit and info.kind == "histogram" and not name.endswith(f"_{unit}"):
             name = metric_name(f"{name}_{unit}")
         text = info.help or f"map {view.spec.name} of {package}" + (
@@ -155,20 +156,19 @@ class Collector:
 
     def _read(self, plan: _Plan, fd: int, budget: list[int]) -> list[Family]:
         spec = plan.view.spec
-        limit = min(MAX_ENTRIES_READ, (self.max_series + 1) * (64 if plan.slot_at is not None
-                                                                else 1))
-        reader = EntryReader(fd, spec.type, spec.key_size, spec.value_size, limit)
+        reader = EntryReader(fd, spec.type, spec.key_size, spec.value_size)
+        entries = self._within(iter(reader), budget)
         kind = plan.info.kind
         if kind == "histogram":
             family = Family(plan.name, kind, plan.help)
-            for row in maps.rows(plan.view, reader):
+            for row in maps.rows(plan.view, reader, entries):
                 value = self._buckets(plan, row)
                 if value is not None:
                     self._add(family, self._labels(plan, row.key), value, budget)
             found = [family]
         else:
             found = [Family(name, kind, plan.help) for _, name in plan.values]
-            for row in maps.rows(plan.view, reader):
+            for row in maps.rows(plan.view, reader, entries):
                 labels = self._labels(plan, row.key)
                 for family, (at, _) in zip(found, plan.values, strict=True):
                     number = _number(row.value[at])
@@ -177,6 +177,16 @@ class Collector:
         if reader.error or reader.truncated:
             self.read_errors[spec.name] = self.read_errors.get(spec.name, 0) + 1
         return found
+
+    def _within(self, entries: Iterator[tuple[bytes, bytes]],
+                budget: list[int]) -> Iterator[tuple[bytes, bytes]]:
+        """The raw entries while the scrape has series to spare; the rest are only counted
+        (reading raw entries is cheap, decoding them is not)."""
+        for entry in entries:
+            if budget[0] <= 0:
+                self.dropped += 1 + sum(1 for _ in entries)
+                return
+            yield entry
 
     def _add(self, family: Family, labels: Labels, value: float | Buckets,
              budget: list[int]) -> None:
@@ -252,6 +262,15 @@ def _by_names(views: Sequence[maps.MapView] | Any) -> dict[str, MetricInfo]:
             kind = "gauge" if view.spec.name.startswith("gauge_") else "counter"
             chosen[view.spec.name] = MetricInfo(kind)
     return chosen
+
+
+def _stem(map_name: str) -> str:
+    """A map's name without the prefix or suffix that only says its kind (the metric's
+    type says it: Prometheus' linter refuses `counter` in a counter's name)."""
+    for prefix in ("counter_", "gauge_", "hist_"):
+        if map_name.startswith(prefix) and len(map_name) > len(prefix):
+            return map_name.removeprefix(prefix)
+    return map_name.removesuffix("_hist") or map_name
 
 
 def _number(value: Any) -> int | float | None:

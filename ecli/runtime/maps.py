@@ -26,7 +26,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import heapq
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -203,10 +203,11 @@ def _decoded(view: MapView, reader: EntryReader, key: bytes, value: bytes) -> Ta
                     per_cpu if view.per_cpu and reader.cpus > 1 else None)
 
 
-def rows(view: MapView, reader: EntryReader) -> Iterator[TableRow]:
-    """Every entry `reader` yields, decoded, per-CPU values summed (the metrics exporter
-    reads whole maps, bounded by the reader's limit)."""
-    return (_decoded(view, reader, k, v) for k, v in reader)
+def rows(view: MapView, reader: EntryReader,
+         entries: Iterable[tuple[bytes, bytes]] | None = None) -> Iterator[TableRow]:
+    """The entries (default: every one `reader` yields) decoded, per-CPU values summed:
+    the metrics exporter reads whole maps, bounded by the reader's limit."""
+    return (_decoded(view, reader, k, v) for k, v in (reader if entries is None else entries))
 
 
 def _entries(view: MapView, reader: EntryReader) -> list[tuple[list[Any], list[Any]]]:
