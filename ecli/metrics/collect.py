@@ -28,7 +28,7 @@ from ecli.metrics.families import Buckets, Family, Labels
 from ecli.metrics.labels import Decode, Decoders, hexed, plain
 from ecli.oci.config import MetricInfo
 from ecli.runtime import maps
-from ecli.runtime.decode import BytesDecoder
+from ecli.runtime.decode import BytesDecoder, StructDecoder
 from ecli.runtime.mapread import EntryReader
 from ecli.runtime.spec import ObjectSpec
 
@@ -70,6 +70,7 @@ class Collector:
         self.dropped = 0
         self.undecoded = 0
         self.read_errors: dict[str, int] = {}
+        self._keys: dict[str, dict[bytes, tuple[Labels, int]]] = {}  # map -> key -> labels
         self.extra: list[Callable[[], Family]] = []  # e.g. the OTLP pusher's own counters
         views = {v.spec.name: v for v in maps.views(spec, units)}
         chosen = configured or _by_names(views.values())
@@ -84,6 +85,17 @@ class Collector:
     @property
     def maps(self) -> list[str]:
         return [plan.view.spec.name for plan in self.plans]
+
+    def names(self) -> list[tuple[str, str]]:
+        """(sample name, kind) of each metric the maps export, as a scrape names them."""
+        found = []
+        for plan in self.plans:
+            if plan.info.kind == "histogram":
+                found.append((plan.name, "histogram"))
+            for _, name in plan.values:
+                found.append((f"{name}_total" if plan.info.kind == "counter" else name,
+                              plan.info.kind))
+        return found
 
     def collect(self, fd_of: Callable[[str], int]) -> list[Family]:
         self.decoders.refresh()
@@ -130,11 +142,16 @@ class Collector:
             if slots_at is not None and key_columns == ["key"] and view.spec.max_entries == 1:
                 skip.add(0)  # one histogram: its key (0) is no label
         else:
-            wanted = info.values or tuple(value_columns)
+            numeric = _numeric_columns(view.value)
+            wanted = info.values or tuple(c for c in value_columns if c in numeric)
             missing = [c for c in wanted if c not in value_columns]
             if missing:
                 raise ArtifactError(f"{where}: values: the value has no field {missing[0]!r} "
                                     f"(fields: {', '.join(value_columns)})")
+            not_numbers = [c for c in wanted if c not in numeric]
+            if not_numbers:
+                raise ArtifactError(f"{where}: values: field {not_numbers[0]!r} is not a "
+                                    "number")
             single = len(wanted) == 1
             values = tuple((value_columns.index(c),
                             name if single else metric_name(f"{name}_{c}")) for c in wanted)
@@ -158,24 +175,50 @@ class Collector:
         spec = plan.view.spec
         reader = EntryReader(fd, spec.type, spec.key_size, spec.value_size)
         entries = self._within(iter(reader), budget)
-        kind = plan.info.kind
-        if kind == "histogram":
-            family = Family(plan.name, kind, plan.help)
-            for row in maps.rows(plan.view, reader, entries):
-                value = self._buckets(plan, row)
-                if value is not None:
-                    self._add(family, self._labels(plan, row.key), value, budget)
-            found = [family]
+        if plan.info.kind == "histogram":
+            found = [self._histograms(plan, reader, entries, budget)]
         else:
-            found = [Family(name, kind, plan.help) for _, name in plan.values]
-            for row in maps.rows(plan.view, reader, entries):
-                labels = self._labels(plan, row.key)
-                for family, (at, _) in zip(found, plan.values, strict=True):
-                    number = _number(row.value[at])
-                    if number is not None:
-                        self._add(family, labels, number, budget)
+            found = self._numbers(plan, reader, entries, budget)
         if reader.error or reader.truncated:
             self.read_errors[spec.name] = self.read_errors.get(spec.name, 0) + 1
+        return found
+
+    def _histograms(self, plan: _Plan, reader: EntryReader,
+                    entries: Iterator[tuple[bytes, bytes]], budget: list[int]) -> Family:
+        family = Family(plan.name, "histogram", plan.help)
+        for row in maps.rows(plan.view, reader, entries):
+            value = self._buckets(plan, row)
+            if value is not None:
+                labels, undecoded = self._labels(plan, row.key)
+                self.undecoded += undecoded
+                self._add(family, labels, value, budget)
+        return family
+
+    def _numbers(self, plan: _Plan, reader: EntryReader,
+                 entries: Iterator[tuple[bytes, bytes]], budget: list[int]) -> list[Family]:
+        """Counters and gauges: the hot path of a big scrape. Each value column is read
+        from the raw value alone; a key's labels are decoded once and kept (by its bytes)
+        from scrape to scrape, up to twice the series cap."""
+        found = [Family(name, plan.info.kind, plan.help) for _, name in plan.values]
+        columns = [(family.samples, maps.raw_number(plan.view, reader, at))
+                   for family, (at, _) in zip(found, plan.values, strict=True)]
+        known = self._keys.setdefault(plan.view.spec.name, {})
+        if len(known) > 2 * self.max_series:
+            known.clear()
+        for entry in entries:
+            labelled = known.get(entry[0])
+            if labelled is None:
+                labelled = known[entry[0]] = self._labels(plan, plan.view.key.decode(entry[0]))
+            labels, undecoded = labelled
+            self.undecoded += undecoded
+            for samples, read in columns:  # Family.add and _add, inlined for numbers
+                if labels in samples:
+                    samples[labels] += read(entry)
+                elif budget[0] > 0:
+                    samples[labels] = read(entry)
+                    budget[0] -= 1
+                else:
+                    self.dropped += 1
         return found
 
     def _within(self, entries: Iterator[tuple[bytes, bytes]],
@@ -198,23 +241,25 @@ class Collector:
             budget[0] -= cost
         family.add(labels, value)
 
-    def _labels(self, plan: _Plan, key: Sequence[Any]) -> Labels:
-        labels = []
+    @staticmethod
+    def _labels(plan: _Plan, key: Sequence[Any]) -> tuple[Labels, int]:
+        """The labels of a decoded key, and how many of them are hex (undecoded)."""
+        labels, undecoded = [], 0
         for label in plan.labels:
             value = key[label.column]
             if plan.hex_keys:
-                self.undecoded += 1
+                undecoded += 1
                 text = f"0x{value}"
             elif label.decode is None:
                 text = plain(value)
             else:
                 shown = label.decode(value)
                 if shown is None:
-                    self.undecoded += 1
+                    undecoded += 1
                     shown = hexed(value)
                 text = shown
             labels.append((label.name, text))
-        return tuple(labels)
+        return tuple(labels), undecoded
 
     def _buckets(self, plan: _Plan, row: maps.TableRow) -> Buckets | None:
         info = plan.info
@@ -262,6 +307,14 @@ def _by_names(views: Sequence[maps.MapView] | Any) -> dict[str, MetricInfo]:
             kind = "gauge" if view.spec.name.startswith("gauge_") else "counter"
             chosen[view.spec.name] = MetricInfo(kind)
     return chosen
+
+
+def _numeric_columns(value: maps.Decoder) -> set[str]:
+    """The value columns that decode to numbers (enums decode to names, bools are not)."""
+    if not isinstance(value, StructDecoder):
+        return set()
+    zero = value.decode(bytes(value.size))
+    return {c for c, v in zip(value.columns, zero, strict=True) if _number(v) is not None}
 
 
 def _stem(map_name: str) -> str:

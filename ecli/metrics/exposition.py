@@ -7,6 +7,7 @@ the scraper's `Accept` header: OpenMetrics when it asks for it, else text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -52,11 +53,13 @@ def _family(lines: list[str], family: Family, openmetrics: bool) -> None:
     described = sample if family.kind == "counter" and not openmetrics else name
     lines.append(f"# HELP {described} {_help(family.help)}")
     lines.append(f"# TYPE {described} {family.kind}")
-    for labels, value in sorted(family.samples.items()):
-        if isinstance(value, Buckets):
+    if family.kind == "histogram":
+        for labels, value in family.samples.items():  # in map order: sorting buys nothing
+            assert isinstance(value, Buckets)
             _histogram(lines, name, labels, value)
-        else:
-            lines.append(f"{sample}{_labels(labels)} {_number(value)}")
+        return
+    lines += [f"{_series(sample, labels)} {_number(value)}"  # type: ignore[arg-type]
+              for labels, value in family.samples.items()]
 
 
 def _histogram(lines: list[str], name: str, labels: Labels, value: Buckets) -> None:
@@ -69,6 +72,13 @@ def _histogram(lines: list[str], name: str, labels: Labels, value: Buckets) -> N
     if value.sum is not None:
         lines.append(f"{name}_sum{_labels(labels)} {_number(value.sum)}")
     lines.append(f"{name}_count{_labels(labels)} {running}")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _series(sample: str, labels: Labels) -> str:
+    """A series' name and labels, rendered once while it stays in use (scrapes repeat
+    them)."""
+    return sample + _labels(labels)
 
 
 def _labels(labels: Labels) -> str:
@@ -86,7 +96,7 @@ def _help(text: str) -> str:
 
 
 def _number(value: float) -> str:
-    if isinstance(value, int):
+    if type(value) is int:
         return str(value)
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"

@@ -227,7 +227,7 @@ def _table(view: MapView, reader: EntryReader, top: int) -> CounterTable:
             yield entry
 
     if view.keep is None:
-        weight = _raw_weight(view, reader, at)
+        weight = raw_number(view, reader, at)
         best = heapq.nlargest(top, counted(iter(reader)), key=weight)
         rows = [_decoded(view, reader, k, v) for k, v in best]
     else:
@@ -252,9 +252,10 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _raw_weight(view: MapView, reader: EntryReader,
-                at: int | None) -> Callable[[tuple[bytes, bytes]], int | float]:
-    """An entry's weight from its raw value (summed over the CPUs): its first number."""
+def raw_number(view: MapView, reader: EntryReader,
+               at: int | None) -> Callable[[tuple[bytes, bytes]], int | float]:
+    """One numeric value column of an entry, read from its raw value and summed over the
+    CPUs, without decoding the rest: a table's weight, a metric's value."""
     if at is None:
         return lambda _entry: 0
     assert isinstance(view.value, StructDecoder)  # a number column means a BTF type
