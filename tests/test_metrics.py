@@ -27,7 +27,8 @@ from typing import ClassVar
 
 import pytest
 
-from ecli.errors import ArtifactError
+from ecli.develop.build import load_project
+from ecli.errors import ArtifactError, BuildError
 from ecli.metrics.collect import Collector
 from ecli.metrics.exposition import label_name, metric_name
 from ecli.oci.config import LabelInfo, MetricInfo, PackageConfig
@@ -418,3 +419,25 @@ def test_metrics_that_do_not_fit_the_object_are_refused(objects, configured, mes
 def test_names_fit_prometheus_grammar(text, metric, label):
     assert metric_name(text) == metric
     assert label_name(text) == label
+
+
+@pytest.mark.parametrize(("example", "names"), [
+    ("runqlat", [("runqlat_runq_latency_usecs", "histogram")]),
+    ("xdpcount", [("xdpcount_packets_total", "counter"), ("xdpcount_bytes_total", "counter")]),
+])
+def test_examples_declare_their_metrics(objects, example, names):
+    project = load_project(Path(__file__).parent.parent / "examples" / example)
+    config = project.config
+    collector = Collector(ObjectSpec.from_file(objects[example]), config.name,
+                          config.output.units, config.metrics)
+    assert collector.names() == names
+
+
+def test_an_unknown_metrics_field_in_ecli_toml_is_named(tmp_path):
+    (tmp_path / "x.bpf.c").write_text("")
+    (tmp_path / "ecli.toml").write_text(
+        "[package]\nname = 'x'\nversion = '1'\nsource = 'x.bpf.c'\n"
+        "[metrics.m]\nkind = 'counter'\nbukets = 'log2'\n")
+    with pytest.raises(BuildError) as caught:
+        load_project(tmp_path)
+    assert caught.value.message.endswith("ecli.toml: unknown field metrics.m.bukets")
