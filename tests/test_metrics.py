@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -31,14 +32,19 @@ from ecli.develop.build import load_project
 from ecli.errors import ArtifactError, BuildError
 from ecli.metrics.collect import Collector
 from ecli.metrics.exposition import label_name, metric_name
+from ecli.oci import artifact, reference
+from ecli.oci import registry as oci_registry
 from ecli.oci.config import LabelInfo, MetricInfo, PackageConfig
+from ecli.oci.store import Store
 from ecli.runtime.spec import ObjectSpec
+from generator.__main__ import main as generator_main
 
 from ecli_process import RunningEcli, error_line, programs_left, run_ecli
 from registry_server import free_port
 
 pytestmark = pytest.mark.root
-SOURCE = Path(__file__).parent / "bpf" / "metrics_opens.bpf.c"
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "tests" / "bpf" / "metrics_opens.bpf.c"
 PROJECT_METRICS = """
 [metrics.open_results]
 kind = "counter"
@@ -426,7 +432,7 @@ def test_names_fit_prometheus_grammar(text, metric, label):
     ("xdpcount", [("xdpcount_packets_total", "counter"), ("xdpcount_bytes_total", "counter")]),
 ])
 def test_examples_declare_their_metrics(objects, example, names):
-    project = load_project(Path(__file__).parent.parent / "examples" / example)
+    project = load_project(REPO / "examples" / example)
     config = project.config
     collector = Collector(ObjectSpec.from_file(objects[example]), config.name,
                           config.output.units, config.metrics)
@@ -441,3 +447,32 @@ def test_an_unknown_metrics_field_in_ecli_toml_is_named(tmp_path):
     with pytest.raises(BuildError) as caught:
         load_project(tmp_path)
     assert caught.value.message.endswith("ecli.toml: unknown field metrics.m.bukets")
+
+
+def test_the_hub_page_of_a_package_with_metrics_names_them(registry, objects, tmp_path, capsys):
+    """generator inspect reads the [metrics] table against the object; the page lists them."""
+    config = load_project(REPO / "examples" / "runqlat").config
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    artifact.create(store, config, [objects["runqlat"]], tag=config.version)
+    ref = reference.parse(f"{registry.host}/ebpfhub/runqlat:{config.version}")
+    oci_registry.push(store, ref)
+    index = tmp_path / "index"
+    shutil.copytree(REPO / "index" / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "packages" / "runqlat.yaml").write_text(
+        "name: runqlat\nkind: bpf\nsummary: run-queue latency\nowners: [ebpfhub]\n"
+        f"license: GPL-2.0-only\nversions:\n  - version: {config.version}\n    ref: '{ref}'\n")
+    assert generator_main(["resolve", "--index", str(index)]) == 0
+    assert generator_main(["inspect", "--index", str(index), "--store",
+                           str(tmp_path / "cache")]) == 0
+    out = tmp_path / "site"
+    assert generator_main(["build", "--index", str(index), "--offline", "--out", str(out),
+                           "--config", str(REPO / "mkdocs.yml")]) == 0
+    capsys.readouterr()
+    page = (out / "packages" / "runqlat" / "index.html").read_text()
+    assert ('<li><code>runqlat_runq_latency_usecs</code> <span class="hub-kind">histogram'
+            '</span></li>') in page
+    document = json.loads((out / "api" / "v1" / "packages" / "runqlat.json").read_text())
+    assert document["versions"][0]["inspection"]["metrics"] == [
+        {"name": "runqlat_runq_latency_usecs", "kind": "histogram"}]
