@@ -16,7 +16,7 @@ export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
-	zsh fish man-db groff-base prometheus
+	zsh fish man-db groff-base prometheus prometheus-node-exporter
 APT_STAMP := $(RUN)/apt.stamp
 # cosign, the reference the signature tests compare ecli with: built once from the Go
 # module proxy (about 8 minutes on 2 cores), kept at a path the tests know.

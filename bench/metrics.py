@@ -7,7 +7,8 @@ process, so N calls make N series. Scrape: GET /metrics of that run, timed
 from the request to the last byte, beside Debian's prometheus-node-exporter
 (the reference exporter, its own default collectors) in the same run. Cost:
 the same run for --seconds with and without --metrics, scraped every 15 s
-as Prometheus would; CPU time (utime + stime) and RSS of ecli at the end.
+as Prometheus would, at 100 series and at --series; CPU time (utime + stime)
+and RSS of ecli at the end.
 Not a test.
 """
 
@@ -33,6 +34,7 @@ from ecli_process import RunningEcli  # noqa: E402
 from registry_server import free_port  # noqa: E402
 
 SCRAPES = 20
+COST_SMALL = 100  # series of a typical package (runqlat: 30)
 SCRAPE_INTERVAL = 15.0
 
 
@@ -127,8 +129,9 @@ def main() -> None:
         finally:
             node.terminate()
             node.wait()
-        without = cost(obj, args.series, args.seconds, metrics=False)
-        with_metrics = cost(obj, args.series, args.seconds, metrics=True)
+        costs = {series: (cost(obj, series, args.seconds, metrics=False),
+                          cost(obj, series, args.seconds, metrics=True))
+                 for series in (COST_SMALL, args.series)}
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, {when}, "
           f"Python {platform.python_version()}")
@@ -140,15 +143,17 @@ def main() -> None:
         p90 = statistics.quantiles(ms, n=10)[-1]
         print(f"| {name} | {count} | {statistics.median(ms):.1f} | {p90:.1f} | {max(ms):.1f} | "
               f"{count / statistics.median(ms):.0f} |")
-    print(f"\nThe same run ({args.series} series) for {args.seconds:g} s, "
-          f"scraped every {SCRAPE_INTERVAL:g} s:\n")
-    print("| run | CPU s | CPU % | RSS MiB |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, (used, rss) in (("without --metrics", without), ("with --metrics", with_metrics)):
-        print(f"| {name} | {used:.2f} | {100 * used / args.seconds:.2f} | {rss:.1f} |")
-    added_cpu = 100 * (with_metrics[0] - without[0]) / args.seconds
-    print(f"| added | {with_metrics[0] - without[0]:.2f} | {added_cpu:.2f} | "
-          f"{with_metrics[1] - without[1]:.1f} |")
+    print(f"\nThe same run for {args.seconds:g} s, scraped every {SCRAPE_INTERVAL:g} s:\n")
+    print("| series | run | CPU s | CPU % | RSS MiB |")
+    print("| ---: | --- | ---: | ---: | ---: |")
+    for series, (without, with_metrics) in costs.items():
+        for name, (used, rss) in (("without --metrics", without),
+                                  ("with --metrics", with_metrics)):
+            print(f"| {series} | {name} | {used:.2f} | {100 * used / args.seconds:.2f} | "
+                  f"{rss:.1f} |")
+        added = with_metrics[0] - without[0]
+        print(f"| {series} | added | {added:.2f} | {100 * added / args.seconds:.2f} | "
+              f"{with_metrics[1] - without[1]:.1f} |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -32,12 +31,8 @@ from ecli.develop.build import load_project
 from ecli.errors import ArtifactError, BuildError
 from ecli.metrics.collect import Collector
 from ecli.metrics.exposition import label_name, metric_name
-from ecli.oci import artifact, reference
-from ecli.oci import registry as oci_registry
 from ecli.oci.config import LabelInfo, MetricInfo, PackageConfig
-from ecli.oci.store import Store
 from ecli.runtime.spec import ObjectSpec
-from generator.__main__ import main as generator_main
 
 from ecli_process import RunningEcli, error_line, programs_left, run_ecli
 from registry_server import free_port
@@ -449,30 +444,40 @@ def test_an_unknown_metrics_field_in_ecli_toml_is_named(tmp_path):
     assert caught.value.message.endswith("ecli.toml: unknown field metrics.m.bukets")
 
 
-def test_the_hub_page_of_a_package_with_metrics_names_them(registry, objects, tmp_path, capsys):
-    """generator inspect reads the [metrics] table against the object; the page lists them."""
-    config = load_project(REPO / "examples" / "runqlat").config
-    store = Store(tmp_path / "layout")
-    store.ensure()
-    artifact.create(store, config, [objects["runqlat"]], tag=config.version)
-    ref = reference.parse(f"{registry.host}/ebpfhub/runqlat:{config.version}")
-    oci_registry.push(store, ref)
-    index = tmp_path / "index"
-    shutil.copytree(REPO / "index" / "schema", index / "schema")
-    (index / "packages").mkdir()
-    (index / "packages" / "runqlat.yaml").write_text(
-        "name: runqlat\nkind: bpf\nsummary: run-queue latency\nowners: [ebpfhub]\n"
-        f"license: GPL-2.0-only\nversions:\n  - version: {config.version}\n    ref: '{ref}'\n")
-    assert generator_main(["resolve", "--index", str(index)]) == 0
-    assert generator_main(["inspect", "--index", str(index), "--store",
-                           str(tmp_path / "cache")]) == 0
-    out = tmp_path / "site"
-    assert generator_main(["build", "--index", str(index), "--offline", "--out", str(out),
-                           "--config", str(REPO / "mkdocs.yml")]) == 0
-    capsys.readouterr()
-    page = (out / "packages" / "runqlat" / "index.html").read_text()
-    assert ('<li><code>runqlat_runq_latency_usecs</code> <span class="hub-kind">histogram'
-            '</span></li>') in page
-    document = json.loads((out / "api" / "v1" / "packages" / "runqlat.json").read_text())
-    assert document["versions"][0]["inspection"]["metrics"] == [
-        {"name": "runqlat_runq_latency_usecs", "kind": "histogram"}]
+
+def raw_request(port: int, data: bytes) -> bytes:
+    """What the server answers to these bytes, up to its closing the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(data)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_requests_other_than_a_scrape_get_one_line_and_the_server_goes_on(objects):
+    port = free_port()
+    run = RunningEcli([str(objects["maps_bumblebee"]), "--metrics", f"127.0.0.1:{port}",
+                       "--no-maps", "--duration", "4"])
+    run.wait_attached()
+    answers = {
+        "post": raw_request(port, b"POST /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "other path": raw_request(port, b"GET /admin HTTP/1.1\r\n\r\n"),
+        "garbage": raw_request(port, b"\x16\x03\x01 hello\r\n\r\n"),
+        "huge header": raw_request(port, b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 20000 +
+                                   b"\r\n\r\n"),
+        "head": raw_request(port, b"HEAD /metrics HTTP/1.1\r\n\r\n"),
+    }
+    Path("/proc/self/comm").read_text()  # an openat for the counters
+    text, _ = scrape(port)
+    finished(run)
+    assert answers["post"].startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+    assert answers["other path"].startswith(b"HTTP/1.1 404 Not Found\r\n")
+    assert answers["other path"].endswith(b"\r\n\r\nnot found: ecli serves /metrics\n")
+    assert answers["garbage"].startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert answers["huge header"] == b""  # closed without reading the rest
+    head, _, body = answers["head"].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b""
+    assert b"Content-Length: " in head and b"Content-Length: 0\r\n" not in head
+    # no [metrics] (a bare object): the counter_ map by its name, no `counter` in it
+    assert "# TYPE maps_bumblebee_openers_total counter" in text

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ecli.metrics import exposition
 from ecli.metrics.collect import MAX_SERIES, Collector
 from ecli.metrics.families import Family
-from ecli.metrics.otlp import OtlpPusher
 from ecli.metrics.server import MetricsServer
 from ecli.oci.config import MetricInfo
 from ecli.runtime.spec import ObjectSpec
+
+if TYPE_CHECKING:
+    from ecli.metrics.otlp import OtlpPusher
 
 DEFAULT_PUSH_INTERVAL = 15.0  # seconds, when --interval is not given
 
@@ -31,8 +34,10 @@ class Exporter:
                  warn: Callable[[str], None] = lambda _line: None) -> None:
         self.collector = Collector(spec, package, units, configured, max_series)
         self._lock = threading.Lock()
-        self.pusher = None
-        if otel_endpoint:
+        self.pusher: OtlpPusher | None = None
+        if otel_endpoint:  # imported only then: the transport brings ssl
+            from ecli.metrics.otlp import OtlpPusher
+
             self.pusher = OtlpPusher(otel_endpoint, interval or DEFAULT_PUSH_INTERVAL, package,
                                      warn)
             self.collector.extra.append(self.pusher.own)
