@@ -144,11 +144,11 @@ def test_the_hub_page_of_a_package_with_metrics_names_them(
                            "--config", str(REPO / "mkdocs.yml")]) == 0
     capsys.readouterr()
     page = (out / "packages" / "runqlat" / "index.html").read_text()
-    assert ('<li><code>runqlat_runq_latency_usecs</code> <span class="hub-kind">histogram'
+    assert ('<li><code>runqlat_runq_latency_seconds</code> <span class="hub-kind">histogram'
             '</span></li>') in page
     document = json.loads((out / "api" / "v1" / "packages" / "runqlat.json").read_text())
     assert document["versions"][0]["inspection"]["metrics"] == [
-        {"name": "runqlat_runq_latency_usecs", "kind": "histogram"}]
+        {"name": "runqlat_runq_latency_seconds", "kind": "histogram"}]
 
 
 def test_an_artifact_that_is_not_ebpf_is_a_located_problem(

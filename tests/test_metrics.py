@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -377,6 +378,8 @@ def test_a_bad_otlp_endpoint_is_refused(objects):
      "metrics.m: labels.k: the static decoder needs values"),
     ({"m": {"kind": "histogram", "buckets": "log10"}}, "buckets 'log10' is not one of"),
     ({"m": {"kind": "histogram", "bucket_width": 0}}, "bucket_width must be a positive"),
+    ({"m": {"kind": "histogram", "scale": "micro"}}, "metrics.m: scale must be a positive"),
+    ({"m": {"kind": "histogram", "scale": -1}}, "metrics.m: scale must be a positive"),
     ({"m": "counter"}, "metrics.m: expected an object, got str"),
 ])
 def test_bad_metrics_in_a_package_config(metrics, message):
@@ -423,7 +426,7 @@ def test_names_fit_prometheus_grammar(text, metric, label):
 
 
 @pytest.mark.parametrize(("example", "names"), [
-    ("runqlat", [("runqlat_runq_latency_usecs", "histogram")]),
+    ("runqlat", [("runqlat_runq_latency_seconds", "histogram")]),
     ("xdpcount", [("xdpcount_packets_total", "counter"), ("xdpcount_bytes_total", "counter")]),
 ])
 def test_examples_declare_their_metrics(objects, example, names):
@@ -481,3 +484,26 @@ def test_requests_other_than_a_scrape_get_one_line_and_the_server_goes_on(object
     assert b"Content-Length: " in head and b"Content-Length: 0\r\n" not in head
     # no [metrics] (a bare object): the counter_ map by its name, no `counter` in it
     assert "# TYPE maps_bumblebee_openers_total counter" in text
+
+
+def test_the_runqlat_package_exports_its_histogram_in_seconds(tmp_path):
+    """examples/runqlat as built: [metrics] renames it, `scale` turns usecs into seconds."""
+    project = tmp_path / "runqlat"
+    shutil.copytree(REPO / "examples" / "runqlat", project,
+                    ignore=shutil.ignore_patterns("build"))
+    built = run_ecli("build", str(project))
+    assert built.returncode == 0, built.stderr
+    port = free_port()
+    run = RunningEcli([str(project), "--metrics", f"127.0.0.1:{port}", "--no-maps",
+                       "--duration", "4"])
+    run.wait_attached()
+    time.sleep(1.5)  # the scheduler switches tasks all the time: the histogram fills
+    text, _ = scrape(port)
+    finished(run)
+    found = samples(text)
+    count = value(found, "runqlat_runq_latency_seconds_count")
+    assert count > 0
+    assert value(found, "runqlat_runq_latency_seconds_bucket", le="+Inf") == count
+    assert value(found, "runqlat_runq_latency_seconds_bucket", le="1e-06") is not None
+    assert value(found, "runqlat_runq_latency_seconds_bucket", le="0.001023") is not None
+    assert "# HELP runqlat_runq_latency_seconds How long runnable tasks waited for a CPU" in text

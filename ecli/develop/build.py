@@ -8,7 +8,7 @@ A project is a folder with an `ecli.toml`:
     [options.VARNAME]         flag, description (for a `const volatile` global)
     [output]                  fields = {FIELD = "errno"|"ipv4"|...}, units = {MAP = "usecs"}
     [metrics.MAP]             kind = "counter"|"gauge"|"histogram", name, help, values,
-                              buckets = "log2"|"linear", bucket_width, sum,
+                              buckets = "log2"|"linear", bucket_width, sum, scale,
                               labels = {FIELD = "ksym"|"errno"|... or {decoder, name, values}}
     [build]                   language = "bpf"|"c"|"go"|"rust"|"python",
                               platforms = ["linux/amd64", "linux/arm64"]
@@ -59,7 +59,8 @@ _CROSS_BPF = ("amd64", "arm64")
 _REQUIREMENT_KEYS = {"min_kernel", "btf", "capabilities", "program_types", "features"}
 _OPTION_KEYS = {"flag", "description"}
 _TABLES = {"package", "requirements", "options", "output", "metrics", "build", "index"}
-_METRIC_KEYS = {"kind", "name", "help", "labels", "values", "buckets", "bucket_width", "sum"}
+_METRIC_KEYS = {"kind", "name", "help", "labels", "values", "buckets", "bucket_width", "sum",
+                "scale"}
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # platform.machine() -> the __TARGET_ARCH_* libbpf's bpf_tracing.h expects
 _TARGET_ARCH = {"x86_64": "x86", "amd64": "x86", "aarch64": "arm64", "arm64": "arm64",

@@ -110,7 +110,8 @@ class Collector:
     def _plan(self, package: str, view: maps.MapView, info: MetricInfo, unit: str) -> _Plan:
         where = f"{package}: metrics.{view.spec.name}"
         name = metric_name(info.name or f"{package}_{_stem(view.spec.name)}")
-        if unit and info.kind == "histogram" and not name.endswith(f"_{unit}"):
+        if (unit and info.kind == "histogram" and info.scale == 1.0
+                and not name.endswith(f"_{unit}")):  # scaled: the name says the new unit
             name = metric_name(f"{name}_{unit}")
         text = info.help or f"map {view.spec.name} of {package}" + (
             f" ({unit})" if unit else "")
@@ -272,6 +273,8 @@ class Collector:
             if not isinstance(slot, int) or not 0 <= slot < MAX_SLOTS or count is None:
                 return None
             counts = [0] * slot + [int(count)]
+        if total is not None and info.scale != 1.0:
+            total *= info.scale
         return Buckets(bounds(info, len(counts)), counts, total)
 
     def _own(self) -> list[Family]:
@@ -292,10 +295,10 @@ class Collector:
 def bounds(info: MetricInfo, slots: int) -> list[float]:
     """Each slot's inclusive upper bound in the map's unit: a log2 slot i holds 2^i to
     2^(i+1)-1 (slot 0 also 0), as libbpf-tools' log2l counts; a linear slot i of width w
-    holds i*w to (i+1)*w - 1."""
+    holds i*w to (i+1)*w - 1; times `scale` (e.g. microseconds to seconds)."""
     if info.buckets == "linear":
-        return [float((i + 1) * info.bucket_width - 1) for i in range(slots)]
-    return [float((1 << (i + 1)) - 1) for i in range(slots)]
+        return [((i + 1) * info.bucket_width - 1) * info.scale for i in range(slots)]
+    return [((1 << (i + 1)) - 1) * info.scale for i in range(slots)]
 
 
 def _by_names(views: Sequence[maps.MapView] | Any) -> dict[str, MetricInfo]:

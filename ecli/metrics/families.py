@@ -52,8 +52,3 @@ class Family:
         elif not isinstance(current, Buckets) and not isinstance(value, Buckets):
             self.samples[labels] = current + value
         return False
-
-    def series(self, labels: Labels) -> int:
-        """How many series one label set costs: a histogram's buckets, +Inf, sum, count."""
-        value = self.samples.get(labels)
-        return len(value.bounds) + 3 if isinstance(value, Buckets) else 1

@@ -77,6 +77,7 @@ class MetricInfo:
     buckets: str = "log2"  # histogram: one of BUCKET_KINDS
     bucket_width: int = 1  # linear histogram: the width of one bucket, in the map's unit
     sum: str = ""  # histogram: the value field holding the sum of what was observed
+    scale: float = 1.0  # histogram: bounds and sum times this, e.g. 1e-6 for usecs -> seconds
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,9 @@ def _metric(data: Any, where: str) -> MetricInfo:
     width = reader.get("bucket_width", int, 1)
     if width <= 0:
         raise ArtifactError(f"{where}: bucket_width must be a positive number")
+    scale = reader.data.get("scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+        raise ArtifactError(f"{where}: scale must be a positive number (e.g. 1e-6)")
     labels = {}
     for column, label in reader.get("labels", dict, {}).items():
         if isinstance(label, str):  # the short form: field = "DECODER"
@@ -190,7 +194,7 @@ def _metric(data: Any, where: str) -> MetricInfo:
         labels[column] = LabelInfo(decoder, label_reader.get("name", str, ""), values)
     return MetricInfo(kind, reader.get("name", str, ""), reader.get("help", str, ""), labels,
                       tuple(reader.get("values", list, [])), buckets, width,
-                      reader.get("sum", str, ""))
+                      reader.get("sum", str, ""), float(scale))
 
 
 def _string_map(reader: _Reader, key: str) -> dict[str, str]:
