@@ -30,10 +30,14 @@ import pytest
 
 from ecli.develop.build import load_project
 from ecli.errors import ArtifactError, BuildError
+from ecli.kernel.syscalls import syscall_names
+from ecli.kernel.system import cgroup2_root
 from ecli.metrics.collect import Collector
 from ecli.metrics.exposition import label_name, metric_name
-from ecli.oci.config import LabelInfo, MetricInfo, PackageConfig
+from ecli.metrics.labels import Decoders
+from ecli.oci.config import LABEL_DECODERS, LabelInfo, MetricInfo, PackageConfig
 from ecli.runtime.spec import ObjectSpec
+from generator import syscall_table
 
 from ecli_process import RunningEcli, error_line, programs_left, run_ecli
 from registry_server import free_port
@@ -507,3 +511,50 @@ def test_the_runqlat_package_exports_its_histogram_in_seconds(tmp_path):
     assert value(found, "runqlat_runq_latency_seconds_bucket", le="1e-06") is not None
     assert value(found, "runqlat_runq_latency_seconds_bucket", le="0.001023") is not None
     assert "# HELP runqlat_runq_latency_seconds How long runnable tasks waited for a CPU" in text
+
+
+@pytest.fixture
+def cgroup_dir() -> Iterator[Path]:
+    """A new cgroup v2 directory, removed after the test."""
+    group = Path(cgroup2_root()) / f"ecli-metrics-{os.getpid()}-{time.monotonic_ns()}"
+    group.mkdir()
+    yield group
+    group.rmdir()
+
+
+def test_label_decoders_read_this_machine(cgroup_dir):
+    decoders = Decoders()
+
+    def decode(name: str, value: object, **extra: object) -> str | None:
+        return decoders.decoder(LabelInfo(name, **extra))(value)  # type: ignore[arg-type]
+
+    kallsyms = Path("/proc/kallsyms").read_text().splitlines()
+    address = next(int(line.split()[0], 16) for line in kallsyms
+                   if line.split()[1:3] == ["T", "schedule"])
+    assert decode("ksym", address) == "schedule"
+    assert decode("ksym", address + 1) == "schedule"  # inside the function
+    assert decode("ksym", 1) is None  # below every symbol
+    assert decode("errno", -2) == decode("errno", 2) == "ENOENT"
+    assert decode("errno", 0) is None
+    openat = next(n for n, name in syscall_names().items() if name == "openat")
+    assert decode("syscall", openat) == "openat"
+    assert decode("syscall", 100_000) is None
+    assert decode("ipv4", 0x0100007F) == "127.0.0.1"  # __be32 as the kernel stores it
+    assert decode("ipv6", [0, 0, 0, 0x01000000]) == "::1"
+    assert decode("ifname", socket.if_nametoindex("lo")) == "lo"
+    assert decode("ifname", 999_999) is None
+    assert decode("majorminor", (8 << 20) | 16) == "8:16"
+    assert decode("cgroup", cgroup_dir.stat().st_ino) == f"/{cgroup_dir.name}"
+    assert decode("cgroup", 2**62) is None
+    assert decode("static", 6, values={"6": "tcp"}) == "tcp"
+    assert decode("static", 17, values={"6": "tcp"}) is None
+    assert decode("hex", 255) == "0xff"
+    assert set(LABEL_DECODERS) == {"ksym", "errno", "syscall", "ipv4", "ipv6", "cgroup",
+                                   "ifname", "majorminor", "static", "hex"}
+
+
+def test_the_syscall_table_is_what_the_generator_writes():
+    tables = [syscall_table.parse_unistd(Path(header).read_text()) for header in (
+        "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm-generic/unistd.h")]
+    assert tables[0][257] == "openat" and tables[1][56] == "openat"
+    assert syscall_table.render(*tables) == syscall_table.TABLE.read_text()

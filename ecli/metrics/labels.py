@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ecli.kernel.syscalls import syscall_names
+from ecli.kernel.system import cgroup2_mount
 from ecli.oci.config import LabelInfo
 from ecli.runtime.formats import FORMATTERS
 from ecli.runtime.symbols import KernelSymbols
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 Decode = Callable[[Any], str | None]
 
 
@@ -79,19 +79,23 @@ class Decoders:
         if not isinstance(value, int):
             return None
         if value not in self._cgroups and not self._cgroups_fresh:
-            self._cgroups = _cgroup_ids(CGROUP_ROOT)
+            mount = cgroup2_mount()  # /sys/fs/cgroup, or .../unified beside v1
+            self._cgroups = _cgroup_ids(Path(mount)) if mount else {}
             self._cgroups_fresh = True
         return self._cgroups.get(value)
 
 
 def _cgroup_ids(root: Path) -> dict[int, str]:
+    """cgroup id -> path below the cgroup v2 root ("/" for the root itself)."""
     found = {}
     for folder, _dirs, _files in os.walk(root):
         try:
-            found[os.stat(folder).st_ino] = "/" + os.path.relpath(folder, root).removeprefix(".")
+            inode = os.stat(folder).st_ino
         except OSError:  # removed while walking
             continue
-    return {ino: path.replace("//", "/") for ino, path in found.items()}
+        relative = os.path.relpath(folder, root)
+        found[inode] = "/" if relative == "." else f"/{relative}"
+    return found
 
 
 def _errno(value: Any) -> str | None:
