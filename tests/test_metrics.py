@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from test_examples import in_namespace, send_udp, veth_pair  # noqa: F401 (a fixture)
 
 from ecli.develop.build import load_project
 from ecli.errors import ArtifactError, BuildError
@@ -558,3 +559,28 @@ def test_the_syscall_table_is_what_the_generator_writes():
         "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm-generic/unistd.h")]
     assert tables[0][257] == "openat" and tables[1][56] == "openat"
     assert syscall_table.render(*tables) == syscall_table.TABLE.read_text()
+
+
+def test_the_xdpcount_package_sums_its_per_cpu_counters(veth_pair, tmp_path):  # noqa: F811
+    """examples/xdpcount as built, on a veth: a per-CPU hash, exported summed and named by
+    its [metrics] table, scraped inside the run's network namespace."""
+    here, peer = veth_pair
+    project = tmp_path / "xdpcount"
+    shutil.copytree(REPO / "examples" / "xdpcount", project,
+                    ignore=shutil.ignore_patterns("build"))
+    built = run_ecli("build", str(project))
+    assert built.returncode == 0, built.stderr
+    subprocess.run(["ip", "-n", here, "link", "set", "lo", "up"], check=True)
+    port = free_port()
+    run = in_namespace(here, [str(project), "--ifname", "eclia", "--metrics",
+                              f"127.0.0.1:{port}", "--no-maps", "--duration", "5"])
+    run.wait_attached()
+    send_udp(peer, 25)
+    text = subprocess.run(["ip", "netns", "exec", here, "curl", "-sf",
+                           f"http://127.0.0.1:{port}/metrics"],
+                          check=True, capture_output=True, text=True).stdout
+    finished(run)
+    found = samples(text)
+    assert value(found, "xdpcount_packets_total", proto="UDP") == 25
+    assert value(found, "xdpcount_bytes_total", proto="UDP") == 25 * (14 + 20 + 8 + 100)
+    assert "# HELP xdpcount_packets_total Packets and bytes received at the XDP hook" in text
