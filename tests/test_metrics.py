@@ -411,6 +411,11 @@ def test_a_package_config_keeps_its_metrics_and_configs_without_stay_the_same():
      "x: metrics.open_results: a histogram needs a value with a `slots` array"),
     ({"open_results": MetricInfo("counter", values=("bytes",))},
      "x: metrics.open_results: values: the value has no field 'bytes'"),
+    ({"open_results": MetricInfo("counter", "calls"),
+      "counter_raw": MetricInfo("counter", "calls")},
+     "x: metrics.counter_raw: metric calls_total is also metrics.open_results's"),
+    ({"open_results": MetricInfo("counter", labels={"failed": LabelInfo("hex", "err")})},
+     "x: metrics.open_results: two key fields make the label 'err'"),
 ])
 def test_metrics_that_do_not_fit_the_object_are_refused(objects, configured, message):
     with pytest.raises(ArtifactError) as caught:

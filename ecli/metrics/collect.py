@@ -81,6 +81,14 @@ class Collector:
                                 f"(maps: {', '.join(sorted(views)) or 'none'})")
         self.plans = [self._plan(package, views[name], info, units.get(name, ""))
                       for name, info in chosen.items()]
+        seen: dict[str, str] = {}
+        for plan in self.plans:
+            for name, _kind in self._names(plan):
+                if name in seen:
+                    raise ArtifactError(f"{package}: metrics.{plan.view.spec.name}: metric "
+                                        f"{name} is also metrics.{seen[name]}'s",
+                                        hint="give one of them another name")
+                seen[name] = plan.view.spec.name
 
     @property
     def maps(self) -> list[str]:
@@ -88,14 +96,14 @@ class Collector:
 
     def names(self) -> list[tuple[str, str]]:
         """(sample name, kind) of each metric the maps export, as a scrape names them."""
-        found = []
-        for plan in self.plans:
-            if plan.info.kind == "histogram":
-                found.append((plan.name, "histogram"))
-            for _, name in plan.values:
-                found.append((f"{name}_total" if plan.info.kind == "counter" else name,
-                              plan.info.kind))
-        return found
+        return [found for plan in self.plans for found in self._names(plan)]
+
+    @staticmethod
+    def _names(plan: _Plan) -> list[tuple[str, str]]:
+        if plan.info.kind == "histogram":
+            return [(plan.name, "histogram")]
+        suffix = "_total" if plan.info.kind == "counter" else ""
+        return [(f"{name}{suffix}", plan.info.kind) for _, name in plan.values]
 
     def collect(self, fd_of: Callable[[str], int]) -> list[Family]:
         self.decoders.refresh()
@@ -161,6 +169,11 @@ class Collector:
                    self.decoders.decoder(info.labels[column]) if column in info.labels
                    else None)
             for i, column in enumerate(key_columns) if i not in skip)
+        names = [label.name for label in labels]
+        repeated = next((n for n in names if names.count(n) > 1), None)
+        if repeated is not None:
+            raise ArtifactError(f"{where}: two key fields make the label {repeated!r}",
+                                hint="rename one: labels.FIELD = {decoder = ..., name = ...}")
         return _Plan(view, info, name, text, labels, isinstance(view.key, BytesDecoder),
                      values, slots_at, slot_at, sum_at)
 
