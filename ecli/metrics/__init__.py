@@ -9,7 +9,7 @@ reads maps through `ecli.runtime.maps`) and the network (OTLP goes through
     labels      label decoders (ksym, errno, syscall, ipv4/ipv6, cgroup, ...)
     collect     maps -> families, by the package's [metrics] table or by map names;
                 the series cap, hex labels for keys that cannot be decoded
-    server      /metrics over http.server, from a thread, reading maps on scrape
+    server      /metrics on socketserver, from a thread, reading maps on scrape
     otlp        OTLP/HTTP JSON pushes every interval, bounded retries
     exporter    one run's exporter: binds before loading, starts once loaded
 """
