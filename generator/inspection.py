@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class PulledArtifact:
     platforms: tuple[model.Platform, ...]
     objects: dict[str, list[Path]]  # manifest digest -> its eBPF object files
     is_index: bool = False
+    metrics: tuple[model.ExportedMetric, ...] = ()  # what `ecli run --metrics` exports
 
 
 Puller = Callable[[OciReference, Path], PulledArtifact]
@@ -152,6 +153,8 @@ def inspect_pulled(pulled: PulledArtifact) -> Inspected:
             per_manifest[digest] = analysis.merge(parts)
     merged = (analysis.merge(list(per_manifest.values()), same_objects=True)
               if per_manifest else None)
+    if merged is not None and pulled.metrics:
+        merged = replace(merged, metrics=pulled.metrics)
     return Inspected(pulled.platforms, merged, per_manifest if pulled.is_index else {})
 
 
@@ -177,18 +180,34 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
     store.ensure()
     platforms: list[model.Platform] = []
     objects: dict[str, list[Path]] = {}
+    metrics: tuple[model.ExportedMetric, ...] = ()
     for digest, platform, _manifest in manifests:
         if digest not in objects:  # platforms sharing one manifest are pulled once
             pulled = registry.pull(ref.with_digest(digest), store)
             objects[digest] = _objects(pulled.package, store_dir / "bundles" / digest.replace(
                 ":", "-"), f"{ref} ({platform or digest[:19]})")
+            metrics = metrics or exported_metrics(pulled.package)
         if platform is not None:
             platforms.append(model.Platform(platform.os, platform.architecture, digest))
         else:
             platforms += [_platform(text, digest)
                           for text in pulled.package.config.platforms if "/" in text]
     is_index = any(item.platform is not None for item in manifests)
-    return PulledArtifact(tuple(platforms), objects, is_index)
+    return PulledArtifact(tuple(platforms), objects, is_index, metrics)
+
+
+def exported_metrics(package: Any) -> tuple[model.ExportedMetric, ...]:
+    """What `ecli run --metrics` exports from a kind-bpf package: its [metrics] table
+    checked against its object (a table that does not fit it is the publisher's error)."""
+    from ecli.metrics.collect import Collector
+    from ecli.runtime.spec import ObjectSpec
+
+    config = package.config
+    if package.object_path is None or config is None:
+        return ()
+    collector = Collector(ObjectSpec.from_file(package.object_path), config.name,
+                          config.output.units, config.metrics)
+    return tuple(model.ExportedMetric(name, kind) for name, kind in collector.names())
 
 
 def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:

@@ -41,6 +41,8 @@ def package_page(document: model.PackageDocument, description: str | None = None
         parts += ['<h2 id="requirements">Requirements</h2>\n', _requirements(latest)]
     if latest is not None and latest.inspection is not None and latest.inspection.programs:
         parts += ['<h2 id="contents">What is inside</h2>\n', _contents(latest.inspection)]
+    if latest is not None and latest.inspection is not None and latest.inspection.metrics:
+        parts += ['<h2 id="metrics">Metrics</h2>\n', _metrics(document.name, latest.inspection)]
     parts += ['<h2 id="about">About</h2>\n', _about(document)]
     return "".join(parts)
 
@@ -192,6 +194,15 @@ def _contents(inspection: model.Inspection) -> str:
     if body:
         rows.append(f'<table class="hub-table">\n<tbody>\n{body}</tbody>\n</table>\n')
     return "".join(rows)
+
+
+def _metrics(name: str, inspection: model.Inspection) -> str:
+    """What `ecli run --metrics` serves, by name, so a dashboard can be written first."""
+    rows = "".join(f'<li><code>{escape(m.name)}</code> <span class="hub-kind">'
+                   f"{escape(m.kind)}</span></li>\n" for m in inspection.metrics)
+    return (f"<p>Served at <code>/metrics</code> by <code>ecli run {escape(name)} --metrics "
+            f"127.0.0.1:9435</code> (Prometheus), or pushed with <code>--otel-endpoint"
+            f"</code> (OTLP):</p>\n<ul class=\"hub-metrics\">\n{rows}</ul>\n")
 
 
 def _about(document: model.PackageDocument) -> str:

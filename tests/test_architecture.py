@@ -29,6 +29,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ecli.net",),
     # eBPF objects: parse, load, attach, run; registries and the content store
     ("ecli.runtime", "ecli.oci"),
+    # metrics: a run's maps exported (reads maps, pushes OTLP through ecli.net)
+    ("ecli.metrics",),
     # signing and checking signatures
     ("ecli.trust",),
     # finding and installing packages

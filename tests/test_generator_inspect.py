@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ecli.develop.build import load_project
 from ecli.oci import artifact, mediatypes, reference
 from ecli.oci import registry as oci_registry
 from ecli.oci.config import PackageConfig
@@ -76,13 +77,14 @@ def test_instructions_are_decoded_with_wide_loads_skipped():
         decode_calls(b"\x85\x00", {}, "x", "x")
 
 
-def _index_with(tmp_path: Path, ref: str) -> Path:
+def _index_with(tmp_path: Path, ref: str, name: str = "hubtool",
+                version: str = "1.0.0") -> Path:
     index = tmp_path / "index"
     shutil.copytree(REPO / "index" / "schema", index / "schema")
     (index / "packages").mkdir()
-    (index / "packages" / "hubtool.yaml").write_text(
-        "name: hubtool\nkind: bpf\nsummary: a tool that writes user memory\n"
-        f"owners: [ebpfhub]\nlicense: GPL-2.0-only\nversions:\n  - version: 1.0.0\n"
+    (index / "packages" / f"{name}.yaml").write_text(
+        f"name: {name}\nkind: bpf\nsummary: a tool that writes user memory\n"
+        f"owners: [ebpfhub]\nlicense: GPL-2.0-only\nversions:\n  - version: {version}\n"
         f"    ref: '{ref}'\n")
     return index
 
@@ -122,6 +124,31 @@ def test_inspect_pulls_by_digest_caches_and_the_site_shows_the_danger(
     assert document["versions"][0]["platforms"][0]["architecture"] == "amd64"
     catalog = json.loads((out / "api" / "v1" / "catalog.json").read_text())
     assert catalog["packages"][0]["architectures"] == ["amd64"]
+
+
+def test_the_hub_page_of_a_package_with_metrics_names_them(
+        registry, objects, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """generator inspect reads the [metrics] table against the object; the page lists them."""
+    config = load_project(REPO / "examples" / "runqlat").config
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    artifact.create(store, config, [objects["runqlat"]], tag=config.version)
+    ref = reference.parse(f"{registry.host}/ebpfhub/runqlat:{config.version}")
+    oci_registry.push(store, ref)
+    index = _index_with(tmp_path, str(ref), "runqlat", config.version)
+    assert main(["resolve", "--index", str(index)]) == 0
+    assert main(["inspect", "--index", str(index), "--store",
+                           str(tmp_path / "cache")]) == 0
+    out = tmp_path / "site"
+    assert main(["build", "--index", str(index), "--offline", "--out", str(out),
+                           "--config", str(REPO / "mkdocs.yml")]) == 0
+    capsys.readouterr()
+    page = (out / "packages" / "runqlat" / "index.html").read_text()
+    assert ('<li><code>runqlat_runq_latency_seconds</code> <span class="hub-kind">histogram'
+            '</span></li>') in page
+    document = json.loads((out / "api" / "v1" / "packages" / "runqlat.json").read_text())
+    assert document["versions"][0]["inspection"]["metrics"] == [
+        {"name": "runqlat_runq_latency_seconds", "kind": "histogram"}]
 
 
 def test_an_artifact_that_is_not_ebpf_is_a_located_problem(

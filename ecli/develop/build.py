@@ -8,6 +8,9 @@ A project is a folder with an `ecli.toml`:
     [options.VARNAME]         flag, description (for a `const volatile` global)
     [output]                  fields = {FIELD = "errno"|"ipv4"|...}, units = {MAP = "usecs"},
                               event_header = "NAME.h", event_type = "event" (optional)
+    [metrics.MAP]             kind = "counter"|"gauge"|"histogram", name, help, values,
+                              buckets = "log2"|"linear", bucket_width, sum, scale,
+                              labels = {FIELD = "ksym"|"errno"|... or {decoder, name, values}}
     [build]                   language = "bpf"|"c"|"go"|"rust"|"python"|"java"|"typescript",
                               platforms = ["linux/amd64", "linux/arm64"]
     [index]                   owners, keywords, categories, homepage, source
@@ -64,7 +67,9 @@ _INDEX_KEYS = {"owners", "keywords", "categories", "homepage", "source"}
 _CROSS_BPF = ("amd64", "arm64")
 _REQUIREMENT_KEYS = {"min_kernel", "btf", "capabilities", "program_types", "features"}
 _OPTION_KEYS = {"flag", "description"}
-_TABLES = {"package", "requirements", "options", "output", "build", "index"}
+_TABLES = {"package", "requirements", "options", "output", "metrics", "build", "index"}
+_METRIC_KEYS = {"kind", "name", "help", "labels", "values", "buckets", "bucket_width", "sum",
+                "scale"}
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # platform.machine() -> the __TARGET_ARCH_* libbpf's bpf_tracing.h expects
 _TARGET_ARCH = {"x86_64": "x86", "amd64": "x86", "aarch64": "arm64", "arm64": "arm64",
@@ -134,6 +139,11 @@ def load_project(root: Path) -> Project:
         if not isinstance(option, dict):
             raise BuildError(f"{path}: [options.{name}] must be a table")
         _no_unknown(option, _OPTION_KEYS, path, f"options.{name}.")
+    metrics = _table(data, "metrics", path)
+    for map_name, metric in metrics.items():
+        if not isinstance(metric, dict):
+            raise BuildError(f"{path}: [metrics.{map_name}] must be a table")
+        _no_unknown(metric, _METRIC_KEYS, path, f"metrics.{map_name}.")
     kind = package.get("kind", "bpf")
     name = package.get("name")
     build_table = _table(data, "build", path)
@@ -163,6 +173,7 @@ def load_project(root: Path) -> Project:
         "requirements": requirements,
         "options": options,
         "output": output,
+        "metrics": metrics,
     }
     if kind == "bpf" and isinstance(name, str):
         fields["object"] = f"{name}.bpf.o"

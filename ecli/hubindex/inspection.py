@@ -36,6 +36,15 @@ class Permission:
 
 
 @dataclass(frozen=True)
+class ExportedMetric:
+    """A metric `ecli run --metrics` exports (sample name, kind), from the package's
+    [metrics] table and maps; the hub shows them on the package page."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class Inspection:
     """What the hub found inside the artifact (ELF and BTF), so users see it before running."""
 
@@ -47,6 +56,7 @@ class Inspection:
     capabilities: tuple[str, ...] = ()
     permissions: tuple[Permission, ...] = ()
     size: int = 0
+    metrics: tuple[ExportedMetric, ...] = ()
 
     @property
     def dangerous(self) -> tuple[Permission, ...]:

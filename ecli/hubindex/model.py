@@ -34,7 +34,13 @@ from typing import Any
 
 from ecli.documents import load_object
 from ecli.errors import SourceError
-from ecli.hubindex.inspection import Inspection, MapInfo, Permission, ProgramInfo
+from ecli.hubindex.inspection import (
+    ExportedMetric,
+    Inspection,
+    MapInfo,
+    Permission,
+    ProgramInfo,
+)
 
 SCHEMA_VERSION = 1
 ROOT_FILE = "index.json"
@@ -395,6 +401,8 @@ def load_inspection(data: dict[str, Any] | None, where: str) -> Inspection | Non
                                      _get(p, "text", str, where))
                           for p in items("permissions")),
         size=size,
+        metrics=tuple(ExportedMetric(_get(m, "name", str, where), _get(m, "kind", str, where))
+                      for m in items("metrics")),
     )
 
 

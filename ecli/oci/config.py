@@ -53,6 +53,37 @@ class OutputHints:
     event_btf: str | None = None  # a file of the package: BTF compiled from an event header
 
 
+METRIC_KINDS = ("counter", "gauge", "histogram")
+LABEL_DECODERS = ("ksym", "errno", "syscall", "ipv4", "ipv6", "cgroup", "ifname",
+                  "majorminor", "static", "hex")
+BUCKET_KINDS = ("log2", "linear")
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    """How one key field becomes a label: decoded by `decoder`, named `name` (default: the
+    field's own name); `values` is the table of the `static` decoder (number -> text)."""
+
+    decoder: str
+    name: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How one map is exported as metrics (`[metrics.MAP]` in ecli.toml)."""
+
+    kind: str  # one of METRIC_KINDS
+    name: str = ""  # the metric's name; default PACKAGE_MAP
+    help: str = ""
+    labels: dict[str, LabelInfo] = field(default_factory=dict)  # key field -> label
+    values: tuple[str, ...] = ()  # counter/gauge: the value fields exported (default: all)
+    buckets: str = "log2"  # histogram: one of BUCKET_KINDS
+    bucket_width: int = 1  # linear histogram: the width of one bucket, in the map's unit
+    sum: str = ""  # histogram: the value field holding the sum of what was observed
+    scale: float = 1.0  # histogram: bounds and sum times this, e.g. 1e-6 for usecs -> seconds
+
+
 @dataclass(frozen=True)
 class PackageConfig:
     name: str
@@ -66,12 +97,15 @@ class PackageConfig:
     options: dict[str, OptionInfo] = field(default_factory=dict)
     output: OutputHints = field(default_factory=OutputHints)
     run_options: tuple[str, ...] = ()  # kind bundle: ecli run options passed on to it
+    metrics: dict[str, MetricInfo] = field(default_factory=dict)  # by map name
 
     def to_json(self) -> bytes:
         data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
         # fields added later are written only when set: older configs keep their bytes
         if not self.run_options:
             del data["run_options"]
+        if not self.metrics:
+            del data["metrics"]
         for key in ("event_type", "event_btf"):
             if data["output"][key] is None:
                 del data["output"][key]
@@ -141,12 +175,47 @@ class PackageConfig:
             options=options,
             output=hints,
             run_options=run_options,
+            metrics={name: _metric(info, f"{where}: metrics.{name}")
+                     for name, info in reader.get("metrics", dict, {}).items()},
         )
         if kind == "bpf" and not config.object:
             raise ArtifactError(f"{where}: a package of kind 'bpf' must name its object")
         if kind == "bundle" and not config.entrypoint:
             raise ArtifactError(f"{where}: a package of kind 'bundle' must have an entrypoint")
         return config
+
+
+def _metric(data: Any, where: str) -> MetricInfo:
+    reader = _Reader(data, where)
+    kind = reader.require("kind", str)
+    if kind not in METRIC_KINDS:
+        raise ArtifactError(f"{where}: kind {kind!r} is not one of {', '.join(METRIC_KINDS)}")
+    buckets = reader.get("buckets", str, "log2")
+    if buckets not in BUCKET_KINDS:
+        raise ArtifactError(f"{where}: buckets {buckets!r} is not one of "
+                            f"{', '.join(BUCKET_KINDS)}")
+    width = reader.get("bucket_width", int, 1)
+    if width <= 0:
+        raise ArtifactError(f"{where}: bucket_width must be a positive number")
+    scale = reader.data.get("scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+        raise ArtifactError(f"{where}: scale must be a positive number (e.g. 1e-6)")
+    labels = {}
+    for column, label in reader.get("labels", dict, {}).items():
+        if isinstance(label, str):  # the short form: field = "DECODER"
+            label = {"decoder": label}
+        label_reader = _Reader(label, f"{where}: labels.{column}")
+        decoder = label_reader.require("decoder", str)
+        if decoder not in LABEL_DECODERS:
+            raise ArtifactError(f"{where}: labels.{column}: unknown decoder {decoder!r} "
+                                f"(known: {', '.join(LABEL_DECODERS)})")
+        values = _string_map(label_reader, "values")
+        if decoder == "static" and not values:
+            raise ArtifactError(f"{where}: labels.{column}: the static decoder needs values")
+        labels[column] = LabelInfo(decoder, label_reader.get("name", str, ""), values)
+    return MetricInfo(kind, reader.get("name", str, ""), reader.get("help", str, ""), labels,
+                      tuple(reader.get("values", list, [])), buckets, width,
+                      reader.get("sum", str, ""), float(scale))
 
 
 def _string_map(reader: _Reader, key: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import heapq
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -203,8 +203,15 @@ def _decoded(view: MapView, reader: EntryReader, key: bytes, value: bytes) -> Ta
                     per_cpu if view.per_cpu and reader.cpus > 1 else None)
 
 
+def rows(view: MapView, reader: EntryReader,
+         entries: Iterable[tuple[bytes, bytes]] | None = None) -> Iterator[TableRow]:
+    """The entries (default: every one `reader` yields) decoded, per-CPU values summed:
+    the metrics exporter reads whole maps, bounded by the reader's limit."""
+    return (_decoded(view, reader, k, v) for k, v in (reader if entries is None else entries))
+
+
 def _entries(view: MapView, reader: EntryReader) -> list[tuple[list[Any], list[Any]]]:
-    return [(row.key, row.value) for row in (_decoded(view, reader, k, v) for k, v in reader)]
+    return [(row.key, row.value) for row in rows(view, reader)]
 
 
 def _table(view: MapView, reader: EntryReader, top: int) -> CounterTable:
@@ -220,7 +227,7 @@ def _table(view: MapView, reader: EntryReader, top: int) -> CounterTable:
             yield entry
 
     if view.keep is None:
-        weight = _raw_weight(view, reader, at)
+        weight = raw_number(view, reader, at)
         best = heapq.nlargest(top, counted(iter(reader)), key=weight)
         rows = [_decoded(view, reader, k, v) for k, v in best]
     else:
@@ -245,9 +252,10 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _raw_weight(view: MapView, reader: EntryReader,
-                at: int | None) -> Callable[[tuple[bytes, bytes]], int | float]:
-    """An entry's weight from its raw value (summed over the CPUs): its first number."""
+def raw_number(view: MapView, reader: EntryReader,
+               at: int | None) -> Callable[[tuple[bytes, bytes]], int | float]:
+    """One numeric value column of an entry, read from its raw value and summed over the
+    CPUs, without decoding the rest: a table's weight, a metric's value."""
     if at is None:
         return lambda _entry: 0
     assert isinstance(view.value, StructDecoder)  # a number column means a BTF type

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -47,6 +47,14 @@ class RunOutput(Protocol):
     def maps(self, results: list[maps.Histogram | maps.CounterTable | maps.StackCounts],
              final: bool) -> None: ...
     def lost(self, lost: dict[str, int]) -> None: ...
+
+
+class MapWatcher(Protocol):
+    """Reads the maps beside the run (the metrics exporter): started once the programs are
+    attached, stopped before the object is unloaded."""
+
+    def start(self, fd_of: Callable[[str], int]) -> None: ...
+    def stop(self) -> None: ...
 
 
 class RunSettings(NamedTuple):
@@ -116,8 +124,9 @@ def _event_type(spec: ObjectSpec, event_map: MapSpec, named: str | None,
 
 
 def execute(run: PreparedRun, output: RunOutput, duration: float | None,
-            interval: float | None, top: int) -> RunSummary:
-    """Load, attach and report until a signal or the duration ends."""
+            interval: float | None, top: int, watcher: MapWatcher | None = None) -> RunSummary:
+    """Load, attach and report until a signal or the duration ends; `watcher` reads the
+    maps meanwhile from its own threads."""
     stop = _StopFlag()
     count = 0
     started = time.monotonic()
@@ -139,6 +148,8 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                         sink.event(values)
 
                 streams.add(event_map, loaded.map_fd(map_name), handle)
+            if watcher is not None:
+                watcher.start(loaded.map_fd)
             output.attached(attached.programs)
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval and run.views else None
@@ -160,6 +171,8 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
             streams.drain()
             lost = streams.lost(loaded.read_global, run.lost_counters)
         finally:
+            if watcher is not None:
+                watcher.stop()
             streams.close()
         if run.views:
             output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map), final=True)

@@ -15,10 +15,12 @@ from ecli.oci.config import BUNDLE_RUN_OPTIONS
 
 if TYPE_CHECKING:
     from ecli.hubindex.inspection import Inspection
+    from ecli.metrics.exporter import Exporter
+    from ecli.oci.config import PackageConfig
     from ecli.packages.locate import LocatedPackage
     from ecli.runtime.event_header import EventTypes
     from ecli.runtime.maps import MapChoice
-    from ecli.runtime.runner import RunSettings
+    from ecli.runtime.runner import PreparedRun, RunSettings
 
 EXAMPLES = """examples:
   ecli run opensnoop                       newest version from the sources
@@ -91,6 +93,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="write the run's state (attached, program ids, exit) as JSON")
     parser.add_argument("--status-fd", type=int, metavar="N",
                         help="write the same state as JSON lines to file descriptor N")
+    parser.add_argument("--metrics", metavar="HOST:PORT",
+                        help="serve the maps as Prometheus metrics at http://HOST:PORT/metrics")
+    parser.add_argument("--metrics-max-series", type=int, default=10_000, metavar="N",
+                        help="series one scrape may hold; more are dropped and counted "
+                             "(default: 10000)")
+    parser.add_argument("--otel-endpoint", metavar="URL",
+                        help="push the same metrics over OTLP/HTTP (JSON) every --interval "
+                             "(default 15s)")
     parser.add_argument("--event-header", type=Path, metavar="FILE.h",
                         help="decode events with a struct of this C header (compiled with "
                              "clang; --event-type NAME picks one)")
@@ -145,6 +155,8 @@ def _late_options(args: argparse.Namespace) -> list[str]:
         raise UsageError("--interval must be a positive number of seconds")
     if args.top <= 0:
         raise UsageError("--top must be a positive number")
+    if args.metrics_max_series <= 0:
+        raise UsageError("--metrics-max-series must be a positive number")
     return program_args
 
 
@@ -188,7 +200,13 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
     printer = RunPrinter(package.name, as_json=args.json, timestamp=args.timestamp,
                          verbose=ctx.verbose, quiet=ctx.quiet,
                          on_attached=recorder.attached if recorder else None)
-    summary = runner.execute(prepared, printer, args.duration, args.interval, args.top)
+    exporter = _exporter(args, prepared, package.config, ctx.quiet)
+    try:
+        summary = runner.execute(prepared, printer, args.duration, args.interval, args.top,
+                                 exporter)
+    finally:
+        if exporter is not None:
+            exporter.stop()
     if not ctx.quiet:
         status(f"{package.name}: detached after {summary.seconds:.1f}s, "
                f"{summary.events} event(s)")
@@ -272,7 +290,9 @@ class _StatusFile:
 def _refuse_map_options(args: argparse.Namespace, name: str, kind: str) -> None:
     """A bundle or image prints its own output: ecli cannot filter it or read its maps."""
     given = [flag for flag, value in (("--filter", args.filter), ("--maps", args.maps),
-                                      ("--no-maps", args.no_maps), ("--per-cpu", args.per_cpu))
+                                      ("--no-maps", args.no_maps), ("--per-cpu", args.per_cpu),
+                                      ("--metrics", args.metrics),
+                                      ("--otel-endpoint", args.otel_endpoint))
              if value]
     if given:
         raise UsageError(f"{name}: {given[0]} applies to eBPF objects ecli runs itself, "
@@ -290,6 +310,24 @@ def _map_choice(args: argparse.Namespace) -> MapChoice:
     if args.maps:
         names = tuple(name.strip() for name in args.maps.split(",") if name.strip())
     return MapChoice(names, args.per_cpu, tuple(parse(text) for text in args.filter or ()))
+
+
+def _exporter(args: argparse.Namespace, prepared: PreparedRun, config: PackageConfig | None,
+              quiet: bool) -> Exporter | None:
+    """--metrics and --otel-endpoint: bound now, before anything is loaded."""
+    if not (args.metrics or args.otel_endpoint):
+        return None
+    from ecli.cli.progress import status, warn
+    from ecli.metrics.exporter import Exporter
+
+    exporter = Exporter(prepared.spec, prepared.name, config.output.units if config else {},
+                        config.metrics if config else {}, address=args.metrics,
+                        otel_endpoint=args.otel_endpoint, interval=args.interval,
+                        max_series=args.metrics_max_series, warn=warn)
+    if exporter.server and not quiet:
+        status(f"{prepared.name}: metrics of {', '.join(exporter.collector.maps) or 'no map'} "
+               f"at {exporter.server.url}")
+    return exporter
 
 
 def _run_settings(package: LocatedPackage) -> RunSettings:
