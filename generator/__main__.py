@@ -1,4 +1,5 @@
-"""`python -m generator validate|check-pr|scope|resolve|inspect|build`: the only place that prints.
+"""`python -m generator validate|check-pr|scope|resolve|inspect|build|kernels`: the only
+place that prints.
 
 Exit codes: 0 success, 1 problems found (each printed as
 `path:line:col: field: message [code]` with a hint), 2 bad command line.
@@ -75,6 +76,17 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--author", required=True, help="GitHub login of the pull request's author")
     pr.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
 
+    matrix = sub.add_parser("kernels", help="run every version's test on the kernel matrix "
+                            "(generator/kernels.toml) into INDEX/kernels.json")
+    common(matrix)
+    matrix.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
+    matrix.add_argument("--results", type=Path,
+                        help="results file to merge into (default: INDEX/kernels.json)")
+    matrix.add_argument("--work", type=Path, default=Path(".run/kernels"),
+                        help="kernels, initramfs, pulled artifacts (default: .run/kernels)")
+    matrix.add_argument("--kernel", action="append", metavar="NAME",
+                        help="only this kernel of the matrix (repeatable)")
+
     kind = sub.add_parser("scope", help="is a pull request an index change or a code change? "
                           "refuse one that is both, or that edits the lock")
     common(kind)
@@ -103,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                     if found.index else f"code change: {len(found.code)} file(s), "
                     "judged by the tests (test.yml), not by the index gate")
             print(f"ok: {what}")
+            return 0
+        if args.command == "kernels":
+            ran = commands.kernels(args.index, args.work, lock_file=args.lock,
+                                   results_file=args.results, only=args.kernel,
+                                   log=lambda line: print(line, flush=True))
+            failed = sum(o.result == "fail" for run in ran.runs for _, o in run.results)
+            print(f"ok: {len(ran.runs)} kernel(s), {failed} failing test(s), "
+                  f"{ran.results_file} written")
             return 0
         opts = commands.options(args.index, lock_file=args.lock,
                                 config_file=getattr(args, "config", None),

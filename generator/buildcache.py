@@ -192,6 +192,7 @@ def entry_record(entry: Entry) -> dict[str, Any]:
         "keywords": list(entry.keywords), "categories": list(entry.categories),
         "name_line": entry.name_line, "name_col": entry.name_col,
         "signer_key": entry.signer_key,
+        "test": entry.test,
         "versions": [[v.version, v.ref, v.yanked, v.requirements, v.line, v.col,
                       [v.reference.registry, v.reference.repository, v.reference.tag,
                        v.reference.digest]] for v in entry.versions],
@@ -217,7 +218,13 @@ def entry_from_record(record: dict[str, Any]) -> Entry:
         source=_text_or_none(record["source"]), keywords=_texts(record["keywords"]),
         categories=_texts(record["categories"]), versions=tuple(versions),
         name_line=int(record["name_line"]), name_col=int(record["name_col"]),
-        signer_key=_text_or_none(record.get("signer_key")))
+        signer_key=_text_or_none(record.get("signer_key")), test=_test(record.get("test")))
+
+
+def _test(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError("entry record: test is not an object")
+    return value
 
 
 def _reference(ref: str, parts: Any) -> OciReference:

@@ -22,8 +22,11 @@ from generator import (
     checkpr,
     emit,
     fill,
+    guestkernels,
     inspection,
     inspectlines,
+    kernelmatrix,
+    kernelresults,
     lock,
     pages,
     scope,
@@ -290,3 +293,32 @@ def _generated() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class KernelsResult:
+    runs: list[kernelmatrix.KernelRun]
+    results_file: Path
+
+
+def kernels(index_dir: Path, work: Path, *, lock_file: Path | None = None,
+            results_file: Path | None = None, only: list[str] | None = None,
+            log: object = None) -> KernelsResult:
+    """Every version's test on the kernel matrix (or the kernels named in `only`),
+    merged into INDEX/kernels.json."""
+    specs = guestkernels.read_matrix()
+    if only:
+        unknown = sorted(set(only) - {spec.name for spec in specs})
+        if unknown:
+            raise GeneratorError([Problem(str(guestkernels.MATRIX_FILE), 1, 1, "kernel",
+                                          f"no kernel named {', '.join(unknown)}",
+                                          hint=", ".join(s.name for s in specs))])
+        specs = [spec for spec in specs if spec.name in only]
+    index = _valid_index(index_dir)
+    locked = lock.read(lock_file or index_dir / lock.LOCK_FILE)
+    found = kernelmatrix.targets(index, locked, work / "home")
+    runs = kernelmatrix.run_matrix(specs, found, work.resolve(),
+                                    Path(__file__).resolve().parent.parent, log)
+    out = results_file or index_dir / kernelresults.RESULTS_FILE
+    kernelmatrix.update_file(out, runs)
+    return KernelsResult(runs, out)

@@ -39,6 +39,7 @@ class Entry:
     categories: tuple[str, ...] = ()
     versions: tuple[EntryVersion, ...] = ()  # newest first
     signer_key: str | None = None  # PEM public key every version must be signed with
+    test: dict[str, Any] | None = None  # how to prove it works (generator/pkgtest.py)
     name_line: int = 1  # where `name` is written, for cross-entry problems
     name_col: int = 1
 

@@ -432,6 +432,7 @@ def _entry(document: Document, context: Context) -> Entry:
         homepage=data.get("homepage"), source=data.get("source"),
         keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),
         versions=tuple(versions), signer_key=(data.get("signer") or {}).get("key"),
+        test=data.get("test"),
     )
 
 
