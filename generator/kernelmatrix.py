@@ -10,6 +10,7 @@ boots it) runs them in one boot, one guest at a time. What comes back is a
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import platform
@@ -61,10 +62,13 @@ def targets(index: Index, locked: Lock, home: Path) -> list[Target]:
     the OCI store of the ecli home `home` (each run copies that home and runs the
     reference with `--pull never`, as a user's `ecli run` would, package config and all)."""
     from ecli.errors import EcliError
+    from ecli.oci import registry
+    from ecli.oci.manifest import Platform
+    from ecli.oci.store import Store
     from ecli.paths import Paths
-    from generator.inspection import registry_puller
 
-    store = Paths.from_environment({"ECLI_HOME": str(home)}).oci_store_dir
+    store = Store(Paths.from_environment({"ECLI_HOME": str(home)}).oci_store_dir)
+    store.ensure()
     found = []
     for name, entry in sorted(index.entries.items()):
         for version in entry.versions:
@@ -80,11 +84,14 @@ def targets(index: Index, locked: Lock, home: Path) -> list[Target]:
                                      "matrix yet (only kind bpf)"))
                 continue
             try:
-                pulled = registry_puller(reference, store)
+                offered = {m.platform.architecture for m in registry.platform_manifests(reference)
+                           if m.platform is not None}
+                arches = frozenset(offered & set(ARCHES) if offered else ARCHES)
+                for arch in arches:  # the image index too: the run selects from it
+                    registry.pull(reference, store, platform=Platform("linux", arch))
             except EcliError as exc:
                 found.append(replace(target, refusal=f"not pulled: {exc.message}"))
                 continue
-            arches = frozenset(p.architecture for p in pulled.platforms) or frozenset(ARCHES)
             found.append(replace(target, arches=arches, reference=str(reference)))
     return found
 
@@ -148,6 +155,7 @@ def _refusal(target: Target, arch: str) -> pkgtest.Outcome | None:
 def _run_guest(spec: KernelSpec, found: list[Target], work: Path, checkout: Path) -> KernelRun:
     kernel = guestkernels.prepare_kernel(spec, work)
     arm64_root = _arm64_root(work, checkout) if spec.arch == "arm64" else None
+    _byte_compile(checkout, arm64_root)
     initramfs = guest.build_initramfs(kernel, guest.busybox_for(spec.arch, arm64_root),
                                       work / "initrd" / f"{kernel.release}.gz")
     outcomes = {(t.package, t.version): refused for t in found
@@ -175,6 +183,17 @@ def _arm64_root(work: Path, checkout: Path) -> Path:
     root = guestkernels.prepare_arm64_root(work, checkout).resolve()
     guestkernels.link_applets(root)
     return root
+
+
+def _byte_compile(checkout: Path, arm64_root: Path | None) -> None:
+    """Compile ecli, the generator and the arm64 standard library here: the guest's root
+    is read-only and compiling under TCG costs seconds per run. Python 3.11's bytecode is
+    the same on both architectures (the host Python must be 3.11 for the arm64 part)."""
+    folders = [checkout / "ecli", checkout / "generator"]
+    if arm64_root is not None and sys.version_info[:2] == (3, 11):
+        folders.append(arm64_root / "usr" / "lib" / "python3.11")
+    for folder in folders:
+        compileall.compile_dir(folder, quiet=2, workers=1)
 
 
 def _job(path: Path, plan: Path, checkout: Path, arch: str) -> Path:
