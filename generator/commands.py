@@ -161,7 +161,8 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
         raise GeneratorError(problems)
     site.check_target(out)
     popularity = stats.read(opts.stats_file) if opts.stats_file else {}
-    documents, cached = _documents(index, locked, opts.inspection_file, outputs)
+    kernels = kernelresults.read(opts.index_dir / kernelresults.RESULTS_FILE)
+    documents, cached = _documents(index, locked, opts.inspection_file, outputs, kernels)
     staged = site.staging_dir(out)
     shutil.rmtree(staged, ignore_errors=True)
     docs_dir = Path(tempfile.mkdtemp(prefix="hub-docs-"))
@@ -183,7 +184,8 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
 
 
 def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
-               outputs: buildcache.Outputs | None) -> tuple[emit.Documents, fill.Cached | None]:
+               outputs: buildcache.Outputs | None, kernels: kernelresults.Results
+               ) -> tuple[emit.Documents, fill.Cached | None]:
     """The api/v1 documents, and with the build cache what `fill` needs to reuse pages.
 
     With the cache and an inspection file laid out one digest per line, the
@@ -195,12 +197,12 @@ def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
     if outputs is None or lines is None or lines.whole is not None:
         inspected = (lines.whole if lines is not None else
                      inspection.read(inspection_file) if inspection_file else {})
-        documents = emit.documents(index, locked, generated, inspected)
+        documents = emit.documents(index, locked, generated, inspected, kernels)
         if outputs is None:
             return documents, None
         return documents, fill.Cached(outputs, lambda name: repr(
             documents.packages[name]).encode())
-    light = emit.documents(index, locked, generated)
+    light = emit.documents(index, locked, generated, kernels=kernels)
     parts = lines
     used = {v.digest for document in light.packages.values() for v in document.versions}
     parts.parse(set(parts.lines) - used)  # lines no page shows are checked all the same
@@ -213,7 +215,8 @@ def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
     def complete(names: list[str]) -> dict[str, model.PackageDocument]:
         wanted = {v.digest for name in names for v in light.packages[name].versions}
         found = parts.parse(wanted)
-        return {name: emit.package(index.entries[name], locked, found) for name in names}
+        return {name: emit.package(index.entries[name], locked, found, kernels)
+                for name in names}
 
     return light, fill.Cached(outputs, material, complete)
 
