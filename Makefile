@@ -16,7 +16,7 @@ export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
-	zsh fish man-db groff-base
+	zsh fish man-db groff-base qemu-system-x86 qemu-system-arm
 APT_STAMP := $(RUN)/apt.stamp
 # cosign, the reference the signature tests compare ecli with: built once from the Go
 # module proxy (about 8 minutes on 2 cores), kept at a path the tests know.
@@ -25,12 +25,13 @@ COSIGN := $(RUN)/bin/cosign
 VENV_STAMP := $(VENV)/.installed
 
 .PHONY: demo test deps cosign registry example site serve stop lint bench clean help \
-	index-validate index-resolve index-build
+	index-validate index-resolve index-build kernels
 
 help:
 	@echo "make demo   build everything, serve the hub, run opensnoop from it"
 	@echo "make test   run the whole test suite (as root: it loads eBPF programs)"
 	@echo "make stop   stop the registry and the site server the demo started"
+	@echo "make kernels  every package's test on the kernel matrix, into index/kernels.json"
 
 # --- setting up -------------------------------------------------------------
 
@@ -124,6 +125,16 @@ index-resolve:
 	$(PY) -m generator resolve $(RESOLVE_FLAGS)
 index-build:
 	$(PY) -m generator build --out $(SITE) $(RESOLVE_FLAGS)
+
+# The kernel matrix (generator/kernels.toml): every package version's test on the host's
+# kernel and on Debian's kernels booted under qemu TCG (docs/developer-guide.md "Kernels").
+# Results are merged into index/kernels.json; KERNELS="--kernel debian-6.1-amd64" picks some.
+KERNELS_WORK := $(RUN)/kernels
+kernels: example
+	dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -q; }
+	echo "==> the kernel matrix: every package's test on each kernel (work: $(KERNELS_WORK))"
+	$(PY) -m generator resolve --lock $(KERNELS_WORK)/lock.json --refresh
+	$(PY) -m generator kernels --lock $(KERNELS_WORK)/lock.json --work $(KERNELS_WORK) $(KERNELS)
 
 serve: site
 	if [ -f $(RUN)/site.pid ] && kill -0 $$(cat $(RUN)/site.pid) 2>/dev/null; then kill $$(cat $(RUN)/site.pid); fi

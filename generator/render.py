@@ -161,7 +161,7 @@ def _kernels(version: model.Version) -> str:
         rows.append(f'<tr class="hub-kernel" data-kernel="{escape(found.kernel)}" '
                     f'data-arch="{escape(found.arch)}" data-result="{result}">'
                     f"<td><code>{escape(found.kernel)}</code></td><td>{escape(found.arch)}</td>"
-                    f'<td><span class="hub-result hub-{result}" title="{escape(found.reason)}">'
+                    f'<td><span class="hub-kresult hub-k{result}" title="{escape(found.reason)}">'
                     f"{result}</span></td><td>{escape(found.tested)}</td></tr>\n")
         if found.reason:
             rows.append(f'<tr class="hub-kernel-reason"><td colspan="4"><details><summary>'

@@ -23,7 +23,7 @@ from ecli import semver
 from ecli.errors import NotFoundError, PolicyError, SignatureError, SourceError, UsageError
 from ecli.oci import reference as references
 from ecli.oci.config import PackageConfig
-from ecli.packages import policy, targets
+from ecli.packages import kernelmatrix, policy, targets
 from ecli.paths import Paths
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
     client = IndexClient(paths, offline=pull == "never")
     source, document = client.find(name)
     chosen, warnings = choose_version(document, selector)
+    outside = kernelmatrix.machine_warning(name, chosen)  # the hub's kernel matrix
+    warnings = [*warnings, outside] if outside else warnings
     if document.kind == "image":
         policy.check_reference(paths, name, f"{chosen.repository}@{chosen.digest}")
         return LocatedPackage(name, None, None, chosen.digest, chosen.version,
