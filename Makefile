@@ -37,6 +37,8 @@ help:
 
 $(APT_STAMP):
 	mkdir -p $(RUN)
+	# the arm64 guest of the kernel matrix: Debian's arm64 kernel, Python and busybox
+	dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -q; }
 	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q '^install ok installed' || echo $$p; done)
 	if [ -n "$$missing" ]; then
@@ -131,7 +133,6 @@ index-build:
 # Results are merged into index/kernels.json; KERNELS="--kernel debian-6.1-amd64" picks some.
 KERNELS_WORK := $(RUN)/kernels
 kernels: example
-	dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -q; }
 	echo "==> the kernel matrix: every package's test on each kernel (work: $(KERNELS_WORK))"
 	$(PY) -m generator resolve --lock $(KERNELS_WORK)/lock.json --refresh
 	$(PY) -m generator kernels --lock $(KERNELS_WORK)/lock.json --work $(KERNELS_WORK) $(KERNELS)

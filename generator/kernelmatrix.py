@@ -154,8 +154,8 @@ def _refusal(target: Target, arch: str) -> pkgtest.Outcome | None:
 
 def _run_guest(spec: KernelSpec, found: list[Target], work: Path, checkout: Path) -> KernelRun:
     kernel = guestkernels.prepare_kernel(spec, work)
-    arm64_root = _arm64_root(work, checkout) if spec.arch == "arm64" else None
-    _byte_compile(checkout, arm64_root)
+    arm64_root = prepare_arm64(work, checkout) if spec.arch == "arm64" else None
+    byte_compile(checkout, arm64_root)
     initramfs = guest.build_initramfs(kernel, guest.busybox_for(spec.arch, arm64_root),
                                       work / "initrd" / f"{kernel.release}.gz")
     outcomes = {(t.package, t.version): refused for t in found
@@ -179,13 +179,13 @@ def _run_guest(spec: KernelSpec, found: list[Target], work: Path, checkout: Path
                      booted.seconds, booted.boot_seconds)
 
 
-def _arm64_root(work: Path, checkout: Path) -> Path:
+def prepare_arm64(work: Path, checkout: Path) -> Path:
     root = guestkernels.prepare_arm64_root(work, checkout).resolve()
     guestkernels.link_applets(root)
     return root
 
 
-def _byte_compile(checkout: Path, arm64_root: Path | None) -> None:
+def byte_compile(checkout: Path, arm64_root: Path | None) -> None:
     """Compile ecli, the generator and the arm64 standard library here: the guest's root
     is read-only and compiling under TCG costs seconds per run. Python 3.11's bytecode is
     the same on both architectures (the host Python must be 3.11 for the arm64 part)."""

@@ -234,6 +234,10 @@ def test_broken_package_fails_on_6_1_with_the_verifiers_reason_up_to_the_page(
     assert info.returncode == 0, info.stderr
     row = next(line for line in info.stdout.splitlines() if line.startswith(old.kernel))
     assert row.split()[1:3] == ["x86_64", "fail"] and "unknown opcode d7" in row
+    older = run_ecli("search", "bswap", "--kernel", "6.6.0", env=env)  # 6.1 failed, 6.12 passed
+    assert older.returncode == 1 and "no packages proven on 6.6.0 match 'bswap'" in older.stdout
+    newer = run_ecli("-q", "search", "bswap", "--kernel", "6.12.200", env=env)
+    assert newer.returncode == 0 and newer.stdout.split() == ["bswapcount"]
     _page_shows_the_matrix(out, old.kernel, new.kernel)
 
 

@@ -1,4 +1,4 @@
-"""What the hub's kernel matrix says about this machine, for `ecli info` and `ecli run`.
+"""What the hub's kernel matrix says about this machine: `ecli info`, `run`, `search --kernel`.
 
 Each version in api/v1 may carry `kernels`: its test's result on each kernel
 and architecture the hub ran it on (docs/formats.md). A version never run
@@ -32,8 +32,15 @@ def machine_warning(name: str, version: model.Version, release: str | None = Non
     passed = [k for k in mine if k.result == "pass"]
     if not passed:
         return f"{what} passed on no {machine} kernel the hub tested (see ecli info {name})"
-    oldest = min(passed, key=lambda k: parse_release(k.kernel))
-    if parse_release(release) < parse_release(oldest.kernel):
+    if not works_on(version, release, machine):
+        oldest = min(passed, key=lambda k: parse_release(k.kernel))
         return (f"{what}: this kernel ({release}) is older than every kernel it passed on "
                 f"(oldest: {oldest.kernel}); it may not load here")
     return None
+
+
+def works_on(version: model.Version, release: str, machine: str) -> bool:
+    """Did the version pass on a kernel of this architecture no newer than `release`?"""
+    mine = parse_release(release)
+    return any(k.result == "pass" and k.arch == machine and parse_release(k.kernel) <= mine
+               for k in version.kernels)
