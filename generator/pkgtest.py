@@ -48,12 +48,6 @@ class PackageTest:
                    tuple(plain.get("options", ())), tuple(plain.get("tty_input", ())),
                    float(plain.get("settle", 1.0)))
 
-    def plain(self) -> dict[str, Any]:
-        expect: dict[str, Any] = {"event": self.expect_event} if self.expect_event else {
-            "map": self.expect_map}
-        return {"trigger": self.trigger, "expect": expect, "options": list(self.options),
-                "tty_input": list(self.tty_input), "settle": self.settle}
-
 
 @dataclass(frozen=True)
 class Outcome:
