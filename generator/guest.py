@@ -140,10 +140,10 @@ def _wait_for(socket: Path, daemon: subprocess.Popen[bytes]) -> None:
 
 def _marked_number(console: str, mark: str) -> float | None:
     for line in console.splitlines():
-        if line.strip().startswith(mark):
+        if mark in line:  # the firmware's escape sequences may precede it on its line
             try:
-                return float(line.split()[-1])
-            except ValueError:
+                return float(line.split(mark, 1)[1].split()[0])
+            except (IndexError, ValueError):
                 return None
     return None
 

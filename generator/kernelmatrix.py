@@ -216,9 +216,9 @@ def _job(path: Path, plan: Path, checkout: Path, arch: str) -> Path:
 def _reported(console: str) -> dict[tuple[str, str], pkgtest.Outcome]:
     found = {}
     for line in console.splitlines():
-        if line.startswith(pkgtest.RESULT_MARK + " "):
+        if pkgtest.RESULT_MARK + " " in line:
             try:
-                record = json.loads(line[len(pkgtest.RESULT_MARK) + 1:])
+                record = json.loads(line.split(pkgtest.RESULT_MARK + " ", 1)[1])
                 found[(record["package"], record["version"])] = pkgtest.Outcome(
                     record["result"], record["reason"])
             except (ValueError, KeyError, TypeError):
