@@ -54,15 +54,18 @@ def _kernels(result: Result, doc: model.PackageDocument) -> None:
         return
     result.line(f"kernels {latest.version} was tested on by the hub:", gap=True)
     result.table(["KERNEL", "ARCH", "RESULT", "TESTED", "REASON"],
-                 [(k.kernel, k.arch, k.result, k.tested, _one_line(k.reason))
+                 [(k.kernel, k.arch, k.result, k.tested, _gist(k.reason))
                   for k in latest.kernels])
     outside = machine_warning(doc.name, latest)
     if outside:
         result.warnings.append(outside)
 
 
-def _one_line(reason: str, width: int = 90) -> str:
-    """A failure's reason on one line: the verifier's log joined, cut to `width`."""
-    text = " | ".join(line.strip() for line in reason.splitlines() if line.strip()) or "-"
+def _gist(reason: str, width: int = 90) -> str:
+    """A failure's reason in one line: its last line that is not the verifier's
+    statistics (for a refused load, the verifier's verdict); --json has it whole."""
+    lines = [line.strip() for line in reason.splitlines() if line.strip()
+             and not line.startswith(("processed ", "verification time"))]
+    text = lines[-1] if lines else "-"
     return text if len(text) <= width else text[:width - 3] + "..."
 
