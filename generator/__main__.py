@@ -69,13 +69,6 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--no-cache", action="store_true",
                            help="build everything afresh, reading and writing no cache")
 
-    pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
-                        "ownership and immutability of published versions")
-    common(pr)
-    pr.add_argument("--base", required=True, help="Git revision the pull request is based on")
-    pr.add_argument("--author", required=True, help="GitHub login of the pull request's author")
-    pr.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
-
     matrix = sub.add_parser("kernels", help="run every version's test on the kernel matrix "
                             "(generator/kernels.toml) into INDEX/kernels.json")
     common(matrix)
@@ -86,6 +79,13 @@ def parser() -> argparse.ArgumentParser:
                         help="kernels, initramfs, pulled artifacts (default: .run/kernels)")
     matrix.add_argument("--kernel", action="append", metavar="NAME",
                         help="only this kernel of the matrix (repeatable)")
+
+    pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
+                        "ownership and immutability of published versions")
+    common(pr)
+    pr.add_argument("--base", required=True, help="Git revision the pull request is based on")
+    pr.add_argument("--author", required=True, help="GitHub login of the pull request's author")
+    pr.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
 
     kind = sub.add_parser("scope", help="is a pull request an index change or a code change? "
                           "refuse one that is both, or that edits the lock")

@@ -187,12 +187,11 @@ def entry_record(entry: Entry) -> dict[str, Any]:
     """An entry as plain JSON; its references are parsed again when read back."""
     return {
         "name": entry.name, "file": entry.file, "summary": entry.summary, "kind": entry.kind,
-        "owners": list(entry.owners), "license": entry.license,
+        "owners": list(entry.owners), "license": entry.license, "test": entry.test,
         "description": entry.description, "homepage": entry.homepage, "source": entry.source,
         "keywords": list(entry.keywords), "categories": list(entry.categories),
         "name_line": entry.name_line, "name_col": entry.name_col,
         "signer_key": entry.signer_key,
-        "test": entry.test,
         "versions": [[v.version, v.ref, v.yanked, v.requirements, v.line, v.col,
                       [v.reference.registry, v.reference.repository, v.reference.tag,
                        v.reference.digest]] for v in entry.versions],
@@ -214,17 +213,12 @@ def entry_from_record(record: dict[str, Any]) -> Entry:
     return Entry(
         name=record["name"], file=record["file"], summary=record["summary"],
         kind=record["kind"], owners=_texts(record["owners"]), license=record["license"],
+        test=_test(record.get("test")),
         description=record["description"], homepage=_text_or_none(record["homepage"]),
         source=_text_or_none(record["source"]), keywords=_texts(record["keywords"]),
         categories=_texts(record["categories"]), versions=tuple(versions),
         name_line=int(record["name_line"]), name_col=int(record["name_col"]),
-        signer_key=_text_or_none(record.get("signer_key")), test=_test(record.get("test")))
-
-
-def _test(value: Any) -> dict[str, Any] | None:
-    if value is not None and not isinstance(value, dict):
-        raise TypeError("entry record: test is not an object")
-    return value
+        signer_key=_text_or_none(record.get("signer_key")))
 
 
 def _reference(ref: str, parts: Any) -> OciReference:
@@ -355,3 +349,9 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def _test(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError("entry record: test is not an object")
+    return value

@@ -134,11 +134,11 @@ def package(entry: Entry, lock: Lock, inspected: Cache,
             version=version.version, ref=version.ref, repository=version.reference.name,
             digest=locked.digest, published=locked.resolved, yanked=version.yanked,
             requirements=dict(version.requirements), permissions=tuple(capabilities),
+            kernels=tuple(model.KernelResult(**r.published()) for r in for_version(
+                kernels or {}, entry.name, version.version, locked.digest)),
             platforms=found.platforms if found else (),
             inspection=found.inspection if found else None,
             signature=locked.signature if entry.signer_key else None,
-            kernels=tuple(model.KernelResult(**r.published()) for r in for_version(
-                kernels or {}, entry.name, version.version, locked.digest)),
         ))
     return model.PackageDocument(
         schema_version=model.SCHEMA_VERSION, name=entry.name, summary=entry.summary,

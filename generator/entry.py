@@ -36,10 +36,10 @@ class Entry:
     homepage: str | None = None
     source: str | None = None
     keywords: tuple[str, ...] = ()
+    test: dict[str, Any] | None = None  # how to prove it works (generator/pkgtest.py)
     categories: tuple[str, ...] = ()
     versions: tuple[EntryVersion, ...] = ()  # newest first
     signer_key: str | None = None  # PEM public key every version must be signed with
-    test: dict[str, Any] | None = None  # how to prove it works (generator/pkgtest.py)
     name_line: int = 1  # where `name` is written, for cross-entry problems
     name_col: int = 1
 

@@ -85,8 +85,6 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
     client = IndexClient(paths, offline=pull == "never")
     source, document = client.find(name)
     chosen, warnings = choose_version(document, selector)
-    outside = kernelmatrix.machine_warning(name, chosen)  # the hub's kernel matrix
-    warnings = [*warnings, outside] if outside else warnings
     if document.kind == "image":
         policy.check_reference(paths, name, f"{chosen.repository}@{chosen.digest}")
         return LocatedPackage(name, None, None, chosen.digest, chosen.version,
@@ -113,6 +111,15 @@ def _verified(source: Source, document: model.PackageDocument, version: model.Ve
 
 def choose_version(document: model.PackageDocument, selector: str | None
                    ) -> tuple[model.Version, list[str]]:
+    """The version `selector` names, with its warnings: yanked, or this machine outside
+    the kernels the hub proved it on (`kernelmatrix`)."""
+    chosen, warnings = _choose(document, selector)
+    outside = kernelmatrix.machine_warning(document.name, chosen)
+    return chosen, [*warnings, outside] if outside else warnings
+
+
+def _choose(document: model.PackageDocument, selector: str | None
+            ) -> tuple[model.Version, list[str]]:
     """The version `selector` names; yanked versions only when named exactly."""
     versions = list(document.versions)
     if selector and selector.startswith("sha256:"):
