@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator import buildcache, commands
+from generator import buildcache, commands, guestkernels
 from generator.problems import GeneratorError, Problem
 
 
@@ -79,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
                         help="kernels, initramfs, pulled artifacts (default: .run/kernels)")
     matrix.add_argument("--kernel", action="append", metavar="NAME",
                         help="only this kernel of the matrix (repeatable)")
+    matrix.add_argument("--matrix", type=Path, default=guestkernels.MATRIX_FILE,
+                        help="the kernel matrix (default: generator/kernels.toml)")
 
     pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
                         "ownership and immutability of published versions")
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "kernels":
             ran = commands.kernels(args.index, args.work, lock_file=args.lock,
                                    results_file=args.results, only=args.kernel,
+                                   matrix=args.matrix,
                                    log=lambda line: print(line, flush=True))
             failed = sum(o.result == "fail" for run in ran.runs for _, o in run.results)
             print(f"ok: {len(ran.runs)} kernel(s), {failed} failing test(s), "

@@ -306,22 +306,29 @@ class KernelsResult:
 
 def kernels(index_dir: Path, work: Path, *, lock_file: Path | None = None,
             results_file: Path | None = None, only: list[str] | None = None,
-            log: object = None) -> KernelsResult:
+            matrix: Path = guestkernels.MATRIX_FILE, log: object = None) -> KernelsResult:
     """Every version's test on the kernel matrix (or the kernels named in `only`),
-    merged into INDEX/kernels.json."""
-    specs = guestkernels.read_matrix()
-    if only:
-        unknown = sorted(set(only) - {spec.name for spec in specs})
-        if unknown:
-            raise GeneratorError([Problem(str(guestkernels.MATRIX_FILE), 1, 1, "kernel",
-                                          f"no kernel named {', '.join(unknown)}",
-                                          hint=", ".join(s.name for s in specs))])
-        specs = [spec for spec in specs if spec.name in only]
-    index = _valid_index(index_dir)
-    locked = lock.read(lock_file or index_dir / lock.LOCK_FILE)
-    found = kernelmatrix.targets(index, locked, work / "home")
-    runs = kernelmatrix.run_matrix(specs, found, work.resolve(),
-                                    Path(__file__).resolve().parent.parent, log)
+    merged into INDEX/kernels.json; nothing is written when a kernel cannot be set up."""
+    try:
+        specs = guestkernels.read_matrix(matrix)
+        if only:
+            unknown = sorted(set(only) - {spec.name for spec in specs})
+            if unknown:
+                raise guestkernels.KernelSetupError(
+                    f"no kernel named {', '.join(unknown)}",
+                    hint=f"{matrix} names: {', '.join(s.name for s in specs)}")
+            specs = [spec for spec in specs if spec.name in only]
+        for spec in specs:  # a kernel apt cannot give stops the run before anything is pulled
+            if spec.arch != "host":
+                guestkernels.resolve_package(spec.package, spec.arch)
+        index = _valid_index(index_dir)
+        locked = lock.read(lock_file or index_dir / lock.LOCK_FILE)
+        found = kernelmatrix.targets(index, locked, work / "home")
+        runs = kernelmatrix.run_matrix(specs, found, work.resolve(),
+                                       Path(__file__).resolve().parent.parent, log)
+    except guestkernels.KernelSetupError as exc:
+        raise GeneratorError([Problem(str(matrix), 1, 1, "kernel", exc.message,
+                                      hint=exc.hint, code="kernels")]) from None
     out = results_file or index_dir / kernelresults.RESULTS_FILE
     kernelmatrix.update_file(out, runs)
     return KernelsResult(runs, out)

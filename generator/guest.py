@@ -101,9 +101,8 @@ def boot(kernel: GuestKernel, initramfs: Path, job: Path, *, arm64_root: Path | 
     with tempfile.TemporaryDirectory(prefix="ecli-guest-") as scratch:
         socket = Path(scratch, "fs.sock")
         # sandbox=chroot: the default namespace sandbox cannot pivot_root in a container
-        daemon = subprocess.Popen([VIRTIOFSD, f"--socket-path={socket}", "-o", "source=/",
-                                   "-o", "cache=none", "-o", "sandbox=chroot"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        daemon = _start([VIRTIOFSD, f"--socket-path={socket}", "-o", "source=/",
+                         "-o", "cache=none", "-o", "sandbox=chroot"])
         try:
             _wait_for(socket, daemon)
             command = [*QEMU[arch], "-m", str(MEMORY_MIB), "-smp", "1", "-nographic",
@@ -120,12 +119,26 @@ def boot(kernel: GuestKernel, initramfs: Path, job: Path, *, arm64_root: Path | 
                 console = done.stdout.decode("utf-8", "replace")
             except subprocess.TimeoutExpired as exc:  # run() has killed qemu
                 console = (exc.stdout or b"").decode("utf-8", "replace")
+            except FileNotFoundError:
+                raise _missing(command[0]) from None
             seconds = time.monotonic() - started
         finally:
             daemon.kill()
             daemon.wait()
     return GuestRun(console, seconds, _marked_number(console, UP_MARK),
                     _exit_status(console))
+
+
+def _start(command: list[str]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise _missing(command[0]) from None
+
+
+def _missing(program: str) -> KernelSetupError:
+    return KernelSetupError(f"{program} is not installed",
+                            hint="make deps (qemu-system-x86, qemu-system-arm)")
 
 
 def _wait_for(socket: Path, daemon: subprocess.Popen[bytes]) -> None:

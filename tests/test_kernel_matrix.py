@@ -135,9 +135,23 @@ def test_a_bad_matrix_row_and_an_unknown_kernel_are_refused(tmp_path):
                                  "host) and package")
     done = generator("kernels", "--kernel", "no-such-kernel", "--results",
                      str(tmp_path / "out.json"))
-    assert done.returncode == 1
-    assert "kernel: no kernel named no-such-kernel" in done.stdout
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == (f"{guestkernels.MATRIX_FILE}:1:1: kernel: no kernel "
+                                           "named no-such-kernel [kernels]")
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_kernel_apt_does_not_have_is_one_error_and_nothing_is_written(tmp_path):
+    matrix = tmp_path / "kernels.toml"
+    matrix.write_text('[[kernel]]\nname = "gone"\narch = "amd64"\n'
+                      'package = "linux-image-no-such-thing"\n')
+    done = generator("kernels", "--matrix", str(matrix), "--work", str(tmp_path / "work"),
+                     "--results", str(tmp_path / "out.json"))
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == (
+        f"{matrix}:1:1: kernel: apt-cache depends linux-image-no-such-thing:amd64 failed: "
+        "E: No packages found [kernels]")
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "work").exists()
 
 
 def _version(*kernels: tuple[str, str, str]) -> model.Version:
