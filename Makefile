@@ -17,7 +17,7 @@ export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
 	zsh fish man-db groff-base openjdk-17-jdk-headless maven nodejs \
-	prometheus prometheus-node-exporter
+	prometheus prometheus-node-exporter qemu-system-x86 qemu-system-arm
 # npm: part of the nodejs package where Node comes from NodeSource, Debian's own package otherwise.
 APT_STAMP := $(RUN)/apt.stamp
 # cosign, the reference the signature tests compare ecli with: built once from the Go
@@ -31,17 +31,20 @@ COSIGN3 := $(RUN)/cosign-v3/cosign
 VENV_STAMP := $(VENV)/.installed
 
 .PHONY: demo test deps cosign registry example site serve stop lint bench clean help \
-	index-validate index-resolve index-build
+	index-validate index-resolve index-build kernels
 
 help:
 	@echo "make demo   build everything, serve the hub, run opensnoop from it"
 	@echo "make test   run the whole test suite (as root: it loads eBPF programs)"
 	@echo "make stop   stop the registry and the site server the demo started"
+	@echo "make kernels  every package's test on the kernel matrix, into index/kernels.json"
 
 # --- setting up -------------------------------------------------------------
 
 $(APT_STAMP):
 	mkdir -p $(RUN)
+	# the arm64 guest of the kernel matrix: Debian's arm64 kernel, Python and busybox
+	dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -q; }
 	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 		| grep -q '^install ok installed' || echo $$p; done)
 	if [ -n "$$missing" ]; then
@@ -146,6 +149,15 @@ index-resolve:
 	$(PY) -m generator resolve $(RESOLVE_FLAGS)
 index-build:
 	$(PY) -m generator build --out $(SITE) $(RESOLVE_FLAGS)
+
+# The kernel matrix (generator/kernels.toml): every package version's test on the host's
+# kernel and on Debian's kernels booted under qemu TCG (docs/developer-guide.md "Kernels").
+# Results are merged into index/kernels.json; KERNELS="--kernel debian-6.1-amd64" picks some.
+KERNELS_WORK := $(RUN)/kernels
+kernels: example
+	echo "==> the kernel matrix: every package's test on each kernel (work: $(KERNELS_WORK))"
+	$(PY) -m generator resolve --lock $(KERNELS_WORK)/lock.json --refresh
+	$(PY) -m generator kernels --lock $(KERNELS_WORK)/lock.json --work $(KERNELS_WORK) $(KERNELS)
 
 serve: site
 	if [ -f $(RUN)/site.pid ] && kill -0 $$(cat $(RUN)/site.pid) 2>/dev/null; then kill $$(cat $(RUN)/site.pid); fi

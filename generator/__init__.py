@@ -34,6 +34,15 @@ Building the site (`build`):
     site          mkdocs build into a temporary directory, then the swap
     buildcache    what a rebuild reuses: validated entries, rendered outputs
 
+Proving packages on kernels (`kernels`, docs/developer-guide.md "The kernel matrix"):
+
+    kernels.toml    the matrix: the host, Debian meta-packages for each guest kernel
+    guestkernels    kernels and the arm64 userland from Debian with apt; guest modules
+    guest           one qemu TCG boot over the host's root (virtiofs), its console
+    pkgtest         an entry's own test; standard library only (the arm64 guest runs it)
+    kernelmatrix    every version pulled, run on each kernel; KernelResult records
+    kernelresults   index/kernels.json: read, merge, write; merged into api/v1 by emit
+
     commands      each command as a function returning data; `__main__` renders it
     helper_table  a developer tool: ecli's BPF helper table from libbpf's header
 

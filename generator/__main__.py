@@ -1,4 +1,5 @@
-"""`python -m generator validate|check-pr|scope|resolve|inspect|build`: the only place that prints.
+"""`python -m generator validate|check-pr|scope|resolve|inspect|build|kernels`: the only
+place that prints.
 
 Exit codes: 0 success, 1 problems found (each printed as
 `path:line:col: field: message [code]` with a hint), 2 bad command line.
@@ -10,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generator import buildcache, commands, rootsign
+from generator import buildcache, commands, guestkernels, rootsign
 from generator.problems import GeneratorError, Problem
 
 
@@ -72,6 +73,19 @@ def parser() -> argparse.ArgumentParser:
                            f"index.json (default: ${rootsign.KEY_ENV}, the PEM itself; "
                            "without either the index is unsigned)")
 
+    matrix = sub.add_parser("kernels", help="run every version's test on the kernel matrix "
+                            "(generator/kernels.toml) into INDEX/kernels.json")
+    common(matrix)
+    matrix.add_argument("--lock", type=Path, help="lock file (default: INDEX/lock.json)")
+    matrix.add_argument("--results", type=Path,
+                        help="results file to merge into (default: INDEX/kernels.json)")
+    matrix.add_argument("--work", type=Path, default=Path(".run/kernels"),
+                        help="kernels, initramfs, pulled artifacts (default: .run/kernels)")
+    matrix.add_argument("--kernel", action="append", metavar="NAME",
+                        help="only this kernel of the matrix (repeatable)")
+    matrix.add_argument("--matrix", type=Path, default=guestkernels.MATRIX_FILE,
+                        help="the kernel matrix (default: generator/kernels.toml)")
+
     pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
                         "ownership and immutability of published versions")
     common(pr)
@@ -121,6 +135,15 @@ def main(argv: list[str] | None = None) -> int:
                     if found.index else f"code change: {len(found.code)} file(s), "
                     "judged by the tests (test.yml), not by the index gate")
             print(f"ok: {what}")
+            return 0
+        if args.command == "kernels":
+            ran = commands.kernels(args.index, args.work, lock_file=args.lock,
+                                   results_file=args.results, only=args.kernel,
+                                   matrix=args.matrix,
+                                   log=lambda line: print(line, flush=True))
+            failed = sum(o.result == "fail" for run in ran.runs for _, o in run.results)
+            print(f"ok: {len(ran.runs)} kernel(s), {failed} failing test(s), "
+                  f"{ran.results_file} written")
             return 0
         opts = commands.options(args.index, lock_file=args.lock,
                                 config_file=getattr(args, "config", None),

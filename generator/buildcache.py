@@ -187,7 +187,7 @@ def entry_record(entry: Entry) -> dict[str, Any]:
     """An entry as plain JSON; its references are parsed again when read back."""
     return {
         "name": entry.name, "file": entry.file, "summary": entry.summary, "kind": entry.kind,
-        "owners": list(entry.owners), "license": entry.license,
+        "owners": list(entry.owners), "license": entry.license, "test": entry.test,
         "description": entry.description, "homepage": entry.homepage, "source": entry.source,
         "keywords": list(entry.keywords), "categories": list(entry.categories),
         "name_line": entry.name_line, "name_col": entry.name_col,
@@ -214,6 +214,7 @@ def entry_from_record(record: dict[str, Any]) -> Entry:
     return Entry(
         name=record["name"], file=record["file"], summary=record["summary"],
         kind=record["kind"], owners=_texts(record["owners"]), license=record["license"],
+        test=_test(record.get("test")),
         description=record["description"], homepage=_text_or_none(record["homepage"]),
         source=_text_or_none(record["source"]), keywords=_texts(record["keywords"]),
         categories=_texts(record["categories"]), versions=tuple(versions),
@@ -351,3 +352,9 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def _test(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError("entry record: test is not an object")
+    return value

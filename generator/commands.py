@@ -22,8 +22,11 @@ from generator import (
     checkpr,
     emit,
     fill,
+    guestkernels,
     inspection,
     inspectlines,
+    kernelmatrix,
+    kernelresults,
     lock,
     pages,
     rootsign,
@@ -162,7 +165,8 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
         raise GeneratorError(problems)
     site.check_target(out)
     popularity = stats.read(opts.stats_file) if opts.stats_file else {}
-    documents, cached = _documents(index, locked, opts.inspection_file, outputs)
+    kernels = kernelresults.read(opts.index_dir / kernelresults.RESULTS_FILE)
+    documents, cached = _documents(index, locked, opts.inspection_file, outputs, kernels)
     staged = site.staging_dir(out)
     shutil.rmtree(staged, ignore_errors=True)
     docs_dir = Path(tempfile.mkdtemp(prefix="hub-docs-"))
@@ -185,7 +189,8 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
 
 
 def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
-               outputs: buildcache.Outputs | None) -> tuple[emit.Documents, fill.Cached | None]:
+               outputs: buildcache.Outputs | None, kernels: kernelresults.Results
+               ) -> tuple[emit.Documents, fill.Cached | None]:
     """The api/v1 documents, and with the build cache what `fill` needs to reuse pages.
 
     With the cache and an inspection file laid out one digest per line, the
@@ -197,12 +202,12 @@ def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
     if outputs is None or lines is None or lines.whole is not None:
         inspected = (lines.whole if lines is not None else
                      inspection.read(inspection_file) if inspection_file else {})
-        documents = emit.documents(index, locked, generated, inspected)
+        documents = emit.documents(index, locked, generated, inspected, kernels)
         if outputs is None:
             return documents, None
         return documents, fill.Cached(outputs, lambda name: repr(
             documents.packages[name]).encode())
-    light = emit.documents(index, locked, generated)
+    light = emit.documents(index, locked, generated, kernels=kernels)
     parts = lines
     used = {v.digest for document in light.packages.values() for v in document.versions}
     parts.parse(set(parts.lines) - used)  # lines no page shows are checked all the same
@@ -215,7 +220,8 @@ def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
     def complete(names: list[str]) -> dict[str, model.PackageDocument]:
         wanted = {v.digest for name in names for v in light.packages[name].versions}
         found = parts.parse(wanted)
-        return {name: emit.package(index.entries[name], locked, found) for name in names}
+        return {name: emit.package(index.entries[name], locked, found, kernels)
+                for name in names}
 
     return light, fill.Cached(outputs, material, complete)
 
@@ -295,3 +301,39 @@ def _generated() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class KernelsResult:
+    runs: list[kernelmatrix.KernelRun]
+    results_file: Path
+
+
+def kernels(index_dir: Path, work: Path, *, lock_file: Path | None = None,
+            results_file: Path | None = None, only: list[str] | None = None,
+            matrix: Path = guestkernels.MATRIX_FILE, log: object = None) -> KernelsResult:
+    """Every version's test on the kernel matrix (or the kernels named in `only`),
+    merged into INDEX/kernels.json; nothing is written when a kernel cannot be set up."""
+    try:
+        specs = guestkernels.read_matrix(matrix)
+        if only:
+            unknown = sorted(set(only) - {spec.name for spec in specs})
+            if unknown:
+                raise guestkernels.KernelSetupError(
+                    f"no kernel named {', '.join(unknown)}",
+                    hint=f"{matrix} names: {', '.join(s.name for s in specs)}")
+            specs = [spec for spec in specs if spec.name in only]
+        for spec in specs:  # a kernel apt cannot give stops the run before anything is pulled
+            if spec.arch != "host":
+                guestkernels.resolve_package(spec.package, spec.arch)
+        index = _valid_index(index_dir)
+        locked = lock.read(lock_file or index_dir / lock.LOCK_FILE)
+        found = kernelmatrix.targets(index, locked, work / "home")
+        runs = kernelmatrix.run_matrix(specs, found, work.resolve(),
+                                       Path(__file__).resolve().parent.parent, log)
+    except guestkernels.KernelSetupError as exc:
+        raise GeneratorError([Problem(str(matrix), 1, 1, "kernel", exc.message,
+                                      hint=exc.hint, code="kernels")]) from None
+    out = results_file or index_dir / kernelresults.RESULTS_FILE
+    kernelmatrix.update_file(out, runs)
+    return KernelsResult(runs, out)

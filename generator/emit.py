@@ -15,6 +15,7 @@ from ecli.trust.keys import PrivateKey, parse_public
 from generator import rootsign, search
 from generator.entry import Entry, Index
 from generator.inspection import Cache
+from generator.kernelresults import Results, for_version
 from generator.lock import Lock
 from generator.problems import Problem
 
@@ -61,13 +62,13 @@ def signer(entry: Entry) -> model.Signer:
 
 
 def documents(index: Index, lock: Lock, generated: str,
-              inspected: Cache | None = None) -> Documents:
+              inspected: Cache | None = None, kernels: Results | None = None) -> Documents:
     """The in-memory documents; `check_lock` must have passed.
 
     Without `inspected`, the package documents lack platforms and inspections
     (a build that reuses cached pages completes them with `completed`).
     """
-    packages = {name: package(entry, lock, inspected or {})
+    packages = {name: package(entry, lock, inspected or {}, kernels)
                 for name, entry in sorted(index.entries.items())}
     return _documents(packages, generated, {})
 
@@ -125,7 +126,8 @@ def write(documents: Documents, site_dir: Path,
     return api
 
 
-def package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocument:
+def package(entry: Entry, lock: Lock, inspected: Cache,
+            kernels: Results | None = None) -> model.PackageDocument:
     versions = []
     for version in entry.versions:
         locked = lock[entry.name][version.version]
@@ -135,6 +137,8 @@ def package(entry: Entry, lock: Lock, inspected: Cache) -> model.PackageDocument
             version=version.version, ref=version.ref, repository=version.reference.name,
             digest=locked.digest, published=locked.resolved, yanked=version.yanked,
             requirements=dict(version.requirements), permissions=tuple(capabilities),
+            kernels=tuple(model.KernelResult(**r.published()) for r in for_version(
+                kernels or {}, entry.name, version.version, locked.digest)),
             platforms=found.platforms if found else (),
             inspection=found.inspection if found else None,
             signature=locked.signature if entry.signed else None,

@@ -36,6 +36,7 @@ class Entry:
     homepage: str | None = None
     source: str | None = None
     keywords: tuple[str, ...] = ()
+    test: dict[str, Any] | None = None  # how to prove it works (generator/pkgtest.py)
     categories: tuple[str, ...] = ()
     versions: tuple[EntryVersion, ...] = ()  # newest first
     signer_key: str | None = None  # PEM public key every version must be signed with

@@ -39,6 +39,8 @@ def package_page(document: model.PackageDocument, description: str | None = None
     parts += ['<h2 id="versions">Versions</h2>\n', _versions(document)]
     if latest is not None and (latest.requirements or latest.inspection):
         parts += ['<h2 id="requirements">Requirements</h2>\n', _requirements(latest)]
+    if latest is not None and latest.kernels:
+        parts += ['<h2 id="kernels">Kernels</h2>\n', _kernels(latest)]
     if latest is not None and latest.inspection is not None and latest.inspection.programs:
         parts += ['<h2 id="contents">What is inside</h2>\n', _contents(latest.inspection)]
     if latest is not None and latest.inspection is not None and latest.inspection.metrics:
@@ -157,6 +159,27 @@ def _versions(document: model.PackageDocument) -> str:
             f"<td>{escape((version.published or '')[:10])}</td><td>{status}</td></tr>\n")
     return ('<table class="hub-table hub-versions">\n<thead><tr><th>Version</th><th>Digest'
             "</th><th>Platforms</th><th>Published</th><th>Status</th></tr></thead>\n"
+            f"<tbody>\n{''.join(rows)}</tbody>\n</table>\n")
+
+
+def _kernels(version: model.Version) -> str:
+    """The kernel matrix of a version: one row per kernel and architecture, a failure's
+    reason (the verifier's log) in a details row below it."""
+    rows = []
+    for found in version.kernels:
+        result = escape(found.result)
+        rows.append(f'<tr class="hub-kernel" data-kernel="{escape(found.kernel)}" '
+                    f'data-arch="{escape(found.arch)}" data-result="{result}">'
+                    f"<td><code>{escape(found.kernel)}</code></td><td>{escape(found.arch)}</td>"
+                    f'<td><span class="hub-kresult hub-k{result}" title="{escape(found.reason)}">'
+                    f"{result}</span></td><td>{escape(found.tested)}</td></tr>\n")
+        if found.reason:
+            rows.append(f'<tr class="hub-kernel-reason"><td colspan="4"><details><summary>'
+                        f"why</summary><pre>{escape(found.reason)}</pre></details></td></tr>\n")
+    return ('<p>Version ' + escape(version.version) + "'s test, run by ecli on each kernel of "
+            "the hub's matrix (real kernels under qemu, and the hub's own).</p>\n"
+            '<table class="hub-table hub-kernels">\n<thead><tr><th>Kernel</th><th>Arch</th>'
+            "<th>Result</th><th>Tested</th></tr></thead>\n"
             f"<tbody>\n{''.join(rows)}</tbody>\n</table>\n")
 
 

@@ -447,7 +447,7 @@ def _entry(document: Document, context: Context) -> Entry:
     name_at = document.where(("name",))
     return Entry(
         name=data["name"], file=document.file, name_line=name_at.line, name_col=name_at.col,
-        summary=data["summary"], kind=data["kind"],
+        summary=data["summary"], kind=data["kind"], test=data.get("test"),
         owners=tuple(data["owners"]), license=data["license"], description=description,
         homepage=data.get("homepage"), source=data.get("source"),
         keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),

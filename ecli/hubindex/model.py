@@ -49,6 +49,7 @@ PACKAGES_DIR = "packages"
 SEARCH_INDEX_FILE = "search/index.json"
 SEARCH_DIR = "search"
 SEARCH_DOCS_FILE = "search/docs.json"
+KERNEL_RESULT_KEYS = ("kernel", "arch", "result", "reason", "tested")
 MAX_DOCUMENT_BYTES = 64 << 20
 ROOT_SIGNING_CONTEXT = b"ebpfhub api/v1 root\n"
 
@@ -139,6 +140,17 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class KernelResult:
+    """How the version's test went on one kernel of the hub's matrix (index/kernels.json)."""
+
+    kernel: str  # uname -r: 6.1.0-57-cloud-amd64
+    arch: str  # uname -m: x86_64, aarch64
+    result: str  # pass, fail or unsupported
+    reason: str  # a failure's: the tail of ecli's error, the verifier's log
+    tested: str  # YYYY-MM-DD
+
+
+@dataclass(frozen=True)
 class Version:
     version: str
     ref: str
@@ -151,6 +163,7 @@ class Version:
     permissions: tuple[str, ...] = ()  # capabilities the entry declares
     inspection: Inspection | None = None  # None when the hub has not inspected it
     signature: str | None = None  # digest of the cosign signature manifest the hub checked
+    kernels: tuple[KernelResult, ...] = ()  # the kernel matrix; empty when never run
 
 
 @dataclass(frozen=True)
@@ -343,6 +356,9 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
             inspection=load_inspection(_get(item, "inspection", dict, at, None),
                                        f"{at}.inspection"),
             signature=_optional_digest(item, "signature", at),
+            kernels=tuple(KernelResult(**{key: _get(k, key, str, f"{at}.kernels[{j}]")
+                                          for key in KERNEL_RESULT_KEYS})
+                          for j, k in enumerate(_get(item, "kernels", list, at, []))),
         ))
     signer = _get(data, "signer", dict, where, None)
     return PackageDocument(

@@ -4,5 +4,6 @@
 `sources` and `index_client` read the configured JSON indexes; `locate` turns
 a target into a package in the store, pulling only when the policy allows;
 `install`, `state` and `cache` keep what is installed; `inspection` reports
-what a located package holds.
+what a located package holds; `kernelmatrix` what the hub's kernel matrix
+says about this machine.
 """

@@ -30,7 +30,7 @@ from ecli.errors import (
 )
 from ecli.oci import reference as references
 from ecli.oci.config import PackageConfig
-from ecli.packages import policy, targets
+from ecli.packages import kernelmatrix, policy, targets
 from ecli.paths import Paths
 
 if TYPE_CHECKING:
@@ -127,6 +127,15 @@ def _verified(source: Source, document: model.PackageDocument, version: model.Ve
 
 def choose_version(document: model.PackageDocument, selector: str | None
                    ) -> tuple[model.Version, list[str]]:
+    """The version `selector` names, with its warnings: yanked, or this machine outside
+    the kernels the hub proved it on (`kernelmatrix`)."""
+    chosen, warnings = _choose(document, selector)
+    outside = kernelmatrix.machine_warning(document.name, chosen)
+    return chosen, [*warnings, outside] if outside else warnings
+
+
+def _choose(document: model.PackageDocument, selector: str | None
+            ) -> tuple[model.Version, list[str]]:
     """The version `selector` names; yanked versions only when named exactly."""
     versions = list(document.versions)
     if selector and selector.startswith("sha256:"):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from ecli.cli.context import Context
 from ecli.cli.render import Result
+
+if TYPE_CHECKING:
+    from ecli.hubindex import model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,5 +40,32 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
                    ",".join(sorted({p.architecture for p in v.platforms})) or "-",
                    v.published or "-", f"yanked: {v.yanked}" if v.yanked else "")
                   for v in doc.versions])
+    _kernels(result, doc)
     result.line(f"run it: sudo ecli run {doc.name}", gap=True)
     return result
+
+
+def _kernels(result: Result, doc: model.PackageDocument) -> None:
+    """The hub's kernel matrix of the newest usable version, and what it means here."""
+    from ecli.packages.kernelmatrix import machine_warning
+
+    latest = next((v for v in doc.versions if not v.yanked), None)
+    if latest is None or not latest.kernels:
+        return
+    result.line(f"kernels {latest.version} was tested on by the hub:", gap=True)
+    result.table(["KERNEL", "ARCH", "RESULT", "TESTED", "REASON"],
+                 [(k.kernel, k.arch, k.result, k.tested, _gist(k.reason))
+                  for k in latest.kernels])
+    outside = machine_warning(doc.name, latest)
+    if outside:
+        result.warnings.append(outside)
+
+
+def _gist(reason: str, width: int = 90) -> str:
+    """A failure's reason in one line: its last line that is not the verifier's
+    statistics (for a refused load, the verifier's verdict); --json has it whole."""
+    lines = [line.strip() for line in reason.splitlines() if line.strip()
+             and not line.startswith(("processed ", "verification time"))]
+    text = lines[-1] if lines else "-"
+    return text if len(text) <= width else text[:width - 3] + "..."
+

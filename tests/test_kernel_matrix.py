@@ -1,0 +1,278 @@
+"""The kernel matrix: every index entry's own test, on this kernel and on Debian's under qemu.
+
+On the host: each entry of index/ is built from examples/NAME, pushed to the test
+registry, pulled and run by reference as a user runs it, through generator.pkgtest
+(the same code each guest runs). In guests, once per run (the `matrix` fixture,
+about six minutes under TCG): the catalog and bswapcount, a package whose
+instruction Linux 6.1's verifier refuses, through `python -m generator kernels`
+on Debian's 6.1 amd64 and arm64 kernels, and bswapcount alone on 6.12 amd64 and
+the host; then api/v1, `ecli info` and the package page in Chromium show it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecli.hubindex import model
+from ecli.packages.kernelmatrix import machine_warning
+from generator import guestkernels, kernelresults, pkgtest
+from generator.kernelresults import KernelResult
+from generator.problems import GeneratorError
+from generator.validate import validate_index
+
+from bpf_objects import ROOT
+from ecli_process import run_ecli
+
+pytestmark = pytest.mark.root
+INDEX = ROOT / "index"
+ENTRIES = sorted(path.stem for path in (INDEX / "packages").glob("*.yaml"))
+BROKEN = ROOT / "tests" / "kernels" / "bswapcount"
+BROKEN_ENTRY = """\
+name: bswapcount
+kind: bpf
+summary: "Emit bswap16(1) on every execve, with an instruction Linux 6.1 lacks"
+owners: [ebpfhub]
+license: GPL-2.0-only OR BSD-3-Clause
+versions:
+  - version: 0.1.0
+    ref: {host}/ebpfhub/bswapcount:0.1.0
+test:
+  trigger: /bin/echo ecli-test
+  expect:
+    event: {{swapped: 256}}
+"""
+WORK = ROOT / ".run" / "kernels"  # Debian's packages, kept between runs
+
+
+def publish(project: Path, registry, tmp: Path, env: dict[str, str]) -> str:
+    """Build a copy of `project` and push it as the hub's entries name it."""
+    copy = tmp / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build"))
+    ref = f"{registry.host}/ebpfhub/{project.name}:0.1.0"
+    built = run_ecli("build", str(copy), env=env, timeout=300)
+    assert built.returncode == 0, built.stderr
+    pushed = run_ecli("push", ref, "--dir", str(copy), env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    return ref
+
+
+def generator(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False, cwd=ROOT)
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_index_entry_passes_its_own_test_on_this_kernel(name, registry, tmp_path):
+    entry = validate_index(INDEX).index.entries[name]
+    assert entry.test is not None, f"index/packages/{name}.yaml declares no test"
+    env = {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
+    ref = publish(ROOT / "examples" / name, registry, tmp_path, env)
+    assert run_ecli("pull", ref, env=env).returncode == 0
+    outcome = pkgtest.run_test(ref, pkgtest.PackageTest.from_plain(entry.test), env=env)
+    assert outcome == pkgtest.Outcome("pass"), outcome.reason
+
+
+def test_a_test_fails_when_its_evidence_never_appears(registry, tmp_path):
+    env = {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
+    ref = publish(ROOT / "examples" / "execsnoop", registry, tmp_path, env)
+    assert run_ecli("pull", ref, env=env).returncode == 0
+    wrong = pkgtest.PackageTest("/bin/true", expect_event={"comm": "no-such-command"})
+    outcome = pkgtest.run_test(ref, wrong, env=env)
+    assert outcome.result == "fail"
+    assert outcome.reason.startswith("no event with comm=no-such-command among")
+    empty = pkgtest.PackageTest("/bin/true", expect_map="no_such_map")
+    assert pkgtest.run_test(ref, empty, env=env) == pkgtest.Outcome(
+        "fail", "the result map 'no_such_map' stayed empty")
+
+
+def test_results_merge_by_kernel_and_drop_a_moved_pin(tmp_path):
+    old = {"tool": {"1.0.0": [
+        KernelResult("6.1.0-57-cloud-amd64", "x86_64", "fail", "old", "2026-01-01", "sha256:a"),
+        KernelResult("6.1.0-57-cloud-arm64", "aarch64", "pass", "", "2026-01-01", "sha256:a")]}}
+    new = {"tool": {"1.0.0": [
+        KernelResult("6.1.0-57-cloud-amd64", "x86_64", "pass", "", "2026-02-02", "sha256:b")]}}
+    path = tmp_path / "kernels.json"
+    kernelresults.write(path, kernelresults.merge(old, new))
+    merged = kernelresults.read(path)
+    assert [(r.arch, r.result, r.digest) for r in merged["tool"]["1.0.0"]] == [
+        ("aarch64", "pass", "sha256:a"), ("x86_64", "pass", "sha256:b")]
+    assert [r.arch for r in kernelresults.for_version(merged, "tool", "1.0.0", "sha256:b")] == [
+        "x86_64"]
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("{", "cannot read the kernel results"),
+    ('{"schema_version": 2, "packages": {}}', "not a kernel results file of schema_version 1"),
+    ('{"schema_version": 1, "packages": {"t": {"1.0.0": [{"kernel": "6.1", "arch": "x86_64", '
+     '"result": "maybe", "reason": "", "tested": "2026-01-01", "digest": "sha256:a"}]}}}',
+     "result 'maybe' is not one of pass, fail, unsupported"),
+    ('{"schema_version": 1, "packages": {"t": {"1.0.0": [{"kernel": "6.1"}]}}}',
+     "packages: wrong shape"),
+])
+def test_a_bad_results_file_is_one_error_naming_it(tmp_path, content, says):
+    path = tmp_path / "kernels.json"
+    path.write_text(content)
+    with pytest.raises(GeneratorError) as raised:
+        kernelresults.read(path)
+    (problem,) = raised.value.problems
+    assert problem.file == str(path) and says in problem.message
+    assert "\n" not in problem.render().split("\n")[0]
+
+
+def test_a_bad_matrix_row_and_an_unknown_kernel_are_refused(tmp_path):
+    matrix = tmp_path / "kernels.toml"
+    matrix.write_text('[[kernel]]\nname = "x"\narch = "riscv64"\npackage = "linux-image-x"\n')
+    with pytest.raises(guestkernels.KernelSetupError) as raised:
+        guestkernels.read_matrix(matrix)
+    assert str(raised.value) == (f"{matrix}: kernel #1: needs name, arch (amd64, arm64 or "
+                                 "host) and package")
+    done = generator("kernels", "--kernel", "no-such-kernel", "--results",
+                     str(tmp_path / "out.json"))
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == (f"{guestkernels.MATRIX_FILE}:1:1: kernel: no kernel "
+                                           "named no-such-kernel [kernels]")
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_kernel_apt_does_not_have_is_one_error_and_nothing_is_written(tmp_path):
+    matrix = tmp_path / "kernels.toml"
+    matrix.write_text('[[kernel]]\nname = "gone"\narch = "amd64"\n'
+                      'package = "linux-image-no-such-thing"\n')
+    done = generator("kernels", "--matrix", str(matrix), "--work", str(tmp_path / "work"),
+                     "--results", str(tmp_path / "out.json"))
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == (
+        f"{matrix}:1:1: kernel: apt-cache depends linux-image-no-such-thing:amd64 failed: "
+        "E: No packages found [kernels]")
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "work").exists()
+
+
+def _version(*kernels: tuple[str, str, str]) -> model.Version:
+    return model.Version("1.0.0", "r/t:1.0.0", "r/t", "sha256:" + "0" * 64, kernels=tuple(
+        model.KernelResult(kernel, arch, result, "", "2026-01-01")
+        for kernel, arch, result in kernels))
+
+
+def test_run_warns_outside_what_the_matrix_proved():
+    version = _version(("6.1.0-57-cloud-amd64", "x86_64", "fail"),
+                       ("6.12.117+deb12-cloud-amd64", "x86_64", "pass"))
+    assert machine_warning("t", version, "6.18.44", "x86_64") is None
+    assert machine_warning("t", version, "6.6.0", "x86_64") == (
+        "t 1.0.0: this kernel (6.6.0) is older than every kernel it passed on "
+        "(oldest: 6.12.117+deb12-cloud-amd64); it may not load here")
+    assert machine_warning("t", version, "6.18.44", "aarch64") == (
+        "t 1.0.0 was never tested on aarch64 by the hub (tested on x86_64)")
+    assert machine_warning("t", _version(), "5.4.0", "riscv64") is None  # never run: no claim
+
+
+@pytest.fixture(scope="module")
+def matrix(registry, tmp_path_factory) -> Path:
+    """The catalog and bswapcount in a copy of index/, run through the guests once."""
+    tmp = tmp_path_factory.mktemp("matrix")
+    env = {**os.environ, "ECLI_HOME": str(tmp / "home")}
+    index = tmp / "index"
+    shutil.copytree(INDEX, index, ignore=shutil.ignore_patterns("lock.json", "kernels.json"))
+    for name in ENTRIES:
+        publish(ROOT / "examples" / name, registry, tmp, env)
+        entry = index / "packages" / f"{name}.yaml"
+        entry.write_text(entry.read_text().replace("127.0.0.1:5000", registry.host))
+    publish(BROKEN, registry, tmp, env)
+    (index / "packages" / "bswapcount.yaml").write_text(BROKEN_ENTRY.format(host=registry.host))
+    resolved = generator("resolve", "--index", str(index))
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    guests = generator("kernels", "--index", str(index), "--work", str(WORK),
+                       "--kernel", "debian-6.1-amd64", "--kernel", "debian-6.1-arm64")
+    assert guests.returncode == 0, guests.stdout + guests.stderr
+    alone = tmp / "bswapcount-only"
+    (alone / "packages").mkdir(parents=True)
+    shutil.copytree(INDEX / "schema", alone / "schema")
+    shutil.copy(index / "packages" / "bswapcount.yaml", alone / "packages")
+    newer = generator("kernels", "--index", str(alone), "--lock", str(index / "lock.json"),
+                      "--results", str(index / "kernels.json"), "--work", str(WORK),
+                      "--kernel", "debian-6.12-amd64", "--kernel", "host")
+    assert newer.returncode == 0, newer.stdout + newer.stderr
+    return index
+
+
+def _results(index: Path) -> dict[tuple[str, str], KernelResult]:
+    found = kernelresults.read(index / "kernels.json")
+    return {(name, r.kernel): r for name, versions in found.items()
+            for records in versions.values() for r in records}
+
+
+def test_catalog_passes_on_debian_6_1_amd64_and_arm64(matrix):
+    results = _results(matrix)
+    amd64 = guestkernels.resolve_package("linux-image-cloud-amd64", "amd64").removeprefix(
+        "linux-image-")
+    arm64 = guestkernels.resolve_package("linux-image-cloud-arm64", "arm64").removeprefix(
+        "linux-image-")
+    for name in ENTRIES:
+        assert results[(name, amd64)].result == "pass", results[(name, amd64)].reason
+        on_arm = results[(name, arm64)]
+        assert on_arm.arch == "aarch64"
+        if name == "bashreadline":  # built for amd64 only: its x86 pt_regs do not relocate
+            assert on_arm.result == "fail" and "CO-RE relocation" in on_arm.reason
+        else:
+            assert on_arm.result == "pass", on_arm.reason
+
+
+def test_broken_package_fails_on_6_1_with_the_verifiers_reason_up_to_the_page(
+        matrix, tmp_path):
+    results = {kernel: r for (name, kernel), r in _results(matrix).items()
+               if name == "bswapcount"}
+    old = next(r for k, r in results.items() if k.startswith("6.1.0-") and r.arch == "x86_64")
+    new = next(r for k, r in results.items() if k.startswith("6.12."))
+    assert old.result == "fail" and "unknown opcode d7" in old.reason
+    assert "the kernel verifier rejected the program" in old.reason
+    assert new.result == "pass" and new.reason == ""
+    out = tmp_path / "site"
+    built = generator("build", "--index", str(matrix), "--offline", "--out", str(out),
+                      "--config", str(ROOT / "mkdocs.yml"))
+    assert built.returncode == 0, built.stdout + built.stderr
+    document = json.loads((out / "api/v1/packages/bswapcount.json").read_text())
+    shown = {k["kernel"]: k for k in document["versions"][0]["kernels"]}
+    assert shown[old.kernel]["result"] == "fail" and "unknown opcode d7" in shown[
+        old.kernel]["reason"]
+    assert shown[new.kernel] == {"kernel": new.kernel, "arch": "x86_64", "result": "pass",
+                                 "reason": "", "tested": new.tested}
+    env = {**os.environ, "ECLI_HOME": str(tmp_path / "home"), "ECLI_DEFAULT_SOURCE": ""}
+    assert run_ecli("sources", "add", "test", str(out / "api/v1"), env=env).returncode == 0
+    info = run_ecli("info", "bswapcount", env=env)
+    assert info.returncode == 0, info.stderr
+    row = next(line for line in info.stdout.splitlines() if line.startswith(old.kernel))
+    assert row.split()[1:3] == ["x86_64", "fail"] and "unknown opcode d7" in row
+    older = run_ecli("search", "bswap", "--kernel", "6.6.0", env=env)  # 6.1 failed, 6.12 passed
+    assert older.returncode == 1 and "no packages proven on 6.6.0 match 'bswap'" in older.stdout
+    newer = run_ecli("-q", "search", "bswap", "--kernel", "6.12.200", env=env)
+    assert newer.returncode == 0 and newer.stdout.split() == ["bswapcount"]
+    _page_shows_the_matrix(out, old.kernel, new.kernel)
+
+
+def _page_shows_the_matrix(out: Path, old: str, new: str) -> None:
+    from playwright.sync_api import sync_playwright
+    from test_site_browser import CHROMIUM, CHROMIUM_ARGS, _serve
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(_serve(str(out)) + "packages/bswapcount/")
+            failed = page.locator(f'tr.hub-kernel[data-kernel="{old}"] .hub-kresult')
+            assert failed.inner_text() == "fail" and failed.is_visible()
+            assert failed.evaluate("e => getComputedStyle(e).backgroundColor") == (
+                "rgb(198, 40, 40)")
+            passed = page.locator(f'tr.hub-kernel[data-kernel="{new}"] .hub-kresult')
+            assert passed.inner_text() == "pass"
+            reason = page.locator("tr.hub-kernel-reason details").first
+            reason.locator("summary").click()
+            assert "unknown opcode d7" in reason.locator("pre").inner_text()
+        finally:
+            browser.close()
