@@ -517,6 +517,33 @@ def test_a_signed_pull_adds_at_most_two_requests(
         assert len(added) == 2, added  # the signature manifest by digest, and its payload
 
 
+def test_a_registry_check_asks_for_referrers_only_without_a_good_sig(
+        registry: RegistryServer, publisher: tuple[Path, Path], env: dict[str, str],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generator checks every version in the registry: cosign's `.sig` first, and the
+    referrers (two requests more) only when it does not hold a good signature."""
+    from ecli.trust.verify import verify_registry_signature
+
+    seen: list[str] = []
+    send = oci_registry._Client.request
+
+    def counting(self, method: str, url: str, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(f"{method} {url}")
+        return send(self, method, url, **kwargs)
+
+    monkeypatch.setattr(oci_registry._Client, "request", counting)
+    key = keys.load_public(publisher[1])
+    for name, flags, asked in (("check-sig", (), ["manifests", "blobs"]),
+                               ("check-bundle", ("--bundle",),
+                                ["manifests", "referrers", "manifests", "manifests", "blobs"])):
+        art = pushed(registry, tmp_path, name)
+        assert ecli(env, "sign", art.ref, "--key", str(publisher[0]), *flags).returncode == 0
+        seen.clear()
+        verified = verify_registry_signature(reference.parse(art.pinned), key)
+        assert verified.digest == art.digest
+        assert [line.split()[1].split("/")[1] for line in seen] == asked, seen
+
+
 def _signature_manifest(registry: RegistryServer, art: Pushed, bundled: bool) -> str:
     repository = art.pinned.split("@")[0].partition("/")[2]
     if bundled:

@@ -165,12 +165,14 @@ def published_version(ref: OciReference) -> tuple[str, str | None] | None:
         return digest, PackageConfig.from_json(data, f"{ref}: package config").version
 
 
-def pull_signatures(ref: OciReference, store: Store) -> tuple[str, bool]:
-    """The digest `ref` resolves to, and whether cosign's signature manifest of it was
-    found (then kept in `store`: see `_Client.fetch_signatures`)."""
+def pull_signatures(ref: OciReference, store: Store, *, tag: bool = True,
+                    bundles: bool = True) -> tuple[str, bool]:
+    """The digest `ref` resolves to, and whether a signature of it was found (then kept
+    in `store`: see `_Client.fetch_signatures`): cosign's `.sig` tag, the Sigstore
+    bundles among its referrers, or (by default) both."""
     with _Client(ref) as client:
         digest = ref.digest or client.fetch_manifest(ref.selector)[2]
-        return digest, client.fetch_signatures(digest, store)
+        return digest, client.fetch_signatures(digest, store, tag=tag, bundles=bundles)
 
 
 def subject(ref: OciReference) -> Descriptor:
@@ -532,15 +534,16 @@ class _Client:
             raise ArtifactError(f"{self.ref}: {what} is larger than {limit} bytes")
         return data
 
-    def fetch_signatures(self, digest: str, store: Store, hint: str | None = None) -> bool:
+    def fetch_signatures(self, digest: str, store: Store, hint: str | None = None, *,
+                         tag: bool = True, bundles: bool = True) -> bool:
         """Keep the signatures of `digest` in the store, where `ecli.trust.verify` reads
-        them offline: cosign's `.sig` manifest and the Sigstore bundles among its OCI 1.1
-        referrers. False when there is none. `hint`, the digest of the signature manifest
-        the index recorded, is fetched directly: two requests in all."""
+        them offline: cosign's `.sig` manifest (`tag`) and the Sigstore bundles among its
+        OCI 1.1 referrers (`bundles`). False when there is none. `hint`, the digest of
+        the signature manifest the index recorded, is fetched directly: two requests."""
         if hint is not None:
             return self._fetch_hinted(digest, hint, store)
-        found = self._fetch_sig_tag(digest, store)
-        return self._fetch_bundles(digest, store) or found
+        found = tag and self._fetch_sig_tag(digest, store)
+        return (bundles and self._fetch_bundles(digest, store)) or found
 
     def _fetch_hinted(self, digest: str, hint: str, store: Store) -> bool:
         where = f"{self.ref.name}@{hint}: signature"
