@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ecli.runtime.decode import StructDecoder
+from ecli.runtime.decode import Batch, Columns, StructDecoder
 
 
 def _errno(value: Any) -> Any:
@@ -71,9 +71,17 @@ class FormattedDecoder:
         self.widths = decoder.widths
         self._apply = [(i, FORMATTERS[hints[c]]) for i, c in enumerate(decoder.columns)
                        if hints.get(c) in FORMATTERS]
+        formatted = {i for i, _ in self._apply}
+        self.types = [None if i in formatted else t for i, t in enumerate(decoder.types)]
 
     def decode(self, data: bytes | memoryview) -> list[Any]:
         values = self.decoder.decode(data)
         for i, formatter in self._apply:
             values[i] = formatter(values[i])
         return values
+
+    def decode_batch(self, batch: Batch) -> Columns:
+        columns = self.decoder.decode_batch(batch)
+        for i, formatter in self._apply:
+            columns[i] = list(map(formatter, columns[i]))
+        return columns

@@ -24,16 +24,21 @@ from ecli.runtime.decode import RawDecoder, StructDecoder
 from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import OptionText, ProgramArgs, object_options, parse_program_args
+from ecli.runtime.ringbuf import Samples
 from ecli.runtime.spec import GlobalSpec, MapSpec, ObjectSpec
 from ecli.runtime.streams import EventStreams
 
 POLL_SECONDS = 0.1
+FLUSH_SECONDS = 0.1
 
 Decoder = StructDecoder | RawDecoder | FormattedDecoder
 
 
 class EventSink(Protocol):
-    def event(self, values: Sequence[Any]) -> None: ...
+    """Where one event map's events go, a decoded batch at a time (one list per column);
+    `flush` is called at least every FLUSH_SECONDS while events arrive."""
+
+    def write(self, columns: Sequence[Sequence[Any]]) -> None: ...
     def flush(self) -> None: ...
 
 
@@ -112,32 +117,38 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                 sink = output.events(map_name, decoder)
                 sinks.append(sink)
 
-                def handle(data: bytes, decoder: Decoder = decoder,
+                def handle(samples: Samples, decoder: Decoder = decoder,
                            sink: EventSink = sink) -> None:
                     nonlocal count
-                    count += 1
-                    sink.event(decoder.decode(data))
+                    count += len(samples.offsets)
+                    sink.write(decoder.decode_batch(samples))
 
                 streams.add(event_map, loaded.map_fd(map_name), handle)
             output.attached(attached.programs)
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval else None
+            next_flush = time.monotonic() + FLUSH_SECONDS
             while not stop.requested:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break
-                wake = min(t for t in (deadline, next_report, now + POLL_SECONDS) if t)
+                wake = min(t for t in (deadline, next_report, next_flush, now + POLL_SECONDS)
+                           if t)
                 if streams.empty:
                     time.sleep(max(0.0, wake - now))
                 else:
                     streams.poll(max(0.0, wake - now))
-                    for sink in sinks:
-                        sink.flush()
+                    if time.monotonic() >= next_flush:  # not per batch: one write per batch
+                        for sink in sinks:
+                            sink.flush()
+                        next_flush = time.monotonic() + FLUSH_SECONDS
                 if next_report is not None and time.monotonic() >= next_report:
                     output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map),
                                 final=False)
                     next_report += interval  # type: ignore[operator]
             streams.drain()
+            for sink in sinks:
+                sink.flush()
             lost = streams.lost(loaded.read_global, run.lost_counters)
         finally:
             streams.close()
