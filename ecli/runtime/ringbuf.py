@@ -6,10 +6,15 @@ the kernel's ABI (kernel/bpf/ringbuf.c, libbpf's ringbuf.c does the same):
 
 - page 0, mapped read-write: `consumer_pos` (u64), which only we write;
 - page 1, read-only: `producer_pos` (u64), then the data area of `size`
-  bytes (a power of two), mapped twice in a row so a record never wraps;
+  bytes (a power of two);
 - each record: an 8-byte header (u32 length with the BUSY bit while the
   producer still writes it and the DISCARD bit if it was thrown away, u32
   page offset), the sample, padding to 8 bytes.
+
+libbpf maps the data area twice in a row so that a sample never wraps; the
+kernel populates the whole mapping at mmap time, so each copy counts fully
+in the reader's RSS (2 x 16 MiB for a 16 MiB ring). Here it is mapped once,
+and the rare sample that runs past the end is copied out in two pieces.
 
 Ordering: the producer writes the sample, then clears BUSY (a release
 store); we read `producer_pos`, then the header, then the sample, and only
@@ -62,7 +67,7 @@ class RingReader:
         self._consumer_page = mmap.mmap(fd, page, mmap.MAP_SHARED,
                                         mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
         try:
-            self._pages = mmap.mmap(fd, page + 2 * self.size, mmap.MAP_SHARED,
+            self._pages = mmap.mmap(fd, page + self.size, mmap.MAP_SHARED,
                                     mmap.PROT_READ, offset=page)
         except OSError:
             self._consumer_page.close()
@@ -84,7 +89,7 @@ class RingReader:
         """
         position = self._consumer[0]
         producer = self._producer[0]
-        mask, words = self._mask, self._words
+        mask, size, words = self._mask, self.size, self._words
         offsets: list[int] = []
         sizes: list[int] = []
         records = 0
@@ -93,15 +98,25 @@ class RingReader:
             length = words[offset >> 2]
             if length & BUSY:
                 break
-            records += 1
             if length & DISCARD:
                 length &= ~DISCARD
             else:
-                offsets.append(offset + HEADER)
+                start = (offset + HEADER) & mask
+                if start + length > size:  # runs past the end: a batch of its own, copied
+                    if offsets:
+                        break
+                    self._next = position + ((length + HEADER + 7) & ~7)
+                    return Samples(self._wrapped(start, length), [0], [length])
+                offsets.append(start)
                 sizes.append(length)
+            records += 1
             position += (length + HEADER + 7) & ~7
         self._next = position
         return Samples(self.data, offsets, sizes)
+
+    def _wrapped(self, start: int, length: int) -> bytes:
+        """A sample that starts at `start` and continues at the start of the area."""
+        return bytes(self.data[start:]) + bytes(self.data[: start + length - self.size])
 
     def release(self) -> bool:
         """Give the records of the last `read` back to the kernel; whether there were any."""
