@@ -1,5 +1,9 @@
 /* Waits for a line on stdin, then calls getppid(2) N times: as fast as it can,
- * or at RATE calls per second when a rate is given (checked every 100 calls). */
+ * or at RATE calls per second when a rate is given (checked every RATE/2000 + 1
+ * calls: bursts of at most half a millisecond).
+ *
+ *     loadgen [N [RATE]]
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -19,13 +23,14 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	double rate = argc > 2 ? atof(argv[2]) : 0;
 	char line[8];
+	long every = (long)(rate / 2000) + 1;
 	double start;
 
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 	start = now();
 	for (long i = 0; i < n; i++) {
-		if (rate > 0 && i % 100 == 0) {
+		if (rate > 0 && i % every == 0) {
 			double ahead = start + i / rate - now();
 
 			if (ahead > 0) {
