@@ -7,11 +7,21 @@ rings: `kept` (every odd record discarded) and `sized` (one page; samples of
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ecli.runtime import streams as streams_module
+from ecli.runtime.attach import Attached
+from ecli.runtime.loader import LoadedObject
+from ecli.runtime.ringbuf import Samples
+from ecli.runtime.runner import RunSettings, prepare
+from ecli.runtime.streams import EventStreams
 
 from bpf_objects import BUILD, ROOT
 from ecli_process import RunningEcli, programs_left
@@ -94,3 +104,62 @@ def test_a_burst_larger_than_the_ring_is_fully_accounted(objects, loadgen, tmp_p
     assert all(seq % 2 == 0 for seq in kept)
     # every even call is written or lost; an odd one is discarded or lost
     assert calls // 2 <= len(kept) + lost.get("kept", 0) <= calls
+
+
+@contextlib.contextmanager
+def streams_in_process(obj: Path, handle) -> Iterator[EventStreams]:
+    """`obj` loaded and attached here, filtered to this process, every ring added to the
+    EventStreams yielded with `handle(map name, decoder, samples)`."""
+    run = prepare(obj, RunSettings(), "ring_reader", ["--targ-pid", str(os.getpid())])
+    with LoadedObject(run.spec, run.args.rodata, run.name) as loaded, \
+            Attached(loaded, run.args.attach):
+        streams = EventStreams(run.name)
+        try:
+            for name, (event_map, decoder) in run.streams.items():
+                streams.add(event_map, loaded.map_fd(name),
+                            lambda samples, n=name, d=decoder: handle(n, d, samples))
+            yield streams
+        finally:
+            streams.close()
+
+
+def calls(n: int) -> None:
+    for _ in range(n):
+        os.getppid()
+
+
+@pytest.mark.parametrize("mapped", [True, False], ids=["mapped pages", "libbpf"])
+def test_both_ring_paths_give_the_same_events(objects, monkeypatch, mapped):
+    """The mapped reader, and libbpf's callbacks where memory ordering rules it out."""
+    monkeypatch.setattr(streams_module, "ordered_memory", lambda: mapped)
+    columns: dict[str, list[list]] = {}
+
+    def collect(name: str, decoder, samples: Samples) -> None:
+        for i, column in enumerate(decoder.decode_batch(samples)):
+            columns.setdefault(name, [[] for _ in decoder.columns])[i] += column
+
+    with streams_in_process(objects["ring_reader"], collect) as streams:
+        calls(60)  # about 3 KB of `sized` records: the page holds them
+        streams.poll(5)
+    assert columns["kept"] == [list(range(0, 60, 2))]
+    seqs, lengths, texts = columns["sized"]
+    assert seqs == list(range(60))
+    assert lengths == seqs
+    assert texts == [chr(ord("a") + seq % 26) * seq for seq in seqs]
+
+
+def test_a_handler_error_is_raised_in_python_and_its_batch_consumed(objects):
+    batches: list[tuple[str, int]] = []
+
+    def fail_once(name: str, _decoder, samples: Samples) -> None:
+        batches.append((name, len(samples.offsets)))
+        if len(batches) == 1:
+            raise ValueError("handler failed")
+
+    with streams_in_process(objects["ring_reader"], fail_once) as streams:
+        calls(10)
+        with pytest.raises(ValueError, match="handler failed"):
+            streams.poll(5)
+        assert batches == [("kept", 5)]  # the error stopped the drain at the first ring
+        streams.poll(5)
+    assert batches == [("kept", 5), ("sized", 10)]  # the failed batch is not read again
