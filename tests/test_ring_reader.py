@@ -8,8 +8,11 @@ rings: `kept` (every odd record discarded) and `sized` (one page; samples of
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import select
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +53,7 @@ def traced_load(obj: Path, loadgen: Path, out: Path, calls: int, rate: int = 0) 
                               stdout=events_file)
             run.wait_attached()
             load.communicate(b"go\n", timeout=120)
-            run.process.send_signal(2)  # SIGINT: the run drains the rings and reports
+            run.process.send_signal(signal.SIGINT)  # the run drains the rings and reports
             _, err, code = run.finish()
     finally:
         load.kill()
@@ -163,3 +166,23 @@ def test_a_handler_error_is_raised_in_python_and_its_batch_consumed(objects):
         assert batches == [("kept", 5)]  # the error stopped the drain at the first ring
         streams.poll(5)
     assert batches == [("kept", 5), ("sized", 10)]  # the failed batch is not read again
+
+
+def test_events_reach_a_pipe_while_the_run_goes_on(objects, loadgen):
+    """Output to a pipe is not flushed per event, yet a quiet stream's event is written
+    when it comes, not held until exit."""
+    load = subprocess.Popen([str(loadgen), "1"], stdin=subprocess.PIPE)
+    run = RunningEcli([str(objects["ring_reader"]), "--json", "--targ-pid", str(load.pid)])
+    try:
+        run.wait_attached()
+        load.communicate(b"go\n", timeout=60)
+        assert run.process.stdout is not None
+        ready, _, _ = select.select([run.process.stdout], [], [], 30)
+        assert ready, "no event written while the run goes on"
+        assert json.loads(run.process.stdout.readline()) in (
+            {"kept_seq": 0}, {"sized_seq": 0, "len": 0, "text": ""})
+        assert run.process.poll() is None
+    finally:
+        run.process.send_signal(signal.SIGINT)
+        _, err, code = run.finish()
+    assert code == 0, err

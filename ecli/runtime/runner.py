@@ -35,8 +35,12 @@ Decoder = StructDecoder | RawDecoder | FormattedDecoder
 
 
 class EventSink(Protocol):
-    """Where one event map's events go, a decoded batch at a time (one list per column);
-    `flush` is called at least every FLUSH_SECONDS while events arrive."""
+    """Where one event map's events go, a decoded batch at a time (one list per column).
+
+    `flush` follows a batch at once when the last flush is FLUSH_SECONDS old (a
+    quiet stream shows each event when it comes), else at most FLUSH_SECONDS later
+    (a busy one is written in large pieces).
+    """
 
     def write(self, columns: Sequence[Sequence[Any]]) -> None: ...
     def flush(self) -> None: ...
@@ -127,21 +131,21 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
             output.attached(attached.programs)
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval else None
-            next_flush = time.monotonic() + FLUSH_SECONDS
+            next_flush, unflushed = 0.0, False
             while not stop.requested:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break
-                wake = min(t for t in (deadline, next_report, next_flush, now + POLL_SECONDS)
-                           if t)
+                wake = min(t for t in (deadline, next_report, unflushed and next_flush,
+                                       now + POLL_SECONDS) if t)
                 if streams.empty:
                     time.sleep(max(0.0, wake - now))
                 else:
-                    streams.poll(max(0.0, wake - now))
-                    if time.monotonic() >= next_flush:  # not per batch: one write per batch
+                    unflushed = streams.poll(max(0.0, wake - now)) > 0 or unflushed
+                    if unflushed and time.monotonic() >= next_flush:
                         for sink in sinks:
                             sink.flush()
-                        next_flush = time.monotonic() + FLUSH_SECONDS
+                        next_flush, unflushed = time.monotonic() + FLUSH_SECONDS, False
                 if next_report is not None and time.monotonic() >= next_report:
                     output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map),
                                 final=False)

@@ -139,23 +139,25 @@ class EventStreams:
     def empty(self) -> bool:
         return not self._rings and not self._perf
 
-    def poll(self, timeout: float) -> None:
-        """Wait up to `timeout` seconds for samples and hand them to the handlers."""
+    def poll(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for samples and hand them to the handlers;
+        how many were handed over."""
         try:
             ready = self._epoll.poll(timeout)
         except InterruptedError:
-            return
-        if ready:
-            self.drain()
+            return 0
+        return self.drain() if ready else 0
 
-    def drain(self) -> None:
+    def drain(self) -> int:
         """Hand over what the buffers hold now: each ring until it is empty (or one
         ring's size has been read, so a producer faster than us cannot keep us
-        here), each perf buffer once."""
+        here), each perf buffer once; how many samples were handed over."""
+        handed = 0
         for ring, handler in self._rings:
             # a record takes 16 bytes or more: this many batches read at most one ring's size
             for _ in range(ring.size // (16 * MAX_BATCH) + 1):
                 samples = ring.read()
+                handed += len(samples.offsets)
                 try:
                     if samples.offsets:
                         handler(samples)
@@ -166,8 +168,10 @@ class EventStreams:
         for buffer, copied, handler in self._perf:
             libbpf.get().perf_buffer__consume(buffer)
             samples = copied.take()
+            handed += len(samples.offsets)
             if samples.offsets:
                 handler(samples)
+        return handed
 
     def lost(self, read_global: Callable[[GlobalSpec], bytes],
              counters: dict[str, GlobalSpec]) -> dict[str, int]:
