@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import signal
-import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,11 +22,13 @@ def _errno(value: Any) -> Any:
 
 def _ipv4(value: Any) -> Any:
     if isinstance(value, int) and 0 <= value < 1 << 32:  # __be32 read as little-endian u32
-        return socket.inet_ntoa(value.to_bytes(4, "little"))
+        return ".".join(map(str, value.to_bytes(4, "little")))
     return value
 
 
 def _ipv6(value: Any) -> Any:
+    import socket  # here: the module costs more to import than most runs spend on IPv6
+
     raw = None
     if isinstance(value, str) and len(value) == 32:  # u8[16], shown as hex
         raw = bytes.fromhex(value)

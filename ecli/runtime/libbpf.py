@@ -8,7 +8,6 @@ can quote the relevant ones, such as the verifier's log.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Callable
 from ctypes import c_char_p, c_int, c_size_t, c_void_p
@@ -142,7 +141,9 @@ def libc() -> ctypes.CDLL:
     """libc, for the few calls Python's os module lacks (mount, perf_event_open)."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # the process's own symbols, libc's among them: ctypes.util.find_library would
+        # run ldconfig in a subprocess before every attach
+        _libc = ctypes.CDLL(None, use_errno=True)
         _libc.vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
         _libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, ctypes.c_ulong, c_void_p]
         _libc.syscall.restype = ctypes.c_long

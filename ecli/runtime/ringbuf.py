@@ -25,7 +25,7 @@ then store `consumer_pos`. Plain loads and stores keep that order on x86-64
 from __future__ import annotations
 
 import mmap
-import platform
+import os
 from typing import NamedTuple
 
 BUSY = 1 << 31
@@ -45,7 +45,7 @@ class Samples(NamedTuple):
 
 def ordered_memory() -> bool:
     """Whether plain loads and stores from Python are ordered as the ring buffer needs."""
-    return platform.machine().lower() in TSO_MACHINES
+    return os.uname().machine.lower() in TSO_MACHINES
 
 
 def max_entries(fd: int) -> int:
