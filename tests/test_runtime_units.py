@@ -11,7 +11,7 @@ import pytest
 from ecli.errors import ArtifactError, UsageError
 from ecli.runtime import btf as b
 from ecli.runtime.decode import RawDecoder, StructDecoder
-from ecli.runtime.formats import FormattedDecoder
+from ecli.runtime.formats import FORMATTERS, FormattedDecoder
 from ecli.runtime.options import (
     AttachSettings,
     OptionText,
@@ -91,6 +91,14 @@ def test_a_short_sample_decodes_with_zeros_after(spec):
 
 def test_raw_decoder_shows_hex():
     assert RawDecoder().decode(b"\x01\xffhello") == [7, "01ff68656c6c6f", "hello"]
+
+
+def test_address_formats_read_network_order():
+    assert FORMATTERS["ipv4"](0x0100007F) == "127.0.0.1"  # __be32 read as little-endian
+    assert FORMATTERS["ipv4"]("x") == "x" and FORMATTERS["ipv4"](1 << 40) == 1 << 40
+    assert FORMATTERS["ipv6"]([0, 0, 0, 0x01000000]) == "::1"
+    assert FORMATTERS["ipv6"]("fe80" + "0" * 27 + "1") == "fe80::1"
+    assert FORMATTERS["ipv6"](7) == 7
 
 
 def in_one_buffer(samples: list[bytes]) -> Samples:
