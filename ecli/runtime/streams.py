@@ -50,9 +50,9 @@ class _LibbpfRing:
     """A ring buffer through libbpf, for machines whose memory ordering `RingReader`
     cannot rely on: the callback stops libbpf after MAX_BATCH samples."""
 
-    def __init__(self, name: str, fd: int) -> None:
+    def __init__(self, name: str, map_name: str, fd: int) -> None:
         self.lib = libbpf.get()
-        self.name = name
+        self.where = f"{name}: ring buffer {map_name}"
         self.size = max_entries(fd)
         self._copied = _Copied()
         self._full = False
@@ -64,7 +64,7 @@ class _LibbpfRing:
         self._callback = libbpf.SAMPLE_FN(sample)  # must outlive the buffer
         self._ring = self.lib.ring_buffer__new(fd, self._callback, None, None)
         if not self._ring:
-            raise RuntimeLoadError(f"{name}: cannot open ring buffer: "
+            raise RuntimeLoadError(f"{self.where}: cannot open it: "
                                    f"{libbpf.strerror(libbpf.last_errno())}")
 
     def epoll_fd(self) -> int:
@@ -73,7 +73,7 @@ class _LibbpfRing:
     def read(self) -> Samples:
         result = self.lib.ring_buffer__consume(self._ring)
         if result < 0 and -result not in (errnos.EINTR, errnos.ECANCELED):
-            raise RuntimeLoadError(f"{self.name}: reading the ring buffer failed: "
+            raise RuntimeLoadError(f"{self.where}: reading it failed: "
                                    f"{libbpf.strerror(-result)}")
         self._full = result == -errnos.ECANCELED
         return self._copied.take()
@@ -103,14 +103,14 @@ class EventStreams:
 
     def _add_ring(self, map_name: str, fd: int, handler: BatchHandler) -> None:
         if not ordered_memory():
-            ring = _LibbpfRing(f"{self.name}: {map_name}", fd)
+            ring = _LibbpfRing(self.name, map_name, fd)
             self._rings.append((ring, handler))
             self._epoll.register(ring.epoll_fd(), select.EPOLLIN)
             return
         try:
             reader = RingReader(fd)
         except OSError as exc:
-            raise RuntimeLoadError(f"{self.name}: cannot map ring buffer {map_name}: "
+            raise RuntimeLoadError(f"{self.name}: ring buffer {map_name}: cannot map it: "
                                    f"{exc.strerror or exc}") from None
         self._rings.append((reader, handler))
         self._epoll.register(fd, select.EPOLLIN)  # readable while the ring holds data
