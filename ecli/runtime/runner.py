@@ -150,7 +150,7 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                     output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map),
                                 final=False)
                     next_report += interval  # type: ignore[operator]
-            streams.drain()
+            streams.drain(final=True)
             for sink in sinks:
                 sink.flush()
             lost = streams.lost(loaded.read_global, run.lost_counters)

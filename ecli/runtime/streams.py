@@ -25,6 +25,7 @@ from ecli.runtime.spec import GlobalSpec, MapSpec
 
 BatchHandler = Callable[[Samples], None]
 PERF_BUFFER_PAGES = 64  # per CPU
+DRAIN_BATCHES = 16  # per ring and drain: 65,536 records, about 0.1 s of work
 
 
 class _Copied:
@@ -148,14 +149,17 @@ class EventStreams:
             return 0
         return self.drain() if ready else 0
 
-    def drain(self) -> int:
-        """Hand over what the buffers hold now: each ring until it is empty (or one
-        ring's size has been read, so a producer faster than us cannot keep us
-        here), each perf buffer once; how many samples were handed over."""
+    def drain(self, final: bool = False) -> int:
+        """Hand over what the buffers hold: each perf buffer once, each ring until it
+        is empty or DRAIN_BATCHES batches were read (a producer faster than us must
+        not keep the run from its flushes, reports and signals); at the end of a run
+        (`final`), until it is empty or as much as it holds was read. How many
+        samples were handed over."""
         handed = 0
         for ring, handler in self._rings:
-            # a record takes 16 bytes or more: this many batches read at most one ring's size
-            for _ in range(ring.size // (16 * MAX_BATCH) + 1):
+            # a record takes 8 bytes or more (its header): a ring holds size // 8 at most
+            rounds = ring.size // (8 * MAX_BATCH) + 1 if final else DRAIN_BATCHES
+            for _ in range(rounds):
                 samples = ring.read()
                 handed += len(samples.offsets)
                 try:
