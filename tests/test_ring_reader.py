@@ -1,8 +1,11 @@
-"""ecli's ring buffer reader on the real kernel, driven by a C load generator.
+"""ecli's ring buffer and perf buffer readers on the real kernel, driven by a C load
+generator.
 
 tests/bpf/ring_reader.bpf.c writes each getppid(2) of the generator to two
 rings: `kept` (every odd record discarded) and `sized` (one page; samples of
-8 to 71 bytes, `len` letters of text, so records wrap the ring's end).
+8 to 71 bytes, `len` letters of text, so records wrap the ring's end), and
+to a perf event array, `seen` (samples of 12 to 523 bytes, `perf_len`
+letters of blob, in 256 KiB per CPU: records wrap its end too).
 """
 
 from __future__ import annotations
@@ -77,6 +80,19 @@ def check_sized(events: list[dict]) -> list[dict]:
     return sized
 
 
+def check_perf(events: list[dict]) -> list[dict]:
+    """The `seen` events, each exactly what the program wrote, none twice (CPUs'
+    buffers are read in turn: their events interleave out of order)."""
+    seen = [e for e in events if "perf_seq" in e]
+    for event in seen:
+        seq, length, blob = event["perf_seq"], event["perf_len"], event["blob"]
+        assert length == seq & 511, event
+        # perf pads a sample to 8 bytes and leaves the padding as it was (no zeros)
+        assert blob[:length] == chr(ord("A") + seq % 26) * length and len(blob) < length + 8
+    assert len({e["perf_seq"] for e in seen}) == len(seen), "events repeated"
+    return seen
+
+
 def record_bytes(event: dict) -> int:
     """The ring space of one `sized` record: header, the 8 + len byte sample, padding."""
     return (8 + 8 + event["len"] + 7) // 8 * 8
@@ -95,6 +111,7 @@ def test_discarded_records_are_skipped_and_records_wrap_the_ring(objects, loadge
     assert sum(map(record_bytes, sized)) > 20 * RING_PAGE  # the ring wrapped 20 times over
     # variable sizes: every length from 0 to 63, samples not a multiple of 8 among them
     assert {e["len"] for e in sized} == set(range(64))
+    assert len(check_perf(events)) + lost.get("seen", 0) == calls
 
 
 def test_a_burst_larger_than_the_ring_is_fully_accounted(objects, loadgen, tmp_path):
@@ -103,6 +120,9 @@ def test_a_burst_larger_than_the_ring_is_fully_accounted(objects, loadgen, tmp_p
     sized = check_sized(events)
     assert lost["sized"] > 0, "the burst did not overflow the ring: no test of the counts"
     assert len(sized) + lost["sized"] == calls
+    seen = check_perf(events)
+    assert lost["seen"] > 0, "the burst did not overflow the perf buffers"
+    assert len(seen) + lost["seen"] == calls
     kept = [e["kept_seq"] for e in events if "kept_seq" in e]
     assert all(seq % 2 == 0 for seq in kept)
     # every even call is written or lost; an odd one is discarded or lost
@@ -132,8 +152,8 @@ def calls(n: int) -> None:
 
 
 @pytest.mark.parametrize("mapped", [True, False], ids=["mapped pages", "libbpf"])
-def test_both_ring_paths_give_the_same_events(objects, monkeypatch, mapped):
-    """The mapped reader, and libbpf's callbacks where memory ordering rules it out."""
+def test_both_paths_give_the_same_events(objects, monkeypatch, mapped):
+    """The mapped readers, and libbpf's callbacks where memory ordering rules them out."""
     monkeypatch.setattr(streams_module, "ordered_memory", lambda: mapped)
     columns: dict[str, list[list]] = {}
 
@@ -149,6 +169,9 @@ def test_both_ring_paths_give_the_same_events(objects, monkeypatch, mapped):
     assert seqs == list(range(60))
     assert lengths == seqs
     assert texts == [chr(ord("a") + seq % 26) * seq for seq in seqs]
+    assert sorted(columns["seen"][0]) == list(range(60))
+    check_perf([dict(zip(("perf_seq", "perf_len", "blob"), row, strict=True))
+                for row in zip(*columns["seen"], strict=True)])
 
 
 def test_a_handler_error_is_raised_in_python_and_its_batch_consumed(objects):
@@ -165,7 +188,8 @@ def test_a_handler_error_is_raised_in_python_and_its_batch_consumed(objects):
             streams.poll(5)
         assert batches == [("kept", 5)]  # the error stopped the drain at the first ring
         streams.poll(5)
-    assert batches == [("kept", 5), ("sized", 10)]  # the failed batch is not read again
+    assert batches[:2] == [("kept", 5), ("sized", 10)]  # the failed batch is not read again
+    assert sum(n for name, n in batches if name == "seen") == 10
 
 
 def test_events_reach_a_pipe_while_the_run_goes_on(objects, loadgen):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from ecli.errors import RuntimeLoadError
 from ecli.kernel.types import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF
-from ecli.runtime import libbpf
+from ecli.runtime import libbpf, perfbuf
 from ecli.runtime.ringbuf import MAX_BATCH, RingReader, Samples, max_entries, ordered_memory
 from ecli.runtime.spec import GlobalSpec, MapSpec
 
@@ -90,10 +90,12 @@ class _LibbpfRing:
 class EventStreams:
     def __init__(self, name: str) -> None:
         self.name = name
-        self._rings: list[tuple[RingReader | _LibbpfRing, BatchHandler]] = []
+        # ring buffers, and perf buffers (one per CPU), read a batch at a time
+        self._rings: list[tuple[RingReader | _LibbpfRing | perfbuf.CpuBuffer, BatchHandler]] = []
         self._perf: list[tuple[int, _Copied, BatchHandler]] = []
         self._callbacks: list[object] = []  # ctypes callbacks must outlive the buffers
         self._perf_lost: dict[str, int] = {}
+        self._left = False  # the last drain stopped before a buffer was empty
         self._epoll = select.epoll()
 
     def add(self, event_map: MapSpec, fd: int, handler: BatchHandler) -> None:
@@ -118,6 +120,24 @@ class EventStreams:
 
     def _add_perf(self, map_name: str, fd: int, handler: BatchHandler) -> None:
         self._perf_lost[map_name] = 0
+        if not ordered_memory():
+            self._add_libbpf_perf(map_name, fd, handler)
+            return
+
+        def lost(count: int) -> None:
+            self._perf_lost[map_name] += count
+
+        try:
+            buffers = perfbuf.open_buffers(fd, PERF_BUFFER_PAGES, lost)
+        except OSError as exc:
+            raise RuntimeLoadError(f"{self.name}: perf buffer {map_name}: cannot map it: "
+                                   f"{exc.strerror or exc}") from None
+        for buffer in buffers:
+            self._rings.append((buffer, handler))
+            self._epoll.register(buffer.fd, select.EPOLLIN)
+
+    def _add_libbpf_perf(self, map_name: str, fd: int, handler: BatchHandler) -> None:
+        """libbpf's perf buffer: its callback copies each sample into the batch."""
         copied = _Copied()
 
         def sample(_ctx: int, _cpu: int, data: int, size: int) -> None:
@@ -143,11 +163,11 @@ class EventStreams:
     def poll(self, timeout: float) -> int:
         """Wait up to `timeout` seconds for samples and hand them to the handlers;
         how many were handed over."""
-        try:
-            ready = self._epoll.poll(timeout)
+        try:  # what the last drain left is read at once: a perf buffer wakes only once
+            ready = self._epoll.poll(0 if self._left else timeout)
         except InterruptedError:
             return 0
-        return self.drain() if ready else 0
+        return self.drain() if ready or self._left else 0
 
     def drain(self, final: bool = False) -> int:
         """Hand over what the buffers hold: each perf buffer once, each ring until it
@@ -155,7 +175,7 @@ class EventStreams:
         not keep the run from its flushes, reports and signals); at the end of a run
         (`final`), until it is empty or as much as it holds was read. How many
         samples were handed over."""
-        handed = 0
+        handed, self._left = 0, False
         for ring, handler in self._rings:
             # a record takes 8 bytes or more (its header): a ring holds size // 8 at most
             rounds = ring.size // (8 * MAX_BATCH) + 1 if final else DRAIN_BATCHES
@@ -169,6 +189,8 @@ class EventStreams:
                     more = ring.release()
                 if not more:
                     break
+            else:
+                self._left = True
         for buffer, copied, handler in self._perf:
             libbpf.get().perf_buffer__consume(buffer)
             samples = copied.take()
