@@ -7,9 +7,10 @@ paced at --rate calls per second; each call is one event. ecli runs
 bench/bpf/getppid_events.bpf.c (16 MiB ring buffer) with `--json > file`;
 bpftrace runs the equivalent one-liner printing a JSON-like line per event;
 the ceiling is bench/bpf/ringbuf_reader.c, the same object read by libbpf's
-`ring_buffer__poll` with a callback that only counts. For each: events
-written (counted, for the C reader), events lost (as each reports), the rate
-from the load's start to the last event, and peak RSS. Not a test.
+`ring_buffer__poll` with a callback that only counts; last, ecli on the same
+events sent through a perf event array (getppid_perf_events.bpf.c). For each:
+events written (counted, for the C reader), events lost (as each reports),
+the rate from the load's start to the last event, and peak RSS. Not a test.
 """
 
 from __future__ import annotations
@@ -143,11 +144,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         obj = compile_bpf(bpf / "getppid_events.bpf.c", work)
+        perf_obj = compile_bpf(bpf / "getppid_perf_events.bpf.c", work)
         loadgen, reader = work / "loadgen", work / "ringbuf_reader"
         subprocess.run(["cc", "-O2", "-o", str(loadgen), str(bpf / "loadgen.c")], check=True)
         subprocess.run(["cc", "-O2", "-o", str(reader), str(bpf / "ringbuf_reader.c"), "-lbpf"],
                        check=True)
         ecli = [sys.executable, "-m", "ecli", "run", str(obj), "--json"]
+        ecli_perf = [sys.executable, "-m", "ecli", "run", str(perf_obj), "--json"]
         rows = []
         for rate in (0, args.rate) if args.rate else (0,):
             pace = f"{rate:,}/s" if rate else "full speed"
@@ -156,6 +159,9 @@ def main() -> None:
                 measure("ecli --json", lambda pid: [*ecli, "--targ-pid", str(pid)], loadgen,
                         args.events, rate, work),
                 measure_ceiling(reader, obj, loadgen, args.events, rate),
+                measure("ecli --json, perf buffer", lambda pid: [*ecli_perf, "--targ-pid",
+                                                                str(pid)],
+                        loadgen, args.events, rate, work),
             ):
                 rows.append({**row, "pace": pace})
     print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
