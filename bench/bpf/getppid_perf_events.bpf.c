@@ -2,15 +2,7 @@
 // event array (64 pages per CPU as ecli maps it) instead of a ring buffer.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-
-const volatile int targ_pid = 0;
-
-struct event {
-	u32 pid;
-	u32 cpu;
-	u64 seq;
-	char comm[16];
-};
+#include "getppid_event.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);

@@ -25,7 +25,7 @@ from ecli.errors import RuntimeLoadError
 from ecli.kernel import system
 from ecli.runtime import libbpf
 from ecli.runtime.attach.perf_event import PERF_TYPE_SOFTWARE, perf_event_open
-from ecli.runtime.ringbuf import MAX_BATCH, Samples
+from ecli.runtime.ringbuf import MAX_BATCH, MappedBuffer, Samples
 
 PERF_COUNT_SW_BPF_OUTPUT = 10
 PERF_SAMPLE_RAW = 1 << 10
@@ -45,7 +45,7 @@ def _open_output_event(cpu: int) -> int:
     return perf_event_open(attr, cpu)
 
 
-class CpuBuffer:
+class CpuBuffer(MappedBuffer):
     """One CPU's buffer: `read` returns the next batch, `release` hands it back; the
     counts of lost records go to `on_lost`."""
 
@@ -68,9 +68,10 @@ class CpuBuffer:
             raise
         whole = memoryview(self._map)
         self._head = whole[DATA_HEAD : DATA_HEAD + 8].cast("Q")
-        self._tail = whole[DATA_TAIL : DATA_TAIL + 8].cast("Q")
+        self._tail = self._position = whole[DATA_TAIL : DATA_TAIL + 8].cast("Q")
         self.data = whole[page:]
         self._views = (self._head, self._tail, self.data, whole)
+        self._maps = (self._map,)
         self._next = self._tail[0]
 
     def read(self) -> Samples:
@@ -107,15 +108,8 @@ class CpuBuffer:
         if kind == PERF_RECORD_LOST:
             self.on_lost(_U64.unpack_from(data, offset + 16)[0])
 
-    def release(self) -> bool:
-        moved = self._next != self._tail[0]
-        self._tail[0] = self._next
-        return moved
-
     def close(self) -> None:
-        for view in self._views:
-            view.release()
-        self._map.close()
+        super().close()
         os.close(self.fd)
 
 

@@ -57,7 +57,29 @@ def max_entries(fd: int) -> int:
     raise OSError(f"fd {fd} is not a BPF map")
 
 
-class RingReader:
+class MappedBuffer:
+    """What the mapped readers share: the read position we publish (`_position`, where
+    `release` moves it to `_next`) and the mappings and views to let go of."""
+
+    _position: memoryview
+    _next: int
+    _views: tuple[memoryview, ...]
+    _maps: tuple[mmap.mmap, ...]
+
+    def release(self) -> bool:
+        """Give the records of the last `read` back to the kernel; whether there were any."""
+        moved = self._next != self._position[0]
+        self._position[0] = self._next
+        return moved
+
+    def close(self) -> None:
+        for view in self._views:
+            view.release()
+        for mapping in self._maps:
+            mapping.close()
+
+
+class RingReader(MappedBuffer):
     """One ring buffer's pages; `read` returns the next batch, `release` hands it back."""
 
     def __init__(self, fd: int) -> None:
@@ -73,11 +95,12 @@ class RingReader:
             self._consumer_page.close()
             raise
         pages = memoryview(self._pages)
-        self._consumer = memoryview(self._consumer_page).cast("Q")
+        self._consumer = self._position = memoryview(self._consumer_page).cast("Q")
         self._producer = pages[:8].cast("Q")
         self.data = pages[page:]
         self._words = self.data.cast("I")  # headers are 8-byte aligned
         self._views = (self._words, self.data, self._producer, pages, self._consumer)
+        self._maps = (self._consumer_page, self._pages)
         self._next = self._consumer[0]
 
     def read(self) -> Samples:
@@ -117,15 +140,3 @@ class RingReader:
     def _wrapped(self, start: int, length: int) -> bytes:
         """A sample that starts at `start` and continues at the start of the area."""
         return bytes(self.data[start:]) + bytes(self.data[: start + length - self.size])
-
-    def release(self) -> bool:
-        """Give the records of the last `read` back to the kernel; whether there were any."""
-        moved = self._next != self._consumer[0]
-        self._consumer[0] = self._next
-        return moved
-
-    def close(self) -> None:
-        for view in self._views:
-            view.release()
-        self._consumer_page.close()
-        self._pages.close()
