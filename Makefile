@@ -14,7 +14,7 @@ SITE        := $(RUN)/site
 # The demo keeps ecli's cache, config and state inside the checkout.
 export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 
-APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
+APT_PACKAGES := clang gcc llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
 	zsh fish man-db groff-base openjdk-17-jdk-headless maven nodejs \
 	prometheus prometheus-node-exporter qemu-system-x86 qemu-system-arm

@@ -8,7 +8,8 @@ Prints a table:
     before: `ecli run` of a cached package (through a local source and the
     store), `ecli run` of a local .bpf.o, and `bpftrace` with the equivalent
     one-liner. Needs root, clang, bpftool, bpftrace and docker-registry.
-Figures are medians over the runs. Not a test: nothing here asserts.
+Figures are medians over the runs; the tracers take turns, one run each.
+Not a test: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -122,13 +123,19 @@ def main() -> None:
         env = cached_package_env(work, registry.host)
         wall([*ecli, "search", "open"], 1, env)  # warm the page cache
         rows.append(("ecli search open", wall([*ecli, "search", "open"], args.runs, env)))
-        for label, command, command_env in (
+        tracers = (
             ("bpftrace one-liner: first event", BPFTRACE, None),
             ("ecli run opensnoop (cached): first event", [*ecli, "run", "opensnoop"], env),
             ("ecli run ./opensnoop.bpf.o: first event", [*ecli, "run", str(obj)], env),
-        ):
-            times = [time_to_first_event(command, command_env) for _ in range(args.runs + 1)][1:]
-            rows.append((label, statistics.median(times)))
+        )
+        # in turns, one run of each, so a busy spell of the machine hits them all alike
+        times: dict[str, list[float]] = {label: [] for label, _, _ in tracers}
+        for turn in range(args.runs + 1):  # the first turn warms up
+            for label, command, command_env in tracers:
+                seconds = time_to_first_event(command, command_env)
+                if turn:
+                    times[label].append(seconds)
+        rows += [(label, statistics.median(times[label])) for label, _, _ in tracers]
     print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
           f"kernel {platform.release()}, {time.strftime('%Y-%m-%d')}, median of {args.runs}")
     print(f"| {'what':<44} | seconds |")

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def ecli_command(*args: str) -> list[str]:
@@ -49,14 +49,16 @@ class RunningEcli:
     opens must not become events). Tests check for leaks by these exact program
     ids, so other eBPF users of the machine (another test run, a developer's
     tracer) cannot disturb them. `wrapper` runs ecli under another command
-    (`ip netns exec NS`).
+    (`ip netns exec NS`). `stdout` takes the events instead of a pipe (a file: a
+    run that prints much must not wait on a full pipe).
     """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
-                 wrapper: Sequence[str] = (), stdin: Any = None) -> None:
+                 wrapper: Sequence[str] = (), stdin: Any = None,
+                 stdout: IO[str] | None = None) -> None:
         self._states, writer = os.pipe()
         self.argv = [*wrapper, *ecli_command("-v", "run", "--status-fd", str(writer), *args)]
-        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen(self.argv, stdout=stdout or subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, env=env,
                                         pass_fds=(writer,), stdin=stdin)
         os.close(writer)

@@ -10,6 +10,7 @@ through a pipe.
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import os
 import pty
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from ecli.cli import progress
+from ecli.cli.render import EventPrinter
 from ecli.oci import artifact
 from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
@@ -317,3 +319,30 @@ def test_help_imports_no_renderer():
     imported = {line.rsplit("|", 1)[-1].strip() for line in shown.stderr.splitlines()}
     assert "ecli.cli.main" in imported
     assert not {"ecli.cli.render", "ecli.cli.progress", "ecli.text"} & imported
+
+
+def test_a_batch_of_json_lines_holds_exactly_the_values():
+    """The per-batch template (`%d` for int columns, encoders for the others) writes what
+    json would: quotes, control characters, non-ASCII, lists, floats, booleans."""
+    columns = ["pid", 'say "%d"', "data", "mixed"]
+    stream = io.StringIO()
+    printer = EventPrinter(columns, [5, 5, 5, 5], [int, str, None, None], as_json=True,
+                           timestamp=True, stream=stream)
+    rows = [[1, 'a "quoted"\n\x1b[31m', [1, 2], 2.5], [-2, "é\u202e%s", None, True]]
+    printer.write([list(column) for column in zip(*rows, strict=True)])
+    lines = stream.getvalue().splitlines()
+    assert all(line.isascii() for line in lines)
+    decoded = [json.loads(line) for line in lines]
+    assert [{k: v for k, v in d.items() if k != "time"} for d in decoded] == [
+        dict(zip(columns, row, strict=True)) for row in rows]
+    assert all(abs(d["time"] - time.time()) < 60 for d in decoded)
+
+
+def test_a_batch_of_table_rows_is_aligned_and_inert():
+    stream = io.StringIO()
+    printer = EventPrinter(["pid", "comm"], [6, 0], [int, str], as_json=False,
+                           timestamp=False, stream=stream)
+    printer.write([[1, 22], ["bash", "evil\x1b]0;title\x07\rx"]])
+    printer.write([[333], ["ok"]])
+    assert stream.getvalue().splitlines() == [
+        "PID    COMM", "1      bash", "22     evil\\x0dx", "333    ok"]

@@ -11,6 +11,7 @@ import pytest
 from ecli.errors import ArtifactError, UsageError
 from ecli.runtime import btf as b
 from ecli.runtime.decode import RawDecoder, StructDecoder
+from ecli.runtime.formats import FORMATTERS, FormattedDecoder
 from ecli.runtime.options import (
     AttachSettings,
     OptionText,
@@ -18,6 +19,7 @@ from ecli.runtime.options import (
     object_options,
     parse_program_args,
 )
+from ecli.runtime.ringbuf import Samples
 from ecli.runtime.spec import ObjectSpec
 
 from bpf_objects import ROOT, compile_bpf
@@ -89,6 +91,44 @@ def test_a_short_sample_decodes_with_zeros_after(spec):
 
 def test_raw_decoder_shows_hex():
     assert RawDecoder().decode(b"\x01\xffhello") == [7, "01ff68656c6c6f", "hello"]
+
+
+def test_address_formats_read_network_order():
+    assert FORMATTERS["ipv4"](0x0100007F) == "127.0.0.1"  # __be32 read as little-endian
+    assert FORMATTERS["ipv4"]("x") == "x" and FORMATTERS["ipv4"](1 << 40) == 1 << 40
+    assert FORMATTERS["ipv6"]([0, 0, 0, 0x01000000]) == "::1"
+    assert FORMATTERS["ipv6"]("fe80" + "0" * 27 + "1") == "fe80::1"
+    assert FORMATTERS["ipv6"](7) == 7
+
+
+def in_one_buffer(samples: list[bytes]) -> Samples:
+    """Samples one after another in a buffer, 8-byte aligned with junk between, as in a ring."""
+    data, offsets = bytearray(), []
+    for sample in samples:
+        data += b"\xee" * 8  # a header's place: never read as a sample
+        offsets.append(len(data))
+        data += sample + b"\xee" * (-len(sample) % 8)
+    return Samples(memoryview(bytes(data)), offsets, [len(s) for s in samples])
+
+
+def one_by_one(decoder, samples: list[bytes]) -> list[list]:
+    return [list(column) for column in zip(*(decoder.decode(s) for s in samples), strict=True)]
+
+
+def test_a_batch_decodes_as_its_samples_one_by_one(spec):
+    """Batches (one unpack per sample, converters per column) change no decoded value."""
+    full = sample_bytes(spec)
+    samples = [full, full[:4], full[:-3], full]
+    sample = StructDecoder(spec.btf, spec.btf.find("test_sample", b.KIND_STRUCT).id)
+    inner = StructDecoder(spec.btf, spec.btf.find("test_inner", b.KIND_STRUCT).id)
+    inner_samples = [struct.pack("<Hbx", 513, -1), struct.pack("<Hbx", 7, 8)]
+    formatted = FormattedDecoder(inner, {"a": "hex"})
+    for decoder, batch in ((sample, samples), (inner, inner_samples),
+                           (formatted, inner_samples), (RawDecoder(), samples)):
+        assert decoder.decode_batch(in_one_buffer(batch)) == one_by_one(decoder, batch)
+    assert formatted.decode_batch(in_one_buffer(inner_samples))[0] == ["0x201", "0x7"]
+    assert inner.types == [int, int] and formatted.types == [None, int]
+    assert sample.types[:7] == [int, int, int, int, None, None, str]
 
 
 # --- options -------------------------------------------------------------------

@@ -1,16 +1,8 @@
 // Load for bench/throughput.py: one event per getppid(2) of the target process.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "getppid_event.h"
 #include "ecli.h"
-
-const volatile int targ_pid = 0;
-
-struct event {
-	u32 pid;
-	u32 cpu;
-	u64 seq;
-	char comm[16];
-};
 
 ECLI_RINGBUF(events, struct event, 16 * 1024 * 1024);
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple, TextIO
 
 from ecli.text import inert
@@ -187,49 +188,70 @@ if getattr(json.encoder, "c_encode_basestring_ascii", None):
     _json_string = json.encoder.c_encode_basestring_ascii  # type: ignore[attr-defined]
 
 
-class EventPrinter:
-    """Prints decoded events as aligned columns under a header, or JSON lines."""
+def _json_value(value: Any) -> str:
+    """One value of a column whose type varies (formatted fields, arrays, floats)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return _json_string(value)
+    return json.dumps(value, default=str)
 
-    def __init__(self, columns: Sequence[str], widths: Sequence[int], *, as_json: bool,
-                 timestamp: bool, stream: TextIO = sys.stdout) -> None:
-        self.columns = list(columns)
+
+def _text_column(values: Sequence[Any]) -> list[str]:
+    """A column's cells as inert text: checked for control characters once per column."""
+    texts = list(map(str, values))
+    joined = "".join(texts)
+    return texts if joined.isascii() and joined.isprintable() else list(map(inert, texts))
+
+
+class EventPrinter:
+    """Prints decoded events as aligned columns under a header, or JSON lines.
+
+    Events come a batch at a time, as columns: the line template is built once
+    (`%d` for int columns, encoders mapped over the others), each batch is one
+    `%` per event and one `write`. The stream is flushed by the run loop (at
+    least every 100 ms), and by a terminal's line buffering.
+    """
+
+    def __init__(self, columns: Sequence[str], widths: Sequence[int],
+                 types: Sequence[type | None], *, as_json: bool, timestamp: bool,
+                 stream: TextIO = sys.stdout) -> None:
         self.as_json = as_json
         self.timestamp = timestamp
         self.stream = stream
-        self.widths = [max(len(inert(c)), w) for c, w in zip(self.columns, widths, strict=True)]
-        self._header_done = as_json
-        # The keys are encoded once, values by type.
-        self._keys = [("{" if i == 0 else ", ") + json.dumps(c) + ": "
-                      for i, c in enumerate(self.columns)]
-        if timestamp:
-            self._keys[0] = ", " + self._keys[0][1:]
+        self._header = None if as_json else [inert(c.upper()) for c in columns]
+        if as_json:
+            fields = [json.dumps(c).replace("%", "%%") + (": %d" if t is int else ": %s")
+                      for c, t in zip(columns, types, strict=True)]
+            self._template = ("{" + ('"time": %.6f, ' if timestamp else "") + ", ".join(fields)
+                              + "}\n")
+            self._encoders = [(i, _json_string if t is str else _json_value)
+                              for i, t in enumerate(types) if t is not int]
+        else:
+            widths = [max(len(h), w) for h, w in zip(self._header, widths, strict=True)]
+            cells = [f"%-{w}s" for w in widths[:-1]] + ["%s"]
+            self._template = ("%-8s " if timestamp else "") + " ".join(cells) + "\n"
 
-    def event(self, values: Sequence[Any]) -> None:
-        if self.as_json:
-            parts = [f'{{"time": {time.time():.6f}'] if self.timestamp else []
-            for key, value in zip(self._keys, values, strict=True):
-                kind = type(value)
-                if kind is int:
-                    parts.append(key + str(value))
-                elif kind is str:
-                    parts.append(key + _json_string(value))
-                else:
-                    parts.append(key + json.dumps(value, default=str))
-            parts.append("}\n")
-            self.stream.write("".join(parts))
+    def write(self, columns: Sequence[Sequence[Any]]) -> None:
+        if not columns or not columns[0]:
             return
-        texts = [inert(str(v)) for v in values]
-        if not self._header_done:
-            self._write_row([inert(c.upper()) for c in self.columns], "TIME")
-            self._header_done = True
-        self._write_row(texts, time.strftime("%H:%M:%S"))
-
-    def _write_row(self, texts: Sequence[str], stamp: str) -> None:
-        parts = [f"{stamp:<8}"] if self.timestamp else []
-        last = len(texts) - 1
-        for i, (text, width) in enumerate(zip(texts, self.widths, strict=True)):
-            parts.append(text if i == last else text.ljust(width))
-        self.stream.write(" ".join(parts) + "\n")
+        if self.as_json:
+            cells: list[Iterable[Any]] = list(columns)
+            for i, encode in self._encoders:
+                cells[i] = map(encode, cells[i])
+            stamp = time.time()
+        else:
+            cells = [_text_column(column) for column in columns]
+            stamp = time.strftime("%H:%M:%S")
+            if self._header is not None:
+                self.stream.write(self._template % (*(("TIME",) if self.timestamp else ()),
+                                                    *self._header))
+                self._header = None
+        if self.timestamp:
+            cells.insert(0, repeat(stamp))
+        rows = zip(*cells, strict=False)  # the stamp column is an endless repeat()
+        self.stream.write("".join(map(self._template.__mod__, rows)))
 
     def flush(self) -> None:
         self.stream.flush()
@@ -285,7 +307,7 @@ class RunPrinter:
             status(f"{self.name}: {len(programs)} program(s) attached; Ctrl-C to stop")
 
     def events(self, _map_name: str, decoder: Any) -> EventPrinter:
-        return EventPrinter(decoder.columns, decoder.widths, as_json=self.as_json,
+        return EventPrinter(decoder.columns, decoder.widths, decoder.types, as_json=self.as_json,
                             timestamp=self.timestamp, stream=self.stream)
 
     def maps(self, results: Sequence[Any], final: bool) -> None:

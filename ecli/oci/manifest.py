@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +29,7 @@ ANNOTATION_LICENSES = "org.opencontainers.image.licenses"
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
-# platform.machine() -> OCI architecture
+# os.uname().machine -> OCI architecture
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -60,7 +60,7 @@ class Platform:
 
 def host_platform() -> Platform:
     """The platform whose manifest we pick from an image index."""
-    machine = platform.machine()
+    machine = os.uname().machine  # what platform.machine() says, without importing it
     return Platform("linux", _ARCHITECTURES.get(machine, machine))
 
 

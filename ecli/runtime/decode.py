@@ -13,7 +13,8 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from itertools import repeat
+from typing import Any, Protocol
 
 from ecli.errors import ArtifactError
 from ecli.runtime import btf as b
@@ -21,6 +22,24 @@ from ecli.runtime import btf as b
 _INT_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
                 (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
 MAX_DEPTH = 16
+
+
+class Batch(Protocol):
+    """Samples in one buffer (`ecli.runtime.ringbuf.Samples`): data[offsets[i]:][:sizes[i]]."""
+
+    data: memoryview | bytes
+    offsets: list[int]
+    sizes: list[int]
+
+
+Columns = list[list[Any]]  # a batch decoded: one list of values per column
+
+
+def _columns(rows: list[Any], width: int) -> Columns:
+    """Rows turned into columns (one C-level pass)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,9 @@ class StructDecoder:
             raise ArtifactError(f"type {spec.type_name(type_id)} has no fields to decode")
         self.columns = [leaf.name or "value" for leaf in self.leaves]
         self.widths = [_display_width(leaf) for leaf in self.leaves]
+        # What type each column's values have, when it is always the same (int or str),
+        # so that printers can pick their formatting once per column.
+        self.types = [_value_type(leaf) for leaf in self.leaves]
         self._struct = _packed_struct(self.leaves)
         # The common case: one item per leaf, so only the converted columns need work.
         self._flat = all(leaf.items == 1 for leaf in self.leaves)
@@ -79,6 +101,29 @@ class StructDecoder:
         if convert is None:
             return lambda data, base: unpack(data, base + at)[0]
         return lambda data, base: convert(unpack(data, base + at)[0])
+
+    def decode_batch(self, batch: Batch) -> Columns:
+        """A batch of samples as columns: one `unpack_from` per sample, each converter
+        mapped over its whole column."""
+        if self._struct is None or not self._flat or min(batch.sizes) < self.size:
+            data = batch.data
+            return _columns([self.decode(data[o : o + n])
+                             for o, n in zip(batch.offsets, batch.sizes, strict=True)],
+                            len(self.columns))
+        rows = list(map(self._struct.unpack_from, repeat(batch.data), batch.offsets))
+        columns = _columns(rows, len(self.columns))
+        for i, convert in self._converters:
+            columns[i] = list(map(convert, columns[i]))
+        return columns
+
+
+def _value_type(leaf: Leaf) -> type | None:
+    if leaf.convert is _c_string:
+        return str
+    integer = leaf.bit_size or (leaf.fmt in _INT_WIDTHS and leaf.fmt != "?")
+    if leaf.convert is None and leaf.items == 1 and integer:
+        return int
+    return None
 
 
 def _display_width(leaf: Leaf) -> int:
@@ -216,12 +261,18 @@ class RawDecoder:
     def __init__(self) -> None:
         self.columns = ["size", "hex", "strings"]
         self.widths = [5, 32, 0]
+        self.types: list[type | None] = [int, str, str]
 
     def decode(self, data: bytes | memoryview) -> list[Any]:
         raw = bytes(data)
         strings = [s.decode() for s in _PRINTABLE_RUN.findall(raw)]
         shown = raw[:RAW_HEX_BYTES].hex() + ("..." if len(raw) > RAW_HEX_BYTES else "")
         return [len(raw), shown, " ".join(strings)]
+
+    def decode_batch(self, batch: Batch) -> Columns:
+        data = batch.data
+        return _columns([self.decode(data[o : o + n])
+                         for o, n in zip(batch.offsets, batch.sizes, strict=True)], 3)
 
 
 RAW_HEX_BYTES = 64

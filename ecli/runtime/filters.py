@@ -108,15 +108,24 @@ def check_fields(filters: Sequence[Filter], fields_of: Mapping[str, Sequence[str
 
 
 class FilteredDecoder:
-    """Decodes, then keeps an event only if the filters match: `decode` returns None for
-    one they drop, before any formatting."""
+    """Decodes, then keeps an event only if the filters match, before any formatting:
+    `decode` returns None for one they drop, `decode_batch` leaves it out."""
 
     def __init__(self, decoder: Any, keep: Callable[[Row], bool]) -> None:
         self.decoder = decoder
         self.columns = decoder.columns
         self.widths = decoder.widths
+        self.types = decoder.types
         self._keep = keep
 
     def decode(self, data: bytes | memoryview) -> list[Any] | None:
         values = self.decoder.decode(data)
         return values if self._keep(values) else None
+
+    def decode_batch(self, batch: Any) -> list[list[Any]]:
+        columns = self.decoder.decode_batch(batch)
+        kept = [row for row in zip(*columns, strict=True) if self._keep(list(row))]
+        if len(kept) == len(columns[0]):
+            return columns
+        return [list(column) for column in zip(*kept, strict=True)] if kept \
+            else [[] for _ in columns]

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import errno
 import signal
-import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ecli.runtime.decode import StructDecoder
+from ecli.runtime.decode import Batch, Columns, StructDecoder
 from ecli.runtime.filters import FilteredDecoder
 
 
@@ -24,11 +23,13 @@ def _errno(value: Any) -> Any:
 
 def _ipv4(value: Any) -> Any:
     if isinstance(value, int) and 0 <= value < 1 << 32:  # __be32 read as little-endian u32
-        return socket.inet_ntoa(value.to_bytes(4, "little"))
+        return ".".join(map(str, value.to_bytes(4, "little")))
     return value
 
 
 def _ipv6(value: Any) -> Any:
+    import socket  # here: the module costs more to import than most runs spend on IPv6
+
     raw = None
     if isinstance(value, str) and len(value) == 32:  # u8[16], shown as hex
         raw = bytes.fromhex(value)
@@ -73,6 +74,8 @@ class FormattedDecoder:
         self.widths = decoder.widths
         self._apply = [(i, FORMATTERS[hints[c]]) for i, c in enumerate(decoder.columns)
                        if hints.get(c) in FORMATTERS]
+        formatted = {i for i, _ in self._apply}
+        self.types = [None if i in formatted else t for i, t in enumerate(decoder.types)]
 
     def decode(self, data: bytes | memoryview) -> list[Any] | None:
         values = self.decoder.decode(data)
@@ -81,3 +84,9 @@ class FormattedDecoder:
         for i, formatter in self._apply:
             values[i] = formatter(values[i])
         return values
+
+    def decode_batch(self, batch: Batch) -> Columns:
+        columns = self.decoder.decode_batch(batch)
+        for i, formatter in self._apply:
+            columns[i] = list(map(formatter, columns[i]))
+        return columns

@@ -8,7 +8,6 @@ can quote the relevant ones, such as the verifier's log.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Callable
 from ctypes import c_char_p, c_int, c_size_t, c_void_p
@@ -62,13 +61,12 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
     "bpf_map_lookup_batch": (c_int, [c_int, c_void_p, c_void_p, c_void_p, c_void_p,
                                      ctypes.POINTER(ctypes.c_uint32), c_void_p]),
+    "bpf_map_update_elem": (c_int, [c_int, c_void_p, c_void_p, ctypes.c_uint64]),
     "libbpf_num_possible_cpus": (c_int, []),
     "bpf_program__fd": (c_int, [c_void_p]),
     "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(ctypes.c_uint32)]),
     "bpf_link__destroy": (c_int, [c_void_p]),
     "ring_buffer__new": (c_void_p, [c_int, SAMPLE_FN, c_void_p, c_void_p]),
-    "ring_buffer__add": (c_int, [c_void_p, c_int, SAMPLE_FN, c_void_p]),
-    "ring_buffer__poll": (c_int, [c_void_p, c_int]),
     "ring_buffer__free": (None, [c_void_p]),
     "ring_buffer__epoll_fd": (c_int, [c_void_p]),
     "ring_buffer__consume": (c_int, [c_void_p]),
@@ -144,7 +142,9 @@ def libc() -> ctypes.CDLL:
     """libc, for the few calls Python's os module lacks (mount, perf_event_open)."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # the process's own symbols, libc's among them: ctypes.util.find_library would
+        # run ldconfig in a subprocess before every attach
+        _libc = ctypes.CDLL(None, use_errno=True)
         _libc.vsnprintf.argtypes = [c_char_p, c_size_t, c_char_p, c_void_p]
         _libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, ctypes.c_ulong, c_void_p]
         _libc.syscall.restype = ctypes.c_long

@@ -26,16 +26,25 @@ from ecli.runtime.event_header import EventTypes
 from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import OptionText, ProgramArgs, object_options, parse_program_args
+from ecli.runtime.ringbuf import Samples
 from ecli.runtime.spec import GlobalSpec, MapSpec, ObjectSpec
 from ecli.runtime.streams import EventStreams
 
 POLL_SECONDS = 0.1
+FLUSH_SECONDS = 0.1
 
 Decoder = StructDecoder | RawDecoder | FormattedDecoder | filters.FilteredDecoder
 
 
 class EventSink(Protocol):
-    def event(self, values: Sequence[Any]) -> None: ...
+    """Where one event map's events go, a decoded batch at a time (one list per column).
+
+    `flush` follows a batch at once when the last flush is FLUSH_SECONDS old (a
+    quiet stream shows each event when it comes), else at most FLUSH_SECONDS later
+    (a busy one is written in large pieces).
+    """
+
+    def write(self, columns: Sequence[Sequence[Any]]) -> None: ...
     def flush(self) -> None: ...
 
 
@@ -139,13 +148,13 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                 sink = output.events(map_name, decoder)
                 sinks.append(sink)
 
-                def handle(data: bytes, decoder: Decoder = decoder,
+                def handle(samples: Samples, decoder: Decoder = decoder,
                            sink: EventSink = sink) -> None:
                     nonlocal count
-                    values = decoder.decode(data)
-                    if values is not None:  # None: a --filter dropped it
-                        count += 1
-                        sink.event(values)
+                    columns = decoder.decode_batch(samples)
+                    if columns and columns[0]:  # a --filter may have dropped them all
+                        count += len(columns[0])
+                        sink.write(columns)
 
                 streams.add(event_map, loaded.map_fd(map_name), handle)
             if watcher is not None:
@@ -153,22 +162,28 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
             output.attached(attached.programs)
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval and run.views else None
+            next_flush, unflushed = 0.0, False
             while not stop.requested:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break
-                wake = min(t for t in (deadline, next_report, now + POLL_SECONDS) if t)
+                wake = min(t for t in (deadline, next_report, unflushed and next_flush,
+                                       now + POLL_SECONDS) if t)
                 if streams.empty:
                     time.sleep(max(0.0, wake - now))
                 else:
-                    streams.poll(max(0.0, wake - now))
-                    for sink in sinks:
-                        sink.flush()
+                    unflushed = streams.poll(max(0.0, wake - now)) > 0 or unflushed
+                    if unflushed and time.monotonic() >= next_flush:
+                        for sink in sinks:
+                            sink.flush()
+                        next_flush, unflushed = time.monotonic() + FLUSH_SECONDS, False
                 if next_report is not None and time.monotonic() >= next_report:
                     output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map),
                                 final=False)
                     next_report += interval  # type: ignore[operator]
-            streams.drain()
+            streams.drain(final=True)
+            for sink in sinks:
+                sink.flush()
             lost = streams.lost(loaded.read_global, run.lost_counters)
         finally:
             if watcher is not None:

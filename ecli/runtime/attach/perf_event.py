@@ -46,6 +46,11 @@ def perf_event_open_cpu_clock(cpu: int, freq: int) -> int:
     attr = bytearray(128)
     struct.pack_into("<IIQQQQQ", attr, 0, PERF_TYPE_SOFTWARE, len(attr),
                      PERF_COUNT_SW_CPU_CLOCK, freq, 0, 0, PERF_ATTR_FREQ)
+    return perf_event_open(attr, cpu)
+
+
+def perf_event_open(attr: bytes | bytearray, cpu: int) -> int:
+    """perf_event_open(2) of `attr` (a struct perf_event_attr) on one CPU, every process."""
     number = SYS_PERF_EVENT_OPEN.get(os.uname().machine)
     if number is None:
         raise KernelFeatureError(f"perf events are not supported on {os.uname().machine} here")
