@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 
@@ -73,9 +74,15 @@ class _Columns:
 
     columns: ClassVar[list[str]] = ["pid", "comm"]
     widths: ClassVar[list[int]] = [7, 16]
+    types: ClassVar[list[type]] = [int, str]
 
     def decode(self, data: bytes) -> list:
         return [int.from_bytes(data[:4], "little"), data[4:].decode()]
+
+    def decode_batch(self, batch: Any) -> list[list]:
+        rows = [self.decode(bytes(batch.data[o:o + n]))
+                for o, n in zip(batch.offsets, batch.sizes, strict=True)]
+        return [[row[i] for row in rows] for i in range(2)]
 
 
 def test_a_filtered_decoder_drops_events_before_formatting():
@@ -83,3 +90,11 @@ def test_a_filtered_decoder_drops_events_before_formatting():
     assert decoder.columns == ["pid", "comm"]
     assert decoder.decode((7).to_bytes(4, "little") + b"bash") == [7, "bash"]
     assert decoder.decode((7).to_bytes(4, "little") + b"zsh") is None
+    # a batch (what the ring reader hands over) keeps only the rows that match
+    samples = [(7, b"bash"), (8, b"zsh"), (9, b"bash")]
+    data = b"".join(pid.to_bytes(4, "little") + comm for pid, comm in samples)
+    offsets = [0, 8, 15]
+    batch = SimpleNamespace(data=data, offsets=offsets, sizes=[8, 7, 8])
+    assert decoder.decode_batch(batch) == [[7, 9], ["bash", "bash"]]
+    none = SimpleNamespace(data=data[8:15], offsets=[0], sizes=[7])
+    assert decoder.decode_batch(none) == [[], []]
