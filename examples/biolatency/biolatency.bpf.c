@@ -28,13 +28,21 @@ struct {
 	__type(value, u64);
 } start SEC(".maps");
 
-/* One histogram per key; ecli prints maps whose value has a `slots` array. */
+/* ecli prints maps whose value has a `slots` array: one histogram for all disks, or
+ * (--disks) one per disk. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct hist);
+} io_latency SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, struct disk_key);
 	__type(value, struct hist);
-} io_latency SEC(".maps");
+} disk_latency SEC(".maps");
 
 SEC("raw_tp/block_rq_issue")
 int handle_issue(struct bpf_raw_tracepoint_args *ctx)
@@ -53,22 +61,25 @@ int handle_complete(struct bpf_raw_tracepoint_args *ctx)
 	struct disk_key key = {};
 	static const struct hist zero;
 	struct hist *h;
-	u32 slot;
+	u32 slot, all = 0;
 
 	issued = bpf_map_lookup_elem(&start, &key_rq);
 	if (!issued)
 		return 0;
 	delta = (bpf_ktime_get_ns() - *issued) / 1000;
 	bpf_map_delete_elem(&start, &key_rq);
-	if (targ_per_disk)
+	if (targ_per_disk) {
 		BPF_CORE_READ_STR_INTO(&key.disk, rq, q, disk, disk_name);
-	h = bpf_map_lookup_elem(&io_latency, &key);
-	if (!h) {
-		bpf_map_update_elem(&io_latency, &key, &zero, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&io_latency, &key);
-		if (!h)
-			return 0;
+		h = bpf_map_lookup_elem(&disk_latency, &key);
+		if (!h) {
+			bpf_map_update_elem(&disk_latency, &key, &zero, BPF_NOEXIST);
+			h = bpf_map_lookup_elem(&disk_latency, &key);
+		}
+	} else {
+		h = bpf_map_lookup_elem(&io_latency, &all);
 	}
+	if (!h)
+		return 0;
 	slot = ecli_log2(delta);
 	if (slot >= MAX_SLOTS)
 		slot = MAX_SLOTS - 1;

@@ -47,7 +47,7 @@ ECLI_RINGBUF(events, struct event, 256 * 1024);
 static __always_inline struct event *begin(enum mount_op op)
 {
 	u64 id = bpf_get_current_pid_tgid();
-	u32 tid = (u32)id, zero = 0;
+	u32 zero = 0;
 	struct event *e;
 
 	if (targ_pid && targ_pid != id >> 32)
