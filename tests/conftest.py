@@ -8,7 +8,9 @@ env(env, hub)`), never by writing it out again.
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -111,3 +113,30 @@ class CompiledObjects(Mapping[str, Path]):
 def objects(tmp_path_factory: pytest.TempPathFactory) -> CompiledObjects:
     """Every test eBPF object, compiled once per run (and only the ones a run uses)."""
     return CompiledObjects(tmp_path_factory.mktemp("objects"))
+
+
+@pytest.fixture
+def veth_pair() -> Iterator[tuple[str, str]]:
+    """Two network namespaces joined by a veth pair: 192.0.2.1 (here) and .2 (peer).
+
+    TEST-NET-1 addresses, inside namespaces this test makes and removes: no
+    traffic leaves them.
+    """
+    tag = uuid.uuid4().hex[:6]
+    here, peer = f"ecli-{tag}-a", f"ecli-{tag}-b"
+    commands = [
+        ["ip", "netns", "add", here], ["ip", "netns", "add", peer],
+        ["ip", "link", "add", "eclia", "netns", here, "type", "veth", "peer", "name", "eclib",
+         "netns", peer],
+        ["ip", "-n", here, "addr", "add", "192.0.2.1/24", "dev", "eclia"],
+        ["ip", "-n", peer, "addr", "add", "192.0.2.2/24", "dev", "eclib"],
+        ["ip", "-n", here, "link", "set", "eclia", "up"],
+        ["ip", "-n", peer, "link", "set", "eclib", "up"],
+    ]
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True)
+        yield here, peer
+    finally:
+        for namespace in (here, peer):
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)

@@ -37,7 +37,7 @@ static __always_inline int count(enum vfs_op op)
 	return 0;
 }
 
-/* Only system calls every architecture has (arm64 lacks open, unlink, mkdir, rename). */
+/* The system calls every architecture has... */
 SEC("tracepoint/syscalls/sys_enter_read")
 int sys_read(void *ctx) { return count(READ); }
 SEC("tracepoint/syscalls/sys_enter_pread64")
@@ -64,5 +64,24 @@ SEC("tracepoint/syscalls/sys_enter_mkdirat")
 int sys_mkdirat(void *ctx) { return count(MKDIR); }
 SEC("tracepoint/syscalls/sys_enter_renameat2")
 int sys_renameat2(void *ctx) { return count(RENAME); }
+
+/* ...and the older ones x86_64 keeps, which its C library still uses (glibc's unlink()
+ * is the unlink system call there). arm64 has only the *at forms above. */
+#if defined(__TARGET_ARCH_x86)
+SEC("tracepoint/syscalls/sys_enter_open")
+int sys_open(void *ctx) { return count(OPEN); }
+SEC("tracepoint/syscalls/sys_enter_creat")
+int sys_creat(void *ctx) { return count(OPEN); }
+SEC("tracepoint/syscalls/sys_enter_unlink")
+int sys_unlink(void *ctx) { return count(UNLINK); }
+SEC("tracepoint/syscalls/sys_enter_rmdir")
+int sys_rmdir(void *ctx) { return count(UNLINK); }
+SEC("tracepoint/syscalls/sys_enter_mkdir")
+int sys_mkdir(void *ctx) { return count(MKDIR); }
+SEC("tracepoint/syscalls/sys_enter_rename")
+int sys_rename(void *ctx) { return count(RENAME); }
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int sys_renameat(void *ctx) { return count(RENAME); }
+#endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
