@@ -32,6 +32,7 @@ from ecli.errors import NotFoundError, SourceError, TransportError
 from ecli.files import write_atomic
 from ecli.hubindex import model
 from ecli.oci.config import NAME_PATTERN
+from ecli.packages import search_rank
 from ecli.packages.sources import Source, load
 from ecli.paths import Paths
 from ecli.suggest import did_you_mean
@@ -196,18 +197,20 @@ class IndexClient:
         return text[len(_ENTRIES_HEADER):].split("\n")[:-1]
 
     def search(self, term: str) -> list[SearchHit]:
-        """Packages whose name, summary, keywords or categories contain every word of `term`.
+        """Packages whose name, summary, keywords or categories match every word of `term`
+        (stop words, plurals and typos forgiven: `search_rank`), best first.
 
         Lines are matched as text; only hits become (light) SearchHit tuples.
         """
-        words = term.lower().split()
+        words = search_rank.query_words(term)
         hits = []
         for source, lines in self._readable():
             for line in lines:
                 name, summary, _kind, _latest, keywords, categories, _rest = line.split("\t", 6)
                 text = f"{name} {summary} {keywords} {categories}".lower()
-                if all(word in text for word in words):
-                    rank = 0 if name == term else 1 if words and words[0] in name else 2
+                tokens = [name, *_split(keywords)]
+                if all(search_rank.matches(word, text, tokens) for word in words):
+                    rank = search_rank.rank(term, words, name, tokens[1:])
                     hits.append((rank, source.priority, name, source, line))
         hits.sort(key=lambda hit: hit[:3])
         return [_hit(source, line) for *_, source, line in hits]
