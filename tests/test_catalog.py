@@ -30,8 +30,8 @@ EXAMPLES = ROOT / "examples"
 # The tools this file proves; the seven older ones are proven in test_examples.py.
 CATALOG = ("biolatency", "biosnoop", "biopattern", "bindsnoop", "capable", "cpudist",
            "exitsnoop", "hardirqs", "killsnoop", "mountsnoop", "offcputime", "oomkill",
-           "pagefaults", "sigsnoop", "softirqs", "syscount", "tcpconnect", "tcplife",
-           "tcpretrans", "threadsnoop", "vfsstat")
+           "pagefaults", "sigsnoop", "softirqs", "sslsniff", "syscount", "tcpconnect",
+           "tcplife", "tcpretrans", "threadsnoop", "vfsstat")
 X86_ONLY = {"pagefaults"}  # exceptions:page_fault_user exists on x86 only
 
 
@@ -450,3 +450,43 @@ for i in range(20):
               for e in counters(records_of(run), "vfs_counts")}
     assert counts["OPEN"] >= 20 and counts["FSYNC"] == 20 and counts["WRITE"] >= 20
     assert counts["MKDIR"] == 5 and counts["RENAME"] == 5 and counts["UNLINK"] == 25
+
+
+TLS_PAIR = """
+import socket, ssl, threading
+server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+server_context.load_cert_chain(sys.argv[1], sys.argv[2])
+listener = socket.create_server(("127.0.0.1", 0))
+def serve():
+    conn, _ = listener.accept()
+    with server_context.wrap_socket(conn, server_side=True) as tls:
+        tls.recv(4096)
+        tls.sendall(b"HTTP/1.0 200 OK\\r\\n\\r\\n" + sys.argv[3].encode() + b"-answer")
+thread = threading.Thread(target=serve)
+thread.start()
+client_context = ssl.create_default_context()
+client_context.check_hostname = False
+client_context.verify_mode = ssl.CERT_NONE
+with client_context.wrap_socket(socket.create_connection(listener.getsockname())) as tls:
+    tls.sendall(b"GET /" + sys.argv[3].encode() + b" HTTP/1.0\\r\\n\\r\\n")
+    tls.recv(4096)
+thread.join()
+"""
+
+
+def test_sslsniff_shows_tls_plaintext_both_ways(packages, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    marker = f"ecli-{uuid.uuid4().hex[:12]}"
+    run = packages.run("sslsniff", "--duration", "4")
+    pair = subprocess.run([sys.executable, "-c", "import sys\n" + TLS_PAIR, str(cert), str(key),
+                           marker], capture_output=True, text=True, timeout=30)
+    # Python's ssl module calls SSL_write_ex and SSL_read_ex of the system's libssl.so.3
+    assert pair.returncode == 0, pair.stderr
+    mine = [(e["op"], e["data"]) for e in records_of(run) if marker in e["data"]]
+    request = f"GET /{marker} HTTP/1.0\r\n\r\n"
+    answer = f"HTTP/1.0 200 OK\r\n\r\n{marker}-answer"
+    assert sorted(mine) == sorted([("WRITE", request), ("READ", request),
+                                   ("WRITE", answer), ("READ", answer)])

@@ -51,6 +51,8 @@ QUERIES = [
     ("softirqs", "softirqs"), ("softirq", "softirqs"),
     ("hardirqs", "hardirqs"), ("hardware interrupts", "hardirqs"),
     ("vfsstat", "vfsstat"), ("file system operations", "vfsstat"),
+    ("sslsniff", "sslsniff"), ("sslsnif", "sslsniff"), ("ssl plaintext", "sslsniff"),
+    ("decrypt https traffic", "sslsniff"),
     ("opensnoop", "opensnoop"), ("opensnop", "opensnoop"), ("which files are opened", "opensnoop"),
     ("execsnoop", "execsnoop"), ("commands executed", "execsnoop"),
     ("runqlat", "runqlat"), ("scheduler latency", "runqlat"),
