@@ -29,7 +29,7 @@ pytestmark = pytest.mark.root
 EXAMPLES = ROOT / "examples"
 # The tools this file proves; the seven older ones are proven in test_examples.py.
 CATALOG = ("biolatency", "biosnoop", "biopattern", "bindsnoop", "capable", "cpudist",
-           "exitsnoop", "hardirqs", "killsnoop", "mountsnoop", "offcputime", "oomkill",
+           "exitsnoop", "hardirqs", "killsnoop", "memleak", "mountsnoop", "offcputime", "oomkill",
            "pagefaults", "sigsnoop", "softirqs", "sslsniff", "syscount", "tcpconnect",
            "tcplife", "tcpretrans", "threadsnoop", "vfsstat")
 X86_ONLY = {"pagefaults"}  # exceptions:page_fault_user exists on x86 only
@@ -97,6 +97,13 @@ class Held:
     def go(self, timeout: float = 30) -> None:
         self.process.communicate("go\n", timeout=timeout)
         assert self.process.returncode == 0
+
+    def start(self) -> None:
+        """Let it run `code` and keep the pipe open: a child whose code ends by reading
+        stdin again stays alive until `go`."""
+        assert self.process.stdin
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
 
 
 def test_every_catalog_package_builds_for_amd64_and_arm64(packages):
@@ -490,3 +497,23 @@ def test_sslsniff_shows_tls_plaintext_both_ways(packages, tmp_path):
     answer = f"HTTP/1.0 200 OK\r\n\r\n{marker}-answer"
     assert sorted(mine) == sorted([("WRITE", request), ("READ", request),
                                    ("WRITE", answer), ("READ", answer)])
+
+
+def test_memleak_counts_what_is_still_allocated_by_stack(packages):
+    child = Held("kept = [libc.malloc(4099) for _ in range(100)]\n"
+                 "for _ in range(50): libc.free(libc.malloc(8191))\n"
+                 "sys.stdin.readline()  # alive until ecli has read its memory map",
+                 preamble="import ctypes\nlibc = ctypes.CDLL('libc.so.6')\n"
+                          "libc.malloc.restype = ctypes.c_void_p\n"
+                          "libc.free.argtypes = [ctypes.c_void_p]")
+    run = packages.run("memleak", "--duration", "3", "--pid", str(child.pid))
+    child.start()
+    records = records_of(run)
+    child.go()
+    [stacks] = final_maps(records, "outstanding_counts")
+    assert stacks["type"] == "stacks"
+    from_malloc = [e["count"] for e in stacks["entries"]
+                   if e["pid"] == child.pid and "malloc" in e["user"][0]]
+    # 100 x 4099 bytes kept; the 50 blocks of 8191 were freed and count for nothing.
+    assert 100 * 4099 in from_malloc
+    assert all(count < 100 * 4099 + 8191 for count in from_malloc)

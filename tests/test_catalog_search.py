@@ -53,6 +53,7 @@ QUERIES = [
     ("vfsstat", "vfsstat"), ("file system operations", "vfsstat"),
     ("sslsniff", "sslsniff"), ("sslsnif", "sslsniff"), ("ssl plaintext", "sslsniff"),
     ("decrypt https traffic", "sslsniff"),
+    ("memleak", "memleak"), ("memory leak", "memleak"), ("malloc", "memleak"),
     ("opensnoop", "opensnoop"), ("opensnop", "opensnoop"), ("which files are opened", "opensnoop"),
     ("execsnoop", "execsnoop"), ("commands executed", "execsnoop"),
     ("runqlat", "runqlat"), ("scheduler latency", "runqlat"),
