@@ -28,9 +28,9 @@ from ecli_process import RunningEcli, programs_left, run_ecli
 pytestmark = pytest.mark.root
 EXAMPLES = ROOT / "examples"
 # The tools this file proves; the seven older ones are proven in test_examples.py.
-CATALOG = ("biolatency", "biosnoop", "biopattern", "bindsnoop", "capable", "cpudist",
-           "exitsnoop", "hardirqs", "killsnoop", "memleak", "mountsnoop", "offcputime", "oomkill",
-           "pagefaults", "sigsnoop", "softirqs", "sslsniff", "syscount", "tcpconnect",
+CATALOG = ("biolatency", "biosnoop", "biopattern", "bindsnoop", "capable", "cpudist", "exitsnoop",
+           "gethostlatency", "hardirqs", "killsnoop", "memleak", "mountsnoop", "offcputime",
+           "oomkill", "pagefaults", "sigsnoop", "softirqs", "sslsniff", "syscount", "tcpconnect",
            "tcplife", "tcpretrans", "threadsnoop", "vfsstat")
 X86_ONLY = {"pagefaults"}  # exceptions:page_fault_user exists on x86 only
 
@@ -517,3 +517,15 @@ def test_memleak_counts_what_is_still_allocated_by_stack(packages):
     # 100 x 4099 bytes kept; the 50 blocks of 8191 were freed and count for nothing.
     assert 100 * 4099 in from_malloc
     assert all(count < 100 * 4099 + 8191 for count in from_malloc)
+
+
+def test_gethostlatency_names_each_lookup_and_its_result(packages):
+    child = Held("socket.getaddrinfo('localhost', 80)\n"
+                 "try: socket.getaddrinfo('ecli-no-such-host.invalid', 80)\n"
+                 "except OSError: pass", preamble="import socket")
+    run = packages.run("gethostlatency", "--duration", "4", "--pid", str(child.pid))
+    child.go()
+    events = records_of(run)
+    assert [(e["host"], e["ret"] == 0) for e in events] == [
+        ("localhost", True), ("ecli-no-such-host.invalid", False)]
+    assert all(e["pid"] == child.pid and e["latency_ns"].endswith("s") for e in events)

@@ -53,6 +53,8 @@ QUERIES = [
     ("vfsstat", "vfsstat"), ("file system operations", "vfsstat"),
     ("sslsniff", "sslsniff"), ("sslsnif", "sslsniff"), ("ssl plaintext", "sslsniff"),
     ("decrypt https traffic", "sslsniff"),
+    ("gethostlatency", "gethostlatency"), ("dns", "gethostlatency"),
+    ("dns queries", "gethostlatency"), ("slow dns lookups", "gethostlatency"),
     ("memleak", "memleak"), ("memory leak", "memleak"), ("malloc", "memleak"),
     ("opensnoop", "opensnoop"), ("opensnop", "opensnoop"), ("which files are opened", "opensnoop"),
     ("execsnoop", "execsnoop"), ("commands executed", "execsnoop"),

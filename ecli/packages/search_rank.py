@@ -1,7 +1,7 @@
 """How `ecli search` reads a query the way people type one.
 
 "who killed my process" drops its stop words; "connections" finds "connection"
-and "retransmits" "retransmit" (a plural's last letter is forgiven); "biolatancy"
+and "queries" "query" (plurals are forgiven); "biolatancy"
 finds "biolatency" (a typo within `ecli.suggest`'s distance of a name or
 keyword, the rule "did you mean" uses). Every remaining word must match; among
 the hits, the exact name, then names the first word matches, then the packages
@@ -29,10 +29,15 @@ def _typo_of(word: str, tokens: list[str]) -> bool:
     return len(word) >= 5 and any(edit_distance(word, t, limit) <= limit for t in tokens)
 
 
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"  # queries -> query
+    return word[:-1] if len(word) > 4 and word.endswith("s") else word
+
+
 def matches(word: str, text: str, tokens: list[str]) -> bool:
     """`word` is in `text`, or is a plural of something in it, or a typo of one of `tokens`."""
-    return (word in text or (len(word) > 4 and word.endswith("s") and word[:-1] in text)
-            or _typo_of(word, tokens))
+    return word in text or _singular(word) in text or _typo_of(word, tokens)
 
 
 def rank(term: str, words: list[str], name: str, keywords: list[str]) -> tuple[int, int]:
