@@ -58,6 +58,7 @@ QUERIES = [
     ("memleak", "memleak"), ("memory leak", "memleak"), ("malloc", "memleak"),
     ("opensnoop", "opensnoop"), ("opensnop", "opensnoop"), ("which files are opened", "opensnoop"),
     ("execsnoop", "execsnoop"), ("commands executed", "execsnoop"),
+    ("runqslower", "runqslower"), ("cpu starvation", "runqslower"),
     ("runqlat", "runqlat"), ("scheduler latency", "runqlat"),
     ("profile", "profile"), ("cpu profiler", "profile"),
 ]
