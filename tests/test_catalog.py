@@ -539,3 +539,18 @@ def test_runqslower_reports_waits_over_the_threshold(packages):
     assert len(events) >= 30  # every wake-up waits some time in the queue
     assert {e["pid"] for e in events} == {child.pid}
     assert all(e["delay_ns"].endswith("s") and e["prev_comm"] for e in events)
+
+
+def test_tcpaccept_names_local_and_peer_ends_ipv4_and_ipv6(packages):
+    four = socket.create_server(("127.0.0.1", 0))
+    six = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    run = packages.run("tcpaccept", "--duration", "3", "--pid", str(os.getpid()))
+    peers = []
+    for listener, host in ((four, "::ffff:127.0.0.1"), (six, "::1")):
+        client = socket.create_connection(listener.getsockname()[:2])
+        accepted, _ = listener.accept()
+        peers.append((host, listener.getsockname()[1], host, client.getsockname()[1]))
+        for sock in (client, accepted, listener):
+            sock.close()
+    events = records_of(run)
+    assert [(e["laddr"], e["lport"], e["raddr"], e["rport"]) for e in events] == peers

@@ -39,6 +39,8 @@ QUERIES = [
     ("mountsnoop", "mountsnoop"), ("mount", "mountsnoop"),
     ("tcpconnect", "tcpconnect"), ("tcpconect", "tcpconnect"), ("tcp connections", "tcpconnect"),
     ("tcpconnlat", "tcpconnect"), ("outbound connections", "tcpconnect"),
+    ("tcpaccept", "tcpaccept"), ("tcpacept", "tcpaccept"),
+    ("incoming tcp connections", "tcpaccept"),
     ("tcplife", "tcplife"), ("tcp connection lifespan", "tcplife"),
     ("tcpretrans", "tcpretrans"), ("tcp retransmits", "tcpretrans"), ("packet loss", "tcpretrans"),
     ("bindsnoop", "bindsnoop"), ("which process binds a port", "bindsnoop"),
