@@ -51,8 +51,8 @@ class BuiltPackages:
             self.folders[name] = folder
         return self.folders[name]
 
-    def run(self, name: str, *args: str) -> RunningEcli:
-        running = RunningEcli([str(self[name]), "--json", *args], env=self.env)
+    def run(self, name: str, *args: str, wrapper: tuple[str, ...] = ()) -> RunningEcli:
+        running = RunningEcli([str(self[name]), "--json", *args], env=self.env, wrapper=wrapper)
         running.wait_attached()
         return running
 
@@ -554,3 +554,23 @@ def test_tcpaccept_names_local_and_peer_ends_ipv4_and_ipv6(packages):
             sock.close()
     events = records_of(run)
     assert [(e["laddr"], e["lport"], e["raddr"], e["rport"]) for e in events] == peers
+
+
+def udp_from(namespace: str, address: tuple[str, int], source_port: int, count: int) -> None:
+    code = ("import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            f"s.bind(('', {source_port}))\n"
+            f"for _ in range({count}): s.sendto(b'x' * 50, {address!r})")
+    subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-c", code], check=True)
+
+
+def test_portstat_counts_by_local_port_in_and_out(packages, veth_pair):
+    here, peer = veth_pair
+    run = packages.run("portstat", "--duration", "3", "--ifname", "eclia",
+                       wrapper=("ip", "netns", "exec", here))
+    udp_from(peer, ("192.0.2.1", 7777), 40000, 12)  # in, to local port 7777
+    udp_from(here, ("192.0.2.2", 9), 6000, 5)  # out, from local port 6000
+    rows = {(e["key"]["dir"], e["key"]["proto"], e["key"]["port"]): e["value"]
+            for e in counters(records_of(run), "port_counts")}
+    frame = 14 + 20 + 8 + 50  # Ethernet, IPv4, UDP, payload
+    assert rows[("IN", "UDP", 7777)] == {"packets": 12, "bytes": 12 * frame}
+    assert rows[("OUT", "UDP", 6000)] == {"packets": 5, "bytes": 5 * frame}

@@ -57,6 +57,7 @@ QUERIES = [
     ("decrypt https traffic", "sslsniff"),
     ("gethostlatency", "gethostlatency"), ("dns", "gethostlatency"),
     ("dns queries", "gethostlatency"), ("slow dns lookups", "gethostlatency"),
+    ("portstat", "portstat"), ("traffic per port", "portstat"),
     ("memleak", "memleak"), ("memory leak", "memleak"), ("malloc", "memleak"),
     ("opensnoop", "opensnoop"), ("opensnop", "opensnoop"), ("which files are opened", "opensnoop"),
     ("execsnoop", "execsnoop"), ("commands executed", "execsnoop"),
