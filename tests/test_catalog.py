@@ -51,6 +51,12 @@ class BuiltPackages:
             self.folders[name] = folder
         return self.folders[name]
 
+    def watch(self, name: str, child: Held, *args: str) -> list[dict]:
+        """NAME's records for 3 seconds on `child` alone (--pid), which runs its code meanwhile."""
+        run = self.run(name, "--duration", "3", "--pid", str(child.pid), *args)
+        child.go()
+        return records_of(run)
+
     def run(self, name: str, *args: str, wrapper: tuple[str, ...] = ()) -> RunningEcli:
         running = RunningEcli([str(self[name]), "--json", *args], env=self.env, wrapper=wrapper)
         running.wait_attached()
@@ -121,9 +127,8 @@ def test_every_catalog_package_builds_for_amd64_and_arm64(packages):
 def test_syscount_counts_one_process_by_name_with_errors(packages):
     child = Held("for _ in range(300): os.getppid()\n"
                  "for _ in range(7):\n    try: os.close(987654)\n    except OSError: pass")
-    run = packages.run("syscount", "--duration", "3", "--pid", str(child.pid))
-    child.go()
-    rows = {e["key"]["syscall"]: e["value"] for e in counters(records_of(run), "syscall_counts")}
+    records = packages.watch("syscount", child)
+    rows = {e["key"]["syscall"]: e["value"] for e in counters(records, "syscall_counts")}
     assert rows["getppid"]["calls"] == 300 and rows["getppid"]["errors"] == 0
     assert rows["close"]["errors"] >= 7
 
@@ -232,9 +237,7 @@ def test_threadsnoop_counts_the_threads_a_process_starts(packages):
     child = Held("[t.start() for t in threads]; [t.join() for t in threads]",
                  preamble="import threading\n"
                           "threads = [threading.Thread(target=len, args=('x',)) for _ in range(3)]")
-    run = packages.run("threadsnoop", "--duration", "3", "--pid", str(child.pid))
-    child.go()
-    events = records_of(run)
+    events = packages.watch("threadsnoop", child)
     assert [e["kind"] for e in events] == ["THREAD"] * 3
     assert {e["pid"] for e in events} == {child.pid}
     assert len({e["new_tid"] for e in events}) == 3
@@ -336,18 +339,16 @@ def test_bindsnoop_addresses_ports_and_eaddrinuse(packages):
 
 def test_cpudist_histogram_of_one_process(packages):
     child = Held("import time\nfor _ in range(60): time.sleep(0.005)")
-    run = packages.run("cpudist", "--duration", "3", "--pid", str(child.pid))
-    child.go()
-    [histogram] = final_maps(records_of(run), "cpu_time")
+    records = packages.watch("cpudist", child)
+    [histogram] = final_maps(records, "cpu_time")
     assert histogram["unit"] == "usecs"
     assert histogram_total(histogram) >= 60  # each sleep ends a slice on the CPU
 
 
 def test_offcputime_stack_of_a_sleeping_process(packages):
     child = Held("import time\nfor _ in range(100): time.sleep(0.01)")
-    run = packages.run("offcputime", "--duration", "3", "--pid", str(child.pid))
-    child.go()
-    [stacks] = final_maps(records_of(run), "offcpu_counts")
+    records = packages.watch("offcputime", child)
+    [stacks] = final_maps(records, "offcpu_counts")
     assert stacks["type"] == "stacks"
     mine = [e for e in stacks["entries"] if e["pid"] == child.pid]
     sleeping = [e for e in mine if any("nanosleep" in frame for frame in e["kernel"])]
@@ -357,9 +358,8 @@ def test_offcputime_stack_of_a_sleeping_process(packages):
 def test_capable_granted_then_denied(packages):
     child = Held("os.nice(-1)\nos.setgid(65534)\nos.setuid(65534)\n"
                  "try: os.nice(-1)\nexcept OSError: pass")
-    run = packages.run("capable", "--duration", "3", "--pid", str(child.pid))
-    child.go()
-    seen = [(e["cap"], e["verdict"]) for e in records_of(run)]
+    records = packages.watch("capable", child)
+    seen = [(e["cap"], e["verdict"]) for e in records]
     assert ("CAP_SYS_NICE", "GRANTED") in seen and ("CAP_SETUID", "GRANTED") in seen
     assert ("CAP_SYS_NICE", "DENIED") in seen
     assert seen.index(("CAP_SYS_NICE", "GRANTED")) < seen.index(("CAP_SYS_NICE", "DENIED"))
@@ -405,9 +405,8 @@ def test_pagefaults_counts_first_touches(packages):
     child = Held("block = mmap.mmap(-1, 32 << 20)\n"
                  "for offset in range(0, 32 << 20, 4096): block[offset] = 1",
                  preamble="import mmap")
-    run = packages.run("pagefaults", "--duration", "3", "--pid", str(child.pid))
-    child.go()
-    [row] = counters(records_of(run), "fault_counts")
+    records = packages.watch("pagefaults", child)
+    [row] = counters(records, "fault_counts")
     assert row["key"]["pid"] == child.pid
     assert row["value"]["not_present"] >= 8192 and row["value"]["writes"] >= 8192
 
@@ -450,10 +449,9 @@ for i in range(5):
 for i in range(20):
     os.unlink(f"f{{i}}")
 """)
-    run = packages.run("vfsstat", "--duration", "3", "--pid", str(child.pid))
-    child.go()
+    records = packages.watch("vfsstat", child)
     counts = {e["key"]["op"]: e["value"]["value"]
-              for e in counters(records_of(run), "vfs_counts")}
+              for e in counters(records, "vfs_counts")}
     assert counts["OPEN"] >= 20 and counts["FSYNC"] == 20 and counts["WRITE"] >= 20
     assert counts["MKDIR"] == 5 and counts["RENAME"] == 5 and counts["UNLINK"] == 25
 
