@@ -572,3 +572,25 @@ def test_portstat_counts_by_local_port_in_and_out(packages, veth_pair):
     frame = 14 + 20 + 8 + 50  # Ethernet, IPv4, UDP, payload
     assert rows[("IN", "UDP", 7777)] == {"packets": 12, "bytes": 12 * frame}
     assert rows[("OUT", "UDP", 6000)] == {"packets": 5, "bytes": 5 * frame}
+
+
+def test_tcptop_bytes_each_way_per_connection(packages):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    run = packages.run("tcptop", "--duration", "3", "--pid", str(os.getpid()))
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    client.sendall(b"x" * 5000)
+    received = 0
+    while received < 5000:
+        received += len(accepted.recv(65536))
+    accepted.sendall(b"y" * 123)
+    assert len(client.recv(4096)) == 123
+    client_port = client.getsockname()[1]
+    for sock in (client, accepted, listener):
+        sock.close()
+    rows = {(e["key"]["lport"], e["key"]["rport"]): e["value"]
+            for e in counters(records_of(run), "traffic_counts")
+            if e["key"]["raddr"] == "127.0.0.1"}
+    assert rows[(client_port, port)] == {"tx_bytes": 5000, "rx_bytes": 123}
+    assert rows[(port, client_port)] == {"tx_bytes": 123, "rx_bytes": 5000}

@@ -41,6 +41,7 @@ QUERIES = [
     ("tcpconnlat", "tcpconnect"), ("outbound connections", "tcpconnect"),
     ("tcpaccept", "tcpaccept"), ("tcpacept", "tcpaccept"),
     ("incoming tcp connections", "tcpaccept"),
+    ("tcptop", "tcptop"), ("tcp throughput", "tcptop"), ("bandwidth by process", "tcptop"),
     ("tcplife", "tcplife"), ("tcp connection lifespan", "tcplife"),
     ("tcpretrans", "tcpretrans"), ("tcp retransmits", "tcpretrans"), ("packet loss", "tcpretrans"),
     ("bindsnoop", "bindsnoop"), ("which process binds a port", "bindsnoop"),
