@@ -202,16 +202,20 @@ class IndexClient:
 
         Lines are matched as text; only hits become (light) SearchHit tuples.
         """
-        words = search_rank.query_words(term)
-        hits = []
+        query = search_rank.Query(term)
+        rows = []
         for source, lines in self._readable():
             for line in lines:
                 name, summary, _kind, _latest, keywords, categories, _rest = line.split("\t", 6)
-                text = f"{name} {summary} {keywords} {categories}".lower()
-                tokens = [name, *_split(keywords)]
-                if all(search_rank.matches(word, text, tokens) for word in words):
-                    rank = search_rank.rank(term, words, name, tokens[1:])
-                    hits.append((rank, source.priority, name, source, line))
+                rows.append((f"{name} {summary} {keywords} {categories}".lower(), name, keywords,
+                             source, line))
+        hits = []
+        for typos in (False, True):  # typos only when the words as typed match nothing
+            hits = [(query.rank(name, keywords), source.priority, name, source, line)
+                    for text, name, keywords, source, line in rows
+                    if query.matches(text, name, typos)]
+            if hits:
+                break
         hits.sort(key=lambda hit: hit[:3])
         return [_hit(source, line) for *_, source, line in hits]
 
