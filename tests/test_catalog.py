@@ -594,3 +594,21 @@ def test_tcptop_bytes_each_way_per_connection(packages):
             if e["key"]["raddr"] == "127.0.0.1"}
     assert rows[(client_port, port)] == {"tx_bytes": 5000, "rx_bytes": 123}
     assert rows[(port, client_port)] == {"tx_bytes": 123, "rx_bytes": 5000}
+
+
+def test_filelife_names_files_created_and_deleted_and_their_age(packages):
+    folder = Path("/var/tmp") / f"ecli-filelife-{uuid.uuid4().hex[:8]}"  # ext4 here, not tmpfs
+    folder.mkdir()
+    try:
+        run = packages.run("filelife", "--duration", "3", "--pid", str(os.getpid()))
+        for i in range(3):
+            path = folder / f"short-{i}.tmp"
+            path.write_text("x")
+            time.sleep(0.1 * i)
+            path.unlink()
+        events = records_of(run)
+    finally:
+        folder.rmdir()
+    assert [e["name"] for e in events] == ["short-0.tmp", "short-1.tmp", "short-2.tmp"]
+    assert all(e["pid"] == os.getpid() and e["age_ns"].endswith("s") for e in events)
+    assert events[2]["age_ns"].endswith("ms")  # lived 200 ms

@@ -53,6 +53,7 @@ QUERIES = [
     ("pagefaults", "pagefaults"), ("page faults", "pagefaults"),
     ("softirqs", "softirqs"), ("softirq", "softirqs"),
     ("hardirqs", "hardirqs"), ("hardware interrupts", "hardirqs"),
+    ("filelife", "filelife"), ("short-lived files", "filelife"), ("temporary files", "filelife"),
     ("vfsstat", "vfsstat"), ("file system operations", "vfsstat"),
     ("sslsniff", "sslsniff"), ("sslsnif", "sslsniff"), ("ssl plaintext", "sslsniff"),
     ("decrypt https traffic", "sslsniff"),
