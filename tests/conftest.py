@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -125,3 +127,30 @@ def short_dir() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="ec"))
     yield folder
     shutil.rmtree(folder)
+
+
+@pytest.fixture
+def veth_pair() -> Iterator[tuple[str, str]]:
+    """Two network namespaces joined by a veth pair: 192.0.2.1 (here) and .2 (peer).
+
+    TEST-NET-1 addresses, inside namespaces this test makes and removes: no
+    traffic leaves them.
+    """
+    tag = uuid.uuid4().hex[:6]
+    here, peer = f"ecli-{tag}-a", f"ecli-{tag}-b"
+    commands = [
+        ["ip", "netns", "add", here], ["ip", "netns", "add", peer],
+        ["ip", "link", "add", "eclia", "netns", here, "type", "veth", "peer", "name", "eclib",
+         "netns", peer],
+        ["ip", "-n", here, "addr", "add", "192.0.2.1/24", "dev", "eclia"],
+        ["ip", "-n", peer, "addr", "add", "192.0.2.2/24", "dev", "eclib"],
+        ["ip", "-n", here, "link", "set", "eclia", "up"],
+        ["ip", "-n", peer, "link", "set", "eclib", "up"],
+    ]
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True)
+        yield here, peer
+    finally:
+        for namespace in (here, peer):
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -139,33 +138,6 @@ def test_usdt_probe_counts_python_collections(objects):
     counts = {e["key"]["key"]: e["value"]["value"]
               for e in final_map(records, "counter_collections")["entries"]}
     assert counts[int(child.stdout)] >= 5
-
-
-@pytest.fixture
-def veth_pair() -> Iterator[tuple[str, str]]:
-    """Two network namespaces joined by a veth pair: 192.0.2.1 (here) and .2 (peer).
-
-    TEST-NET-1 addresses, inside namespaces this test makes and removes: no
-    traffic leaves them.
-    """
-    tag = uuid.uuid4().hex[:6]
-    here, peer = f"ecli-{tag}-a", f"ecli-{tag}-b"
-    commands = [
-        ["ip", "netns", "add", here], ["ip", "netns", "add", peer],
-        ["ip", "link", "add", "eclia", "netns", here, "type", "veth", "peer", "name", "eclib",
-         "netns", peer],
-        ["ip", "-n", here, "addr", "add", "192.0.2.1/24", "dev", "eclia"],
-        ["ip", "-n", peer, "addr", "add", "192.0.2.2/24", "dev", "eclib"],
-        ["ip", "-n", here, "link", "set", "eclia", "up"],
-        ["ip", "-n", peer, "link", "set", "eclib", "up"],
-    ]
-    try:
-        for command in commands:
-            subprocess.run(command, check=True, capture_output=True)
-        yield here, peer
-    finally:
-        for namespace in (here, peer):
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
 
 
 def send_udp(namespace: str, count: int, payload: int = 100) -> None:

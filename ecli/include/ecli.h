@@ -23,6 +23,11 @@
  *     (use ecli_log2 to compute it);
  *   - counters: a map named counter_*, gauge_*, *_count or *_counts (a table,
  *     its stacks symbolised when its key has *stack_id fields).
+ *
+ * Uprobes: ecli_arg(ctx, n) reads argument n (0-5) of the probed function and
+ * ecli_ret(ctx) its return value, for x86_64 and arm64 alike, without
+ * bpf_tracing.h's PT_REGS macros: those need the target's own vmlinux.h
+ * (struct user_pt_regs on arm64), which a cross-build from an x86 host lacks.
  */
 #ifndef __ECLI_H
 #define __ECLI_H
@@ -55,5 +60,17 @@ static __always_inline __u32 ecli_log2(__u64 v)
 	}
 	return slot;
 }
+
+/* The probed function's arguments and return value, from the uprobe's struct pt_regs. */
+#if defined(__TARGET_ARCH_arm64)
+struct ecli_arm64_regs { __u64 regs[31]; __u64 sp; __u64 pc; __u64 pstate; };
+#define ecli_arg(ctx, n) (((const struct ecli_arm64_regs *)(ctx))->regs[n])
+#define ecli_ret(ctx) ecli_arg(ctx, 0)
+#else /* x86_64: the System V calling convention */
+#define ecli_arg(ctx, n)                                                         \
+	((n) == 0 ? (ctx)->di : (n) == 1 ? (ctx)->si : (n) == 2 ? (ctx)->dx :    \
+	 (n) == 3 ? (ctx)->cx : (n) == 4 ? (ctx)->r8 : (ctx)->r9)
+#define ecli_ret(ctx) ((ctx)->ax)
+#endif
 
 #endif /* __ECLI_H */

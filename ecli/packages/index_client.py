@@ -38,7 +38,7 @@ from ecli.errors import IndexTrustError, NotFoundError, SourceError, TransportEr
 from ecli.files import write_atomic
 from ecli.hubindex import model
 from ecli.oci.config import NAME_PATTERN
-from ecli.packages import indextrust
+from ecli.packages import indextrust, search_rank
 from ecli.packages.sources import Source, load, pin
 from ecli.paths import Paths
 from ecli.suggest import did_you_mean
@@ -237,19 +237,25 @@ class IndexClient:
         return text[len(_ENTRIES_HEADER):].split("\n")[:-1]
 
     def search(self, term: str) -> list[SearchHit]:
-        """Packages whose name, summary, keywords or categories contain every word of `term`.
+        """Packages whose name, summary, keywords or categories match every word of `term`
+        (stop words, plurals and typos forgiven: `search_rank`), best first.
 
         Lines are matched as text; only hits become (light) SearchHit tuples.
         """
-        words = term.lower().split()
-        hits = []
+        query = search_rank.Query(term)
+        rows = []
         for source, lines in self._readable():
             for line in lines:
                 name, summary, _kind, _latest, keywords, categories, _rest = line.split("\t", 6)
-                text = f"{name} {summary} {keywords} {categories}".lower()
-                if all(word in text for word in words):
-                    rank = 0 if name == term else 1 if words and words[0] in name else 2
-                    hits.append((rank, source.priority, name, source, line))
+                rows.append((f"{name} {summary} {keywords} {categories}".lower(), name, keywords,
+                             source, line))
+        hits = []
+        for typos in (False, True):  # typos only when the words as typed match nothing
+            hits = [(query.rank(name, keywords), source.priority, name, source, line)
+                    for text, name, keywords, source, line in rows
+                    if query.matches(text, name, typos)]
+            if hits:
+                break
         hits.sort(key=lambda hit: hit[:3])
         return [_hit(source, line) for *_, source, line in hits]
 

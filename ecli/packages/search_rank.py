@@ -1,0 +1,59 @@
+"""How `ecli search` reads a query the way people type one.
+
+"who killed my process" drops its stop words; "connections" finds "connection"
+and "queries" "query" (plurals are forgiven); "biolatancy" finds "biolatency"
+(a typo within `ecli.suggest`'s distance of a package's name, the rule "did
+you mean" uses; tried only when the words as typed match nothing, so the
+common search stays a substring scan). Every remaining word must match; among
+the hits, the exact name, then names the first word matches, then the packages
+whose name and keywords hold more of the words come first.
+"""
+
+from __future__ import annotations
+
+from ecli.suggest import edit_distance
+
+STOP_WORDS = frozenset((
+    "a", "an", "and", "are", "at", "by", "did", "do", "does", "for", "from", "how", "i", "in",
+    "is", "it", "me", "my", "of", "on", "or", "the", "to", "what", "when", "where", "which",
+    "who", "why", "with"))
+
+
+class Query:
+    """One search's words, read once: `matches` and `rank` run for every catalog line."""
+
+    def __init__(self, term: str) -> None:
+        self.term = term
+        words = term.lower().split()
+        self.words = [w for w in words if w not in STOP_WORDS] or words
+        self._forms = [(w, _singular(w)) for w in self.words]
+
+    def matches(self, text: str, name: str, typos: bool) -> bool:
+        """Every word is in `text`, or a plural of something in it, or (`typos`) a typo of
+        the package's `name`. Typos cost an edit distance per package: search tries them
+        only when nothing matched without."""
+        return all(word in text or singular in text or (typos and _typo_of(word, name))
+                   for word, singular in self._forms)
+
+    def rank(self, name: str, keywords: str) -> tuple[int, int]:
+        """Smaller first: (0 exact name, 1 name matches the first word, 2 other), then more
+        words found in the name and `keywords` (as one string) first."""
+        if name == self.term:
+            return 0, 0
+        first = self.words[0] if self.words else ""
+        named = bool(first) and (first in name or _typo_of(first, name))
+        found = sum(w in name or w in keywords for w in self.words)
+        return (1 if named else 2), -found
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"  # queries -> query
+    return word[:-1] if len(word) > 4 and word.endswith("s") else word
+
+
+def _typo_of(word: str, name: str) -> bool:
+    limit = max(1, len(word) // 3)
+    # Each edit changes at most two letters of the sets of letters: a cheap test first.
+    return (len(word) >= 5 and len(set(word) ^ set(name)) <= 2 * limit
+            and edit_distance(word, name, limit) <= limit)
