@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ecli.oci.manifest import host_platform
+
 from bpf_objects import ROOT
 from ecli_process import RunningEcli, programs_left, run_ecli, touch_unique
 from index_fixtures import serve
@@ -118,6 +120,10 @@ def test_unknown_package_and_version(hub, user_env):
 
 def test_a_tampered_artifact_is_refused_and_nothing_is_stored(hub, registry, user_env):
     manifest = json.loads(registry.blob_data_path(hub["digest"]).read_bytes())
+    if "manifests" in manifest:  # an image index (amd64 and arm64): this machine's manifest
+        mine = next(m for m in manifest["manifests"]
+                    if m["platform"]["architecture"] == host_platform().architecture)
+        manifest = json.loads(registry.blob_data_path(mine["digest"]).read_bytes())
     layer = registry.blob_data_path(manifest["layers"][0]["digest"])
     original = layer.read_bytes()
     try:

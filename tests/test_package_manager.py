@@ -297,7 +297,8 @@ def test_a_live_pull_keeps_its_temporary_blob_while_another_command_sweeps(env, 
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         tmp = home / "cache" / "oci" / ".tmp"
         deadline = time.monotonic() + 30
-        while max(_sizes(tmp, f"blob~{slow.pid}~*"), default=0) <= 256 << 10:
+        # the download lands in a staging store inside .tmp until its signature is checked
+        while max(_sizes(tmp, f"**/blob~{slow.pid}~*"), default=0) <= 256 << 10:
             assert slow.poll() is None and time.monotonic() < deadline, "no big blob seen"
             time.sleep(0.005)
         ok("pull", "hello@0.2.0", env=env)  # takes the store's lock while `slow` downloads

@@ -88,7 +88,7 @@ class Store:
         so a pull refused after its download (a signature that does not hold) leaves
         no blob behind."""
         self.ensure()
-        folder = Path(tempfile.mkdtemp(dir=self._tmp_dir, prefix="staging-"))
+        folder = Path(tempfile.mkdtemp(dir=self._tmp_dir, prefix=owned_prefix("staging")))
         try:
             yield Store(folder, parent=self)
         finally:

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
             raise UsageError(f"{args.reference!r} is a local file: there is nothing to pull")
         config, digest, where = located.config, located.digest, located.reference or ""
         index_digest = located.artifact.index_digest if located.artifact else None
+        pinned = where.rpartition("@")[2] if "@sha256:" in where else None
+        if index_digest is None and pinned not in (None, digest):
+            index_digest = pinned  # found in the store: the index's pin names the index
     # `digest` is what the reference names (as `ecli info`, the hub and `ecli push` show
     # it); for a multi-platform package that is the image index, and the manifest run
     # here is this machine's platform's, named apart.
