@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from test_examples import in_namespace, send_udp, veth_pair  # noqa: F401 (a fixture)
+from test_examples import in_namespace, send_udp
 
 from ecli.develop.build import load_project
 from ecli.errors import ArtifactError, BuildError
@@ -566,7 +566,7 @@ def test_the_syscall_table_is_what_the_generator_writes():
     assert syscall_table.render(*tables) == syscall_table.TABLE.read_text()
 
 
-def test_the_xdpcount_package_sums_its_per_cpu_counters(veth_pair, tmp_path):  # noqa: F811
+def test_the_xdpcount_package_sums_its_per_cpu_counters(veth_pair, tmp_path):
     """examples/xdpcount as built, on a veth: a per-CPU hash, exported summed and named by
     its [metrics] table, scraped inside the run's network namespace."""
     here, peer = veth_pair
