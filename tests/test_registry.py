@@ -147,6 +147,33 @@ def test_pull_follows_an_image_index(registry: RegistryServer, built: BuildResul
     assert pulled.index_digest == index_digest
 
 
+def test_a_second_platform_of_a_stored_index_is_pulled(registry: RegistryServer, objects,
+                                                        tmp_path: Path) -> None:
+    """The index is in the store with one platform's manifest (the host's, pulled first):
+    asking for another platform fetches that one, not "blob not in the store"."""
+    layout = Store(tmp_path / "layout")
+    layout.ensure()
+    manifests = []
+    for arch, name in (("amd64", "plain_ringbuf"), ("arm64", "hub_inspect")):
+        config = PackageConfig(name="twoarch", version="1.0.0", kind="bpf",
+                               object=objects[name].name, platforms=(f"linux/{arch}",))
+        manifests.append(artifact.create(layout, config, [objects[name]],
+                                         platform=Platform("linux", arch)))
+    raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
+                      "manifests": [m.to_dict() for m in manifests]}).encode()
+    layout.add_ref("1.0.0", layout.write_blob(raw), mediatypes.OCI_INDEX, len(raw))
+    tagged = reference.parse(f"{registry.host}/ebpfhub/twoarch:1.0.0")
+    index_digest = oci_registry.push(layout, tagged)
+    pinned = reference.parse(f"{registry.host}/ebpfhub/twoarch@{index_digest}")
+    store = Store(tmp_path / "store")
+    first = oci_registry.pull(pinned, store, platform=Platform("linux", "amd64"))
+    second = oci_registry.pull(pinned, store, platform=Platform("linux", "arm64"))
+    assert (first.digest, second.digest) == (manifests[0].digest, manifests[1].digest)
+    assert second.package.object_path is not None and second.package.object_path.is_file()
+    again = oci_registry.pull(pinned, store, platform=Platform("linux", "arm64"))
+    assert again.digest == manifests[1].digest  # now from the store
+
+
 def test_bumblebee_artifact_pulls_as_bpf(registry: RegistryServer, built: BuildResult,
                                          tmp_path: Path) -> None:
     program = built.object_path.read_bytes()

@@ -242,7 +242,10 @@ def pull(ref: OciReference, store: Store, progress: ProgressFn | None = None, *,
     change what is pulled. `transport` replaces the network (tests).
     """
     if ref.digest and store.has(ref.digest) and not force:
-        return _already_stored(ref, store, platform)
+        try:
+            return _already_stored(ref, store, platform)
+        except NotFoundError:
+            pass  # an index kept for another platform: this one's manifest is fetched
     for endpoint in (*mirrors, None):
         try:
             with _Client(ref, endpoint, transport) as client:
