@@ -75,6 +75,12 @@ def records_of(run: RunningEcli) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
+def events_of(run: RunningEcli) -> list[dict]:
+    """The events of a run: its records but the map reports (every --interval and at exit,
+    which list every map the object has, its private ones too)."""
+    return [r for r in records_of(run) if set(r) != {"time", "final", "maps"}]
+
+
 def final_maps(records: list[dict], name: str) -> list[dict]:
     report = next(r for r in records if r.get("final"))
     return [m for m in report["maps"] if m["map"] == name]
@@ -163,7 +169,7 @@ def test_biosnoop_names_the_writer_disk_op_and_latency(packages, disk_file):
     run = packages.run("biosnoop", "--duration", "4")
     writer = direct_writer(disk_file)
     assert writer.wait(timeout=30) == 0
-    events = records_of(run)
+    events = events_of(run)
     mine = [e for e in events if e["pid"] == writer.pid]
     assert mine, "no I/O seen from the writer"
     writes = [e for e in mine if e["op"] == "WRITE"]
@@ -203,7 +209,7 @@ def test_exitsnoop_reports_exit_codes_and_killing_signals(packages):
     sleeper.send_signal(signal.SIGKILL)
     sleeper.wait()
     subprocess.run(["true"], check=True)  # exits 0: --failed leaves it out
-    events = {e["pid"]: e for e in records_of(run)}
+    events = {e["pid"]: e for e in events_of(run)}
     assert events[three.pid]["exit_code"] == 3 and events[three.pid]["sig"] == 0
     assert events[sleeper.pid]["sig"] == "SIGKILL" and events[sleeper.pid]["comm"] == "sleep"
     assert events[sleeper.pid]["ppid"] == os.getpid()
@@ -217,7 +223,7 @@ def test_killsnoop_names_sender_target_signal_and_result(packages):
     sleeper.wait()
     with pytest.raises(ProcessLookupError):
         os.kill(sleeper.pid, 0)  # reaped: ESRCH
-    events = records_of(run)
+    events = events_of(run)
     assert [(e["tpid"], e["sig"], e["ret"]) for e in events] == [
         (sleeper.pid, "SIGTERM", 0), (sleeper.pid, 0, "-ESRCH")]
     assert {e["pid"] for e in events} == {os.getpid()}
@@ -228,7 +234,7 @@ def test_sigsnoop_shows_every_signal_a_target_receives(packages):
     run = packages.run("sigsnoop", "--duration", "3", "--target", str(sleeper.pid))
     os.kill(sleeper.pid, signal.SIGKILL)
     sleeper.wait()
-    events = records_of(run)
+    events = events_of(run)
     assert [(e["pid"], e["sig"], e["result"], e["tcomm"]) for e in events] == [
         (os.getpid(), "SIGKILL", "DELIVERED", "sleep")]
 
@@ -253,7 +259,7 @@ def test_mountsnoop_mount_umount_and_a_failure(packages, tmp_path):
     failed = subprocess.run(["mount", "-t", "tmpfs", marker, str(tmp_path / "missing")],
                             capture_output=True)
     assert failed.returncode != 0
-    mine = [e for e in records_of(run) if e["target"].startswith(str(tmp_path))]
+    mine = [e for e in events_of(run) if e["target"].startswith(str(tmp_path))]
     assert [(e["op"], e["ret"], e["target"]) for e in mine] == [
         ("MOUNT", 0, str(target)), ("UMOUNT", 0, str(target)),
         ("MOUNT", "-ENOENT", str(tmp_path / "missing"))]
@@ -271,7 +277,7 @@ def test_tcpconnect_connected_and_refused(packages):
     client_port = client.getsockname()[1]
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", closed_port))
-    events = records_of(run)
+    events = events_of(run)
     client.close()
     listener.close()
     assert [(e["dport"], e["result"]) for e in events] == [
@@ -295,7 +301,7 @@ def test_tcplife_bytes_and_duration_of_a_closed_connection(packages):
     accepted.close()
     listener.close()
     time.sleep(0.2)
-    [event] = records_of(run)
+    [event] = events_of(run)
     assert event["pid"] == os.getpid()
     # Sequence numbers count the SYN and FIN too: a byte or two more than the data.
     assert 300 <= event["rx_bytes"] <= 302 and 1000 <= event["tx_bytes"] <= 1002
@@ -312,7 +318,7 @@ def test_tcpretrans_sees_syn_retransmissions(packages, veth_pair):
     code = ("import socket; s = socket.socket(); s.settimeout(2.5)\n"
             f"try: s.connect(('192.0.2.2', {port}))\nexcept OSError: pass")
     subprocess.run(["ip", "netns", "exec", here, sys.executable, "-c", code], check=True)
-    events = records_of(run)
+    events = events_of(run)
     assert len(events) >= 1  # the first SYN retransmission comes after one second
     assert {(e["saddr"], e["daddr"], e["dport"], e["state"]) for e in events} == {
         ("::ffff:192.0.2.1", "::ffff:192.0.2.2", port, "SYN_SENT")}
@@ -331,7 +337,7 @@ def test_bindsnoop_addresses_ports_and_eaddrinuse(packages):
     six_port = six.getsockname()[1]
     for sock in (first, second, six):
         sock.close()
-    events = records_of(run)
+    events = events_of(run)
     assert [(e["addr"], e["port"], e["ret"]) for e in events] == [
         ("::ffff:127.0.0.1", 0, 0), ("::ffff:127.0.0.1", port, "-EADDRINUSE"), ("::1", 0, 0)]
     assert six_port > 0
@@ -395,7 +401,7 @@ def test_oomkill_names_the_victim_and_its_memory(packages, small_memory_cgroup):
     hog = subprocess.Popen(["/bin/sh", "-c", f"echo $$ > {small_memory_cgroup} && exec "
                             f"{sys.executable} -c 'b = bytearray(256 << 20)'"])
     assert hog.wait(timeout=60) == -signal.SIGKILL
-    [event] = [e for e in records_of(run) if e["victim_pid"] == hog.pid]
+    [event] = [e for e in events_of(run) if e["victim_pid"] == hog.pid]
     assert event["victim_comm"] == Path(sys.executable).name[:15]
     assert event["pid"] == hog.pid  # its own allocation tipped the cgroup over
     assert 16 * 1024 <= event["anon_rss_kb"] <= 40 * 1024
@@ -489,7 +495,7 @@ def test_sslsniff_shows_tls_plaintext_both_ways(packages, tmp_path):
                            marker], capture_output=True, text=True, timeout=30)
     # Python's ssl module calls SSL_write_ex and SSL_read_ex of the system's libssl.so.3
     assert pair.returncode == 0, pair.stderr
-    mine = [(e["op"], e["data"]) for e in records_of(run) if marker in e["data"]]
+    mine = [(e["op"], e["data"]) for e in events_of(run) if marker in e["data"]]
     request = f"GET /{marker} HTTP/1.0\r\n\r\n"
     answer = f"HTTP/1.0 200 OK\r\n\r\n{marker}-answer"
     assert sorted(mine) == sorted([("WRITE", request), ("READ", request),
@@ -522,7 +528,7 @@ def test_gethostlatency_names_each_lookup_and_its_result(packages):
                  "except OSError: pass", preamble="import socket")
     run = packages.run("gethostlatency", "--duration", "4", "--pid", str(child.pid))
     child.go()
-    events = records_of(run)
+    events = events_of(run)
     assert [(e["host"], e["ret"] == 0) for e in events] == [
         ("localhost", True), ("ecli-no-such-host.invalid", False)]
     assert all(e["pid"] == child.pid and e["latency_ns"].endswith("s") for e in events)
@@ -533,7 +539,7 @@ def test_runqslower_reports_waits_over_the_threshold(packages):
     run = packages.run("runqslower", "--duration", "3", "--min-us", "0",
                        "--pid", str(child.pid))
     child.go()
-    events = records_of(run)
+    events = events_of(run)
     assert len(events) >= 30  # every wake-up waits some time in the queue
     assert {e["pid"] for e in events} == {child.pid}
     assert all(e["delay_ns"].endswith("s") and e["prev_comm"] for e in events)
@@ -550,7 +556,7 @@ def test_tcpaccept_names_local_and_peer_ends_ipv4_and_ipv6(packages):
         peers.append((host, listener.getsockname()[1], host, client.getsockname()[1]))
         for sock in (client, accepted, listener):
             sock.close()
-    events = records_of(run)
+    events = events_of(run)
     assert [(e["laddr"], e["lport"], e["raddr"], e["rport"]) for e in events] == peers
 
 
@@ -606,7 +612,7 @@ def test_filelife_names_files_created_and_deleted_and_their_age(packages):
             path.write_text("x")
             time.sleep(0.1 * i)
             path.unlink()
-        events = records_of(run)
+        events = events_of(run)
     finally:
         folder.rmdir()
     assert [e["name"] for e in events] == ["short-0.tmp", "short-1.tmp", "short-2.tmp"]
