@@ -117,12 +117,19 @@ def test_upgrades_are_seen_right_after_update(env, hub, tmp_path):
     pinned = {v: push_bundle(host, tmp_path, "pinned", v) for v in ("0.1.0", "0.2.0")}
     site = tmp_path / "site"
 
+    published = [time.time()]
+
     def publish(*versions: str) -> None:
         write_catalog(site / "api" / "v1", [
             index_document("hello", f"{host}/pm/hello",
                            [(v, hub["digests"][v], None) for v in versions]),
             index_document("pinned", f"{host}/pm/pinned",
                            [(v, pinned[v], None) for v in versions])])
+        # http.server's Last-Modified has whole seconds: date each publish's files 10 s
+        # after the last one's, as real publishes are apart, or a 304 could hide them
+        published.append(published[-1] + 10)
+        for path in site.rglob("*.json"):
+            os.utime(path, (published[-1], published[-1]))
 
     publish("0.1.0")
     with serve(site) as (base, _seen):
