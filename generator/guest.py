@@ -36,13 +36,14 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in $(cat /modules.order); do insmod /lib/modules/$m 2>/dev/null; done
 ip link set lo up
 mkdir -p /host && mount -t virtiofs -o ro host /host || echo "@@ecli-guest-error virtiofs"
+mkdir -p /checkout && mount --bind /host$ecli_checkout /checkout
 root=/host$ecli_root
 mount -t proc proc $root/proc; mount -t sysfs sys $root/sys; mount -t devtmpfs dev $root/dev
 mkdir -p $root/dev/pts && mount -t devpts devpts $root/dev/pts
 mount -t tmpfs tmp $root/tmp; mount -t tmpfs run $root/run
 mount -t bpf bpf $root/sys/fs/bpf; mount -t tracefs tracefs $root/sys/kernel/tracing
 mount -t debugfs debugfs $root/sys/kernel/debug
-[ -n "$ecli_root" ] && mount --bind /host$ecli_checkout $root$ecli_checkout
+mkdir -p $root$ecli_checkout 2>/dev/null; mount --bind /checkout $root$ecli_checkout
 echo "@@ecli-guest-up $(cut -d' ' -f1 /proc/uptime)"
 chroot $root /bin/busybox sh $ecli_job
 echo "@@ecli-guest-exit $?"
