@@ -251,9 +251,8 @@ class IndexClient:
                              source, line))
         hits = []
         for typos in (False, True):  # typos only when the words as typed match nothing
-            hits = [(query.rank(name, keywords), source.priority, name, source, line)
-                    for text, name, keywords, source, line in rows
-                    if query.matches(text, name, typos)]
+            hits = [(query.rank(name, keywords, typos), source.priority, name, source, line)
+                    for _text, name, keywords, source, line in query.keep(rows, typos)]
             if hits:
                 break
         hits.sort(key=lambda hit: hit[:3])

@@ -11,6 +11,8 @@ whose name and keywords hold more of the words come first.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ecli.suggest import edit_distance
 
 STOP_WORDS = frozenset((
@@ -28,6 +30,15 @@ class Query:
         self.words = [w for w in words if w not in STOP_WORDS] or words
         self._forms = [(w, _singular(w)) for w in self.words]
 
+    def keep(self, rows: list[tuple[Any, ...]], typos: bool) -> list[tuple[Any, ...]]:
+        """The rows (text, name, ...) that match: word by word, one list comprehension a
+        word, when typos are not tried (the common case: no call per catalog line)."""
+        if typos:
+            return [row for row in rows if self.matches(row[0], row[1], True)]
+        for word, singular in self._forms:
+            rows = [row for row in rows if word in row[0] or singular in row[0]]
+        return rows
+
     def matches(self, text: str, name: str, typos: bool) -> bool:
         """Every word is in `text`, or a plural of something in it, or (`typos`) a typo of
         the package's `name`. Typos cost an edit distance per package: search tries them
@@ -35,13 +46,14 @@ class Query:
         return all(word in text or singular in text or (typos and _typo_of(word, name))
                    for word, singular in self._forms)
 
-    def rank(self, name: str, keywords: str) -> tuple[int, int]:
+    def rank(self, name: str, keywords: str, typos: bool = False) -> tuple[int, int]:
         """Smaller first: (0 exact name, 1 name matches the first word, 2 other), then more
-        words found in the name and `keywords` (as one string) first."""
+        words found in the name and `keywords` (as one string) first. A typo of the name
+        counts as the name only for hits found through typos (`typos`)."""
         if name == self.term:
             return 0, 0
         first = self.words[0] if self.words else ""
-        named = bool(first) and (first in name or _typo_of(first, name))
+        named = bool(first) and (first in name or (typos and _typo_of(first, name)))
         found = sum(w in name or w in keywords for w in self.words)
         return (1 if named else 2), -found
 
