@@ -66,13 +66,18 @@ def main(argv: list[str] | None = None) -> int:
                          f"{time.monotonic() - started:.2f} s, {again.requests} requests"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print_table(rows)
+    return 0
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    """The machine, then the rows as a Markdown table (what, figure)."""
     print(f"\n### {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, docker-registry on 127.0.0.1\n")
     width = max(len(r[0]) for r in rows)
     print(f"| {'what'.ljust(width)} | figure |\n| {'-' * width} | ------ |")
     for what, figure in rows:
         print(f"| {what.ljust(width)} | {figure} |")
-    return 0
 
 
 def push_manifest(host: str, repository: str, tag: str) -> None:

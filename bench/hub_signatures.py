@@ -17,8 +17,6 @@ Set-up (pushing, signing) is reported but not part of the figures. Not a test.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -32,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from hub_resolve import CONFIG, VERSIONS, push_manifest, write_index  # noqa: E402
+from hub_resolve import CONFIG, VERSIONS, print_table, push_manifest, write_index  # noqa: E402
 
 from ecli.oci import reference  # noqa: E402
 from ecli.trust import keys  # noqa: E402
@@ -85,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(_cosign(jobs[:args.cosign_samples], public, first.versions))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n### {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, docker-registry on 127.0.0.1\n")
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'what'.ljust(width)} | figure |\n| {'-' * width} | ------ |")
-    for what, figure in rows:
-        print(f"| {what.ljust(width)} | {figure} |")
+    print_table(rows)
     return 0
 
 
