@@ -32,19 +32,20 @@ QUERIES = [("latency disk", "words as typed"), ("trace", "one broad word"),
 
 
 def substring_search(client, term: str) -> list:
-    """The matcher search_rank replaced: every word a substring, three ranks (the baseline)."""
-    from ecli.packages import index_client
+    """The matcher search_rank replaced: every word a substring of the same search texts,
+    three ranks (the baseline)."""
+    from ecli.packages.index_client import SearchHit
     words = term.lower().split()
     hits = []
-    for source, lines in client._readable():
-        for line in lines:
-            name, summary, _kind, _latest, keywords, categories, _rest = line.split("\t", 6)
-            text = f"{name} {summary} {keywords} {categories}".lower()
+    for source, lines, texts in client._readable():
+        for text, line in zip(texts, lines, strict=True):
             if all(word in text for word in words):
+                name, summary, kind, latest, _rest = line.split("\t", 4)
                 rank = 0 if name == term else 1 if words and words[0] in name else 2
-                hits.append((rank, source.priority, name, source, line))
+                hits.append((rank, source.priority, name,
+                             SearchHit(source.name, name, summary, kind, latest or None)))
     hits.sort(key=lambda hit: hit[:3])
-    return [index_client._hit(source, line) for *_, source, line in hits]
+    return [hit[-1] for hit in hits]
 
 
 def best(runs: int, answer: Callable[[], list]) -> tuple[float, int]:
@@ -60,7 +61,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
-    from package_manager import ECLI, big_catalog
+    from package_manager import ECLI, big_catalog, generate
 
     from ecli.packages.index_client import IndexClient
     from ecli.paths import Paths
@@ -70,10 +71,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ecli-bench-") as tmp_name:
         tmp = Path(tmp_name)
         env = {**os.environ, "ECLI_HOME": str(tmp / "home"), "ECLI_DEFAULT_SOURCE": ""}
-        big_catalog(tmp / "site" / "api" / "v1")
+        key, public = generate(tmp / "hub-key")
+        big_catalog(tmp / "site" / "api" / "v1", key)
         with serve(tmp / "site") as (base, _seen):
-            subprocess.run([*ECLI, "sources", "add", "big", base + "api/v1/"], env=env,
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([*ECLI, "sources", "add", "big", base + "api/v1/", "--key",
+                            str(public)], env=env, check=True, stdout=subprocess.DEVNULL)
             subprocess.run([*ECLI, "update"], env=env, check=True, stdout=subprocess.DEVNULL)
         client = IndexClient(Paths.from_environment(env), offline=True)
         print(f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "

@@ -138,3 +138,33 @@ def test_bad_documents_over_http_leave_the_cache_untouched(env, index_dir, name,
     assert "using the cached index" in result.stderr  # the old copy still serves
     assert cached.read_bytes() == before
     assert run_ecli("search", "open", env=env).returncode == 0
+
+
+def test_separators_inside_summaries_cannot_shift_the_search_cache(env, tmp_path):
+    """The cached catalog keeps entries and their search texts in two runs of lines;
+    a summary holding the cache's own separators (newline, \\x1e, \\x1f, tab) must not
+    pair one package's text with another's entry."""
+    folder = tmp_path / "api" / "v1"
+    write_index(folder, [
+        package("first", "alpha\n\x1e\nbravo\tcharlie\x1fdelta\r\x85\u2028echo"),
+        package("second", "zulu", keywords=("yankee",)),
+        package("third", "x-ray\x1e\x1e\n\n", keywords=("whiskey",))])
+    assert run_ecli("sources", "add", "local", str(folder), env=env).returncode == 0
+    assert run_ecli("update", env=env).returncode == 0
+    for term, names in (("bravo", ["first"]), ("echo", ["first"]), ("yankee", ["second"]),
+                        ("whiskey", ["third"]), ("zulu", ["second"]), ("delta", ["first"])):
+        hits = json.loads(run_ecli("search", term, "--json", env=env).stdout)
+        assert [h["name"] for h in hits] == names, term
+    summary = json.loads(run_ecli("search", "second", "--json", env=env).stdout)[0]["summary"]
+    assert summary == "zulu"
+
+
+def test_a_search_cache_cut_short_is_rebuilt_from_the_checked_catalog(env, index_dir):
+    assert run_ecli("sources", "add", "local", str(index_dir), env=env).returncode == 0
+    assert run_ecli("update", env=env).returncode == 0
+    cache = next(Path(env["ECLI_HOME"]).rglob("entries.tsv"))
+    whole = cache.read_bytes()
+    cache.write_bytes(whole[:-len(whole.splitlines(keepends=True)[-1])])  # one text short
+    hits = json.loads(run_ecli("search", "snoop", "--json", env=env).stdout)
+    assert [h["name"] for h in hits] == ["execsnoop", "opensnoop"]
+    assert cache.read_bytes() == whole

@@ -26,6 +26,7 @@ the package side's HTTP errors, shared with URL downloads (ecli.packages.locate)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import shutil
 import time
@@ -48,8 +49,12 @@ if TYPE_CHECKING:
 
 META_FILE = "meta.json"
 ENTRIES_FILE = "entries.tsv"  # the checked catalog, flattened for fast search and lookup
-_ENTRIES_HEADER = "ecli-entries 1\n"
+# The entries, one tab-separated line each; then, after a line of `_TEXTS`, the same
+# entries' search texts (search_rank.search_text) in the same order, so a search
+# matches whole lines in C and splits only its hits.
+_ENTRIES_HEADER = "ecli-entries 2\n"
 _LIST = "\x1f"
+_TEXTS = "\x1e\n"
 
 
 class SearchHit(NamedTuple):
@@ -179,7 +184,7 @@ class IndexClient:
                                  "on first use (trust on first use)")
 
     def _count(self, source: Source) -> int:
-        return len(self._source_lines(source))
+        return len(self._source_lines(source)[0])
 
     # -- lookups --------------------------------------------------------------
 
@@ -194,23 +199,24 @@ class IndexClient:
 
     def entries(self) -> Iterator[tuple[Source, model.CatalogEntry]]:
         """Every catalog entry of every source that can be read (see `_readable`)."""
-        for source, lines in self._readable():
+        for source, lines, _texts in self._readable():
             for line in lines:
                 yield source, _entry(line)
 
-    def _readable(self) -> Iterator[tuple[Source, list[str]]]:
-        """Each source's flattened catalog; a source that cannot be read is skipped
-        with a warning while another source answers, and is the error when none does."""
+    def _readable(self) -> Iterator[tuple[Source, list[str], list[str]]]:
+        """Each source's flattened catalog and search texts; a source that cannot be read
+        is skipped with a warning while another source answers, and is the error when
+        none does."""
         sources = self.require_sources()
         failures: list[SourceError] = []
         for source in sources:
             try:
-                lines = self._source_lines(source)
+                lines, texts = self._source_lines(source)
             except SourceError as exc:
                 failures.append(exc)
                 self.warnings.append(f"source {source.name} skipped: {exc.message}")
                 continue
-            yield source, lines
+            yield source, lines, texts
         if len(failures) == len(sources):
             first = failures[0].message
             if not first.startswith(f"{sources[0].name}: "):  # say which source, once
@@ -219,44 +225,47 @@ class IndexClient:
             raise SourceError(first + more, hint=failures[0].hint or
                               "check 'ecli sources list', or add one: ecli sources add NAME URL")
 
-    def _source_lines(self, source: Source) -> list[str]:
-        """The source's catalog as flattened lines (`ENTRIES_FILE`, written by `update`).
+    def _source_lines(self, source: Source) -> tuple[list[str], list[str]]:
+        """The source's catalog as flattened lines and their search texts (`ENTRIES_FILE`,
+        written by `update`).
 
         Reading 10,000 entries this way takes milliseconds, against a quarter
         of a second for checking the catalog's JSON field by field again.
         """
         path = self._folder(source) / ENTRIES_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
+        try:  # bytes decoded at once: read_text's newline translation costs more than the search
+            lines, found, texts = path.read_bytes().decode().partition(_TEXTS)
         except (FileNotFoundError, UnicodeDecodeError):
-            text = ""
-        if not text.startswith(_ENTRIES_HEADER):
-            _write_entries(path, self.catalog(source))
-            text = path.read_text(encoding="utf-8")
+            lines, found, texts = "", "", ""
         # "\n" only: splitlines() would also split at \x85, \x1c-\x1e or U+2028 in a summary
-        return text[len(_ENTRIES_HEADER):].split("\n")[:-1]
+        entries, searched = lines.split("\n")[1:-1], texts.split("\n")[:-1]
+        if not (found and lines.startswith(_ENTRIES_HEADER)) or len(entries) != len(searched):
+            _write_entries(path, self.catalog(source))  # an older ecli's, or cut short
+            lines, _, texts = path.read_bytes().decode().partition(_TEXTS)
+            entries, searched = lines.split("\n")[1:-1], texts.split("\n")[:-1]
+        return entries, searched
 
     def search(self, term: str) -> list[SearchHit]:
         """Packages whose name, summary, keywords or categories match every word of `term`
         (stop words, plurals and typos forgiven: `search_rank`), best first.
 
-        Lines are matched as text; only hits become (light) SearchHit tuples.
+        The search texts are matched whole; only hits are split into (light) SearchHit tuples.
         """
         query = search_rank.Query(term)
-        rows = []
-        for source, lines in self._readable():
-            for line in lines:
-                name, summary, _kind, _latest, keywords, categories, _rest = line.split("\t", 6)
-                rows.append((f"{name} {summary} {keywords} {categories}".lower(), name, keywords,
-                             source, line))
-        hits = []
+        rows: list[tuple[str, str, Source]] = []
+        for source, lines, texts in self._readable():
+            rows += zip(texts, lines, itertools.repeat(source))
         for typos in (False, True):  # typos only when the words as typed match nothing
-            hits = [(query.rank(name, keywords, typos), source.priority, name, source, line)
-                    for _text, name, keywords, source, line in query.keep(rows, typos)]
-            if hits:
+            kept = query.keep(rows, typos)
+            if kept:
                 break
-        hits.sort(key=lambda hit: hit[:3])
-        return [_hit(source, line) for *_, source, line in hits]
+        ranked = []
+        for order, (_text, line, source) in enumerate(kept):
+            name, summary, kind, latest, keywords, _rest = line.split("\t", 5)
+            ranked.append((query.rank(name, keywords, typos), source.priority, name, order,
+                           SearchHit(source.name, name, summary, kind, latest or None)))
+        ranked.sort()  # `order` breaks ties: hits are never compared
+        return [hit[-1] for hit in ranked]
 
     def find(self, name: str) -> tuple[Source, model.PackageDocument]:
         """The package document of `name` from the first source that lists it."""
@@ -332,7 +341,7 @@ class IndexClient:
 
 def _flat(text: str | None) -> str:
     return (text or "").replace("\t", " ").replace("\n", " ").replace("\r", " ").replace(
-        _LIST, " ")
+        _LIST, " ").replace("\x1e", " ")
 
 
 def _split(field: str) -> tuple[str, ...]:
@@ -345,19 +354,17 @@ def _entry(line: str) -> model.CatalogEntry:
                               _split(categories), _split(owners), updated or None)
 
 
-def _hit(source: Source, line: str) -> SearchHit:
-    name, summary, kind, latest, _rest = line.split("\t", 4)
-    return SearchHit(source.name, name, summary, kind, latest or None)
-
-
 def _write_entries(path: Path, catalog: model.Catalog) -> None:
-    lines = [_ENTRIES_HEADER]
+    lines, texts = [_ENTRIES_HEADER], [_TEXTS]
     for e in catalog.packages:
+        keywords, categories = tuple(map(_flat, e.keywords)), tuple(map(_flat, e.categories))
         lines.append("\t".join((
             _flat(e.name), _flat(e.summary), _flat(e.kind), _flat(e.latest),
-            _LIST.join(map(_flat, e.keywords)), _LIST.join(map(_flat, e.categories)),
+            _LIST.join(keywords), _LIST.join(categories),
             _LIST.join(map(_flat, e.owners)), _flat(e.updated))) + "\n")
-    write_atomic(path, "".join(lines).encode())
+        texts.append(search_rank.search_text(_flat(e.name), _flat(e.summary), keywords,
+                                             categories) + "\n")
+    write_atomic(path, "".join(lines + texts).encode())
 
 
 def _drop_unlisted(folder: Path, root: model.Root) -> None:

@@ -7,10 +7,14 @@ you mean" uses; tried only when the words as typed match nothing, so the
 common search stays a substring scan). Every remaining word must match; among
 the hits, the exact name, then names the first word matches, then the packages
 whose name and keywords hold more of the words come first.
+
+Words are matched against a package's `search_text`, made once when its index is
+cached: one lowercase line that starts with the package's name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ecli.suggest import edit_distance
@@ -21,6 +25,12 @@ STOP_WORDS = frozenset((
     "who", "why", "with"))
 
 
+def search_text(name: str, summary: str, keywords: Sequence[str],
+                categories: Sequence[str]) -> str:
+    """What a query's words are looked for in: name first (typos are tried against it)."""
+    return " ".join((name, summary, *keywords, *categories)).lower()
+
+
 class Query:
     """One search's words, read once: `matches` and `rank` run for every catalog line."""
 
@@ -29,14 +39,19 @@ class Query:
         words = term.lower().split()
         self.words = [w for w in words if w not in STOP_WORDS] or words
         self._forms = [(w, _singular(w)) for w in self.words]
+        self._first = self.words[0] if self.words else ""
 
     def keep(self, rows: list[tuple[Any, ...]], typos: bool) -> list[tuple[Any, ...]]:
-        """The rows (text, name, ...) that match: word by word, one list comprehension a
+        """The rows (search_text, ...) that match: word by word, one list comprehension a
         word, when typos are not tried (the common case: no call per catalog line)."""
         if typos:
-            return [row for row in rows if self.matches(row[0], row[1], True)]
+            return [row for row in rows
+                    if self.matches(row[0], row[0].partition(" ")[0], True)]
         for word, singular in self._forms:
-            rows = [row for row in rows if word in row[0] or singular in row[0]]
+            if singular in word:  # "connections": "connection" in a text covers both
+                rows = [row for row in rows if singular in row[0]]
+            else:  # "queries" or "query"
+                rows = [row for row in rows if word in row[0] or singular in row[0]]
         return rows
 
     def matches(self, text: str, name: str, typos: bool) -> bool:
@@ -52,9 +67,9 @@ class Query:
         counts as the name only for hits found through typos (`typos`)."""
         if name == self.term:
             return 0, 0
-        first = self.words[0] if self.words else ""
+        first = self._first
         named = bool(first) and (first in name or (typos and _typo_of(first, name)))
-        found = sum(w in name or w in keywords for w in self.words)
+        found = len([w for w in self.words if w in name or w in keywords])
         return (1 if named else 2), -found
 
 
