@@ -8,9 +8,12 @@ says nothing (no warning): the matrix is the hub's evidence, not a gate.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from ecli.hubindex import model
 from ecli.kernel.system import parse_release
+
+if TYPE_CHECKING:  # `ecli pull REF@DIGEST` reads no index: the model stays unloaded
+    from ecli.hubindex import model
 
 
 def machine_warning(name: str, version: model.Version, release: str | None = None,
