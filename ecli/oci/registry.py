@@ -119,13 +119,7 @@ def platform_manifests(ref: OciReference) -> list[PlatformManifest]:
             if platform is None or platform.os == "unknown":
                 continue
             if descriptor.digest not in read:
-                raw, media_type, _ = client.fetch_manifest(descriptor.digest)
-                manifest = _parse(raw, f"{ref} ({platform})",
-                                  media_type or descriptor.media_type)
-                if isinstance(manifest, ImageIndex):
-                    raise ArtifactError(f"{ref}: an image index inside an image index is not "
-                                        "supported")
-                read[descriptor.digest] = manifest
+                read[descriptor.digest] = client.fetch_listed(ref, descriptor)[2]
             found.append(PlatformManifest(descriptor.digest, platform, read[descriptor.digest]))
     if not found:
         raise ArtifactError(f"{ref}: the image index lists no platform")
@@ -148,13 +142,10 @@ def published_version(ref: OciReference) -> tuple[str, str | None] | None:
                           if d.platform is None or d.platform.os != "unknown"), None)
             if first is None:
                 return digest, None
-            raw, media_type, _ = client.fetch_manifest(first.digest)
-            manifest = _parse(raw, f"{ref} ({first.platform})", media_type or first.media_type)
-        if not isinstance(manifest, Manifest) or \
-                manifest.config.media_type != mediatypes.PACKAGE_CONFIG:
+            manifest = client.fetch_listed(ref, first)[2]
+        if manifest.config.media_type != mediatypes.PACKAGE_CONFIG:
             return digest, None
-        if manifest.config.size > MAX_CONFIG_BYTES:
-            raise ArtifactError(f"{ref}: package config is larger than {MAX_CONFIG_BYTES} bytes")
+        _check_package_manifest(manifest, ref)
         response = client.request("GET", f"/blobs/{manifest.config.digest}",
                                   action="get config", headers={"Accept-Encoding": "identity"})
         with response:
@@ -269,14 +260,7 @@ def _pull_from(client: _Client, ref: OciReference, store: Store, progress: Progr
         index = (raw, digest)
         chosen = _select(parsed, ref, platform)
         chosen_platform = chosen.platform
-        raw, media_type, digest = client.fetch_manifest(chosen.digest)
-        if len(raw) != chosen.size:
-            raise DigestMismatchError(
-                f"{ref}: manifest {chosen.digest} is {len(raw)} bytes, "
-                f"the index says {chosen.size}")
-        parsed = _parse(raw, f"{ref} ({chosen.platform})", media_type or chosen.media_type)
-        if isinstance(parsed, ImageIndex):
-            raise ArtifactError(f"{ref}: an image index inside an image index is not supported")
+        raw, digest, parsed = client.fetch_listed(ref, chosen)
     _check_package_manifest(parsed, ref)
     for blob in parsed.blobs:
         client.fetch_blob(blob, store, progress)
@@ -502,6 +486,18 @@ class _Client:
                 f"{self.ref}: manifest digest mismatch: the registry says {claimed}, "
                 f"its bytes hash to {digest}")
         return raw, content_type or None, digest
+
+    def fetch_listed(self, ref: OciReference, listed: Descriptor) -> tuple[bytes, str, Manifest]:
+        """The platform manifest an image index lists (raw, digest, parsed): as long as the
+        index says, and not another index."""
+        raw, media_type, digest = self.fetch_manifest(listed.digest)
+        if len(raw) != listed.size:
+            raise DigestMismatchError(f"{ref}: manifest {listed.digest} is {len(raw)} bytes, "
+                                      f"the index says {listed.size}")
+        manifest = _parse(raw, f"{ref} ({listed.platform})", media_type or listed.media_type)
+        if isinstance(manifest, ImageIndex):
+            raise ArtifactError(f"{ref}: an image index inside an image index is not supported")
+        return raw, digest, manifest
 
     def fetch_blob(self, blob: Descriptor, store: Store, progress: ProgressFn | None) -> None:
         """Stream one blob into the store, checking its size and digest on the way."""
