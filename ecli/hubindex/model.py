@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ecli.documents import load_object
@@ -52,6 +53,9 @@ SEARCH_DOCS_FILE = "search/docs.json"
 KERNEL_RESULT_KEYS = ("kernel", "arch", "result", "reason", "tested")
 MAX_DOCUMENT_BYTES = 64 << 20
 ROOT_SIGNING_CONTEXT = b"ebpfhub api/v1 root\n"
+# Field metadata: `plain` leaves the field out when it is None (a signer writes only the
+# form that is set, so the root keeps its strict schema).
+OMIT_NONE = MappingProxyType({"omit_none": True})
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,10 @@ class Signer:
     keyless: the identity a Fulcio certificate must name and the OIDC issuer it comes
     from (as falcoctl's `signature.cosign` names them). Exactly one form is set."""
 
-    key: str | None = None
-    fingerprint: str | None = None
-    identity: str | None = None
-    issuer: str | None = None
+    key: str | None = field(default=None, metadata=OMIT_NONE)
+    fingerprint: str | None = field(default=None, metadata=OMIT_NONE)
+    identity: str | None = field(default=None, metadata=OMIT_NONE)
+    issuer: str | None = field(default=None, metadata=OMIT_NONE)
 
     @property
     def name(self) -> str:
@@ -217,15 +221,15 @@ def dump(document: Root | Catalog | PackageDocument | SearchDocs) -> bytes:
 
 
 def plain(value: Any) -> Any:
-    """`dataclasses.asdict` without its deep copies (ten times faster at hub scale)."""
+    """`dataclasses.asdict` without its deep copies (ten times faster at hub scale), and
+    without the fields marked `OMIT_NONE` that are None."""
     names = _FIELDS.get(type(value))
     if names is None and is_dataclass(value):
-        names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
-    if isinstance(value, Signer):  # only the form that is set: a key, or keyless
-        return {name: item for name in names or () if (item := getattr(value, name))
-                is not None}
+        names = _FIELDS[type(value)] = tuple((f.name, bool(f.metadata.get("omit_none")))
+                                             for f in fields(value))
     if names is not None:
-        return {name: plain(getattr(value, name)) for name in names}
+        return {name: plain(item) for name, omit in names
+                if (item := getattr(value, name)) is not None or not omit}
     if isinstance(value, list | tuple):
         return [plain(item) for item in value]
     if isinstance(value, dict):
@@ -233,7 +237,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
 def dump_search_part(part: dict[str, Any]) -> bytes:
