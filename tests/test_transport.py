@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import socket
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -38,7 +39,7 @@ from ecli.packages.sources import add
 from ecli.paths import Paths
 
 from bpf_objects import compile_bpf
-from ecli_process import run_ecli
+from ecli_process import ecli_command, run_ecli
 from index_fixtures import package, serve, serving, write_index
 from net_servers import BODY_ONLY, HEADERS, over_tls, running_proxy, trickling_server
 from token_server import self_signed
@@ -373,3 +374,34 @@ def test_registry_pull_through_a_swapped_transport_checks_every_byte(tmp_path):
         registry.pull(reference.parse("127.0.0.1:5000/team/tool:1"), store,
                       transport=Canned(answers))
     assert not store.has(layer.digest) and store.refs() == []
+
+
+@pytest.fixture
+def silent_resolver(tmp_path):
+    """A name server on 127.0.0.2:53 that reads every question and answers none, and a
+    resolv.conf naming only it (glibc would wait 30 s for it)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.2", 53))
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.2\noptions timeout:30 attempts:1\n")
+    try:
+        yield conf
+    finally:
+        server.close()
+
+
+def test_a_name_lookup_that_never_ends_fails_at_the_deadline(env, silent_resolver):
+    """getaddrinfo takes no timeout: the lookup itself must be bounded by the deadline.
+    ecli runs in a mount namespace whose /etc/resolv.conf names the silent server."""
+    host = "registry.never-answers.example:5000"
+    start = time.monotonic()
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(silent_resolver),
+         *ecli_command("pull", f"{host}/x/y:1")],
+        capture_output=True, text=True, env=env, timeout=60)
+    seconds = time.monotonic() - start
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and DEADLINE <= seconds < DEADLINE + MARGIN, (seconds, lines)
+    assert lines == [f"ecli: error: {host}/x/y:1: get manifest: no complete answer from "
+                     f"{host} within {DEADLINE} s"]

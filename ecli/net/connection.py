@@ -6,8 +6,9 @@ http.client reads a response through `sock.makefile()` and writes with
 timeout (connect, idle) and the time left before the request's deadline, so
 a server trickling bytes is cut off at the deadline whatever it sends. The
 connection opens its own socket, proxy tunnel and TLS handshake for the same
-reason (`socket.create_connection`, a CONNECT request read through the
-bounded socket, and one `do_handshake`, which CPython bounds as a whole).
+reason (`open_socket`, whose name lookup is bounded too, a CONNECT request
+read through the bounded socket, and one `do_handshake`, which CPython bounds
+as a whole).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import http.client
 import io
 import socket
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
@@ -93,6 +96,55 @@ class _Reader(io.RawIOBase):
         super().close()
 
 
+def open_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """`socket.create_connection` whose name lookup ends in `timeout` too.
+
+    getaddrinfo takes no timeout (a silent name server holds glibc for its own
+    timeout times its attempts), so a name is looked up in a daemon thread,
+    left behind when time is up; an address literal needs no lookup.
+    """
+    end = time.monotonic() + timeout
+    found = _lookup(host, port, timeout)
+    failure: OSError = TimeoutError(f"connecting to {host}: timed out")
+    for family, kind, proto, _name, address in found:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            failure = exc
+    raise failure
+
+
+def _lookup(host: str, port: int, timeout: float) -> list[tuple]:
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                  flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass  # a name, not an address
+    answer: list[list[tuple] | OSError] = []
+
+    def lookup() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            answer.append(exc)
+
+    worker = threading.Thread(target=lookup, name=f"getaddrinfo {host}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not answer:
+        raise TimeoutError(f"looking up {host}: timed out")
+    if isinstance(answer[0], OSError):
+        raise answer[0]
+    return answer[0]
+
+
 class Connection(http.client.HTTPConnection):
     """A connection to `address` (the host, or a proxy), plain or TLS to `server`.
 
@@ -111,9 +163,8 @@ class Connection(http.client.HTTPConnection):
         self.deadline = deadline
 
     def connect(self) -> None:
-        raw = self.deadline.within(
-            lambda timeout: socket.create_connection((self.host, self.port), timeout),
-            self.timeout)
+        raw = self.deadline.within(lambda timeout: open_socket(self.host, self.port, timeout),
+                                   self.timeout)
         try:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sock = BoundedSocket(raw, self)  # type: ignore[assignment]
