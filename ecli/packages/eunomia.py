@@ -1,0 +1,102 @@
+"""An eunomia-bpf JSON package made runnable: its object on disk, its options and event types.
+
+The format is read by `ecli.oci.eunomia`; here the embedded object is checked
+as any `.bpf.o` is (`ElfFile`) and kept by its digest under downloads/, so the
+runtime loads it like any other object. The declared export types decode the
+events when the object's BTF lacks them (BTF built by `ecli.runtime.btf_encode`);
+when the object has a struct of the same name, the two must agree (size and
+each member's name and offset), else the package is refused before anything is
+loaded. `.rodata` variables with descriptions become the program's options
+(`-h`), a variable's `cmdarg.long` its flag.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecli.errors import ArtifactError
+from ecli.oci import eunomia
+from ecli.paths import Paths
+from ecli.runtime import btf as b
+from ecli.runtime.btf_encode import StructDecl, encode
+from ecli.runtime.elf import ElfFile
+from ecli.runtime.event_header import EventTypes
+from ecli.runtime.options import OptionText
+
+
+def read(path: Path) -> bytes:
+    """A package file's bytes, bounded before they are read whole."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(eunomia.MAX_PACKAGE_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read the eunomia package: {exc.strerror}") from None
+
+
+def unpack(raw: bytes, where: str, paths: Paths) -> tuple[eunomia.EunomiaPackage, Path]:
+    """The package in `raw` and its object written out by digest; nothing is kept when the
+    package, its object or its export types are refused."""
+    from ecli.files import write_atomic
+    from ecli.oci.manifest import sha256_digest
+
+    package = eunomia.parse(raw, where)
+    elf = ElfFile(package.object, f"{where}: bpf_object")
+    event_types(package, _object_btf(elf, where))  # refuse contradictions before keeping it
+    digest = sha256_digest(package.object).removeprefix("sha256:")
+    path = paths.downloads_dir / f"eunomia-{digest[:32]}.bpf.o"
+    if not path.exists():
+        write_atomic(path, package.object)
+    return package, path
+
+
+def _object_btf(elf: ElfFile, where: str) -> b.Btf | None:
+    section = elf.section(".BTF")
+    return None if section is None else b.Btf.parse(elf.section_data(section),
+                                                  f"{where}: bpf_object")
+
+
+def event_types(package: eunomia.EunomiaPackage, own: b.Btf | None = None) -> EventTypes | None:
+    """The declared export types as BTF, or None when the object's own BTF has them all
+    (then it decodes the events itself)."""
+    if not package.export_types:
+        return None
+    decls = [StructDecl(t.name, t.size, t.members, t.field) for t in package.export_types]
+    raw = encode(decls, package.where)
+    declared = b.Btf.parse(raw, package.where)
+    if own is None:
+        own = _object_btf(ElfFile(package.object, package.where), package.where)
+    missing = False
+    for decl in decls:
+        theirs = own.find(decl.name, b.KIND_STRUCT) if own is not None else None
+        if theirs is None:
+            missing = True
+            continue
+        ours = declared.find(decl.name, b.KIND_STRUCT)
+        assert ours is not None
+        _agree(ours, theirs, decl, package.where)
+    if not missing:
+        return None
+    return EventTypes(declared, raw, f"{package.where}: meta.export_types",
+                      tuple(d.name for d in decls))
+
+
+def _agree(ours: b.BtfType, theirs: b.BtfType, decl: StructDecl, where: str) -> None:
+    if theirs.size != ours.size:
+        raise ArtifactError(f"{where}: {decl.field}.size: {decl.name} is {ours.size} bytes "
+                            f"here but {theirs.size} in the object's BTF")
+    mine = [(m.name, m.bit_offset // 8) for m in ours.members]
+    actual = [(m.name, m.bit_offset // 8) for m in theirs.members]
+    for index, (expected, found) in enumerate(zip(mine, actual, strict=False)):
+        if expected != found:
+            raise ArtifactError(
+                f"{where}: {decl.field}.members[{index}]: {expected[0]!r} at byte "
+                f"{expected[1]} contradicts the object's BTF ({found[0]!r} at byte {found[1]} "
+                f"of struct {decl.name})")
+    if len(mine) != len(actual):
+        raise ArtifactError(f"{where}: {decl.field}.members: {len(mine)} member(s), but "
+                            f"struct {decl.name} in the object's BTF has {len(actual)}")
+
+
+def options(package: eunomia.EunomiaPackage) -> dict[str, OptionText]:
+    """Flags and help of the `.rodata` variables, for the runtime's option parser."""
+    return {v.name: OptionText(v.long, v.description) for v in package.options}

@@ -1,0 +1,224 @@
+"""eunomia-bpf JSON packages (`package.json`): run by path, stdin, URL and OCI reference, with
+events decoded by the declared export types and options from the declared variables; and the
+bad-case corpus: each one line naming the file and the field, nothing loaded or kept."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecli_process import bpf_program_ids, error_line, run_ecli, trace_own_open
+
+EVENT = {"name": "event", "size": 80, "type_id": 0, "members": [
+    {"name": "pid", "type": "int"}, {"name": "uid", "type": "unsigned int"},
+    {"name": "flags", "type": "unsigned long long"}, {"name": "comm", "type": "char[16]"},
+    {"name": "fname", "type": "char[48]"}]}
+O_CREAT = 0o100
+
+
+def meta(**changes: Any) -> dict[str, Any]:
+    """The meta ecc writes for tests/bpf/eunomia_events.bpf.c."""
+    document = {
+        "bpf_skel": {
+            "obj_name": "eunomia_events",
+            "doc": {"brief": "opens, as eunomia-bpf would package them"},
+            "maps": [{"ident": "rb", "name": "rb"},
+                     {"ident": "rodata", "name": "eunomia_.rodata", "mmaped": True}],
+            "progs": [{"attach": "tracepoint/syscalls/sys_enter_openat", "link": True,
+                       "name": "handle_openat"}],
+            "data_sections": [{"name": ".rodata", "variables": [
+                {"name": "targ_pid", "type": "int", "description": "only this process id",
+                 "cmdarg": {"default": 0, "long": "targ-pid"}}]}],
+        },
+        "export_types": [EVENT],
+        "eunomia_version": "1.0.0",
+    }
+    document.update(changes)
+    return document
+
+
+def package_json(obj: bytes, **changes: Any) -> bytes:
+    from ecli.oci.eunomia import dump
+
+    return dump(obj, meta(**changes))
+
+
+@pytest.fixture
+def package(objects, tmp_path: Path) -> Path:
+    path = tmp_path / "package.json"
+    path.write_bytes(package_json(objects["eunomia_events"].read_bytes()))
+    return path
+
+
+def assert_decoded(events: list[dict], created: str) -> None:
+    mine = [e for e in events if e.get("fname") == created]
+    assert len(mine) == 1, events
+    assert mine[0]["pid"] == os.getpid() and mine[0]["uid"] == os.getuid()
+    assert mine[0]["flags"] & O_CREAT
+    assert mine[0]["comm"] == Path("/proc/self/comm").read_text().strip()
+    assert set(mine[0]) == {"pid", "uid", "flags", "comm", "fname"}
+
+
+def test_options_come_from_the_declared_variables(package, env):
+    shown = run_ecli("run", str(package), "-h", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "--targ-pid" in shown.stdout and "only this process id" in shown.stdout
+    assert "opens, as eunomia-bpf would package them" in shown.stdout
+
+
+@pytest.mark.root
+def test_a_package_runs_by_path_with_events_decoded_by_its_export_types(package, short_dir):
+    events, created, _ = trace_own_open([str(package)], short_dir)
+    assert_decoded(events, created)
+
+
+@pytest.mark.root
+def test_a_package_runs_from_stdin(package, short_dir):
+    with package.open("rb") as stdin:
+        events, created, _ = trace_own_open(["-"], short_dir, stdin=stdin)
+    assert_decoded(events, created)
+
+
+@pytest.mark.root
+def test_a_package_runs_from_a_url(package, short_dir, env, tmp_path):
+    from index_fixtures import serve
+
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(package, served / "package.json")
+    with serve(served) as (url, _seen):
+        events, created, _ = trace_own_open([url + "package.json"], short_dir, env=env)
+    assert_decoded(events, created)
+
+
+@pytest.mark.root
+def test_without_export_types_events_are_raw(objects, tmp_path, short_dir):
+    path = tmp_path / "package.json"
+    path.write_bytes(package_json(objects["eunomia_events"].read_bytes(), export_types=[]))
+    events, created, _ = trace_own_open([str(path)], short_dir)
+    mine = [e for e in events if created in e.get("strings", "")]
+    assert mine and set(mine[0]) == {"size", "hex", "strings"}
+
+
+def contradicting_member() -> dict[str, Any]:
+    members = [dict(m) for m in EVENT["members"]]
+    members[0], members[1] = members[1], members[0]
+    return {**EVENT, "members": members}
+
+
+def _raw(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()
+
+
+def _encoded(obj: bytes) -> str:
+    return base64.b64encode(zlib.compress(obj)).decode()
+
+
+# (name, how to make the package from the object's bytes, the error after "FILE: ")
+BAD_PACKAGES = [
+    ("broken base64", lambda obj: _raw({"bpf_object": "@@not base64@@",
+                                             "bpf_object_size": len(obj), "meta": meta()}),
+     "bpf_object is not valid base64 (Only base64 data is allowed)"),
+    ("not zlib", lambda obj: _raw({"bpf_object": base64.b64encode(b"junk" * 9).decode(),
+                                        "bpf_object_size": 36, "meta": meta()}),
+     "bpf_object is neither an ELF object nor zlib data (Error -3 while decompressing data: "
+     "incorrect header check)"),
+    ("absurd size", lambda obj: _raw({"bpf_object": _encoded(obj),
+                                           "bpf_object_size": 1 << 40, "meta": meta()}),
+     f"bpf_object_size {1 << 40} is not between 1 and 67108864 (64 MiB)"),
+    ("a zlib bomb", lambda obj: _raw({"bpf_object": _encoded(b"\0" * (8 << 20)),
+                                           "bpf_object_size": len(obj), "meta": meta()}),
+     "bpf_object inflates to more than {size} bytes, the bpf_object_size it declares"),
+    ("size disagrees", lambda obj: _raw({"bpf_object": _encoded(obj),
+                                              "bpf_object_size": len(obj) + 1, "meta": meta()}),
+     "bpf_object holds {size} bytes but bpf_object_size says {size_}"),
+    ("truncated zlib", lambda obj: _raw({"bpf_object": base64.b64encode(
+        zlib.compress(obj)[:100]).decode(), "bpf_object_size": len(obj), "meta": meta()}),
+     "bpf_object: the zlib data is truncated"),
+    ("not an ELF object", lambda obj: _raw({"bpf_object": _encoded(b"hello"),
+                                                 "bpf_object_size": 5, "meta": meta()}),
+     "bpf_object: not an ELF file"),
+    ("unknown top field", lambda obj: _raw({"bpf_object": _encoded(obj), "extra": 1,
+                                                 "bpf_object_size": len(obj), "meta": meta()}),
+     "extra: unknown field (known: bpf_object, bpf_object_size, meta)"),
+    ("duplicate field", lambda obj: (b'{"bpf_object_size": 1, "bpf_object_size": 2, '
+                                     b'"bpf_object": "", "meta": {}}'),
+     "field 'bpf_object_size' appears twice"),
+    ("unknown member field", lambda obj: package_json(obj, export_types=[
+        {**EVENT, "members": [{"name": "pid", "type": "int", "bits": 3}]}]),
+     "meta.export_types[0].members[0].bits: unknown field (known: name, type)"),
+    ("missing field", lambda obj: package_json(obj, bpf_skel={"maps": []}),
+     "meta.bpf_skel.obj_name: missing"),
+    ("wrong type", lambda obj: package_json(obj, export_types={"event": 1}),
+     "meta.export_types: expected a list, got dict"),
+    ("duplicate member", lambda obj: package_json(obj, export_types=[
+        {**EVENT, "members": [EVENT["members"][0], EVENT["members"][0]]}]),
+     "meta.export_types[0].members: 'pid' appears twice"),
+    ("unknown member type", lambda obj: package_json(obj, export_types=[
+        {**EVENT, "members": [*EVENT["members"][:4], {"name": "f", "type": "struct file *x"}]}]),
+     "meta.export_types[0].members[4].type: type 'struct file *x' is not one ecli can lay out "
+     "(integers, char, bool, pointers and arrays of them)"),
+    ("size against members", lambda obj: package_json(obj, export_types=[{**EVENT, "size": 90}]),
+     "meta.export_types[0].size: 90 bytes, but its members lay out as 80 bytes"),
+]
+
+
+@pytest.mark.parametrize("make, message", [case[1:] for case in BAD_PACKAGES],
+                         ids=[case[0] for case in BAD_PACKAGES])
+def test_bad_packages_are_one_line_naming_the_file_and_field(objects, tmp_path, env, make,
+                                                            message):
+    obj = objects["eunomia_events"].read_bytes()
+    path = tmp_path / "package.json"
+    path.write_bytes(make(obj))
+    before = bpf_program_ids()
+    ran = run_ecli("run", str(path), "--duration", "1", env=env)
+    assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
+    expected = message.format(size=len(obj), size_=len(obj) + 1)
+    assert error_line(ran) == f"ecli: error: {path}: {expected}"
+    assert "permissions" not in ran.stderr  # refused before anything was shown or loaded
+    assert bpf_program_ids() <= before
+    downloads = Path(env["ECLI_HOME"])
+    assert not [p for p in downloads.rglob("eunomia-*")], "nothing may be kept"
+
+
+def test_export_types_that_contradict_the_objects_btf_are_refused(tmp_path, env):
+    """An object whose BTF has `struct event` (ecc's dummy pointer keeps it there) and a
+    package that declares it with two members swapped."""
+    from bpf_objects import compile_bpf
+
+    source = tmp_path / "kept.bpf.c"
+    source.write_text(Path(__file__).with_name("bpf").joinpath("eunomia_events.bpf.c")
+                      .read_text().replace('#include "eunomia_events.h"',
+                                           f'#include "{Path(__file__).parent}/bpf/'
+                                           'eunomia_events.h"')
+                      + "const volatile struct event *__eunomia_dummy_event_ptr "
+                        "__attribute__((unused));\n")
+    obj = compile_bpf(source, tmp_path / "out").read_bytes()
+    path = tmp_path / "package.json"
+    path.write_bytes(package_json(obj, export_types=[contradicting_member()]))
+    ran = run_ecli("run", str(path), "--duration", "1", env=env)
+    assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
+    assert error_line(ran) == (f"ecli: error: {path}: meta.export_types[0].members[0]: "
+                               "'uid' at byte 0 contradicts the object's BTF ('pid' at byte 0 "
+                               "of struct event)")
+    path.write_bytes(package_json(obj))  # what agrees with the object runs (-h: no load)
+    assert run_ecli("run", str(path), "-h", env=env).returncode == 0
+
+
+def test_an_absurdly_large_file_is_refused_before_it_is_parsed(tmp_path, env):
+    from ecli.oci.eunomia import MAX_PACKAGE_BYTES
+
+    path = tmp_path / "package.json"
+    with path.open("wb") as out:
+        out.truncate(MAX_PACKAGE_BYTES + 1)
+    ran = run_ecli("run", str(path), env=env)
+    assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
+    assert error_line(ran) == (f"ecli: error: {path}: eunomia package is larger than "
+                               f"{MAX_PACKAGE_BYTES >> 20} MiB")
