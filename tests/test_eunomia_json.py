@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ecli_process import bpf_program_ids, error_line, run_ecli, trace_own_open
+from ecli_process import error_line, run_ecli, trace_own_open
 
 EVENT = {"name": "event", "size": 80, "type_id": 0, "members": [
     {"name": "pid", "type": "int"}, {"name": "uid", "type": "unsigned int"},
@@ -177,13 +177,13 @@ def test_bad_packages_are_one_line_naming_the_file_and_field(objects, tmp_path, 
     obj = objects["eunomia_events"].read_bytes()
     path = tmp_path / "package.json"
     path.write_bytes(make(obj))
-    before = bpf_program_ids()
     ran = run_ecli("run", str(path), "--duration", "1", env=env)
     assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
     expected = message.format(size=len(obj), size_=len(obj) + 1)
     assert error_line(ran) == f"ecli: error: {path}: {expected}"
-    assert "permissions" not in ran.stderr  # refused before anything was shown or loaded
-    assert bpf_program_ids() <= before
+    # refused before its permissions were shown, so before anything was loaded (other
+    # engineers' programs come and go on this machine: program ids cannot tell)
+    assert "permissions" not in ran.stderr
     downloads = Path(env["ECLI_HOME"])
     assert not [p for p in downloads.rglob("eunomia-*")], "nothing may be kept"
 
