@@ -222,3 +222,66 @@ def test_an_absurdly_large_file_is_refused_before_it_is_parsed(tmp_path, env):
     assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
     assert error_line(ran) == (f"ecli: error: {path}: eunomia package is larger than "
                                f"{MAX_PACKAGE_BYTES >> 20} MiB")
+
+
+def _pushed(registry, tmp_path: Path, obj: bytes, name: str) -> tuple[str, str]:
+    """An artifact of kind eunomia-json holding a package.json for `obj`, pushed."""
+    from ecli.oci import artifact, reference
+    from ecli.oci import registry as oci_registry
+    from ecli.oci.config import PackageConfig
+    from ecli.oci.store import Store
+
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "package.json").write_bytes(package_json(obj))
+    store = Store(tmp_path / "layout")
+    store.ensure()
+    config = PackageConfig(name=name, version="1.0.0", kind="eunomia-json",
+                           object="package.json", platforms=("linux/amd64",))
+    artifact.create(store, config, [folder / "package.json"], tag="1.0.0")
+    ref = f"{registry.host}/ebpfhub/{name}:1.0.0"
+    return ref, oci_registry.push(store, reference.parse(ref))
+
+
+@pytest.mark.registry
+def test_a_pushed_package_runs_by_reference(objects, registry, tmp_path, env):
+    ref, digest = _pushed(registry, tmp_path, objects["eunomia_events"].read_bytes(), "eunotool")
+    shown = run_ecli("run", ref, "-h", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "usage: ecli run eunotool" in shown.stdout and "only this process id" in shown.stdout
+    inspected = run_ecli("inspect", ref, "--json", env=env)
+    assert inspected.returncode == 0, inspected.stderr
+    report = json.loads(inspected.stdout)
+    assert report["kind"] == "eunomia-json" and report["digest"] == digest
+
+
+@pytest.mark.registry
+def test_the_hub_inspects_the_embedded_object_and_shows_the_kind(
+        registry, tmp_path, capsys: pytest.CaptureFixture[str]):
+    from generator.__main__ import main
+
+    from bpf_objects import ROOT, compile_bpf
+
+    obj = compile_bpf(ROOT / "tests" / "bpf" / "hub_inspect.bpf.c", tmp_path / "objects")
+    ref, digest = _pushed(registry, tmp_path, obj.read_bytes(), "eunohub")
+    index = tmp_path / "index"
+    shutil.copytree(ROOT / "index" / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "packages" / "eunohub.yaml").write_text(
+        "name: eunohub\nkind: eunomia-json\nsummary: an eunomia-bpf package that writes user "
+        "memory\nowners: [ebpfhub]\nlicense: GPL-2.0-only\nversions:\n  - version: 1.0.0\n"
+        f"    ref: '{ref}'\n")
+    assert main(["validate", "--index", str(index)]) == 0
+    assert main(["resolve", "--index", str(index)]) == 0
+    assert main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")]) == 0
+    assert "dangerous: eunohub 1.0.0: write-user-memory" in capsys.readouterr().out
+    saved = json.loads((index / "inspection.json").read_text())
+    assert list(saved["digests"]) == [digest]
+    out = tmp_path / "site"
+    assert main(["build", "--index", str(index), "--offline", "--out", str(out),
+                 "--config", str(ROOT / "mkdocs.yml")]) == 0
+    page = (out / "packages" / "eunohub" / "index.html").read_text()
+    assert "eunomia-json" in page
+    assert '<span class="hub-badge hub-danger">dangerous: write-user-memory</span>' in page
+    document = json.loads((out / "api" / "v1" / "packages" / "eunohub.json").read_text())
+    assert document["kind"] == "eunomia-json"
