@@ -285,3 +285,41 @@ def test_the_hub_inspects_the_embedded_object_and_shows_the_kind(
     assert '<span class="hub-badge hub-danger">dangerous: write-user-memory</span>' in page
     document = json.loads((out / "api" / "v1" / "packages" / "eunohub.json").read_text())
     assert document["kind"] == "eunomia-json"
+
+
+@pytest.mark.root
+def test_the_template_builds_a_package_whose_events_decode_by_its_export_types(
+        tmp_path, env, short_dir):
+    """`ecli init -t eunomia` + `ecli build`: package.json made by our tooling, read back by
+    the strict reader, its struct absent from the object's BTF and decoded from the meta."""
+    from ecli.oci import eunomia
+    from ecli.runtime import btf as b
+    from ecli.runtime.elf import ElfFile
+
+    from ecli_process import RunningEcli, programs_left
+
+    project = tmp_path / "euno"
+    assert run_ecli("init", str(project), "-t", "eunomia", env=env).returncode == 0
+    built = run_ecli("build", str(project), env=env)
+    assert built.returncode == 0, built.stderr
+    package = eunomia.parse((project / "build" / "package.json").read_bytes(), "package.json")
+    assert [(t.name, t.size, t.members) for t in package.export_types] == [
+        ("event", 276, (("pid", "int"), ("comm", "char[16]"), ("filename", "char[256]")))]
+    assert [(v.name, v.long, v.description) for v in package.options] == [
+        ("target_pid", "pid", "trace only this process id")]
+    assert package.programs == (("handle_openat", "tracepoint/syscalls/sys_enter_openat"),)
+    elf = ElfFile(package.object, "object")
+    section = elf.section(".BTF")
+    assert section is not None
+    assert b.Btf.parse(elf.section_data(section), "object").find("event", b.KIND_STRUCT) is None
+    run = RunningEcli([str(project / "build" / "package.json"), "--json", "--duration", "3",
+                       "--pid", str(os.getpid())], env=env)
+    run.wait_attached()
+    created = short_dir / "f"
+    created.touch()
+    out, err, code = run.finish()
+    assert code == 0, err
+    assert programs_left(run.program_ids) == set()
+    mine = [e for e in run.json_events(out) if e.get("filename") == str(created)]
+    assert mine == [{"pid": os.getpid(), "comm": Path("/proc/self/comm").read_text().strip(),
+                     "filename": str(created)}]
