@@ -253,6 +253,10 @@ def test_a_pushed_package_runs_by_reference(objects, registry, tmp_path, env):
     assert inspected.returncode == 0, inspected.stderr
     report = json.loads(inspected.stdout)
     assert report["kind"] == "eunomia-json" and report["digest"] == digest
+    installed = run_ecli("install", ref, env=env)
+    assert installed.returncode == 0, installed.stderr
+    by_name = run_ecli("run", "eunotool", "-h", "--pull", "never", env=env)
+    assert by_name.returncode == 0 and "only this process id" in by_name.stdout, by_name.stderr
 
 
 @pytest.mark.registry
