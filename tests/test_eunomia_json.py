@@ -35,10 +35,12 @@ def meta(**changes: Any) -> dict[str, Any]:
                        "name": "handle_openat"}],
             "data_sections": [{"name": ".rodata", "variables": [
                 {"name": "targ_pid", "type": "int", "description": "only this process id",
-                 "cmdarg": {"default": 0, "long": "targ-pid"}}]}],
+                 "cmdarg": {"default": 0, "long": "targ-pid"}, "offset": 0, "size": 4,
+                 "align": 4}]}],
         },
         "export_types": [EVENT],
         "eunomia_version": "1.0.0",
+        "enable_multiple_export_types": False,
     }
     document.update(changes)
     return document
@@ -164,7 +166,7 @@ BAD_PACKAGES = [
     ("unknown member type", lambda obj: package_json(obj, export_types=[
         {**EVENT, "members": [*EVENT["members"][:4], {"name": "f", "type": "struct file *x"}]}]),
      "meta.export_types[0].members[4].type: type 'struct file *x' is not one ecli can lay out "
-     "(integers, char, bool, pointers and arrays of them)"),
+     "(integers, enums, char, bool, pointers and arrays of them)"),
     ("size against members", lambda obj: package_json(obj, export_types=[{**EVENT, "size": 90}]),
      "meta.export_types[0].size: 90 bytes, but its members lay out as 80 bytes"),
 ]
@@ -206,8 +208,8 @@ def test_export_types_that_contradict_the_objects_btf_are_refused(tmp_path, env)
     ran = run_ecli("run", str(path), "--duration", "1", env=env)
     assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
     assert error_line(ran) == (f"ecli: error: {path}: meta.export_types[0].members[0]: "
-                               "'uid' at byte 0 contradicts the object's BTF ('pid' at byte 0 "
-                               "of struct event)")
+                               "'uid' contradicts the object's BTF ('pid' is member 0 of "
+                               "struct event)")
     path.write_bytes(package_json(obj))  # what agrees with the object runs (-h: no load)
     assert run_ecli("run", str(path), "-h", env=env).returncode == 0
 
@@ -327,3 +329,29 @@ def test_the_template_builds_a_package_whose_events_decode_by_its_export_types(
     mine = [e for e in run.json_events(out) if e.get("filename") == str(created)]
     assert mine == [{"pid": os.getpid(), "comm": Path("/proc/self/comm").read_text().strip(),
                      "filename": str(created)}]
+
+
+def test_export_types_lay_out_as_c_does(tmp_path):
+    """Offsets of the BTF built from declarations, against clang's for the same struct."""
+    from ecli.runtime import btf as b
+    from ecli.runtime.btf_encode import StructDecl, encode
+    from ecli.runtime.event_header import compile_header
+
+    members = (("kind", "enum event_type"), ("wide", "unsigned __int128"), ("flag", "bool"),
+               ("ids", "__u16[3]"), ("where", "const char *"), ("last", "u8"))
+    header = tmp_path / "mixed.h"
+    header.write_text("enum event_type { A, B };\nstruct mixed { enum event_type kind; "
+                      "unsigned __int128 wide; _Bool flag; __u16 ids[3]; const char *where; "
+                      "u8 last; };\n")
+
+    def layout(btf: b.Btf) -> tuple[int, list[tuple[str, int, int]]]:
+        found = btf.find("mixed", b.KIND_STRUCT)
+        assert found is not None
+        return found.size, [(m.name, m.bit_offset // 8, btf.size_of(m.type_id))
+                            for m in found.members]
+
+    clang = layout(compile_header(header).btf)
+    assert clang == (64, [("kind", 0, 4), ("wide", 16, 16), ("flag", 32, 1), ("ids", 34, 6),
+                          ("where", 40, 8), ("last", 48, 1)])
+    raw = encode([StructDecl("mixed", 64, members, "meta.export_types[0]")], "pkg")
+    assert layout(b.Btf.parse(raw, "pkg")) == clang

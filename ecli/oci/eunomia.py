@@ -94,7 +94,8 @@ def parse(raw: bytes, where: str) -> EunomiaPackage:
     meta = _Fields(top.get("meta"), where, "meta",
                    {"bpf_skel": dict, "export_types": list, "eunomia_version": str,
                     "perf_buffer_pages": int, "perf_buffer_time_ms": int,
-                    "poll_timeout_ms": int, "debug_verbose": bool, "print_header": bool},
+                    "poll_timeout_ms": int, "debug_verbose": bool, "print_header": bool,
+                    "enable_multiple_export_types": bool},
                    required=("bpf_skel",))
     skel = _Fields(meta.get("bpf_skel"), where, "meta.bpf_skel",
                    {"obj_name": str, "maps": list, "progs": (list, type(None)),
@@ -160,7 +161,8 @@ def _section(section: _Fields) -> list[Variable]:
     for _i, variable in _items(fields, "variables"):
         var = _Fields(variable.data, variable.where, variable.field,
                       {"name": str, "type": str, "description": str, "value": object,
-                       "cmdarg": dict}, required=("name", "type"))
+                       "cmdarg": dict, "size": int, "offset": int, "align": int},
+                      required=("name", "type"))
         cmdarg = _Fields(var.get("cmdarg", {}), var.where, f"{var.field}.cmdarg",
                          {"default": object, "long": str, "short": str, "help": str})
         found.append(Variable(section_name, var.get("name"), var.get("type"),
@@ -172,13 +174,15 @@ def _section(section: _Fields) -> list[Variable]:
 def _map(item: _Fields) -> _Fields:
     return _Fields(item.data, item.where, item.field,
                    {"name": str, "ident": str, "mmaped": bool, "sample": dict,
-                    "description": str}, required=("name",))
+                    "description": str, "export_config": dict, "intepreter": dict},
+                   required=("name",))
 
 
 def _prog(item: _Fields) -> _Fields:
     return _Fields(item.data, item.where, item.field,
-                   {"name": str, "attach": str, "link": bool, "description": str},
-                   required=("name", "attach"))
+                   {"name": str, "attach": str, "link": bool, "description": str,
+                    "flags": int, "ifindex": int, "tchook": dict, "tcopts": dict,
+                    "xdpopts": dict}, required=("name", "attach"))
 
 
 def _export_type(item: _Fields) -> ExportType:

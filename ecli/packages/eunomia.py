@@ -5,9 +5,9 @@ as any `.bpf.o` is (`ElfFile`) and kept by its digest under downloads/, so the
 runtime loads it like any other object. The declared export types decode the
 events when the object's BTF lacks them (BTF built by `ecli.runtime.btf_encode`);
 when the object has a struct of the same name, the two must agree (size and
-each member's name and offset), else the package is refused before anything is
-loaded. `.rodata` variables with descriptions become the program's options
-(`-h`), a variable's `cmdarg.long` its flag.
+each member's name, in order), else the package is refused before anything is
+loaded; then the object's own BTF decodes. `.rodata` variables with descriptions
+become the program's options (`-h`), a variable's `cmdarg.long` its flag.
 """
 
 from __future__ import annotations
@@ -60,41 +60,38 @@ def event_types(package: eunomia.EunomiaPackage, own: b.Btf | None = None) -> Ev
     (then it decodes the events itself)."""
     if not package.export_types:
         return None
-    decls = [StructDecl(t.name, t.size, t.members, t.field) for t in package.export_types]
-    raw = encode(decls, package.where)
-    declared = b.Btf.parse(raw, package.where)
     if own is None:
         own = _object_btf(ElfFile(package.object, package.where), package.where)
     missing = False
-    for decl in decls:
-        theirs = own.find(decl.name, b.KIND_STRUCT) if own is not None else None
+    for declared in package.export_types:
+        theirs = own.find(declared.name, b.KIND_STRUCT) if own is not None else None
         if theirs is None:
             missing = True
-            continue
-        ours = declared.find(decl.name, b.KIND_STRUCT)
-        assert ours is not None
-        _agree(ours, theirs, decl, package.where)
+        else:
+            _agree(declared, theirs, package.where)
     if not missing:
         return None
-    return EventTypes(declared, raw, f"{package.where}: meta.export_types",
-                      tuple(d.name for d in decls))
+    raw = encode([StructDecl(t.name, t.size, t.members, t.field) for t in package.export_types],
+                 package.where)
+    return EventTypes(b.Btf.parse(raw, package.where), raw, f"{package.where}: meta.export_types",
+                      tuple(t.name for t in package.export_types))
 
 
-def _agree(ours: b.BtfType, theirs: b.BtfType, decl: StructDecl, where: str) -> None:
-    if theirs.size != ours.size:
-        raise ArtifactError(f"{where}: {decl.field}.size: {decl.name} is {ours.size} bytes "
-                            f"here but {theirs.size} in the object's BTF")
-    mine = [(m.name, m.bit_offset // 8) for m in ours.members]
-    actual = [(m.name, m.bit_offset // 8) for m in theirs.members]
+def _agree(declared: eunomia.ExportType, theirs: b.BtfType, where: str) -> None:
+    """A declared struct the object's BTF also has: the same size and members, in order."""
+    if theirs.size != declared.size:
+        raise ArtifactError(f"{where}: {declared.field}.size: {declared.size} bytes, but struct "
+                            f"{declared.name} in the object's BTF is {theirs.size}")
+    mine = [name for name, _type in declared.members]
+    actual = [m.name for m in theirs.members]
     for index, (expected, found) in enumerate(zip(mine, actual, strict=False)):
         if expected != found:
-            raise ArtifactError(
-                f"{where}: {decl.field}.members[{index}]: {expected[0]!r} at byte "
-                f"{expected[1]} contradicts the object's BTF ({found[0]!r} at byte {found[1]} "
-                f"of struct {decl.name})")
+            raise ArtifactError(f"{where}: {declared.field}.members[{index}]: {expected!r} "
+                                f"contradicts the object's BTF ({found!r} is member {index} of "
+                                f"struct {declared.name})")
     if len(mine) != len(actual):
-        raise ArtifactError(f"{where}: {decl.field}.members: {len(mine)} member(s), but "
-                            f"struct {decl.name} in the object's BTF has {len(actual)}")
+        raise ArtifactError(f"{where}: {declared.field}.members: {len(mine)} member(s), but "
+                            f"struct {declared.name} in the object's BTF has {len(actual)}")
 
 
 def options(package: eunomia.EunomiaPackage) -> dict[str, OptionText]:

@@ -36,7 +36,10 @@ _INTS: dict[str, tuple[int, int]] = {
     **{f"{prefix}{sign}{bits}": (bits // 8, _SIGNED if sign == "s" else 0)
        for prefix in ("", "__") for sign in ("u", "s") for bits in (8, 16, 32, 64)},
     **{f"__{order}{bits}": (bits // 8, 0) for order in ("be", "le") for bits in (16, 32, 64)},
+    "__int128": (16, _SIGNED), "__int128_t": (16, _SIGNED), "__s128": (16, _SIGNED),
+    "unsigned __int128": (16, 0), "__uint128_t": (16, 0), "__u128": (16, 0),
 }
+_ENUM = re.compile(r"^enum \w+$")  # a C enum: an int
 _ARRAY = re.compile(r"^(.*?)\s*\[\s*(\d+)\s*\]$")
 _QUALIFIERS = re.compile(r"\b(const|volatile|restrict)\b")
 POINTER = "unsigned long"  # what a pointer member decodes as: an address
@@ -98,9 +101,11 @@ class _Writer:
             return type_id, size * count, align
         if text.endswith("*"):
             return self._int(POINTER)
+        if _ENUM.match(text):
+            return self._int("int")
         if text not in _INTS:
             raise ArtifactError(f"{where}: type {spelling!r} is not one ecli can lay out "
-                                "(integers, char, bool, pointers and arrays of them)")
+                                "(integers, enums, char, bool, pointers and arrays of them)")
         return self._int(text)
 
     def struct(self, decl: StructDecl, where: str) -> None:
