@@ -291,6 +291,9 @@ def test_the_hub_inspects_the_embedded_object_and_shows_the_kind(
     assert '<span class="hub-badge hub-danger">dangerous: write-user-memory</span>' in page
     document = json.loads((out / "api" / "v1" / "packages" / "eunohub.json").read_text())
     assert document["kind"] == "eunomia-json"
+    head = json.loads(next(out.rglob("search/index.json")).read_text())
+    kind = head["flags"][head["names"].index("eunohub")] & 3  # the search page's kind filter
+    assert head["kinds"][kind] == "eunomia-json"
 
 
 @pytest.mark.root

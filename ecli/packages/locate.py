@@ -275,8 +275,9 @@ def _from_archive(path: Path, paths: Paths) -> LocatedPackage:
 
 
 def _stdin(paths: Paths) -> LocatedPackage:
-    """`-`: an eBPF object piped in, kept by its digest under downloads/ so the run reads
-    it as a file; refused whole (nothing kept) when it is empty, too big or not an object."""
+    """`-`: an eBPF object (or an eunomia package) piped in, kept by its digest under
+    downloads/ so the run reads it as a file; refused whole (nothing kept) when it is
+    empty, too big or not an object."""
     import sys
 
     from ecli.files import write_atomic
