@@ -42,8 +42,7 @@ class Variable:
     name: str
     type: str
     description: str = ""
-    long: str | None = None  # cmdarg.long: the option's flag
-    short: str | None = None  # cmdarg.short (kept, not used: flags are long here)
+    long: str | None = None  # cmdarg.long: the option's flag (cmdarg.short is checked only)
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,6 @@ class EunomiaPackage:
     name: str  # bpf_skel.obj_name
     description: str  # bpf_skel.doc.brief (or description)
     variables: tuple[Variable, ...]
-    maps: tuple[str, ...]
     programs: tuple[tuple[str, str], ...]  # (name, attach)
     export_types: tuple[ExportType, ...]
     where: str
@@ -105,10 +103,10 @@ def parse(raw: bytes, where: str) -> EunomiaPackage:
     name = skel.get("obj_name")
     if not name:
         raise ArtifactError(f"{where}: meta.bpf_skel.obj_name: empty")
+    _items(skel, "maps", _map)  # checked; ecli finds the maps in the object itself
     return EunomiaPackage(
         object=obj, name=name, description=doc.get("brief", doc.get("description", "")),
         variables=tuple(v for _i, s in _items(skel, "data_sections") for v in _section(s)),
-        maps=tuple(m.get("name") for _i, m in _items(skel, "maps", _map)),
         programs=tuple((p.get("name"), p.get("attach")) for _i, p in _items(skel, "progs", _prog)),
         export_types=tuple(_export_type(t) for _i, t in _items(meta, "export_types")),
         where=where)
@@ -167,7 +165,7 @@ def _section(section: _Fields) -> list[Variable]:
                          {"default": object, "long": str, "short": str, "help": str})
         found.append(Variable(section_name, var.get("name"), var.get("type"),
                               var.get("description", cmdarg.get("help", "")),
-                              cmdarg.get("long", None), cmdarg.get("short", None)))
+                              cmdarg.get("long", None)))
     return found
 
 
