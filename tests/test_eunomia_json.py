@@ -358,3 +358,29 @@ def test_export_types_lay_out_as_c_does(tmp_path):
                           ("where", 40, 8), ("last", 48, 1)])
     raw = encode([StructDecl("mixed", 64, members, "meta.export_types[0]")], "pkg")
     assert layout(b.Btf.parse(raw, "pkg")) == clang
+
+
+def test_a_bad_package_from_a_url_or_stdin_is_one_line_and_nothing_is_kept(objects, tmp_path,
+                                                                         env):
+    import subprocess
+
+    from ecli_process import ecli_command
+    from index_fixtures import serve
+
+    served = tmp_path / "served"
+    served.mkdir()
+    obj = objects["eunomia_events"].read_bytes()
+    (served / "package.json").write_bytes(package_json(obj, export_types=[{**EVENT, "size": 90}]))
+    with serve(served) as (url, _seen):
+        ran = run_ecli("run", url + "package.json", env=env)
+    assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
+    assert error_line(ran) == (f"ecli: error: {url}package.json: meta.export_types[0].size: "
+                               "90 bytes, but its members lay out as 80 bytes")
+    piped = subprocess.run(ecli_command("run", "-"), input=b'{"bpf_object": 1}', env=env,
+                           capture_output=True, check=False)
+    assert piped.returncode != 0 and b"Traceback" not in piped.stderr
+    assert piped.stderr.decode().splitlines()[-1] == (
+        "ecli: error: stdin: bpf_object: expected a string, got int")
+    home = Path(env["ECLI_HOME"])
+    assert not [p for p in home.rglob("*") if p.is_file() and ("url-" in p.name
+                                                               or "eunomia-" in p.name)]

@@ -33,15 +33,21 @@ def read(path: Path) -> bytes:
         raise ArtifactError(f"{path}: cannot read the eunomia package: {exc.strerror}") from None
 
 
+def check(raw: bytes, where: str) -> eunomia.EunomiaPackage:
+    """The package in `raw`, refused whole when it, its object or its export types are bad."""
+    package = eunomia.parse(raw, where)
+    elf = ElfFile(package.object, f"{where}: bpf_object")
+    event_types(package, _object_btf(elf, where))
+    return package
+
+
 def unpack(raw: bytes, where: str, paths: Paths) -> tuple[eunomia.EunomiaPackage, Path]:
-    """The package in `raw` and its object written out by digest; nothing is kept when the
-    package, its object or its export types are refused."""
+    """The package in `raw` and its object written out by digest; nothing is kept when it
+    is refused."""
     from ecli.files import write_atomic
     from ecli.oci.manifest import sha256_digest
 
-    package = eunomia.parse(raw, where)
-    elf = ElfFile(package.object, f"{where}: bpf_object")
-    event_types(package, _object_btf(elf, where))  # refuse contradictions before keeping it
+    package = check(raw, where)
     digest = sha256_digest(package.object).removeprefix("sha256:")
     path = paths.downloads_dir / f"eunomia-{digest[:32]}.bpf.o"
     if not path.exists():

@@ -313,10 +313,10 @@ def _eunomia(raw: bytes, where: str, paths: Paths, **fields: Any) -> LocatedPack
 
 
 def _check_package(data: bytes, where: str) -> None:
-    """A downloaded eunomia package is parsed whole before it is kept."""
-    from ecli.oci import eunomia
+    """A downloaded eunomia package is checked whole before it is kept."""
+    from ecli.packages import eunomia
 
-    eunomia.parse(data, where)
+    eunomia.check(data, where)
 
 
 def _check_object(data: bytes, where: str) -> None:
