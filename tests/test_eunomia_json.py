@@ -109,12 +109,6 @@ def test_without_export_types_events_are_raw(objects, tmp_path, short_dir):
     assert mine and set(mine[0]) == {"size", "hex", "strings"}
 
 
-def contradicting_member() -> dict[str, Any]:
-    members = [dict(m) for m in EVENT["members"]]
-    members[0], members[1] = members[1], members[0]
-    return {**EVENT, "members": members}
-
-
 def _raw(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
 
@@ -190,28 +184,27 @@ def test_bad_packages_are_one_line_naming_the_file_and_field(objects, tmp_path, 
     assert not [p for p in downloads.rglob("eunomia-*")], "nothing may be kept"
 
 
-def test_export_types_that_contradict_the_objects_btf_are_refused(tmp_path, env):
-    """An object whose BTF has `struct event` (ecc's dummy pointer keeps it there) and a
-    package that declares it with two members swapped."""
-    from bpf_objects import compile_bpf
-
-    source = tmp_path / "kept.bpf.c"
-    source.write_text(Path(__file__).with_name("bpf").joinpath("eunomia_events.bpf.c")
-                      .read_text().replace('#include "eunomia_events.h"',
-                                           f'#include "{Path(__file__).parent}/bpf/'
-                                           'eunomia_events.h"')
-                      + "const volatile struct event *__eunomia_dummy_event_ptr "
-                        "__attribute__((unused));\n")
-    obj = compile_bpf(source, tmp_path / "out").read_bytes()
+def test_export_types_that_contradict_the_objects_btf_are_refused(objects, tmp_path, env):
+    """plain_ringbuf keeps `struct plain_event` in its BTF (ecc's dummy pointer); a package
+    that declares it with two members swapped is refused, one that agrees runs."""
+    obj = objects["plain_ringbuf"].read_bytes()
+    agreeing = {"name": "plain_event", "size": 64, "type_id": 0, "members": [
+        {"name": "pid", "type": "u32"}, {"name": "flags", "type": "u64"},
+        {"name": "fname", "type": "char[48]"}]}
+    swapped = {**agreeing, "members": [agreeing["members"][i] for i in (1, 0, 2)]}
     path = tmp_path / "package.json"
-    path.write_bytes(package_json(obj, export_types=[contradicting_member()]))
+    path.write_bytes(package_json(obj, export_types=[swapped]))
     ran = run_ecli("run", str(path), "--duration", "1", env=env)
     assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
     assert error_line(ran) == (f"ecli: error: {path}: meta.export_types[0].members[0]: "
-                               "'uid' contradicts the object's BTF ('pid' is member 0 of "
-                               "struct event)")
-    path.write_bytes(package_json(obj))  # what agrees with the object runs (-h: no load)
-    assert run_ecli("run", str(path), "-h", env=env).returncode == 0
+                               "'flags' contradicts the object's BTF ('pid' is member 0 of "
+                               "struct plain_event)")
+    path.write_bytes(package_json(obj, export_types=[{**agreeing, "size": 72}]))
+    assert error_line(run_ecli("run", str(path), env=env)) == (
+        f"ecli: error: {path}: meta.export_types[0].size: 72 bytes, but struct plain_event in "
+        "the object's BTF is 64")
+    path.write_bytes(package_json(obj, export_types=[agreeing]))
+    assert run_ecli("run", str(path), "-h", env=env).returncode == 0  # no load with -h
 
 
 def test_an_absurdly_large_file_is_refused_before_it_is_parsed(tmp_path, env):
