@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python", "java", "typescript"]
+TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python", "java", "typescript",
+             "eunomia"]
 # What a self-contained Java runtime for the java template would add (jdeps: JNA needs
 # java.base and java.logging; java.desktop only for its AWT helpers, unused here).
 JLINK = ["jlink", "--add-modules", "java.base,java.logging", "--strip-debug",

@@ -216,6 +216,8 @@ def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:
 
     if package.object_path is not None:  # kind bpf: must be a readable eBPF object
         return [package.object_path]
+    if package.config.kind == "eunomia-json":  # the object inside its package.json
+        return [_eunomia_object(package.files[package.config.object], bundle_dir, where)]
     objects = [path for path in package.files.values() if analysis.is_bpf_elf(path)]
     for layer in package.manifest.layers:
         path = package.files.get(layer.title or "")
@@ -224,6 +226,20 @@ def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:
                 tarsafe.extract(path, bundle_dir, where=where)
             objects += analysis.bpf_objects_in(bundle_dir)
     return objects
+
+
+def _eunomia_object(path: Path, folder: Path, where: str) -> Path:
+    """The object an eunomia package embeds, written beside the store to be analysed."""
+    from ecli.oci import eunomia
+    from ecli.runtime.elf import ElfFile
+
+    package = eunomia.parse(path.read_bytes()[:eunomia.MAX_PACKAGE_BYTES + 1],
+                            f"{where}: {path.name}")
+    ElfFile(package.object, f"{where}: bpf_object")
+    folder.mkdir(parents=True, exist_ok=True)
+    obj = folder / "eunomia.bpf.o"
+    obj.write_bytes(package.object)
+    return obj
 
 
 def _mib(size: int) -> str:

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "ecli.semver", "ecli.suggest"),
     # formats and kernel facts
     ("ecli.oci.mediatypes", "ecli.oci.reference", "ecli.oci.manifest", "ecli.oci.config",
+     "ecli.oci.eunomia",
      "ecli.hubindex", "ecli.kernel"),
     # the network
     ("ecli.net",),

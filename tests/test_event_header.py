@@ -148,7 +148,7 @@ def test_build_event_type_choice(make_bpf_project, extra, message):
 
 @pytest.mark.parametrize(("output", "message"), [
     ('event_header = "missing.h"\n', "output.event_header must name a header file of a kind "
-                                     "'bpf' project ('missing.h')"),
+                                     "'bpf' or 'eunomia-json' project ('missing.h')"),
     ('event_type = "event"\n', "output.event_type needs output.event_header"),
     ('event_btf = "x.btf"\n', "output.event_btf is written by ecli build"),
 ])

@@ -462,7 +462,7 @@ def test_an_image_shows_its_program_in_inspect_and_run_asks_before_the_engine(en
     ("Hello", "is not a package name"),
     ("hel lo", "is not a package name"),
     ("ftp://host/x.bpf.o", "only https:// and http:// URLs"),
-    ("https://host/x.txt", "must name a .bpf.o or an OCI archive"),
+    ("https://host/x.txt", "must name a .bpf.o, an eunomia package.json or an OCI archive"),
     ("https://host/x.bpf.o#md5=00", "#sha256="),
     ("ghcr.io/Org/tool:1", "not a valid repository name"),
     ("ghcr.io/org/tool:bad tag", "cannot be empty or contain spaces"),

@@ -73,8 +73,8 @@ def test_paths(text: str):
     ("ftp://example.com/x.o", "'ftp://example.com/x.o': only https:// and http:// URLs are "
      "supported"),
     ("https:///x.bpf.o", "'https:///x.bpf.o': the URL has no host"),
-    ("https://example.com/x.txt", "'https://example.com/x.txt': a URL target must name a .bpf.o "
-     "or an OCI archive (.tar, .tar.gz)"),
+    ("https://example.com/x.txt", "'https://example.com/x.txt': a URL target must name a .bpf.o, "
+     "an eunomia package.json or an OCI archive (.tar, .tar.gz)"),
     ("https://example.com/x.o#md5=00", "'https://example.com/x.o#md5=00': the fragment must be "
      "#sha256=<64 hex digits>"),
     ("https://example.com/x.o#sha256=zz", "'https://example.com/x.o#sha256=zz': the fragment "

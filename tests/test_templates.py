@@ -23,8 +23,9 @@ import pytest
 from ecli_process import ecli_command, run_ecli, touch_unique
 
 WORK = Path(__file__).resolve().parents[1]
-TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python", "java", "typescript"]
-MULTI_PLATFORM = {"bpf", "go-cilium"}
+TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python", "java", "typescript",
+             "eunomia"]
+MULTI_PLATFORM = {"bpf", "go-cilium", "eunomia"}
 
 
 @pytest.fixture(scope="session")

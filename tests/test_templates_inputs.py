@@ -37,8 +37,9 @@ def test_list_shows_every_template() -> None:
     result = run_ecli("init", "--list", "--json")
     assert result.returncode == 0, result.stderr
     listed = {t["name"]: t["kind"] for t in json.loads(result.stdout)}
-    assert set(listed) == set(TEMPLATES)
-    assert listed["bpf"] == "bpf" and {listed[t] for t in TEMPLATES if t != "bpf"} == {"bundle"}
+    assert set(listed) == set(TEMPLATES) and len(listed) == 8
+    assert listed["bpf"] == "bpf" and listed["eunomia"] == "eunomia-json"
+    assert {listed[t] for t in TEMPLATES if t not in ("bpf", "eunomia")} == {"bundle"}
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

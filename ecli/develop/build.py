@@ -2,7 +2,7 @@
 
 A project is a folder with an `ecli.toml`:
 
-    [package]                 name, version, kind = "bpf", description,
+    [package]                 name, version, kind = "bpf"|"eunomia-json"|"bundle", description,
                               source = "opensnoop.bpf.c", license
     [requirements]            min_kernel, capabilities, program_types, features
     [options.VARNAME]         flag, description (for a `const volatile` global)
@@ -15,6 +15,10 @@ A project is a folder with an `ecli.toml`:
                               platforms = ["linux/amd64", "linux/arm64"]
     [index]                   owners, keywords, categories, homepage, source
                               (what `ecli publish` writes into the index entry)
+
+Kind `eunomia-json` is compiled as kind `bpf`, then the object, the options'
+descriptions and the event header's struct are written as an eunomia-bpf
+package.json (ecli/develop/eunomia_package.py), the artifact's one layer.
 
 Kind `bundle` (package.entrypoint = ["bin/NAME"], package.run_options = ["json"]: the
 `ecli run` output options the entrypoint understands) is built the language's own
@@ -46,7 +50,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecli.develop import bundle_archive, toolchains
 from ecli.errors import ArtifactError, BuildError
@@ -56,7 +60,11 @@ from ecli.oci.config import PackageConfig
 from ecli.oci.manifest import Descriptor, Platform, host_platform
 from ecli.oci.store import Store
 
+if TYPE_CHECKING:
+    from ecli.runtime.event_header import EventTypes
+
 PROJECT_FILE = "ecli.toml"
+COMPILED_KINDS = ("bpf", "eunomia-json")  # an eBPF object compiled from package.source
 INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include"
 OUTPUT_TAIL_LINES = 30
 
@@ -150,17 +158,18 @@ def load_project(root: Path) -> Project:
     _no_unknown(build_table, _BUILD_KEYS, path, "build.")
     index_table = _table(data, "index", path)
     _no_unknown(index_table, _INDEX_KEYS, path, "index.")
-    language = build_table.get("language") or (
-        "bpf" if kind == "bpf" else toolchains.detect(root))
-    if language not in toolchains.LANGUAGES or (language == "bpf") != (kind == "bpf"):
+    compiled = kind in COMPILED_KINDS
+    language = build_table.get("language") or ("bpf" if compiled else toolchains.detect(root))
+    if language not in toolchains.LANGUAGES or (language == "bpf") != compiled:
         raise BuildError(f"{path}: build.language {language!r} does not fit kind {kind!r}",
-                         hint="kind 'bpf' is built as 'bpf'; kind 'bundle' as 'c', 'go', "
+                         hint="kinds 'bpf' and 'eunomia-json' are built as 'bpf'; kind "
+                              "'bundle' as 'c', 'go', "
                               "'rust', 'python', 'java' or 'typescript'")
     platforms = _platforms(build_table.get("platforms"), language, path)
     output = dict(_table(data, "output", path))
     event_header, event_type = _event_header(output, root, path, kind)
     source_name = package.get("source")
-    if kind == "bpf" and not isinstance(source_name, str):
+    if compiled and not isinstance(source_name, str):
         raise BuildError(f"{path}: package.source must name the .bpf.c file to compile")
     fields: dict[str, Any] = {
         "name": name,
@@ -177,6 +186,10 @@ def load_project(root: Path) -> Project:
     }
     if kind == "bpf" and isinstance(name, str):
         fields["object"] = f"{name}.bpf.o"
+    if kind == "eunomia-json":
+        from ecli.develop.eunomia_package import PACKAGE_FILE
+
+        fields["object"] = PACKAGE_FILE
     fields = {key: value for key, value in fields.items() if value is not None}
     try:
         config = PackageConfig.from_dict(fields, str(path))
@@ -189,7 +202,7 @@ def load_project(root: Path) -> Project:
     if license_id is not None and not isinstance(license_id, str):
         raise BuildError(f"{path}: package.license must be a string (an SPDX identifier)")
     source = root / source_name if isinstance(source_name, str) else root
-    if kind == "bpf" and not source.is_file():
+    if compiled and not source.is_file():
         raise BuildError(f"{path}: package.source {source_name!r} does not exist")
     return Project(root, config, source, license_id, language, platforms, index_table,
                    event_header, event_type)
@@ -207,9 +220,9 @@ def _event_header(output: dict[str, Any], root: Path, path: Path, kind: str
         if event_type is not None:
             raise BuildError(f"{path}: output.event_type needs output.event_header")
         return None, None
-    if kind != "bpf" or not isinstance(header, str) or not (root / header).is_file():
+    if kind not in COMPILED_KINDS or not isinstance(header, str) or not (root / header).is_file():
         raise BuildError(f"{path}: output.event_header must name a header file of a kind "
-                         f"'bpf' project ({header!r})")
+                         f"'bpf' or 'eunomia-json' project ({header!r})")
     if event_type is not None and not isinstance(event_type, str):
         raise BuildError(f"{path}: output.event_type must be a string (a struct's name)")
     return root / header, event_type
@@ -241,9 +254,9 @@ def _platforms(value: Any, language: str, path: Path) -> tuple[Platform, ...]:
 def build(root: Path) -> BuildResult:
     """Build the project in `root` into root/build/oci, tagged with its version."""
     project = load_project(root)
-    if project.config.kind not in ("bpf", "bundle"):
+    if project.config.kind not in (*COMPILED_KINDS, "bundle"):
         raise BuildError(f"{root / PROJECT_FILE}: ecli build does not build kind "
-                         f"{project.config.kind!r}; only 'bpf' and 'bundle'",
+                         f"{project.config.kind!r}; only 'bpf', 'eunomia-json' and 'bundle'",
                          hint="build container images with docker or podman")
     project.build_dir.mkdir(parents=True, exist_ok=True)
     packed: list[tuple[Platform, Path]] = []
@@ -255,11 +268,13 @@ def build(root: Path) -> BuildResult:
             folder.mkdir(parents=True, exist_ok=True)
             packed_file = folder / f"{project.config.name}.bpf.o"
             outputs.append(_compile(project, packed_file, _TARGET_ARCH[plat.architecture]))
+            if project.config.kind == "eunomia-json":
+                packed_file = _eunomia(project, packed_file, folder)
         else:
             packed_file = _build_bundle(project, plat, number == 0, outputs)
         packed.append((plat, packed_file))
     config, extra = project.config, []
-    if project.event_header is not None:
+    if project.event_header is not None and project.config.kind == "bpf":
         config, btf_file = _event_btf(project, packed[0][1])
         extra.append(btf_file)
     store = Store(project.layout_dir)
@@ -278,10 +293,18 @@ def build(root: Path) -> BuildResult:
                        tuple(str(p) for p, _ in packed), tuple(f for _, f in packed))
 
 
-def _event_btf(project: Project, object_path: Path) -> tuple[PackageConfig, Path]:
-    """The header's BTF as a package file, and the config naming it and the event type."""
-    from dataclasses import replace
+def _eunomia(project: Project, object_path: Path, folder: Path) -> Path:
+    """The object packed into an eunomia-bpf package.json, its header as export types."""
+    from ecli.develop import eunomia_package
 
+    event = _event_type(project, object_path) if project.event_header is not None else None
+    return eunomia_package.write(project.config, object_path,
+                                 folder / eunomia_package.PACKAGE_FILE, event)
+
+
+def _event_type(project: Project, object_path: Path) -> tuple[EventTypes, int]:
+    """The header compiled to BTF and the event type chosen in it: by output.event_type,
+    else the one struct of the size the programs send."""
     from ecli.errors import UsageError
     from ecli.runtime.event_header import compile_header
     from ecli.runtime.spec import ObjectSpec
@@ -291,10 +314,18 @@ def _event_btf(project: Project, object_path: Path) -> tuple[PackageConfig, Path
     sizes = {size for m in spec.event_maps() for size in spec.event_sizes(m)}
     try:
         types = compile_header(project.event_header)
-        chosen = types.btf[types.pick(project.event_type, sizes)].name
+        return types, types.pick(project.event_type, sizes)
     except UsageError as exc:
         hint = "set output.event_type" if exc.hint and "--event-type" in exc.hint else exc.hint
         raise BuildError(exc.message, hint=hint) from None
+
+
+def _event_btf(project: Project, object_path: Path) -> tuple[PackageConfig, Path]:
+    """The header's BTF as a package file, and the config naming it and the event type."""
+    from dataclasses import replace
+
+    types, type_id = _event_type(project, object_path)
+    chosen = types.btf[type_id].name
     name = f"{project.config.name}.events.btf"
     target = project.build_dir / name
     target.write_bytes(types.raw)

@@ -4,7 +4,7 @@ A template is a folder with a `template.toml` (what it makes, how it builds and
 runs, text for the shared README and workflow) and the files to copy. Files
 shared by every template live once in `_shared/` and are placed where each
 template's `[shared]` table says (the eBPF program, the object-only Makefile,
-the bundle Dockerfile) or at the same path (README, LICENSE, workflow, smoke
+the bundle and object Dockerfiles) or at the same path (README, LICENSE, workflow, smoke
 test). Placeholders are `{{key}}`, replaced in file contents and names; a `dot-`
 prefix becomes `.` and a `.tmpl` suffix is dropped, so package data holds no
 dotfiles and no modules of its own.
@@ -31,7 +31,7 @@ SHARED = "_shared"
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 _EXECUTABLE_SUFFIXES = (".sh",)
 # Shared files that only templates naming them in [shared] get (the others build differently).
-_PLACED_ONLY = ("probe.bpf.c", "object.mk", "bundle.Dockerfile")
+_PLACED_ONLY = ("probe.bpf.c", "object.mk", "bundle.Dockerfile", "object.Dockerfile")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from ecli.errors import ArtifactError, EcliError, NotFoundError
 from ecli.oci import mediatypes
 from ecli.oci import reference as references
-from ecli.oci.config import MAX_CONFIG_BYTES, NAME_PATTERN, PackageConfig
+from ecli.oci.config import MAX_CONFIG_BYTES, NAME_PATTERN, OBJECT_KINDS, PackageConfig
 from ecli.oci.manifest import (
     ANNOTATION_DESCRIPTION,
     ANNOTATION_LICENSES,
@@ -87,9 +87,9 @@ def load(store: Store, digest: str, *, reference: OciReference | None = None) ->
                  f"{mediatypes.PACKAGE_CONFIG}",
         )
     files = _layer_files(store, parsed, where, package_format)
-    if config.kind == "bpf" and config.object not in files:
+    if config.kind in OBJECT_KINDS and config.object not in files:
         raise ArtifactError(f"{where}: the package names object {config.object!r} "
-                            "but has no eBPF object layer with that title")
+                            "but has no layer with that title")
     return Package(digest, parsed, config, files, package_format)
 
 
@@ -112,7 +112,7 @@ def create(store: Store, config: PackageConfig, files: Sequence[Path], *,
     titles = [path.name for path in files]
     if len(set(titles)) != len(titles):
         raise ArtifactError("two files of the package have the same name")
-    if config.kind == "bpf" and config.object not in titles:
+    if config.kind in OBJECT_KINDS and config.object not in titles:
         raise ArtifactError(f"the package's object {config.object!r} is not among its files")
     bundles = [t for t in titles if t.endswith((".tar.gz", ".tgz"))]
     if config.kind == "bundle" and len(bundles) != 1:
@@ -159,8 +159,10 @@ def _layer_media_type(path: Path) -> str:
         return mediatypes.BUNDLE_TAR_GZIP
     if name.endswith(".btf"):
         return mediatypes.EVENT_BTF
-    raise ArtifactError(f"{path}: cannot tell its layer type (expected .o, .btf, .tar.gz or "
-                        ".tgz)")
+    if name.endswith(".json"):
+        return mediatypes.EUNOMIA_PACKAGE
+    raise ArtifactError(f"{path}: cannot tell its layer type (expected .o, .btf, .json, "
+                        ".tar.gz or .tgz)")
 
 
 def _read_config(store: Store, manifest: Manifest, where: str) -> bytes:

@@ -19,6 +19,8 @@ PACKAGE_CONFIG = "application/vnd.ebpfhub.package.config.v1+json"
 BPF_OBJECT = "application/vnd.ebpfhub.bpf.object.v1+elf"
 BUNDLE_TAR_GZIP = "application/vnd.ebpfhub.bundle.v1.tar+gzip"
 EVENT_BTF = "application/vnd.ebpfhub.event.btf.v1"  # event types from a header (formats.md)
+# kind eunomia-json: the layer is an eunomia-bpf package.json (formats.md, ecli.oci.eunomia)
+EUNOMIA_PACKAGE = "application/vnd.ebpfhub.eunomia.package.v1+json"
 
 # The index entry an `ecli save` archive carries for each package (docs/formats.md):
 # an artifact whose one layer is the package's api/v1 document, its config OCI's empty one.

@@ -36,6 +36,7 @@ from ecli.paths import Paths
 if TYPE_CHECKING:
     from ecli.hubindex import model
     from ecli.oci.artifact import Package
+    from ecli.oci.eunomia import EunomiaPackage
     from ecli.oci.store import Store
     from ecli.packages import signing, state
     from ecli.packages.sources import Source
@@ -60,6 +61,7 @@ class LocatedPackage:
     warnings: tuple[str, ...] = ()
     signer: str | None = None  # the declared signer whose signature held (`Signer.name`)
     local: bool = False  # a file, folder or layout on this machine: the user's own build
+    eunomia: EunomiaPackage | None = None  # an eunomia-bpf JSON package (object_path: its object)
 
 
 def locate(target: str, paths: Paths, progress: Progress | None = None, *,
@@ -230,24 +232,28 @@ def _local(path: Path, paths: Paths) -> LocatedPackage:
     if path.is_dir():
         for layout in (path, path / "build" / "oci"):
             if (layout / "oci-layout").is_file():
-                return _newest_in_layout(Store(layout))
+                return _newest_in_layout(Store(layout), paths)
         raise NotFoundError(f"{path}: neither an OCI layout (no oci-layout file) nor a "
                             "package folder with build/oci", hint=f"run `ecli build {path}`")
     if not path.is_file():
         raise NotFoundError(f"{path}: no such file or folder")
     if path.name.endswith(targets.ARCHIVE_SUFFIXES):
         return _from_archive(path, paths)
+    if path.name.endswith(targets.EUNOMIA_SUFFIX):
+        from ecli.packages import eunomia
+
+        return _eunomia(eunomia.read(path), str(path), paths, local=True)
     name = path.name.removesuffix(".o").removesuffix(".bpf")
     return LocatedPackage(name, path, None)
 
 
-def _newest_in_layout(store: Store) -> LocatedPackage:
+def _newest_in_layout(store: Store, paths: Paths) -> LocatedPackage:
     from ecli.oci import artifact
 
     refs = store.refs()
     if not refs:
         raise NotFoundError(f"the layout {store.root} holds no artifact")
-    return _from_package(artifact.load(store, refs[-1].digest), None)
+    return _from_package(artifact.load(store, refs[-1].digest), None, paths)
 
 
 def _from_archive(path: Path, paths: Paths) -> LocatedPackage:
@@ -265,25 +271,29 @@ def _from_archive(path: Path, paths: Paths) -> LocatedPackage:
         reference = f"{named.name}@{package.digest}"
     except EcliError:
         pass
-    return _from_package(package, reference)
+    return _from_package(package, reference, paths)
 
 
 def _stdin(paths: Paths) -> LocatedPackage:
-    """`-`: an eBPF object piped in, kept by its digest under downloads/ so the run reads
-    it as a file; refused whole (nothing kept) when it is empty, too big or not an object."""
+    """`-`: an eBPF object (or an eunomia package) piped in, kept by its digest under
+    downloads/ so the run reads it as a file; refused whole (nothing kept) when it is
+    empty, too big or not an object."""
     import sys
 
     from ecli.files import write_atomic
+    from ecli.oci import eunomia
     from ecli.oci.manifest import sha256_digest
     from ecli.runtime.spec import MAX_OBJECT_BYTES
 
     if sys.stdin is None or sys.stdin.isatty():
         raise UsageError("stdin: a terminal, not an eBPF object",
                          hint="pipe one in: cat x.bpf.o | ecli run -")
-    data = sys.stdin.buffer.read(MAX_OBJECT_BYTES + 1)
+    data = sys.stdin.buffer.read(eunomia.MAX_PACKAGE_BYTES + 1)
     if not data:
         raise UsageError("stdin: empty: no eBPF object was piped in",
                          hint="pipe one in: cat x.bpf.o | ecli run -")
+    if eunomia.looks_like_package(data):
+        return _eunomia(data, "stdin", paths, local=True)
     if len(data) > MAX_OBJECT_BYTES:
         raise ArtifactError(f"stdin: larger than {MAX_OBJECT_BYTES >> 20} MiB")
     _check_object(data, "stdin")
@@ -291,6 +301,22 @@ def _stdin(paths: Paths) -> LocatedPackage:
     path = paths.downloads_dir / f"stdin-{digest.removeprefix('sha256:')[:32]}.bpf.o"
     write_atomic(path, data)
     return LocatedPackage("stdin", path, None, digest=digest, local=True)
+
+
+def _eunomia(raw: bytes, where: str, paths: Paths, **fields: Any) -> LocatedPackage:
+    """An eunomia-bpf JSON package: run as its embedded object (packages/eunomia.py)."""
+    from ecli.packages import eunomia
+
+    package, path = eunomia.unpack(raw, where, paths)
+    return LocatedPackage(**{"name": package.name, "object_path": path, "config": None,
+                             "kind": "eunomia-json", "eunomia": package, **fields})
+
+
+def _check_package(data: bytes, where: str) -> None:
+    """A downloaded eunomia package is checked whole before it is kept."""
+    from ecli.packages import eunomia
+
+    eunomia.check(data, where)
 
 
 def _check_object(data: bytes, where: str) -> None:
@@ -302,7 +328,8 @@ def _check_object(data: bytes, where: str) -> None:
 
 def _download(target: targets.Target, paths: Paths, pull: str,
               progress: Progress | None) -> LocatedPackage:
-    suffix = ".tar" if target.is_archive else ".bpf.o"
+    json = target.text.split("#", 1)[0].endswith(targets.EUNOMIA_SUFFIX)
+    suffix = ".tar" if target.is_archive else targets.EUNOMIA_SUFFIX if json else ".bpf.o"
     key = hashlib.sha256(target.text.encode()).hexdigest()[:32]
     cached = paths.downloads_dir / f"url-{key}{suffix}"
     policy.check_reference(paths, Path(target.text).name, target.text)
@@ -310,14 +337,16 @@ def _download(target: targets.Target, paths: Paths, pull: str,
         if pull == "never":
             raise NotFoundError(f"{target.text} was never downloaded and "
                                 f"{policy.no_pull(paths) or '--pull is never'}")
+        from ecli.oci.eunomia import MAX_PACKAGE_BYTES
         from ecli.runtime.spec import MAX_OBJECT_BYTES
 
         if progress:
             progress(f"downloading {target.text}")
         archive = target.is_archive
-        _fetch_url(target.text, cached, paths.tmp_dir,
-                   MAX_DOWNLOAD_BYTES if archive else MAX_OBJECT_BYTES,
-                   None if archive else _check_object)
+        limit = (MAX_DOWNLOAD_BYTES if archive else MAX_PACKAGE_BYTES if json
+                 else MAX_OBJECT_BYTES)
+        _fetch_url(target.text, cached, paths.tmp_dir, limit,
+                   None if archive else _check_package if json else _check_object)
     if target.pinned_digest:
         from ecli.oci.manifest import sha256_digest
 
@@ -330,6 +359,8 @@ def _download(target: targets.Target, paths: Paths, pull: str,
                                       f"{target.pinned_digest}, got {actual}")
     if target.is_archive:
         return _from_archive(cached, paths)
+    if json:
+        return _eunomia(cached.read_bytes(), target.text, paths, reference=target.text)
     name = Path(target.text).name.removesuffix(".o").removesuffix(".bpf")
     return LocatedPackage(name, cached, None, reference=target.text)
 
@@ -387,7 +418,7 @@ def _from_store(ref: references.OciReference, paths: Paths, name: str,
     store = Store(paths.oci_store_dir)
     package = None if pull == "always" else artifact.find(store, ref)
     if package is not None:
-        return _from_package(package, str(ref), name), check(store) if check else None
+        return _from_package(package, str(ref), paths, name), check(store) if check else None
     if pull == "never":
         refusal = policy.no_pull(paths)
         raise NotFoundError(f"{name}: {ref} is not in the local store and "
@@ -400,7 +431,7 @@ def _from_store(ref: references.OciReference, paths: Paths, name: str,
         verdict = check(staged) if check else None
         store.adopt(staged)
     return _from_package(artifact.load(store, pulled.digest, reference=ref), str(ref),
-                         name), verdict
+                         paths, name), verdict
 
 
 def pull_package(ref: references.OciReference, paths: Paths, progress: Progress | None,
@@ -426,7 +457,18 @@ def pull_package(ref: references.OciReference, paths: Paths, progress: Progress 
     return pulled.package
 
 
-def _from_package(package: Package, reference: str | None, name: str = "") -> LocatedPackage:
+def _from_package(package: Package, reference: str | None, paths: Paths,
+                  name: str = "") -> LocatedPackage:
     config = package.config
+    if config.kind == "eunomia-json":
+        from ecli.packages import eunomia
+
+        assert config.object is not None
+        where = f"{reference or package.digest}: {config.object}"
+        unpacked, path = eunomia.unpack(eunomia.read(package.files[config.object]), where,
+                                        paths)
+        return LocatedPackage(config.name or name, path, config, package.digest,
+                              config.version, reference, config.kind, package,
+                              eunomia=unpacked)
     return LocatedPackage(config.name or name, package.object_path, config, package.digest,
                           config.version, reference, config.kind, package)

@@ -7,11 +7,12 @@
     ghcr.io/org/tool:1.0          an OCI reference by tag
     ghcr.io/org/tool@sha256:HEX   ... or by digest
     https://host/tool.bpf.o       a CO-RE object to download
+    https://host/package.json     an eunomia-bpf JSON package to download
     https://host/tool.tar         an OCI image-layout archive to download
                                   (either may end in #sha256=HEX to pin it)
-    ./tool.bpf.o  ./saved.tar     local files
+    ./tool.bpf.o  ./saved.tar     local files (./package.json: an eunomia-bpf package)
     ./project  ./layout           a package folder (build/oci) or an OCI layout
-    -                             an eBPF object read from standard input
+    -                             an eBPF object (or eunomia package) from standard input
 
 A malformed target is a ReferenceError_ that says which part is wrong.
 """
@@ -34,6 +35,7 @@ OCI = "oci"
 NAME = "name"
 _URL_PIN = re.compile(r"^sha256=([0-9a-f]{64})$")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+EUNOMIA_SUFFIX = ".json"  # an eunomia-bpf package (package.json)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def is_path(text: str) -> bool:
     """Paths start with / . ~ or end like a file ecli reads; NAMEs never contain '/'."""
     if text.startswith(("/", "./", "../", "~")) or text in (".", ".."):
         return True
-    if text.endswith((".o", *ARCHIVE_SUFFIXES)):
+    if text.endswith((".o", EUNOMIA_SUFFIX, *ARCHIVE_SUFFIXES)):
         return True
     return "/" in text and not references.looks_like_oci(text)
 
@@ -115,7 +117,8 @@ def _url(text: str) -> Target:
         if not match:
             raise ReferenceError_(f"{text!r}: the fragment must be #sha256=<64 hex digits>")
         pinned = "sha256:" + match.group(1)
-    if not parts.path.endswith((".o", *ARCHIVE_SUFFIXES)):
+    if not parts.path.endswith((".o", EUNOMIA_SUFFIX, *ARCHIVE_SUFFIXES)):
         raise ReferenceError_(
-            f"{text!r}: a URL target must name a .bpf.o or an OCI archive (.tar, .tar.gz)")
+            f"{text!r}: a URL target must name a .bpf.o, an eunomia package.json or an OCI "
+            "archive (.tar, .tar.gz)")
     return Target(URL, url, pinned_digest=pinned)

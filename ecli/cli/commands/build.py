@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     if built.compiler_output and ctx.verbose:
         result.line(built.compiler_output, multiline=True)
     result.line(f"built {config.name} {config.version} ({config.kind})")
-    label = "object" if config.kind == "bpf" else "bundle"
+    label = {"bpf": "object", "eunomia-json": "package"}.get(config.kind, "bundle")
     result.line(f"  {label:<7} {built.object_path}")
     if len(built.platforms) > 1:
         result.line(f"  platforms {', '.join(built.platforms)} (one image index)")

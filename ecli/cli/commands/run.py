@@ -29,6 +29,7 @@ EXAMPLES = """examples:
   ecli run opensnoop --duration 5 --pid 42 ecli's options go before the target
   ecli run 127.0.0.1:5000/ebpfhub/opensnoop:0.1.0
   ecli run ./opensnoop.bpf.o
+  ecli run ./package.json                  an eunomia-bpf JSON package
   cat tool.bpf.o | ecli run -              an object on standard input
   ecli run https://example.org/tool.bpf.o  an object from a URL
   ecli run ./tool.bpf.o --event-header tool.h  event types from a C header
@@ -58,7 +59,8 @@ descriptor (for a supervisor that must not open files while the run traces).
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
     parser.add_argument("target", metavar="TARGET",
-                        help="package NAME[@VERSION], OCI reference, or path to a .bpf.o")
+                        help="package NAME[@VERSION], OCI reference, or path to a .bpf.o or an "
+                             "eunomia package.json")
     parser.add_argument("program_args", nargs=argparse.REMAINDER, metavar="...",
                         help="options of the program itself (see 'ecli run TARGET -h')")
     _add_run_options(parser)
@@ -337,6 +339,14 @@ def _run_settings(package: LocatedPackage) -> RunSettings:
     from ecli.runtime.runner import RunSettings
 
     config = package.config
+    if package.eunomia is not None:  # its own description, options and event types
+        from ecli.packages import eunomia
+
+        return RunSettings(
+            description=package.eunomia.description, options=eunomia.options(package.eunomia),
+            fields=dict(config.output.fields) if config else {},
+            units=dict(config.output.units) if config else {},
+            event_types=eunomia.event_types(package.eunomia))
     if config is None:
         return RunSettings()
     return RunSettings(

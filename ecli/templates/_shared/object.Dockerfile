@@ -1,4 +1,5 @@
-# Reproducible build: docker build -o out . (the OCI layout lands in out/oci)
+# Reproducible build of a kernel-only project (kinds bpf and eunomia-json):
+# docker build -o out . (the OCI layout lands in out/oci)
 FROM debian:bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       clang llvm libbpf-dev bpftool python3-pip python3-venv ca-certificates \
