@@ -171,4 +171,4 @@ int fdatasync_enter(struct trace_event_raw_sys_enter *ctx) { return enter(ctx, F
 SEC("tracepoint/syscalls/sys_exit_fdatasync")
 int fdatasync_exit(struct trace_event_raw_sys_exit *ctx) { return leave(ctx); }
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
