@@ -27,7 +27,8 @@ def guest_results(registry, tmp_path_factory) -> dict[str, kernelresults.KernelR
     tmp = tmp_path_factory.mktemp("guest")
     env = {**os.environ, "ECLI_HOME": str(tmp / "home")}
     index = tmp / "index"
-    shutil.copytree(INDEX, index, ignore=shutil.ignore_patterns("lock.json", "kernels.json"))
+    shutil.copytree(INDEX, index, ignore=shutil.ignore_patterns("lock.json", "kernels.json",
+                                                          "featured.yaml"))
     for name in ENTRIES:
         entry = index / "packages" / f"{name}.yaml"
         if name not in GUEST_PACKAGES:
