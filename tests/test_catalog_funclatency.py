@@ -84,11 +84,16 @@ def test_min_us_keeps_only_the_slow_calls(packages, slow_program):
 @pytest.mark.parametrize(("args", "message"), [
     (["--binary", "/nonexistent/prog", "--symbol", "main"],
      "--binary /nonexistent/prog: no such file"),
+    (["--binary", "/etc/hostname", "--symbol", "main"],
+     "--binary /etc/hostname: not an ELF program or library"),
+    (["--binary", "/usr", "--symbol", "main"], "--binary /usr: not a regular file"),
+    (["--binary", "no-such-library.so.9", "--symbol", "main"],
+     "(uprobe no-such-library.so.9:main): the binary or its symbol was not found"),
     (["--binary", "/bin/true", "--symbol", "no_such_function_here"],
      "/bin/true:no_such_function_here): the binary or its symbol was not found"),
     (["--symbol", "read"], "the following arguments are required: --binary"),
 ])
-def test_bad_targets_are_one_line_errors_with_nothing_attached(packages, args, message):
+def test_bad_targets_are_one_line_errors(packages, args, message):
     result = run_ecli("run", str(packages["funclatency"]), "--duration", "1", *args,
                       env=packages.env)
     assert result.returncode != 0

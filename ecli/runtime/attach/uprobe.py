@@ -11,6 +11,7 @@ from ecli.kernel.sections import Section
 from ecli.runtime import libbpf
 from ecli.runtime.attach import LibbpfLink, checked
 from ecli.runtime.attach.tracing import ensure_tracefs
+from ecli.runtime.elf import is_elf
 from ecli.runtime.options import AttachSettings
 
 
@@ -43,8 +44,7 @@ def _attach_given(program: int, name: str, section: str, found: Section,
     if not binary or not symbol:
         raise RuntimeLoadError(f"{where}: section {section!r} of {name} names no target: "
                                "give --binary and --symbol")
-    if "/" in binary and not os.path.isfile(binary):
-        raise RuntimeLoadError(f"{where}: --binary {binary}: no such file")
+    _check_binary(binary, where)
     options = libbpf.UprobeOpts(sz=ctypes.sizeof(libbpf.UprobeOpts),
                                 retprobe=found.pattern.startswith("uretprobe"),
                                 func_name=symbol.encode())
@@ -52,6 +52,22 @@ def _attach_given(program: int, name: str, section: str, found: Section,
     link = libbpf.get().bpf_program__attach_uprobe_opts(program, pid, binary.encode(), 0,
                                                         ctypes.byref(options))
     return checked(link, where, name, f"{section} {binary}:{symbol}", found)
+
+
+def _check_binary(binary: str, where: str) -> None:
+    """A path the user gave must be an ELF file (libbpf's own error for one that is not is a
+    number and three lines of log); a bare name is the dynamic loader's to find."""
+    if "/" not in binary:
+        return
+    if not os.path.exists(binary):
+        problem = "no such file"
+    elif not os.path.isfile(binary):
+        problem = "not a regular file"
+    elif not is_elf(binary):
+        problem = "not an ELF program or library"
+    else:
+        return
+    raise RuntimeLoadError(f"{where}: --binary {binary}: {problem}")
 
 
 def _split_target(found: Section, section: str, parts: int, where: str) -> list[str]:
