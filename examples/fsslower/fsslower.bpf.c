@@ -34,39 +34,24 @@ struct event {
 	char file[FILE_LEN];
 };
 
-/* The call in progress, by thread. */
+/* The call in progress on a regular file, by thread. */
 struct call {
 	u64 ts;
 	u64 offset; /* pread/pwrite: the argument; other reads and writes: from f_pos at exit */
-	int fd;
+	struct file *file; /* NULL for an open: its descriptor is its return value */
 	enum fs_op op;
 	bool positional;
 };
 
+/* LRU: a call that never returns (its thread exits inside it) must not keep its slot. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 10240);
 	__type(key, u32);
 	__type(value, struct call);
 } calls SEC(".maps");
 
 ECLI_RINGBUF(events, struct event, 256 * 1024);
-
-static __always_inline int enter(struct trace_event_raw_sys_enter *ctx, enum fs_op op,
-				 bool positional)
-{
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tid = (u32)id;
-	struct call c = { .op = op, .positional = positional };
-
-	if (targ_pid && targ_pid != id >> 32)
-		return 0;
-	c.fd = op == OPEN ? -1 : (int)ctx->args[0];
-	c.offset = positional ? ctx->args[3] : 0;
-	c.ts = bpf_ktime_get_ns();
-	bpf_map_update_elem(&calls, &tid, &c, BPF_ANY);
-	return 0;
-}
 
 /* The open file behind descriptor `fd` of the current process, or NULL. */
 static __always_inline struct file *fd_file(int fd)
@@ -80,6 +65,33 @@ static __always_inline struct file *fd_file(int fd)
 	fds = BPF_CORE_READ(fdt, fd);
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
+}
+
+static __always_inline bool is_regular_file(struct file *f)
+{
+	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFREG;
+}
+
+/* Pipes, sockets and terminals are left out here, before they take a slot in `calls`:
+ * a reader blocked on one would hold its slot as long as it waits. */
+static __always_inline int enter(struct trace_event_raw_sys_enter *ctx, enum fs_op op,
+				 bool positional)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tid = (u32)id;
+	struct call c = { .op = op, .positional = positional };
+
+	if (targ_pid && targ_pid != id >> 32)
+		return 0;
+	if (op != OPEN) {
+		c.file = fd_file((int)ctx->args[0]);
+		if (!is_regular_file(c.file))
+			return 0;
+	}
+	c.offset = positional ? ctx->args[3] : 0;
+	c.ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&calls, &tid, &c, BPF_ANY);
+	return 0;
 }
 
 static __always_inline bool fs_wanted(const char *fs)
@@ -111,8 +123,8 @@ static __always_inline int leave(struct trace_event_raw_sys_exit *ctx)
 	delta = bpf_ktime_get_ns() - c.ts;
 	if (ret < 0 || delta < targ_min_us * 1000)
 		return 0;
-	f = fd_file(c.op == OPEN ? (int)ret : c.fd);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFREG)
+	f = c.op == OPEN ? fd_file((int)ret) : c.file;
+	if (!is_regular_file(f))
 		return 0;
 	bpf_probe_read_kernel_str(fs, sizeof(fs), BPF_CORE_READ(f, f_inode, i_sb, s_type, name));
 	if (targ_fs[0] && !fs_wanted(fs))
