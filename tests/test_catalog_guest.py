@@ -2,20 +2,17 @@
 as the kernel matrix runs it (generator/pkgtest.py inside the guest): Debian's 6.1 arm64
 kernel under qemu, an older kernel than the host's and the other architecture, so the
 arm64 objects (ecli.h's arm64 registers, CO-RE reads of the file table) are proven too.
-Bounded: two packages, one boot (about three minutes under TCG).
+Bounded: two packages, one boot (three to five minutes under TCG on a shared machine).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
-from test_kernel_matrix import ENTRIES, INDEX, WORK, generator, publish
+from test_kernel_matrix import WORK, generator, published_index
 
 from generator import guestkernels, kernelresults
-
-from bpf_objects import ROOT
 
 pytestmark = pytest.mark.root
 GUEST_PACKAGES = ("fsslower", "funclatency")
@@ -26,16 +23,8 @@ KERNEL = "debian-6.1-arm64"
 def guest_results(registry, tmp_path_factory) -> dict[str, kernelresults.KernelResult]:
     tmp = tmp_path_factory.mktemp("guest")
     env = {**os.environ, "ECLI_HOME": str(tmp / "home")}
-    index = tmp / "index"
-    shutil.copytree(INDEX, index, ignore=shutil.ignore_patterns("lock.json", "kernels.json",
-                                                          "featured.yaml"))
-    for name in ENTRIES:
-        entry = index / "packages" / f"{name}.yaml"
-        if name not in GUEST_PACKAGES:
-            entry.unlink()
-            continue
-        publish(ROOT / "examples" / name, registry, tmp, env)
-        entry.write_text(entry.read_text().replace("127.0.0.1:5000", registry.host))
+    # featured.yaml names packages this copy drops
+    index = published_index(GUEST_PACKAGES, registry, tmp, env, ignore=("featured.yaml",))
     resolved = generator("resolve", "--index", str(index))
     assert resolved.returncode == 0, resolved.stdout + resolved.stderr
     ran = generator("kernels", "--index", str(index), "--work", str(WORK), "--kernel", KERNEL,
