@@ -66,6 +66,12 @@ QUERIES = [
     ("runqslower", "runqslower"), ("cpu starvation", "runqslower"),
     ("runqlat", "runqlat"), ("scheduler latency", "runqlat"),
     ("profile", "profile"), ("cpu profiler", "profile"),
+    ("funclatency", "funclatency"), ("funclatancy", "funclatency"),
+    ("func latency", "funclatency"), ("function latency", "funclatency"),
+    ("how long does a function take", "funclatency"), ("uprobe latency", "funclatency"),
+    ("fsslower", "fsslower"), ("fslower", "fsslower"), ("ext4slower", "fsslower"),
+    ("xfsslower", "fsslower"), ("slow file reads", "fsslower"), ("slow fsync", "fsslower"),
+    ("file system latency", "fsslower"),
 ]
 
 

@@ -70,6 +70,23 @@ def publish(project: Path, registry, tmp: Path, env: dict[str, str]) -> str:
     return ref
 
 
+def published_index(names: tuple[str, ...], registry, tmp: Path, env: dict[str, str],
+                    ignore: tuple[str, ...] = ()) -> Path:
+    """A copy of index/ holding only these entries, each built, pushed to `registry` and
+    named there; no lock or results yet (and none of `ignore`)."""
+    index = tmp / "index"
+    shutil.copytree(INDEX, index,
+                    ignore=shutil.ignore_patterns("lock.json", "kernels.json", *ignore))
+    for name in ENTRIES:
+        entry = index / "packages" / f"{name}.yaml"
+        if name not in names:
+            entry.unlink()
+            continue
+        publish(ROOT / "examples" / name, registry, tmp, env)
+        entry.write_text(entry.read_text().replace("127.0.0.1:5000", registry.host))
+    return index
+
+
 def generator(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True,
                           text=True, timeout=timeout, check=False, cwd=ROOT)
@@ -184,15 +201,7 @@ def matrix(registry, tmp_path_factory) -> Path:
     """CI_GUEST_PACKAGES and bswapcount in a copy of index/, run through the guests once."""
     tmp = tmp_path_factory.mktemp("matrix")
     env = {**os.environ, "ECLI_HOME": str(tmp / "home")}
-    index = tmp / "index"
-    shutil.copytree(INDEX, index, ignore=shutil.ignore_patterns("lock.json", "kernels.json"))
-    for name in ENTRIES:
-        entry = index / "packages" / f"{name}.yaml"
-        if name not in CI_GUEST_PACKAGES:
-            entry.unlink()
-            continue
-        publish(ROOT / "examples" / name, registry, tmp, env)
-        entry.write_text(entry.read_text().replace("127.0.0.1:5000", registry.host))
+    index = published_index(CI_GUEST_PACKAGES, registry, tmp, env)
     publish(BROKEN, registry, tmp, env)
     (index / "packages" / "bswapcount.yaml").write_text(BROKEN_ENTRY.format(host=registry.host))
     resolved = generator("resolve", "--index", str(index))

@@ -190,3 +190,15 @@ def test_attach_options_come_from_the_catalogue(spec, tmp_path):
     assert attach_options(xdp) == ["ifname", "pid"]
     args = parse_program_args("ecli run x", xdp, [], ["--ifname", "lo", "--pid", "1"])
     assert args.attach == AttachSettings(pid=1, ifname="lo")
+
+
+def test_a_uprobe_with_no_target_asks_for_the_binary_and_the_symbol(spec):
+    given = ObjectSpec(Path("x.o"), spec.btf, ("uprobe", "uretprobe"), (), (), (), "GPL")
+    assert attach_options(given) == ["binary", "pid", "symbol"]
+    args = parse_program_args("ecli run x", given, [],
+                              ["--binary", "libc.so.6", "--symbol", "read"])
+    assert args.attach == AttachSettings(binary="libc.so.6", symbol="read")
+    with pytest.raises(UsageError, match="required: --symbol"):
+        parse_program_args("ecli run x", given, [], ["--binary", "libc.so.6"])
+    named = ObjectSpec(Path("x.o"), spec.btf, ("uprobe//bin/true:main",), (), (), (), "GPL")
+    assert attach_options(named) == ["pid"]  # the name says where: no --binary

@@ -26,6 +26,9 @@ HOOK_OPTIONS: dict[str, tuple[str, ...]] = {
     "xdp": ("ifname",), "tc": ("ifname",), "uprobe": ("pid",), "usdt": ("pid",),
     "cgroup": ("cgroup",), "perf_event": ("freq",),
 }
+# what a uprobe whose section names no target (SEC("uprobe")) needs besides: the user
+# names the binary and the function to probe (`--binary`, `--symbol`)
+TARGET_OPTIONS = ("binary", "symbol")
 # kernel features that doctor probes (beyond the program type), in words
 FEATURES: dict[str, str] = {
     "kprobe": "kprobes", "fentry": "fentry/fexit (BPF trampolines)", "uprobe": "uprobes",
@@ -63,6 +66,13 @@ class Section(NamedTuple):
     def options(self) -> tuple[str, ...]:
         """The AttachSettings fields (`--ifname`, `--pid`, ...) attaching it needs."""
         return HOOK_OPTIONS.get(self.hook, ())
+
+    def options_for(self, name: str) -> tuple[str, ...]:
+        """The AttachSettings fields attaching the section `name` needs: the hook's, and the
+        binary and symbol for a plain uprobe whose name leaves the target to the user."""
+        if self.kind == "uprobe" and not self.attach_point(name):
+            return self.options + TARGET_OPTIONS
+        return self.options
 
     @property
     def tracefs(self) -> bool:

@@ -27,6 +27,7 @@ from ecli.hubindex.inspection import Inspection, MapInfo, Permission, ProgramInf
 from ecli.kernel.sections import lookup
 from ecli.kernel.system import parse_release
 from ecli.kernel.types import map_type_release
+from ecli.runtime.elf import ELF_MAGIC, EM_BPF
 from ecli.runtime.helper_ids import HELPERS
 from ecli.runtime.spec import ObjectSpec
 
@@ -113,8 +114,6 @@ PROGRAM_PERMISSIONS: dict[str, tuple[str, str, str]] = {
     "lwt_in": _ROUTES, "lwt_out": _ROUTES, "lwt_xmit": _ROUTES, "lwt_seg6local": _ROUTES,
     "lirc_mode2": ("input-devices", "elevated", "decodes infrared remote-control input"),
 }
-ELF_MAGIC = b"\x7fELF"
-EM_BPF = 247
 MAX_OBJECTS = 64  # eBPF objects analysed inside one bundle
 MAX_FILES = 10_000  # files of a bundle looked at for them
 LEVELS = ("dangerous", "elevated", "info")

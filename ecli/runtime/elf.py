@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ecli.errors import ArtifactError
 
 EM_BPF = 247
+ELF_MAGIC = b"\x7fELF"
 SHT_SYMTAB = 2
 SHT_NOBITS = 8
 SHT_REL = 9
@@ -58,6 +59,15 @@ class Relocation:
     symbol: Symbol
 
 
+def is_elf(path: str) -> bool:
+    """Whether the file at `path` starts as an ELF file does (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(len(ELF_MAGIC)) == ELF_MAGIC
+    except OSError:
+        return False
+
+
 class ElfFile:
     """A parsed ELF file: an eBPF object, or (with `machine=None`) any 64-bit binary.
 
@@ -68,7 +78,7 @@ class ElfFile:
                  ) -> None:
         self.data = data
         self.where = where
-        if len(data) < _HEADER.size or data[:4] != b"\x7fELF":
+        if len(data) < _HEADER.size or data[:4] != ELF_MAGIC:
             raise ArtifactError(f"{where}: not an ELF file")
         ident = data[:16]
         if ident[4] != 2 or ident[5] != 1:

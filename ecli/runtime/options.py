@@ -22,10 +22,12 @@ from ecli.text import inert
 
 
 class AttachSettings(NamedTuple):
-    """Where to attach, as the user said it (`--pid`, `--ifname`, `--cgroup`, `--freq`);
-    the catalogue says which of them the object's hooks need."""
+    """Where to attach, as the user said it (`--pid`, `--ifname`, `--cgroup`, `--freq`,
+    `--binary`, `--symbol`); the catalogue says which of them the object's hooks need."""
 
     pid: int | None = None
+    binary: str | None = None  # for a uprobe whose section names no target
+    symbol: str | None = None
     ifname: str | None = None
     cgroup: str | None = None  # default: the root of the cgroup v2 hierarchy
     freq: int = 49
@@ -91,6 +93,11 @@ _ATTACH_OPTIONS = {
     "freq": ("--freq", {"type": int, "metavar": "HZ",
                         "help": "samples per second per CPU for perf-event programs "
                                 "(default: 49)"}),
+    "binary": ("--binary", {"metavar": "PATH", "required": True,
+                            "help": "the program or library to probe (a path, or a library's "
+                                    "name such as libc.so.6)"}),
+    "symbol": ("--symbol", {"metavar": "FUNCTION", "required": True,
+                            "help": "the function of --binary to probe"}),
 }
 
 
@@ -130,7 +137,8 @@ def parse_program_args(
 
 def attach_options(spec: ObjectSpec) -> list[str]:
     """The AttachSettings fields the programs' hooks need, sorted: ['ifname', 'pid']."""
-    return sorted({option for found in spec.section_defs() if found for option in found.options})
+    return sorted({option for name, found in zip(spec.programs, spec.section_defs(), strict=True)
+                   if found for option in found.options_for(name)})
 
 
 def _add(parser: argparse.ArgumentParser, btf: b.Btf, option: Option) -> None:
