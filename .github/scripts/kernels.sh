@@ -6,11 +6,4 @@
 set -eu
 make deps
 .venv/bin/python -m generator --github kernels
-if [ -n "$(git status --porcelain -- index/kernels.json)" ]; then
-  git add index/kernels.json
-  git -c user.name="github-actions[bot]" \
-      -c user.email="41898282+github-actions[bot]@users.noreply.github.com" \
-      commit -q -m "index: the kernel matrix's results" -- index/kernels.json
-  git push -q origin "HEAD:${GITHUB_REF_NAME:-main}"
-  echo "index/kernels.json committed and pushed"
-fi
+sh "$(dirname "$0")/commit-back.sh" index/kernels.json "index: the kernel matrix's results"

@@ -7,11 +7,4 @@
 set -eu
 python -m generator --github validate
 python -m generator --github resolve
-if [ -n "$(git status --porcelain -- index/lock.json)" ]; then
-  git add index/lock.json
-  git -c user.name="github-actions[bot]" \
-      -c user.email="41898282+github-actions[bot]@users.noreply.github.com" \
-      commit -q -m "index: pin the digests of newly published versions" -- index/lock.json
-  git push -q origin "HEAD:${GITHUB_REF_NAME:-main}"
-  echo "pinned: index/lock.json committed and pushed"
-fi
+sh "$(dirname "$0")/commit-back.sh" index/lock.json "index: pin the digests of newly published versions"
