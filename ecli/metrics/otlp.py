@@ -54,7 +54,8 @@ def request_body(families: list[Family], package: str, started_ns: int,
 def _metric(family: Family, started_ns: int, now_ns: int) -> dict[str, Any]:
     points = []
     for labels, value in sorted(family.samples.items()):
-        point: dict[str, Any] = {"attributes": [_attribute(k, v) for k, v in labels],
+        point: dict[str, Any] = {"attributes": [_attribute(k, v) for k, v in
+                                                zip(family.label_names, labels, strict=True)],
                                  "startTimeUnixNano": str(started_ns),
                                  "timeUnixNano": str(now_ns)}
         if isinstance(value, Buckets):
@@ -99,10 +100,10 @@ class OtlpPusher:
 
     def own(self) -> Family:
         family = Family("ecli_metrics_otlp_pushes", "counter",
-                        "OTLP pushes by outcome (failed: after every retry)")
-        family.add((("outcome", "sent"),), self.pushes)
-        family.add((("outcome", "failed"),), self.failures)
-        family.add((("outcome", "retried"),), self.retries)
+                        "OTLP pushes by outcome (failed: after every retry)", ("outcome",))
+        family.add(("sent",), self.pushes)
+        family.add(("failed",), self.failures)
+        family.add(("retried",), self.retries)
         return family
 
     def start(self, families: Callable[[], list[Family]]) -> None:
