@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from google.protobuf.json_format import ParseDict
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from test_examples import in_namespace, send_udp
 
 from ecli.develop.build import load_project
@@ -301,52 +305,81 @@ def test_the_series_cap_drops_and_counts_label_sets(objects, tmp_path):
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    """An OTLP/HTTP receiver: keeps each JSON request it decodes, answers 200."""
+    """An OTLP/HTTP receiver: decodes each request into opentelemetry-proto's
+    ExportMetricsServiceRequest (protobuf as it is, JSON by OTLP's JSON mapping), keeps
+    it with its content type, answers 200."""
 
-    received: ClassVar[list[dict]] = []
+    received: ClassVar[list[tuple[str, ExportMetricsServiceRequest]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        assert self.headers["Content-Type"] == "application/json"
-        type(self).received.append(json.loads(body))
+        kind = self.headers["Content-Type"]
+        if kind == "application/x-protobuf":
+            message = ExportMetricsServiceRequest.FromString(body)
+        else:
+            message = ParseDict(json.loads(body), ExportMetricsServiceRequest())
+        type(self).received.append((kind, message))
         self.send_response(200)
-        self.send_header("Content-Length", "2")
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", "0")
         self.end_headers()
-        self.wfile.write(b"{}")
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-def test_otlp_pushes_decode_as_sums_and_histograms(project, tmp_path):
+def failed_opens(message: ExportMetricsServiceRequest) -> int:
+    """The ENOENT openat counter of one push (0 before the first such open)."""
+    metrics = {m.name: m for m in message.resource_metrics[0].scope_metrics[0].metrics}
+    if "opens" not in metrics:
+        return 0
+    opens = metrics["opens"].sum
+    assert opens.is_monotonic and opens.aggregation_temporality == 2  # cumulative
+    return sum(point.as_int for point in opens.data_points
+               if any(a.key == "err" and a.value.string_value == "ENOENT"
+                      for a in point.attributes))
+
+
+@pytest.mark.parametrize(("protocol", "content_type"), [
+    (None, "application/x-protobuf"),  # OTLP/HTTP's default
+    ("http/json", "application/json"),
+])
+def test_otlp_pushes_decode_as_sums_and_histograms(project, tmp_path, protocol, content_type):
     _Receiver.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    chosen = ["--otel-protocol", protocol] if protocol else []
     try:
         run = RunningEcli([str(project), "--otel-endpoint",
                            f"http://127.0.0.1:{server.server_address[1]}", "--interval", "0.5",
-                           "--no-maps", "--duration", "3", "--pid", str(os.getpid())])
+                           *chosen, "--no-maps", "--duration", "4", "--pid", str(os.getpid())])
         run.wait_attached()
-        fail_opens(tmp_path, 5)
+        deadline = time.monotonic() + 3
+        while not _Receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _Receiver.received, "no push within 3 s"
+        before = failed_opens(_Receiver.received[0][1])
+        fail_opens(tmp_path, 5)  # the real trigger
         finished(run)
     finally:
         server.shutdown()
         server.server_close()
     assert len(_Receiver.received) >= 3  # every 0.5s, and once at exit
-    last = _Receiver.received[-1]["resourceMetrics"][0]
-    assert {"key": "ecli.package", "value": {"stringValue": "mopens"}} in \
-        last["resource"]["attributes"]
-    metrics = {m["name"]: m for m in last["scopeMetrics"][0]["metrics"]}
-    opens = metrics["opens"]["sum"]
-    assert opens["isMonotonic"] and opens["aggregationTemporality"] == 2
-    failed = [p for p in opens["dataPoints"]
-              if {"key": "err", "value": {"stringValue": "ENOENT"}} in p["attributes"]]
-    assert failed and int(failed[0]["asInt"]) >= 5
-    histogram = metrics["open_name_length_bytes"]["histogram"]["dataPoints"][0]
-    assert len(histogram["bucketCounts"]) == len(histogram["explicitBounds"]) + 1
-    assert int(histogram["count"]) == sum(int(n) for n in histogram["bucketCounts"]) >= 5
-    assert histogram["explicitBounds"][:3] == [7.0, 15.0, 23.0]
+    assert {kind for kind, _ in _Receiver.received} == {content_type}
+    last = _Receiver.received[-1][1].resource_metrics[0]
+    assert {(a.key, a.value.string_value) for a in last.resource.attributes} >= {
+        ("ecli.package", "mopens"), ("service.name", "ecli")}
+    assert failed_opens(_Receiver.received[-1][1]) >= before + 5
+    metrics = {m.name: m for m in last.scope_metrics[0].metrics}
+    histogram = metrics["open_name_length_bytes"].histogram
+    assert histogram.aggregation_temporality == 2
+    point = histogram.data_points[0]
+    assert list(point.explicit_bounds[:3]) == [7.0, 15.0, 23.0]
+    assert len(point.bucket_counts) == len(point.explicit_bounds) + 1  # and the overflow
+    assert point.count == sum(point.bucket_counts) >= 5
+    slot = min(len(str(tmp_path / "no-such-file")) + 1, 64) // 8  # as the kernel counts
+    assert point.bucket_counts[slot] >= 5
 
 
 def test_an_unreachable_otlp_endpoint_is_retried_counted_and_the_run_goes_on(objects):
