@@ -222,8 +222,7 @@ class Collector:
                    for family, (at, _) in zip(found, plan.values, strict=True)]
         labels_of = self._labels_of(plan)
         for entry in entries:
-            labels, undecoded = labels_of(entry[0])
-            self.undecoded += undecoded
+            labels = labels_of(entry[0])
             for samples, read in columns:  # Family.add and _add, inlined for numbers
                 if labels in samples:
                     samples[labels] += read(entry)
@@ -254,20 +253,29 @@ class Collector:
             budget[0] -= cost
         family.add(labels, value)
 
-    def _labels_of(self, plan: _Plan) -> Callable[[bytes], tuple[Labels, int]]:
-        """A raw key's labels and how many are hex. Nothing is kept from scrape to scrape
-        (10,000 keys' labels would be megabytes); keys of plain integer fields, the common
-        case, are turned into labels in one C-level pass each."""
-        decode, columns = plan.view.key.decode, [label.column for label in plan.labels]
-        types = getattr(plan.view.key, "types", ())
-        if plan.hex_keys or any(label.decode or types[label.column] is not int
-                                for label in plan.labels):
-            return lambda raw: self._labels(plan, decode(raw))
+    def _labels_of(self, plan: _Plan) -> Callable[[bytes], Labels]:
+        """A raw key's labels (hex ones counted). Nothing is kept from scrape to scrape
+        (10,000 keys' labels would be megabytes): keys of plain integer fields, the
+        common case, are unpacked in one C call, their numbers the labels as they are
+        (written out by the exposition, never stored as text)."""
+        key, columns = plan.view.key, [label.column for label in plan.labels]
+        unpack = key.unpacker() if isinstance(key, StructDecoder) else None
+        if (unpack is None or plan.hex_keys
+                or any(label.decode or key.types[label.column] is not int  # type: ignore[union-attr]
+                       for label in plan.labels)):
+            def decoded(raw: bytes) -> Labels:
+                labels, undecoded = self._labels(plan, key.decode(raw))
+                self.undecoded += undecoded
+                return labels
+
+            return decoded
+        if columns == list(range(len(key.columns))):  # every field a label, in order
+            return unpack
         if len(columns) == 1:
             at = columns[0]
-            return lambda raw: ((str(decode(raw)[at]),), 0)
+            return lambda raw: (unpack(raw)[at],)
         pick = itemgetter(*columns)
-        return lambda raw: (tuple(map(str, pick(decode(raw)))), 0)
+        return lambda raw: pick(unpack(raw))
 
     @staticmethod
     def _labels(plan: _Plan, key: Sequence[Any]) -> tuple[Labels, int]:

@@ -95,8 +95,12 @@ def _template(sample: str, names: tuple[str, ...]) -> str:
 
 def _needs_escaping(family: Family) -> Callable[[Labels], Labels]:
     """Escaping of label values, looked for once a family (one C-level pass over all its
-    values): most families have none to escape, and then their values go out as they are."""
-    values = "\0".join(chain.from_iterable(family.samples))
+    values): most families have none to escape (integers never do), and then their
+    values go out as they are."""
+    first = next(iter(family.samples), ())
+    if first and type(first[0]) is int:  # a family's labels are all numbers or all text
+        return lambda labels: labels
+    values = "\0".join(chain.from_iterable(family.samples))  # type: ignore[arg-type]
     if "\\" in values or '"' in values or "\n" in values:
         return lambda labels: tuple(map(_escape, labels))
     return lambda labels: labels

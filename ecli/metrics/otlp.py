@@ -73,7 +73,7 @@ def encoder(protocol: str) -> Callable[[dict[str, Any]], bytes]:
 def _metric(family: Family, started_ns: int, now_ns: int) -> dict[str, Any]:
     points = []
     for labels, value in sorted(family.samples.items()):
-        point: dict[str, Any] = {"attributes": [_attribute(k, v) for k, v in
+        point: dict[str, Any] = {"attributes": [_attribute(k, str(v)) for k, v in
                                                 zip(family.label_names, labels, strict=True)],
                                  "startTimeUnixNano": str(started_ns),
                                  "timeUnixNano": str(now_ns)}
