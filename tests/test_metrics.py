@@ -447,16 +447,24 @@ def test_an_unreachable_otlp_endpoint_is_retried_counted_and_the_run_goes_on(obj
     assert value(found, "ecli_metrics_otlp_pushes_total", outcome="failed") >= 1
     assert value(found, "ecli_metrics_otlp_pushes_total", outcome="retried") >= 2
     assert value(found, "ecli_metrics_otlp_pushes_total", outcome="sent") == 0
+    # bounded: at most two retries a push (the one under way included)
+    assert value(found, "ecli_metrics_otlp_pushes_total", outcome="retried") <= \
+        2 * (value(found, "ecli_metrics_otlp_pushes_total", outcome="failed") + 1)
     warnings = [line for line in err.splitlines() if "OTLP push" in line]
     assert len(warnings) == 1, err  # said once, not once a push
     assert f"OTLP push to http://127.0.0.1:{closed}/v1/metrics failed" in warnings[0]
 
 
-def test_a_bad_otlp_endpoint_is_refused(objects):
-    result = run_ecli("run", str(objects["metrics_opens"]), "--otel-endpoint", "udp://x:1",
-                      "--duration", "1")
+@pytest.mark.parametrize(("args", "message"), [
+    (("--otel-endpoint", "udp://x:1"), "--otel-endpoint: 'udp://x:1' is not an http(s) URL"),
+    (("--otel-endpoint", "http://127.0.0.1:4318", "--otel-protocol", "grpc"),
+     "--otel-protocol: 'grpc' is not one of http/protobuf, http/json"),
+])
+def test_a_bad_otlp_endpoint_or_protocol_is_refused(objects, args, message):
+    result = run_ecli("run", str(objects["metrics_opens"]), *args, "--duration", "1")
     assert result.returncode == 2
-    assert "--otel-endpoint: 'udp://x:1' is not an http(s) URL" in error_line(result)
+    assert message in error_line(result)
+    assert "attached" not in result.stderr
 
 
 @pytest.mark.parametrize(("metrics", "message"), [

@@ -60,6 +60,8 @@ def request(families: list[Family], package: str, started_ns: int,
 def encoder(protocol: str) -> Callable[[dict[str, Any]], bytes]:
     """How a request goes on the wire. The protobuf definitions are imported here, once
     a push is asked for: a run without --otel-endpoint never loads them."""
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"--otel-protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     if protocol == "http/json":
         return lambda message: json.dumps(message, separators=(",", ":")).encode()
     from google.protobuf.json_format import ParseDict

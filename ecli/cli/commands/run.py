@@ -101,9 +101,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--otel-endpoint", metavar="URL",
                         help="push the same metrics over OTLP/HTTP every --interval "
                              "(default 15s)")
-    parser.add_argument("--otel-protocol", choices=("http/protobuf", "http/json"),
-                        default="http/protobuf",
-                        help="how OTLP pushes are encoded (default: http/protobuf)")
+    parser.add_argument("--otel-protocol", default="http/protobuf", metavar="PROTOCOL",
+                        help="how OTLP pushes are encoded: http/protobuf (default) or "
+                             "http/json")
     parser.add_argument("--event-header", type=Path, metavar="FILE.h",
                         help="decode events with a struct of this C header (compiled with "
                              "clang; --event-type NAME picks one)")
