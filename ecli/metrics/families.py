@@ -4,11 +4,10 @@ A family names its labels once (`label_names`); a sample's labels are only
 their values, in that order, so 10,000 series hold 10,000 small tuples and no
 (name, value) pairs. The values of a family are all text, or all integers
 (key fields shown as the numbers they are, written out only by the exporters).
-Values are plain numbers; a histogram's value is its
-buckets (per bucket, not yet cumulative), their upper bounds and the sum when
-the program records it. Samples whose labels are equal are added up
-(`Family.add`), so decoders that map several keys to one label (a static
-table, a symbol) never repeat a series.
+Values are plain numbers; a histogram's value is its buckets (per bucket, not
+yet cumulative), their upper bounds and the sum when the program records it.
+Samples whose labels are equal are added up (`Family.add`), so decoders that
+map several keys to one label (a static table, a symbol) never repeat a series.
 """
 
 from __future__ import annotations
