@@ -195,6 +195,16 @@ def test_parsing_options_loads_no_c_library():
     assert result.stdout.strip() == "[]"
 
 
+def test_only_otlp_imports_protobuf_and_only_inside_functions():
+    """The OpenTelemetry protobuf definitions load only when --otel-endpoint pushes."""
+    users = sorted(m for m, names in NAMES.items()
+                   if any(_within(n, "google.protobuf") or _within(n, "opentelemetry")
+                          for n in names))
+    assert users == ["ecli.metrics.otlp"]
+    top = _imported_names(users[0], MODULES[users[0]], top_level=True)
+    assert not any(_within(n, "google") or _within(n, "opentelemetry") for n in top)
+
+
 def test_only_keyless_imports_sigstore_and_only_inside_functions():
     """sigstore-python costs ~250 ms of imports: one module uses it, and lazily."""
     users = sorted(m for m, names in NAMES.items() if any(_within(n, "sigstore") for n in names))

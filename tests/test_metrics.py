@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +28,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from google.protobuf.json_format import ParseDict
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from test_catalog import DIRECT_WRITE
 from test_examples import in_namespace, send_udp
 
 from ecli.develop.build import load_project
@@ -34,7 +40,8 @@ from ecli.errors import ArtifactError, BuildError
 from ecli.kernel.syscalls import syscall_names
 from ecli.kernel.system import cgroup2_root
 from ecli.metrics.collect import Collector
-from ecli.metrics.exposition import label_name, metric_name
+from ecli.metrics.exposition import label_name, metric_name, render
+from ecli.metrics.families import Family
 from ecli.metrics.labels import Decoders
 from ecli.oci.config import LABEL_DECODERS, LabelInfo, MetricInfo, PackageConfig
 from ecli.runtime.spec import ObjectSpec
@@ -285,6 +292,55 @@ def test_a_detached_run_is_scraped_and_its_server_ends_with_it(objects, env):
     assert all(run["state"] != "running" for run in json.loads(listed.stdout)), listed.stdout
 
 
+def scrape_outcome(port: int) -> str:
+    """'page' for a whole page (its last family there), 'refused' for a connection the
+    server refused or reset; anything else (a 500, half a page) raises."""
+    try:
+        text, _ = scrape(port)
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError | ConnectionResetError):
+            return "refused"
+        raise
+    except ConnectionResetError:  # RemoteDisconnected too: closed before an answer
+        return "refused"
+    assert text.rstrip().splitlines()[-1].startswith("ecli_metrics_map_read_errors_total"), text
+    return "page"
+
+
+def test_scrapes_while_a_detached_run_stops_get_a_whole_page_or_a_refusal(objects, env):
+    port = free_port()
+    started = run_ecli("run", "--detach", str(objects["maps_bumblebee"]), "--metrics",
+                       f"127.0.0.1:{port}", env=env)
+    assert started.returncode == 0, started.stderr
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    stopping = threading.Event()
+
+    def scrape_on() -> None:
+        try:
+            while not stopping.is_set() or outcomes[-1:] != ["refused"]:
+                outcomes.append(scrape_outcome(port))
+        except BaseException as exc:  # the test thread asserts on it
+            errors.append(exc)
+
+    scraper = threading.Thread(target=scrape_on, daemon=True)
+    try:
+        assert scrape_outcome(port) == "page"
+        scraper.start()
+        time.sleep(0.3)  # scrapes go on, one after another
+        stopping.set()
+        stopped = run_ecli("stop", started.stdout.strip(), env=env)
+    finally:
+        stopping.set()
+        scraper.join(timeout=30)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not errors, errors
+    assert "page" in outcomes and outcomes[-1] == "refused"
+    assert set(outcomes) == {"page", "refused"}
+    listed = run_ecli("ps", "--json", env=env)
+    assert all(run["state"] != "running" for run in json.loads(listed.stdout)), listed.stdout
+
+
 def test_the_series_cap_drops_and_counts_label_sets(objects, tmp_path):
     port = free_port()
     run = RunningEcli([str(objects["maps_bumblebee"]), "--metrics", f"127.0.0.1:{port}",
@@ -301,52 +357,81 @@ def test_the_series_cap_drops_and_counts_label_sets(objects, tmp_path):
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    """An OTLP/HTTP receiver: keeps each JSON request it decodes, answers 200."""
+    """An OTLP/HTTP receiver: decodes each request into opentelemetry-proto's
+    ExportMetricsServiceRequest (protobuf as it is, JSON by OTLP's JSON mapping), keeps
+    it with its content type, answers 200."""
 
-    received: ClassVar[list[dict]] = []
+    received: ClassVar[list[tuple[str, ExportMetricsServiceRequest]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        assert self.headers["Content-Type"] == "application/json"
-        type(self).received.append(json.loads(body))
+        kind = self.headers["Content-Type"]
+        if kind == "application/x-protobuf":
+            message = ExportMetricsServiceRequest.FromString(body)
+        else:
+            message = ParseDict(json.loads(body), ExportMetricsServiceRequest())
+        type(self).received.append((kind, message))
         self.send_response(200)
-        self.send_header("Content-Length", "2")
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", "0")
         self.end_headers()
-        self.wfile.write(b"{}")
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-def test_otlp_pushes_decode_as_sums_and_histograms(project, tmp_path):
+def failed_opens(message: ExportMetricsServiceRequest) -> int:
+    """The ENOENT openat counter of one push (0 before the first such open)."""
+    metrics = {m.name: m for m in message.resource_metrics[0].scope_metrics[0].metrics}
+    if "opens" not in metrics:
+        return 0
+    opens = metrics["opens"].sum
+    assert opens.is_monotonic and opens.aggregation_temporality == 2  # cumulative
+    return sum(point.as_int for point in opens.data_points
+               if any(a.key == "err" and a.value.string_value == "ENOENT"
+                      for a in point.attributes))
+
+
+@pytest.mark.parametrize(("protocol", "content_type"), [
+    (None, "application/x-protobuf"),  # OTLP/HTTP's default
+    ("http/json", "application/json"),
+])
+def test_otlp_pushes_decode_as_sums_and_histograms(project, tmp_path, protocol, content_type):
     _Receiver.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    chosen = ["--otel-protocol", protocol] if protocol else []
     try:
         run = RunningEcli([str(project), "--otel-endpoint",
                            f"http://127.0.0.1:{server.server_address[1]}", "--interval", "0.5",
-                           "--no-maps", "--duration", "3", "--pid", str(os.getpid())])
+                           *chosen, "--no-maps", "--duration", "4", "--pid", str(os.getpid())])
         run.wait_attached()
-        fail_opens(tmp_path, 5)
+        deadline = time.monotonic() + 3
+        while not _Receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _Receiver.received, "no push within 3 s"
+        before = failed_opens(_Receiver.received[0][1])
+        fail_opens(tmp_path, 5)  # the real trigger
         finished(run)
     finally:
         server.shutdown()
         server.server_close()
     assert len(_Receiver.received) >= 3  # every 0.5s, and once at exit
-    last = _Receiver.received[-1]["resourceMetrics"][0]
-    assert {"key": "ecli.package", "value": {"stringValue": "mopens"}} in \
-        last["resource"]["attributes"]
-    metrics = {m["name"]: m for m in last["scopeMetrics"][0]["metrics"]}
-    opens = metrics["opens"]["sum"]
-    assert opens["isMonotonic"] and opens["aggregationTemporality"] == 2
-    failed = [p for p in opens["dataPoints"]
-              if {"key": "err", "value": {"stringValue": "ENOENT"}} in p["attributes"]]
-    assert failed and int(failed[0]["asInt"]) >= 5
-    histogram = metrics["open_name_length_bytes"]["histogram"]["dataPoints"][0]
-    assert len(histogram["bucketCounts"]) == len(histogram["explicitBounds"]) + 1
-    assert int(histogram["count"]) == sum(int(n) for n in histogram["bucketCounts"]) >= 5
-    assert histogram["explicitBounds"][:3] == [7.0, 15.0, 23.0]
+    assert {kind for kind, _ in _Receiver.received} == {content_type}
+    last = _Receiver.received[-1][1].resource_metrics[0]
+    assert {(a.key, a.value.string_value) for a in last.resource.attributes} >= {
+        ("ecli.package", "mopens"), ("service.name", "ecli")}
+    assert failed_opens(_Receiver.received[-1][1]) >= before + 5
+    metrics = {m.name: m for m in last.scope_metrics[0].metrics}
+    histogram = metrics["open_name_length_bytes"].histogram
+    assert histogram.aggregation_temporality == 2
+    point = histogram.data_points[0]
+    assert list(point.explicit_bounds[:3]) == [7.0, 15.0, 23.0]
+    assert len(point.bucket_counts) == len(point.explicit_bounds) + 1  # and the overflow
+    assert point.count == sum(point.bucket_counts) >= 5
+    slot = min(len(str(tmp_path / "no-such-file")) + 1, 64) // 8  # as the kernel counts
+    assert point.bucket_counts[slot] >= 5
 
 
 def test_an_unreachable_otlp_endpoint_is_retried_counted_and_the_run_goes_on(objects):
@@ -362,16 +447,24 @@ def test_an_unreachable_otlp_endpoint_is_retried_counted_and_the_run_goes_on(obj
     assert value(found, "ecli_metrics_otlp_pushes_total", outcome="failed") >= 1
     assert value(found, "ecli_metrics_otlp_pushes_total", outcome="retried") >= 2
     assert value(found, "ecli_metrics_otlp_pushes_total", outcome="sent") == 0
+    # bounded: at most two retries a push (the one under way included)
+    assert value(found, "ecli_metrics_otlp_pushes_total", outcome="retried") <= \
+        2 * (value(found, "ecli_metrics_otlp_pushes_total", outcome="failed") + 1)
     warnings = [line for line in err.splitlines() if "OTLP push" in line]
     assert len(warnings) == 1, err  # said once, not once a push
     assert f"OTLP push to http://127.0.0.1:{closed}/v1/metrics failed" in warnings[0]
 
 
-def test_a_bad_otlp_endpoint_is_refused(objects):
-    result = run_ecli("run", str(objects["metrics_opens"]), "--otel-endpoint", "udp://x:1",
-                      "--duration", "1")
+@pytest.mark.parametrize(("args", "message"), [
+    (("--otel-endpoint", "udp://x:1"), "--otel-endpoint: 'udp://x:1' is not an http(s) URL"),
+    (("--otel-endpoint", "http://127.0.0.1:4318", "--otel-protocol", "grpc"),
+     "--otel-protocol: 'grpc' is not one of http/protobuf, http/json"),
+])
+def test_a_bad_otlp_endpoint_or_protocol_is_refused(objects, args, message):
+    result = run_ecli("run", str(objects["metrics_opens"]), *args, "--duration", "1")
     assert result.returncode == 2
-    assert "--otel-endpoint: 'udp://x:1' is not an http(s) URL" in error_line(result)
+    assert message in error_line(result)
+    assert "attached" not in result.stderr
 
 
 @pytest.mark.parametrize(("metrics", "message"), [
@@ -435,9 +528,34 @@ def test_names_fit_prometheus_grammar(text, metric, label):
     assert label_name(text) == label
 
 
+def test_the_exposition_escapes_text_labels_and_writes_integer_ones_as_numbers():
+    hostile = Family("comms", "counter", "by command", ("comm",))
+    hostile.add(('a"b\\c\nd_total 1e9',), 3)  # a command name may hold anything
+    hostile.add(("plain",), 1)
+    keys = Family("calls", "gauge", "by key", ("id", "group"))
+    keys.add((7, 3), 5)  # integer key fields, as the collector leaves them
+    keys.add((7, 3), 2)  # equal labels add up
+    empty = Family("none", "counter", "nothing yet")
+    text = bytes(render([hostile, keys, empty], openmetrics=False)).decode()
+    assert text == ("# HELP comms_total by command\n# TYPE comms_total counter\n"
+                    'comms_total{comm="a\\"b\\\\c\\nd_total 1e9"} 3\n'
+                    'comms_total{comm="plain"} 1\n'
+                    "# HELP calls by key\n# TYPE calls gauge\n"
+                    'calls{id="7",group="3"} 7\n')
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                          text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert value(samples(text), "comms_total", comm='a\\"b\\\\c\\nd_total 1e9') == 3
+
+
 @pytest.mark.parametrize(("example", "names"), [
     ("runqlat", [("runqlat_runq_latency_seconds", "histogram")]),
     ("xdpcount", [("xdpcount_packets_total", "counter"), ("xdpcount_bytes_total", "counter")]),
+    ("biolatency", [("biolatency_io_latency_seconds", "histogram"),
+                    ("biolatency_disk_latency_seconds", "histogram")]),
+    ("syscount", [("syscount_calls_total", "counter"), ("syscount_errors_total", "counter")]),
+    ("softirqs", [("softirqs_total", "counter"), ("softirqs_latency_seconds", "histogram")]),
+    ("vfsstat", [("vfsstat_operations_total", "counter")]),
 ])
 def test_examples_declare_their_metrics(objects, example, names):
     project = load_project(REPO / "examples" / example)
@@ -496,13 +614,18 @@ def test_requests_other_than_a_scrape_get_one_line_and_the_server_goes_on(object
     assert "# TYPE maps_bumblebee_openers_total counter" in text
 
 
-def test_the_runqlat_package_exports_its_histogram_in_seconds(tmp_path):
-    """examples/runqlat as built: [metrics] renames it, `scale` turns usecs into seconds."""
-    project = tmp_path / "runqlat"
-    shutil.copytree(REPO / "examples" / "runqlat", project,
-                    ignore=shutil.ignore_patterns("build"))
+def built_example(name: str, folder: Path) -> Path:
+    """examples/NAME copied into `folder` and built with `ecli build`, as users build it."""
+    project = folder / name
+    shutil.copytree(REPO / "examples" / name, project, ignore=shutil.ignore_patterns("build"))
     built = run_ecli("build", str(project))
     assert built.returncode == 0, built.stderr
+    return project
+
+
+def test_the_runqlat_package_exports_its_histogram_in_seconds(tmp_path):
+    """examples/runqlat as built: [metrics] renames it, `scale` turns usecs into seconds."""
+    project = built_example("runqlat", tmp_path)
     port = free_port()
     run = RunningEcli([str(project), "--metrics", f"127.0.0.1:{port}", "--no-maps",
                        "--duration", "4"])
@@ -570,11 +693,7 @@ def test_the_xdpcount_package_sums_its_per_cpu_counters(veth_pair, tmp_path):
     """examples/xdpcount as built, on a veth: a per-CPU hash, exported summed and named by
     its [metrics] table, scraped inside the run's network namespace."""
     here, peer = veth_pair
-    project = tmp_path / "xdpcount"
-    shutil.copytree(REPO / "examples" / "xdpcount", project,
-                    ignore=shutil.ignore_patterns("build"))
-    built = run_ecli("build", str(project))
-    assert built.returncode == 0, built.stderr
+    project = built_example("xdpcount", tmp_path)
     subprocess.run(["ip", "-n", here, "link", "set", "lo", "up"], check=True)
     port = free_port()
     run = in_namespace(here, [str(project), "--ifname", "eclia", "--metrics",
@@ -589,3 +708,95 @@ def test_the_xdpcount_package_sums_its_per_cpu_counters(veth_pair, tmp_path):
     assert value(found, "xdpcount_packets_total", proto="UDP") == 25
     assert value(found, "xdpcount_bytes_total", proto="UDP") == 25 * (14 + 20 + 8 + 100)
     assert "# HELP xdpcount_packets_total Packets and bytes received at the XDP hook" in text
+
+
+class ScrapedRun:
+    """A built example running with --metrics: scrape it before and after a trigger."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        self.port = free_port()
+        self.run = RunningEcli([str(project), "--metrics", f"127.0.0.1:{self.port}",
+                                "--no-maps", *args])
+        self.run.wait_attached()
+
+    def scrape(self) -> tuple[dict, str]:
+        text, _ = scrape(self.port)
+        return samples(text), text
+
+    def finish(self) -> None:
+        finished(self.run)
+
+
+def test_the_syscount_package_counts_calls_and_failures_by_name(tmp_path):
+    running = ScrapedRun(built_example("syscount", tmp_path), "--duration", "5",
+                         "--pid", str(os.getpid()))
+    before, _ = running.scrape()
+    for _ in range(300):  # the real trigger
+        os.getppid()
+    for _ in range(7):
+        with contextlib.suppress(OSError):
+            os.close(987654)
+    after, text = running.scrape()
+    running.finish()
+    calls = [value(found, "syscount_calls_total", syscall="getppid") or 0
+             for found in (before, after)]
+    assert calls[1] - calls[0] == 300
+    assert value(after, "syscount_errors_total", syscall="getppid") == 0
+    errors = [value(found, "syscount_errors_total", syscall="close") or 0
+              for found in (before, after)]
+    assert errors[1] - errors[0] >= 7
+    assert "# HELP syscount_calls_total System calls and failed system calls, by name" in text
+
+
+def test_the_biolatency_package_exports_io_latency_in_seconds(tmp_path):
+    running = ScrapedRun(built_example("biolatency", tmp_path), "--duration", "8")
+    before, _ = running.scrape()
+    target = Path("/var/tmp") / f"ecli-metrics-{os.getpid()}"  # a disk: /tmp may be tmpfs
+    try:
+        writer = subprocess.run([sys.executable, "-c", "import os, sys\n" + DIRECT_WRITE,
+                                 str(target)], timeout=30)
+        assert writer.returncode == 0
+    finally:
+        target.unlink(missing_ok=True)
+    after, text = running.scrape()
+    running.finish()
+    name = "biolatency_io_latency_seconds"
+    counts = [value(found, f"{name}_count") or 0 for found in (before, after)]
+    assert counts[1] - counts[0] >= 16  # 16 direct writes of 64 KiB (and others' I/O)
+    assert value(after, f"{name}_bucket", le="+Inf") == counts[1]
+    assert value(after, f"{name}_bucket", le="1e-06") is not None  # slot 0: microseconds
+    assert "biolatency_disk_latency_seconds_count" not in text  # filled only with --disks
+
+
+def test_the_softirqs_package_counts_network_receive(tmp_path):
+    running = ScrapedRun(built_example("softirqs", tmp_path), "--duration", "5", "--hist")
+    before, _ = running.scrape()
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    with receiver, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for _ in range(50):  # loopback delivers through the NET_RX softirq
+            sender.sendto(b"x", receiver.getsockname())
+    after, _ = running.scrape()
+    running.finish()
+    received = [value(found, "softirqs_total", vec="net_rx") or 0 for found in (before, after)]
+    assert received[1] > received[0]
+    timer = value(after, "softirqs_latency_seconds_count", vec="timer")
+    assert timer and value(after, "softirqs_latency_seconds_bucket", vec="timer",
+                           le="+Inf") == timer
+
+
+def test_the_vfsstat_package_counts_operations_by_kind(tmp_path):
+    running = ScrapedRun(built_example("vfsstat", tmp_path), "--duration", "5",
+                         "--pid", str(os.getpid()))
+    before, _ = running.scrape()
+    for i in range(20):  # the real trigger
+        fd = os.open(tmp_path / f"f{i}", os.O_CREAT | os.O_WRONLY, 0o600)
+        os.fsync(fd)
+        os.close(fd)
+        os.unlink(tmp_path / f"f{i}")
+    after, _ = running.scrape()
+    running.finish()
+    for op in ("FSYNC", "UNLINK"):
+        counts = [value(found, "vfsstat_operations_total", op=op) or 0
+                  for found in (before, after)]
+        assert counts[1] - counts[0] == 20, op

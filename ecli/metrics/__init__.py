@@ -10,6 +10,6 @@ reads maps through `ecli.runtime.maps`) and the network (OTLP goes through
     collect     maps -> families, by the package's [metrics] table or by map names;
                 the series cap, hex labels for keys that cannot be decoded
     server      /metrics on socketserver, from a thread, reading maps on scrape
-    otlp        OTLP/HTTP JSON pushes every interval, bounded retries
+    otlp        OTLP/HTTP pushes (protobuf or JSON) every interval, bounded retries
     exporter    one run's exporter: binds before loading, starts once loaded
 """

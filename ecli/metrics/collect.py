@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from ecli.errors import ArtifactError
@@ -59,6 +60,10 @@ class _Plan:
     slot_at: int | None = None  # histogram keyed by slot: that key column
     sum_at: int | None = None
 
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(label.name for label in self.labels)
+
 
 class Collector:
     """The families of one run's maps; `collect` reads them now."""
@@ -70,7 +75,6 @@ class Collector:
         self.dropped = 0
         self.undecoded = 0
         self.read_errors: dict[str, int] = {}
-        self._keys: dict[str, dict[bytes, tuple[Labels, int]]] = {}  # map -> key -> labels
         self.extra: list[Callable[[], Family]] = []  # e.g. the OTLP pusher's own counters
         views = {v.spec.name: v for v in maps.views(spec, units)}
         chosen = configured or _by_names(views.values())
@@ -199,7 +203,7 @@ class Collector:
 
     def _histograms(self, plan: _Plan, reader: EntryReader,
                     entries: Iterator[tuple[bytes, bytes]], budget: list[int]) -> Family:
-        family = Family(plan.name, "histogram", plan.help)
+        family = Family(plan.name, "histogram", plan.help, plan.label_names)
         for row in maps.rows(plan.view, reader, entries):
             value = self._buckets(plan, row)
             if value is not None:
@@ -211,20 +215,14 @@ class Collector:
     def _numbers(self, plan: _Plan, reader: EntryReader,
                  entries: Iterator[tuple[bytes, bytes]], budget: list[int]) -> list[Family]:
         """Counters and gauges: the hot path of a big scrape. Each value column is read
-        from the raw value alone; a key's labels are decoded once and kept (by its bytes)
-        from scrape to scrape, up to twice the series cap."""
-        found = [Family(name, plan.info.kind, plan.help) for _, name in plan.values]
+        from the raw value alone, each key's labels by `_labels_of`."""
+        found = [Family(name, plan.info.kind, plan.help, plan.label_names)
+                 for _, name in plan.values]
         columns = [(family.samples, maps.raw_number(plan.view, reader, at))
                    for family, (at, _) in zip(found, plan.values, strict=True)]
-        known = self._keys.setdefault(plan.view.spec.name, {})
-        if len(known) > 2 * self.max_series:
-            known.clear()
+        labels_of = self._labels_of(plan)
         for entry in entries:
-            labelled = known.get(entry[0])
-            if labelled is None:
-                labelled = known[entry[0]] = self._labels(plan, plan.view.key.decode(entry[0]))
-            labels, undecoded = labelled
-            self.undecoded += undecoded
+            labels = labels_of(entry[0])
             for samples, read in columns:  # Family.add and _add, inlined for numbers
                 if labels in samples:
                     samples[labels] += read(entry)
@@ -255,6 +253,30 @@ class Collector:
             budget[0] -= cost
         family.add(labels, value)
 
+    def _labels_of(self, plan: _Plan) -> Callable[[bytes], Labels]:
+        """A raw key's labels (hex ones counted). Nothing is kept from scrape to scrape
+        (10,000 keys' labels would be megabytes): keys of plain integer fields, the
+        common case, are unpacked in one C call, their numbers the labels as they are
+        (written out by the exposition, never stored as text)."""
+        key, columns = plan.view.key, [label.column for label in plan.labels]
+        unpack = key.unpacker() if isinstance(key, StructDecoder) else None
+        if (unpack is None or plan.hex_keys
+                or any(label.decode or key.types[label.column] is not int  # type: ignore[union-attr]
+                       for label in plan.labels)):
+            def decoded(raw: bytes) -> Labels:
+                labels, undecoded = self._labels(plan, key.decode(raw))
+                self.undecoded += undecoded
+                return labels
+
+            return decoded
+        if columns == list(range(len(key.columns))):  # every field a label, in order
+            return unpack
+        if len(columns) == 1:
+            at = columns[0]
+            return lambda raw: (unpack(raw)[at],)
+        pick = itemgetter(*columns)
+        return lambda raw: pick(unpack(raw))
+
     @staticmethod
     def _labels(plan: _Plan, key: Sequence[Any]) -> tuple[Labels, int]:
         """The labels of a decoded key, and how many of them are hex (undecoded)."""
@@ -272,7 +294,7 @@ class Collector:
                     undecoded += 1
                     shown = hexed(value)
                 text = shown
-            labels.append((label.name, text))
+            labels.append(text)
         return tuple(labels), undecoded
 
     def _buckets(self, plan: _Plan, row: maps.TableRow) -> Buckets | None:
@@ -299,9 +321,9 @@ class Collector:
                            "key fields exported as hex: no BTF, or a decoder did not know them")
         undecoded.add((), self.undecoded)
         errors = Family("ecli_metrics_map_read_errors", "counter",
-                        "reads of a map that failed or stopped at the read limit")
+                        "reads of a map that failed or stopped at the read limit", ("map",))
         for name in self.maps:
-            errors.add((("map", name),), self.read_errors.get(name, 0))
+            errors.add((name,), self.read_errors.get(name, 0))
         return [dropped, undecoded, errors]
 
 

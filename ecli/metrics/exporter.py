@@ -30,6 +30,7 @@ class Exporter:
     def __init__(self, spec: ObjectSpec, package: str, units: Mapping[str, str],
                  configured: Mapping[str, MetricInfo], *, address: str | None = None,
                  otel_endpoint: str | None = None, interval: float | None = None,
+                 otel_protocol: str = "http/protobuf",
                  max_series: int = MAX_SERIES,
                  warn: Callable[[str], None] = lambda _line: None) -> None:
         self.collector = Collector(spec, package, units, configured, max_series)
@@ -39,7 +40,7 @@ class Exporter:
             from ecli.metrics.otlp import OtlpPusher
 
             self.pusher = OtlpPusher(otel_endpoint, interval or DEFAULT_PUSH_INTERVAL, package,
-                                     warn)
+                                     warn, otel_protocol)
             self.collector.extra.append(self.pusher.own)
         self.server = MetricsServer(address) if address else None  # last: nothing to undo
         self._fd_of: Callable[[str], int] | None = None

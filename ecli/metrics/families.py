@@ -1,5 +1,9 @@
 """The metric model every exporter writes out: families of samples, keyed by labels.
 
+A family names its labels once (`label_names`); a sample's labels are only
+their values, in that order, so 10,000 series hold 10,000 small tuples and no
+(name, value) pairs. The values of a family are all text, or all integers
+(key fields shown as the numbers they are, written out only by the exporters).
 Values are plain numbers; a histogram's value is its buckets (per bucket, not
 yet cumulative), their upper bounds and the sum when the program records it.
 Samples whose labels are equal are added up (`Family.add`), so decoders that
@@ -11,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KINDS = ("counter", "gauge", "histogram")
-Labels = tuple[tuple[str, str], ...]
+Labels = tuple[str, ...] | tuple[int, ...]  # values, in the order of the label_names
 
 
-@dataclass
+@dataclass(slots=True)
 class Buckets:
     bounds: list[float]  # ascending upper bounds (inclusive); +Inf is implied
     counts: list[int]  # one per bound
@@ -34,11 +38,12 @@ class Buckets:
             self.sum = (self.sum or 0) + other.sum
 
 
-@dataclass
+@dataclass(slots=True)
 class Family:
     name: str  # valid in Prometheus' grammar; counters without their `_total`
     kind: str  # one of KINDS
     help: str
+    label_names: tuple[str, ...] = ()  # valid label names, one per value of each sample
     samples: dict[Labels, float | Buckets] = field(default_factory=dict)
 
     def add(self, labels: Labels, value: float | Buckets) -> bool:

@@ -1,11 +1,14 @@
-"""Push the same families over OTLP/HTTP with JSON bodies, every interval.
+"""Push the same families over OTLP/HTTP, every interval, as protobuf or JSON.
 
-The body is an `ExportMetricsServiceRequest` in OTLP's JSON mapping
-(opentelemetry-proto, metrics/v1): counters as cumulative monotonic sums,
-gauges as gauges, histograms as cumulative explicit-bucket histograms
-(`bucketCounts` has one more entry than `explicitBounds`: the overflow). A
-push is tried `ATTEMPTS` times within the interval; failed pushes and retries
-are counted (`ecli_metrics_otlp_*_total`, also on /metrics), and the first
+The body is an `ExportMetricsServiceRequest` (opentelemetry-proto,
+collector/metrics/v1): counters as cumulative monotonic sums, gauges as
+gauges, histograms as cumulative explicit-bucket histograms (`bucketCounts`
+has one more entry than `explicitBounds`: the overflow). It is made once, in
+OTLP's JSON mapping, and sent as it is (`http/json`) or parsed into the
+message of the `opentelemetry-proto` package and serialised
+(`http/protobuf`, OTLP/HTTP's default): one mapping, two encodings. A push
+is tried `ATTEMPTS` times within the interval; failed pushes and retries are
+counted (`ecli_metrics_otlp_*_total`, also on /metrics), and the first
 failure after a success is reported once through `warn`.
 """
 
@@ -27,6 +30,8 @@ ATTEMPTS = 3
 BACKOFF = 0.5  # seconds before the second attempt; doubled each time
 MAX_DEADLINE = 10.0  # seconds one attempt may take
 MAX_REPLY = 1 << 16
+PROTOCOLS = ("http/protobuf", "http/json")  # as OTEL_EXPORTER_OTLP_PROTOCOL names them
+_CONTENT_TYPES = {"http/protobuf": "application/x-protobuf", "http/json": "application/json"}
 
 
 def endpoint_url(text: str) -> str:
@@ -40,21 +45,38 @@ def endpoint_url(text: str) -> str:
     return urllib.parse.urlunsplit(parts)
 
 
-def request_body(families: list[Family], package: str, started_ns: int,
-                 now_ns: int) -> bytes:
+def request(families: list[Family], package: str, started_ns: int,
+            now_ns: int) -> dict[str, Any]:
+    """The ExportMetricsServiceRequest, in OTLP's JSON mapping."""
     metrics = [_metric(f, started_ns, now_ns) for f in families if f.samples]
-    return json.dumps({"resourceMetrics": [{
+    return {"resourceMetrics": [{
         "resource": {"attributes": [_attribute("service.name", "ecli"),
                                     _attribute("ecli.package", package)]},
         "scopeMetrics": [{"scope": {"name": "ecli", "version": __version__},
                           "metrics": metrics}],
-    }]}, separators=(",", ":")).encode()
+    }]}
+
+
+def encoder(protocol: str) -> Callable[[dict[str, Any]], bytes]:
+    """How a request goes on the wire. The protobuf definitions are imported here, once
+    a push is asked for: a run without --otel-endpoint never loads them."""
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"--otel-protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if protocol == "http/json":
+        return lambda message: json.dumps(message, separators=(",", ":")).encode()
+    from google.protobuf.json_format import ParseDict
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    return lambda message: ParseDict(message, ExportMetricsServiceRequest()).SerializeToString()
 
 
 def _metric(family: Family, started_ns: int, now_ns: int) -> dict[str, Any]:
     points = []
     for labels, value in sorted(family.samples.items()):
-        point: dict[str, Any] = {"attributes": [_attribute(k, v) for k, v in labels],
+        point: dict[str, Any] = {"attributes": [_attribute(k, str(v)) for k, v in
+                                                zip(family.label_names, labels, strict=True)],
                                  "startTimeUnixNano": str(started_ns),
                                  "timeUnixNano": str(now_ns)}
         if isinstance(value, Buckets):
@@ -85,8 +107,10 @@ class OtlpPusher:
     """Pushes what `families()` returns to `url` every `interval` seconds, from a thread."""
 
     def __init__(self, url: str, interval: float, package: str,
-                 warn: Callable[[str], None]) -> None:
+                 warn: Callable[[str], None], protocol: str = PROTOCOLS[0]) -> None:
         self.url = endpoint_url(url)
+        self.protocol = protocol
+        self._encode = encoder(protocol)
         self.interval = interval
         self.package = package
         self.warn = warn
@@ -99,10 +123,10 @@ class OtlpPusher:
 
     def own(self) -> Family:
         family = Family("ecli_metrics_otlp_pushes", "counter",
-                        "OTLP pushes by outcome (failed: after every retry)")
-        family.add((("outcome", "sent"),), self.pushes)
-        family.add((("outcome", "failed"),), self.failures)
-        family.add((("outcome", "retried"),), self.retries)
+                        "OTLP pushes by outcome (failed: after every retry)", ("outcome",))
+        family.add(("sent",), self.pushes)
+        family.add(("failed",), self.failures)
+        family.add(("retried",), self.retries)
         return family
 
     def start(self, families: Callable[[], list[Family]]) -> None:
@@ -122,7 +146,8 @@ class OtlpPusher:
         self._transport.close()
 
     def push(self, families: list[Family], attempts: int) -> bool:
-        body = request_body(families, self.package, self._started_ns, time.time_ns())
+        body = self._encode(request(families, self.package, self._started_ns,
+                                    time.time_ns()))
         reason = ""
         for attempt in range(attempts):
             if attempt:
@@ -146,7 +171,7 @@ class OtlpPusher:
         """'' when the receiver took it, else why not."""
         try:
             with self._transport.request("POST", self.url, body=body, headers={
-                    "Content-Type": "application/json"}) as response:
+                    "Content-Type": _CONTENT_TYPES[self.protocol]}) as response:
                 response.read(MAX_REPLY)
                 if 200 <= response.status < 300:
                     return ""

@@ -90,7 +90,9 @@ class _Handler(socketserver.StreamRequestHandler):
         header = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         with contextlib.suppress(OSError):  # the scraper went away
-            self.wfile.write(header if head else header + body)
+            self.wfile.write(header)
+            if not head:
+                self.wfile.write(body)  # not header + body: that would copy the body
 
 
 class MetricsServer:

@@ -101,8 +101,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="series one scrape may hold; more are dropped and counted "
                              "(default: 10000)")
     parser.add_argument("--otel-endpoint", metavar="URL",
-                        help="push the same metrics over OTLP/HTTP (JSON) every --interval "
+                        help="push the same metrics over OTLP/HTTP every --interval "
                              "(default 15s)")
+    parser.add_argument("--otel-protocol", default="http/protobuf", metavar="PROTOCOL",
+                        help="how OTLP pushes are encoded: http/protobuf (default) or "
+                             "http/json")
     parser.add_argument("--event-header", type=Path, metavar="FILE.h",
                         help="decode events with a struct of this C header (compiled with "
                              "clang; --event-type NAME picks one)")
@@ -324,7 +327,8 @@ def _exporter(args: argparse.Namespace, prepared: PreparedRun, config: PackageCo
 
     exporter = Exporter(prepared.spec, prepared.name, config.output.units if config else {},
                         config.metrics if config else {}, address=args.metrics,
-                        otel_endpoint=args.otel_endpoint, interval=args.interval,
+                        otel_endpoint=args.otel_endpoint, otel_protocol=args.otel_protocol,
+                        interval=args.interval,
                         max_series=args.metrics_max_series, warn=warn)
     if exporter.server and not quiet:
         status(f"{prepared.name}: metrics of {', '.join(exporter.collector.maps) or 'no map'} "
