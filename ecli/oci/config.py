@@ -16,7 +16,7 @@ from ecli.documents import load_object
 from ecli.errors import ArtifactError
 
 SCHEMA_VERSION = 1
-KINDS = ("bpf", "bundle", "image")
+KINDS = ("bpf", "bundle", "image", "wasm")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -178,8 +178,8 @@ class PackageConfig:
             metrics={name: _metric(info, f"{where}: metrics.{name}")
                      for name, info in reader.get("metrics", dict, {}).items()},
         )
-        if kind == "bpf" and not config.object:
-            raise ArtifactError(f"{where}: a package of kind 'bpf' must name its object")
+        if kind in ("bpf", "wasm") and not config.object:
+            raise ArtifactError(f"{where}: a package of kind {kind!r} must name its object")
         if kind == "bundle" and not config.entrypoint:
             raise ArtifactError(f"{where}: a package of kind 'bundle' must have an entrypoint")
         return config

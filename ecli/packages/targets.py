@@ -34,6 +34,7 @@ OCI = "oci"
 NAME = "name"
 _URL_PIN = re.compile(r"^sha256=([0-9a-f]{64})$")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+WASM_SUFFIX = ".wasm"  # a wasm-bpf module (kind wasm)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def is_path(text: str) -> bool:
     """Paths start with / . ~ or end like a file ecli reads; NAMEs never contain '/'."""
     if text.startswith(("/", "./", "../", "~")) or text in (".", ".."):
         return True
-    if text.endswith((".o", *ARCHIVE_SUFFIXES)):
+    if text.endswith((".o", WASM_SUFFIX, *ARCHIVE_SUFFIXES)):
         return True
     return "/" in text and not references.looks_like_oci(text)
 
