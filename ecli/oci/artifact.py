@@ -94,9 +94,9 @@ def load(store: Store, digest: str, *, reference: OciReference | None = None) ->
         )
     files = _layer_files(store, parsed, where, package_format)
     if config.kind in ("bpf", "wasm") and config.object not in files:
+        what = "wasm module" if config.kind == "wasm" else "eBPF object"
         raise ArtifactError(f"{where}: the package names object {config.object!r} "
-                            f"but has no {'wasm module' if config.kind == 'wasm' else 'eBPF object'}"
-                            " layer with that title")
+                            f"but has no {what} layer with that title")
     return Package(digest, parsed, config, files, package_format)
 
 

@@ -17,7 +17,7 @@ struct {
 } execs SEC(".maps");
 
 SEC("tracepoint/sched/sched_process_exec")
-int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
+int wasm_execsnoop(struct trace_event_raw_sched_process_exec *ctx)
 {
 	unsigned int offset = ctx->__data_loc_filename & 0xFFFF;
 	__u32 zero = 0;

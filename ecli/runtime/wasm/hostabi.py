@@ -215,9 +215,9 @@ class BpfHost:
             pending: deque[bytes] = deque()
 
             def keep(samples: Samples, pending: deque[bytes] = pending) -> None:
-                view = samples.data
-                pending.extend(bytes(view[o : o + s]) for o, s in zip(samples.offsets,
-                                                                       samples.sizes))
+                view = samples.data  # valid only until the handler returns: copied
+                pending.extend(bytes(view[o : o + s])
+                               for o, s in zip(samples.offsets, samples.sizes, strict=True))
 
             streams = EventStreams(found.loaded.name)
             streams.add(spec, fd, keep)

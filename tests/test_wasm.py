@@ -1,0 +1,237 @@
+"""wasm-bpf modules run by ecli: a module built here with clang for wasm32-wasi runs by
+path and by OCI reference (the wasm-to-oci layout eunomia-bpf pushes, and ours) on the
+real kernel with real events; bad modules are one line each, nothing left loaded."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from wasm_modules import (
+    HEADER,
+    PROGRAM,
+    build_execsnoop,
+    loading_module,
+    named_programs,
+    push_wasm_to_oci,
+    wat_module,
+)
+
+from ecli.oci import artifact
+from ecli.oci import reference as references
+from ecli.oci import registry as oci_registry
+from ecli.oci.config import PackageConfig
+from ecli.oci.store import Store
+
+from ecli_process import ecli_command, error_line, run_ecli
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_execsnoop(tmp_path_factory.mktemp("wasm-execsnoop"))
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Path:
+    """A program with a name no other exec on the machine has."""
+    path = tmp_path / f"wx{uuid.uuid4().hex[:10]}"
+    shutil.copy("/bin/true", path)
+    return path
+
+
+def run_and_exec(target: str, marker: Path, env: dict[str, str], *args: str
+                 ) -> tuple[str, str, int]:
+    """`ecli run TARGET -c MARKER -n 2`, exec'ing `marker` until the run ends; (stdout,
+    stderr, status).
+    Each program named like the example's that appeared meanwhile must be gone after."""
+    before = named_programs(PROGRAM)
+    command = ecli_command("run", "--yes", *args, target, "-c", marker.name, "-n", "2")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+
+    def trigger() -> None:
+        while process.poll() is None:
+            subprocess.run([str(marker)], check=False)
+            time.sleep(0.05)
+
+    threading.Thread(target=trigger, daemon=True).start()
+    out, err = process.communicate(timeout=60)
+    assert named_programs(PROGRAM) - before == set()
+    return out, err, process.returncode
+
+
+def assert_events(out: str, marker: Path) -> None:
+    lines = out.splitlines()
+    assert lines[0] == HEADER
+    mine = [line.split() for line in lines[1:-1]]
+    assert len(mine) == 2, out
+    assert all(fields[1:] == ["0", marker.name, str(marker)] for fields in mine)
+    counted = int(lines[-1].removeprefix("execs counted by the kernel: "))
+    assert counted >= 2
+
+
+def test_a_module_runs_by_path_with_real_events(module, marker, env):
+    out, err, code = run_and_exec(str(module), marker, env)
+    assert code == 0, err
+    assert_events(out, marker)
+    assert "ecli: execsnoop: permissions" in err and "read-kernel-memory" in err
+    assert re.search(r"ecli: execsnoop: exited, \d+ event\(s\) passed to the module", err)
+
+
+@pytest.mark.parametrize("layout", ["wasm-to-oci", "ebpfhub"])
+def test_a_module_runs_by_oci_reference(module, marker, env, registry, tmp_path, layout):
+    ref = references.parse(f"{registry.host}/wasm/execsnoop:0.1.0")
+    if layout == "wasm-to-oci":
+        push_wasm_to_oci(module, ref, tmp_path / "layout")
+    else:
+        store = Store(tmp_path / "layout")
+        config = PackageConfig(name="execsnoop", version="0.1.0", kind="wasm",
+                               object="execsnoop.wasm")
+        artifact.create(store, config, [module], tag="0.1.0")
+        oci_registry.push(store, ref)
+    out, err, code = run_and_exec(str(ref), marker, env)
+    assert code == 0, err
+    assert_events(out, marker)
+    inspected = run_ecli("inspect", str(ref), env=env)
+    assert "execsnoop 0.1.0 (kind wasm)" in inspected.stdout
+    assert "tracepoint/sched/sched_process_exec" in inspected.stdout
+
+
+def test_ctrl_c_stops_a_module_waiting_in_poll(module, env):
+    before = named_programs(PROGRAM)
+    process = subprocess.Popen(ecli_command("run", "--yes", str(module)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    assert process.stdout is not None
+    assert process.stdout.readline().rstrip() == HEADER  # loaded and attached
+    assert named_programs(PROGRAM) - before
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "ecli: execsnoop: stopped" in err
+    assert named_programs(PROGRAM) - before == set()
+
+
+LOOP = '(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))'
+
+
+@pytest.mark.parametrize("how", ["duration", "sigint"])
+def test_a_module_that_loops_forever_still_stops(tmp_path, env, how):
+    loop = wat_module(tmp_path / "loop.wasm", LOOP)
+    started = time.monotonic()
+    if how == "duration":
+        ran = run_ecli("run", "--duration", "1", str(loop), env=env, timeout=20)
+        code, err = ran.returncode, ran.stderr
+    else:
+        process = subprocess.Popen(ecli_command("run", str(loop)), stderr=subprocess.PIPE,
+                                   text=True, env=env)
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+        code = process.returncode
+    assert code == 0, err
+    assert "ecli: loop: stopped, 0 event(s)" in err
+    assert time.monotonic() - started < 10
+
+
+IMPORTS = {
+    "unknown": '(import "env" "system" (func (param i32) (result i32)))',
+    "signature": '(import "wasm_bpf" "wasm_load_bpf_object" (func (param i32) (result i32)))',
+}
+BAD = {
+    "unknown-import": (
+        f'(module {IMPORTS["unknown"]} (memory (export "memory") 1) (func (export "_start")))',
+        "the module imports env.system, which ecli does not provide (it gives wasm_bpf.* "
+        "and WASI preview 1)"),
+    "wrong-signature": (
+        f'(module {IMPORTS["signature"]} (memory (export "memory") 1) '
+        '(func (export "_start")))',
+        "the module imports wasm_bpf.wasm_load_bpf_object with another signature than "
+        "wasm-bpf's"),
+    "too-much-memory": (
+        '(module (memory (export "memory") 20000) (func (export "_start")))',
+        "cannot start the module: memory minimum size of 20000 pages exceeds memory limits"),
+    "no-start": ('(module (memory (export "memory") 1))',
+                 "the module exports no '_start' (build it as a WASI command)"),
+    "object-out-of-bounds": (
+        '(module (import "wasm_bpf" "wasm_load_bpf_object" '
+        '(func $l (param i32 i32) (result i64))) (memory (export "memory") 1) '
+        '(func (export "_start") (drop (call $l (i32.const 65000) (i32.const 4096)))))',
+        "wasm_load_bpf_object: the object at 0xfde8, 4096 bytes, lies outside the module's "
+        "memory (65536 bytes)"),
+    "endless-string": (
+        '(module (import "wasm_bpf" "wasm_bpf_map_fd_by_name" '
+        '(func $f (param i64 i32) (result i32))) (memory (export "memory") 1) '
+        '(data (i32.const 65535) "x") '
+        '(func (export "_start") (drop (call $f (i64.const 1) (i32.const 65535)))))',
+        "wasm_bpf_map_fd_by_name: the map name at 0xffff has no terminating NUL within "
+        "4096 bytes or the module's memory"),
+    "trap": ('(module (memory (export "memory") 1) (func (export "_start") unreachable))',
+             "the module trapped: error while executing at wasm backtrace:"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_modules_are_one_line(tmp_path, env, case):
+    text, message = BAD[case]
+    ran = run_ecli("run", str(wat_module(tmp_path / f"{case}.wasm", text)), env=env)
+    assert ran.returncode != 0
+    assert error_line(ran) == f"ecli: error: {case}: {message}"
+    assert "Traceback" not in ran.stderr
+
+
+AFTER_LOAD = {
+    # the poll buffer runs past the end of memory (2 pages: 131072 bytes)
+    "poll-out-of-bounds": (
+        "(drop (call $poll (local.get $h) (call $fd (local.get $h) (i32.const 40)) "
+        "(i32.const 0) (i32.const 0) (i32.const 131000) (i32.const 200) (i32.const 10)))",
+        "wasm_bpf_buffer_poll: the poll buffer at 0x1ffb8, 200 bytes, lies outside the "
+        "module's memory (131072 bytes)"),
+    # the sample callback is entry 7 of a table of 1
+    "bad-callback": (
+        "(drop (call $poll (local.get $h) (call $fd (local.get $h) (i32.const 40)) "
+        "(i32.const 7) (i32.const 0) (i32.const 1024) (i32.const 200) (i32.const 10)))",
+        "wasm_bpf_buffer_poll: sample callback 7 is not a function of the module's table "
+        "(1 entries)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AFTER_LOAD))
+def test_faults_after_a_load_leave_nothing_loaded(module, tmp_path, env, case):
+    obj = (module.parent / "execsnoop.bpf.o").read_bytes()
+    body, message = AFTER_LOAD[case]
+    bad = wat_module(tmp_path / f"{case}.wasm", loading_module(obj, body))
+    before = named_programs(PROGRAM)
+    ran = run_ecli("run", "--yes", str(bad), env=env)
+    assert ran.returncode != 0
+    assert error_line(ran) == f"ecli: error: {case}: {message}"
+    assert named_programs(PROGRAM) - before == set()
+
+
+def test_a_module_may_not_operate_on_descriptors_it_did_not_get(tmp_path, env):
+    """wasm_bpf_map_operate on ecli's own stdout: -EBADF, which the module exits with."""
+    text = """(module
+      (import "wasm_bpf" "wasm_bpf_map_operate"
+        (func $op (param i32 i32 i32 i32 i32 i64) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (call $exit (i32.sub (i32.const 0) (call $op (i32.const 1) (i32.const 1)
+          (i32.const 0) (i32.const 64) (i32.const 0) (i64.const 0))))))"""
+    ran = run_ecli("run", str(wat_module(tmp_path / "foreign.wasm", text)), env=env)
+    assert ran.returncode == 9, ran.stderr  # EBADF
+
+
+def test_a_module_gets_its_arguments_and_its_exit_status_is_ecli_s(module, env):
+    ran = run_ecli("run", "--yes", str(module), "--bogus", env=env)
+    assert ran.returncode == 2
+    assert "usage: execsnoop [-n EVENTS] [-c COMM]" in ran.stderr
