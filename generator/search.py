@@ -36,7 +36,7 @@ from typing import Any
 from ecli.hubindex import model
 
 BLOCK = 128
-KINDS = ("bpf", "bundle", "image")
+KINDS = ("bpf", "bundle", "image", "wasm")
 CATEGORIES = ("observability", "security", "networking", "performance", "profiling",
               "debugging", "storage", "scheduling", "containers", "other")
 ARCHITECTURES = ("amd64", "arm64")

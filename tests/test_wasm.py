@@ -4,6 +4,7 @@ real kernel with real events; bad modules are one line each, nothing left loaded
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -29,7 +30,9 @@ from ecli.oci import reference as references
 from ecli.oci import registry as oci_registry
 from ecli.oci.config import PackageConfig
 from ecli.oci.store import Store
+from generator.__main__ import main as generator_main
 
+from bpf_objects import ROOT
 from ecli_process import ecli_command, error_line, run_ecli
 
 pytestmark = pytest.mark.root
@@ -235,3 +238,52 @@ def test_a_module_gets_its_arguments_and_its_exit_status_is_ecli_s(module, env):
     ran = run_ecli("run", "--yes", str(module), "--bogus", env=env)
     assert ran.returncode == 2
     assert "usage: execsnoop [-n EVENTS] [-c COMM]" in ran.stderr
+
+
+def _index_of(tmp_path: Path, ref: str) -> Path:
+    index = tmp_path / "index"
+    shutil.copytree(ROOT / "index" / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "packages" / "wasmsnoop.yaml").write_text(
+        "name: wasmsnoop\nkind: wasm\nsummary: execs, seen from a wasm-bpf module\n"
+        f"owners: [ebpfhub]\nlicense: MIT\nversions:\n  - version: 0.1.0\n    ref: '{ref}'\n")
+    return index
+
+
+def test_the_hub_inspects_the_object_a_wasm_module_embeds(module, registry, tmp_path, capsys):
+    ref = references.parse(f"{registry.host}/wasm/wasmsnoop:0.1.0")
+    digest = push_wasm_to_oci(module, ref, tmp_path / "layout")
+    index = _index_of(tmp_path, str(ref))
+    assert generator_main(["validate", "--index", str(index)]) == 0
+    assert generator_main(["resolve", "--index", str(index)]) == 0
+    assert generator_main(["inspect", "--index", str(index), "--store",
+                           str(tmp_path / "cache")]) == 0
+    assert "1 digest(s) inspected, 1 pulled" in capsys.readouterr().out
+    found = json.loads((index / "inspection.json").read_text())["digests"][digest]
+    assert {p["id"] for p in found["inspection"]["permissions"]} >= {"read-kernel-memory"}
+    assert found["inspection"]["programs"][0]["section"] == "tracepoint/sched/sched_process_exec"
+    out = tmp_path / "site"
+    assert generator_main(["build", "--index", str(index), "--offline", "--out", str(out),
+                           "--config", str(ROOT / "mkdocs.yml")]) == 0
+    document = json.loads((out / "api" / "v1" / "packages" / "wasmsnoop.json").read_text())
+    assert document["kind"] == "wasm"
+    page = (out / "packages" / "wasmsnoop" / "index.html").read_text()
+    assert "read-kernel-memory" in page and "kind: wasm" in page
+
+
+def test_the_hub_lists_a_module_without_an_embedded_object_uninspected(registry, tmp_path,
+                                                                         capsys):
+    ref = references.parse(f"{registry.host}/wasm/wasmsnoop:0.1.0")
+    digest = push_wasm_to_oci(wat_module(tmp_path / "loop.wasm", LOOP), ref, tmp_path / "l")
+    index = _index_of(tmp_path, str(ref))
+    assert generator_main(["resolve", "--index", str(index)]) == 0
+    assert generator_main(["inspect", "--index", str(index), "--store",
+                           str(tmp_path / "cache")]) == 0
+    capsys.readouterr()
+    found = json.loads((index / "inspection.json").read_text())["digests"][digest]
+    assert found["inspection"] is None
+    out = tmp_path / "site"
+    assert generator_main(["build", "--index", str(index), "--offline", "--out", str(out),
+                           "--config", str(ROOT / "mkdocs.yml")]) == 0
+    page = (out / "packages" / "wasmsnoop" / "index.html").read_text()
+    assert "Unknown: no eBPF object was found inside this wasm module" in page

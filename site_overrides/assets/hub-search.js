@@ -152,7 +152,7 @@
       var value = select.value;
       if (!value) { return; }
       var name = select.getAttribute("data-filter");
-      if (name === "kind") { wanted.kind = ["bpf", "bundle", "image"].indexOf(value); }
+      if (name === "kind") { wanted.kind = ["bpf", "bundle", "image", "wasm"].indexOf(value); }
       if (name === "category") { wanted.category = value; }
       if (name === "arch") { wanted.arch = value; }
     });
