@@ -210,7 +210,7 @@ AFTER_LOAD = {
 
 @pytest.mark.parametrize("case", sorted(AFTER_LOAD))
 def test_faults_after_a_load_leave_nothing_loaded(module, tmp_path, env, case):
-    obj = (module.parent / "execsnoop.bpf.o").read_bytes()
+    obj = (module.parent / "wasm_execsnoop.bpf.o").read_bytes()
     body, message = AFTER_LOAD[case]
     bad = wat_module(tmp_path / f"{case}.wasm", loading_module(obj, body))
     before = named_programs(PROGRAM)
