@@ -287,3 +287,11 @@ def test_the_hub_lists_a_module_without_an_embedded_object_uninspected(registry,
                            "--config", str(ROOT / "mkdocs.yml")]) == 0
     page = (out / "packages" / "wasmsnoop" / "index.html").read_text()
     assert "Unknown: no eBPF object was found inside this wasm module" in page
+
+
+def test_a_file_that_is_not_wasm_is_one_line(tmp_path, env):
+    fake = tmp_path / "fake.wasm"
+    fake.write_bytes(b"\x7fELF not a module")
+    ran = run_ecli("run", str(fake), env=env)
+    assert ran.returncode != 0
+    assert error_line(ran).startswith(f"ecli: error: fake: {fake} is not a valid wasm module: ")
