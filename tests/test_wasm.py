@@ -25,6 +25,7 @@ from wasm_modules import (
     wat_module,
 )
 
+from ecli.hubindex import model
 from ecli.oci import artifact
 from ecli.oci import reference as references
 from ecli.oci import registry as oci_registry
@@ -34,6 +35,7 @@ from generator.__main__ import main as generator_main
 
 from bpf_objects import ROOT
 from ecli_process import ecli_command, error_line, run_ecli
+from index_fixtures import write_index
 
 pytestmark = pytest.mark.root
 
@@ -295,3 +297,53 @@ def test_a_file_that_is_not_wasm_is_one_line(tmp_path, env):
     ran = run_ecli("run", str(fake), env=env)
     assert ran.returncode != 0
     assert error_line(ran).startswith(f"ecli: error: fake: {fake} is not a valid wasm module: ")
+
+
+def test_an_index_lists_a_wasm_package_and_ecli_runs_it_by_name(module, marker, env, registry,
+                                                                   tmp_path):
+    ref = references.parse(f"{registry.host}/wasm/wasmsnoop:0.1.0")
+    digest = push_wasm_to_oci(module, ref, tmp_path / "layout")
+    document = model.PackageDocument(
+        schema_version=1, name="wasmsnoop", summary="execs, from wasm", kind="wasm",
+        versions=(model.Version("0.1.0", str(ref), f"{registry.host}/wasm/wasmsnoop", digest),))
+    index = write_index(tmp_path / "index", [document])
+    assert run_ecli("sources", "add", "local", str(index), env=env).returncode == 0
+    assert run_ecli("update", env=env).returncode == 0
+    out, err, code = run_and_exec("wasmsnoop", marker, env)
+    assert code == 0, err
+    assert_events(out, marker)
+
+
+# The object is kept XOR 0x55 in the module and restored at start: no ELF header to find.
+HIDDEN = """(module
+  (import "wasm_bpf" "wasm_load_bpf_object" (func $load (param i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (data (i32.const 4096) "{data}")
+  (func (export "_start") (local $i i32)
+    (loop $next
+      (i32.store8 (i32.add (i32.const 4096) (local.get $i))
+        (i32.xor (i32.load8_u (i32.add (i32.const 4096) (local.get $i))) (i32.const 0x55)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (i32.const {size}))))
+    (drop (call $load (i32.const 4096) (i32.const {size})))))"""
+
+
+def test_an_object_with_unshown_dangerous_permissions_is_refused_at_load(objects, tmp_path,
+                                                                          env):
+    obj = objects["hub_inspect"].read_bytes()
+    hidden = "".join(f"\\{byte ^ 0x55:02x}" for byte in obj)
+    sneaky = wat_module(tmp_path / "sneaky.wasm", HIDDEN.format(data=hidden, size=len(obj)))
+    shown = run_ecli("inspect", str(sneaky), env=env)
+    assert "no eBPF object was found inside the wasm module" in shown.stdout
+    before = named_programs("on_open")
+    ran = run_ecli("run", str(sneaky), env=env)
+    assert ran.returncode != 0
+    assert error_line(ran) == ("ecli: error: sneaky: the module loads an object that can "
+                               "send-signal, write-user-memory (dangerous), which was not "
+                               "shown before the run")
+    assert named_programs("on_open") - before == set()
+    # with --yes the object reaches the kernel (whose verifier refuses bpf_probe_write_user
+    # here, under lockdown): the refusal above was ecli's, before any load
+    forced = run_ecli("run", "--yes", str(sneaky), env=env)
+    assert "sneaky: object 1: the kernel verifier rejected the program" in forced.stderr
+    assert named_programs("on_open") - before == set()
