@@ -222,6 +222,19 @@ def test_faults_after_a_load_leave_nothing_loaded(module, tmp_path, env, case):
     assert named_programs(PROGRAM) - before == set()
 
 
+def test_a_module_may_not_load_objects_without_end(module, tmp_path, env):
+    obj = (module.parent / "wasm_execsnoop.bpf.o").read_bytes()
+    body = ("(loop $again (drop (call $load (i32.const 4096) (i32.const " + str(len(obj))
+            + "))) (br $again))")
+    greedy = wat_module(tmp_path / "greedy.wasm", loading_module(obj, body))
+    before = named_programs(PROGRAM)
+    ran = run_ecli("run", "--yes", str(greedy), env=env, timeout=120)
+    assert ran.returncode != 0
+    assert error_line(ran) == ("ecli: error: greedy: wasm_load_bpf_object: the module has 64 "
+                               "objects loaded already")
+    assert named_programs(PROGRAM) - before == set()
+
+
 def test_a_module_may_not_operate_on_descriptors_it_did_not_get(tmp_path, env):
     """wasm_bpf_map_operate on ecli's own stdout: -EBADF, which the module exits with."""
     text = """(module

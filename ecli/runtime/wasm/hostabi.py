@@ -58,6 +58,7 @@ SIGNATURES: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType]]] = {
     "wasm_close_bpf_object": ([I64], [I32]),
 }
 MAX_STRING = 4096  # a program, map or interface name; a cgroup path
+MAX_OBJECTS = 64  # loaded at once by one module: each holds kernel memory
 POLL_SLICE_MS = 100  # a long poll wakes this often to see a stop
 # bpf(2) map commands the module may use (linux/bpf.h)
 LOOKUP, UPDATE, DELETE, NEXT_KEY = 1, 2, 3, 4
@@ -126,6 +127,8 @@ class BpfHost:
     def wasm_load_bpf_object(self, memory: _Memory, buf: int, size: int) -> int:
         if size <= 0 or size > MAX_OBJECT_BYTES:
             raise memory.fault(f"object size {size} is not between 1 and {MAX_OBJECT_BYTES}")
+        if len(self._objects) >= MAX_OBJECTS:
+            raise memory.fault(f"the module has {MAX_OBJECTS} objects loaded already")
         data = memory.read(buf, size, "the object")
         handle = self._next
         path = Path(self._scratch.name) / f"object-{handle}.bpf.o"
