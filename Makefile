@@ -42,7 +42,8 @@ help:
 
 # --- setting up -------------------------------------------------------------
 
-$(APT_STAMP):
+# Re-checked when this file changes: a package added to APT_PACKAGES is installed.
+$(APT_STAMP): Makefile
 	mkdir -p $(RUN)
 	# the arm64 guest of the kernel matrix: Debian's arm64 kernel, Python and busybox
 	dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -q; }
