@@ -181,7 +181,7 @@ BAD = {
         "wasm_bpf_map_fd_by_name: the map name at 0xffff has no terminating NUL within "
         "4096 bytes or the module's memory"),
     "trap": ('(module (memory (export "memory") 1) (func (export "_start") unreachable))',
-             "the module trapped: error while executing at wasm backtrace:"),
+             "the module trapped: wasm trap: wasm `unreachable` instruction executed"),
 }
 
 
@@ -360,3 +360,42 @@ def test_an_object_with_unshown_dangerous_permissions_is_refused_at_load(objects
     forced = run_ecli("run", "--yes", str(sneaky), env=env)
     assert "sneaky: object 1: the kernel verifier rejected the program" in forced.stderr
     assert named_programs("on_open") - before == set()
+
+
+# wasm-bpf's Go SDK: poll through callback-wrapper, samples to the export go-callback.
+GO_STYLE = """(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "wasm_bpf" "wasm_load_bpf_object" (func $load (param i32 i32) (result i64)))
+  (import "wasm_bpf" "wasm_attach_bpf_program" (func $attach (param i64 i32 i32) (result i32)))
+  (import "wasm_bpf" "wasm_bpf_map_fd_by_name" (func $fd (param i64 i32) (result i32)))
+  (import "callback-wrapper" "wasm_bpf_buffer_poll"
+    (func $poll (param i64 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 16) "{program}\\00")
+  (data (i32.const 40) "events\\00")
+  (data (i32.const 4096) "{data}")
+  (func (export "go-callback") (param i32 i32 i32) (result i32)
+    (call $exit (i32.div_u (local.get 2) (i32.const 4))) (i32.const 0))
+  (func (export "_start") (local $h i64)
+    (local.set $h (call $load (i32.const 4096) (i32.const {size})))
+    (drop (call $attach (local.get $h) (i32.const 16) (i32.const 0)))
+    (loop $again
+      (drop (call $poll (local.get $h) (call $fd (local.get $h) (i32.const 40))
+        (i32.const 0) (i32.const 1024) (i32.const 200) (i32.const 100)))
+      (br $again))))"""
+
+
+def test_a_go_sdk_module_gets_samples_through_its_exported_callback(module, tmp_path, env):
+    """The callback exits with the sample's size / 4 (152 bytes: struct event): the exit
+    from inside a callback is the run's status, and the object is closed after it."""
+    obj = (module.parent / "wasm_execsnoop.bpf.o").read_bytes()
+    go = wat_module(tmp_path / "go.wasm", GO_STYLE.format(
+        program=PROGRAM, data="".join(f"\\{b:02x}" for b in obj), size=len(obj)))
+    before = named_programs(PROGRAM)
+    process = subprocess.Popen(ecli_command("run", "--yes", str(go)), stderr=subprocess.PIPE,
+                               text=True, env=env)
+    while process.poll() is None:
+        subprocess.run(["/bin/true"], check=False)
+        time.sleep(0.05)
+    assert process.returncode == 152 // 4, process.stderr.read() if process.stderr else ""
+    assert named_programs(PROGRAM) - before == set()

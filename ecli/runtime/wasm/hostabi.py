@@ -12,6 +12,11 @@ built for them runs unchanged:
                          i32 max_size, i32 timeout_ms) -> i32
     wasm_close_bpf_object(i64 handle) -> i32
 
+and, for modules of wasm-bpf's Go SDK (TinyGo cannot pass a function
+pointer), `callback-wrapper.wasm_bpf_buffer_poll(i64, i32 fd, i32 ctx, i32 data,
+i32 max_size, i32 timeout_ms) -> i32`, which calls the module's export
+`go-callback` for each sample.
+
 A pointer or length outside the module's memory, or a string with no end, is
 a fault of the module: it ends the run with one line (`WasmError`), where the
 reference runtimes return -1 and carry on. A failed load or attach raises
@@ -47,15 +52,20 @@ from ecli.runtime.spec import MAX_OBJECT_BYTES, ObjectSpec
 from ecli.runtime.streams import EventStreams
 
 MODULE = "wasm_bpf"
+GO_MODULE, GO_CALLBACK = "callback-wrapper", "go-callback"  # wasm-bpf's Go SDK
 I32, I64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
-# name -> (parameters, results), as the reference runtimes register them
-SIGNATURES: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType]]] = {
-    "wasm_load_bpf_object": ([I32, I32], [I64]),
-    "wasm_attach_bpf_program": ([I64, I32, I32], [I32]),
-    "wasm_bpf_map_fd_by_name": ([I64, I32], [I32]),
-    "wasm_bpf_map_operate": ([I32, I32, I32, I32, I32, I64], [I32]),
-    "wasm_bpf_buffer_poll": ([I64, I32, I32, I32, I32, I32, I32], [I32]),
-    "wasm_close_bpf_object": ([I64], [I32]),
+# (module, name) -> (parameters, results, our method), as the reference runtimes register them
+IMPORTS: dict[tuple[str, str], tuple[list[wasmtime.ValType], list[wasmtime.ValType], str]] = {
+    (MODULE, "wasm_load_bpf_object"): ([I32, I32], [I64], "wasm_load_bpf_object"),
+    (MODULE, "wasm_attach_bpf_program"): ([I64, I32, I32], [I32], "wasm_attach_bpf_program"),
+    (MODULE, "wasm_bpf_map_fd_by_name"): ([I64, I32], [I32], "wasm_bpf_map_fd_by_name"),
+    (MODULE, "wasm_bpf_map_operate"): ([I32, I32, I32, I32, I32, I64], [I32],
+                                       "wasm_bpf_map_operate"),
+    (MODULE, "wasm_bpf_buffer_poll"): ([I64, I32, I32, I32, I32, I32, I32], [I32],
+                                       "wasm_bpf_buffer_poll"),
+    (MODULE, "wasm_close_bpf_object"): ([I64], [I32], "wasm_close_bpf_object"),
+    (GO_MODULE, "wasm_bpf_buffer_poll"): ([I64, I32, I32, I32, I32, I32], [I32],
+                                          "go_buffer_poll"),
 }
 MAX_STRING = 4096  # a program, map or interface name; a cgroup path
 MAX_OBJECTS = 64  # loaded at once by one module: each holds kernel memory
@@ -105,9 +115,9 @@ class BpfHost:
         self._scratch = tempfile.TemporaryDirectory(prefix="ecli-wasm-")
 
     def define(self, linker: wasmtime.Linker) -> None:
-        for name, (params, results) in SIGNATURES.items():
-            linker.define_func(MODULE, name, wasmtime.FuncType(params, results),
-                               self._guarded(getattr(self, name)), access_caller=True)
+        for (module, name), (params, results, method) in IMPORTS.items():
+            linker.define_func(module, name, wasmtime.FuncType(params, results),
+                               self._guarded(getattr(self, method)), access_caller=True)
 
     def _guarded(self, function: Callable[..., int]) -> Callable[..., int]:
         def call(caller: wasmtime.Caller, *args: int) -> int:
@@ -204,6 +214,17 @@ class BpfHost:
 
     def wasm_bpf_buffer_poll(self, memory: _Memory, handle: int, fd: int, sample_func: int,
                              ctx: int, data: int, max_size: int, timeout_ms: int) -> int:
+        return self._poll(memory, handle, fd, lambda: memory.callback(sample_func), ctx, data,
+                          max_size, timeout_ms)
+
+    def go_buffer_poll(self, memory: _Memory, handle: int, fd: int, ctx: int, data: int,
+                       max_size: int, timeout_ms: int) -> int:
+        return self._poll(memory, handle, fd, lambda: memory.exported(GO_CALLBACK), ctx, data,
+                          max_size, timeout_ms)
+
+    def _poll(self, memory: _Memory, handle: int, fd: int,
+              callback_of: Callable[[], Callable[[int, int, int], int]], ctx: int, data: int,
+              max_size: int, timeout_ms: int) -> int:
         memory.check(data, max_size, "the poll buffer")
         found = self._objects.get(handle)
         if found is None:
@@ -213,7 +234,7 @@ class BpfHost:
             return -errnos.ENOENT
         if spec.type not in (MAP_RINGBUF, MAP_PERF_EVENT_ARRAY):
             return -errnos.EINVAL
-        callback = memory.callback(sample_func)
+        callback = callback_of()
         if fd not in found.streams:
             pending: deque[bytes] = deque()
 
@@ -308,10 +329,20 @@ class _Memory:
         if not isinstance(entry, wasmtime.Func):
             raise self.fault(f"sample callback {index} is not a function of the module's table "
                              f"({size} entries)")
+        return self._callable(entry, f"sample callback {index}")
+
+    def exported(self, name: str) -> Callable[[int, int, int], int]:
+        """The sample callback the module exports as `name` (the Go SDK's way)."""
+        entry = self.caller.get(name)
+        if not isinstance(entry, wasmtime.Func):
+            raise self.fault(f"the module exports no function {name!r} for the sample callback")
+        return self._callable(entry, f"sample callback {name!r}")
+
+    def _callable(self, entry: wasmtime.Func, what: str) -> Callable[[int, int, int], int]:
         kind = entry.type(self.caller)
         if ([str(p) for p in kind.params], [str(r) for r in kind.results]) != (
                 ["i32"] * 3, ["i32"]):
-            raise self.fault(f"sample callback {index} is not (i32, i32, i32) -> i32")
+            raise self.fault(f"{what} is not (i32, i32, i32) -> i32")
         caller = self.caller
 
         def call(ctx: int, data: int, size: int) -> int:

@@ -26,7 +26,7 @@ import wasmtime
 
 from ecli.errors import EcliError, WasmError
 from ecli.runtime.spec import ObjectSpec
-from ecli.runtime.wasm.hostabi import MODULE, SIGNATURES, BpfHost, Stopped
+from ecli.runtime.wasm.hostabi import IMPORTS, MODULE, BpfHost, Stopped
 
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 MAX_MODULE_BYTES = 64 << 20
@@ -64,16 +64,17 @@ def check_imports(module: wasmtime.Module, name: str) -> None:
     for item in module.imports:
         if item.module in WASI_MODULES:
             continue
-        if item.module != MODULE or item.name not in SIGNATURES:
+        known = IMPORTS.get((item.module, item.name or ""))
+        if known is None:
             raise WasmError(f"{name}: the module imports {item.module}.{item.name}, which ecli "
                             f"does not provide (it gives {MODULE}.* and WASI preview 1)")
-        params, results = SIGNATURES[item.name or ""]
+        params, results, _method = known
         kind = item.type
         if not isinstance(kind, wasmtime.FuncType) or (
                 [str(p) for p in kind.params], [str(r) for r in kind.results]) != (
                 [str(p) for p in params], [str(r) for r in results]):
-            raise WasmError(f"{name}: the module imports {MODULE}.{item.name} with another "
-                            "signature than wasm-bpf's")
+            raise WasmError(f"{name}: the module imports {item.module}.{item.name} with "
+                            "another signature than wasm-bpf's")
     exported = {item.name for item in module.exports}
     for needed in ("memory", "_start"):
         if needed not in exported:
@@ -181,5 +182,8 @@ class _Watchdog:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The line that says why: wasmtime puts the cause after a backtrace."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if "Caused by:" in text:
+        text = text.rsplit("Caused by:", 1)[1].strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
