@@ -34,7 +34,7 @@ from ecli.oci.store import Store
 from generator.__main__ import main as generator_main
 
 from bpf_objects import ROOT
-from ecli_process import ecli_command, error_line, run_ecli
+from ecli_process import ecli_command, error_line, programs_left, run_ecli
 from index_fixtures import write_index
 
 pytestmark = pytest.mark.root
@@ -399,3 +399,16 @@ def test_a_go_sdk_module_gets_samples_through_its_exported_callback(module, tmp_
         time.sleep(0.05)
     assert process.returncode == 152 // 4, process.stderr.read() if process.stderr else ""
     assert named_programs(PROGRAM) - before == set()
+
+
+def test_a_detached_module_reports_its_programs_and_stops(module, env):
+    started = run_ecli("-v", "run", "--detach", "--yes", str(module), env=env)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    found = re.search(rf"program {PROGRAM} id (\d+) attached to "
+                      r"tracepoint/sched/sched_process_exec", started.stderr)
+    assert found, started.stderr
+    listed = run_ecli("ps", env=env)
+    assert run_id in listed.stdout
+    assert run_ecli("stop", run_id, env=env).returncode == 0
+    assert programs_left({int(found.group(1))}) == set()

@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
     if package.kind == "bundle":
         return _run_bundle(package, args, ctx)
     if package.kind == "wasm":
-        return _run_wasm(package, args, ctx)
+        return _run_wasm(package, args, ctx, recorder)
     if package.kind == "image":
         from ecli import launch
         from ecli.packages.inspection import inspect_package
@@ -237,7 +237,8 @@ def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context)
     return Result(warnings=warnings, exit_code=outcome.exit_code)
 
 
-def _run_wasm(package: LocatedPackage, args: argparse.Namespace, ctx: Context) -> Result:
+def _run_wasm(package: LocatedPackage, args: argparse.Namespace, ctx: Context,
+              recorder: _StatusFile | None) -> Result:
     """A wasm-bpf module: its embedded objects' permissions shown (and asked about) first;
     an object it loads later with a dangerous permission not shown is refused."""
     from ecli.cli.progress import status
@@ -252,7 +253,8 @@ def _run_wasm(package: LocatedPackage, args: argparse.Namespace, ctx: Context) -
     _consent(package, summary, args, ctx)
     outcome = run_module(package.object_path, list(args.program_args), package.name,
                          duration=args.before_target.get("duration"),
-                         vet=None if args.yes else _vet_loaded(package.name, summary))
+                         vet=None if args.yes else _vet_loaded(package.name, summary),
+                         on_attached=recorder.attached if recorder else None)
     if not ctx.quiet:
         status(f"{package.name}: {'stopped' if outcome.stopped else 'exited'}, "
                f"{outcome.events} event(s) passed to the module")

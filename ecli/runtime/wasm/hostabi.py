@@ -43,7 +43,7 @@ from ecli.errors import WasmError
 from ecli.kernel.sections import lookup
 from ecli.kernel.types import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF
 from ecli.runtime import libbpf
-from ecli.runtime.attach import Link, attach_program
+from ecli.runtime.attach import AttachedProgram, Link, attach_program
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.mapread import PERCPU_TYPES
 from ecli.runtime.options import AttachSettings
@@ -102,12 +102,17 @@ class BpfHost:
     """The state behind the `wasm_bpf` imports of one module instance.
 
     `vet` sees each object before it loads and may refuse it (the CLI checks that
-    its permissions were shown); `stopping` is polled by every host call.
+    its permissions were shown); `on_attached` gets every program attached so far,
+    after each attach (`ecli run --status-file`, `--detach`); `stopping` is polled
+    by every host call.
     """
 
-    def __init__(self, name: str, vet: Callable[[ObjectSpec], None] | None = None) -> None:
+    def __init__(self, name: str, vet: Callable[[ObjectSpec], None] | None = None,
+                 on_attached: Callable[[list[AttachedProgram]], None] | None = None) -> None:
         self.name = name
         self.vet = vet
+        self.on_attached = on_attached
+        self.attached: list[AttachedProgram] = []
         self.stopping = False
         self.events = 0
         self._objects: dict[int, _Object] = {}
@@ -168,6 +173,10 @@ class BpfHost:
                     cgroup=where if hook == "cgroup" else None)
                 found.links.extend(attach_program(program, program_name, section, settings,
                                                   found.loaded.name))
+                self.attached.append(AttachedProgram(found.loaded.program_id(program),
+                                                     program_name, section))
+                if self.on_attached is not None:
+                    self.on_attached(list(self.attached))
                 return 0
         return -1
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import wasmtime
 
 from ecli.errors import EcliError, WasmError
+from ecli.runtime.attach import AttachedProgram
 from ecli.runtime.spec import ObjectSpec
 from ecli.runtime.wasm.hostabi import IMPORTS, MODULE, BpfHost, Stopped
 
@@ -84,6 +85,7 @@ def check_imports(module: wasmtime.Module, name: str) -> None:
 
 def run_module(path: Path, argv: Sequence[str], name: str, *, duration: float | None = None,
                vet: Callable[[ObjectSpec], None] | None = None,
+               on_attached: Callable[[list[AttachedProgram]], None] | None = None,
                memory_limit: int = MEMORY_LIMIT) -> WasmOutcome:
     engine, module = compile_module(path, name)
     store = wasmtime.Store(engine)
@@ -98,7 +100,7 @@ def run_module(path: Path, argv: Sequence[str], name: str, *, duration: float | 
     store.set_wasi(wasi)
     linker = wasmtime.Linker(engine)
     linker.define_wasi()
-    host = BpfHost(name, vet)
+    host = BpfHost(name, vet, on_attached)
     host.define(linker)
     sys.stdout.flush()  # the module writes to the same descriptors, unbuffered
     with _Watchdog(engine, host, duration) as watchdog:
