@@ -122,13 +122,16 @@ class BpfHost:
     def define(self, linker: wasmtime.Linker) -> None:
         for (module, name), (params, results, method) in IMPORTS.items():
             linker.define_func(module, name, wasmtime.FuncType(params, results),
-                               self._guarded(getattr(self, method)), access_caller=True)
+                               self._guarded(getattr(self, method),
+                                             name if module == MODULE else f"{module}.{name}"),
+                               access_caller=True)
 
-    def _guarded(self, function: Callable[..., int]) -> Callable[..., int]:
+    def _guarded(self, function: Callable[..., int], label: str) -> Callable[..., int]:
+        """The import as wasmtime calls it: a stop ends the run, errors name the import."""
         def call(caller: wasmtime.Caller, *args: int) -> int:
             if self.stopping:
                 raise Stopped
-            return function(_Memory(caller, self.name, function.__name__), *args)
+            return function(_Memory(caller, self.name, label), *args)
         return call
 
     def close(self) -> None:
