@@ -25,6 +25,7 @@ from pathlib import Path
 import wasmtime
 
 from ecli.errors import EcliError, WasmError
+from ecli.files import read_limited
 from ecli.runtime.attach import AttachedProgram
 from ecli.runtime.spec import ObjectSpec
 from ecli.runtime.wasm.hostabi import IMPORTS, MODULE, BpfHost, Stopped
@@ -44,12 +45,7 @@ class WasmOutcome:
 
 def compile_module(path: Path, name: str) -> tuple[wasmtime.Engine, wasmtime.Module]:
     """The module compiled, its imports checked against what we provide."""
-    try:
-        if path.stat().st_size > MAX_MODULE_BYTES:
-            raise WasmError(f"{name}: {path} is larger than {MAX_MODULE_BYTES >> 20} MiB")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise WasmError(f"{name}: cannot read {path}: {exc.strerror}") from None
+    data = read_limited(path, MAX_MODULE_BYTES, WasmError, f"{name}: {path}")
     config = wasmtime.Config()
     config.epoch_interruption = True
     engine = wasmtime.Engine(config)
