@@ -412,3 +412,17 @@ def test_a_detached_module_reports_its_programs_and_stops(module, env):
     assert run_id in listed.stdout
     assert run_ecli("stop", run_id, env=env).returncode == 0
     assert programs_left({int(found.group(1))}) == set()
+
+
+def test_memory_grown_past_the_limit_is_refused_to_the_module(tmp_path, env):
+    """memory.grow past 1 GiB gets -1, as out-of-memory does: the module sees it (here it
+    exits 3), ecli goes on; the initial size past the limit is a one-line error above."""
+    text = """(module
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (if (i32.eq (memory.grow (i32.const 20000)) (i32.const -1))
+          (then (call $exit (i32.const 3))))
+        (call $exit (i32.const 4))))"""
+    ran = run_ecli("run", str(wat_module(tmp_path / "grow.wasm", text)), env=env)
+    assert ran.returncode == 3, ran.stderr
