@@ -17,7 +17,8 @@ export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 APT_PACKAGES := clang gcc llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
 	zsh fish man-db groff-base openjdk-17-jdk-headless maven nodejs \
-	prometheus prometheus-node-exporter qemu-system-x86 qemu-system-arm
+	prometheus prometheus-node-exporter qemu-system-x86 qemu-system-arm \
+	wasi-libc lld-14 libclang-rt-14-dev-wasm32
 # npm: part of the nodejs package where Node comes from NodeSource, Debian's own package otherwise.
 APT_STAMP := $(RUN)/apt.stamp
 # cosign, the reference the signature tests compare ecli with: built once from the Go
@@ -41,7 +42,8 @@ help:
 
 # --- setting up -------------------------------------------------------------
 
-$(APT_STAMP):
+# Re-checked when this file changes: a package added to APT_PACKAGES is installed.
+$(APT_STAMP): Makefile
 	mkdir -p $(RUN)
 	# the arm64 guest of the kernel matrix: Debian's arm64 kernel, Python and busybox
 	dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -q; }

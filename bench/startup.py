@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,10 +57,16 @@ def wall(command: list[str], runs: int, env: dict[str, str] | None = None) -> fl
     return statistics.median(times)
 
 
-def time_to_first_event(command: list[str], env: dict[str, str] | None = None) -> float:
-    """Seconds from spawn until the tracer prints a path we keep opening."""
+def open_probe(token: str) -> None:
+    """The event opensnoop-like tracers report: an open() of /tmp/TOKEN (which fails)."""
+    with contextlib.suppress(FileNotFoundError):  # the attempt is the event
+        os.close(os.open(f"/tmp/{token}", os.O_RDONLY))
+
+
+def time_to_first_event(command: list[str], env: dict[str, str] | None = None,
+                        trigger: Callable[[str], None] = open_probe) -> float:
+    """Seconds from spawn until the tracer prints the token `trigger` keeps causing."""
     token = f"bench-{os.getpid()}-{time.monotonic_ns()}"
-    probe = f"/tmp/{token}"
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL, env=env)
@@ -67,8 +74,7 @@ def time_to_first_event(command: list[str], env: dict[str, str] | None = None) -
     seen = b""
     try:
         while time.perf_counter() - start < TIMEOUT:
-            with contextlib.suppress(FileNotFoundError):  # the attempt is the event
-                os.close(os.open(probe, os.O_RDONLY))
+            trigger(token)
             ready, _, _ = select.select([process.stdout], [], [], PROBE_INTERVAL)
             if ready:
                 seen += os.read(process.stdout.fileno(), 65536)

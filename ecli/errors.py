@@ -168,3 +168,9 @@ class VerifierError(RuntimeLoadError):
     def __init__(self, message: str, *, log: str = "", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.log = log
+
+
+class WasmError(EcliError):
+    """A wasm-bpf module that cannot run, or that misused a host function."""
+
+    reference = "wasm"

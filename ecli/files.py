@@ -19,6 +19,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ecli.errors import EcliError
+
+
+def read_limited(path: Path, limit: int, error: type[EcliError], where: str) -> bytes:
+    """A whole file of at most `limit` bytes (an eBPF object, a wasm module), read only
+    after its size is known; one line naming `where` otherwise."""
+    try:
+        if path.stat().st_size > limit:
+            raise error(f"{where}: larger than {limit >> 20} MiB")
+        return path.read_bytes()
+    except OSError as exc:
+        raise error(f"{where}: cannot read: {exc.strerror}") from None
+
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, tmp_dir: Path | None = None,
                  *, durable: bool = True) -> None:

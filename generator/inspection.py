@@ -203,7 +203,7 @@ def exported_metrics(package: Any) -> tuple[model.ExportedMetric, ...]:
     from ecli.runtime.spec import ObjectSpec
 
     config = package.config
-    if package.object_path is None or config is None:
+    if package.object_path is None or config is None or config.kind != "bpf":
         return ()
     collector = Collector(ObjectSpec.from_file(package.object_path), config.name,
                           config.output.units, config.metrics)
@@ -211,9 +211,15 @@ def exported_metrics(package: Any) -> tuple[model.ExportedMetric, ...]:
 
 
 def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:
-    """The eBPF objects of a pulled package: its object (kind bpf), or a bundle's."""
+    """The eBPF objects of a pulled package: its object (kind bpf), those a wasm module
+    embeds (none found: no inspection, the hub shows its permissions as unknown), or a
+    bundle's."""
     from ecli.oci import mediatypes, tarsafe
 
+    if package.config.kind == "wasm" and package.object_path is not None:
+        from ecli.runtime.wasm.embedded import write_objects
+
+        return write_objects(package.object_path, bundle_dir)
     if package.object_path is not None:  # kind bpf: must be a readable eBPF object
         return [package.object_path]
     if package.config.kind == "eunomia-json":  # the object inside its package.json

@@ -17,7 +17,9 @@ from generator.sanitize import description_html
 
 UP = "../../"
 LEVELS = {"info": "info", "elevated": "elevated", "dangerous": "dangerous"}
-
+WASM_UNKNOWN = ("Unknown: no eBPF object was found inside this wasm module (it may build or "
+                "unpack one). <code>ecli run</code> checks each object it loads and refuses one "
+                "with a dangerous permission unless run with <code>--yes</code>.")
 
 def package_page(document: model.PackageDocument, description: str | None = None) -> str:
     """The article of packages/NAME/; `description` is pre-rendered HTML when cached."""
@@ -31,6 +33,8 @@ def package_page(document: model.PackageDocument, description: str | None = None
     ]
     if latest is not None and latest.inspection is not None:
         parts += ['<h2 id="permissions">Permissions</h2>\n', _permissions(latest.inspection)]
+    elif latest is not None and document.kind == "wasm":
+        parts += ['<h2 id="permissions">Permissions</h2>\n', f"<p>{WASM_UNKNOWN}</p>\n"]
     if document.description:
         html = description if description is not None else description_html(
             document.description)

@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecli.hubindex import model
+from ecli.oci.config import KINDS
 
 BLOCK = 128
-KINDS = ("bpf", "bundle", "image", "eunomia-json")
+KIND_BITS = 3  # the low bits of a package's flags: its kind's index in KINDS (up to 8 kinds)
 CATEGORIES = ("observability", "security", "networking", "performance", "profiling",
               "debugging", "storage", "scheduling", "containers", "other")
 ARCHITECTURES = ("amd64", "arm64")
@@ -105,6 +106,7 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         "count": len(entries),
         "block": BLOCK,
         "kinds": list(KINDS),
+        "kind_bits": KIND_BITS,
         "categories": list(CATEGORIES),
         "architectures": list(ARCHITECTURES),
         "names": names,
@@ -157,15 +159,16 @@ def shard_key(term: str) -> str:
 
 
 def flags(entry: model.CatalogEntry) -> int:
-    """Bits 0-1 kind, 2-11 categories, 12-13 architectures (both when unknown)."""
+    """Bits 0-2 kind, 3-12 categories, 13-14 architectures (both when unknown): the head's
+    `kind_bits` and the lengths of its lists say where each starts, for the page."""
     value = KINDS.index(entry.kind) if entry.kind in KINDS else 0
     for i, category in enumerate(CATEGORIES):
         if category in entry.categories:
-            value |= 1 << (2 + i)
+            value |= 1 << (KIND_BITS + i)
     architectures = entry.architectures or ARCHITECTURES
     for i, architecture in enumerate(ARCHITECTURES):
         if architecture in architectures:
-            value |= 1 << (12 + i)
+            value |= 1 << (KIND_BITS + len(CATEGORIES) + i)
     return value
 
 

@@ -66,6 +66,9 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
     *((f"ecli.runtime.{name}", ("ecli.runtime.loader", "ecli.runtime.libbpf", "ctypes"),
        "parsing and analysing need no C library")
       for name in ("elf", "btf", "insns", "spec", "analysis", "options", "filters")),
+    ("ecli.runtime.wasm.embedded", ("wasmtime", "ctypes", "ecli.runtime.loader",
+                                    "ecli.runtime.libbpf"),
+     "finding the objects a module embeds is parsing: no wasm runtime, no C library"),
 )
 # Only ecli.net speaks HTTP.
 HTTP_CLIENTS = ("urllib.request", "http.client")
@@ -211,3 +214,9 @@ def test_only_keyless_imports_sigstore_and_only_inside_functions():
     assert users == ["ecli.trust.keyless"]
     top = _imported_names(users[0], MODULES[users[0]], top_level=True)
     assert not any(_within(n, "sigstore") for n in top)
+
+
+def test_only_the_wasm_runtime_imports_wasmtime():
+    """wasmtime is the kind wasm runtime's: one module owns the host ABI, one the wiring."""
+    users = sorted(m for m, names in NAMES.items() if any(_within(n, "wasmtime") for n in names))
+    assert users == ["ecli.runtime.wasm.hostabi", "ecli.runtime.wasm.runner"]

@@ -285,7 +285,8 @@ def test_the_hub_inspects_the_embedded_object_and_shows_the_kind(
     document = json.loads((out / "api" / "v1" / "packages" / "eunohub.json").read_text())
     assert document["kind"] == "eunomia-json"
     head = json.loads(next(out.rglob("search/index.json")).read_text())
-    kind = head["flags"][head["names"].index("eunohub")] & 3  # the search page's kind filter
+    kind_mask = (1 << head["kind_bits"]) - 1  # the search page's kind filter
+    kind = head["flags"][head["names"].index("eunohub")] & kind_mask
     assert head["kinds"][kind] == "eunomia-json"
 
 

@@ -92,8 +92,9 @@ def test_search_index_is_sharded_by_first_character(built: Path):
     search = built / "api" / "v1" / "search"
     head = json.loads((search / "index.json").read_text())
     assert head["names"] == ["opensnoop"] and head["count"] == 1
-    assert head["flags"][0] & 3 == 0  # kind bpf
-    assert head["flags"][0] & (1 << 2)  # observability
+    assert head["kind_bits"] == 3 and head["flags"][0] & 7 == 0  # kind bpf
+    assert head["flags"][0] & (1 << 3)  # observability
+    assert head["kinds"] == ["bpf", "bundle", "image", "eunomia-json", "wasm"]
     assert "x" not in head["shards"] and not (search / "terms" / "x.json").exists()
     # every one-character query's answer, for the page to show before the shard arrives
     assert head["first"]["o"] == {"count": 1, "top": [0]} and "x" not in head["first"]

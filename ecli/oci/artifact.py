@@ -37,7 +37,9 @@ from ecli.oci.store import Store
 
 FORMAT_EBPFHUB = "ebpfhub"
 FORMAT_BUMBLEBEE = "bumblebee"
+FORMAT_WASM = "wasm"  # a wasm module as wasm-to-oci, oras and eunomia-bpf push it
 BUMBLEBEE_OBJECT = "program.o"
+WASM_MODULE = "module.wasm"  # the title of an untitled wasm layer
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class Package:
 
     @property
     def object_path(self) -> Path | None:
-        """The eBPF object for kind `bpf`; None for other kinds."""
-        if self.config.kind != "bpf" or not self.config.object:
+        """The file ecli runs itself: the eBPF object of kind `bpf`, the module of `wasm`;
+        None for other kinds."""
+        if self.config.kind not in ("bpf", "wasm") or not self.config.object:
             return None
         return self.files.get(self.config.object)
 
@@ -80,6 +83,9 @@ def load(store: Store, digest: str, *, reference: OciReference | None = None) ->
     elif config_type == mediatypes.BUMBLEBEE_CONFIG:
         config = _bumblebee_config(store, parsed, digest, reference)
         package_format = FORMAT_BUMBLEBEE
+    elif is_wasm_artifact(parsed):
+        config = _wasm_config(store, parsed, digest, reference)
+        package_format = FORMAT_WASM
     else:
         raise ArtifactError(
             f"{where}: not an eBPF package (config media type {config_type!r})",
@@ -88,8 +94,10 @@ def load(store: Store, digest: str, *, reference: OciReference | None = None) ->
         )
     files = _layer_files(store, parsed, where, package_format)
     if config.kind in OBJECT_KINDS and config.object not in files:
+        what = {"wasm": "wasm module", "eunomia-json": "eunomia package.json"}.get(
+            config.kind, "eBPF object")
         raise ArtifactError(f"{where}: the package names object {config.object!r} "
-                            "but has no layer with that title")
+                            f"but has no {what} layer with that title")
     return Package(digest, parsed, config, files, package_format)
 
 
@@ -157,11 +165,13 @@ def _layer_media_type(path: Path) -> str:
         return mediatypes.BPF_OBJECT
     if name.endswith((".tar.gz", ".tgz")):
         return mediatypes.BUNDLE_TAR_GZIP
+    if name.endswith(".wasm"):
+        return mediatypes.WASM_MODULE
     if name.endswith(".btf"):
         return mediatypes.EVENT_BTF
     if name.endswith(".json"):
         return mediatypes.EUNOMIA_PACKAGE
-    raise ArtifactError(f"{path}: cannot tell its layer type (expected .o, .btf, .json, "
+    raise ArtifactError(f"{path}: cannot tell its layer type (expected .o, .btf, .json, .wasm, "
                         ".tar.gz or .tgz)")
 
 
@@ -182,6 +192,8 @@ def _layer_files(store: Store, manifest: Manifest, where: str,
         title = layer.title
         if package_format == FORMAT_BUMBLEBEE and layer.media_type == mediatypes.BUMBLEBEE_PROGRAM:
             title = title or BUMBLEBEE_OBJECT
+        if package_format == FORMAT_WASM and layer.media_type == mediatypes.WASM_MODULE:
+            title = title or WASM_MODULE
         if not title:
             continue
         if "/" in title or title in (".", ".."):
@@ -194,9 +206,31 @@ def _layer_files(store: Store, manifest: Manifest, where: str,
     return files
 
 
-def _bumblebee_config(store: Store, manifest: Manifest, digest: str,
-                      reference: OciReference | None) -> PackageConfig:
-    """Bumblebee's config is `{}`: name, version and description come from elsewhere."""
+def is_wasm_artifact(manifest: Manifest) -> bool:
+    """A wasm module pushed by wasm-to-oci or eunomia-bpf (wasm config type) or by
+    `oras push --artifact-type` (the empty config, the wasm config type as artifactType)."""
+    return manifest.config.media_type == mediatypes.WASM_CONFIG or (
+        manifest.config.media_type == mediatypes.OCI_EMPTY
+        and manifest.artifact_type == mediatypes.WASM_CONFIG)
+
+
+def _wasm_config(store: Store, manifest: Manifest, digest: str,
+                 reference: OciReference | None) -> PackageConfig:
+    """A wasm artifact's config says nothing ecli needs: name and version as bumblebee's."""
+    modules = [layer for layer in manifest.layers
+               if layer.media_type == mediatypes.WASM_MODULE]
+    if len(modules) != 1:
+        raise ArtifactError(f"{reference or digest}: a wasm artifact must have exactly one "
+                            f"{mediatypes.WASM_MODULE} layer, found {len(modules)}")
+    name, version = _named(store, digest, reference, "module")
+    return PackageConfig(name=name, version=version, kind="wasm",
+                         description=manifest.annotations.get(ANNOTATION_DESCRIPTION, ""),
+                         object=modules[0].title or WASM_MODULE)
+
+
+def _named(store: Store, digest: str, reference: OciReference | None,
+           default: str) -> tuple[str, str]:
+    """Name and version of an artifact whose config has none: its repository and tag."""
     if reference is None:
         for name in store.ref_names(digest):
             try:
@@ -204,7 +238,7 @@ def _bumblebee_config(store: Store, manifest: Manifest, digest: str,
                 break
             except EcliError:
                 continue
-    name = "program"
+    name = default
     version = "0.0.0"
     if reference is not None:
         candidate = re.sub(r"[^a-z0-9-]+", "-", reference.repository.rsplit("/", 1)[-1]).strip("-")
@@ -212,6 +246,13 @@ def _bumblebee_config(store: Store, manifest: Manifest, digest: str,
             name = candidate
         if reference.tag:
             version = reference.tag
+    return name, version
+
+
+def _bumblebee_config(store: Store, manifest: Manifest, digest: str,
+                      reference: OciReference | None) -> PackageConfig:
+    """Bumblebee's config is `{}`: name, version and description come from elsewhere."""
+    name, version = _named(store, digest, reference, "program")
     programs = [layer for layer in manifest.layers
                 if layer.media_type in mediatypes.BPF_OBJECT_TYPES]
     if len(programs) != 1:

@@ -16,8 +16,8 @@ from ecli.documents import load_object
 from ecli.errors import ArtifactError
 
 SCHEMA_VERSION = 1
-KINDS = ("bpf", "bundle", "image", "eunomia-json")
-OBJECT_KINDS = ("bpf", "eunomia-json")  # kinds whose `object` names the layer ecli runs
+KINDS = ("bpf", "bundle", "image", "eunomia-json", "wasm")
+OBJECT_KINDS = ("bpf", "eunomia-json", "wasm")  # kinds whose `object` names the layer ecli runs
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_CONFIG_BYTES = 1 << 20
 

@@ -30,6 +30,11 @@ INDEX_PACKAGE_DOCUMENT = "application/vnd.ebpfhub.index.package.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 EMPTY_CONFIG = b"{}"
 
+# wasm modules (kind wasm): the layer type wasm-to-oci, oras and eunomia-bpf's ecli push
+# use, ours too; their config type, whose artifacts (config `{}`) run as kind wasm.
+WASM_MODULE = "application/vnd.wasm.content.layer.v1+wasm"
+WASM_CONFIG = "application/vnd.wasm.config.v1+json"
+
 # bumblebee (solo-io/bumblebee) artifacts, run as kind `bpf`.
 BUMBLEBEE_CONFIG = "application/ebpf.oci.image.config.v1+json"
 BUMBLEBEE_PROGRAM = "application/ebpf.oci.image.program.v1+binary"
@@ -46,5 +51,5 @@ ANNOTATION_TITLE = "org.opencontainers.image.title"
 
 MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEX_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
-CONFIG_TYPES = (PACKAGE_CONFIG, BUMBLEBEE_CONFIG)
+CONFIG_TYPES = (PACKAGE_CONFIG, BUMBLEBEE_CONFIG, WASM_CONFIG)
 BPF_OBJECT_TYPES = (BPF_OBJECT, BUMBLEBEE_PROGRAM)

@@ -333,7 +333,9 @@ def _select(index: ImageIndex, ref: OciReference, platform: Platform | None) -> 
 
 def _check_package_manifest(manifest: Manifest, ref: OciReference) -> None:
     """Refuse what is not an eBPF package before downloading any layer."""
-    if manifest.config.media_type not in mediatypes.CONFIG_TYPES:
+    if manifest.config.media_type not in mediatypes.CONFIG_TYPES and not (
+            manifest.config.media_type == mediatypes.OCI_EMPTY
+            and manifest.artifact_type == mediatypes.WASM_CONFIG):
         raise ArtifactError(
             f"{ref}: not an eBPF package (config media type {manifest.config.media_type!r})",
             hint="container images (kind `image`) run with podman or docker",

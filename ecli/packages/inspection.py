@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 BUNDLE_NOTE = ("the bundle's user-space program cannot be inspected: it may load other "
                "eBPF programs or do anything its user can")
+WASM_NOTE = ("a wasm module runs sandboxed: it can load eBPF objects and use their maps, nothing "
+             "else; ecli checks each object it loads and refuses one with a dangerous "
+             "permission not listed here")
+WASM_NONE_NOTE = ("no eBPF object was found inside the wasm module (it may build or unpack "
+                  "one): its permissions are checked when it loads one")
 IMAGE_NOTE = "a container image holds no eBPF object ecli reads: its programs are opaque"
 PROGRAM_TEXT = {
     "bundle": "runs the publisher's program as root: it can do anything root can",
@@ -122,11 +127,31 @@ def inspect_package(package: LocatedPackage, paths: Paths) -> PackageReport:
         return PackageReport(*head, tuple(objects), tuple(unreadable),
                              index_inspection(package, paths), BUNDLE_NOTE,
                              program_permission(package))
+    if package.kind == "wasm" and package.object_path is not None:
+        return _inspect_wasm(package.object_path, head)
     if package.object_path is None:
         raise UsageError(f"{package.name}: packages of kind {package.kind!r} hold no eBPF "
                          "object ecli can read")
     name = package.config.object if package.config and package.config.object else None
     return PackageReport(*head, (inspect_object(package.object_path, name),))
+
+
+def _inspect_wasm(module: Path, head: tuple[str, str, str | None, str | None]
+                  ) -> PackageReport:
+    """The objects embedded in a wasm module, analysed from a scratch folder."""
+    import tempfile
+
+    from ecli.runtime.wasm.embedded import write_objects
+
+    objects, unreadable = [], []
+    with tempfile.TemporaryDirectory(prefix="ecli-wasm-") as scratch:
+        for path in write_objects(module, Path(scratch)):
+            try:
+                objects.append(inspect_object(path))
+            except EcliError as exc:
+                unreadable.append(f"{path.name}: {exc.message}")
+    return PackageReport(*head, tuple(objects), tuple(unreadable),
+                         note=WASM_NOTE if objects else WASM_NONE_NOTE)
 
 
 def index_inspection(package: LocatedPackage, paths: Paths) -> Inspection | None:

@@ -49,7 +49,7 @@ MAX_DOWNLOAD_BYTES = 1 << 30
 @dataclass(frozen=True)
 class LocatedPackage:
     name: str
-    object_path: Path | None  # the eBPF object of a kind `bpf` package
+    object_path: Path | None  # the eBPF object of a kind `bpf` package, the module of `wasm`
     config: PackageConfig | None  # None for a bare .bpf.o and for images
     digest: str | None = None
     version: str | None = None
@@ -243,6 +243,9 @@ def _local(path: Path, paths: Paths) -> LocatedPackage:
         from ecli.packages import eunomia
 
         return _eunomia(eunomia.read(path), str(path), paths, local=True)
+    if path.name.endswith(targets.WASM_SUFFIX):
+        return LocatedPackage(path.name.removesuffix(targets.WASM_SUFFIX), path, None,
+                              kind="wasm")
     name = path.name.removesuffix(".o").removesuffix(".bpf")
     return LocatedPackage(name, path, None)
 

@@ -36,6 +36,7 @@ NAME = "name"
 _URL_PIN = re.compile(r"^sha256=([0-9a-f]{64})$")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 EUNOMIA_SUFFIX = ".json"  # an eunomia-bpf package (package.json)
+WASM_SUFFIX = ".wasm"  # a wasm-bpf module (kind wasm)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def is_path(text: str) -> bool:
     """Paths start with / . ~ or end like a file ecli reads; NAMEs never contain '/'."""
     if text.startswith(("/", "./", "../", "~")) or text in (".", ".."):
         return True
-    if text.endswith((".o", EUNOMIA_SUFFIX, *ARCHIVE_SUFFIXES)):
+    if text.endswith((".o", EUNOMIA_SUFFIX, WASM_SUFFIX, *ARCHIVE_SUFFIXES)):
         return True
     return "/" in text and not references.looks_like_oci(text)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.errors import ArtifactError, UsageError
+from ecli.files import read_limited
 from ecli.kernel.sections import Section as SectionDef
 from ecli.kernel.sections import lookup
 from ecli.kernel.types import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF, map_type_name
@@ -66,12 +67,7 @@ class ObjectSpec:
     @classmethod
     def from_file(cls, path: Path) -> ObjectSpec:
         where = str(path)
-        try:
-            if path.stat().st_size > MAX_OBJECT_BYTES:
-                raise ArtifactError(f"{where}: larger than {MAX_OBJECT_BYTES >> 20} MiB")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ArtifactError(f"{where}: cannot read: {exc.strerror}") from None
+        data = read_limited(path, MAX_OBJECT_BYTES, ArtifactError, where)
         elf = ElfFile(data, where)
         btf_section = elf.section(".BTF")
         if btf_section is None:

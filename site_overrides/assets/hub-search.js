@@ -124,7 +124,7 @@
       body.then(function () {
         idle(function () {
           loadShard(data, key).then(function () {
-            find(data, [key], { kind: -1 });
+            find(data, [key], { kind: "" });
             next();
           }, next);
         });
@@ -147,26 +147,30 @@
   }
 
   function filterOf(form) {
-    var wanted = { kind: -1 };
+    var wanted = { kind: "" };
     Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (select) {
       var value = select.value;
       if (!value) { return; }
       var name = select.getAttribute("data-filter");
-      if (name === "kind") { wanted.kind = ["bpf", "bundle", "image", "eunomia-json"].indexOf(value); }
+      if (name === "kind") { wanted.kind = value; }
       if (name === "category") { wanted.category = value; }
       if (name === "arch") { wanted.arch = value; }
     });
     return wanted;
   }
 
-  function filtered(wanted) { return wanted.kind >= 0 || !!wanted.category || !!wanted.arch; }
+  function filtered(wanted) { return !!wanted.kind || !!wanted.category || !!wanted.arch; }
 
   function matcher(data, wanted) {
+    // flags: the kind's index in the low kind_bits, then one bit per category, then per architecture
+    var kindMask = (1 << data.kind_bits) - 1;
+    var kind = wanted.kind ? data.kinds.indexOf(wanted.kind) : -1;
     var mask = 0;
-    if (wanted.category) { mask |= 1 << (2 + data.categories.indexOf(wanted.category)); }
-    var arch = wanted.arch ? 1 << (12 + data.architectures.indexOf(wanted.arch)) : 0;
+    if (wanted.category) { mask |= 1 << (data.kind_bits + data.categories.indexOf(wanted.category)); }
+    var arch = wanted.arch ? 1 << (data.kind_bits + data.categories.length +
+      data.architectures.indexOf(wanted.arch)) : 0;
     return function (flags) {
-      return (wanted.kind < 0 || (flags & 3) === wanted.kind) &&
+      return (kind < 0 || (flags & kindMask) === kind) &&
         (flags & mask) === mask && (arch === 0 || (flags & arch) !== 0);
     };
   }
@@ -275,7 +279,7 @@
     item.id = id;
     item.link.textContent = name;
     item.link.href = url("packages/" + encodeURIComponent(name) + "/");
-    item.kind.textContent = data.kinds[data.flags[id] & 3];
+    item.kind.textContent = data.kinds[data.flags[id] & ((1 << data.kind_bits) - 1)];
     var pending = blocks[Math.floor(id / data.block)];
     if (pending && pending.ready) { fill(item, pending.ready); return; }
     item.summary.textContent = ""; item.version.textContent = "";
@@ -444,7 +448,7 @@
     return loadHead().then(function (data) {
       var list = words(text);
       return Promise.all(list.map(function (w) { return loadShard(data, shardKey(w)); }))
-        .then(function () { return find(data, list, wanted || { kind: -1 }); });
+        .then(function () { return find(data, list, wanted || { kind: "" }); });
     });
   };
 

@@ -49,7 +49,8 @@ def _check(target: str, system: SystemReport, ctx: Context) -> PackageReport:
     from ecli.runtime.spec import ObjectSpec
 
     located = locate_target(target, ctx)
-    spec = ObjectSpec.from_file(located.object_path) if located.object_path else None
+    spec = (ObjectSpec.from_file(located.object_path)
+            if located.object_path and located.kind == "bpf" else None)  # not a wasm module
     needs = None
     if located.config is not None:
         req = located.config.requirements

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ecli.runtime.event_header import EventTypes
     from ecli.runtime.maps import MapChoice
     from ecli.runtime.runner import PreparedRun, RunSettings
+    from ecli.runtime.spec import ObjectSpec
 
 EXAMPLES = """examples:
   ecli run opensnoop                       newest version from the sources
@@ -178,6 +179,8 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
         recorder.name = package.name
     if package.kind == "bundle":
         return _run_bundle(package, args, ctx)
+    if package.kind == "wasm":
+        return _run_wasm(package, args, ctx, recorder)
     if package.kind == "image":
         from ecli import launch
         from ecli.packages.inspection import inspect_package
@@ -237,6 +240,46 @@ def _run_bundle(package: LocatedPackage, args: argparse.Namespace, ctx: Context)
         warnings.append(f"{package.name} did not stop within {bundle.GRACE_SECONDS:g}s of "
                         "SIGTERM at the end of --duration; killed")
     return Result(warnings=warnings, exit_code=outcome.exit_code)
+
+
+def _run_wasm(package: LocatedPackage, args: argparse.Namespace, ctx: Context,
+              recorder: _StatusFile | None) -> Result:
+    """A wasm-bpf module: its embedded objects' permissions shown (and asked about) first;
+    an object it loads later with a dangerous permission not shown is refused."""
+    from ecli.cli.progress import status
+    from ecli.packages.inspection import inspect_package
+    from ecli.runtime.wasm.runner import run_module
+
+    _refuse_map_options(args, package.name, package.kind)
+    _refuse_run_options(package.name, "a wasm module", args.before_target,
+                        (*BUNDLE_RUN_OPTIONS, "event_header"))
+    assert package.object_path is not None
+    summary = inspect_package(package, ctx.paths).summary
+    _consent(package, summary, args, ctx)
+    outcome = run_module(package.object_path, list(args.program_args), package.name,
+                         duration=args.before_target.get("duration"),
+                         vet=None if args.yes else _vet_loaded(package.name, summary),
+                         on_attached=recorder.attached if recorder else None)
+    if not ctx.quiet:
+        status(f"{package.name}: {'stopped' if outcome.stopped else 'exited'}, "
+               f"{outcome.events} event(s) passed to the module")
+    return Result(exit_code=outcome.exit_code)
+
+
+def _vet_loaded(name: str, shown: Inspection | None) -> Callable[[ObjectSpec], None]:
+    """Refuses an object whose dangerous permissions were not among those shown."""
+    accepted = {p.id for p in shown.dangerous} if shown else set()
+
+    def vet(spec: ObjectSpec) -> None:
+        from ecli.errors import WasmError
+        from ecli.runtime.analysis import analyse
+
+        extra = [p.id for p in analyse(spec).dangerous if p.id not in accepted]
+        if extra:
+            raise WasmError(f"{name}: the module loads an object that can {', '.join(extra)} "
+                            "(dangerous), which was not shown before the run",
+                            hint="read 'ecli inspect' on it, then run it with --yes")
+    return vet
 
 
 def _refuse_run_options(name: str, what: str, own: dict[str, Any],
