@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ecli.errors import KernelFeatureError, RuntimeLoadError
-from ecli.kernel.sections import FEATURES, Section, lookup
-from ecli.runtime import libbpf
+from ecli.kernel.sections import Section, lookup
+from ecli.runtime import features, libbpf
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import AttachSettings
 
@@ -40,10 +40,6 @@ class Link(Protocol):
     """One attachment; closing it detaches the program."""
 
     def close(self) -> None: ...
-
-
-# Features a kernel may lack although the program type loads: a failed attach names them.
-_OPTIONAL_FEATURES = ("kprobe", "fentry")
 
 
 class LibbpfLink:
@@ -81,10 +77,9 @@ def checked(link: int | None, where: str, name: str, section: str, found: Sectio
 def attach_error(error: int, where: str, name: str, section: str, found: Section, *,
                  interface: str | None = None) -> Exception:
     what = f"{where}: cannot attach {name} ({section})"
-    if found.feature in _OPTIONAL_FEATURES:
-        feature = FEATURES[found.feature]
-        return KernelFeatureError(f"{what}: this kernel does not support {feature}",
-                                  hint=f"the package needs {feature}; see 'ecli doctor'")
+    missing = features.lacking(found)
+    if missing:
+        return KernelFeatureError(f"{what}: {missing}", hint="see 'ecli doctor'")
     if error == errnos.EBUSY and interface:
         return RuntimeLoadError(f"{what}: interface {interface} already has a program attached",
                                 hint="detach it first (ip link set dev IFACE xdp off)")

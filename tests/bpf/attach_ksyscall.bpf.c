@@ -1,0 +1,28 @@
+// ksyscall and kretsyscall on unlinkat: libbpf finds the syscall's kernel symbol
+// (__x64_sys_unlinkat) and reads the arguments through its pt_regs.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "attach_event.h"
+
+SEC("ksyscall/unlinkat")
+int BPF_KSYSCALL(unlink_entry, int dfd, const char *pathname, int flag)
+{
+	struct event *e = start_event();
+
+	if (!e)
+		return 0;
+	bpf_probe_read_user_str(e->name, sizeof(e->name), pathname);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("kretsyscall/unlinkat")
+int BPF_KRETPROBE(unlink_return, long ret)
+{
+	count_call();
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
