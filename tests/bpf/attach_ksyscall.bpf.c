@@ -1,13 +1,13 @@
-// ksyscall and kretsyscall on unlinkat: libbpf finds the syscall's kernel symbol
-// (__x64_sys_unlinkat) and reads the arguments through its pt_regs.
+// ksyscall and kretsyscall on unlink(2) (what Python's os.unlink calls): libbpf finds
+// the syscall's kernel symbol (__x64_sys_unlink) and reads the arguments through its pt_regs.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "attach_event.h"
 
-SEC("ksyscall/unlinkat")
-int BPF_KSYSCALL(unlink_entry, int dfd, const char *pathname, int flag)
+SEC("ksyscall/unlink")
+int BPF_KSYSCALL(unlink_entry, const char *pathname)
 {
 	struct event *e = start_event();
 
@@ -18,7 +18,7 @@ int BPF_KSYSCALL(unlink_entry, int dfd, const char *pathname, int flag)
 	return 0;
 }
 
-SEC("kretsyscall/unlinkat")
+SEC("kretsyscall/unlink")
 int BPF_KRETPROBE(unlink_return, long ret)
 {
 	count_call();

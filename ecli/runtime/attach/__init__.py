@@ -117,15 +117,19 @@ class Attached:
         self.loaded = loaded
         self.settings = settings
         self.programs: list[AttachedProgram] = []
+        self.iterators: list[tuple[AttachedProgram, LibbpfLink]] = []  # read, not waited on
         self._links: list[Link] = []
 
     def __enter__(self) -> Attached:
         try:
             for program, name, section in self.loaded.programs():
-                self._links.extend(attach_program(program, name, section, self.settings,
-                                                  self.loaded.name))
-                self.programs.append(AttachedProgram(self.loaded.program_id(program), name,
-                                                     section))
+                links = attach_program(program, name, section, self.settings, self.loaded.name)
+                self._links.extend(links)
+                attached = AttachedProgram(self.loaded.program_id(program), name, section)
+                self.programs.append(attached)
+                if (found := lookup(section)) is not None and found.hook == "iter":
+                    self.iterators.extend((attached, link) for link in links
+                                          if isinstance(link, LibbpfLink))
         except BaseException:
             self.close()
             raise
