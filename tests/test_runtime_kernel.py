@@ -144,7 +144,7 @@ def test_verifier_rejection_shows_the_log(objects):
 def test_missing_kernel_feature_is_named(objects):
     result = run_ecli("run", str(objects["kprobe_only"]), "--duration", "1")
     assert result.returncode == 1
-    assert "this kernel does not support kprobes" in result.stderr
+    assert "this kernel has no kprobe support (CONFIG_KPROBES" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -16,8 +16,9 @@ int BPF_PROG(refuse_unlink, const struct path *dir, struct dentry *dentry, int r
 	char name[16] = {};
 	int verdict = 0;
 
-	if (ret)
-		return ret;
+	// `ret` is what the LSMs before this one decided: always 0 here, as the kernel stops
+	// at the first refusal. Returning it would fail newer verifiers, which check that an
+	// LSM program returns 0 or an errno (the range of `ret` is unknown to them).
 	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
 	verdict = -EPERM;
 	for (int i = 0; i < sizeof(keep); i++)
