@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from guest_attach import MARK, TRIGGER_COMM
 
 from generator import guest as guests
 from generator import guestkernels, kernelmatrix
 
 from bpf_objects import ROOT, compile_bpf
 from ecli_process import RunningEcli, error_line, programs_left, run_ecli
+from guest_attach import MARK, TRIGGER_COMM
 
 pytestmark = pytest.mark.root
 BPF = ROOT / "tests" / "bpf"
@@ -70,7 +70,7 @@ def test_a_kernel_without_the_feature_is_one_line_naming_it(objects, kind):
     assert _our_programs() <= before, "nothing stays loaded"
 
 
-def test_doctor_says_the_same_of_this_kernel():
+def test_the_probes_find_neither_kprobes_nor_trampolines_here():
     from ecli.runtime import features
 
     assert features.event_source("kprobe").ok is False
@@ -112,7 +112,7 @@ def test_iter_prints_every_task_once_and_exits(objects):
 
 # --- the guests -------------------------------------------------------------------------
 
-def _package(registry, objects_dir: Path, tmp: Path) -> tuple[str, Path]:
+def _package(registry, tmp: Path) -> tuple[str, Path]:
     """attach_fentry as a `bpf` package: built, pushed, pulled into a home the guest copies."""
     project = tmp / PACKAGE
     project.mkdir()
@@ -155,7 +155,7 @@ def prepared(registry, tmp_path_factory) -> Path:
     shutil.rmtree(objects_dir, ignore_errors=True)
     for kind in ATTACH_OBJECTS:
         compile_bpf(BPF / f"attach_{kind}.bpf.c", objects_dir)
-    ref, home = _package(registry, objects_dir, tmp_path_factory.mktemp("attach"))
+    ref, home = _package(registry, tmp_path_factory.mktemp("attach"))
     kernelmatrix.byte_compile(ROOT, None)
     return _job(objects_dir, home, ref)
 

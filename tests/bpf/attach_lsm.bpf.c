@@ -14,24 +14,27 @@ int BPF_PROG(refuse_unlink, const struct path *dir, struct dentry *dentry, int r
 	const char keep[] = "ecli-lsm-keep";
 	struct event *e;
 	char name[16] = {};
-	int verdict = 0;
+	int same = 1;
 
 	// `ret` is what the LSMs before this one decided: always 0 here, as the kernel stops
-	// at the first refusal. Returning it would fail newer verifiers, which check that an
-	// LSM program returns 0 or an errno (the range of `ret` is unknown to them).
+	// at the first refusal. Newer verifiers (Debian's 6.12) check that an LSM program
+	// returns 0 or an errno, so each return below is a constant on its own path.
 	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
-	verdict = -EPERM;
 	for (int i = 0; i < sizeof(keep); i++)
 		if (name[i] != keep[i])
-			verdict = 0;
+			same = 0;
 	e = start_event();
 	if (e) {
-		e->ret = verdict;
+		e->ret = same ? -EPERM : 0;
 		__builtin_memcpy(e->name, name, sizeof(name));
 		bpf_ringbuf_submit(e, 0);
 	}
 	count_call();
-	return verdict;
+	if (same) {
+		asm volatile("" ::: "memory");  // a branch, not arithmetic on `same`
+		return -EPERM;
+	}
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
