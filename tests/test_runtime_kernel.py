@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -139,6 +140,15 @@ def test_verifier_rejection_shows_the_log(objects):
     assert "verifier rejected" in result.stderr
     assert "invalid mem access 'map_value_or_null'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_long_verifier_log_shows_its_real_last_lines(objects):
+    """libbpf prints the whole log as one message: it was cut at 4 KiB, before the reason."""
+    result = run_ecli("run", str(objects["long_verifier_log"]), "--duration", "1")
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-3:]  # the reason, then libbpf's summary
+    assert any(re.fullmatch(r"R\d+ invalid mem access 'scalar'", line) for line in last), last
+    assert any(re.match(r"processed \d{4} insns", line) for line in last), last
 
 
 def test_missing_kernel_feature_is_named(objects):
