@@ -33,7 +33,6 @@ ATTACH_OBJECTS = ("kprobe", "ksyscall", "fentry", "tp_btf", "lsm", "iter")
 GUEST_KERNELS = ("debian-6.1-amd64", "debian-6.12-amd64")
 WORK = ROOT / ".run" / "kernels"  # Debian's packages, shared with the kernel matrix
 GUEST_DIR = ROOT / ".run" / "attach-guest"  # inside the checkout: the guest sees it
-GUEST_SECONDS = 480.0  # measured: about 90 s per boot on an idle machine
 PACKAGE = "attach-fentry"
 TRIGGER = TRIGGER_COMM.decode()
 
@@ -168,7 +167,7 @@ def guest(request, prepared) -> dict[str, dict]:
     initramfs = guests.build_initramfs(kernel, guests.busybox_for("amd64", None),
                                        WORK / "initrd" / f"{kernel.release}.gz")
     booted = guests.boot(kernel, initramfs, prepared, arm64_root=None, checkout=ROOT,
-                         timeout=GUEST_SECONDS)
+                         timeout=kernelmatrix.GUEST_SECONDS)  # 90 s when idle
     records = {}
     for line in booted.console.splitlines():
         if MARK + " " in line:

@@ -36,6 +36,29 @@ static __always_inline struct event *start_event(void)
 	return e;
 }
 
+// An event naming a string of user memory (a system call's path argument).
+static __always_inline void send_user_name(const char *name)
+{
+	struct event *e = start_event();
+
+	if (!e)
+		return;
+	bpf_probe_read_user_str(e->name, sizeof(e->name), name);
+	bpf_ringbuf_submit(e, 0);
+}
+
+// An event naming a string of kernel memory, with a return value.
+static __always_inline void send_kernel_name(const char *name, int ret)
+{
+	struct event *e = start_event();
+
+	if (!e)
+		return;
+	e->ret = ret;
+	bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
+	bpf_ringbuf_submit(e, 0);
+}
+
 static __always_inline void count_call(void)
 {
 	char comm[16] = {};

@@ -9,25 +9,14 @@
 SEC("fentry/do_unlinkat")
 int BPF_PROG(unlink_entry, int dfd, struct filename *name)
 {
-	struct event *e = start_event();
-
-	if (!e)
-		return 0;
-	bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(name, name));
-	bpf_ringbuf_submit(e, 0);
+	send_kernel_name(BPF_CORE_READ(name, name), 0);
 	return 0;
 }
 
 SEC("fexit/do_unlinkat")
 int BPF_PROG(unlink_exit, int dfd, struct filename *name, long ret)
 {
-	struct event *e = start_event();
-
-	if (!e)
-		return 0;
-	e->ret = ret;
-	bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(name, name));
-	bpf_ringbuf_submit(e, 0);
+	send_kernel_name(BPF_CORE_READ(name, name), ret);
 	count_call();
 	return 0;
 }

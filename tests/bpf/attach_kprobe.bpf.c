@@ -8,12 +8,7 @@
 SEC("kprobe/do_sys_openat2")
 int BPF_KPROBE(open_entry, int dfd, const char *filename)
 {
-	struct event *e = start_event();
-
-	if (!e)
-		return 0;
-	bpf_probe_read_user_str(e->name, sizeof(e->name), filename);
-	bpf_ringbuf_submit(e, 0);
+	send_user_name(filename);
 	return 0;
 }
 

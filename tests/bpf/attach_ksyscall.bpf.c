@@ -9,12 +9,7 @@
 SEC("ksyscall/unlink")
 int BPF_KSYSCALL(unlink_entry, const char *pathname)
 {
-	struct event *e = start_event();
-
-	if (!e)
-		return 0;
-	bpf_probe_read_user_str(e->name, sizeof(e->name), pathname);
-	bpf_ringbuf_submit(e, 0);
+	send_user_name(pathname);
 	return 0;
 }
 

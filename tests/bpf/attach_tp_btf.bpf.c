@@ -9,12 +9,7 @@
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct event *e = start_event();
-
-	if (!e)
-		return 0;
-	bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(bprm, filename));
-	bpf_ringbuf_submit(e, 0);
+	send_kernel_name(BPF_CORE_READ(bprm, filename), 0);
 	count_call();
 	return 0;
 }
