@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -141,10 +142,19 @@ def test_verifier_rejection_shows_the_log(objects):
     assert "Traceback" not in result.stderr
 
 
+def test_a_long_verifier_log_shows_its_real_last_lines(objects):
+    """libbpf prints the whole log as one message: it was cut at 4 KiB, before the reason."""
+    result = run_ecli("run", str(objects["long_verifier_log"]), "--duration", "1")
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-3:]  # the reason, then libbpf's summary
+    assert any(re.fullmatch(r"R\d+ invalid mem access 'scalar'", line) for line in last), last
+    assert any(re.match(r"processed \d{4} insns", line) for line in last), last
+
+
 def test_missing_kernel_feature_is_named(objects):
     result = run_ecli("run", str(objects["kprobe_only"]), "--duration", "1")
     assert result.returncode == 1
-    assert "this kernel does not support kprobes" in result.stderr
+    assert "this kernel has no kprobe support (CONFIG_KPROBES" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -368,6 +368,16 @@ class RunPrinter:
         if result.total > len(result.rows):
             self.stream.write(f"... and {result.total - len(result.rows)} more stacks\n")
 
+    def iterated(self, program: str, lines: Iterable[str]) -> None:
+        """An iterator's text as it wrote it, or one JSON record per line."""
+        if self.as_json:
+            for line in lines:
+                self.stream.write(json.dumps({"iterator": program, "line": line}) + "\n")
+        else:
+            for line in lines:
+                self.stream.write(inert(line) + "\n")
+        self.stream.flush()
+
     def lost(self, lost: dict[str, int]) -> None:
         from ecli.cli.progress import status
 

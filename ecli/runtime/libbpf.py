@@ -14,6 +14,7 @@ from ctypes import c_char_p, c_int, c_size_t, c_void_p
 
 from ecli.errors import RuntimeLoadError
 
+PRINT_BUFFER_BYTES = 1 << 20  # libbpf prints a verifier log in one message
 PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
 SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
 PERF_SAMPLE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p, ctypes.c_uint32)
@@ -68,6 +69,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__fd": (c_int, [c_void_p]),
     "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(ctypes.c_uint32)]),
     "bpf_link__destroy": (c_int, [c_void_p]),
+    "bpf_link__fd": (c_int, [c_void_p]),
+    "bpf_iter_create": (c_int, [c_int]),
     "ring_buffer__new": (c_void_p, [c_int, SAMPLE_FN, c_void_p, c_void_p]),
     "ring_buffer__free": (None, [c_void_p]),
     "ring_buffer__epoll_fd": (c_int, [c_void_p]),
@@ -96,6 +99,7 @@ class Libbpf:
             function.argtypes = argtypes
         self.log: list[str] = []
         self._libc = libc()
+        self._print_buffer = ctypes.create_string_buffer(PRINT_BUFFER_BYTES)
         self._print_fn = PRINT_FN(self._collect)  # kept alive as long as self
         self.lib.libbpf_set_print(self._print_fn)
 
@@ -107,7 +111,9 @@ class Libbpf:
         return self.lib.libbpf_version_string().decode()
 
     def _collect(self, _level: int, fmt: bytes, args: int) -> int:
-        buffer = ctypes.create_string_buffer(4096)
+        # One message may be a whole verifier log: its last lines say why, so the buffer
+        # is large (made once: libbpf prints hundreds of lines per object).
+        buffer = self._print_buffer
         self._libc.vsnprintf(buffer, len(buffer), fmt, args)
         self.log.append(buffer.value.decode("utf-8", "replace").rstrip("\n"))
         del self.log[:-2000]  # the tail is what matters; keep memory bounded

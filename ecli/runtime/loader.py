@@ -19,7 +19,7 @@ from types import TracebackType
 from ecli.errors import KernelFeatureError, PrivilegeError, RuntimeLoadError, VerifierError
 from ecli.kernel import sections, system, types
 from ecli.runtime import btf as b
-from ecli.runtime import libbpf
+from ecli.runtime import features, libbpf
 from ecli.runtime.spec import GlobalSpec, MapSpec, ObjectSpec
 
 VERIFIER_TAIL_LINES = 20
@@ -138,6 +138,7 @@ class LoadedObject:
             return
         error = libbpf.last_errno(result)
         log = self.lib.take_log()
+        self._raise_if_lacking()
         verifier = _verifier_log(log)
         if error == errnos.EPERM and not verifier:
             raise PrivilegeError(f"{self.name}: the kernel refused to load the object "
@@ -151,6 +152,16 @@ class LoadedObject:
         self._raise_if_unsupported()
         raise RuntimeLoadError(f"{self.name}: loading failed: {libbpf.strerror(error)}"
                                + _tail(log, 5))
+
+    def _raise_if_lacking(self) -> None:
+        """After a failed load: name a kernel feature a program's section needs and this
+        kernel lacks (BPF trampolines for fentry and LSM programs), if that is why."""
+        for _program, name, section in self.programs():
+            found = sections.lookup(section)
+            missing = features.lacking(found) if found is not None else None
+            if missing:
+                raise KernelFeatureError(f"{self.name}: cannot load {name} ({section}): "
+                                         f"{missing}", hint="see 'ecli doctor'")
 
     def _raise_if_unsupported(self) -> None:
         """After a failed load: name a map or program type this kernel lacks, if that is why."""

@@ -11,53 +11,18 @@ Nothing here prints: results are plain data for the CLI to render.
 
 from __future__ import annotations
 
-import ctypes
-import errno as errnos
 import os
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ecli.errors import EcliError
 from ecli.kernel import system
 from ecli.kernel.sections import FEATURES, lookup
 from ecli.kernel.types import MAP_TYPES, PROG_TYPES, map_type_name
-from ecli.runtime import libbpf
+from ecli.runtime import features, libbpf
 from ecli.runtime.attach.perf_event import perf_event_open_cpu_clock
+from ecli.runtime.features import Check
 from ecli.runtime.spec import ObjectSpec
-
-EVENT_SOURCES = Path("/sys/bus/event_source/devices")
-
-# The raw bpf(2) interface, for the fentry probe (libbpf 1.1 cannot be told the BTF id).
-SYS_BPF = {"x86_64": 321, "aarch64": 280}
-BPF_PROG_LOAD, BPF_LINK_CREATE = 5, 28
-BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY = 26, 24
-BTF_KIND_FUNC = 12
-ENOTSUPP = 524  # the kernel's internal "not supported", which leaks to user space
-# union bpf_attr for BPF_PROG_LOAD, up to log_true_size (offsets from the uapi header):
-# prog_type@0 insn_cnt@4 insns@8 license@16 log_level@24 log_size@28 log_buf@32
-# kern_version@40 prog_flags@44 prog_name[16]@48 prog_ifindex@64 expected_attach_type@68
-# prog_btf_fd@72 func_info_rec_size@76 func_info@80 func_info_cnt@88
-# line_info_rec_size@92 line_info@96 line_info_cnt@104 attach_btf_id@108
-# attach_btf_obj_fd@112 core_relo_cnt@116 fd_array@120 core_relos@128
-# core_relo_rec_size@136 log_true_size@140
-PROG_LOAD_ATTR = struct.Struct("<IIQQIIQII16sIIIIQIIQIIIIQQII")
-# union bpf_attr for BPF_LINK_CREATE: prog_fd@0 target_fd@4 attach_type@8 flags@12,
-# then per-type fields (all zero for a tracing link).
-LINK_CREATE_ATTR = struct.Struct("<IIII48x")
-# r0 = 0; exit: the smallest program the verifier accepts.
-RETURN_ZERO = bytes([0xB7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0])
-FENTRY_TARGETS = ("bpf_fentry_test1", "do_sys_openat2", "vfs_read")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the report: available (True/False), or unknown (None), and why."""
-
-    name: str
-    ok: bool | None
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,7 +136,7 @@ def _attach_checks(prog: dict[str, bool | None], maps: dict[str, bool | None],
         tracepoint = Check("tracepoint", False, "tracefs is not mounted and only root can")
     checks = [
         _event_source("kprobe", tracing, prog["kprobe"]),
-        _fentry() if privileged else Check("fentry", None, "unknown: probing needs root"),
+        features.fentry() if privileged else Check("fentry", None, "unknown: probing needs root"),
         _event_source("uprobe", tracing, prog["kprobe"]),  # uprobes are kprobe-type programs
         tracepoint,
         by_type("raw_tracepoint", "raw_tracepoint", "BPF_RAW_TRACEPOINT_OPEN"),
@@ -188,19 +153,11 @@ def _attach_checks(prog: dict[str, bool | None], maps: dict[str, bool | None],
 
 
 def _event_source(kind: str, tracing: str | None, prog_ok: bool | None) -> Check:
-    """kprobes and uprobes attach through their PMU, or through tracefs's *_events files."""
-    pmu = EVENT_SOURCES / kind
-    legacy = Path(tracing, f"{kind}_events") if tracing else None
-    if pmu.is_dir():
-        where = f"PMU {pmu}"
-    elif legacy is not None and legacy.exists():
-        where = f"{legacy}"
-    else:
-        return Check(kind, False, f"no {kind} PMU ({pmu}) and no {kind}_events in tracefs: "
-                                  f"the kernel is built without CONFIG_{kind.upper()}_EVENTS")
-    if prog_ok is False:
+    """The PMU or tracefs file, and kprobe-type programs (uprobes are kprobe-type too)."""
+    found = features.event_source(kind, tracing)
+    if found.ok and prog_ok is False:
         return Check(kind, False, "program type kprobe is not supported")
-    return Check(kind, True if prog_ok else None, where)
+    return Check(kind, True if prog_ok else None, found.detail) if found.ok else found
 
 
 def _tc(prog_ok: bool | None) -> Check:
@@ -230,67 +187,6 @@ def _perf_event(prog_ok: bool | None) -> Check:
     except EcliError as error:
         return Check("perf_event", False, error.message)
     return Check("perf_event", True, "software CPU clock (sampling)")
-
-
-def _fentry() -> Check:
-    """Load a fentry program on a kernel function and link it: the only sure test."""
-    lib = libbpf.get()
-    btf = lib.btf__load_vmlinux_btf()
-    if not btf:
-        return Check("fentry", False, "the kernel's BTF cannot be read")
-    try:
-        target = next(((name, type_id) for name in FENTRY_TARGETS
-                       if (type_id := lib.btf__find_by_name_kind(btf, name.encode(),
-                                                                 BTF_KIND_FUNC)) > 0), None)
-    finally:
-        lib.btf__free(btf)
-    if target is None:
-        return Check("fentry", None, "no known kernel function in BTF to probe with")
-    name, type_id = target
-    fd, error, log = _load_fentry(type_id)
-    if fd < 0:
-        reason = f": {log}" if log else ""
-        return Check("fentry", False, f"the kernel refused to load a fentry program on "
-                                      f"{name}: {_errno_name(error)}{reason}")
-    try:
-        link = _bpf(BPF_LINK_CREATE, LINK_CREATE_ATTR.pack(fd, 0, BPF_TRACE_FENTRY, 0))
-        if link < 0:
-            return Check("fentry", False, f"attaching a fentry program to {name} failed "
-                                          f"with {_errno_name(ctypes.get_errno())}")
-        os.close(link)
-    finally:
-        os.close(fd)
-    return Check("fentry", True, f"probed on {name}")
-
-
-def _load_fentry(btf_id: int) -> tuple[int, int, str]:
-    """BPF_PROG_LOAD of RETURN_ZERO as fentry on `btf_id`: (fd or -1, errno, last log line)."""
-    insns = ctypes.create_string_buffer(RETURN_ZERO, len(RETURN_ZERO))
-    license_ = ctypes.create_string_buffer(b"GPL")
-    log = ctypes.create_string_buffer(16384)
-    attr = PROG_LOAD_ATTR.pack(
-        BPF_PROG_TYPE_TRACING, len(RETURN_ZERO) // 8, ctypes.addressof(insns),
-        ctypes.addressof(license_), 1, len(log), ctypes.addressof(log), 0, 0,
-        b"ecli_probe", 0, BPF_TRACE_FENTRY, 0, 0, 0, 0, 0, 0, 0, btf_id, 0, 0, 0, 0, 0, 0)
-    fd = _bpf(BPF_PROG_LOAD, attr)
-    error = ctypes.get_errno() if fd < 0 else 0
-    lines = [line for line in log.value.decode("utf-8", "replace").splitlines() if line.strip()]
-    return fd, error, (lines[-1] if lines and fd < 0 else "")
-
-
-def _bpf(cmd: int, attr: bytes) -> int:
-    number = SYS_BPF.get(os.uname().machine)
-    if number is None:
-        ctypes.set_errno(errnos.ENOSYS)
-        return -1
-    buffer = ctypes.create_string_buffer(attr, len(attr))
-    return int(libbpf.libc().syscall(number, cmd, buffer, len(attr)))
-
-
-def _errno_name(error: int) -> str:
-    if error == ENOTSUPP:
-        return "ENOTSUPP (not supported by this kernel)"
-    return f"{errnos.errorcode.get(error, f'errno {error}')} ({os.strerror(error)})"
 
 
 # --- a package -----------------------------------------------------------------

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
 from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
-from ecli.runtime import filters, maps
+from ecli.runtime import filters, iterators, maps
 from ecli.runtime.attach import Attached, AttachedProgram
 from ecli.runtime.btf import Btf
 from ecli.runtime.decode import RawDecoder, StructDecoder
@@ -56,6 +56,7 @@ class RunOutput(Protocol):
     def maps(self, results: list[maps.Histogram | maps.CounterTable | maps.StackCounts],
              final: bool) -> None: ...
     def lost(self, lost: dict[str, int]) -> None: ...
+    def iterated(self, program: str, lines: Iterable[str]) -> None: ...
 
 
 class MapWatcher(Protocol):
@@ -135,7 +136,8 @@ def _event_type(spec: ObjectSpec, event_map: MapSpec, named: str | None,
 def execute(run: PreparedRun, output: RunOutput, duration: float | None,
             interval: float | None, top: int, watcher: MapWatcher | None = None) -> RunSummary:
     """Load, attach and report until a signal or the duration ends; `watcher` reads the
-    maps meanwhile from its own threads."""
+    maps meanwhile from its own threads. Iterators are read once, right after attaching;
+    an object whose programs are all iterators ends there."""
     stop = _StopFlag()
     count = 0
     started = time.monotonic()
@@ -160,10 +162,15 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
             if watcher is not None:
                 watcher.start(loaded.map_fd)
             output.attached(attached.programs)
+            for program, link in attached.iterators:
+                output.iterated(program.name, iterators.read_lines(link.pointer or 0, run.name,
+                                                                   program.name))
+            # an object of iterators only has said everything once they are read
+            finished = 0 < len(attached.iterators) == len(attached.programs)
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval and run.views else None
             next_flush, unflushed = 0.0, False
-            while not stop.requested:
+            while not (stop.requested or finished):
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break

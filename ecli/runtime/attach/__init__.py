@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ecli.errors import KernelFeatureError, RuntimeLoadError
-from ecli.kernel.sections import FEATURES, Section, lookup
-from ecli.runtime import libbpf
+from ecli.kernel.sections import Section, lookup
+from ecli.runtime import features, libbpf
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import AttachSettings
 
@@ -40,10 +40,6 @@ class Link(Protocol):
     """One attachment; closing it detaches the program."""
 
     def close(self) -> None: ...
-
-
-# Features a kernel may lack although the program type loads: a failed attach names them.
-_OPTIONAL_FEATURES = ("kprobe", "fentry")
 
 
 class LibbpfLink:
@@ -81,10 +77,9 @@ def checked(link: int | None, where: str, name: str, section: str, found: Sectio
 def attach_error(error: int, where: str, name: str, section: str, found: Section, *,
                  interface: str | None = None) -> Exception:
     what = f"{where}: cannot attach {name} ({section})"
-    if found.feature in _OPTIONAL_FEATURES:
-        feature = FEATURES[found.feature]
-        return KernelFeatureError(f"{what}: this kernel does not support {feature}",
-                                  hint=f"the package needs {feature}; see 'ecli doctor'")
+    missing = features.lacking(found)
+    if missing:
+        return KernelFeatureError(f"{what}: {missing}", hint="see 'ecli doctor'")
     if error == errnos.EBUSY and interface:
         return RuntimeLoadError(f"{what}: interface {interface} already has a program attached",
                                 hint="detach it first (ip link set dev IFACE xdp off)")
@@ -122,15 +117,19 @@ class Attached:
         self.loaded = loaded
         self.settings = settings
         self.programs: list[AttachedProgram] = []
+        self.iterators: list[tuple[AttachedProgram, LibbpfLink]] = []  # read, not waited on
         self._links: list[Link] = []
 
     def __enter__(self) -> Attached:
         try:
             for program, name, section in self.loaded.programs():
-                self._links.extend(attach_program(program, name, section, self.settings,
-                                                  self.loaded.name))
-                self.programs.append(AttachedProgram(self.loaded.program_id(program), name,
-                                                     section))
+                links = attach_program(program, name, section, self.settings, self.loaded.name)
+                self._links.extend(links)
+                attached = AttachedProgram(self.loaded.program_id(program), name, section)
+                self.programs.append(attached)
+                if (found := lookup(section)) is not None and found.hook == "iter":
+                    self.iterators.extend((attached, link) for link in links
+                                          if isinstance(link, LibbpfLink))
         except BaseException:
             self.close()
             raise
