@@ -151,3 +151,26 @@ def test_a_missing_cross_compiler_is_one_error_naming_the_package(tmp_path):
                      "(needed to build nocross)"), done.stderr
     assert "gcc-aarch64-linux-gnu" in done.stderr
     assert not (project / "build" / "oci").exists()
+
+
+def test_a_missing_rust_target_is_one_error_naming_the_rustup_command(tmp_path):
+    project = tmp_path / "notarget"
+    ecli_json("init", str(project), "--template", "rust-libbpf", "--owner", "tester")
+    # a Rust toolchain whose sysroot holds no standard library for aarch64: a rustc
+    # first on PATH answering `--print sysroot` with an empty folder
+    sysroot = tmp_path / "sysroot"
+    (sysroot / "lib" / "rustlib" / "x86_64-unknown-linux-gnu").mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "rustc"
+    fake.write_text(f"#!/bin/sh\necho {sysroot}\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    done = subprocess.run([sys.executable, "-m", "ecli", "build", str(project),
+                           "--platform", "linux/arm64"], capture_output=True, text=True,
+                          env=env, check=False)
+    assert done.returncode != 0
+    first = done.stderr.strip().splitlines()[0]
+    assert first == ("ecli: error: Rust's standard library for aarch64-unknown-linux-gnu is "
+                     f"not installed in {sysroot} (needed to build notarget)"), done.stderr
+    assert "rustup target add aarch64-unknown-linux-gnu" in done.stderr
+    assert not (project / "build" / "oci").exists() and not (project / "target").exists()

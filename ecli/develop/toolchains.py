@@ -133,6 +133,16 @@ def _cargo_cross_env(cross: Cross) -> dict[str, str]:
             "PKG_CONFIG_SYSROOT_DIR": "/"}
 
 
+def _check_rust_target(target: str, cwd: Path, env: dict[str, str]) -> None:
+    """Cargo's own error for a missing standard library is a page of `can't find crate`."""
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], cwd=cwd, env=env,
+                             capture_output=True, text=True, check=False).stdout.strip()
+    if sysroot and not (Path(sysroot) / "lib" / "rustlib" / target).is_dir():
+        raise BuildError(f"Rust's standard library for {target} is not installed in "
+                         f"{sysroot} (needed to build {cwd.name})",
+                         hint=f"rustup target add {target}")
+
+
 def _tree(root: Path, folder: str, inside: str) -> dict[str, str]:
     """Every file under root/folder (symlinks to files included), as inside/...."""
     base = root / folder
@@ -236,6 +246,8 @@ def run(step: Step, cwd: Path) -> str:
         raise BuildError(f"{step.argv[0]} is not installed (needed to build {cwd.name})",
                          hint=f"install {_DEBIAN.get(step.argv[0], step.argv[0])}")
     env = {**os.environ, "PATH": path, **step.env}
+    if step.argv[0] == "cargo" and "--target" in step.argv:
+        _check_rust_target(step.argv[step.argv.index("--target") + 1], cwd, env)
     result = subprocess.run([tool, *step.argv[1:]], cwd=cwd, env=env, capture_output=True,
                             text=True, check=False)
     output = (result.stdout + result.stderr).strip()
