@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from test_templates import ecli_json, run_until_event, toolchain_env  # noqa: F401
@@ -137,20 +138,25 @@ def test_the_arm64_side_runs_in_debians_arm64_kernel(cross_built):
     assert booted.exit_status == 0, tail
 
 
+def _arm64_build_error(project: Path, env: dict[str, str]) -> tuple[str, str]:
+    """`ecli build --platform linux/arm64` that must fail: its first line, all of stderr."""
+    done = subprocess.run([sys.executable, "-m", "ecli", "build", str(project),
+                           "--platform", "linux/arm64"], capture_output=True, text=True,
+                          env=env, check=False)
+    assert done.returncode != 0
+    assert not (project / "build" / "oci").exists()
+    return done.stderr.strip().splitlines()[0], done.stderr
+
+
 def test_a_missing_cross_compiler_is_one_error_naming_the_package(tmp_path):
     project = tmp_path / "nocross"
     ecli_json("init", str(project), "--template", "c-libbpf", "--owner", "tester")
     (tmp_path / "bin").mkdir()
     env = {**os.environ, "PATH": str(tmp_path / "bin")}  # no aarch64-linux-gnu-gcc there
-    done = subprocess.run([sys.executable, "-m", "ecli", "build", str(project),
-                           "--platform", "linux/arm64"], capture_output=True, text=True,
-                          env=env, check=False)
-    assert done.returncode != 0
-    first = done.stderr.strip().splitlines()[0]
+    first, said = _arm64_build_error(project, env)
     assert first == ("ecli: error: aarch64-linux-gnu-gcc is not installed "
-                     "(needed to build nocross)"), done.stderr
-    assert "gcc-aarch64-linux-gnu" in done.stderr
-    assert not (project / "build" / "oci").exists()
+                     "(needed to build nocross)"), said
+    assert "gcc-aarch64-linux-gnu" in said
 
 
 def test_a_missing_rust_target_is_one_error_naming_the_rustup_command(tmp_path):
@@ -165,12 +171,8 @@ def test_a_missing_rust_target_is_one_error_naming_the_rustup_command(tmp_path):
     fake.write_text(f"#!/bin/sh\necho {sysroot}\n")
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
-    done = subprocess.run([sys.executable, "-m", "ecli", "build", str(project),
-                           "--platform", "linux/arm64"], capture_output=True, text=True,
-                          env=env, check=False)
-    assert done.returncode != 0
-    first = done.stderr.strip().splitlines()[0]
+    first, said = _arm64_build_error(project, env)
     assert first == ("ecli: error: Rust's standard library for aarch64-unknown-linux-gnu is "
-                     f"not installed in {sysroot} (needed to build notarget)"), done.stderr
-    assert "rustup target add aarch64-unknown-linux-gnu" in done.stderr
-    assert not (project / "build" / "oci").exists() and not (project / "target").exists()
+                     f"not installed in {sysroot} (needed to build notarget)"), said
+    assert "rustup target add aarch64-unknown-linux-gnu" in said
+    assert not (project / "target").exists()
