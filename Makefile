@@ -18,7 +18,11 @@ APT_PACKAGES := clang gcc llvm libbpf-dev libbpf1 bpftool docker-registry skopeo
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
 	zsh fish man-db groff-base openjdk-17-jdk-headless maven nodejs \
 	prometheus prometheus-node-exporter qemu-system-x86 qemu-system-arm \
-	wasi-libc lld-14 libclang-rt-14-dev-wasm32
+	wasi-libc lld-14 libclang-rt-14-dev-wasm32 \
+	gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
+# The line before the last: wasm-bpf modules built with clang for wasm32-wasi. The last
+# line: C and Rust bundles cross-built for arm64 (docs/templates.md), with rustup's
+# aarch64-unknown-linux-gnu target ($(RUST_ARM64_STAMP)).
 # npm: part of the nodejs package where Node comes from NodeSource, Debian's own package otherwise.
 APT_STAMP := $(RUN)/apt.stamp
 # cosign, the reference the signature tests compare ecli with: built once from the Go
@@ -30,6 +34,7 @@ COSIGN := $(RUN)/bin/cosign
 COSIGN3_VERSION := v3.1.3
 COSIGN3 := $(RUN)/cosign-v3/cosign
 VENV_STAMP := $(VENV)/.installed
+RUST_ARM64_STAMP := $(RUN)/rust-arm64.stamp
 
 .PHONY: demo test deps cosign registry example site serve stop lint bench clean help \
 	index-validate index-resolve index-build kernels
@@ -66,7 +71,15 @@ $(VENV_STAMP): pyproject.toml | $(APT_STAMP)
 	fi
 	touch $@
 
-deps: $(APT_STAMP) $(VENV_STAMP)
+deps: $(APT_STAMP) $(VENV_STAMP) $(RUST_ARM64_STAMP)
+
+# Rust's standard library for arm64, so that Rust bundles cross-build (the linker and
+# libelf/zlib for arm64 are Debian's, in APT_PACKAGES).
+$(RUST_ARM64_STAMP): | $(APT_STAMP)
+	export PATH="$$PATH:$$HOME/.cargo/bin"
+	command -v rustup >/dev/null || { echo "Rust bundles need rustup (rustup.rs)"; exit 1; }
+	rustup target add aarch64-unknown-linux-gnu >$(RUN)/rustup.log 2>&1 || { tail -5 $(RUN)/rustup.log; exit 1; }
+	touch $@
 
 $(COSIGN):
 	export PATH="$$PATH:/usr/local/go/bin"

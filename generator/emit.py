@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ecli.hubindex import model
 from ecli.trust.keys import PrivateKey, parse_public
-from generator import rootsign, search
+from generator import kernelfilter, rootsign, search
 from generator.entry import Entry, Index
 from generator.inspection import Cache
 from generator.kernelresults import Results, for_version
@@ -122,6 +122,8 @@ def write(documents: Documents, site_dir: Path,
     for number, block in enumerate(files.blocks):
         (folder / "docs" / f"{number}.json").write_bytes(model.dump_search_part(block))
     (api / model.SEARCH_DOCS_FILE).write_bytes(model.dump(documents.search_docs))
+    (api / kernelfilter.FILE).write_bytes(
+        model.dump_search_part(kernelfilter.build(documents.packages)))
     rootsign.write(api, documents.root, hub_key)
     return api
 

@@ -28,7 +28,7 @@ GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtiofs")
 ARM64_USERLAND = ("busybox-static", "libc6", "python3.11-minimal", "libpython3.11-minimal",
                   "libpython3.11-stdlib", "libffi8", "zlib1g", "libexpat1", "libssl3",
                   "libbz2-1.0", "liblzma5", "libbpf1", "libelf1", "libzstd1", "libuuid1",
-                  "bash", "libtinfo6")
+                  "bash", "libtinfo6", "libgcc-s1")  # libgcc-s1: Rust bundles
 ARCHES = {"amd64": "x86_64", "arm64": "aarch64"}
 
 

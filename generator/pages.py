@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator import render, search, shell
+from generator import kernelfilter, render, search, shell
 from generator.emit import Documents
 from generator.entry import Index
 
@@ -90,7 +90,8 @@ def search_page() -> str:
 
     filters = "".join((select("category", "Category", search.CATEGORIES),
                        select("kind", "Kind", search.KINDS),
-                       select("arch", "Architecture", search.ARCHITECTURES)))
+                       select("arch", "Architecture", search.ARCHITECTURES),
+                       kernelfilter.controls()))
     return "\n".join([
         _front_matter("Search", "hub-search"),
         "# Search packages\n",

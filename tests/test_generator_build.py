@@ -75,7 +75,8 @@ def test_api_documents_load_through_the_model_and_match_the_schema(built: Path):
                              ("search/docs.json", "search_docs"),
                              ("search/index.json", "search_head"),
                              ("search/terms/o.json", "search_terms"),
-                             ("search/docs/0.json", "search_block")):
+                             ("search/docs/0.json", "search_block"),
+                             ("search/kernels.json", "search_kernels")):
         errors = list(api_validator(definition).iter_errors(json.loads((api / name).read_text())))
         assert errors == [], (name, [e.message for e in errors])
 

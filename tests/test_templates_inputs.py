@@ -91,7 +91,7 @@ def test_init_needs_a_folder() -> None:
 
 @pytest.mark.parametrize(("toml_edit", "needle"), [
     (('language = "c"', 'language = "cobol"'), "does not fit kind"),
-    (('platforms = ["linux/amd64"]', 'platforms = ["linux/arm64"]'), "cannot build for"),
+    (('platforms = ["linux/amd64"]', 'platforms = ["linux/riscv64"]'), "cannot build for"),
     (('platforms = ["linux/amd64"]', 'platforms = ["windows/amd64"]'), "is not linux/ARCH"),
     (("[build]", "[build]\ncache = true"), "unknown field build.cache"),
     (("[index]", "[index]\nstars = 5"), "unknown field index.stars"),
@@ -104,6 +104,18 @@ def test_build_refuses_bad_manifests(toml_edit: tuple[str, str], needle: str,
     manifest.write_text(manifest.read_text().replace(*toml_edit))
     assert needle in one_line_error(run_ecli("build", str(project)))
     assert not (project / "build" / "oci").exists()
+
+
+@pytest.mark.parametrize(("platform", "says"), [
+    ("linux/riscv64", "ecli build --platform: the c toolchain cannot build for linux/riscv64"),
+    ("darwin/arm64", "ecli build --platform: 'darwin/arm64' is not linux/ARCH"),
+])
+def test_build_platform_flag_refuses_what_cannot_be_built(platform: str, says: str,
+                                                          tmp_path: Path) -> None:
+    project = tmp_path / "tool"
+    assert run_ecli("init", str(project), "-t", "c-libbpf").returncode == 0
+    assert says in one_line_error(run_ecli("build", str(project), "--platform", platform))
+    assert not (project / "build").exists()
 
 
 def test_bundle_archive_is_reproducible_and_refuses_escapes(tmp_path: Path) -> None:

@@ -122,8 +122,10 @@ class BuildResult:
         return self.project.layout_dir
 
 
-def load_project(root: Path) -> Project:
-    """Read and check DIR/ecli.toml; every error names the file and the field."""
+def load_project(root: Path, platforms: list[str] | None = None) -> Project:
+    """Read and check DIR/ecli.toml; every error names the file and the field.
+
+    `platforms` (`ecli build --platform`) replaces the file's build.platforms."""
     root = root.resolve()  # the compiler runs inside the project: no relative paths
     path = root / PROJECT_FILE
     try:
@@ -165,7 +167,8 @@ def load_project(root: Path) -> Project:
                          hint="kinds 'bpf' and 'eunomia-json' are built as 'bpf'; kind "
                               "'bundle' as 'c', 'go', "
                               "'rust', 'python', 'java' or 'typescript'")
-    platforms = _platforms(build_table.get("platforms"), language, path)
+    where = "ecli build --platform" if platforms else f"{path}: build.platforms"
+    platforms = _platforms(platforms or build_table.get("platforms"), language, where)
     output = dict(_table(data, "output", path))
     event_header, event_type = _event_header(output, root, path, kind)
     source_name = package.get("source")
@@ -228,22 +231,22 @@ def _event_header(output: dict[str, Any], root: Path, path: Path, kind: str
     return root / header, event_type
 
 
-def _platforms(value: Any, language: str, path: Path) -> tuple[Platform, ...]:
+def _platforms(value: Any, language: str, where: str) -> tuple[Platform, ...]:
     """The platforms to build, host first; only those the toolchain can target."""
     host = host_platform()
     if value is None:
         return (host,)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
-        raise BuildError(f"{path}: build.platforms must be a non-empty list like "
+        raise BuildError(f"{where} must be a non-empty list like "
                          '["linux/amd64", "linux/arm64"]')
     cross = _CROSS_BPF if language == "bpf" else toolchains.language(language).cross
     wanted = []
     for text in dict.fromkeys(value):
         os_name, _, arch = text.partition("/")
         if os_name != "linux" or not arch:
-            raise BuildError(f"{path}: build.platforms: {text!r} is not linux/ARCH")
+            raise BuildError(f"{where}: {text!r} is not linux/ARCH")
         if arch != host.architecture and arch not in cross:
-            raise BuildError(f"{path}: build.platforms: the {language} toolchain cannot build "
+            raise BuildError(f"{where}: the {language} toolchain cannot build "
                              f"for {text} on this {host} machine",
                              hint=f"it cross-compiles for: {', '.join(cross) or 'nothing'}")
         wanted.append(Platform("linux", arch))
@@ -251,9 +254,9 @@ def _platforms(value: Any, language: str, path: Path) -> tuple[Platform, ...]:
     return tuple(wanted)
 
 
-def build(root: Path) -> BuildResult:
+def build(root: Path, platforms: list[str] | None = None) -> BuildResult:
     """Build the project in `root` into root/build/oci, tagged with its version."""
-    project = load_project(root)
+    project = load_project(root, platforms)
     if project.config.kind not in (*COMPILED_KINDS, "bundle"):
         raise BuildError(f"{root / PROJECT_FILE}: ecli build does not build kind "
                          f"{project.config.kind!r}; only 'bpf', 'eunomia-json' and 'bundle'",

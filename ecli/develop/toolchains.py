@@ -18,13 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecli.errors import BuildError
-from ecli.oci.manifest import Platform
+from ecli.oci.manifest import Platform, host_platform
 
 LANGUAGES = ("bpf", "c", "go", "rust", "python", "java", "typescript")
 # Where installers put toolchains that are often not on root's PATH.
 _EXTRA_PATHS = ("/usr/local/go/bin", str(Path.home() / ".cargo" / "bin"), "/usr/sbin", "/sbin")
 _TAIL_LINES = 30
-_DEBIAN = {"make": "make", "cc": "gcc", "clang": "clang", "bpftool": "bpftool",
+_DEBIAN = {"aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu and libbpf-dev:arm64, "
+           "libelf-dev:arm64, zlib1g-dev:arm64 (dpkg --add-architecture arm64)",
+           "x86_64-linux-gnu-gcc": "gcc-x86-64-linux-gnu and libbpf-dev:amd64, "
+           "libelf-dev:amd64, zlib1g-dev:amd64 (dpkg --add-architecture amd64)",
+           "make": "make", "cc": "gcc", "clang": "clang", "bpftool": "bpftool",
            "go": "golang (or Go from go.dev)", "cargo": "cargo (or rustup)",
            "mvn": "maven and openjdk-17-jdk-headless", "npm": "nodejs and npm"}
 _NPM_NAME = re.compile(r"^(@[a-z0-9~-][a-z0-9._~-]*/)?[a-z0-9~-][a-z0-9._~-]{0,213}$")
@@ -32,9 +36,29 @@ _MAVEN = ("mvn", "--batch-mode", "--quiet", "--no-transfer-progress", "-Dstyle.c
 
 
 @dataclass(frozen=True)
+class Cross:
+    """How Debian's cross toolchains name one target architecture."""
+
+    gnu: str  # the GNU triplet: aarch64-linux-gnu-gcc, /usr/lib/aarch64-linux-gnu
+    rust: str  # the Rust target: aarch64-unknown-linux-gnu
+    bpf: str  # the __TARGET_ARCH_* libbpf's bpf_tracing.h expects
+
+    @property
+    def gcc(self) -> str:
+        return f"{self.gnu}-gcc"
+
+
+# The architectures C and Rust bundles cross-build for (gcc-aarch64-linux-gnu, multiarch
+# libbpf-dev:arm64, libelf-dev:arm64, zlib1g-dev:arm64, rustup's aarch64 target).
+CROSS = {"amd64": Cross("x86_64-linux-gnu", "x86_64-unknown-linux-gnu", "x86"),
+         "arm64": Cross("aarch64-linux-gnu", "aarch64-unknown-linux-gnu", "arm64")}
+
+
+@dataclass(frozen=True)
 class Step:
     argv: tuple[str, ...]
     env: dict[str, str]
+    needs: tuple[str, ...] = ()  # other programs it runs (a cross compiler), checked first
 
 
 @dataclass(frozen=True)
@@ -45,10 +69,22 @@ class Language:
     cross: tuple[str, ...]  # architectures the toolchain builds for besides the host
 
     def steps(self, name: str, platform: Platform, first: bool) -> list[Step]:
-        if self.name in ("c", "python"):
+        """The commands for `platform` (cross-built unless the host's); `first`: the
+        first platform, for steps that build every platform at once."""
+        cross = None if platform == host_platform() else CROSS[platform.architecture]
+        if self.name == "c":
+            if cross is None:
+                return [Step(("make",), {})]
+            return [Step(("make", f"ARCH={cross.bpf}", f"CC={cross.gcc}",
+                          f"OUTPUT=build/{platform.os}-{platform.architecture}"), {},
+                         (cross.gcc,))]
+        if self.name == "python":
             return [Step(("make",), {})] if first else []
         if self.name == "rust":
-            return [Step(("cargo", "build", "--release"), {})] if first else []
+            if cross is None:
+                return [Step(("cargo", "build", "--release"), {})]
+            return [Step(("cargo", "build", "--release", "--target", cross.rust),
+                         _cargo_cross_env(cross), (cross.gcc,))]
         if self.name == "java":
             return [Step(("make",), {}), Step((*_MAVEN, "package"), {})] if first else []
         if self.name == "typescript":
@@ -64,12 +100,15 @@ class Language:
 
     def outputs(self, name: str, platform: Platform, root: Path) -> dict[str, str]:
         """Path inside the bundle -> path in the project `root`, for one platform."""
+        host = platform == host_platform()
         if self.name == "c":
-            return {f"bin/{name}": f"build/{name}"}
+            folder = "build" if host else f"build/{platform.os}-{platform.architecture}"
+            return {f"bin/{name}": f"{folder}/{name}"}
         if self.name == "go":
             return {f"bin/{name}": f"build/{platform.os}-{platform.architecture}/{name}"}
         if self.name == "rust":
-            return {f"bin/{name}": f"target/release/{name}"}
+            folder = "target" if host else f"target/{CROSS[platform.architecture].rust}"
+            return {f"bin/{name}": f"{folder}/release/{name}"}
         if self.name == "python":
             return {f"bin/{name}": "src/main.py", "lib/probe.bpf.o": "build/probe.bpf.o"}
         if self.name == "java":  # the jar and its dependencies, run by the host's java
@@ -81,6 +120,27 @@ class Language:
                 files.update(_tree(root, f"node_modules/{package}", f"node_modules/{package}"))
             return files
         raise BuildError(f"language {self.name!r} makes no bundle")
+
+
+def _cargo_cross_env(cross: Cross) -> dict[str, str]:
+    """Cargo's linker, the C compiler libbpf-sys builds libbpf with, and pkg-config reading
+    the target's multiarch folder (libelf, zlib) instead of the host's."""
+    target = cross.rust.upper().replace("-", "_")
+    pkgconfig = f"/usr/lib/{cross.gnu}/pkgconfig:/usr/share/pkgconfig"
+    return {f"CARGO_TARGET_{target}_LINKER": cross.gcc,
+            f"CC_{cross.rust.replace('-', '_')}": cross.gcc,
+            "PKG_CONFIG_ALLOW_CROSS": "1", "PKG_CONFIG_LIBDIR": pkgconfig,
+            "PKG_CONFIG_SYSROOT_DIR": "/"}
+
+
+def _check_rust_target(target: str, cwd: Path, env: dict[str, str]) -> None:
+    """Cargo's own error for a missing standard library is a page of `can't find crate`."""
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], cwd=cwd, env=env,
+                             capture_output=True, text=True, check=False).stdout.strip()
+    if sysroot and not (Path(sysroot) / "lib" / "rustlib" / target).is_dir():
+        raise BuildError(f"Rust's standard library for {target} is not installed in "
+                         f"{sysroot} (needed to build {cwd.name})",
+                         hint=f"rustup target add {target}")
 
 
 def _tree(root: Path, folder: str, inside: str) -> dict[str, str]:
@@ -133,9 +193,9 @@ def _package_names(manifest: Path, table: str) -> list[str]:
 
 
 _LANGUAGES = {
-    "c": Language("c", ()),
+    "c": Language("c", tuple(CROSS)),
     "go": Language("go", ("amd64", "arm64")),
-    "rust": Language("rust", ()),
+    "rust": Language("rust", tuple(CROSS)),
     "python": Language("python", ()),
     "java": Language("java", ()),
     "typescript": Language("typescript", ()),
@@ -177,11 +237,17 @@ def search_path() -> str:
 def run(step: Step, cwd: Path) -> str:
     """Run one step in `cwd`; return its output, or raise with its tail."""
     path = search_path()
+    for program in step.needs:
+        if shutil.which(program, path=path) is None:
+            raise BuildError(f"{program} is not installed (needed to build {cwd.name})",
+                             hint=f"install {_DEBIAN.get(program, program)}")
     tool = shutil.which(step.argv[0], path=path)
     if tool is None:
         raise BuildError(f"{step.argv[0]} is not installed (needed to build {cwd.name})",
                          hint=f"install {_DEBIAN.get(step.argv[0], step.argv[0])}")
     env = {**os.environ, "PATH": path, **step.env}
+    if step.argv[0] == "cargo" and "--target" in step.argv:
+        _check_rust_target(step.argv[step.argv.index("--target") + 1], cwd, env)
     result = subprocess.run([tool, *step.argv[1:]], cwd=cwd, env=env, capture_output=True,
                             text=True, check=False)
     output = (result.stdout + result.stderr).strip()

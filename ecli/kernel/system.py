@@ -22,7 +22,8 @@ CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 12, 21, 38, 39
 CAPABILITIES = {"CAP_NET_ADMIN": CAP_NET_ADMIN, "CAP_SYS_ADMIN": CAP_SYS_ADMIN,
                 "CAP_PERFMON": CAP_PERFMON, "CAP_BPF": CAP_BPF}
 _BPF_NEEDS = ("CAP_BPF", "CAP_PERFMON")  # or CAP_SYS_ADMIN, which implies both
-_RELEASE = re.compile(r"\d+(?:\.\d+)*")
+# The numbers of a release, matched at its start (the site's kernel filter gets the pattern).
+RELEASE = re.compile(r"\d+(?:\.\d+)*")
 
 
 def release() -> str:
@@ -33,7 +34,7 @@ def release() -> str:
 def parse_release(text: str) -> tuple[int, ...]:
     """The comparable numbers of a release: '6.18.44-fc-v595' -> (6, 18, 44),
     '5.8' -> (5, 8), '6.1.0-50-cloud-amd64' -> (6, 1, 0), 'weird' -> ()."""
-    found = _RELEASE.match(text.strip())
+    found = RELEASE.match(text.strip())
     return tuple(int(part) for part in found.group().split(".")) if found else ()
 
 

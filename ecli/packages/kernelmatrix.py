@@ -44,6 +44,20 @@ def machine_warning(name: str, version: model.Version, release: str | None = Non
 
 def works_on(version: model.Version, release: str, machine: str) -> bool:
     """Did the version pass on a kernel of this architecture no newer than `release`?"""
-    mine = parse_release(release)
-    return any(k.result == "pass" and k.arch == machine and parse_release(k.kernel) <= mine
-               for k in version.kernels)
+    oldest = oldest_pass(version, machine)
+    return oldest is not None and parse_release(release) >= oldest
+
+
+def oldest_pass(version: model.Version, machine: str) -> tuple[int, ...] | None:
+    """The oldest kernel of this architecture the version passed on, as parse_release's
+    numbers (compared as Python compares tuples); None when none passed. The site's
+    "works on my kernel" filter gets these numbers (generator/kernelfilter.py) and
+    applies the same comparison."""
+    passed = [parse_release(k.kernel) for k in version.kernels
+              if k.result == "pass" and k.arch == machine]
+    return min(passed) if passed else None
+
+
+def newest_usable(document: model.PackageDocument) -> model.Version | None:
+    """The version `search --kernel` judges a package by: the newest not yanked."""
+    return next((v for v in document.versions if not v.yanked), None)

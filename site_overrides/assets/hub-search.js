@@ -15,7 +15,8 @@
  * when idle or when a query needs it. Only the first page of results is drawn, into
  * reused nodes; summaries fill in when their block arrives. Text is inserted with textContent only.
  * window.hubSearch records how long each answer took (bench/hub_search.py) and offers
- * answer(text) for tests: the full ranking computed from the shards.
+ * answer(text) for tests: the full ranking computed from the shards. Other scripts add
+ * filters to window.hubSearch.filters and call refresh() (hub-kernel-filter.js).
  */
 (function () {
   "use strict";
@@ -32,7 +33,11 @@
   var head = null;
   var shards = {};
   var blocks = {};
-  var state = window.hubSearch = { timings: [], fetched: [] };
+  // Another script may have made it first (hub-kernel-filter.js): it adds to `filters`,
+  // each a predicate (id, head) -> whether that package may be shown, or null.
+  var state = window.hubSearch = window.hubSearch || {};
+  state.timings = []; state.fetched = []; state.filters = state.filters || {};
+  var updaters = [];
 
   function url(path) { return base + "/" + path; }
 
@@ -156,10 +161,15 @@
       if (name === "category") { wanted.category = value; }
       if (name === "arch") { wanted.arch = value; }
     });
+    wanted.extra = Object.keys(state.filters).map(function (key) { return state.filters[key]; })
+      .filter(Boolean);
     return wanted;
   }
 
-  function filtered(wanted) { return !!wanted.kind || !!wanted.category || !!wanted.arch; }
+  function filtered(wanted) {
+    return !!wanted.kind || !!wanted.category || !!wanted.arch ||
+      !!(wanted.extra && wanted.extra.length);
+  }
 
   function matcher(data, wanted) {
     // flags: the kind's index in the low kind_bits, then one bit per category, then per architecture
@@ -169,9 +179,12 @@
     if (wanted.category) { mask |= 1 << (data.kind_bits + data.categories.indexOf(wanted.category)); }
     var arch = wanted.arch ? 1 << (data.kind_bits + data.categories.length +
       data.architectures.indexOf(wanted.arch)) : 0;
-    return function (flags) {
-      return (kind < 0 || (flags & kindMask) === kind) &&
-        (flags & mask) === mask && (arch === 0 || (flags & arch) !== 0);
+    var extra = wanted.extra || [];
+    return function (flags, id) {
+      if (!((kind < 0 || (flags & kindMask) === kind) &&
+            (flags & mask) === mask && (arch === 0 || (flags & arch) !== 0))) { return false; }
+      for (var e = 0; e < extra.length; e++) { if (!extra[e](id, data)) { return false; } }
+      return true;
     };
   }
 
@@ -191,7 +204,7 @@
     var bonus = data.bonus;
     total.fill(0);
     if (list.length === 0) {
-      for (var d = 0; d < n; d++) { if (allowed(data.flags[d])) { ids.push(d); } }
+      for (var d = 0; d < n; d++) { if (allowed(data.flags[d], d)) { ids.push(d); } }
     } else {
       count.fill(0);
       for (var index = 0; index < list.length; index++) {
@@ -217,7 +230,7 @@
         }
       }
       for (var i = 0; i < n; i++) {
-        if (count[i] === list.length && allowed(data.flags[i])) { ids.push(i); }
+        if (count[i] === list.length && allowed(data.flags[i], i)) { ids.push(i); }
       }
     }
     for (var j = 0; j < ids.length; j++) { total[ids[j]] += bonus[ids[j]]; }
@@ -236,7 +249,7 @@
     var first = list.length === 1 && list[0].length === 1 ? data.first[list[0]] : null;
     if (!first) { return null; }
     var allowed = matcher(data, wanted);
-    var ids = first.top.filter(function (id) { return allowed(data.flags[id]); });
+    var ids = first.top.filter(function (id) { return allowed(data.flags[id], id); });
     var complete = !filtered(wanted) && first.top.length >= Math.min(shown, first.count);
     return { ids: ids, total: complete ? first.count : null, complete: complete };
   }
@@ -399,10 +412,11 @@
         }
       }
       if (searchPage) {  // the address keeps the query and filters (after the answer)
-        var params = new URLSearchParams();
+        var params = new URLSearchParams(window.location.search);  // others' too
+        params.delete("q");
         if (text) { params.set("q", text); }
         Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
-          if (s.value) { params.set(s.name, s.value); }
+          if (s.value) { params.set(s.name, s.value); } else { params.delete(s.name); }
         });
         history.replaceState(null, "", "?" + params.toString());
       }
@@ -429,6 +443,7 @@
       if (document.activeElement === input) { intent(); }
     }
     input.addEventListener("input", update);
+    updaters.push(update);
     Array.prototype.forEach.call(form.querySelectorAll("select.hub-filter"), function (s) {
       s.addEventListener("change", update);
     });
@@ -442,6 +457,9 @@
       update();
     }
   }
+
+  // Answer again with the filters as they are now (another script changed one).
+  state.refresh = function () { updaters.forEach(function (update) { update(); }); };
 
   // The full ranking from the shards (loading the ones it needs), for tests.
   state.answer = function (text, wanted) {

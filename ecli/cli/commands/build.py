@@ -13,14 +13,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", nargs="?", default=".", metavar="DIR",
                         help="the project folder, holding ecli.toml (default: .)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.epilog = ("examples:\n  ecli build\n  ecli build ./mytool --json\n\n"
+    parser.add_argument("--platform", action="append", metavar="OS/ARCH",
+                        help="build for this platform instead of ecli.toml's build.platforms "
+                             "(repeat for several: one image index)")
+    parser.epilog = ("examples:\n  ecli build\n  ecli build ./mytool --json\n"
+                     "  ecli build --platform linux/amd64 --platform linux/arm64\n\n"
                      "then: ecli push REGISTRY/REPOSITORY:TAG --dir DIR")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ecli.develop.build import build
 
-    built = build(Path(args.dir))
+    built = build(Path(args.dir), args.platform)
     config = built.project.config
     result = Result(data={
         "name": config.name, "version": config.version, "kind": config.kind,

@@ -52,12 +52,12 @@ def _proven_on(client: IndexClient, hits: list[SearchHit], release: str) -> list
     `release` (api/v1 `kernels`; each hit's package document is read for it)."""
     import os
 
-    from ecli.packages.kernelmatrix import works_on
+    from ecli.packages.kernelmatrix import newest_usable, works_on
 
     kept = []
     for hit in hits:
         _, document = client.find(hit.name)
-        latest = next((v for v in document.versions if not v.yanked), None)
+        latest = newest_usable(document)
         if latest is not None and works_on(latest, release, os.uname().machine):
             kept.append(hit)
     return kept
