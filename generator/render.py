@@ -20,33 +20,103 @@ LEVELS = {"info": "info", "elevated": "elevated", "dangerous": "dangerous"}
 
 
 def package_page(document: model.PackageDocument, description: str | None = None) -> str:
-    """The article of packages/NAME/; `description` is pre-rendered HTML when cached."""
+    """The article of packages/NAME/; `description` is pre-rendered HTML when cached.
+
+    Everything that belongs to one version (commands pinned to it, options,
+    permissions, requirements, kernels, contents, metrics) sits in that
+    version's panel; the picker's links show one panel through CSS `:target`
+    (hub-package.css), the default version's when none is targeted, so the
+    picker needs neither a server nor a script.
+    """
     latest = next((v for v in document.versions if not v.yanked), None)
+    shown = latest or (document.versions[0] if document.versions else None)
     parts = [
         f'<p class="hub-lead">{escape(document.summary)}</p>\n',
         _badges(document, latest),
         _signer(document),
         '<h2 id="run">Run it</h2>\n',
-        _commands(document, latest),
+        copy_block(f"sudo ecli run {document.name}"),
+        copy_block(f"ecli install {document.name}"),
     ]
-    if latest is not None and latest.inspection is not None:
-        parts += ['<h2 id="permissions">Permissions</h2>\n', _permissions(latest.inspection)]
+    if shown is not None:
+        parts += [_picker(document, shown, latest),
+                  '<div class="hub-vpanels">\n',
+                  *(_panel(document, v, v is shown, v is latest) for v in document.versions),
+                  "</div>\n"]
+    if document.example:
+        parts += ['<h2 id="example">Example output</h2>\n',
+                  f'<pre class="hub-example"><code>{escape(document.example)}</code></pre>\n']
     if document.description:
         html = description if description is not None else description_html(
             document.description)
         parts += ['<h2 id="description">Description</h2>\n',
                   f'<div class="hub-description">\n{html}\n</div>\n']
     parts += ['<h2 id="versions">Versions</h2>\n', _versions(document)]
-    if latest is not None and (latest.requirements or latest.inspection):
-        parts += ['<h2 id="requirements">Requirements</h2>\n', _requirements(latest)]
-    if latest is not None and latest.kernels:
-        parts += ['<h2 id="kernels">Kernels</h2>\n', _kernels(latest)]
-    if latest is not None and latest.inspection is not None and latest.inspection.programs:
-        parts += ['<h2 id="contents">What is inside</h2>\n', _contents(latest.inspection)]
-    if latest is not None and latest.inspection is not None and latest.inspection.metrics:
-        parts += ['<h2 id="metrics">Metrics</h2>\n', _metrics(document.name, latest.inspection)]
     parts += ['<h2 id="about">About</h2>\n', _about(document)]
     return "".join(parts)
+
+
+def _anchor(version: model.Version) -> str:
+    return "v-" + quote(version.version, safe="")
+
+
+def _picker(document: model.PackageDocument, shown: model.Version,
+            latest: model.Version | None) -> str:
+    """One link per version to its panel; the shown version's is marked as the default."""
+    links = "".join(
+        f'<a href="#{_anchor(v)}" class="hub-vlink{" hub-vdefault" if v is shown else ""}'
+        f'{" hub-vyanked" if v.yanked else ""}">{escape(v.version)}'
+        f'{" (latest)" if v is latest else " (yanked)" if v.yanked else ""}</a>'
+        for v in document.versions)
+    return f'<nav class="hub-vpicker" aria-label="Versions">Version: {links}</nav>\n'
+
+
+def _panel(document: model.PackageDocument, version: model.Version, default: bool,
+           latest: bool) -> str:
+    """What one version is and needs; the default panel keeps the page's plain ids."""
+    suffix = "" if default else f"-{_anchor(version)}"
+    inspection = version.inspection
+    pinned = document.name if latest else f"{document.name}@{version.version}"
+    parts = [f'<section class="hub-vpanel{" hub-vshown" if default else ""}" '
+             f'id="{_anchor(version)}">\n',
+             f'<h3 id="version{suffix}">Version {escape(version.version)}'
+             + (f' <span class="hub-yanked">yanked: {escape(version.yanked)}</span>'
+                if version.yanked else "") + "</h3>\n"]
+    if not latest:
+        parts.append(copy_block(f"sudo ecli run {pinned}"))
+    parts.append(_pull(version))
+
+    def section(anchor: str, title: str, html: str) -> None:
+        parts.extend((f'<h3 id="{anchor}{suffix}">{title}</h3>\n', html))
+
+    if inspection is not None and inspection.options:
+        section("options", "Options", _options(pinned, inspection.options))
+    if inspection is not None:
+        section("permissions", "Permissions", _permissions(inspection))
+    if version.requirements or inspection:
+        section("requirements", "Requirements", _requirements(version))
+    if version.kernels:
+        section("kernels", "Kernels", _kernels(version))
+    if inspection is not None and inspection.programs:
+        section("contents", "What is inside", _contents(inspection))
+    if inspection is not None and inspection.metrics:
+        section("metrics", "Metrics", _metrics(document.name, inspection))
+    parts.append("</section>\n")
+    return "".join(parts)
+
+
+def _options(pinned: str, options: tuple[model.ProgramOption, ...]) -> str:
+    """The program's own options, as `ecli run NAME -h` lists them."""
+    rows = "".join(
+        f"<tr><td><code>--{escape(o.flag)}</code></td><td><code>{escape(o.type)}</code></td>"
+        f"<td>{escape(o.default) if o.default else '<em>empty</em>'}</td>"
+        f"<td>{escape(o.description)}</td></tr>\n" for o in options)
+    return (f"<p>The program's own, from its <code>const volatile</code> globals: "
+            f"<code>sudo ecli run {escape(pinned)} --{escape(options[0].flag)} ...</code>; "
+            "ecli's own options (<code>--json</code>, <code>--duration</code>, ...) mix in.</p>\n"
+            '<table class="hub-table hub-options">\n<thead><tr><th>Option</th><th>Type</th>'
+            "<th>Default</th><th>Description</th></tr></thead>\n"
+            f"<tbody>\n{rows}</tbody>\n</table>\n")
 
 
 def author_page(owner: str, items: list[model.CatalogEntry]) -> str:
@@ -119,15 +189,11 @@ def _signer(document: model.PackageDocument) -> str:
             "published, and ecli verifies it again before each run.</p>\n")
 
 
-def _commands(document: model.PackageDocument, latest: model.Version | None) -> str:
-    parts = [copy_block(f"sudo ecli run {document.name}"),
-             copy_block(f"ecli install {document.name}")]
-    if latest is not None:
-        parts.append(copy_block(f"ecli pull {latest.repository}@{latest.digest}"))
-        parts.append(f'<p class="hub-download">Raw artifact: <a href="{escape(_raw_url(latest))}"'
-                     f' rel="nofollow noopener">OCI manifest of {escape(latest.version)}</a> '
-                     f"(pull it with any OCI client: oras, skopeo, crane).</p>\n")
-    return "".join(parts)
+def _pull(version: model.Version) -> str:
+    return (copy_block(f"ecli pull {version.repository}@{version.digest}")
+            + f'<p class="hub-download">Raw artifact: <a href="{escape(_raw_url(version))}"'
+            f' rel="nofollow noopener">OCI manifest of {escape(version.version)}</a> '
+            f"(pull it with any OCI client: oras, skopeo, crane).</p>\n")
 
 
 def _raw_url(version: model.Version) -> str:
@@ -153,7 +219,7 @@ def _versions(document: model.PackageDocument) -> str:
                   if version.yanked else "")
         platforms = ", ".join(f"{p.os}/{p.architecture}" for p in version.platforms)
         rows.append(
-            f"<tr><td>{escape(version.version)}</td>"
+            f'<tr><td><a href="#{_anchor(version)}">{escape(version.version)}</a></td>'
             f'<td><code class="hub-digest">{escape(version.digest)}</code></td>'
             f"<td>{escape(platforms or 'any')}</td>"
             f"<td>{escape((version.published or '')[:10])}</td><td>{status}</td></tr>\n")
