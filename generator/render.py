@@ -38,14 +38,14 @@ def package_page(document: model.PackageDocument, description: str | None = None
         copy_block(f"sudo ecli run {document.name}"),
         copy_block(f"ecli install {document.name}"),
     ]
+    if document.example:
+        parts += ['<h2 id="example">What it prints</h2>\n',
+                  f'<pre class="hub-example"><code>{escape(document.example)}</code></pre>\n']
     if shown is not None:
         parts += [_picker(document, shown, latest),
                   '<div class="hub-vpanels">\n',
                   *(_panel(document, v, v is shown, v is latest) for v in document.versions),
                   "</div>\n"]
-    if document.example:
-        parts += ['<h2 id="example">Example output</h2>\n',
-                  f'<pre class="hub-example"><code>{escape(document.example)}</code></pre>\n']
     if document.description:
         html = description if description is not None else description_html(
             document.description)
@@ -111,9 +111,9 @@ def _options(pinned: str, options: tuple[model.ProgramOption, ...]) -> str:
         f"<tr><td><code>--{escape(o.flag)}</code></td><td><code>{escape(o.type)}</code></td>"
         f"<td>{escape(o.default) if o.default else '<em>empty</em>'}</td>"
         f"<td>{escape(o.description)}</td></tr>\n" for o in options)
-    return (f"<p>The program's own, from its <code>const volatile</code> globals: "
-            f"<code>sudo ecli run {escape(pinned)} --{escape(options[0].flag)} ...</code>; "
-            "ecli's own options (<code>--json</code>, <code>--duration</code>, ...) mix in.</p>\n"
+    return (f"<p>As <code>ecli run {escape(pinned)} -h</code> lists them, from the object's "
+            "<code>const volatile</code> globals; ecli's own (<code>--json</code>, "
+            "<code>--duration</code>, ...) mix in.</p>\n"
             '<table class="hub-table hub-options">\n<thead><tr><th>Option</th><th>Type</th>'
             "<th>Default</th><th>Description</th></tr></thead>\n"
             f"<tbody>\n{rows}</tbody>\n</table>\n")
