@@ -25,6 +25,7 @@ def package_page(document: model.PackageDocument, description: str | None = None
     Everything that belongs to one version (commands pinned to it, options,
     permissions, requirements, kernels, contents, metrics) sits in that
     version's panel; the picker's links show one panel through CSS `:target`
+    (on the panel's anchor)
     (hub-package.css), the default version's when none is targeted, so the
     picker needs neither a server nor a script.
     """
@@ -77,8 +78,10 @@ def _panel(document: model.PackageDocument, version: model.Version, default: boo
     suffix = "" if default else f"-{_anchor(version)}"
     inspection = version.inspection
     pinned = document.name if latest else f"{document.name}@{version.version}"
-    parts = [f'<section class="hub-vpanel{" hub-vshown" if default else ""}" '
-             f'id="{_anchor(version)}">\n',
+    # the anchor is a child, not the section's id: the theme names each code block after
+    # the nearest element with an id, and the copy buttons of one panel would collide
+    parts = [f'<section class="hub-vpanel{" hub-vshown" if default else ""}">'
+             f'<span class="hub-vanchor" id="{_anchor(version)}"></span>\n',
              f'<h3 id="version{suffix}">Version {escape(version.version)}'
              + (f' <span class="hub-yanked">yanked: {escape(version.yanked)}</span>'
                 if version.yanked else "") + "</h3>\n"]

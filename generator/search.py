@@ -54,6 +54,9 @@ STOP_WORDS = frozenset((
     "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "which", "with"))
 
 
+QUERY_STOP_WORDS_ALL = STOP_WORDS | QUERY_STOP_WORDS  # what the page drops from a query
+
+
 @dataclass(frozen=True)
 class SearchFiles:
     """Every file of the index, by path under api/v1/search/, ready to write."""
@@ -101,7 +104,7 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         bonus[doc] = POPULAR_BONUS - i / POPULAR_STEP
     names = [e.name for e in entries]
     first = {key: rank([shards[key]], key, bonus, names) for key in shards
-             if key != "_" and key not in STOP_WORDS}  # "a" is no query word at all
+             if key != "_" and key not in QUERY_STOP_WORDS_ALL}  # "a" is no query word
     head = {
         "schema_version": model.SCHEMA_VERSION,
         "count": len(entries),
@@ -114,7 +117,7 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         "popular": ranks,
         "ranking": {"exact": list(EXACT), "prefix": list(PREFIX), "min_part": MIN_SUFFIX,
                     "popular_bonus": POPULAR_BONUS, "popular_step": POPULAR_STEP},
-        "stop_words": sorted(STOP_WORDS | QUERY_STOP_WORDS),  # dropped from queries
+        "stop_words": sorted(QUERY_STOP_WORDS_ALL),
         "first": {key: {"count": len(ids), "top": ids[:PAGE]} for key, ids in first.items()},
         "shards": sorted(shards, key=lambda k: (-_reach(shards[k]), k)),
     }
