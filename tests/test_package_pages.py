@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_site_browser import CHROMIUM, CHROMIUM_ARGS, _serve
+from test_site_browser import _serve, browser  # noqa: F401  (a fixture)
 
 from generator.__main__ import main
 
@@ -80,7 +80,8 @@ def test_the_page_shows_the_example_and_links_source_and_homepage(site: Path):
         assert url.startswith("https://github.com/") and f'<a href="{url}"' in page
 
 
-def test_the_version_picker_shows_one_version_at_a_time_without_scripts(site: Path, browser):
+def test_the_version_picker_shows_one_version_at_a_time_without_scripts(
+        site: Path, browser):  # noqa: F811
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(_serve(str(site)) + "packages/biolatency/")
@@ -101,7 +102,7 @@ def test_the_version_picker_shows_one_version_at_a_time_without_scripts(site: Pa
     context.close()
 
 
-def test_each_version_panel_copies_its_own_commands(site: Path, browser):
+def test_each_version_panel_copies_its_own_commands(site: Path, browser):  # noqa: F811
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.goto(_serve(str(site)) + "packages/biolatency/#v-0.1.0")
@@ -137,13 +138,3 @@ def test_each_catalog_example_is_its_readme_capture():
         checked += 1
     assert checked >= 29
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()

@@ -9,14 +9,11 @@ made-up digest (search reads only the entries' text), and served as GitHub Pages
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 import test_catalog_search as catalog_search  # the one query table (module: not re-collected)
-from test_site_browser import CHROMIUM, CHROMIUM_ARGS, _serve
+from test_site_browser import _serve, browser  # noqa: F401  (a fixture)
 
 from bpf_objects import ROOT
 
@@ -24,28 +21,12 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def search_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    work = tmp_path_factory.mktemp("site-search")
-    index = work / "index"
-    shutil.copytree(ROOT / "index", index, ignore=shutil.ignore_patterns("lock.json"))
-    catalog_search.pinned_lock(index, work / "lock.json")
-    built = subprocess.run(
-        [sys.executable, "-m", "generator", "build", "--index", str(index), "--offline",
-         "--no-cache", "--lock", str(work / "lock.json"), "--out", str(work / "site"),
-         "--config", str(ROOT / "mkdocs.yml")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(_serve(str(work / "site")) + "search/")
-            yield page
-        finally:
-            browser.close()
+def search_page(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # noqa: F811
+    site = catalog_search.build_catalog_site(tmp_path_factory.mktemp("site-search"))
+    page = browser.new_page()
+    page.goto(_serve(str(site)) + "search/")
+    yield page
+    page.close()
 
 
 def first_three(page, query: str) -> list[str]:
@@ -73,4 +54,3 @@ def test_a_word_nothing_holds_finds_nothing_on_the_site(search_page):
     assert first_three(search_page, "zebrafish") == []
     status = search_page.locator("#hub-search-status").inner_text()
     assert status == "No package matches \u201czebrafish\u201d."
-
