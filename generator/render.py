@@ -25,9 +25,10 @@ def package_page(document: model.PackageDocument, description: str | None = None
     Everything that belongs to one version (commands pinned to it, options,
     permissions, requirements, kernels, contents, metrics) sits in that
     version's panel; the picker's links show one panel through CSS `:target`
-    (on the panel's anchor)
-    (hub-package.css), the default version's when none is targeted, so the
-    picker needs neither a server nor a script.
+    (on the panel's anchor, hub-package.css), the default version's when none
+    is targeted, so the picker needs neither a server nor a script. A section
+    of another version that reads as the default's says so in one line: pages
+    stay small when versions differ only by digest.
     """
     latest = next((v for v in document.versions if not v.yanked), None)
     shown = latest or (document.versions[0] if document.versions else None)
@@ -43,9 +44,9 @@ def package_page(document: model.PackageDocument, description: str | None = None
         parts += ['<h2 id="example">What it prints</h2>\n',
                   f'<pre class="hub-example"><code>{escape(document.example)}</code></pre>\n']
     if shown is not None:
-        parts += [_picker(document, shown, latest),
-                  '<div class="hub-vpanels">\n',
-                  *(_panel(document, v, v is shown, v is latest) for v in document.versions),
+        default = _details(document, shown)
+        parts += [_picker(document, shown, latest), '<div class="hub-vpanels">\n',
+                  *(_panel(document, v, shown, latest, default) for v in document.versions),
                   "</div>\n"]
     if document.description:
         html = description if description is not None else description_html(
@@ -72,49 +73,60 @@ def _picker(document: model.PackageDocument, shown: model.Version,
     return f'<nav class="hub-vpicker" aria-label="Versions">Version: {links}</nav>\n'
 
 
-def _panel(document: model.PackageDocument, version: model.Version, default: bool,
-           latest: bool) -> str:
-    """What one version is and needs; the default panel keeps the page's plain ids."""
-    suffix = "" if default else f"-{_anchor(version)}"
+def _details(document: model.PackageDocument,
+             version: model.Version) -> list[tuple[str, str, str]]:
+    """What one version needs and holds: (heading id, title, HTML) per section."""
     inspection = version.inspection
-    pinned = document.name if latest else f"{document.name}@{version.version}"
+    found = []
+    if inspection is not None and inspection.options:
+        found.append(("options", "Options", _options(document.name, inspection.options)))
+    if inspection is not None:
+        found.append(("permissions", "Permissions", _permissions(inspection)))
+    if version.requirements or inspection:
+        found.append(("requirements", "Requirements", _requirements(version)))
+    if version.kernels:
+        found.append(("kernels", "Kernels", _kernels(version)))
+    if inspection is not None and inspection.programs:
+        found.append(("contents", "What is inside", _contents(inspection)))
+    if inspection is not None and inspection.metrics:
+        found.append(("metrics", "Metrics", _metrics(document.name, inspection)))
+    return found
+
+
+def _panel(document: model.PackageDocument, version: model.Version, shown: model.Version,
+           latest: model.Version | None, default: list[tuple[str, str, str]]) -> str:
+    """One version's panel; the default one (`shown`, whose `default` details are given)
+    keeps the page's plain heading ids, the others add their anchor."""
+    own = version is shown
+    suffix = "" if own else f"-{_anchor(version)}"
+    pinned = document.name if version is latest else f"{document.name}@{version.version}"
     # the anchor is a child, not the section's id: the theme names each code block after
     # the nearest element with an id, and the copy buttons of one panel would collide
-    parts = [f'<section class="hub-vpanel{" hub-vshown" if default else ""}">'
+    parts = [f'<section class="hub-vpanel{" hub-vshown" if own else ""}">'
              f'<span class="hub-vanchor" id="{_anchor(version)}"></span>\n',
              f'<h3 id="version{suffix}">Version {escape(version.version)}'
              + (f' <span class="hub-yanked">yanked: {escape(version.yanked)}</span>'
                 if version.yanked else "") + "</h3>\n"]
-    if not latest:
+    if version is not latest:
         parts.append(copy_block(f"sudo ecli run {pinned}"))
     parts.append(_pull(version))
-
-    def section(anchor: str, title: str, html: str) -> None:
-        parts.extend((f'<h3 id="{anchor}{suffix}">{title}</h3>\n', html))
-
-    if inspection is not None and inspection.options:
-        section("options", "Options", _options(pinned, inspection.options))
-    if inspection is not None:
-        section("permissions", "Permissions", _permissions(inspection))
-    if version.requirements or inspection:
-        section("requirements", "Requirements", _requirements(version))
-    if version.kernels:
-        section("kernels", "Kernels", _kernels(version))
-    if inspection is not None and inspection.programs:
-        section("contents", "What is inside", _contents(inspection))
-    if inspection is not None and inspection.metrics:
-        section("metrics", "Metrics", _metrics(document.name, inspection))
+    same = {} if own else {anchor: html for anchor, _, html in default}
+    for anchor, title, html in default if own else _details(document, version):
+        if same.get(anchor) == html:
+            html = (f'<p class="hub-same">As in <a href="#{_anchor(shown)}">'
+                    f"{escape(shown.version)}</a>.</p>\n")
+        parts += [f'<h3 id="{anchor}{suffix}">{title}</h3>\n', html]
     parts.append("</section>\n")
     return "".join(parts)
 
 
-def _options(pinned: str, options: tuple[model.ProgramOption, ...]) -> str:
+def _options(name: str, options: tuple[model.ProgramOption, ...]) -> str:
     """The program's own options, as `ecli run NAME -h` lists them."""
     rows = "".join(
         f"<tr><td><code>--{escape(o.flag)}</code></td><td><code>{escape(o.type)}</code></td>"
         f"<td>{escape(o.default) if o.default else '<em>empty</em>'}</td>"
         f"<td>{escape(o.description)}</td></tr>\n" for o in options)
-    return (f"<p>As <code>ecli run {escape(pinned)} -h</code> lists them, from the object's "
+    return (f"<p>As <code>ecli run {escape(name)} -h</code> lists them, from the object's "
             "<code>const volatile</code> globals; ecli's own (<code>--json</code>, "
             "<code>--duration</code>, ...) mix in.</p>\n"
             '<table class="hub-table hub-options">\n<thead><tr><th>Option</th><th>Type</th>'

@@ -94,7 +94,8 @@ def test_the_version_picker_shows_one_version_at_a_time_without_scripts(
     assert page.url.endswith("#v-0.1.0")
     assert older.is_visible() and not newest.is_visible()
     assert older.locator("pre.hub-command").first.inner_text() == "sudo ecli run biolatency@0.1.0"
-    assert older.locator(".hub-options").is_visible()
+    # the same object in both: its sections say so in one line, linking the default's
+    assert older.locator("#options-v-0\\.1\\.0 + p.hub-same").inner_text() == "As in 0.2.0."
     page.goto(page.url.replace("#v-0.1.0", "#v-0.2.0"))  # a link straight to a version
     assert newest.is_visible() and not older.is_visible()
     page.locator(".hub-versions a", has_text="0.1.0").click()  # the versions table links too
@@ -138,3 +139,30 @@ def test_each_catalog_example_is_its_readme_capture():
         checked += 1
     assert checked >= 29
 
+
+
+def test_a_version_that_differs_shows_its_own_sections_and_all_yanked_shows_the_first():
+    from ecli.hubindex import model
+    from generator import render
+
+    def version(number: str, level: str, yanked: str | None = None) -> model.Version:
+        found = model.Inspection(permissions=(model.Permission("p", level, f"{level} text"),))
+        return model.Version(version=number, ref=f"r/x:{number}", repository="r/x",
+                             digest="sha256:" + "ab" * 32, yanked=yanked, inspection=found)
+
+    document = model.PackageDocument(schema_version=1, name="x", summary="s", kind="bpf",
+                                      versions=(version("2.0.0", "info"),
+                                                version("1.1.0", "info"),
+                                                version("1.0.0", "dangerous")))
+    page = render.package_page(document)
+    panels = page.split('<section class="hub-vpanel')[1:]
+    assert [p.count("hub-same") for p in panels] == [0, 2, 1]  # permissions, requirements
+    assert "dangerous text" in panels[2] and "dangerous text" not in panels[0]
+    assert ' hub-vshown"><span class="hub-vanchor" id="v-2.0.0">' in page
+    yanked = model.PackageDocument(schema_version=1, name="x", summary="s", kind="bpf",
+                                   versions=(version("2.0.0", "info", "broken"),
+                                             version("1.0.0", "info", "broken")))
+    page = render.package_page(yanked)
+    assert ' hub-vshown"><span class="hub-vanchor" id="v-2.0.0">' in page
+    assert "sudo ecli run x@2.0.0" in page  # no latest: every panel pins its version
+    assert "(latest)" not in page
