@@ -96,28 +96,37 @@ def _details(document: model.PackageDocument,
 def _panel(document: model.PackageDocument, version: model.Version, shown: model.Version,
            latest: model.Version | None, default: list[tuple[str, str, str]]) -> str:
     """One version's panel; the default one (`shown`, whose `default` details are given)
-    keeps the page's plain heading ids, the others add their anchor."""
+    has the page's heading ids, its pull by digest and the raw manifest's link, the others
+    only their anchor and their pinned run: a page of five versions stays within four
+    disk blocks."""
     own = version is shown
-    suffix = "" if own else f"-{_anchor(version)}"
     pinned = document.name if version is latest else f"{document.name}@{version.version}"
     # the anchor is a child, not the section's id: the theme names each code block after
     # the nearest element with an id, and the copy buttons of one panel would collide
     parts = [f'<section class="hub-vpanel{" hub-vshown" if own else ""}">'
              f'<span class="hub-vanchor" id="{_anchor(version)}"></span>\n',
-             f'<h3 id="version{suffix}">Version {escape(version.version)}'
+             f'<h3{_id("version", own)}>Version {escape(version.version)}'
              + (f' <span class="hub-yanked">yanked: {escape(version.yanked)}</span>'
                 if version.yanked else "") + "</h3>\n"]
     if version is not latest:
         parts.append(copy_block(f"sudo ecli run {pinned}"))
-    parts.append(_pull(version))
+    if own:  # another version's digest is in the versions table, and `run NAME@V` pulls it
+        parts.append(copy_block(f"ecli pull {version.repository}@{version.digest}"))
+        parts.append(f'<p class="hub-download">Raw artifact: <a href="{escape(_raw_url(version))}"'
+                     f' rel="nofollow noopener">OCI manifest of {escape(version.version)}</a> '
+                     f"(pull it with any OCI client: oras, skopeo, crane).</p>\n")
     same = {} if own else {anchor: html for anchor, _, html in default}
     for anchor, title, html in default if own else _details(document, version):
         if same.get(anchor) == html:
             html = (f'<p class="hub-same">As in <a href="#{_anchor(shown)}">'
                     f"{escape(shown.version)}</a>.</p>\n")
-        parts += [f'<h3 id="{anchor}{suffix}">{title}</h3>\n', html]
+        parts += [f"<h3{_id(anchor, own)}>{title}</h3>\n", html]
     parts.append("</section>\n")
     return "".join(parts)
+
+
+def _id(anchor: str, own: bool) -> str:
+    return f' id="{anchor}"' if own else ""
 
 
 def _options(name: str, options: tuple[model.ProgramOption, ...]) -> str:
@@ -202,13 +211,6 @@ def _signer(document: model.PackageDocument) -> str:
             f'<code class="hub-fingerprint">{escape(signer.fingerprint)}</code>: '
             "the hub verified every version's signature against this key when it was "
             "published, and ecli verifies it again before each run.</p>\n")
-
-
-def _pull(version: model.Version) -> str:
-    return (copy_block(f"ecli pull {version.repository}@{version.digest}")
-            + f'<p class="hub-download">Raw artifact: <a href="{escape(_raw_url(version))}"'
-            f' rel="nofollow noopener">OCI manifest of {escape(version.version)}</a> '
-            f"(pull it with any OCI client: oras, skopeo, crane).</p>\n")
 
 
 def _raw_url(version: model.Version) -> str:
