@@ -37,7 +37,7 @@ VENV_STAMP := $(VENV)/.installed
 RUST_ARM64_STAMP := $(RUN)/rust-arm64.stamp
 
 .PHONY: demo test deps cosign registry example site serve stop lint bench clean help \
-	index-validate index-resolve index-build kernels
+	index-validate index-resolve index-build kernels screenshots
 
 help:
 	@echo "make demo   build everything, serve the hub, run opensnoop from it"
@@ -173,6 +173,11 @@ kernels: example
 	echo "==> the kernel matrix: every package's test on each kernel (work: $(KERNELS_WORK))"
 	$(PY) -m generator resolve --lock $(KERNELS_WORK)/lock.json --refresh
 	$(PY) -m generator kernels --lock $(KERNELS_WORK)/lock.json --work $(KERNELS_WORK) $(KERNELS)
+
+# docs/screenshots/: the home page and three package pages of the demo's site, desktop and
+# phone, light and dark, in headless Chromium; look at them before committing them.
+screenshots: site
+	$(PY) -m generator.screenshots --site $(SITE) --out docs/screenshots
 
 serve: site
 	if [ -f $(RUN)/site.pid ] && kill -0 $$(cat $(RUN)/site.pid) 2>/dev/null; then kill $$(cat $(RUN)/site.pid); fi

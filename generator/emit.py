@@ -147,7 +147,8 @@ def package(entry: Entry, lock: Lock, inspected: Cache,
         ))
     return model.PackageDocument(
         schema_version=model.SCHEMA_VERSION, name=entry.name, summary=entry.summary,
-        kind=entry.kind, description=entry.description, license=entry.license,
+        kind=entry.kind, description=entry.description, example=entry.example,
+        license=entry.license,
         homepage=entry.homepage, source=entry.source, owners=entry.owners,
         keywords=entry.keywords, categories=entry.categories, versions=tuple(versions),
         signer=signer(entry) if entry.signed else None,

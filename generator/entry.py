@@ -33,6 +33,7 @@ class Entry:
     owners: tuple[str, ...]
     license: str
     description: str = ""
+    example: str = ""  # captured output of a run, with its command lines ("$ ...")
     homepage: str | None = None
     source: str | None = None
     keywords: tuple[str, ...] = ()

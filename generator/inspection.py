@@ -60,6 +60,7 @@ class PulledArtifact:
     objects: dict[str, list[Path]]  # manifest digest -> its eBPF object files
     is_index: bool = False
     metrics: tuple[model.ExportedMetric, ...] = ()  # what `ecli run --metrics` exports
+    options: tuple[model.ProgramOption, ...] = ()  # the program's own options (kind bpf)
 
 
 Puller = Callable[[OciReference, Path], PulledArtifact]
@@ -153,8 +154,8 @@ def inspect_pulled(pulled: PulledArtifact) -> Inspected:
             per_manifest[digest] = analysis.merge(parts)
     merged = (analysis.merge(list(per_manifest.values()), same_objects=True)
               if per_manifest else None)
-    if merged is not None and pulled.metrics:
-        merged = replace(merged, metrics=pulled.metrics)
+    if merged is not None and (pulled.metrics or pulled.options):
+        merged = replace(merged, metrics=pulled.metrics, options=pulled.options)
     return Inspected(pulled.platforms, merged, per_manifest if pulled.is_index else {})
 
 
@@ -181,19 +182,21 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
     platforms: list[model.Platform] = []
     objects: dict[str, list[Path]] = {}
     metrics: tuple[model.ExportedMetric, ...] = ()
+    options: tuple[model.ProgramOption, ...] = ()
     for digest, platform, _manifest in manifests:
         if digest not in objects:  # platforms sharing one manifest are pulled once
             pulled = registry.pull(ref.with_digest(digest), store)
             objects[digest] = _objects(pulled.package, store_dir / "bundles" / digest.replace(
                 ":", "-"), f"{ref} ({platform or digest[:19]})")
             metrics = metrics or exported_metrics(pulled.package)
+            options = options or program_options(pulled.package)
         if platform is not None:
             platforms.append(model.Platform(platform.os, platform.architecture, digest))
         else:
             platforms += [_platform(text, digest)
                           for text in pulled.package.config.platforms if "/" in text]
     is_index = any(item.platform is not None for item in manifests)
-    return PulledArtifact(tuple(platforms), objects, is_index, metrics)
+    return PulledArtifact(tuple(platforms), objects, is_index, metrics, options)
 
 
 def exported_metrics(package: Any) -> tuple[model.ExportedMetric, ...]:
@@ -208,6 +211,21 @@ def exported_metrics(package: Any) -> tuple[model.ExportedMetric, ...]:
     collector = Collector(ObjectSpec.from_file(package.object_path), config.name,
                           config.output.units, config.metrics)
     return tuple(model.ExportedMetric(name, kind) for name, kind in collector.names())
+
+
+def program_options(package: Any) -> tuple[model.ProgramOption, ...]:
+    """The options `ecli run NAME -h` lists for a kind-bpf package: the object's `const
+    volatile` globals (ecli.runtime.options, their one reader) with the config's text."""
+    from ecli.runtime.options import OptionText, object_options
+    from ecli.runtime.spec import ObjectSpec
+
+    if package.object_path is None:
+        return ()
+    spec = ObjectSpec.from_file(package.object_path)
+    texts = {name: OptionText(info.flag, info.description)
+             for name, info in (package.config.options if package.config else {}).items()}
+    return tuple(model.ProgramOption(o.flag, o.type_name, o.default_text(spec.btf),
+                                     o.description) for o in object_options(spec, texts))
 
 
 def _objects(package: Any, bundle_dir: Path, where: str) -> list[Path]:

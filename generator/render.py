@@ -22,35 +22,129 @@ WASM_UNKNOWN = ("Unknown: no eBPF object was found inside this wasm module (it m
                 "with a dangerous permission unless run with <code>--yes</code>.")
 
 def package_page(document: model.PackageDocument, description: str | None = None) -> str:
-    """The article of packages/NAME/; `description` is pre-rendered HTML when cached."""
+    """The article of packages/NAME/; `description` is pre-rendered HTML when cached.
+
+    Everything that belongs to one version (commands pinned to it, options,
+    permissions, requirements, kernels, contents, metrics) sits in that
+    version's panel; the picker's links show one panel through CSS `:target`
+    (on the panel's anchor, hub-package.css), the default version's when none
+    is targeted, so the picker needs neither a server nor a script. A section
+    of another version that reads as the default's says so in one line: pages
+    stay small when versions differ only by digest.
+    """
     latest = next((v for v in document.versions if not v.yanked), None)
+    shown = latest or (document.versions[0] if document.versions else None)
     parts = [
         f'<p class="hub-lead">{escape(document.summary)}</p>\n',
         _badges(document, latest),
         _signer(document),
         '<h2 id="run">Run it</h2>\n',
-        _commands(document, latest),
+        copy_block(f"sudo ecli run {document.name}"),
+        copy_block(f"ecli install {document.name}"),
     ]
-    if latest is not None and latest.inspection is not None:
-        parts += ['<h2 id="permissions">Permissions</h2>\n', _permissions(latest.inspection)]
-    elif latest is not None and document.kind == "wasm":
-        parts += ['<h2 id="permissions">Permissions</h2>\n', f"<p>{WASM_UNKNOWN}</p>\n"]
+    if document.example:
+        parts += ['<h2 id="example">What it prints</h2>\n',
+                  f'<pre class="hub-example"><code>{escape(document.example)}</code></pre>\n']
+    if shown is not None:
+        default = _details(document, shown)
+        parts += [_picker(document, shown, latest), '<div class="hub-vpanels">\n',
+                  *(_panel(document, v, shown, latest, default) for v in document.versions),
+                  "</div>\n"]
     if document.description:
         html = description if description is not None else description_html(
             document.description)
         parts += ['<h2 id="description">Description</h2>\n',
                   f'<div class="hub-description">\n{html}\n</div>\n']
     parts += ['<h2 id="versions">Versions</h2>\n', _versions(document)]
-    if latest is not None and (latest.requirements or latest.inspection):
-        parts += ['<h2 id="requirements">Requirements</h2>\n', _requirements(latest)]
-    if latest is not None and latest.kernels:
-        parts += ['<h2 id="kernels">Kernels</h2>\n', _kernels(latest)]
-    if latest is not None and latest.inspection is not None and latest.inspection.programs:
-        parts += ['<h2 id="contents">What is inside</h2>\n', _contents(latest.inspection)]
-    if latest is not None and latest.inspection is not None and latest.inspection.metrics:
-        parts += ['<h2 id="metrics">Metrics</h2>\n', _metrics(document.name, latest.inspection)]
     parts += ['<h2 id="about">About</h2>\n', _about(document)]
     return "".join(parts)
+
+
+def _anchor(version: model.Version) -> str:
+    return "v-" + quote(version.version, safe="")
+
+
+def _picker(document: model.PackageDocument, shown: model.Version,
+            latest: model.Version | None) -> str:
+    """One link per version to its panel; the shown version's is marked as the default."""
+    links = "".join(
+        f'<a href="#{_anchor(v)}" class="hub-vlink{" hub-vdefault" if v is shown else ""}'
+        f'{" hub-vyanked" if v.yanked else ""}">{escape(v.version)}'
+        f'{" (latest)" if v is latest else " (yanked)" if v.yanked else ""}</a>'
+        for v in document.versions)
+    return f'<nav class="hub-vpicker" aria-label="Versions">Version: {links}</nav>\n'
+
+
+def _details(document: model.PackageDocument,
+             version: model.Version) -> list[tuple[str, str, str]]:
+    """What one version needs and holds: (heading id, title, HTML) per section."""
+    inspection = version.inspection
+    found = []
+    if inspection is not None and inspection.options:
+        found.append(("options", "Options", _options(document.name, inspection.options)))
+    if inspection is not None:
+        found.append(("permissions", "Permissions", _permissions(inspection)))
+    elif document.kind == "wasm":
+        found.append(("permissions", "Permissions", f"<p>{WASM_UNKNOWN}</p>\n"))
+    if version.requirements or inspection:
+        found.append(("requirements", "Requirements", _requirements(version)))
+    if version.kernels:
+        found.append(("kernels", "Kernels", _kernels(version)))
+    if inspection is not None and inspection.programs:
+        found.append(("contents", "What is inside", _contents(inspection)))
+    if inspection is not None and inspection.metrics:
+        found.append(("metrics", "Metrics", _metrics(document.name, inspection)))
+    return found
+
+
+def _panel(document: model.PackageDocument, version: model.Version, shown: model.Version,
+           latest: model.Version | None, default: list[tuple[str, str, str]]) -> str:
+    """One version's panel; the default one (`shown`, whose `default` details are given)
+    has the page's heading ids, its pull by digest and the raw manifest's link, the others
+    only their anchor and their pinned run: a page of five versions stays within four
+    disk blocks."""
+    own = version is shown
+    pinned = document.name if version is latest else f"{document.name}@{version.version}"
+    # the anchor is a child, not the section's id: the theme names each code block after
+    # the nearest element with an id, and the copy buttons of one panel would collide
+    parts = [f'<section class="hub-vpanel{" hub-vshown" if own else ""}">'
+             f'<span class="hub-vanchor" id="{_anchor(version)}"></span>\n',
+             f'<h3{_id("version", own)}>Version {escape(version.version)}'
+             + (f' <span class="hub-yanked">yanked: {escape(version.yanked)}</span>'
+                if version.yanked else "") + "</h3>\n"]
+    if version is not latest:
+        parts.append(copy_block(f"sudo ecli run {pinned}"))
+    if own:  # another version's digest is in the versions table, and `run NAME@V` pulls it
+        parts.append(copy_block(f"ecli pull {version.repository}@{version.digest}"))
+        parts.append(f'<p class="hub-download">Raw artifact: <a href="{escape(_raw_url(version))}"'
+                     f' rel="nofollow noopener">OCI manifest of {escape(version.version)}</a> '
+                     f"(pull it with any OCI client: oras, skopeo, crane).</p>\n")
+    same = {} if own else {anchor: html for anchor, _, html in default}
+    for anchor, title, html in default if own else _details(document, version):
+        if same.get(anchor) == html:
+            html = (f'<p class="hub-same">As in <a href="#{_anchor(shown)}">'
+                    f"{escape(shown.version)}</a>.</p>\n")
+        parts += [f"<h3{_id(anchor, own)}>{title}</h3>\n", html]
+    parts.append("</section>\n")
+    return "".join(parts)
+
+
+def _id(anchor: str, own: bool) -> str:
+    return f' id="{anchor}"' if own else ""
+
+
+def _options(name: str, options: tuple[model.ProgramOption, ...]) -> str:
+    """The program's own options, as `ecli run NAME -h` lists them."""
+    rows = "".join(
+        f"<tr><td><code>--{escape(o.flag)}</code></td><td><code>{escape(o.type)}</code></td>"
+        f"<td>{escape(o.default) if o.default else '<em>empty</em>'}</td>"
+        f"<td>{escape(o.description)}</td></tr>\n" for o in options)
+    return (f"<p>As <code>ecli run {escape(name)} -h</code> lists them, from the object's "
+            "<code>const volatile</code> globals; ecli's own (<code>--json</code>, "
+            "<code>--duration</code>, ...) mix in.</p>\n"
+            '<table class="hub-table hub-options">\n<thead><tr><th>Option</th><th>Type</th>'
+            "<th>Default</th><th>Description</th></tr></thead>\n"
+            f"<tbody>\n{rows}</tbody>\n</table>\n")
 
 
 def author_page(owner: str, items: list[model.CatalogEntry]) -> str:
@@ -123,17 +217,6 @@ def _signer(document: model.PackageDocument) -> str:
             "published, and ecli verifies it again before each run.</p>\n")
 
 
-def _commands(document: model.PackageDocument, latest: model.Version | None) -> str:
-    parts = [copy_block(f"sudo ecli run {document.name}"),
-             copy_block(f"ecli install {document.name}")]
-    if latest is not None:
-        parts.append(copy_block(f"ecli pull {latest.repository}@{latest.digest}"))
-        parts.append(f'<p class="hub-download">Raw artifact: <a href="{escape(_raw_url(latest))}"'
-                     f' rel="nofollow noopener">OCI manifest of {escape(latest.version)}</a> '
-                     f"(pull it with any OCI client: oras, skopeo, crane).</p>\n")
-    return "".join(parts)
-
-
 def _raw_url(version: model.Version) -> str:
     registry, _, repository = version.repository.partition("/")
     scheme = "http" if is_plain_http(registry) else "https"
@@ -157,7 +240,7 @@ def _versions(document: model.PackageDocument) -> str:
                   if version.yanked else "")
         platforms = ", ".join(f"{p.os}/{p.architecture}" for p in version.platforms)
         rows.append(
-            f"<tr><td>{escape(version.version)}</td>"
+            f'<tr><td><a href="#{_anchor(version)}">{escape(version.version)}</a></td>'
             f'<td><code class="hub-digest">{escape(version.digest)}</code></td>'
             f"<td>{escape(platforms or 'any')}</td>"
             f"<td>{escape((version.published or '')[:10])}</td><td>{status}</td></tr>\n")

@@ -35,6 +35,8 @@ from typing import Any
 
 from ecli.hubindex import model
 from ecli.oci.config import KINDS
+from ecli.packages.search_rank import STOP_WORDS as QUERY_STOP_WORDS
+from ecli.packages.search_rank import stem
 
 BLOCK = 128
 KIND_BITS = 3  # the low bits of a package's flags: its kind's index in KINDS (up to 8 kinds)
@@ -51,6 +53,9 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9+._-]*[a-z0-9+]|[a-z0-9]")
 STOP_WORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "into", "is",
     "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "which", "with"))
+
+
+QUERY_STOP_WORDS_ALL = STOP_WORDS | QUERY_STOP_WORDS  # what the page drops from a query
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         bonus[doc] = POPULAR_BONUS - i / POPULAR_STEP
     names = [e.name for e in entries]
     first = {key: rank([shards[key]], key, bonus, names) for key in shards
-             if key != "_" and key not in STOP_WORDS}  # "a" is no query word at all
+             if key != "_" and key not in QUERY_STOP_WORDS_ALL}  # "a" is no query word
     head = {
         "schema_version": model.SCHEMA_VERSION,
         "count": len(entries),
@@ -112,8 +117,9 @@ def build(catalog: model.Catalog, popularity: dict[str, int] | None = None) -> S
         "names": names,
         "flags": [flags(e) for e in entries],
         "popular": ranks,
-        "ranking": {"exact": list(EXACT), "prefix": list(PREFIX),
+        "ranking": {"exact": list(EXACT), "prefix": list(PREFIX), "min_part": MIN_SUFFIX,
                     "popular_bonus": POPULAR_BONUS, "popular_step": POPULAR_STEP},
+        "stop_words": sorted(QUERY_STOP_WORDS_ALL),
         "first": {key: {"count": len(ids), "top": ids[:PAGE]} for key, ids in first.items()},
         "shards": sorted(shards, key=lambda k: (-_reach(shards[k]), k)),
     }
@@ -129,18 +135,26 @@ def rank(shards: list[dict[str, Any]], word: str, bonus: list[float],
          names: list[str]) -> list[int]:
     """Ids of the packages matching one query word, best first.
 
-    A package scores the best of its terms that begin with `word` (EXACT when
-    the term is the word, else PREFIX, by field) plus its popularity bonus;
+    A package scores the best of its terms that begin with `word` or with its
+    stem (`ecli search`'s rule: "connections" finds "connection", "killed"
+    "kill"; EXACT when the term is one of the two, else PREFIX, by field), or
+    of the parts of its name that `word` begins with ("connections" begins
+    with tcpconnect's "connect": PREFIX), plus its popularity bonus;
     ties go to the shorter name, then the lower id. hub-search.js computes the
     same for any query (summing over words); the head carries this answer for
     every one-character word so the page can show it before the shard arrives.
     """
     best: dict[int, int] = {}
+    forms = (word, stem(word))
     for shard in shards:
         for term, postings in zip(shard["terms"], shard["postings"], strict=True):
-            if not term.startswith(word):
+            if term.startswith(forms):
+                weights = EXACT if term in forms else PREFIX
+            elif MIN_SUFFIX <= len(term) < len(word) and word.startswith(term):
+                weights = PREFIX
+                postings = [p for p in postings if p & 3 <= FIELD_NAME_PART]
+            else:
                 continue
-            weights = EXACT if term == word else PREFIX
             for posting in postings:
                 doc, score = posting >> 2, weights[posting & 3]
                 if best.get(doc, 0) < score:

@@ -258,7 +258,7 @@ def rule_readme(document: Document, context: Context) -> list[Problem]:
     return []
 
 
-MULTILINE_FIELDS = frozenset({("description",), ("signer", "key")})
+MULTILINE_FIELDS = frozenset({("description",), ("example",), ("signer", "key")})
 CONTROL_HINT = ("remove it: text shown on the hub and in terminals may not recolour, move "
                 "the cursor, ring, overwrite a line or reverse its direction")
 
@@ -449,6 +449,7 @@ def _entry(document: Document, context: Context) -> Entry:
         name=data["name"], file=document.file, name_line=name_at.line, name_col=name_at.col,
         summary=data["summary"], kind=data["kind"], test=data.get("test"),
         owners=tuple(data["owners"]), license=data["license"], description=description,
+        example=data.get("example", ""),
         homepage=data.get("homepage"), source=data.get("source"),
         keywords=tuple(data.get("keywords", ())), categories=tuple(data.get("categories", ())),
         versions=tuple(versions), signer_key=(data.get("signer") or {}).get("key"),

@@ -85,9 +85,9 @@ def pinned_lock(index: Path, path: Path) -> None:
     lock.write(path, pins)
 
 
-@pytest.fixture(scope="module")
-def searching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    work = tmp_path_factory.mktemp("search")
+def build_catalog_site(work: Path) -> Path:
+    """The site of this repository's index/, every version pinned (tests of the site's
+    search use it too); returns the site's folder."""
     index = work / "index"
     shutil.copytree(ROOT / "index", index, ignore=shutil.ignore_patterns("lock.json"))
     pinned_lock(index, work / "lock.json")
@@ -97,7 +97,13 @@ def searching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
          "--config", str(ROOT / "mkdocs.yml")],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
-    with serve(work / "site") as (base, _seen):
+    return work / "site"
+
+
+@pytest.fixture(scope="module")
+def searching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    work = tmp_path_factory.mktemp("search")
+    with serve(build_catalog_site(work)) as (base, _seen):
         env = {**os.environ, "ECLI_HOME": str(work / "user"), "ECLI_DEFAULT_SOURCE": ""}
         assert run_ecli("sources", "add", "hub", base + "api/v1/", env=env).returncode == 0
         assert run_ecli("update", env=env).returncode == 0

@@ -219,7 +219,7 @@ def test_page_ranks_each_shard_as_the_head_says(big_site, page):
     for char, first in head["first"].items():
         ids = page.evaluate("c => window.hubSearch.answer(c)", char)
         assert (ids[:len(first["top"])], len(ids)) == (first["top"], first["count"]), char
-    assert len(head["first"]) > 25
+    assert len(head["first"]) >= 25  # every first character but the stop words "a" and "i"
     assert page.errors == []
 
 

@@ -45,6 +45,18 @@ class ExportedMetric:
 
 
 @dataclass(frozen=True)
+class ProgramOption:
+    """One of the program's own options (`ecli run NAME --FLAG`), read from a `const
+    volatile` global of the object and the package's text for it; the hub shows them so
+    a user knows what a tool can be asked before pulling it."""
+
+    flag: str  # without the leading "--"
+    type: str  # the global's C type, as BTF names it
+    default: str  # the object's initial value, as `ecli run -h` prints it
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Inspection:
     """What the hub found inside the artifact (ELF and BTF), so users see it before running."""
 
@@ -57,6 +69,7 @@ class Inspection:
     permissions: tuple[Permission, ...] = ()
     size: int = 0
     metrics: tuple[ExportedMetric, ...] = ()
+    options: tuple[ProgramOption, ...] = ()  # the program's own options (kind bpf)
 
     @property
     def dangerous(self) -> tuple[Permission, ...]:

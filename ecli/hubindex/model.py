@@ -41,6 +41,7 @@ from ecli.hubindex.inspection import (
     MapInfo,
     Permission,
     ProgramInfo,
+    ProgramOption,
 )
 
 SCHEMA_VERSION = 1
@@ -51,6 +52,7 @@ SEARCH_INDEX_FILE = "search/index.json"
 SEARCH_DIR = "search"
 SEARCH_DOCS_FILE = "search/docs.json"
 KERNEL_RESULT_KEYS = ("kernel", "arch", "result", "reason", "tested")
+OPTION_KEYS = ("flag", "type", "default", "description")
 MAX_DOCUMENT_BYTES = 64 << 20
 ROOT_SIGNING_CONTEXT = b"ebpfhub api/v1 root\n"
 # Field metadata: `plain` leaves the field out when it is None (a signer writes only the
@@ -177,6 +179,7 @@ class PackageDocument:
     summary: str
     kind: str
     description: str = ""
+    example: str = ""  # captured terminal output of a run, with its command lines
     license: str | None = None
     homepage: str | None = None
     source: str | None = None
@@ -371,6 +374,7 @@ def load_package(raw: bytes, where: str) -> PackageDocument:
         summary=_get(data, "summary", str, where),
         kind=_get(data, "kind", str, where),
         description=_get(data, "description", str, where, ""),
+        example=_get(data, "example", str, where, ""),
         license=_get(data, "license", str, where, None),
         homepage=_get(data, "homepage", str, where, None),
         source=_get(data, "source", str, where, None),
@@ -423,6 +427,8 @@ def load_inspection(data: dict[str, Any] | None, where: str) -> Inspection | Non
         size=size,
         metrics=tuple(ExportedMetric(_get(m, "name", str, where), _get(m, "kind", str, where))
                       for m in items("metrics")),
+        options=tuple(ProgramOption(*(_get(o, key, str, where) for key in OPTION_KEYS))
+                      for o in items("options")),
     )
 
 

@@ -1,7 +1,8 @@
 """How `ecli search` reads a query the way people type one.
 
 "who killed my process" drops its stop words; "connections" finds "connection"
-and "queries" "query" (plurals are forgiven); "biolatancy" finds "biolatency"
+and "queries" "query", "killed" "kill" (plurals and past tenses are forgiven:
+`stem`); "biolatancy" finds "biolatency"
 (a typo within `ecli.suggest`'s distance of a package's name, the rule "did
 you mean" uses; tried only when the words as typed match nothing, so the
 common search stays a substring scan). Every remaining word must match; among
@@ -38,7 +39,7 @@ class Query:
         self.term = term
         words = term.lower().split()
         self.words = [w for w in words if w not in STOP_WORDS] or words
-        self._forms = [(w, _singular(w)) for w in self.words]
+        self._forms = [(w, stem(w)) for w in self.words]
         self._first = self.words[0] if self.words else ""
 
     def keep(self, rows: list[tuple[Any, ...]], typos: bool) -> list[tuple[Any, ...]]:
@@ -47,19 +48,19 @@ class Query:
         if typos:
             return [row for row in rows
                     if self.matches(row[0], row[0].partition(" ")[0], True)]
-        for word, singular in self._forms:
-            if singular in word:  # "connections": "connection" in a text covers both
-                rows = [row for row in rows if singular in row[0]]
+        for word, plain in self._forms:
+            if plain in word:  # "connections": "connection" in a text covers both
+                rows = [row for row in rows if plain in row[0]]
             else:  # "queries" or "query"
-                rows = [row for row in rows if word in row[0] or singular in row[0]]
+                rows = [row for row in rows if word in row[0] or plain in row[0]]
         return rows
 
     def matches(self, text: str, name: str, typos: bool) -> bool:
-        """Every word is in `text`, or a plural of something in it, or (`typos`) a typo of
+        """Every word is in `text`, or its stem is (a plural or past tense), or (`typos`) a typo of
         the package's `name`. Typos cost an edit distance per package: search tries them
         only when nothing matched without."""
-        return all(word in text or singular in text or (typos and _typo_of(word, name))
-                   for word, singular in self._forms)
+        return all(word in text or plain in text or (typos and _typo_of(word, name))
+                   for word, plain in self._forms)
 
     def rank(self, name: str, keywords: str, typos: bool = False) -> tuple[int, int]:
         """Smaller first: (0 exact name, 1 name matches the first word, 2 other), then more
@@ -73,9 +74,13 @@ class Query:
         return (1 if named else 2), -found
 
 
-def _singular(word: str) -> str:
+def stem(word: str) -> str:
+    """The word a plural or a past tense comes from ("queries" -> "query", "killed" ->
+    "kill"); the hub's site search reads queries with it too (generator/search.py)."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"  # queries -> query
+    if len(word) > 5 and word.endswith("ed"):
+        return word[:-2]  # killed -> kill, opened -> open (speed stays speed)
     return word[:-1] if len(word) > 4 and word.endswith("s") else word
 
 

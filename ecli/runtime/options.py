@@ -54,6 +54,13 @@ class Option:
     def default_value(self, btf: b.Btf) -> Any:
         return _decode_default(btf, self.spec)
 
+    def default_text(self, btf: b.Btf) -> str:
+        """The default as `-h` and the hub's package page show it (a flag is on or off)."""
+        value = self.default_value(btf)
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value)
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -148,7 +155,7 @@ def _add(parser: argparse.ArgumentParser, btf: b.Btf, option: Option) -> None:
     kwargs: dict[str, Any] = {"dest": option.spec.name, "default": None}
     if t.kind == b.KIND_INT and t.int_encoding & b.INT_BOOL:
         kwargs["action"] = argparse.BooleanOptionalAction
-        kwargs["help"] = f"{help_text} (default: {'on' if default else 'off'})"
+        kwargs["help"] = f"{help_text} (default: {option.default_text(btf)})"
     elif t.kind in (b.KIND_ENUM, b.KIND_ENUM64):
         kwargs["choices"] = sorted(t.enum_values.values())
         kwargs["help"] = f"{help_text} (default: {default})"

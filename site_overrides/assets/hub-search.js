@@ -5,7 +5,9 @@
  *                               weights, and the answer to every one-character query
  *   api/v1/search/terms/X.json  terms starting with X and their postings
  *   api/v1/search/docs/N.json   summaries of packages N*block..: for the results shown
- * Every query word must match a term by prefix; matches in the name rank above
+ * Every query word (stop words dropped, the head's list) must match a term by prefix,
+ * or its stem must ("connections", "queries", "killed"), or begin with a part of a
+ * name ("connections": tcpconnect's "connect"); matches in the name rank above
  * keywords, which rank above the summary (weights from the head: the generator owns
  * the ranking, this file applies it). No keystroke waits for a fetch the page could
  * have made earlier: a first character typed before its shard has arrived is answered
@@ -26,9 +28,6 @@
   var searchPage = false;  // known once the document is parsed (start)
   var PAGE = 8;  // results drawn at first; "show more" adds as many
   var WORD = /[a-z0-9][a-z0-9+._-]*[a-z0-9+]|[a-z0-9]/g;
-  var STOP = {};
-  ("a an and are as at be by for from has in into is it its of on or that the this to " +
-   "was which with").split(" ").forEach(function (w) { STOP[w] = true; });
   var EMPTY = { terms: [], postings: [] };
   var head = null;
   var shards = {};
@@ -70,6 +69,7 @@
           data.bonus[id] = ranking.popular_bonus - i / ranking.popular_step;
         });
         data.shardSet = new Set(data.shards);
+        data.stop = new Set(data.stop_words);
         head.ready = data;
         return data;
       });
@@ -138,8 +138,23 @@
     next(); next();
   }
 
-  function words(text) {
-    return (text.toLowerCase().match(WORD) || []).filter(function (w) { return !STOP[w]; });
+  function words(data, text) {
+    return (text.toLowerCase().match(WORD) || []).filter(function (w) {
+      return !data.stop.has(w);
+    });
+  }
+
+  // The word a plural or a past tense comes from: ecli/packages/search_rank.py's stem().
+  function stem(word) {
+    if (word.length > 4 && word.slice(-3) === "ies") { return word.slice(0, -3) + "y"; }
+    if (word.length > 5 && word.slice(-2) === "ed") { return word.slice(0, -2); }
+    return word.length > 4 && word.slice(-1) === "s" ? word.slice(0, -1) : word;
+  }
+
+  function commonPrefix(a, b) {
+    var i = 0;
+    while (i < a.length && i < b.length && a.charAt(i) === b.charAt(i)) { i++; }
+    return a.slice(0, i);
   }
 
   function lowerBound(terms, word) {
@@ -212,17 +227,25 @@
         var shard = shards[shardKey(word)];
         shard = shard && shard.ready ? shard.ready : EMPTY;
         var touched = [];
-        for (var t = lowerBound(shard.terms, word); t < shard.terms.length; t++) {
-          var term = shard.terms[t];
-          if (term.lastIndexOf(word, 0) !== 0) { break; }
-          var weights = term.length === word.length ? data.ranking.exact : data.ranking.prefix;
-          var postings = shard.postings[t];
+        var plain = stem(word), common = commonPrefix(word, plain);
+        var score = function (postings, weights, fields) {
           for (var p = 0; p < postings.length; p++) {
-            var doc = postings[p] >> 2, score = weights[postings[p] & 3];
-            if (count[doc] !== index) { continue; }
+            var doc = postings[p] >> 2, field = postings[p] & 3;
+            if (count[doc] !== index || field > fields) { continue; }
             if (best[doc] === 0) { touched.push(doc); }
-            if (best[doc] < score) { best[doc] = score; }
+            if (best[doc] < weights[field]) { best[doc] = weights[field]; }
           }
+        };
+        for (var t = lowerBound(shard.terms, common); t < shard.terms.length; t++) {
+          var term = shard.terms[t];
+          if (term.lastIndexOf(common, 0) !== 0) { break; }
+          if (term.lastIndexOf(word, 0) !== 0 && term.lastIndexOf(plain, 0) !== 0) { continue; }
+          score(shard.postings[t], term === word || term === plain ? data.ranking.exact :
+            data.ranking.prefix, 3);
+        }
+        for (var length = data.ranking.min_part; length < word.length; length++) {
+          var part = word.slice(0, length), at = lowerBound(shard.terms, part);
+          if (shard.terms[at] === part) { score(shard.postings[at], data.ranking.prefix, 1); }
         }
         for (var k = 0; k < touched.length; k++) {
           var hit = touched[k];
@@ -239,6 +262,58 @@
       return total[b] - total[a] || names[a].length - names[b].length || a - b;
     });
     return ids;
+  }
+
+  // Typos of a package's name, tried only when the words as typed match nothing:
+  // ecli search's rule (ecli/packages/search_rank.py, ecli/suggest.py): a word of five
+  // letters or more within an edit distance of a third of its length (insertions,
+  // deletions, substitutions, a swap of neighbours) of the name. Every other word must
+  // still match; the nearest names first, then the shorter. The head has every name.
+  function typos(data, list, wanted) {
+    var allowed = matcher(data, wanted);
+    var matched = list.map(function (w) { return new Set(find(data, [w], wanted)); });
+    var hits = [], distance = {};
+    data.names.forEach(function (name, d) {
+      if (!allowed(data.flags[d])) { return; }
+      var near = Infinity;
+      var all = list.every(function (w, i) {
+        if (matched[i].has(d)) { return true; }
+        var found = typoDistance(w, name);
+        if (found < near) { near = found; }
+        return found < Infinity;
+      });
+      if (all && near < Infinity) { hits.push(d); distance[d] = near; }
+    });
+    return hits.sort(function (a, b) {
+      return distance[a] - distance[b] || data.names[a].length - data.names[b].length || a - b;
+    });
+  }
+
+  function typoDistance(word, name) {
+    var limit = Math.max(1, Math.floor(word.length / 3));
+    if (word.length < 5 || Math.abs(word.length - name.length) > limit) { return Infinity; }
+    var letters = new Set(word), others = new Set(name), differ = 0;
+    letters.forEach(function (c) { if (!others.has(c)) { differ++; } });
+    others.forEach(function (c) { if (!letters.has(c)) { differ++; } });
+    if (differ > 2 * limit) { return Infinity; }
+    var before = null, row = [];
+    for (var j = 0; j <= name.length; j++) { row.push(j); }
+    for (var i = 1; i <= word.length; i++) {
+      var current = [i], low = i;
+      for (j = 1; j <= name.length; j++) {
+        var cost = word.charAt(i - 1) === name.charAt(j - 1) ? 0 : 1;
+        var value = Math.min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost);
+        if (before && i > 1 && j > 1 && word.charAt(i - 1) === name.charAt(j - 2) &&
+            word.charAt(i - 2) === name.charAt(j - 1)) {
+          value = Math.min(value, before[j - 2] + 1);
+        }
+        current.push(value);
+        if (value < low) { low = value; }
+      }
+      if (low > limit) { return Infinity; }
+      before = row; row = current;
+    }
+    return row[name.length] <= limit ? row[name.length] : Infinity;
   }
 
   // A one-character query before its shard has arrived: the head holds the first ids
@@ -374,10 +449,11 @@
 
     function answer(data, text, wanted, started, mine) {
       if (mine !== ticket) { return; }  // a later keystroke won
-      var query = words(text);
+      var query = words(data, text);
       var complete = function () {
         if (mine !== ticket) { return; }
         var ids = find(data, query, wanted);
+        if (ids.length === 0) { ids = typos(data, query, wanted); }
         show(data, text, { ids: ids, total: ids.length, complete: true }, started, "shards");
       };
       var missing = query.filter(function (w) {
@@ -464,9 +540,12 @@
   // The full ranking from the shards (loading the ones it needs), for tests.
   state.answer = function (text, wanted) {
     return loadHead().then(function (data) {
-      var list = words(text);
+      var list = words(data, text);
       return Promise.all(list.map(function (w) { return loadShard(data, shardKey(w)); }))
-        .then(function () { return find(data, list, wanted || { kind: "" }); });
+        .then(function () {
+          var ids = find(data, list, wanted || { kind: "" });
+          return ids.length ? ids : typos(data, list, wanted || { kind: "" });
+        });
     });
   };
 
