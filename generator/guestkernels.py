@@ -22,8 +22,11 @@ from ecli.errors import EcliError
 
 MATRIX_FILE = Path(__file__).with_name("kernels.toml")
 # What the guest's init loads to reach the host's root over virtiofs, and its scratch
-# disk (ext4 itself is built into Debian's cloud kernels).
-GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtiofs", "virtio_blk")
+# disk (ext4 itself is built into Debian's cloud kernels); then what a real system's
+# modprobe would load on demand and the guest's busybox cannot: clsact and the BPF tc
+# classifier (classic tc filters, on kernels without tcx).
+GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtiofs", "virtio_blk", "sch_ingress",
+                 "cls_bpf")
 # Debian packages unpacked into the arm64 root: a shell (busybox), Python and
 # the C libraries ecli loads through ctypes (libbpf and what it links).
 ARM64_USERLAND = ("busybox-static", "libc6", "python3.11-minimal", "libpython3.11-minimal",

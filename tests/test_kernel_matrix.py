@@ -38,11 +38,12 @@ INDEX = ROOT / "index"
 ENTRIES = sorted(path.stem for path in (INDEX / "packages").glob("*.yaml"))
 # What the guests run in `make test` (.ci/run): the seven packages that came before the
 # catalog, one for each kind of hook (tracepoint, uprobe, raw tracepoint, perf event,
-# XDP), and biolatency, whose block I/O needs the guest's scratch disk; each under 15 s
-# per guest test under TCG. The whole catalog in the guests would add ~10 minutes to CI;
+# XDP), biolatency, whose block I/O needs the guest's scratch disk, and portstat, whose
+# tc programs become classic tc filters on 6.1 (no tcx); each under 15 s per guest test
+# under TCG. The whole catalog in the guests would add ~10 minutes to CI;
 # `make kernels` (the weekly kernels.yml) runs every entry.
-CI_GUEST_PACKAGES = ("bashreadline", "biolatency", "execsnoop", "opensnoop", "profile",
-                     "runqlat", "tcpstates", "xdpcount")
+CI_GUEST_PACKAGES = ("bashreadline", "biolatency", "execsnoop", "opensnoop", "portstat",
+                     "profile", "runqlat", "tcpstates", "xdpcount")
 # Declares min_kernel 6.14 (its tracepoint is that new): the guests skip it, unsupported.
 BELOW_MIN_KERNEL = "capable"
 BROKEN = ROOT / "tests" / "kernels" / "bswapcount"
