@@ -77,9 +77,6 @@ class Forked:
         try:
             for fd, path in ((1, self._out), (2, self._err)):
                 os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
-            # the parent's streams may not be its file descriptors 1 and 2 (pytest's capture)
-            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - flushed, then _exit
-            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
             from ecli.cli.main import main
 
             code = main(args)

@@ -103,16 +103,25 @@ def test_a_test_fails_when_its_evidence_never_appears(registry, tmp_path):
     empty = pkgtest.PackageTest("/bin/true", expect_map="no_such_map")
     assert pkgtest.run_test(ref, empty, env=env) == pkgtest.Outcome(
         "fail", "the result map 'no_such_map' stayed empty")
-    # a guest runs each ecli as a fork of its plan's process: the same verdicts
-    os.environ["ECLI_HOME"] = env["ECLI_HOME"]
-    try:
-        assert pkgtest.run_test(ref, wrong, forked=True) == outcome
-        assert pkgtest.run_test(ref, empty, forked=True).reason == (
-            "the result map 'no_such_map' stayed empty")
-        right = pkgtest.PackageTest("/bin/true", expect_event={"comm": "true"})
-        assert pkgtest.run_test(ref, right, forked=True) == pkgtest.Outcome("pass")
-    finally:
-        del os.environ["ECLI_HOME"]
+    # a guest's plan runs each ecli as a fork of its own process: the same verdicts
+    right = {"trigger": "/bin/true", "expect": {"event": {"comm": "true"}}}
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"tests": [
+        {"package": name, "version": "0.1.0", "digest": "sha256:0", "target": ref, "test": test}
+        for name, test in (("wrong", {"trigger": "/bin/true",
+                                      "expect": {"event": {"comm": "no-such-command"}}}),
+                           ("empty", {"trigger": "/bin/true", "expect": {"map": "no_such_map"}}),
+                           ("right", right))]}))
+    done = subprocess.run([sys.executable, "-m", "generator.pkgtest", str(plan)], env=env,
+                          capture_output=True, text=True, timeout=600, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    verdicts = {record["package"]: (record["result"], record["reason"]) for record in (
+        json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines()
+        if line.startswith(pkgtest.RESULT_MARK + " "))}
+    assert verdicts["wrong"][0] == "fail"
+    assert verdicts["wrong"][1].startswith("no event with comm=no-such-command among")
+    assert verdicts["empty"] == ("fail", "the result map 'no_such_map' stayed empty")
+    assert verdicts["right"] == ("pass", "")
 
 
 def test_results_merge_by_kernel_and_drop_a_moved_pin(tmp_path):
