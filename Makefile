@@ -16,7 +16,7 @@ export ECLI_HOME ?= $(CURDIR)/$(RUN)/ecli-home
 
 APT_PACKAGES := clang gcc llvm libbpf-dev libbpf1 bpftool docker-registry skopeo chromium \
 	bpftrace iproute2 python3-venv ca-certificates curl procps apache2-utils openssl podman runc busybox-static \
-	zsh fish man-db groff-base openjdk-17-jdk-headless maven nodejs \
+	e2fsprogs zsh fish man-db groff-base openjdk-17-jdk-headless maven nodejs \
 	prometheus prometheus-node-exporter qemu-system-x86 qemu-system-arm \
 	wasi-libc lld-14 libclang-rt-14-dev-wasm32 \
 	gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64

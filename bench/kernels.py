@@ -1,6 +1,6 @@
-"""Guest boots of the kernel matrix: boot to first command, and ecli's start, per kernel.
+"""Guest boots of the kernel matrix: boot to first command, ecli's start, the whole matrix.
 
-    python bench/kernels.py [--kernel NAME ...] [--work DIR]
+    python bench/kernels.py [--kernel NAME ...] [--work DIR] [--matrix [--jobs N]]
 
 For each guest kernel of generator/kernels.toml (fetched as `make kernels` does):
 one boot whose job is `true` (boot to first command is the guest's own uptime when
@@ -8,7 +8,13 @@ its init reaches the job; "boot+off" is the wall time from starting qemu to its
 power-off), then one boot that runs `python -m ecli --version` inside (what a
 package test pays before it loads anything). The reference in the same run is the
 same command on the host, directly. qemu runs TCG (`-accel tcg -cpu max`), one
-guest at a time. Nothing asserts.
+guest at a time.
+
+With --matrix, then the whole matrix of index/ as `make kernels` runs it (after one
+`make kernels` has built, pushed and resolved the catalog into WORK/lock.json), its
+results written to a temporary file, not index/kernels.json: per kernel the tests
+that ran, passed and were skipped, the boots' seconds added up, and the wall time.
+`--jobs 1` is the reference: one guest at a time. Nothing asserts.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # users have compiled bytecode
 
-from generator import guest, guestkernels, kernelmatrix  # noqa: E402
+from generator import commands, guest, guestkernels, kernelmatrix  # noqa: E402
 
 
 def one_boot(kernel: guestkernels.GuestKernel, initramfs: Path, job: Path,
@@ -39,6 +46,10 @@ def main() -> None:
                         help="only this guest kernel of generator/kernels.toml (repeatable)")
     parser.add_argument("--work", type=Path, default=ROOT / ".run" / "kernels",
                         help="where the kernels are kept (default: .run/kernels)")
+    parser.add_argument("--matrix", action="store_true",
+                        help="then time the whole matrix of index/ (make kernels first)")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="with --matrix: guests at once (default: the runner's choice)")
     args = parser.parse_args()
     work = args.work.resolve()
     specs = [s for s in guestkernels.read_matrix() if s.arch != "host"
@@ -71,7 +82,36 @@ def main() -> None:
         first = f"{booted.boot_seconds:.1f}" if booted.boot_seconds is not None else "no answer"
         rows.append((kernel.release, guestkernels.ARCHES[spec.arch], first,
                      f"{booted.seconds:.1f}", cli))
-    header = ("kernel", "arch", "boot to first command s", "boot+off s", "ecli --version s")
+    table(("kernel", "arch", "boot to first command s", "boot+off s", "ecli --version s"),
+          rows)
+    if args.matrix:
+        print()
+        table(("kernel", "arch", "tests run", "pass", "unsupported", "boots s",
+               "boot to first command s"), matrix_rows(args.kernel, work, args.jobs))
+
+
+def matrix_rows(only: list[str] | None, work: Path, jobs: int | None) -> list[tuple[str, ...]]:
+    """The whole matrix as `make kernels` runs it, into a temporary results file."""
+    with tempfile.TemporaryDirectory(prefix="bench-kernels-") as scratch:
+        started = time.monotonic()
+        ran = commands.kernels(ROOT / "index", work, lock_file=work / "lock.json",
+                               results_file=Path(scratch, "kernels.json"), only=only,
+                               jobs=jobs)
+        wall = time.monotonic() - started
+    rows = []
+    for run in ran.runs:
+        results = [outcome.result for _, outcome in run.results]
+        skipped = results.count("unsupported")
+        rows.append((run.kernel, run.arch, str(len(results) - skipped),
+                     str(results.count("pass")), str(skipped), f"{run.seconds:.0f}",
+                     f"{run.boot_seconds:.1f}" if run.boot_seconds else "-"))
+    jobs_used = jobs or kernelmatrix.parallelism()
+    rows.append((f"whole matrix, {jobs_used} guest(s) at a time", "-", "-", "-", "-", "-",
+                 f"wall {wall:.0f} s (pulls included)"))
+    return rows
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))

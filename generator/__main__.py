@@ -85,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
                         help="only this kernel of the matrix (repeatable)")
     matrix.add_argument("--matrix", type=Path, default=guestkernels.MATRIX_FILE,
                         help="the kernel matrix (default: generator/kernels.toml)")
+    matrix.add_argument("--jobs", type=int, metavar="N",
+                        help="guests booted at once (default: one per core, as many as the "
+                        "free memory holds)")
 
     pr = sub.add_parser("check-pr", help="check a pull request's changes to the index: "
                         "ownership and immutability of published versions")
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "kernels":
             ran = commands.kernels(args.index, args.work, lock_file=args.lock,
                                    results_file=args.results, only=args.kernel,
-                                   matrix=args.matrix,
+                                   matrix=args.matrix, jobs=args.jobs,
                                    log=lambda line: print(line, flush=True))
             failed = sum(o.result == "fail" for run in ran.runs for _, o in run.results)
             print(f"ok: {len(ran.runs)} kernel(s), {failed} failing test(s), "

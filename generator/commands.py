@@ -311,10 +311,13 @@ class KernelsResult:
 
 def kernels(index_dir: Path, work: Path, *, lock_file: Path | None = None,
             results_file: Path | None = None, only: list[str] | None = None,
-            matrix: Path = guestkernels.MATRIX_FILE, log: object = None) -> KernelsResult:
+            matrix: Path = guestkernels.MATRIX_FILE, log: object = None,
+            jobs: int | None = None) -> KernelsResult:
     """Every version's test on the kernel matrix (or the kernels named in `only`),
     merged into INDEX/kernels.json; nothing is written when a kernel cannot be set up."""
     try:
+        if jobs is not None and jobs < 1:
+            raise guestkernels.KernelSetupError(f"--jobs {jobs}: at least one guest at a time")
         specs = guestkernels.read_matrix(matrix)
         if only:
             unknown = sorted(set(only) - {spec.name for spec in specs})
@@ -330,7 +333,7 @@ def kernels(index_dir: Path, work: Path, *, lock_file: Path | None = None,
         locked = lock.read(lock_file or index_dir / lock.LOCK_FILE)
         found = kernelmatrix.targets(index, locked, work / "home")
         runs = kernelmatrix.run_matrix(specs, found, work.resolve(),
-                                       Path(__file__).resolve().parent.parent, log)
+                                       Path(__file__).resolve().parent.parent, log, jobs)
     except guestkernels.KernelSetupError as exc:
         raise GeneratorError([Problem(str(matrix), 1, 1, "kernel", exc.message,
                                       hint=exc.hint, code="kernels")]) from None

@@ -6,6 +6,10 @@ Debian's cloud kernels have no 9p) and chroots into it, or, on arm64, into
 an arm64 folder of Debian packages with this checkout bind-mounted inside
 (the host's Python is amd64). The job is a shell script in the checkout; what
 it prints reaches the host on the serial console, which `boot` returns.
+Each boot also gets a scratch disk of its own, mounted on /var/tmp: a sparse
+ext4 image made on the host (e2fsprogs) and deleted after the boot, so that
+block I/O and file creation (biolatency, filelife) happen on a real virtio
+disk, not on the read-only root.
 Nested KVM hangs on this machine kind, so qemu always runs `-accel tcg -cpu max`.
 """
 
@@ -29,6 +33,7 @@ QEMU = {"amd64": ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max"],
 CONSOLE = {"amd64": "ttyS0", "arm64": "ttyAMA0"}
 VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
 MEMORY_MIB = 1024
+SCRATCH_MIB = 64  # sparse: only what the guest writes takes room on the host
 
 INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -43,6 +48,8 @@ mkdir -p $root/dev/pts && mount -t devpts devpts $root/dev/pts
 mount -t tmpfs tmp $root/tmp; mount -t tmpfs run $root/run
 mount -t bpf bpf $root/sys/fs/bpf; mount -t tracefs tracefs $root/sys/kernel/tracing
 mount -t debugfs debugfs $root/sys/kernel/debug
+for i in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done
+mount -t ext4 /dev/vda $root/var/tmp || echo "@@ecli-guest-error scratch disk"
 mkdir -p $root$ecli_checkout 2>/dev/null; mount --bind /checkout $root$ecli_checkout
 echo "@@ecli-guest-up $(cut -d' ' -f1 /proc/uptime)"
 chroot $root /bin/busybox sh $ecli_job
@@ -101,6 +108,7 @@ def boot(kernel: GuestKernel, initramfs: Path, job: Path, *, arm64_root: Path | 
                        *(f"{key}={value}" for key, value in env.items() if value)])
     with tempfile.TemporaryDirectory(prefix="ecli-guest-") as scratch:
         socket = Path(scratch, "fs.sock")
+        disk = scratch_disk(Path(scratch, "scratch.img"))
         # sandbox=chroot: the default namespace sandbox cannot pivot_root in a container
         daemon = _start([VIRTIOFSD, f"--socket-path={socket}", "-o", "source=/",
                          "-o", "cache=none", "-o", "sandbox=chroot"])
@@ -111,6 +119,8 @@ def boot(kernel: GuestKernel, initramfs: Path, job: Path, *, arm64_root: Path | 
                        "-initrd", str(initramfs), "-append", append,
                        "-chardev", f"socket,id=fs,path={socket}",
                        "-device", "vhost-user-fs-pci,chardev=fs,tag=host",
+                       "-drive", f"file={disk},format=raw,if=none,id=scratch",
+                       "-device", "virtio-blk-pci,drive=scratch",
                        "-object", f"memory-backend-memfd,id=mem,size={MEMORY_MIB}M,share=on",
                        "-numa", "node,memdev=mem"]
             started = time.monotonic()
@@ -128,6 +138,22 @@ def boot(kernel: GuestKernel, initramfs: Path, job: Path, *, arm64_root: Path | 
             daemon.wait()
     return GuestRun(console, seconds, _marked_number(console, UP_MARK),
                     _exit_status(console))
+
+
+def scratch_disk(path: Path) -> Path:
+    """A sparse, empty ext4 image (the guest mounts it on /var/tmp)."""
+    with path.open("wb") as image:
+        image.truncate(SCRATCH_MIB * 1024 * 1024)
+    try:
+        done = subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", str(path)],
+                              capture_output=True, text=True, check=False, timeout=60)
+    except FileNotFoundError:
+        raise KernelSetupError("mkfs.ext4 is not installed", hint="make deps (e2fsprogs)"
+                               ) from None
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise KernelSetupError(f"mkfs.ext4 {path} failed: {tail}")
+    return path
 
 
 def _start(command: list[str]) -> subprocess.Popen[bytes]:

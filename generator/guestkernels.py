@@ -21,8 +21,12 @@ from pathlib import Path
 from ecli.errors import EcliError
 
 MATRIX_FILE = Path(__file__).with_name("kernels.toml")
-# What the guest's init loads to reach the host's root over virtiofs.
-GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtiofs")
+# What the guest's init loads to reach the host's root over virtiofs, and its scratch
+# disk (ext4 itself is built into Debian's cloud kernels); then what a real system's
+# modprobe would load on demand and the guest's busybox cannot: clsact and the BPF tc
+# classifier (classic tc filters, on kernels without tcx).
+GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtiofs", "virtio_blk", "sch_ingress",
+                 "cls_bpf")
 # Debian packages unpacked into the arm64 root: a shell (busybox), Python and
 # the C libraries ecli loads through ctypes (libbpf and what it links).
 ARM64_USERLAND = ("busybox-static", "libc6", "python3.11-minimal", "libpython3.11-minimal",
@@ -128,7 +132,7 @@ def prepare_arm64_root(work: Path, checkout: Path) -> Path:
     root = work / "arm64-root"
     for deb in download(list(ARM64_USERLAND), "arm64", work / "debs"):
         unpack(deb, root)
-    for folder in ("proc", "sys", "dev", "tmp", "run", str(checkout).lstrip("/")):
+    for folder in ("proc", "sys", "dev", "tmp", "run", "var/tmp", str(checkout).lstrip("/")):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "etc" / "hostname").write_text("ecli-arm64-guest\n")
     return root

@@ -7,11 +7,15 @@ given field values, or a result map with at least one entry. The same code
 runs on the host (tests/test_kernel_matrix.py, over every entry) and inside
 each guest kernel (`python -m generator.pkgtest PLAN`, by generator/guest.py),
 so this module imports nothing but the standard library: the arm64 guest runs
-it with Debian's arm64 Python and no virtual environment.
+it with Debian's arm64 Python and no virtual environment. In a guest each
+test's ecli is a fork of the plan's own process (`Forked`), which keeps every
+module the tests before it imported: under TCG, Python's start and ecli's
+imports cost 3-10 s per test (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pty
@@ -55,17 +59,86 @@ class Outcome:
     reason: str = ""
 
 
+class Forked:
+    """`ecli ARGS` run by a fork of this process (a `subprocess.Popen` look-alike for
+    `run_test`): the modules imported here are already loaded in it. What it prints
+    goes to files, read once it has exited."""
+
+    def __init__(self, args: list[str], scratch: Path) -> None:
+        self._out, self._err = Path(scratch, "out"), Path(scratch, "err")
+        self._modules = Path(scratch, "modules")
+        self.returncode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            self._child(args)
+
+    def _child(self, args: list[str]) -> None:
+        code = 70
+        try:
+            for fd, path in ((1, self._out), (2, self._err)):
+                os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+            from ecli.cli.main import main
+
+            code = main(args)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self._modules.write_text("\n".join(sorted(sys.modules)))
+            os._exit(code)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("ecli", timeout or 0)
+            time.sleep(0.05)
+        return self.returncode or 0
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        return _read(self._out), _read(self._err)
+
+    def send_signal(self, number: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, number)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def warm(self) -> None:
+        """Import here what the child imported, so that the next fork starts with it."""
+        names = self._modules.read_text().split() if self._modules.exists() else []
+        for name in names:
+            if name.startswith("ecli") and name not in sys.modules:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # a module that cannot be imported twice: the fork imports it
+                    continue
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def run_test(target: str, test: PackageTest, *, ecli: list[str] | None = None,
-             env: dict[str, str] | None = None) -> Outcome:
-    """Run `target` (a .bpf.o path or a reference) under ecli and judge the evidence."""
+             env: dict[str, str] | None = None, forked: bool = False) -> Outcome:
+    """Run `target` (a .bpf.o path or a reference) under ecli and judge the evidence;
+    `forked`: in a fork of this process (see `Forked`) instead of a new Python."""
     command = ecli or [sys.executable, "-m", "ecli"]
     with tempfile.TemporaryDirectory(prefix="ecli-pkgtest-") as scratch:
         status = Path(scratch, "status.json")
-        run = subprocess.Popen([*command, "run", "--json", "--yes", "--pull", "never",
-                                "--duration", "600", "--status-file", str(status), target,
-                                *test.options],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+        args = ["run", "--json", "--yes", "--pull", "never", "--duration", "600",
+                "--status-file", str(status), target, *test.options]
+        run: Forked | subprocess.Popen[str] = Forked(args, Path(scratch)) if forked else (
+            subprocess.Popen([*command, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env))
         try:
             if not _wait_attached(run, status):
                 out, err = run.communicate(timeout=60)
@@ -79,6 +152,8 @@ def run_test(target: str, test: PackageTest, *, ecli: list[str] | None = None,
             if run.poll() is None:
                 run.kill()
                 run.wait()
+            if isinstance(run, Forked):
+                run.warm()
     if run.returncode != 0:
         return Outcome("fail", _tail(err or f"ecli exited {run.returncode}"))
     return judge(out, test)
@@ -171,7 +246,8 @@ def main(argv: list[str]) -> int:
     plan = json.loads(Path(argv[0]).read_text())
     for item in plan["tests"]:
         try:
-            outcome = run_test(item["target"], PackageTest.from_plain(item["test"]))
+            outcome = run_test(item["target"], PackageTest.from_plain(item["test"]),
+                               forked=True)
         except (OSError, subprocess.SubprocessError) as exc:  # the next test still runs
             outcome = Outcome("fail", f"the test could not run: {exc}")
         record = {key: item[key] for key in ("package", "version", "digest")}

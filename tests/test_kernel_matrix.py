@@ -3,11 +3,13 @@
 On the host: each entry of index/ is built from examples/NAME, pushed to the test
 registry, pulled and run by reference as a user runs it, through generator.pkgtest
 (the same code each guest runs). In guests, once per run (the `matrix` fixture,
-about six minutes under TCG): the catalog and bswapcount, a package whose
-instruction Linux 6.1's verifier refuses, through `python -m generator kernels`
-on Debian's 6.1 amd64 and arm64 kernels, and bswapcount alone on 6.12 amd64 and
-the host; then api/v1, `ecli info` and the package page in Chromium show it.
-The guests run CI_GUEST_PACKAGES, not the whole catalog: `make kernels` runs every entry.
+about four minutes under TCG, the two guests side by side): CI_GUEST_PACKAGES,
+capable (min_kernel 6.14: "unsupported" there, with no boot) and bswapcount, a
+package whose instruction Linux 6.1's verifier refuses, through `python -m
+generator kernels` on Debian's 6.1 amd64 and arm64 kernels, and bswapcount alone
+on 6.12 amd64 and the host; then api/v1, `ecli info` and the package page in
+Chromium show it. The guests run CI_GUEST_PACKAGES, not the whole catalog:
+`make kernels` runs every entry.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 
 from ecli.hubindex import model
 from ecli.packages.kernelmatrix import machine_warning
-from generator import guestkernels, kernelresults, pkgtest
+from generator import guest, guestkernels, kernelresults, pkgtest
 from generator.kernelresults import KernelResult
 from generator.problems import GeneratorError
 from generator.validate import validate_index
@@ -36,10 +38,14 @@ INDEX = ROOT / "index"
 ENTRIES = sorted(path.stem for path in (INDEX / "packages").glob("*.yaml"))
 # What the guests run in `make test` (.ci/run): the seven packages that came before the
 # catalog, one for each kind of hook (tracepoint, uprobe, raw tracepoint, perf event,
-# XDP) and each under 30 s per guest test under TCG. The whole catalog in the guests
-# would add ~25 minutes to CI; `make kernels` (the weekly kernels.yml) runs every entry.
-CI_GUEST_PACKAGES = ("bashreadline", "execsnoop", "opensnoop", "profile", "runqlat",
-                     "tcpstates", "xdpcount")
+# XDP), biolatency, whose block I/O needs the guest's scratch disk, and portstat, whose
+# tc programs become classic tc filters on 6.1 (no tcx); each under 15 s per guest test
+# under TCG. The whole catalog in the guests would add ~10 minutes to CI;
+# `make kernels` (the weekly kernels.yml) runs every entry.
+CI_GUEST_PACKAGES = ("bashreadline", "biolatency", "execsnoop", "fsslower", "funclatency",
+                     "opensnoop", "portstat", "profile", "runqlat", "tcpstates", "xdpcount")
+# Declares min_kernel 6.14 (its tracepoint is that new): the guests skip it, unsupported.
+BELOW_MIN_KERNEL = "capable"
 BROKEN = ROOT / "tests" / "kernels" / "bswapcount"
 BROKEN_ENTRY = """\
 name: bswapcount
@@ -114,6 +120,25 @@ def test_a_test_fails_when_its_evidence_never_appears(registry, tmp_path):
     empty = pkgtest.PackageTest("/bin/true", expect_map="no_such_map")
     assert pkgtest.run_test(ref, empty, env=env) == pkgtest.Outcome(
         "fail", "the result map 'no_such_map' stayed empty")
+    # a guest's plan runs each ecli as a fork of its own process: the same verdicts
+    right = {"trigger": "/bin/true", "expect": {"event": {"comm": "true"}}}
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"tests": [
+        {"package": name, "version": "0.1.0", "digest": "sha256:0", "target": ref, "test": test}
+        for name, test in (("wrong", {"trigger": "/bin/true",
+                                      "expect": {"event": {"comm": "no-such-command"}}}),
+                           ("empty", {"trigger": "/bin/true", "expect": {"map": "no_such_map"}}),
+                           ("right", right))]}))
+    done = subprocess.run([sys.executable, "-m", "generator.pkgtest", str(plan)], env=env,
+                          capture_output=True, text=True, timeout=600, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    verdicts = {record["package"]: (record["result"], record["reason"]) for record in (
+        json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines()
+        if line.startswith(pkgtest.RESULT_MARK + " "))}
+    assert verdicts["wrong"][0] == "fail"
+    assert verdicts["wrong"][1].startswith("no event with comm=no-such-command among")
+    assert verdicts["empty"] == ("fail", "the result map 'no_such_map' stayed empty")
+    assert verdicts["right"] == ("pass", "")
 
 
 def test_results_merge_by_kernel_and_drop_a_moved_pin(tmp_path):
@@ -165,6 +190,28 @@ def test_a_bad_matrix_row_and_an_unknown_kernel_are_refused(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
+def test_no_guests_at_a_time_is_refused_before_anything_runs(tmp_path):
+    done = generator("kernels", "--jobs", "0", "--work", str(tmp_path / "work"),
+                     "--results", str(tmp_path / "out.json"))
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == (f"{guestkernels.MATRIX_FILE}:1:1: kernel: --jobs 0: "
+                                           "at least one guest at a time [kernels]")
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "work").exists()
+
+
+def test_each_boot_gets_a_sparse_empty_ext4_scratch_disk(tmp_path):
+    image = guest.scratch_disk(tmp_path / "scratch.img")
+    assert image.stat().st_size == guest.SCRATCH_MIB * 1024 * 1024
+    assert image.stat().st_blocks * 512 < image.stat().st_size // 4  # sparse
+    checked = subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True, text=True,
+                             check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = subprocess.run(["debugfs", "-R", "ls -p /", str(image)], capture_output=True,
+                            text=True, check=True)
+    assert [line.split("/")[5] for line in listed.stdout.split() if line] == [
+        ".", "..", "lost+found"]
+
+
 def test_a_kernel_apt_does_not_have_is_one_error_and_nothing_is_written(tmp_path):
     matrix = tmp_path / "kernels.toml"
     matrix.write_text('[[kernel]]\nname = "gone"\narch = "amd64"\n'
@@ -201,7 +248,7 @@ def matrix(registry, tmp_path_factory) -> Path:
     """CI_GUEST_PACKAGES and bswapcount in a copy of index/, run through the guests once."""
     tmp = tmp_path_factory.mktemp("matrix")
     env = {**os.environ, "ECLI_HOME": str(tmp / "home")}
-    index = published_index(CI_GUEST_PACKAGES, registry, tmp, env)
+    index = published_index((*CI_GUEST_PACKAGES, BELOW_MIN_KERNEL), registry, tmp, env)
     publish(BROKEN, registry, tmp, env)
     (index / "packages" / "bswapcount.yaml").write_text(BROKEN_ENTRY.format(host=registry.host))
     resolved = generator("resolve", "--index", str(index))
@@ -232,7 +279,8 @@ def test_ci_guest_packages_are_entries_of_the_index():
 
 def test_catalog_passes_on_debian_6_1_amd64_and_arm64(matrix):
     results = _results(matrix)
-    assert {name for name, _kernel in results} == {*CI_GUEST_PACKAGES, "bswapcount"}
+    assert {name for name, _kernel in results} == {*CI_GUEST_PACKAGES, BELOW_MIN_KERNEL,
+                                                   "bswapcount"}
     amd64 = guestkernels.resolve_package("linux-image-cloud-amd64", "amd64").removeprefix(
         "linux-image-")
     arm64 = guestkernels.resolve_package("linux-image-cloud-arm64", "arm64").removeprefix(
@@ -245,6 +293,10 @@ def test_catalog_passes_on_debian_6_1_amd64_and_arm64(matrix):
             assert on_arm.result == "fail" and "CO-RE relocation" in on_arm.reason
         else:
             assert on_arm.result == "pass", on_arm.reason
+    for kernel in (amd64, arm64):  # skipped before any boot: the entry says it cannot load
+        skipped = results[(BELOW_MIN_KERNEL, kernel)]
+        assert (skipped.result, skipped.reason) == (
+            "unsupported", "needs Linux 6.14 or later (requirements.min_kernel)")
 
 
 def test_broken_package_fails_on_6_1_with_the_verifiers_reason_up_to_the_page(

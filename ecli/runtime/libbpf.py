@@ -27,6 +27,21 @@ class UprobeOpts(ctypes.Structure):
     _fields_ = [("sz", c_size_t), ("ref_ctr_offset", c_size_t), ("bpf_cookie", ctypes.c_uint64),
                 ("retprobe", ctypes.c_bool), ("func_name", c_char_p)]
 
+class TcHook(ctypes.Structure):
+    """struct bpf_tc_hook of libbpf 1.1: where a classic tc filter goes."""
+
+    _fields_ = [("sz", c_size_t), ("ifindex", c_int), ("attach_point", c_int),
+                ("parent", ctypes.c_uint32)]
+
+
+class TcOpts(ctypes.Structure):
+    """struct bpf_tc_opts of libbpf 1.1: the filter; attach fills handle and priority."""
+
+    _fields_ = [("sz", c_size_t), ("prog_fd", c_int), ("flags", ctypes.c_uint32),
+                ("prog_id", ctypes.c_uint32), ("handle", ctypes.c_uint32),
+                ("priority", ctypes.c_uint32)]
+
+
 _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "libbpf_set_print": (c_void_p, [PRINT_FN]),
     "libbpf_version_string": (c_char_p, []),
@@ -58,6 +73,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__set_type": (c_int, [c_void_p, c_int]),
     "bpf_program__type": (c_int, [c_void_p]),
     "bpf_link_create": (c_int, [c_int, c_int, c_int, c_void_p]),
+    "bpf_tc_hook_create": (c_int, [ctypes.POINTER(TcHook)]),
+    "bpf_tc_attach": (c_int, [ctypes.POINTER(TcHook), ctypes.POINTER(TcOpts)]),
+    "bpf_tc_detach": (c_int, [ctypes.POINTER(TcHook), ctypes.POINTER(TcOpts)]),
     "bpf_map_get_next_key": (c_int, [c_int, c_void_p, c_void_p]),
     "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
     "bpf_map_lookup_batch": (c_int, [c_int, c_void_p, c_void_p, c_void_p, c_void_p,

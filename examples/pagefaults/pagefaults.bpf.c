@@ -4,6 +4,7 @@
 // exceptions:page_fault_user (x86; arm64 kernels have no such tracepoint).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 #define TASK_COMM_LEN 16
 #define PF_PROT 0x1  /* the page was present: a protection fault (copy-on-write...) */
@@ -31,12 +32,28 @@ struct {
 	__type(value, struct faults);
 } fault_counts SEC(".maps");
 
+/* Linux 6.1 names the tracepoint's record after its class x86_exceptions (vmlinux.h, from
+ * a newer kernel, calls it exceptions): the suffix after ___ is ignored by CO-RE. */
+struct trace_event_raw_x86_exceptions___old {
+	unsigned long error_code;
+} __attribute__((preserve_access_index));
+
+/* The fault's error code, from whichever record this kernel has (CO-RE picks one branch).
+ * Read with BPF_CORE_READ: both fields sit at the same offset, and clang merges two direct
+ * loads into one of a computed ctx offset, which the verifier refuses. */
+static __always_inline u64 fault_error_code(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_exceptions))
+		return BPF_CORE_READ((struct trace_event_raw_exceptions *)ctx, error_code);
+	return BPF_CORE_READ((struct trace_event_raw_x86_exceptions___old *)ctx, error_code);
+}
+
 SEC("tracepoint/exceptions/page_fault_user")
 int handle_fault(struct trace_event_raw_exceptions *ctx)
 {
 	struct fault_key key = {};
 	struct faults *f, fresh = {};
-	u64 error_code = ctx->error_code; /* read once: ctx may not be re-read after calls */
+	u64 error_code = fault_error_code(ctx); /* read once: not after calls */
 
 	key.pid = bpf_get_current_pid_tgid() >> 32;
 	if (targ_pid && targ_pid != key.pid)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-3-Clause
 // portstat: packets and bytes per local TCP/UDP port on one network interface, in and out:
-// which services the traffic is for. tc programs (tcx) on ingress and egress; every packet
-// is passed on unchanged.
+// which services the traffic is for. tc programs on ingress and egress (tcx links, or
+// classic tc filters before Linux 6.6); every packet is passed on unchanged.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
