@@ -168,3 +168,17 @@ def test_a_search_cache_cut_short_is_rebuilt_from_the_checked_catalog(env, index
     hits = json.loads(run_ecli("search", "snoop", "--json", env=env).stdout)
     assert [h["name"] for h in hits] == ["execsnoop", "opensnoop"]
     assert cache.read_bytes() == whole
+
+
+def test_search_from_the_cache_loads_neither_the_index_model_nor_the_trust_checks(
+        env, index_dir):
+    """`ecli search` reads the flattened catalog only: importing the model's dataclasses
+    and the trust checks cost a fifth of its time (docs/benchmarks.md)."""
+    assert run_ecli("sources", "add", "local", str(index_dir), env=env).returncode == 0
+    assert run_ecli("update", env=env).returncode == 0
+    searched = run_ecli("search", "snoop", env={**env, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert searched.returncode == 0 and "opensnoop" in searched.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in searched.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "ecli.packages.index_client" in imported
+    assert not imported & {"ecli.hubindex.model", "ecli.packages.indextrust", "hashlib"}

@@ -37,15 +37,18 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ecli.errors import IndexTrustError, NotFoundError, SourceError, TransportError
 from ecli.files import write_atomic
-from ecli.hubindex import model
-from ecli.oci.config import NAME_PATTERN
-from ecli.packages import indextrust, search_rank
+from ecli.packages import search_rank
 from ecli.packages.sources import Source, load, pin
 from ecli.paths import Paths
 from ecli.suggest import did_you_mean
 
 if TYPE_CHECKING:
+    from ecli.hubindex import model
     from ecli.net.base import Response, Transport
+    from ecli.packages import indextrust
+
+# `ecli search` reads only ENTRIES_FILE: the index model and the trust checks (their
+# dataclasses cost a fifth of its time to import) are imported by the methods that use them.
 
 META_FILE = "meta.json"
 ENTRIES_FILE = "entries.tsv"  # the checked catalog, flattened for fast search and lookup
@@ -112,6 +115,8 @@ class IndexClient:
 
     def update_or_cached(self, source: Source, *, force: bool = False) -> UpdateResult:
         """`update`, or the cached catalog with the reason and its age when fetching fails."""
+        from ecli.hubindex import model
+
         try:
             return self.update(source, force=force)
         except IndexTrustError:
@@ -133,6 +138,9 @@ class IndexClient:
             return self._update(source, reader, force)
 
     def _update(self, source: Source, reader: _Reader, force: bool = False) -> UpdateResult:
+        from ecli.hubindex import model
+        from ecli.packages import indextrust
+
         folder = self._folder(source)
         meta = {} if force else self._meta(folder)
         root_fetch = reader.fetch(source, model.ROOT_FILE, meta.get(model.ROOT_FILE, {}))
@@ -174,6 +182,8 @@ class IndexClient:
 
     def _trusted(self, source: Source, checked: indextrust.CheckedRoot) -> None:
         """Remember the accepted root's version; pin a hub key seen for the first time."""
+        from ecli.packages import indextrust
+
         if checked.root.signer is not None:
             indextrust.accept(self.paths.index_versions_file, source.name, checked.root.version)
         first = checked.first_use
@@ -189,6 +199,8 @@ class IndexClient:
     # -- lookups --------------------------------------------------------------
 
     def catalog(self, source: Source) -> model.Catalog:
+        from ecli.hubindex import model
+
         path = self._folder(source) / model.CATALOG_FILE
         if not path.exists():
             if self.offline and source.is_remote:
@@ -281,6 +293,10 @@ class IndexClient:
         )
 
     def package(self, source: Source, name: str) -> model.PackageDocument:
+        from ecli.hubindex import model
+        from ecli.oci.config import NAME_PATTERN
+        from ecli.packages import indextrust
+
         if not NAME_PATTERN.match(name):
             raise NotFoundError(f"{name!r} is not a valid package name")
         folder = self._folder(source)
@@ -321,6 +337,9 @@ class IndexClient:
 
     def first_root(self, source: Source) -> indextrust.CheckedRoot:
         """The root of a source being added, checked against the key it pins, if any."""
+        from ecli.hubindex import model
+        from ecli.packages import indextrust
+
         with self._reader() as reader:
             raw = reader.fetch(source, model.ROOT_FILE, {}).body or b""
         return indextrust.check_root(source, raw, _where(source, model.ROOT_FILE), 0)
@@ -328,6 +347,8 @@ class IndexClient:
     def forget(self, name: str) -> None:
         """Drop source `name`'s cached index and the root version accepted from it: the
         source is being replaced (another URL, another key) or removed."""
+        from ecli.packages import indextrust
+
         shutil.rmtree(self.paths.index_cache_dir / name, ignore_errors=True)
         indextrust.forget(self.paths.index_versions_file, name)
 
@@ -349,6 +370,8 @@ def _split(field: str) -> tuple[str, ...]:
 
 
 def _entry(line: str) -> model.CatalogEntry:
+    from ecli.hubindex import model
+
     name, summary, kind, latest, keywords, categories, owners, updated = line.split("\t")
     return model.CatalogEntry(name, summary, kind, latest or None, _split(keywords),
                               _split(categories), _split(owners), updated or None)
@@ -370,6 +393,8 @@ def _write_entries(path: Path, catalog: model.Catalog) -> None:
 def _drop_unlisted(folder: Path, root: model.Root) -> None:
     """Drop cached package documents whose bytes a new root no longer lists (the catalog
     did not change, a package document may have): fetched again when asked for."""
+    from ecli.packages import indextrust
+
     if not root.documents or not folder.is_dir():
         return
     for path in folder.glob("*.json"):
@@ -390,8 +415,13 @@ class _Reader:
         self._opened: Transport | None = None
 
     def fetch(self, source: Source, relative: str, validators: dict[str, str],
-              limit: int = model.MAX_DOCUMENT_BYTES) -> Fetched:
-        """The document at `relative`: at most `limit` + 1 bytes of it (more is refused)."""
+              limit: int | None = None) -> Fetched:
+        """The document at `relative`: at most `limit` (else any index document's limit)
+        + 1 bytes of it (more is refused)."""
+        if limit is None:
+            from ecli.hubindex import model
+
+            limit = model.MAX_DOCUMENT_BYTES
         if ".." in relative.split("/") or relative.startswith("/"):
             raise SourceError(f"{source.name}: refusing path {relative!r} outside the index")
         if not source.is_remote:
