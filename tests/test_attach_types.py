@@ -166,8 +166,11 @@ def guest(request, prepared) -> dict[str, dict]:
     kernel = guestkernels.prepare_kernel(spec, WORK)
     initramfs = guests.build_initramfs(kernel, guests.busybox_for("amd64", None),
                                        WORK / "initrd" / f"{kernel.release}.gz")
+    checks = len(ATTACH_OBJECTS) + 1  # each object's, and the pulled package's
+    # bounded as the kernel matrix bounds a boot of that many tests (90 s when idle)
     booted = guests.boot(kernel, initramfs, prepared, arm64_root=None, checkout=ROOT,
-                         timeout=kernelmatrix.GUEST_SECONDS)  # 90 s when idle
+                         timeout=kernelmatrix.BOOT_SECONDS[spec.arch]
+                         + kernelmatrix.TEST_SECONDS[spec.arch] * checks)
     records = {}
     for line in booted.console.splitlines():
         if MARK + " " in line:
