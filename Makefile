@@ -124,6 +124,7 @@ example: registry
 	echo "==> building the examples, pushing them to $(REGISTRY) and signing them"
 	[ -f $(DEMO_KEYS)/ecli.key ] || $(BIN)/ecli -q sign --generate-key $(DEMO_KEYS) >/dev/null
 	for dir in examples/*/; do
+		[ -f $$dir/ecli.toml ] || continue  # wasm-execsnoop: a wasm module its own Makefile builds
 		name=$$(basename $$dir)
 		version=$$($(BIN)/python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["package"]["version"])' $$dir/ecli.toml)
 		$(BIN)/ecli -q build $$dir >/dev/null
