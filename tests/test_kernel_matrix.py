@@ -214,6 +214,15 @@ def test_a_bad_matrix_row_and_an_unknown_kernel_are_refused(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
+def test_an_unknown_package_is_refused_before_anything_runs(tmp_path):
+    done = generator("kernels", "--package", "execsnoop", "--package", "no-such-package",
+                     "--work", str(tmp_path / "work"), "--results", str(tmp_path / "out.json"))
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == ("index/packages:1:1: package: no index "
+                                           "entry named no-such-package [kernels]")
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "work").exists()
+
+
 def test_no_guests_at_a_time_is_refused_before_anything_runs(tmp_path):
     done = generator("kernels", "--jobs", "0", "--work", str(tmp_path / "work"),
                      "--results", str(tmp_path / "out.json"))
@@ -280,13 +289,8 @@ def matrix(registry, tmp_path_factory) -> Path:
     guests = generator("kernels", "--index", str(index), "--work", str(WORK),
                        "--kernel", "debian-6.1-amd64", "--kernel", "debian-6.1-arm64")
     assert guests.returncode == 0, guests.stdout + guests.stderr
-    alone = tmp / "bswapcount-only"
-    (alone / "packages").mkdir(parents=True)
-    shutil.copytree(INDEX / "schema", alone / "schema")
-    shutil.copy(index / "packages" / "bswapcount.yaml", alone / "packages")
-    newer = generator("kernels", "--index", str(alone), "--lock", str(index / "lock.json"),
-                      "--results", str(index / "kernels.json"), "--work", str(WORK),
-                      "--kernel", "debian-6.12-amd64", "--kernel", "host")
+    newer = generator("kernels", "--index", str(index), "--package", "bswapcount",
+                      "--work", str(WORK), "--kernel", "debian-6.12-amd64", "--kernel", "host")
     assert newer.returncode == 0, newer.stdout + newer.stderr
     return index
 
