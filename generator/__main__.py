@@ -83,6 +83,8 @@ def parser() -> argparse.ArgumentParser:
                         help="kernels, initramfs, pulled artifacts (default: .run/kernels)")
     matrix.add_argument("--kernel", action="append", metavar="NAME",
                         help="only this kernel of the matrix (repeatable)")
+    matrix.add_argument("--package", action="append", metavar="NAME",
+                        help="only this index entry (repeatable); the others' results stay")
     matrix.add_argument("--matrix", type=Path, default=guestkernels.MATRIX_FILE,
                         help="the kernel matrix (default: generator/kernels.toml)")
     matrix.add_argument("--jobs", type=int, metavar="N",
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "kernels":
             ran = commands.kernels(args.index, args.work, lock_file=args.lock,
                                    results_file=args.results, only=args.kernel,
-                                   matrix=args.matrix, jobs=args.jobs,
+                                   packages=args.package, matrix=args.matrix, jobs=args.jobs,
                                    log=lambda line: print(line, flush=True))
             failed = sum(o.result == "fail" for run in ran.runs for _, o in run.results)
             print(f"ok: {len(ran.runs)} kernel(s), {failed} failing test(s), "

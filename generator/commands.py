@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -269,6 +269,18 @@ def check_scope(index_dir: Path, base: str, head: str) -> scope.Scope:
     return found
 
 
+def _only_entries(index: Index, names: list[str] | None, index_dir: Path) -> Index:
+    """`index` cut down to the entries `names` (`--package`); all of it without names."""
+    if not names:
+        return index
+    unknown = sorted(set(names) - set(index.entries))
+    if unknown:
+        raise GeneratorError([Problem(str(index_dir / "packages"), 1, 1, "package",
+                                      f"no index entry named {', '.join(unknown)}",
+                                      code="kernels")])
+    return replace(index, entries={name: index.entries[name] for name in sorted(set(names))})
+
+
 def _valid_index(index_dir: Path) -> Index:
     result = validate_index(index_dir)
     if result.problems:
@@ -311,10 +323,12 @@ class KernelsResult:
 
 def kernels(index_dir: Path, work: Path, *, lock_file: Path | None = None,
             results_file: Path | None = None, only: list[str] | None = None,
+            packages: list[str] | None = None,
             matrix: Path = guestkernels.MATRIX_FILE, log: object = None,
             jobs: int | None = None) -> KernelsResult:
-    """Every version's test on the kernel matrix (or the kernels named in `only`),
-    merged into INDEX/kernels.json; nothing is written when a kernel cannot be set up."""
+    """Every version's test on the kernel matrix (or the kernels named in `only`, of
+    the entries named in `packages`), merged into INDEX/kernels.json, where the other
+    packages' results stay; nothing is written when a kernel cannot be set up."""
     try:
         if jobs is not None and jobs < 1:
             raise guestkernels.KernelSetupError(f"--jobs {jobs}: at least one guest at a time")
@@ -329,7 +343,7 @@ def kernels(index_dir: Path, work: Path, *, lock_file: Path | None = None,
         for spec in specs:  # a kernel apt cannot give stops the run before anything is pulled
             if spec.arch != "host":
                 guestkernels.resolve_package(spec.package, spec.arch)
-        index = _valid_index(index_dir)
+        index = _only_entries(_valid_index(index_dir), packages, index_dir)
         locked = lock.read(lock_file or index_dir / lock.LOCK_FILE)
         found = kernelmatrix.targets(index, locked, work / "home")
         runs = kernelmatrix.run_matrix(specs, found, work.resolve(),

@@ -183,18 +183,16 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
     objects: dict[str, list[Path]] = {}
     metrics: tuple[model.ExportedMetric, ...] = ()
     options: tuple[model.ProgramOption, ...] = ()
-    for digest, platform, _manifest in manifests:
+    for item in manifests:
+        digest = item.digest
         if digest not in objects:  # platforms sharing one manifest are pulled once
             pulled = registry.pull(ref.with_digest(digest), store)
             objects[digest] = _objects(pulled.package, store_dir / "bundles" / digest.replace(
-                ":", "-"), f"{ref} ({platform or digest[:19]})")
+                ":", "-"), f"{ref} ({item.platform or digest[:19]})")
             metrics = metrics or exported_metrics(pulled.package)
             options = options or program_options(pulled.package)
-        if platform is not None:
-            platforms.append(model.Platform(platform.os, platform.architecture, digest))
-        else:
-            platforms += [_platform(text, digest)
-                          for text in pulled.package.config.platforms if "/" in text]
+        platforms += [model.Platform(p.os, p.architecture, digest)
+                      for p in registry.served_platforms(item, pulled.package)]
     is_index = any(item.platform is not None for item in manifests)
     return PulledArtifact(tuple(platforms), objects, is_index, metrics, options)
 
@@ -268,11 +266,6 @@ def _eunomia_object(path: Path, folder: Path, where: str) -> Path:
 
 def _mib(size: int) -> str:
     return f"{size / (1 << 20):.0f}" if size >= 1 << 20 else f"{size / (1 << 20):.2f}"
-
-
-def _platform(text: str, digest: str) -> model.Platform:
-    os_name, _, architecture = text.partition("/")
-    return model.Platform(os_name, architecture.split("/")[0], digest)
 
 
 def _error(path: Path, message: str) -> GeneratorError:

@@ -72,8 +72,6 @@ def targets(index: Index, locked: Lock, home: Path) -> list[Target]:
     the OCI store of the ecli home `home` (each run copies that home and runs the
     reference with `--pull never`, as a user's `ecli run` would, package config and all)."""
     from ecli.errors import EcliError
-    from ecli.oci import registry
-    from ecli.oci.manifest import Platform
     from ecli.oci.store import Store
     from ecli.paths import Paths
 
@@ -95,16 +93,30 @@ def targets(index: Index, locked: Lock, home: Path) -> list[Target]:
                                      "matrix yet (only kind bpf)"))
                 continue
             try:
-                offered = {m.platform.architecture for m in registry.platform_manifests(reference)
-                           if m.platform is not None}
-                arches = frozenset(offered & set(ARCHES) if offered else ARCHES)
-                for arch in arches:  # the image index too: the run selects from it
-                    registry.pull(reference, store, platform=Platform("linux", arch))
+                arches = _pulled_arches(reference, store)
             except EcliError as exc:
                 found.append(replace(target, refusal=f"not pulled: {exc.message}"))
                 continue
             found.append(replace(target, arches=arches, reference=str(reference)))
     return found
+
+
+def _pulled_arches(reference: Any, store: Any) -> frozenset[str]:
+    """Pull each platform the artifact serves into `store` (the image index too: a run
+    selects from it); the matrix's architectures among them. A plain manifest says its
+    platform in its package config: an amd64-only package is not run on arm64. When
+    nothing says (a bumblebee artifact), every architecture is tried."""
+    from ecli.oci import registry
+    from ecli.oci.manifest import Platform
+
+    offered: set[str] = set()
+    for item in registry.platform_manifests(reference):
+        if item.platform is not None and item.platform.architecture not in ARCHES:
+            continue
+        selected = Platform("linux", item.platform.architecture) if item.platform else None
+        pulled = registry.pull(reference, store, platform=selected)
+        offered |= {p.architecture for p in registry.served_platforms(item, pulled.package)}
+    return frozenset(offered & set(ARCHES) if offered else ARCHES)
 
 
 def run_matrix(specs: list[KernelSpec], found: list[Target], work: Path, checkout: Path,
@@ -183,7 +195,7 @@ def _refusal(target: Target, arch: str, release: str) -> pkgtest.Outcome | None:
     if target.test is None:
         return pkgtest.Outcome("unsupported", "the index entry declares no test")
     if arch not in target.arches:
-        return pkgtest.Outcome("unsupported", f"no linux/{arch} platform")
+        return pkgtest.Outcome("unsupported", f"no linux/{arch} artifact")
     if target.min_kernel and not release_at_least(target.min_kernel, release):
         return pkgtest.Outcome("unsupported", f"needs Linux {target.min_kernel} or later "
                                "(requirements.min_kernel)")

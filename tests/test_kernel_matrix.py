@@ -141,6 +141,30 @@ def test_a_test_fails_when_its_evidence_never_appears(registry, tmp_path):
     assert verdicts["right"] == ("pass", "")
 
 
+def test_a_version_without_an_artifact_for_the_arch_is_unsupported_without_a_boot(
+        registry, tmp_path):
+    """bashreadline is one amd64 manifest (its config says so); execsnoop an image index
+    of amd64 and arm64: the matrix skips the first on arm64, as a kernel below min_kernel."""
+    from ecli.oci.reference import parse
+    from ecli.oci.store import Store
+    from generator import kernelmatrix
+
+    env = {**os.environ, "ECLI_HOME": str(tmp_path / "home")}
+    store = Store(tmp_path / "store")
+    store.ensure()
+    arches = {name: kernelmatrix._pulled_arches(parse(
+        publish(ROOT / "examples" / name, registry, tmp_path, env)), store)
+        for name in ("bashreadline", "execsnoop")}
+    assert arches == {"bashreadline": {"amd64"}, "execsnoop": {"amd64", "arm64"}}
+    test = {"trigger": "/bin/true", "expect": {"event": {"comm": "true"}}}
+    for name, offered in arches.items():
+        target = kernelmatrix.Target(name, "0.1.0", "sha256:0", test, "ref", offered)
+        assert kernelmatrix._refusal(target, "amd64", "6.1.0-50-cloud-amd64") is None
+        on_arm = kernelmatrix._refusal(target, "arm64", "6.1.0-50-cloud-arm64")
+        assert on_arm == (pkgtest.Outcome("unsupported", "no linux/arm64 artifact")
+                          if name == "bashreadline" else None)
+
+
 def test_results_merge_by_kernel_and_drop_a_moved_pin(tmp_path):
     old = {"tool": {"1.0.0": [
         KernelResult("6.1.0-57-cloud-amd64", "x86_64", "fail", "old", "2026-01-01", "sha256:a"),
@@ -188,6 +212,15 @@ def test_a_bad_matrix_row_and_an_unknown_kernel_are_refused(tmp_path):
     assert done.stdout.splitlines()[0] == (f"{guestkernels.MATRIX_FILE}:1:1: kernel: no kernel "
                                            "named no-such-kernel [kernels]")
     assert not (tmp_path / "out.json").exists()
+
+
+def test_an_unknown_package_is_refused_before_anything_runs(tmp_path):
+    done = generator("kernels", "--package", "execsnoop", "--package", "no-such-package",
+                     "--work", str(tmp_path / "work"), "--results", str(tmp_path / "out.json"))
+    assert done.returncode == 1 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == ("index/packages:1:1: package: no index "
+                                           "entry named no-such-package [kernels]")
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "work").exists()
 
 
 def test_no_guests_at_a_time_is_refused_before_anything_runs(tmp_path):
@@ -256,13 +289,8 @@ def matrix(registry, tmp_path_factory) -> Path:
     guests = generator("kernels", "--index", str(index), "--work", str(WORK),
                        "--kernel", "debian-6.1-amd64", "--kernel", "debian-6.1-arm64")
     assert guests.returncode == 0, guests.stdout + guests.stderr
-    alone = tmp / "bswapcount-only"
-    (alone / "packages").mkdir(parents=True)
-    shutil.copytree(INDEX / "schema", alone / "schema")
-    shutil.copy(index / "packages" / "bswapcount.yaml", alone / "packages")
-    newer = generator("kernels", "--index", str(alone), "--lock", str(index / "lock.json"),
-                      "--results", str(index / "kernels.json"), "--work", str(WORK),
-                      "--kernel", "debian-6.12-amd64", "--kernel", "host")
+    newer = generator("kernels", "--index", str(index), "--package", "bswapcount",
+                      "--work", str(WORK), "--kernel", "debian-6.12-amd64", "--kernel", "host")
     assert newer.returncode == 0, newer.stdout + newer.stderr
     return index
 
@@ -289,8 +317,8 @@ def test_catalog_passes_on_debian_6_1_amd64_and_arm64(matrix):
         assert results[(name, amd64)].result == "pass", results[(name, amd64)].reason
         on_arm = results[(name, arm64)]
         assert on_arm.arch == "aarch64"
-        if name == "bashreadline":  # built for amd64 only: its x86 pt_regs do not relocate
-            assert on_arm.result == "fail" and "CO-RE relocation" in on_arm.reason
+        if name == "bashreadline":  # built for amd64 only: not run there, no boot needed
+            assert (on_arm.result, on_arm.reason) == ("unsupported", "no linux/arm64 artifact")
         else:
             assert on_arm.result == "pass", on_arm.reason
     for kernel in (amd64, arm64):  # skipped before any boot: the entry says it cannot load

@@ -126,6 +126,18 @@ def platform_manifests(ref: OciReference) -> list[PlatformManifest]:
     return found
 
 
+def served_platforms(item: PlatformManifest, package: artifact.Package) -> list[Platform]:
+    """The platforms one manifest of `platform_manifests` serves, once pulled: its index
+    entry's, or for a plain manifest those its package config declares (`ecli build`
+    writes its build.platforms there); empty when nothing says, as a bumblebee artifact.
+    The matrix needs it to skip an amd64-only package on arm64 without running it."""
+    if item.platform is not None:
+        return [item.platform]
+    declared = (text.split("/") for text in package.config.platforms)
+    return [Platform(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+            for parts in declared if len(parts) > 1]
+
+
 def published_version(ref: OciReference) -> tuple[str, str | None] | None:
     """What `ref` names in its registry, for `ecli publish` to pin and check: the
     digest, and the version an ecli package's config declares (None for any other
