@@ -217,11 +217,12 @@ def program_options(package: Any) -> tuple[model.ProgramOption, ...]:
     from ecli.runtime.options import OptionText, object_options
     from ecli.runtime.spec import ObjectSpec
 
-    if package.object_path is None:
+    config = package.config
+    if package.object_path is None or config is None or config.kind != "bpf":
         return ()
     spec = ObjectSpec.from_file(package.object_path)
     texts = {name: OptionText(info.flag, info.description)
-             for name, info in (package.config.options if package.config else {}).items()}
+             for name, info in config.options.items()}
     return tuple(model.ProgramOption(o.flag, o.type_name, o.default_text(spec.btf),
                                      o.description) for o in object_options(spec, texts))
 
