@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("counter", "gauge", "histogram")
 Labels = tuple[str, ...] | tuple[int, ...]  # values, in the order of the label_names
 
 
@@ -41,7 +40,7 @@ class Buckets:
 @dataclass(slots=True)
 class Family:
     name: str  # valid in Prometheus' grammar; counters without their `_total`
-    kind: str  # one of KINDS
+    kind: str  # one of ecli.oci.config.METRIC_KINDS
     help: str
     label_names: tuple[str, ...] = ()  # valid label names, one per value of each sample
     samples: dict[Labels, float | Buckets] = field(default_factory=dict)

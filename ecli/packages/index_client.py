@@ -209,12 +209,6 @@ class IndexClient:
             self.update(source)
         return model.load_catalog(path.read_bytes(), str(path))
 
-    def entries(self) -> Iterator[tuple[Source, model.CatalogEntry]]:
-        """Every catalog entry of every source that can be read (see `_readable`)."""
-        for source, lines, _texts in self._readable():
-            for line in lines:
-                yield source, _entry(line)
-
     def _readable(self) -> Iterator[tuple[Source, list[str], list[str]]]:
         """Each source's flattened catalog and search texts; a source that cannot be read
         is skipped with a warning while another source answers, and is the error when
@@ -280,11 +274,15 @@ class IndexClient:
         return [hit[-1] for hit in ranked]
 
     def find(self, name: str) -> tuple[Source, model.PackageDocument]:
-        """The package document of `name` from the first source that lists it."""
-        for source, entry in self.entries():
-            if entry.name == name:
-                return source, self.package(source, name)
-        known = (entry.name for _, entry in self.entries())
+        """The package document of `name` from the first source that lists it (the name is
+        each flattened line's first field: no entry is built to find one)."""
+        known: list[str] = []
+        for source, lines, _texts in self._readable():
+            for line in lines:
+                listed = line.partition("\t")[0]
+                if listed == name:
+                    return source, self.package(source, name)
+                known.append(listed)
         raise NotFoundError(
             f"no package named {name!r} in any source "
             f"({', '.join(s.name for s in self.require_sources())})",
@@ -363,18 +361,6 @@ class IndexClient:
 def _flat(text: str | None) -> str:
     return (text or "").replace("\t", " ").replace("\n", " ").replace("\r", " ").replace(
         _LIST, " ").replace("\x1e", " ")
-
-
-def _split(field: str) -> tuple[str, ...]:
-    return tuple(field.split(_LIST)) if field else ()
-
-
-def _entry(line: str) -> model.CatalogEntry:
-    from ecli.hubindex import model
-
-    name, summary, kind, latest, keywords, categories, owners, updated = line.split("\t")
-    return model.CatalogEntry(name, summary, kind, latest or None, _split(keywords),
-                              _split(categories), _split(owners), updated or None)
 
 
 def _write_entries(path: Path, catalog: model.Catalog) -> None:
