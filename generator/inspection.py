@@ -189,38 +189,40 @@ def registry_puller(ref: OciReference, store_dir: Path, *,
             pulled = registry.pull(ref.with_digest(digest), store)
             objects[digest] = _objects(pulled.package, store_dir / "bundles" / digest.replace(
                 ":", "-"), f"{ref} ({item.platform or digest[:19]})")
-            metrics = metrics or exported_metrics(pulled.package)
-            options = options or program_options(pulled.package)
+            if not (metrics or options) and (spec := _bpf_spec(pulled.package)) is not None:
+                metrics = exported_metrics(pulled.package.config, spec)
+                options = program_options(pulled.package.config, spec)
         platforms += [model.Platform(p.os, p.architecture, digest)
                       for p in registry.served_platforms(item, pulled.package)]
     is_index = any(item.platform is not None for item in manifests)
     return PulledArtifact(tuple(platforms), objects, is_index, metrics, options)
 
 
-def exported_metrics(package: Any) -> tuple[model.ExportedMetric, ...]:
+def _bpf_spec(package: Any) -> Any:
+    """The parsed object of a kind-bpf package (its metrics and options are read from it),
+    else None."""
+    from ecli.runtime.spec import ObjectSpec
+
+    config = package.config
+    if package.object_path is None or config is None or config.kind != "bpf":
+        return None
+    return ObjectSpec.from_file(package.object_path)
+
+
+def exported_metrics(config: Any, spec: Any) -> tuple[model.ExportedMetric, ...]:
     """What `ecli run --metrics` exports from a kind-bpf package: its [metrics] table
     checked against its object (a table that does not fit it is the publisher's error)."""
     from ecli.metrics.collect import Collector
-    from ecli.runtime.spec import ObjectSpec
 
-    config = package.config
-    if package.object_path is None or config is None or config.kind != "bpf":
-        return ()
-    collector = Collector(ObjectSpec.from_file(package.object_path), config.name,
-                          config.output.units, config.metrics)
+    collector = Collector(spec, config.name, config.output.units, config.metrics)
     return tuple(model.ExportedMetric(name, kind) for name, kind in collector.names())
 
 
-def program_options(package: Any) -> tuple[model.ProgramOption, ...]:
+def program_options(config: Any, spec: Any) -> tuple[model.ProgramOption, ...]:
     """The options `ecli run NAME -h` lists for a kind-bpf package: the object's `const
     volatile` globals (ecli.runtime.options, their one reader) with the config's text."""
     from ecli.runtime.options import OptionText, object_options
-    from ecli.runtime.spec import ObjectSpec
 
-    config = package.config
-    if package.object_path is None or config is None or config.kind != "bpf":
-        return ()
-    spec = ObjectSpec.from_file(package.object_path)
     texts = {name: OptionText(info.flag, info.description)
              for name, info in config.options.items()}
     return tuple(model.ProgramOption(o.flag, o.type_name, o.default_text(spec.btf),
