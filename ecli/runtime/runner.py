@@ -188,6 +188,9 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                     output.maps(maps.read_views(run.views, loaded.map_fd, top, run.stack_map),
                                 final=False)
                     next_report += interval  # type: ignore[operator]
+            # detached first, so the last events and the final maps are one consistent
+            # snapshot: no program adds to one map between the reads of two
+            attached.close()
             streams.drain(final=True)
             for sink in sinks:
                 sink.flush()
