@@ -109,6 +109,20 @@ def test_iter_prints_every_task_once_and_exits(objects):
     assert f"{os.getpid()} {own}" in {r["line"] for r in records}
 
 
+def test_the_status_line_says_how_the_run_ends(objects):
+    """Iterators only: the run ends by itself, so no 'Ctrl-C'; any other program: Ctrl-C."""
+    iterated = run_ecli("run", str(objects["attach_iter"]))
+    assert iterated.returncode == 0, iterated.stderr
+    assert iterated.stderr.splitlines()[0] == (
+        "ecli: attach_iter: 1 program(s) attached; iterators only: the run ends once they "
+        "are read")
+    assert "Ctrl-C" not in iterated.stderr
+    traced = run_ecli("run", str(objects["attach_tp_btf"]), "--duration", "1")
+    assert traced.returncode == 0, traced.stderr
+    assert ("ecli: attach_tp_btf: 1 program(s) attached; Ctrl-C to stop"
+            in traced.stderr.splitlines())
+
+
 # --- the guests -------------------------------------------------------------------------
 
 def _package(registry, tmp: Path) -> tuple[str, Path]:

@@ -294,7 +294,9 @@ class RunPrinter:
         self.stream = stream
         self.on_attached = on_attached
 
-    def attached(self, programs: Sequence[Any]) -> None:
+    def attached(self, programs: Sequence[Any], ends_itself: bool) -> None:
+        """The status line says how the run ends: by itself once its iterators are read,
+        or by Ctrl-C (or --duration)."""
         from ecli.cli.progress import status
 
         if self.on_attached:
@@ -304,7 +306,9 @@ class RunPrinter:
                 status(f"{self.name}: program {program.name} id {program.id} "
                        f"attached to {program.section}")
         if not self.quiet:
-            status(f"{self.name}: {len(programs)} program(s) attached; Ctrl-C to stop")
+            ending = ("iterators only: the run ends once they are read" if ends_itself
+                      else "Ctrl-C to stop")
+            status(f"{self.name}: {len(programs)} program(s) attached; {ending}")
 
     def events(self, _map_name: str, decoder: Any) -> EventPrinter:
         return EventPrinter(decoder.columns, decoder.widths, decoder.types, as_json=self.as_json,

@@ -51,7 +51,9 @@ class EventSink(Protocol):
 class RunOutput(Protocol):
     """Where a run's results go; the CLI implements it."""
 
-    def attached(self, programs: list[AttachedProgram]) -> None: ...
+    def attached(self, programs: list[AttachedProgram], ends_itself: bool) -> None:
+        """`ends_itself`: every program is an iterator, so the run ends once they are read
+        (no signal needed)."""
     def events(self, map_name: str, decoder: Decoder) -> EventSink: ...
     def maps(self, results: list[maps.Histogram | maps.CounterTable | maps.StackCounts],
              final: bool) -> None: ...
@@ -161,12 +163,12 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
                 streams.add(event_map, loaded.map_fd(map_name), handle)
             if watcher is not None:
                 watcher.start(loaded.map_fd)
-            output.attached(attached.programs)
+            # an object of iterators only has said everything once they are read
+            finished = 0 < len(attached.iterators) == len(attached.programs)
+            output.attached(attached.programs, ends_itself=finished)
             for program, link in attached.iterators:
                 output.iterated(program.name, iterators.read_lines(link.pointer or 0, run.name,
                                                                    program.name))
-            # an object of iterators only has said everything once they are read
-            finished = 0 < len(attached.iterators) == len(attached.programs)
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval and run.views else None
             next_flush, unflushed = 0.0, False
