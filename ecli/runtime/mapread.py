@@ -31,11 +31,13 @@ class EntryReader:
     """Iterates (key bytes, value bytes) of one map; per-CPU values hold every CPU's copy,
     each `stride` bytes apart. After iterating, `read` says how many entries were read,
     `truncated` whether some were left unread (more than `limit`), and `error` why the
-    map could not be read, if so."""
+    map could not be read, if so. `batched=False` reads key by key even where the kernel
+    has batch lookups: the path of older kernels, so tests can compare the two here."""
 
     def __init__(self, fd: int, map_type: int, key_size: int, value_size: int,
-                 limit: int = MAX_ENTRIES_READ) -> None:
+                 limit: int = MAX_ENTRIES_READ, *, batched: bool = True) -> None:
         self.fd = fd
+        self.batched = batched and map_type in BATCH_TYPES
         self.map_type = map_type
         self.key_size = key_size
         self.value_size = value_size
@@ -47,7 +49,7 @@ class EntryReader:
         self.error = ""
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
-        if self.map_type in BATCH_TYPES:
+        if self.batched:
             yield from self._batches()
         else:
             yield from self._one_by_one()
