@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -48,6 +49,92 @@ def test_this_kernel_lacks_kprobes_and_fentry_and_has_the_rest():
     assert system["libbpf"].startswith("v1.")
     assert system["kernel"] == os.uname().release
     assert report["package"] is None
+
+
+def kernel_config() -> dict[str, str]:
+    """The running kernel's build options: /proc/config.gz, else /boot/config-RELEASE."""
+    proc, boot = Path("/proc/config.gz"), Path(f"/boot/config-{os.uname().release}")
+    text = gzip.decompress(proc.read_bytes()).decode() if proc.exists() else boot.read_text()
+    return dict(line.split("=", 1) for line in text.splitlines() if line.startswith("CONFIG_"))
+
+
+def in_mount_namespace(setup: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`setup` (shell) in a private mount namespace, then `ecli ARGS` there: the host's
+    mounts stay as they are."""
+    command = " ".join(f"'{arg}'" for arg in ecli_command(*args))
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-ec",
+                           f"{setup}\nexec {command}"],
+                          capture_output=True, text=True, env=UTF8, timeout=60)
+
+
+SECURITYFS = "/sys/kernel/security"
+WITH_SECURITYFS = (f"test -e {SECURITYFS}/lsm || mount -t securityfs securityfs {SECURITYFS}")
+WITHOUT_SECURITYFS = f"! test -e {SECURITYFS}/lsm || umount {SECURITYFS}"
+
+
+def active_lsms() -> list[str]:
+    """/sys/kernel/security/lsm, securityfs mounted for the reading if the host has not."""
+    shown = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-ec",
+                            f"{WITH_SECURITYFS}\ncat {SECURITYFS}/lsm"],
+                           capture_output=True, text=True, check=True, timeout=30)
+    return shown.stdout.strip().split(",")
+
+
+def bpftool_has_lsm_programs() -> bool:
+    probed = subprocess.run(["bpftool", "-j", "feature", "probe", "kernel"], check=True,
+                            capture_output=True, text=True, timeout=120).stdout
+    return json.loads(probed)["program_types"]["have_lsm_prog_type"]
+
+
+def test_the_bpf_lsm_line_says_what_the_kernel_config_and_the_lsm_list_say():
+    """Without securityfs (the active list from lsm_list_modules(2)) and with it, the line
+    agrees with the kernel's config, /sys/kernel/security/lsm, and bpftool."""
+    config, active = kernel_config(), active_lsms()
+    lines = []
+    for setup in (WITHOUT_SECURITYFS, WITH_SECURITYFS):
+        result = in_mount_namespace(setup, "doctor", "--json")
+        assert result.returncode == 0, result.stderr
+        lines.append(json.loads(result.stdout)["system"]["attach"])
+    assert lines[0]["lsm"] == lines[1]["lsm"], "both ways of reading the active LSMs agree"
+    attach = lines[0]
+    lsm = attach["lsm"]
+    if config.get("CONFIG_BPF_LSM") != "y":
+        assert lsm == {"name": "lsm", "ok": False, "detail": "the kernel is built without "
+                       "the BPF LSM (CONFIG_BPF_LSM)"}
+    elif "bpf" not in active:
+        assert lsm["ok"] is False
+        assert lsm["detail"].endswith(f"boot with lsm={','.join(active)},bpf")
+    else:
+        assert lsm["detail"].startswith(
+            f"built in (CONFIG_BPF_LSM) and active ({','.join(active)})")
+        # attaching needs a BPF trampoline too: the fentry probe and bpftool agree
+        assert lsm["ok"] is attach["fentry"]["ok"]
+        assert lsm["ok"] is bpftool_has_lsm_programs()
+        if not lsm["ok"]:
+            assert "the kernel refused to load an LSM program on bpf_lsm_file_open: E" \
+                in lsm["detail"]
+
+
+def test_an_inactive_bpf_lsm_names_the_boot_option(objects):
+    """As securityfs shows a kernel booted without bpf among its LSMs (a tmpfs over
+    /sys/kernel/security in a private mount namespace holds that list)."""
+    others = [name for name in active_lsms() if name != "bpf"]
+    listed = ",".join(others)
+    setup = (f"mount -t tmpfs tmpfs {SECURITYFS}\necho {listed} > {SECURITYFS}/lsm")
+    result = in_mount_namespace(setup, "doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    lsm = json.loads(result.stdout)["system"]["attach"]["lsm"]
+    if kernel_config().get("CONFIG_BPF_LSM") != "y":
+        assert "built without the BPF LSM (CONFIG_BPF_LSM)" in lsm["detail"]
+        return
+    hint = f"the BPF LSM is not active (active: {listed}); boot with lsm={listed},bpf"
+    assert lsm == {"name": "lsm", "ok": False, "detail": hint}
+    text = in_mount_namespace(setup, "doctor")
+    assert f"  ✗ BPF LSM                          {hint}" in text.stdout.splitlines()
+    package = in_mount_namespace(setup, "doctor", str(objects["attach_lsm"]), "--json")
+    assert package.returncode == 1
+    needs = {c["name"]: c for c in json.loads(package.stdout)["package"]["requirements"]}
+    assert needs["BPF LSM (section lsm/path_unlink)"]["ok"] is False
 
 
 def test_text_report_marks_each_line():
@@ -127,4 +214,6 @@ def test_without_privileges_doctor_fails_and_names_them():
     assert "CAP_BPF" in system["privileges"]["detail"]
     assert system["attach"]["kprobe"]["ok"] is False  # no PMU: known without privileges
     assert system["attach"]["fentry"]["ok"] is None  # probing it needs them
+    ready = kernel_config().get("CONFIG_BPF_LSM") == "y" and "bpf" in active_lsms()
+    assert system["attach"]["lsm"]["ok"] is (None if ready else False)  # loading one too
     assert system["program_types"]["tracepoint"] is None

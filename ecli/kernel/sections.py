@@ -31,11 +31,12 @@ HOOK_OPTIONS: dict[str, tuple[str, ...]] = {
 TARGET_OPTIONS = ("binary", "symbol")
 # kernel features that doctor probes (beyond the program type), in words
 FEATURES: dict[str, str] = {
-    "kprobe": "kprobes", "fentry": "fentry/fexit (BPF trampolines)", "uprobe": "uprobes",
+    "kprobe": "kprobes", "fentry": "fentry/fexit (BPF trampolines)", "lsm": "BPF LSM",
+    "uprobe": "uprobes",
     "tracepoint": "tracepoints", "raw_tracepoint": "raw tracepoints", "xdp": "XDP",
     "tc": "tc (clsact, tcx)", "cgroup": "cgroup hooks", "perf_event": "perf events",
 }
-_HOOK_FEATURES = {"kprobe": "kprobe", "uprobe": "uprobe", "usdt": "uprobe",
+_HOOK_FEATURES = {"kprobe": "kprobe", "lsm": "lsm", "uprobe": "uprobe", "usdt": "uprobe",
                   "tracepoint": "tracepoint", "raw_tracepoint": "raw_tracepoint", "xdp": "xdp",
                   "tc": "tc", "cgroup": "cgroup", "perf_event": "perf_event"}
 _TRACEFS_HOOKS = ("tracepoint", "uprobe", "usdt")

@@ -2,7 +2,8 @@
 
 kprobes (their PMU or tracefs's kprobe_events), BPF trampolines (fentry,
 fexit, fmod_ret and LSM programs: a real fentry program loaded and linked)
-and the BPF LSM (built in, and active among the kernel's LSMs). Doctor
+and the BPF LSM (built in, active among the kernel's LSMs, and a real LSM
+program loaded and linked). Doctor
 reports them (`probe`); the loader and the attach layer ask `lacking` when
 loading or attaching a program failed, so the error names what the kernel
 lacks instead of an errno. Everything probed is closed again at once.
@@ -27,6 +28,13 @@ ACTIVE_LSMS = Path("/sys/kernel/security/lsm")  # securityfs, when mounted
 SYS_BPF = {"x86_64": 321, "aarch64": 280}
 BPF_PROG_LOAD, BPF_LINK_CREATE = 5, 28
 BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY = 26, 24
+BPF_PROG_TYPE_LSM, BPF_LSM_MAC = 29, 27
+# lsm_list_modules(2) (kernel 6.8): the active LSMs without securityfs
+SYS_LSM_LIST_MODULES = {"x86_64": 461, "aarch64": 461}
+# its LSM_ID_* (include/uapi/linux/lsm.h) -> the names /sys/kernel/security/lsm uses
+LSM_IDS = {100: "capability", 101: "selinux", 102: "smack", 103: "tomoyo", 104: "apparmor",
+           105: "yama", 106: "loadpin", 107: "safesetid", 108: "lockdown", 109: "bpf",
+           110: "landlock", 111: "ima", 112: "evm", 113: "ipe"}
 BTF_KIND_FUNC = 12
 ENOTSUPP = 524  # the kernel's internal "not supported", which leaks to user space
 # union bpf_attr for BPF_PROG_LOAD, up to log_true_size (offsets from the uapi header):
@@ -70,23 +78,66 @@ def lacking(found: Section) -> str | None:
 
 
 def _lacking_lsm() -> str | None:
-    if _btf_function(LSM_PROBE_HOOK) is False:
+    if _btf_function(LSM_PROBE_HOOK) == 0:
         return "this kernel has no BPF LSM (CONFIG_BPF_LSM)"
     if fentry().ok is False:
         return "this kernel has no BPF trampoline support, which LSM programs need"
+    return _lsm_inactive(active_lsms())
+
+
+def _lsm_inactive(active: list[str] | None) -> str | None:
+    """Why the BPF LSM is built in but not running, with the boot option that runs it."""
+    if active is None or "bpf" in active:
+        return None
+    return (f"the BPF LSM is not active (active: {','.join(active)}); boot with "
+            f"lsm={','.join(active)},bpf")
+
+
+def bpf_lsm(privileged: bool) -> Check:
+    """Whether LSM programs can attach here: the BPF LSM built in (its hooks are in the
+    kernel's BTF only with CONFIG_BPF_LSM), active, and an LSM program that returns 0
+    (allows everything) loaded on a hook and linked, then closed at once."""
+    hook = _btf_function(LSM_PROBE_HOOK)
+    if hook is None:
+        return Check("lsm", None, "the kernel's BTF cannot be read")
+    if hook == 0:
+        return Check("lsm", False, "the kernel is built without the BPF LSM (CONFIG_BPF_LSM)")
     active = active_lsms()
-    if active is not None and "bpf" not in active:
-        return (f"the BPF LSM is not active (active: {','.join(active)}); boot with "
-                f"lsm={','.join(active)},bpf")
-    return None
+    if inactive := _lsm_inactive(active):
+        return Check("lsm", False, inactive)
+    known = "built in (CONFIG_BPF_LSM)" + (f" and active ({','.join(active)})" if active else "")
+    if not privileged:
+        return Check("lsm", None, f"{known}; whether an LSM program can attach is unknown: "
+                                  "probing needs root")
+    refused = _load_and_link("an LSM", BPF_PROG_TYPE_LSM, BPF_LSM_MAC, LSM_PROBE_HOOK, hook)
+    if refused:
+        return Check("lsm", False, f"{known}, but {refused}")
+    if active is None:
+        return Check("lsm", None, f"an LSM program links on {LSM_PROBE_HOOK}, but whether "
+                                  f"the BPF LSM is active is unknown: mount securityfs "
+                                  f"(mount -t securityfs securityfs {ACTIVE_LSMS.parent})")
+    return Check("lsm", True, f"{known}; probed on {LSM_PROBE_HOOK}")
 
 
 def active_lsms() -> list[str] | None:
-    """The kernel's active LSMs, in order; None when securityfs is not mounted."""
+    """The kernel's active LSMs, in order: securityfs's list, else lsm_list_modules(2)
+    (which needs no mount); None when neither answers."""
     try:
         return ACTIVE_LSMS.read_text().strip().split(",")
     except OSError:
+        return _listed_lsms()
+
+
+def _listed_lsms() -> list[str] | None:
+    number = SYS_LSM_LIST_MODULES.get(os.uname().machine)
+    if number is None:
         return None
+    ids = (ctypes.c_uint64 * 64)()
+    size = ctypes.c_uint32(ctypes.sizeof(ids))
+    count = libbpf.libc().syscall(number, ids, ctypes.byref(size), 0)
+    if count < 0:  # before 6.8 (ENOSYS), or a seccomp filter refused it
+        return None
+    return [LSM_IDS.get(lsm_id, f"lsm {lsm_id}") for lsm_id in ids[:count]]
 
 
 def event_source(kind: str, tracing: str | None = None) -> Check:
@@ -104,14 +155,15 @@ def event_source(kind: str, tracing: str | None = None) -> Check:
                               f"the kernel is built without CONFIG_{kind.upper()}_EVENTS")
 
 
-def _btf_function(name: str) -> bool | None:
-    """Whether the kernel's BTF has function `name`; None when the BTF cannot be read."""
+def _btf_function(name: str) -> int | None:
+    """The BTF id of kernel function `name`, 0 when it has none; None when the BTF cannot
+    be read."""
     lib = libbpf.get()
     btf = lib.btf__load_vmlinux_btf()
     if not btf:
         return None
     try:
-        return lib.btf__find_by_name_kind(btf, name.encode(), BTF_KIND_FUNC) > 0
+        return max(lib.btf__find_by_name_kind(btf, name.encode(), BTF_KIND_FUNC), 0)
     finally:
         lib.btf__free(btf)
 
@@ -131,31 +183,40 @@ def fentry() -> Check:
     if target is None:
         return Check("fentry", None, "no known kernel function in BTF to probe with")
     name, type_id = target
-    fd, error, log = _load_fentry(type_id)
+    refused = _load_and_link("a fentry", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, name,
+                             type_id)
+    return Check("fentry", not refused, refused or f"probed on {name}")
+
+
+def _load_and_link(kind: str, prog_type: int, attach_type: int, name: str,
+                   btf_id: int) -> str | None:
+    """Load RETURN_ZERO as `kind` program (`prog_type`) on kernel function `name` and link
+    it, then close both; None when both worked, else what the kernel refused, in words."""
+    fd, error, log = _load_traced(prog_type, attach_type, btf_id)
     if fd < 0:
         reason = f": {log}" if log else ""
-        return Check("fentry", False, f"the kernel refused to load a fentry program on "
-                                      f"{name}: {errno_name(error)}{reason}")
+        return f"the kernel refused to load {kind} program on {name}: {errno_name(error)}{reason}"
     try:
-        link = _bpf(BPF_LINK_CREATE, LINK_CREATE_ATTR.pack(fd, 0, BPF_TRACE_FENTRY, 0))
+        link = _bpf(BPF_LINK_CREATE, LINK_CREATE_ATTR.pack(fd, 0, attach_type, 0))
         if link < 0:
-            return Check("fentry", False, f"attaching a fentry program to {name} failed "
-                                          f"with {errno_name(ctypes.get_errno())}")
+            return f"attaching {kind} program to {name} failed with " \
+                   f"{errno_name(ctypes.get_errno())}"
         os.close(link)
     finally:
         os.close(fd)
-    return Check("fentry", True, f"probed on {name}")
+    return None
 
 
-def _load_fentry(btf_id: int) -> tuple[int, int, str]:
-    """BPF_PROG_LOAD of RETURN_ZERO as fentry on `btf_id`: (fd or -1, errno, last log line)."""
+def _load_traced(prog_type: int, attach_type: int, btf_id: int) -> tuple[int, int, str]:
+    """BPF_PROG_LOAD of RETURN_ZERO as `prog_type`/`attach_type` on `btf_id`: (fd or -1,
+    errno, last log line)."""
     insns = ctypes.create_string_buffer(RETURN_ZERO, len(RETURN_ZERO))
     license_ = ctypes.create_string_buffer(b"GPL")
     log = ctypes.create_string_buffer(16384)
     attr = PROG_LOAD_ATTR.pack(
-        BPF_PROG_TYPE_TRACING, len(RETURN_ZERO) // 8, ctypes.addressof(insns),
+        prog_type, len(RETURN_ZERO) // 8, ctypes.addressof(insns),
         ctypes.addressof(license_), 1, len(log), ctypes.addressof(log), 0, 0,
-        b"ecli_probe", 0, BPF_TRACE_FENTRY, 0, 0, 0, 0, 0, 0, 0, btf_id, 0, 0, 0, 0, 0, 0)
+        b"ecli_probe", 0, attach_type, 0, 0, 0, 0, 0, 0, 0, btf_id, 0, 0, 0, 0, 0, 0)
     fd = _bpf(BPF_PROG_LOAD, attr)
     error = ctypes.get_errno() if fd < 0 else 0
     lines = [line for line in log.value.decode("utf-8", "replace").splitlines() if line.strip()]

@@ -4,7 +4,8 @@
 way `bpftool feature probe` does it (libbpf loads a trivial program or creates
 a small map of each type); attach points are checked where they live (the
 kprobe and uprobe PMUs, tracefs, cgroup v2), fentry by loading a real fentry
-program against a kernel function's BTF id and linking it, and perf events by
+program against a kernel function's BTF id and linking it, the BPF LSM by its
+hooks in BTF, the active LSMs and a real LSM program linked, and perf events by
 opening a software CPU-clock event. Everything probed is closed again at once.
 Nothing here prints: results are plain data for the CLI to render.
 """
@@ -137,6 +138,7 @@ def _attach_checks(prog: dict[str, bool | None], maps: dict[str, bool | None],
     checks = [
         _event_source("kprobe", tracing, prog["kprobe"]),
         features.fentry() if privileged else Check("fentry", None, "unknown: probing needs root"),
+        features.bpf_lsm(privileged),
         _event_source("uprobe", tracing, prog["kprobe"]),  # uprobes are kprobe-type programs
         tracepoint,
         by_type("raw_tracepoint", "raw_tracepoint", "BPF_RAW_TRACEPOINT_OPEN"),
