@@ -4,7 +4,8 @@ The job of one boot (tests/test_attach_guests.py starts it through generator/gue
 `python tests/guest_attach.py OBJECTS_DIR [PACKAGE_REFERENCE...]`. For each check, `ecli
 run OBJECT --json` runs in the background until it has attached; a child process that names
 itself `ecli-trig` (prctl) opens, unlinks or executes files in the guest's /tmp; then the
-run is stopped with SIGINT. One line per check goes to the console, marked MARK: the run's
+run is stopped with SIGINT; `ecli doctor --json` reports its BPF LSM and fentry lines.
+One line per check goes to the console, marked MARK: the run's
 exit status, its events of `ecli-trig`, its `calls` map at exit, what the trigger's system
 calls returned, and which of its programs were still loaded afterwards. The host test
 asserts on these records: nothing is judged here.
@@ -117,6 +118,11 @@ def main(objects: Path, packages: list[str]) -> None:
         subprocess.run(["mount", "-t", "securityfs", "securityfs", str(lsms)], check=False)
     report({"check": "kernel", "release": os.uname().release,
             "lsm": (lsms / "lsm").read_text().strip() if (lsms / "lsm").exists() else ""})
+    doctor = subprocess.run(ecli_command("doctor", "--json"), capture_output=True, text=True,
+                            timeout=ATTACH_SECONDS)
+    attach = json.loads(doctor.stdout)["system"]["attach"] if doctor.stdout else {}
+    report({"check": "doctor", "returncode": doctor.returncode, "stderr": doctor.stderr[-2000:],
+            "lsm": attach.get("lsm"), "fentry": attach.get("fentry")})
     report(run_check("kprobe", str(objects / "attach_kprobe.bpf.o"),
                      lambda: (TMP / "ecli-attach-kprobe").write_text("")))
     report(run_check("ksyscall", str(objects / "attach_ksyscall.bpf.o"),

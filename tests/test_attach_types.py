@@ -180,7 +180,7 @@ def guest(request, prepared) -> dict[str, dict]:
     kernel = guestkernels.prepare_kernel(spec, WORK)
     initramfs = guests.build_initramfs(kernel, guests.busybox_for("amd64", None),
                                        WORK / "initrd" / f"{kernel.release}.gz")
-    checks = len(ATTACH_OBJECTS) + 1  # each object's, and the pulled package's
+    checks = len(ATTACH_OBJECTS) + 2  # each object's, the pulled package's, doctor's
     # bounded as the kernel matrix bounds a boot of that many tests (90 s when idle)
     booted = guests.boot(kernel, initramfs, prepared, arm64_root=None, checkout=ROOT,
                          timeout=kernelmatrix.BOOT_SECONDS[spec.arch]
@@ -249,6 +249,17 @@ def test_lsm_refuses_what_it_says_and_only_while_attached(guest):
         ("ecli-lsm-keep", -1), ("ecli-lsm-other", 0)]
     assert record["kept"] is True
     assert record["after"] == 0  # detached: the same unlink is allowed again
+
+
+def test_doctor_says_lsm_programs_can_attach(guest):
+    """The other side of tests/test_doctor.py: a kernel whose BPF LSM is built in, active
+    and has trampolines (the line this host cannot show)."""
+    record = guest["doctor"]
+    assert record["returncode"] == 0, record["stderr"]
+    assert record["fentry"]["ok"] is True
+    assert record["lsm"] == {"name": "lsm", "ok": True, "detail": (
+        f"built in (CONFIG_BPF_LSM) and active ({guest['kernel']['lsm']}); "
+        "probed on bpf_lsm_file_open")}
 
 
 def test_iter_prints_the_tasks_and_exits(guest):
