@@ -3,10 +3,10 @@
 kprobes (their PMU or tracefs's kprobe_events), BPF trampolines (fentry,
 fexit, fmod_ret and LSM programs: a real fentry program loaded and linked)
 and the BPF LSM (built in, active among the kernel's LSMs, and a real LSM
-program loaded and linked). Doctor
-reports them (`probe`); the loader and the attach layer ask `lacking` when
-loading or attaching a program failed, so the error names what the kernel
-lacks instead of an errno. Everything probed is closed again at once.
+program loaded and linked). Doctor reports them (`probe`); the loader and the
+attach layer ask `lacking` when loading or attaching a program failed, so the
+error names what the kernel lacks instead of an errno. Everything probed is
+closed again at once.
 """
 
 from __future__ import annotations
