@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,7 @@ def inspect_pulled(pulled: PulledArtifact) -> Inspected:
     merged = (analysis.merge(list(per_manifest.values()), same_objects=True)
               if per_manifest else None)
     if merged is not None and (pulled.metrics or pulled.options):
-        merged = replace(merged, metrics=pulled.metrics, options=pulled.options)
+        merged = merged._replace(metrics=pulled.metrics, options=pulled.options)
     return Inspected(pulled.platforms, merged, per_manifest if pulled.is_index else {})
 
 

@@ -15,7 +15,6 @@ unsigned, as before, and the build says so.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import os
 import tempfile
@@ -72,8 +71,7 @@ def write(api_dir: Path, root: model.Root, key: PrivateKey | None) -> None:
     if key is not None:
         public = key.public()
         signer = model.Signer(public.pem(), public.fingerprint())
-    root = dataclasses.replace(root, version=version(root.generated), documents=documents,
-                               signer=signer)
+    root = root._replace(version=version(root.generated), documents=documents, signer=signer)
     signatures = []
     if key is not None and signer is not None:
         payload = model.root_payload(model.plain(root))

@@ -8,7 +8,6 @@ Real registry, real signatures (`ecli sign`), real skopeo and oras-py.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -45,8 +44,8 @@ def hub(registry, tmp_path_factory):
     documents = [
         index_document("hello", f"{registry.host}/pm/hello",
                        [("0.2.0", hello["0.2.0"], None), ("0.1.0", hello["0.1.0"], None)]),
-        dataclasses.replace(index_document("tool", f"{registry.host}/pm/tool",
-                                           [("1.0.0", tool, None)]), signer=signer),
+        index_document("tool", f"{registry.host}/pm/tool",
+                       [("1.0.0", tool, None)])._replace(signer=signer),
     ]
     return {"folder": write_catalog(tmp / "api" / "v1", documents), "host": registry.host,
             "hello": hello, "tool": tool,
@@ -240,12 +239,12 @@ def breaking(case: str, saved: dict, hub: dict, work: Path) -> Path:
         path = blob(folder, package_manifest(folder, hello)["config"]["digest"])
         path.write_bytes(path.read_bytes().replace(b"hello", b"HELLO"))
     elif case == "entry-digest-not-in-archive":
-        rewrite_entry(folder, "hello", lambda d: dataclasses.replace(d, versions=tuple(
-            dataclasses.replace(v, digest="sha256:" + "ee" * 32) for v in d.versions)))
+        rewrite_entry(folder, "hello", lambda d: d._replace(versions=tuple(
+            v._replace(digest="sha256:" + "ee" * 32) for v in d.versions)))
     elif case == "entry-name-escapes":
-        rewrite_entry(folder, "hello", lambda d: dataclasses.replace(d, name="../../evil"))
+        rewrite_entry(folder, "hello", lambda d: d._replace(name="../../evil"))
     elif case == "signer-swapped":
-        rewrite_entry(folder, "tool", lambda d: dataclasses.replace(d, signer=hub["stranger"]))
+        rewrite_entry(folder, "tool", lambda d: d._replace(signer=hub["stranger"]))
     extra = {"path-traversal": traversal_member, "huge-member": huge_member}.get(case)
     return pack(folder, broken, extra)
 

@@ -104,7 +104,7 @@ def change_inspection(index: Path, number: int) -> None:
     item = found[newest.digest]
     assert item.inspection is not None
     found[newest.digest] = dataclasses.replace(
-        item, inspection=dataclasses.replace(item.inspection, min_kernel="6.6"))
+        item, inspection=item.inspection._replace(min_kernel="6.6"))
     inspection.write(index / inspection.INSPECTION_FILE, found)
 
 

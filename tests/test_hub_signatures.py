@@ -4,7 +4,6 @@ and signature in the lock and api/v1, and refuses one that does not verify."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -304,17 +303,16 @@ def hub(registry: RegistryServer, signing_keys: KeyPair, other_keys: KeyPair,
     move_signature(registry.host, "pm/pinned", other, refs["pinned"][1])
     api = tmp / "site" / "api" / "v1"
     swapped = model.load_package((api / "packages" / "swapped.json").read_bytes(), "swapped")
-    (api / "packages" / "swapped.json").write_bytes(model.dump(dataclasses.replace(
-        swapped, versions=tuple(dataclasses.replace(v, signature=None)
-                                for v in swapped.versions))))
+    (api / "packages" / "swapped.json").write_bytes(model.dump(swapped._replace(
+        versions=tuple(v._replace(signature=None) for v in swapped.versions))))
     # as a hub that recorded no signature would serve it: its root lists the edited document
     rootsign.write(api, model.load_root((api / "index.json").read_bytes(), "index.json"), None)
     wrong = tmp / "wrong-key"
     shutil.copytree(api, wrong)
     document = model.load_package((api / "packages" / "signed.json").read_bytes(), "signed")
     stranger = keys.load_public(other_keys.public)
-    (wrong / "packages" / "signed.json").write_bytes(model.dump(dataclasses.replace(
-        document, signer=model.Signer(other_keys.public.read_text(), stranger.fingerprint()))))
+    (wrong / "packages" / "signed.json").write_bytes(model.dump(document._replace(
+        signer=model.Signer(other_keys.public.read_text(), stranger.fingerprint()))))
     # the hub itself declares the other key: its root lists the document as it now is
     rootsign.write(wrong, model.load_root((wrong / "index.json").read_bytes(), "index.json"),
                    None)

@@ -13,7 +13,6 @@ timeout.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -119,8 +118,8 @@ def image_hub(registry, tmp_path_factory):
     digest = build_and_push(tmp, registry.host)
     repository = f"{registry.host}/pm/box"
     boxed = index_document("boxed", repository, [("1.0.0", digest, None)], kind="image")
-    boxed = dataclasses.replace(boxed, versions=tuple(
-        dataclasses.replace(v, requirements={"capabilities": ["CAP_BPF", "CAP_PERFMON"]})
+    boxed = boxed._replace(versions=tuple(
+        v._replace(requirements={"capabilities": ["CAP_BPF", "CAP_PERFMON"]})
         for v in boxed.versions))
     gone = index_document("gone", repository, [("1.0.0", "sha256:" + "ab" * 32, None)],
                           kind="image")
@@ -140,7 +139,7 @@ def _signed_images(boxed: model.PackageDocument, tmp: Path, pinned: str
 
     def declaring(name: str, key: Path) -> model.PackageDocument:
         pem = key.read_text()
-        return dataclasses.replace(boxed, name=name, signer=model.Signer(
+        return boxed._replace(name=name, signer=model.Signer(
             pem, keys.load_public(key).fingerprint()))
 
     return declaring("signedbox", public), declaring("forgedbox", stranger)

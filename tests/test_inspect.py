@@ -159,10 +159,8 @@ def test_a_bundle_without_objects_uses_the_index_inspection(registry, env, tmp_p
                               [("1.0.0", digest, None)])
     danger = model.Inspection(permissions=(model.Permission(
         "write-user-memory", "dangerous", "writes into the memory of running processes"),))
-    versions = tuple(model.Version(**{**v.__dict__, "inspection": danger})
-                     for v in document.versions)
-    folder = write_catalog(tmp_path / "api" / "v1",
-                           [model.PackageDocument(**{**document.__dict__, "versions": versions})])
+    versions = tuple(v._replace(inspection=danger) for v in document.versions)
+    folder = write_catalog(tmp_path / "api" / "v1", [document._replace(versions=versions)])
     assert run_ecli("sources", "add", "t", str(folder), env=env).returncode == 0
     result = run_ecli("inspect", "--json", "opaque", env=env)
     assert result.returncode == 0, result.stderr

@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,9 +94,9 @@ def hostile_hub(registry, tmp_path_factory):
     """An index whose `evil` entry holds EVIL in every text field, and an installed
     package whose newer version (per the index) is named with EVIL."""
     tmp = tmp_path_factory.mktemp("hostile")
-    evil = replace(package("evil", f"ok {EVIL}", keywords=(f"k{EVIL}",)),
-                   description=f"line one {EVIL}\nline two", homepage=f"https://x/{EVIL}",
-                   license=f"MIT{EVIL}", owners=(f"o{EVIL}",))
+    evil = package("evil", f"ok {EVIL}", keywords=(f"k{EVIL}",))._replace(
+        description=f"line one {EVIL}\nline two", homepage=f"https://x/{EVIL}",
+        license=f"MIT{EVIL}", owners=(f"o{EVIL}",))
     folder = tmp / "api" / "v1"
     write_index(folder, [evil])
     repository = f"{registry.host}/pm/boxed"

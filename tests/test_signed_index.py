@@ -11,7 +11,6 @@ non-zero exit, and the cache, the pins and the accepted version as they were.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -80,7 +79,7 @@ def republish(api: Path, key: Path | None, generated: str,
     """What a later build publishes: documents edited, the root signed again by `key`."""
     if edit is not None:
         edit(api)
-    rootsign.write(api, dataclasses.replace(root_of(api).root, generated=generated),
+    rootsign.write(api, root_of(api).root._replace(generated=generated),
                    load_private(key) if key else None)
     touch_later(api / model.ROOT_FILE)
 

@@ -25,13 +25,12 @@ caller's (`ecli.packages.indextrust`, with `ecli.trust.keys`): this module
 stays a pure format.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typing.NamedTuple compiles each string
+# annotation, which would cost this module a third more to import.
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecli.documents import load_object
 from ecli.errors import SourceError
@@ -55,30 +54,33 @@ KERNEL_RESULT_KEYS = ("kernel", "arch", "result", "reason", "tested")
 OPTION_KEYS = ("flag", "type", "default", "description")
 MAX_DOCUMENT_BYTES = 64 << 20
 ROOT_SIGNING_CONTEXT = b"ebpfhub api/v1 root\n"
-# Field metadata: `plain` leaves the field out when it is None (a signer writes only the
-# form that is set, so the root keeps its strict schema).
-OMIT_NONE = MappingProxyType({"omit_none": True})
+# The records are named tuples, not dataclasses: `ecli run NAME` reads a package
+# document through them, and creating a frozen dataclass costs ten times as much.
+# Their mapping fields default to one shared empty mapping that nothing can change.
+EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class DocumentDigest:
+class DocumentDigest(NamedTuple):
     """What the root says one other api/v1 document is: its bytes' sha256 (hex) and size."""
 
     sha256: str
     size: int
 
 
-@dataclass(frozen=True)
-class Signer:
+class Signer(NamedTuple):
     """Who signs every version of a package, or the hub's root: a PEM public key and its
     fingerprint (`sha256:` of the key's SubjectPublicKeyInfo DER), or, for packages only,
     keyless: the identity a Fulcio certificate must name and the OIDC issuer it comes
     from (as falcoctl's `signature.cosign` names them). Exactly one form is set."""
 
-    key: str | None = field(default=None, metadata=OMIT_NONE)
-    fingerprint: str | None = field(default=None, metadata=OMIT_NONE)
-    identity: str | None = field(default=None, metadata=OMIT_NONE)
-    issuer: str | None = field(default=None, metadata=OMIT_NONE)
+    key: str | None = None
+    fingerprint: str | None = None
+    identity: str | None = None
+    issuer: str | None = None
+
+    # `plain` leaves these out when they are None: a signer writes only the form that
+    # is set, so the root keeps its strict schema.
+    OMIT_NONE = frozenset({"key", "fingerprint", "identity", "issuer"})
 
     @property
     def name(self) -> str:
@@ -86,29 +88,26 @@ class Signer:
         return self.fingerprint or f"{self.identity} (issuer {self.issuer})"
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(NamedTuple):
     schema_version: int
     generated: str
     catalog: str = CATALOG_FILE
     packages: str = PACKAGES_DIR + "/{name}.json"
     search: str | None = None
-    registry_mirrors: dict[str, str] = field(default_factory=dict)
+    registry_mirrors: Mapping[str, str] = EMPTY_MAPPING
     version: int = 0  # grows with every build (its UTC time in seconds); 0: an older hub
-    documents: dict[str, DocumentDigest] = field(default_factory=dict)  # path -> digest
+    documents: Mapping[str, DocumentDigest] = EMPTY_MAPPING  # path -> digest
     signer: Signer | None = None  # the hub key; None: an unsigned index
 
 
-@dataclass(frozen=True)
-class RootSignature:
+class RootSignature(NamedTuple):
     """One signature of the root: the signing key's fingerprint, the base64 signature."""
 
     keyid: str
     sig: str
 
 
-@dataclass(frozen=True)
-class SignedRoot:
+class SignedRoot(NamedTuple):
     """A root as received: its fields, the bytes its signatures sign, the signatures."""
 
     root: Root
@@ -116,8 +115,7 @@ class SignedRoot:
     signatures: tuple[RootSignature, ...]
 
 
-@dataclass(frozen=True)
-class CatalogEntry:
+class CatalogEntry(NamedTuple):
     name: str
     summary: str
     kind: str
@@ -129,15 +127,13 @@ class CatalogEntry:
     architectures: tuple[str, ...] = ()  # of the latest version; empty when unknown
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     schema_version: int
     generated: str
     packages: tuple[CatalogEntry, ...]
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(NamedTuple):
     """One platform's manifest within a (possibly multi-platform) version."""
 
     os: str
@@ -145,8 +141,7 @@ class Platform:
     digest: str
 
 
-@dataclass(frozen=True)
-class KernelResult:
+class KernelResult(NamedTuple):
     """How the version's test went on one kernel of the hub's matrix (index/kernels.json)."""
 
     kernel: str  # uname -r: 6.1.0-57-cloud-amd64
@@ -156,8 +151,7 @@ class KernelResult:
     tested: str  # YYYY-MM-DD
 
 
-@dataclass(frozen=True)
-class Version:
+class Version(NamedTuple):
     version: str
     ref: str
     repository: str
@@ -165,15 +159,14 @@ class Version:
     platforms: tuple[Platform, ...] = ()
     published: str | None = None
     yanked: str | None = None
-    requirements: dict[str, Any] = field(default_factory=dict)
+    requirements: Mapping[str, Any] = EMPTY_MAPPING
     permissions: tuple[str, ...] = ()  # capabilities the entry declares
     inspection: Inspection | None = None  # None when the hub has not inspected it
     signature: str | None = None  # digest of the cosign signature manifest the hub checked
     kernels: tuple[KernelResult, ...] = ()  # the kernel matrix; empty when never run
 
 
-@dataclass(frozen=True)
-class PackageDocument:
+class PackageDocument(NamedTuple):
     schema_version: int
     name: str
     summary: str
@@ -203,8 +196,7 @@ class PackageDocument:
         raise SourceError(f"{self.name} has no version that is not yanked")
 
 
-@dataclass(frozen=True)
-class SearchDoc:
+class SearchDoc(NamedTuple):
     """What a search hit shows: for tools other than the site (which uses search/docs/N.json)."""
 
     summary: str
@@ -212,8 +204,7 @@ class SearchDoc:
     latest: str | None = None
 
 
-@dataclass(frozen=True)
-class SearchDocs:
+class SearchDocs(NamedTuple):
     schema_version: int
     packages: dict[str, SearchDoc]
 
@@ -224,23 +215,41 @@ def dump(document: Root | Catalog | PackageDocument | SearchDocs) -> bytes:
 
 
 def plain(value: Any) -> Any:
-    """`dataclasses.asdict` without its deep copies (ten times faster at hub scale), and
-    without the fields marked `OMIT_NONE` that are None."""
-    names = _FIELDS.get(type(value))
-    if names is None and is_dataclass(value):
-        names = _FIELDS[type(value)] = tuple((f.name, bool(f.metadata.get("omit_none")))
-                                             for f in fields(value))
+    """The JSON form of a value: a record (a named tuple, or a dataclass such as `ecli
+    inspect`'s) becomes an object of its fields, less those in its class's `OMIT_NONE`
+    that are None; tuples become lists. `dataclasses.asdict` without its deep copies
+    (ten times faster at hub scale)."""
+    kind = type(value)
+    try:
+        names = _FIELDS[kind]
+    except KeyError:
+        names = _FIELDS[kind] = _fields_of(kind)
     if names is not None:
         return {name: plain(item) for name, omit in names
                 if (item := getattr(value, name)) is not None or not omit}
     if isinstance(value, list | tuple):
         return [plain(item) for item in value]
-    if isinstance(value, dict):
+    if isinstance(value, dict | MappingProxyType):
         return {key: plain(item) for key, item in value.items()}
     return value
 
 
-_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+def _fields_of(kind: type) -> tuple[tuple[str, bool], ...] | None:
+    """A record type's field names, each with whether `plain` leaves it out when None;
+    None for a type that is not a record (checked first: named tuples are tuples too)."""
+    if issubclass(kind, tuple) and hasattr(kind, "_fields"):
+        names = kind._fields
+    elif hasattr(kind, "__dataclass_fields__"):
+        from dataclasses import fields  # imported already: a dataclass exists
+
+        names = tuple(f.name for f in fields(kind))
+    else:
+        return None
+    omitted = getattr(kind, "OMIT_NONE", frozenset())
+    return tuple((name, name in omitted) for name in names)
+
+
+_FIELDS: dict[type, tuple[tuple[str, bool], ...] | None] = {}  # type -> its _fields_of
 
 
 def dump_search_part(part: dict[str, Any]) -> bytes:

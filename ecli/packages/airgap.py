@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,8 +166,8 @@ def _signature(store: Store, repository: str, digest: str) -> Descriptor | None:
 def _entry_manifest(document: model.PackageDocument, digests: set[str]
                     ) -> tuple[Descriptor, dict[str, bytes]]:
     """The entry artifact of `document`'s saved versions, and its blobs by digest."""
-    kept = replace(document, versions=tuple(v for v in document.versions
-                                            if v.digest in digests))
+    kept = document._replace(versions=tuple(v for v in document.versions
+                                             if v.digest in digests))
     raw = model.dump(kept)
     layer = Descriptor(mediatypes.INDEX_PACKAGE_DOCUMENT, sha256_digest(raw), len(raw),
                        {mediatypes.ANNOTATION_TITLE: f"{document.name}.json"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from ecli.cli.context import Context
@@ -20,11 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
+    from ecli.hubindex.model import plain
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
     source, doc = client.find(args.name)
-    result = Result(data={"source": source.name, **asdict(doc)}, warnings=client.warnings)
+    result = Result(data={"source": source.name, **plain(doc)}, warnings=client.warnings)
     result.line(f"{doc.name}: {doc.summary}")
     for label, value in (("kind", doc.kind), ("license", doc.license),
                          ("owners", ", ".join(doc.owners)), ("homepage", doc.homepage),
