@@ -5,7 +5,8 @@
                                    "resolved": "2025-01-01T00:00:00Z",
                                    "signer": "sha256:...", "signature": "sha256:..."}}}}
 
-`signer` (the fingerprint of the entry's key) and `signature` (the digest of
+`signer` (the fingerprint of the entry's key, or a keyless signer's
+`IDENTITY (issuer ISSUER)` as `model.Signer.name` spells it) and `signature` (the digest of
 the cosign signature manifest that verified) are there only for an entry that
 declares a signer, once `generator.signing` has checked that version: a
 version whose digest and signer are unchanged is not verified again.
@@ -24,6 +25,7 @@ from pathlib import Path
 from ecli.errors import EcliError
 from ecli.files import write_atomic
 from ecli.oci.reference import check_digest
+from ecli.text import control_characters
 from generator.problems import GeneratorError, Problem
 
 SCHEMA_VERSION = 1
@@ -66,8 +68,8 @@ def parse(raw: bytes, path: Path | str) -> Lock:
         for name, versions in data["packages"].items():
             lock[name] = {
                 version: Locked(str(item["ref"]), check_digest(str(item["digest"])),
-                                str(item["resolved"]), _optional(item, "signer"),
-                                _optional(item, "signature"))
+                                str(item["resolved"]), _signer(item),
+                                _optional_digest(item, "signature"))
                 for version, item in versions.items()
             }
     except (KeyError, TypeError, AttributeError, ValueError, EcliError) as exc:
@@ -94,9 +96,23 @@ def _record(item: Locked) -> dict[str, str]:
     return record
 
 
-def _optional(item: dict[str, object], key: str) -> str | None:
+def _optional_digest(item: dict[str, object], key: str) -> str | None:
     value = item.get(key)
     return check_digest(value) if isinstance(value, str) else None
+
+
+def _signer(item: dict[str, object]) -> str | None:
+    """A key's fingerprint (a digest) or a keyless signer's name: one line of text."""
+    value = item.get("signer")
+    if not isinstance(value, str):
+        return None
+    if value.startswith("sha256:"):
+        return check_digest(value)
+    if not value.strip():
+        raise ValueError("the signer is empty")
+    if found := control_characters(value):
+        raise ValueError(f"the signer has a control character ({found[0][1]})")
+    return value
 
 
 def _error(path: Path | str, message: str) -> GeneratorError:

@@ -150,3 +150,35 @@ def test_a_moved_tag_fails_the_scheduled_check_with_both_digests(
     assert f"the tag moved: {registry.host}/ebpfhub/moved:1.0.0 was {first} when published " \
            f"and is now {second} [moved]" in output
     assert (index / "lock.json").read_bytes() == stamp
+
+
+@pytest.mark.parametrize("signer", [
+    "sha256:" + "a" * 64,  # a key's fingerprint
+    "https://github.com/org/tool/.github/workflows/release.yml@refs/tags/v1 "
+    "(issuer https://token.actions.githubusercontent.com)",  # keyless: Signer.name
+])
+def test_the_lock_reads_back_the_signer_it_wrote(signer: str, tmp_path: Path):
+    """A keyless signer is recorded by its identity and issuer, not a digest: the next
+    resolve must read the lock it wrote."""
+    written = {"tool": {"1.0.0": lock.Locked("r.example/tool:1.0.0", "sha256:" + "b" * 64,
+                                             "2026-01-01T00:00:00Z", signer,
+                                             "sha256:" + "c" * 64)}}
+    lock.write(tmp_path / "lock.json", written)
+    assert lock.read(tmp_path / "lock.json") == written
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("signer", "", "the signer is empty"),
+    ("signer", "me\x1b[31m (issuer https://x.example)", "control character"),
+    ("signature", "not-a-digest", "sha256"),
+])
+def test_a_lock_with_a_bad_signer_or_signature_is_refused(field: str, value: str, says: str,
+                                                          tmp_path: Path):
+    record = {"ref": "r.example/tool:1.0.0", "digest": "sha256:" + "b" * 64,
+              "resolved": "2026-01-01T00:00:00Z", "signer": "sha256:" + "a" * 64,
+              "signature": "sha256:" + "c" * 64, field: value}
+    path = tmp_path / "lock.json"
+    path.write_text(json.dumps({"schema_version": 1, "packages": {"tool": {"1.0.0": record}}}))
+    with pytest.raises(GeneratorError) as raised:
+        lock.read(path)
+    assert "the lock is malformed" in str(raised.value) and says in str(raised.value)
