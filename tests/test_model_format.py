@@ -36,7 +36,7 @@ def full_package() -> model.PackageDocument:
                 metrics=(model.ExportedMetric("c", "counter"),),
                 options=(model.ProgramOption("pid", "int", "0", "only"),)),
             kernels=(model.KernelResult("6.1", "x86_64", "pass", "", "2026-12-01"),)),),
-        signer=model.Signer("PEM", FINGERPRINT))
+        signer=model.Signer("PEM", FINGERPRINT), source="https://example.org/signed")
 
 
 PACKAGE_BYTES = (
@@ -113,11 +113,13 @@ def test_info_json_is_the_package_document_as_published(env, tmp_path):
     """`ecli info --json` prints the document in its published form: a key signer
     without the keyless form's fields."""
     signed = package("signed", "a signed tool")._replace(
-        signer=model.Signer("PEM", FINGERPRINT))
+        signer=model.Signer("PEM", FINGERPRINT), source="https://example.org/signed")
     folder = write_index(tmp_path / "api" / "v1", [signed])
     assert run_ecli("sources", "add", "local", str(folder), env=env).returncode == 0
     shown = run_ecli("info", "signed", "--json", env=env)
     assert shown.returncode == 0, shown.stderr
     published = json.loads((folder / "packages" / "signed.json").read_bytes())
-    assert json.loads(shown.stdout) == {"source": "local", **published}
+    assert json.loads(shown.stdout) == {**published, "from": "local"}
+    # the package's own source (its code) and the index source it came from, both
+    assert published["source"] == "https://example.org/signed"
     assert published["signer"] == {"key": "PEM", "fingerprint": FINGERPRINT}

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
     client = IndexClient(ctx.paths)
     source, doc = client.find(args.name)
-    result = Result(data={"source": source.name, **plain(doc)}, warnings=client.warnings)
+    result = Result(data={**plain(doc), "from": source.name}, warnings=client.warnings)
     result.line(f"{doc.name}: {doc.summary}")
     for label, value in (("kind", doc.kind), ("license", doc.license),
                          ("owners", ", ".join(doc.owners)), ("homepage", doc.homepage),
