@@ -349,7 +349,6 @@ def _refuse_map_options(args: argparse.Namespace, name: str, kind: str) -> None:
 
 def _map_choice(args: argparse.Namespace) -> MapChoice:
     """--maps, --no-maps, --per-cpu and --filter, for the runtime."""
-    from ecli.runtime.filters import parse
     from ecli.runtime.maps import MapChoice
 
     if args.no_maps and args.maps:
@@ -357,7 +356,11 @@ def _map_choice(args: argparse.Namespace) -> MapChoice:
     names = () if args.no_maps else None
     if args.maps:
         names = tuple(name.strip() for name in args.maps.split(",") if name.strip())
-    return MapChoice(names, args.per_cpu, tuple(parse(text) for text in args.filter or ()))
+    if not args.filter:
+        return MapChoice(names, args.per_cpu)
+    from ecli.runtime.filters import parse
+
+    return MapChoice(names, args.per_cpu, tuple(parse(text) for text in args.filter))
 
 
 def _exporter(args: argparse.Namespace, prepared: PreparedRun, config: PackageConfig | None,
