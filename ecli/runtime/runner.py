@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ecli.runtime.filters import Filter, FilteredDecoder
     from ecli.runtime.formats import FormattedDecoder
 
+    # what decodes one event map's events (filters and formats are imported when used)
     Decoder = StructDecoder | RawDecoder | FormattedDecoder | FilteredDecoder
 
 POLL_SECONDS = 0.1
