@@ -8,7 +8,9 @@ in `decode`, built on these types.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from ecli.errors import ArtifactError
 
@@ -25,16 +27,14 @@ INT_SIGNED, INT_CHAR, INT_BOOL = 1, 2, 4
 _MODIFIERS = (KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG)
 
 
-@dataclass
-class Member:
+class Member(NamedTuple):
     name: str
     type_id: int
     bit_offset: int
     bitfield_size: int = 0
 
 
-@dataclass
-class BtfType:
+class BtfType(NamedTuple):
     id: int
     kind: int
     name: str
@@ -44,11 +44,11 @@ class BtfType:
     int_bits: int = 0
     array_type: int = 0
     array_len: int = 0
-    members: list[Member] = field(default_factory=list)
-    enum_values: dict[int, str] = field(default_factory=dict)
+    members: Sequence[Member] = ()
+    enum_values: Mapping[int, str] = MappingProxyType({})
     enum_signed: bool = False
     # DATASEC: (var type id, offset, size)
-    vars: list[tuple[int, int, int]] = field(default_factory=list)
+    vars: Sequence[tuple[int, int, int]] = ()
 
 
 class Btf:
@@ -134,51 +134,58 @@ def _parse(data: bytes, where: str) -> list[BtfType]:
         kind = (info >> 24) & 0x1F
         vlen = info & 0xFFFF
         kind_flag = info >> 31
-        btf_type = BtfType(len(types), kind, name_at(name_off))
-        if kind in (KIND_INT, KIND_STRUCT, KIND_UNION, KIND_ENUM, KIND_ENUM64, KIND_DATASEC,
-                    KIND_FLOAT):
-            btf_type.size = size_or_type
-        else:
-            btf_type.type_id = size_or_type
+        # the fields this kind has, beyond id, kind and name
+        layout: dict[str, Any] = (
+            {"size": size_or_type} if kind in (KIND_INT, KIND_STRUCT, KIND_UNION, KIND_ENUM,
+                                               KIND_ENUM64, KIND_DATASEC, KIND_FLOAT)
+            else {"type_id": size_or_type})
         if kind == KIND_INT:
             (encoding,) = struct.unpack_from("<I", data, offset)
-            btf_type.int_encoding = (encoding >> 24) & 0xF
-            btf_type.int_bits = encoding & 0xFF
+            layout["int_encoding"] = (encoding >> 24) & 0xF
+            layout["int_bits"] = encoding & 0xFF
             offset += 4
         elif kind == KIND_ARRAY:
-            btf_type.array_type, _index, btf_type.array_len = struct.unpack_from(
+            layout["array_type"], _index, layout["array_len"] = struct.unpack_from(
                 "<III", data, offset)
             offset += 12
         elif kind in (KIND_STRUCT, KIND_UNION):
+            members: list[Member] = []
             for _ in range(vlen):
                 m_name, m_type, m_offset = struct.unpack_from("<III", data, offset)
                 offset += 12
                 bits = (m_offset >> 24) if kind_flag else 0
                 bit_offset = (m_offset & 0xFFFFFF) if kind_flag else m_offset
-                btf_type.members.append(Member(name_at(m_name), m_type, bit_offset, bits))
+                members.append(Member(name_at(m_name), m_type, bit_offset, bits))
+            layout["members"] = members
         elif kind == KIND_ENUM:
+            values: dict[int, str] = {}
             for _ in range(vlen):
                 e_name, value = struct.unpack_from("<Ii", data, offset)
                 offset += 8
-                btf_type.enum_values[value] = name_at(e_name)
+                values[value] = name_at(e_name)
+            layout["enum_values"] = values
             # Older compilers leave kind_flag unset even when a value is negative.
-            btf_type.enum_signed = bool(kind_flag) or any(v < 0 for v in btf_type.enum_values)
+            layout["enum_signed"] = bool(kind_flag) or any(v < 0 for v in values)
         elif kind == KIND_ENUM64:
-            btf_type.enum_signed = bool(kind_flag)
+            values = {}
             for _ in range(vlen):
                 e_name, low, high = struct.unpack_from("<III", data, offset)
                 offset += 12
-                btf_type.enum_values[(high << 32) | low] = name_at(e_name)
+                values[(high << 32) | low] = name_at(e_name)
+            layout["enum_values"] = values
+            layout["enum_signed"] = bool(kind_flag)
         elif kind == KIND_FUNC_PROTO:
             offset += 8 * vlen
         elif kind in (KIND_VAR, KIND_DECL_TAG):
             offset += 4
         elif kind == KIND_DATASEC:
+            variables: list[tuple[int, int, int]] = []
             for _ in range(vlen):
-                btf_type.vars.append(struct.unpack_from("<III", data, offset))
+                variables.append(struct.unpack_from("<III", data, offset))
                 offset += 12
+            layout["vars"] = variables
         elif kind not in (KIND_PTR, KIND_FWD, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST,
                           KIND_RESTRICT, KIND_FUNC, KIND_FLOAT, KIND_TYPE_TAG):
             raise ArtifactError(f"{where}: BTF type {len(types)} has unknown kind {kind}")
-        types.append(btf_type)
+        types.append(BtfType(len(types), kind, name_at(name_off), **layout))
     return types

@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import repeat
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ecli.errors import ArtifactError
 from ecli.runtime import btf as b
@@ -42,8 +41,7 @@ def _columns(rows: list[Any], width: int) -> Columns:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-@dataclass(frozen=True)
-class Leaf:
+class Leaf(NamedTuple):
     name: str
     offset: int
     size: int

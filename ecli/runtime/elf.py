@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mmap
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ecli.errors import ArtifactError
 
@@ -27,8 +27,7 @@ PT_LOAD = 1
 STT_FUNC = 2
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     index: int
     name: str
     type: int
@@ -36,16 +35,14 @@ class Section:
     size: int
 
 
-@dataclass(frozen=True)
-class Symbol:
+class Symbol(NamedTuple):
     name: str
     section_index: int
     value: int
     size: int
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A PT_LOAD program header: where file bytes land in memory."""
 
     offset: int
@@ -53,8 +50,7 @@ class Segment:
     filesz: int
 
 
-@dataclass(frozen=True)
-class Relocation:
+class Relocation(NamedTuple):
     offset: int  # byte offset in the section it applies to
     symbol: Symbol
 

@@ -16,8 +16,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ecli.errors import ArtifactError, UsageError
 from ecli.runtime import btf as b
@@ -43,8 +43,7 @@ _RECORD = re.compile(r"\b(typedef\s+)?(struct|union)\s+([A-Za-z_]\w*)?\s*\{")
 _TYPEDEF_NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*;")
 
 
-@dataclass(frozen=True)
-class EventTypes:
+class EventTypes(NamedTuple):
     """BTF to decode events with, and how to choose the type in it."""
 
     btf: b.Btf

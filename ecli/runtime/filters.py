@@ -14,8 +14,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecli.errors import UsageError
 
@@ -25,8 +24,7 @@ Row = Sequence[Any]
 Check = Callable[[Any], bool]
 
 
-@dataclass(frozen=True)
-class Filter:
+class Filter(NamedTuple):
     text: str  # as given, for messages
     field: str
     check: Check

@@ -9,10 +9,12 @@ from __future__ import annotations
 import errno
 import signal
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecli.runtime.decode import Batch, Columns, StructDecoder
-from ecli.runtime.filters import FilteredDecoder
+
+if TYPE_CHECKING:
+    from ecli.runtime.filters import FilteredDecoder
 
 
 def _errno(value: Any) -> Any:

@@ -12,7 +12,9 @@ arguments of a helper call right before it.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from ecli.errors import ArtifactError
 from ecli.runtime.elf import ElfFile, Section
@@ -36,11 +38,10 @@ EVENT_HELPERS = {
 }
 
 
-@dataclass(frozen=True)
-class HelperCall:
+class HelperCall(NamedTuple):
     helper: int
     section: str
-    args: dict[int, int | str] = field(default_factory=dict)  # register -> constant or map
+    args: Mapping[int, int | str] = MappingProxyType({})  # register -> constant or map
 
 
 def helper_calls(elf: ElfFile, section: Section) -> list[HelperCall]:

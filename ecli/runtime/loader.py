@@ -19,7 +19,7 @@ from types import TracebackType
 from ecli.errors import KernelFeatureError, PrivilegeError, RuntimeLoadError, VerifierError
 from ecli.kernel import sections, system, types
 from ecli.runtime import btf as b
-from ecli.runtime import features, libbpf
+from ecli.runtime import libbpf
 from ecli.runtime.spec import GlobalSpec, MapSpec, ObjectSpec
 
 VERIFIER_TAIL_LINES = 20
@@ -156,6 +156,8 @@ class LoadedObject:
     def _raise_if_lacking(self) -> None:
         """After a failed load: name a kernel feature a program's section needs and this
         kernel lacks (BPF trampolines for fentry and LSM programs), if that is why."""
+        from ecli.runtime import features
+
         for _program, name, section in self.programs():
             found = sections.lookup(section)
             missing = features.lacking(found) if found is not None else None

@@ -27,7 +27,6 @@ import ctypes
 import functools
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ecli.errors import ArtifactError, UsageError
@@ -35,11 +34,11 @@ from ecli.kernel.types import MAP_STACK_TRACE, MAP_TYPE_VALUES
 from ecli.runtime import btf as b
 from ecli.runtime import libbpf
 from ecli.runtime.decode import BytesDecoder, StructDecoder
-from ecli.runtime.filters import Filter, predicate
 from ecli.runtime.mapread import EntryReader
 from ecli.runtime.spec import MapSpec, ObjectSpec
 
 if TYPE_CHECKING:
+    from ecli.runtime.filters import Filter
     from ecli.runtime.symbols import KernelSymbols, UserSymbols
 
 NOT_SHOWN = frozenset(MAP_TYPE_VALUES[name] for name in (
@@ -49,8 +48,7 @@ Decoder = StructDecoder | BytesDecoder
 RowFilter = Callable[[Sequence[Any]], bool]
 
 
-@dataclass(frozen=True)
-class MapChoice:
+class MapChoice(NamedTuple):
     """Which maps to show and how: `--maps A,B` (`names`), `--no-maps` (`names=()`),
     `--per-cpu`, and the `--filter`s that tables' rows must match."""
 
@@ -61,8 +59,7 @@ class MapChoice:
 
 EVERY_MAP = MapChoice()
 
-@dataclass
-class Histogram:
+class Histogram(NamedTuple):
     map_name: str
     label: str  # the key, for one histogram per key; "" for a single one
     unit: str
@@ -75,35 +72,31 @@ class TableRow(NamedTuple):
     per_cpu: list[list[Any]] | None = None  # with MapChoice.per_cpu: each CPU's value
 
 
-@dataclass
-class CounterTable:
+class CounterTable(NamedTuple):
     map_name: str
     key_columns: list[str]
     value_columns: list[str]
-    rows: list[TableRow] = field(default_factory=list)
+    rows: Sequence[TableRow] = ()
     total: int = 0  # entries in the map (that the filters kept); rows holds the top ones
     kind: str = "counters"  # "counters" (by its name) or "table" (any other map)
     map_type: str = ""
     note: str = ""  # why the map is not (entirely) shown: unreadable, or read in part
 
 
-@dataclass
-class StackRow:
+class StackRow(NamedTuple):
     count: int
     labels: dict[str, Any]  # the key's other fields: pid, comm...
     kernel: list[str]  # frames, innermost first
     user: list[str]
 
 
-@dataclass
-class StackCounts:
+class StackCounts(NamedTuple):
     map_name: str
     rows: list[StackRow]
     total: int
 
 
-@dataclass(frozen=True)
-class MapView:
+class MapView(NamedTuple):
     spec: MapSpec
     kind: str  # "hist-slots", "hist-keys", "counters", "stacks" or "table"
     key: Decoder
@@ -145,7 +138,9 @@ def views(spec: ObjectSpec, units: Mapping[str, str] | None = None,
             kind = "stacks"
         value = _decoder(spec.btf, m.value_type, m.value_size, "value")
         keep = None
-        if kind in ("table", "counters"):
+        if kind in ("table", "counters") and choice.filters:
+            from ecli.runtime.filters import predicate
+
             keep = predicate(choice.filters, [*key.columns, *value.columns])
         found.append(MapView(m, kind, key, value, (units or {}).get(m.name, "value"),
                              choice.per_cpu, keep))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
 from ecli.errors import UsageError
@@ -41,8 +40,7 @@ class OptionText(NamedTuple):
     description: str = ""
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     spec: GlobalSpec
     flag: str
     description: str
@@ -83,8 +81,7 @@ def object_options(spec: ObjectSpec, infos: Mapping[str, OptionText]) -> list[Op
     return options
 
 
-@dataclass(frozen=True)
-class ProgramArgs:
+class ProgramArgs(NamedTuple):
     rodata: dict[str, bytes]  # new .rodata values by global name
     attach: AttachSettings
     event_type: str | None

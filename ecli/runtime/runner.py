@@ -12,28 +12,31 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ecli.kernel.types import MAP_RINGBUF, MAP_STACK_TRACE
-from ecli.runtime import filters, iterators, maps
+from ecli.runtime import maps
 from ecli.runtime.attach import Attached, AttachedProgram
 from ecli.runtime.btf import Btf
 from ecli.runtime.decode import RawDecoder, StructDecoder
-from ecli.runtime.event_header import EventTypes
-from ecli.runtime.formats import FormattedDecoder
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import OptionText, ProgramArgs, object_options, parse_program_args
 from ecli.runtime.ringbuf import Samples
 from ecli.runtime.spec import GlobalSpec, MapSpec, ObjectSpec
 from ecli.runtime.streams import EventStreams
 
+if TYPE_CHECKING:
+    from ecli.runtime.event_header import EventTypes
+    from ecli.runtime.filters import Filter, FilteredDecoder
+    from ecli.runtime.formats import FormattedDecoder
+
+    # what decodes one event map's events (filters and formats are imported when used)
+    Decoder = StructDecoder | RawDecoder | FormattedDecoder | FilteredDecoder
+
 POLL_SECONDS = 0.1
 FLUSH_SECONDS = 0.1
-
-Decoder = StructDecoder | RawDecoder | FormattedDecoder | filters.FilteredDecoder
 
 
 class EventSink(Protocol):
@@ -79,16 +82,14 @@ class RunSettings(NamedTuple):
     event_types: EventTypes | None = None  # decode events with these types, not the object's
 
 
-@dataclass(frozen=True)
-class RunSummary:
+class RunSummary(NamedTuple):
     programs: int
     events: int
     lost: int
     seconds: float
 
 
-@dataclass(frozen=True)
-class PreparedRun:
+class PreparedRun(NamedTuple):
     name: str
     spec: ObjectSpec
     args: ProgramArgs
@@ -109,21 +110,36 @@ def prepare(object_path: Path, settings: RunSettings, name: str,
     for event_map in spec.event_maps():
         btf, type_id = _event_type(spec, event_map, args.event_type, settings.event_types)
         decoder: Decoder = RawDecoder() if type_id is None else StructDecoder(btf, type_id)
-        if keep := filters.predicate(shown.filters, decoder.columns):
-            decoder = filters.FilteredDecoder(decoder, keep)  # before any formatting
+        if shown.filters:
+            decoder = _filtered(decoder, shown.filters)  # before any formatting
         if settings.fields and type_id is not None:
+            from ecli.runtime.formats import FormattedDecoder
+
             decoder = FormattedDecoder(decoder, settings.fields)
         streams[event_map.name] = (event_map, decoder)
     found = maps.views(spec, settings.units, shown)
-    filters.check_fields(shown.filters, {
-        **{f"events of {m}": d.columns for m, (_, d) in streams.items()},
-        **{f"map {v.spec.name}": v.columns for v in found if v.kind in ("table", "counters")}})
+    if shown.filters:
+        from ecli.runtime.filters import check_fields
+
+        check_fields(shown.filters, {
+            **{f"events of {m}": d.columns for m, (_, d) in streams.items()},
+            **{f"map {v.spec.name}": v.columns for v in found
+               if v.kind in ("table", "counters")}})
     counters = {
         m.name: counter for m in spec.maps
         if m.type == MAP_RINGBUF and (counter := spec.lost_counter(m.name)) is not None
     }
     stack_map = next((m.name for m in spec.maps if m.type == MAP_STACK_TRACE), None)
     return PreparedRun(name, spec, args, streams, found, counters, stack_map)
+
+
+def _filtered(decoder: Decoder, chosen: Sequence[Filter]) -> Decoder:
+    """`decoder`, dropping the events that `chosen` (`--filter`) reject; itself when no
+    filter names one of its fields."""
+    from ecli.runtime.filters import FilteredDecoder, predicate
+
+    keep = predicate(chosen, decoder.columns)
+    return decoder if keep is None else FilteredDecoder(decoder, keep)
 
 
 def _event_type(spec: ObjectSpec, event_map: MapSpec, named: str | None,
@@ -166,9 +182,12 @@ def execute(run: PreparedRun, output: RunOutput, duration: float | None,
             # an object of iterators only has said everything once they are read
             finished = 0 < len(attached.iterators) == len(attached.programs)
             output.attached(attached.programs, ends_itself=finished)
-            for program, link in attached.iterators:
-                output.iterated(program.name, iterators.read_lines(link.pointer or 0, run.name,
-                                                                   program.name))
+            if attached.iterators:
+                from ecli.runtime.iterators import read_lines
+
+                for program, link in attached.iterators:
+                    output.iterated(program.name, read_lines(link.pointer or 0, run.name,
+                                                             program.name))
             deadline = started + duration if duration is not None else None
             next_report = time.monotonic() + interval if interval and run.views else None
             next_flush, unflushed = 0.0, False

@@ -8,8 +8,8 @@ their key and value types, and the read-only globals that become options.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ecli.errors import ArtifactError, UsageError
 from ecli.files import read_limited
@@ -25,8 +25,7 @@ LOST_SUFFIX = "__lost"  # ECLI_RINGBUF's counter of events the ring buffer had n
 _NOT_PROGRAMS = ("license", "version", "maps")
 
 
-@dataclass(frozen=True)
-class MapSpec:
+class MapSpec(NamedTuple):
     name: str
     type: int
     max_entries: int
@@ -40,8 +39,7 @@ class MapSpec:
         return map_type_name(self.type) or str(self.type)
 
 
-@dataclass(frozen=True)
-class GlobalSpec:
+class GlobalSpec(NamedTuple):
     """A global variable: in .rodata a load-time option, in .bss live state."""
 
     name: str
@@ -51,8 +49,7 @@ class GlobalSpec:
     default: bytes
 
 
-@dataclass(frozen=True)
-class ObjectSpec:
+class ObjectSpec(NamedTuple):
     path: Path
     btf: b.Btf
     programs: tuple[str, ...]  # attach section names, e.g. tracepoint/syscalls/sys_enter_openat

@@ -16,12 +16,16 @@ import ctypes
 import errno as errnos
 import select
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ecli.errors import RuntimeLoadError
 from ecli.kernel.types import MAP_PERF_EVENT_ARRAY, MAP_RINGBUF
-from ecli.runtime import libbpf, perfbuf
+from ecli.runtime import libbpf
 from ecli.runtime.ringbuf import MAX_BATCH, RingReader, Samples, max_entries, ordered_memory
 from ecli.runtime.spec import GlobalSpec, MapSpec
+
+if TYPE_CHECKING:
+    from ecli.runtime.perfbuf import CpuBuffer
 
 BatchHandler = Callable[[Samples], None]
 PERF_BUFFER_PAGES = 64  # per CPU
@@ -91,7 +95,7 @@ class EventStreams:
     def __init__(self, name: str) -> None:
         self.name = name
         # ring buffers, and perf buffers (one per CPU), read a batch at a time
-        self._rings: list[tuple[RingReader | _LibbpfRing | perfbuf.CpuBuffer, BatchHandler]] = []
+        self._rings: list[tuple[RingReader | _LibbpfRing | CpuBuffer, BatchHandler]] = []
         self._perf: list[tuple[int, _Copied, BatchHandler]] = []
         self._callbacks: list[object] = []  # ctypes callbacks must outlive the buffers
         self._perf_lost: dict[str, int] = {}
@@ -123,6 +127,7 @@ class EventStreams:
         if not ordered_memory():
             self._add_libbpf_perf(map_name, fd, handler)
             return
+        from ecli.runtime import perfbuf
 
         def lost(count: int) -> None:
             self._perf_lost[map_name] += count

@@ -120,8 +120,10 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
         from ecli.cli.detach import run_detached
 
         return run_detached(args, ctx)
-    args.before_target = _given_before_target(args)
-    object_args = _late_options(args)
+    own = argparse.ArgumentParser(add_help=False)  # ecli's run options alone
+    _add_run_options(own)
+    args.before_target = _given_before_target(args, own)
+    object_args = _late_options(args, own)
     if args.status_file is None and args.status_fd is None:
         return _run(args, object_args, ctx, None)
     recorder = _StatusFile(args.status_file, args.status_fd)
@@ -134,21 +136,18 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     return result
 
 
-def _given_before_target(args: argparse.Namespace) -> dict[str, Any]:
+def _given_before_target(args: argparse.Namespace,
+                         own: argparse.ArgumentParser) -> dict[str, Any]:
     """ecli's run options given before the target, by name: all that reaches a bundle or an
     image (what follows the target is the program's own)."""
-    own = argparse.ArgumentParser(add_help=False)
-    _add_run_options(own)
     defaults = vars(own.parse_args([]))
     return {name: value for name, value in vars(args).items()
             if name in defaults and value not in (None, False) and value != defaults[name]}
 
 
-def _late_options(args: argparse.Namespace) -> list[str]:
+def _late_options(args: argparse.Namespace, own: argparse.ArgumentParser) -> list[str]:
     """ecli's own options given among the program's take effect too; the object's own
     arguments without them."""
-    own = argparse.ArgumentParser(add_help=False)
-    _add_run_options(own)
     late, program_args = own.parse_known_args(args.program_args)
     for name, value in vars(late).items():
         if isinstance(value, list):  # --filter: before and after the target, all of them
@@ -349,7 +348,6 @@ def _refuse_map_options(args: argparse.Namespace, name: str, kind: str) -> None:
 
 def _map_choice(args: argparse.Namespace) -> MapChoice:
     """--maps, --no-maps, --per-cpu and --filter, for the runtime."""
-    from ecli.runtime.filters import parse
     from ecli.runtime.maps import MapChoice
 
     if args.no_maps and args.maps:
@@ -357,7 +355,11 @@ def _map_choice(args: argparse.Namespace) -> MapChoice:
     names = () if args.no_maps else None
     if args.maps:
         names = tuple(name.strip() for name in args.maps.split(",") if name.strip())
-    return MapChoice(names, args.per_cpu, tuple(parse(text) for text in args.filter or ()))
+    if not args.filter:
+        return MapChoice(names, args.per_cpu)
+    from ecli.runtime.filters import parse
+
+    return MapChoice(names, args.per_cpu, tuple(parse(text) for text in args.filter))
 
 
 def _exporter(args: argparse.Namespace, prepared: PreparedRun, config: PackageConfig | None,

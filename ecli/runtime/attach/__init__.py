@@ -18,12 +18,11 @@ import errno as errnos
 import importlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ecli.errors import KernelFeatureError, RuntimeLoadError
 from ecli.kernel.sections import Section, lookup
-from ecli.runtime import features, libbpf
+from ecli.runtime import libbpf
 from ecli.runtime.loader import LoadedObject
 from ecli.runtime.options import AttachSettings
 
@@ -76,6 +75,8 @@ def checked(link: int | None, where: str, name: str, section: str, found: Sectio
 
 def attach_error(error: int, where: str, name: str, section: str, found: Section, *,
                  interface: str | None = None) -> Exception:
+    from ecli.runtime import features
+
     what = f"{where}: cannot attach {name} ({section})"
     missing = features.lacking(found)
     if missing:
@@ -90,8 +91,7 @@ def attach_error(error: int, where: str, name: str, section: str, found: Section
                             + ("\n" + "\n".join(tail) if tail else ""))
 
 
-@dataclass(frozen=True)
-class AttachedProgram:
+class AttachedProgram(NamedTuple):
     """What `bpftool prog show` calls it: the kernel's id, name and attach section."""
 
     id: int
