@@ -36,7 +36,7 @@ def full_package() -> model.PackageDocument:
                 metrics=(model.ExportedMetric("c", "counter"),),
                 options=(model.ProgramOption("pid", "int", "0", "only"),)),
             kernels=(model.KernelResult("6.1", "x86_64", "pass", "", "2026-12-01"),)),),
-        signer=model.Signer("PEM", FINGERPRINT), source="https://example.org/signed")
+        signer=model.Signer("PEM", FINGERPRINT))
 
 
 PACKAGE_BYTES = (
