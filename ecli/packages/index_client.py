@@ -31,7 +31,6 @@ import json
 import shutil
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -75,8 +74,7 @@ class SearchHit(NamedTuple):
     latest: str | None
 
 
-@dataclass(frozen=True)
-class UpdateResult:
+class UpdateResult(NamedTuple):
     source: Source
     changed: bool
     packages: int
@@ -84,8 +82,7 @@ class UpdateResult:
     cache_age_seconds: float | None = None
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(NamedTuple):
     body: bytes | None  # None: not modified since the cached copy
     validators: dict[str, str]
 
