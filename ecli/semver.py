@@ -37,7 +37,9 @@ _VERSION = re.compile(
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$"
 )
 _IDENTIFIER = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-_PUBLISHED = re.compile(
+# A pattern, compiled (through re's cache) by the first `parse_published`: the generator's,
+# not `ecli run`'s, which would pay for compiling it at import.
+_PUBLISHED = (
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     rf"(?:-({_IDENTIFIER}(?:\.{_IDENTIFIER})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
@@ -84,7 +86,7 @@ def parse_version(text: str) -> Version | None:
 
 def parse_published(text: str) -> Version | None:
     """A version as an index publishes it: strict SemVer 2.0, nothing around it; else None."""
-    return _version(_PUBLISHED.fullmatch(text))
+    return _version(re.fullmatch(_PUBLISHED, text))
 
 
 def _version(match: re.Match[str] | None) -> Version | None:
