@@ -56,7 +56,7 @@ class LocatedPackage(NamedTuple):
     kind: str = "bpf"
     artifact: Package | None = None  # the package's manifest and files, when stored
     source: str | None = None  # the index source a name resolved through
-    requirements: Mapping[str, Any] = MappingProxyType({})  # the index entry's
+    requirements: Mapping[str, Any] = MappingProxyType({})  # the index entry's requirements
     warnings: tuple[str, ...] = ()
     signer: str | None = None  # the declared signer whose signature held (`Signer.name`)
     local: bool = False  # a file, folder or layout on this machine: the user's own build
