@@ -7,12 +7,11 @@ and for operators), then the XDG variables, then the XDG defaults.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
     config_dir: Path
     cache_dir: Path
     state_dir: Path

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ecli.errors import ReferenceError_
 
@@ -37,7 +37,9 @@ _VERSION = re.compile(
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$"
 )
 _IDENTIFIER = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-_PUBLISHED = re.compile(
+# A pattern, compiled (through re's cache) by the first `parse_published`: the generator's,
+# not `ecli run`'s, which would pay for compiling it at import.
+_PUBLISHED = (
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     rf"(?:-({_IDENTIFIER}(?:\.{_IDENTIFIER})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
@@ -46,8 +48,10 @@ _PARTIAL = re.compile(r"^v?([0-9]+|[xX*])(?:\.([0-9]+|[xX*]))?(?:\.([0-9]+|[xX*]
 _COMPARATOR = re.compile(r"^(\^|~|>=|<=|>|<|=)?\s*(.+)$")
 
 
-@dataclass(frozen=True, order=False)
-class Version:
+class Version(NamedTuple):
+    """A version; ordered by `key` (a tuple's own order would put a release before its
+    pre-releases), so every comparison is defined here, not inherited from tuple."""
+
     major: int
     minor: int
     patch: int
@@ -58,11 +62,17 @@ class Version:
         pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre)
         return (self.major, self.minor, self.patch, 0 if self.pre else 1, pre)
 
-    def __lt__(self, other: Version) -> bool:
+    def __lt__(self, other: Version) -> bool:  # type: ignore[override]
         return self.key() < other.key()
 
-    def __le__(self, other: Version) -> bool:
+    def __le__(self, other: Version) -> bool:  # type: ignore[override]
         return self.key() <= other.key()
+
+    def __gt__(self, other: Version) -> bool:  # type: ignore[override]
+        return self.key() > other.key()
+
+    def __ge__(self, other: Version) -> bool:  # type: ignore[override]
+        return self.key() >= other.key()
 
     def __str__(self) -> str:
         text = f"{self.major}.{self.minor}.{self.patch}"
@@ -76,7 +86,7 @@ def parse_version(text: str) -> Version | None:
 
 def parse_published(text: str) -> Version | None:
     """A version as an index publishes it: strict SemVer 2.0, nothing around it; else None."""
-    return _version(_PUBLISHED.fullmatch(text))
+    return _version(re.fullmatch(_PUBLISHED, text))
 
 
 def _version(match: re.Match[str] | None) -> Version | None:
@@ -94,8 +104,7 @@ def is_version(text: str) -> bool:
 Predicate = Callable[[Version], bool]
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     text: str
     alternatives: tuple[tuple[Predicate, ...], ...]
     pre_releases: frozenset[tuple[int, int, int]]  # MAJOR.MINOR.PATCH the range names a -pre of

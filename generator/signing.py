@@ -80,7 +80,7 @@ def _registry_checker(reference: OciReference, key: Signer) -> str:
 
 def _ask(checker: Checker, version: EntryVersion, locked: Locked,
          key: Signer) -> tuple[str | None, str | None]:
-    reference = dataclasses.replace(version.reference, tag=None, digest=locked.digest)
+    reference = version.reference._replace(tag=None, digest=locked.digest)
     try:
         return checker(reference, key), None
     except EcliError as exc:

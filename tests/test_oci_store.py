@@ -196,6 +196,46 @@ def test_create_artifact_layout(tmp_path: Path) -> None:
     assert again.digest == descriptor.digest
 
 
+@pytest.mark.parametrize(("data", "sha256"), [
+    ({"name": "tool", "version": "1.2.0", "kind": "bpf", "object": "tool.bpf.o",
+      "description": "d", "platforms": ["linux/amd64"],
+      "options": {"min_us": {"flag": "--min-us", "description": "only slower"}},
+      "output": {"fields": {"ret": "errno"}, "units": {"lat": "usecs"}, "event_type": "event",
+                 "event_btf": "tool.events.btf"},
+      "requirements": {"min_kernel": "5.8", "features": ["ringbuf"], "capabilities": ["CAP_BPF"]},
+      "metrics": {"lat": {"kind": "histogram", "sum": "total", "scale": 1e-6, "labels": {
+          "cpu": "hex",
+          "op": {"decoder": "static", "name": "operation", "values": {"1": "read"}}}}},
+      "run_options": []},
+     "8ff112800af2cf53e3b0a5a67dd9514c4b0537e9621710818736d9f5118183b7"),
+    ({"name": "w", "version": "0", "kind": "wasm", "object": "m.wasm"},
+     "425729a9d36d016809c263ef89428c797cfae9f54495c9cf2df804a2d45ec5de"),
+    ({"name": "b", "version": "1", "kind": "bundle", "entrypoint": ["run.sh"],
+      "run_options": ["json"]},
+     "e23911d399be20ccb38a1b566462f3b7e1a54d6bc9497414f9766e2d63ae02b4"),
+])
+def test_package_config_bytes_are_the_published_format(data: dict, sha256: str) -> None:
+    """The config blob's bytes are part of every package's digest (docs/formats.md): nested
+    records are written as objects with every field, and the digests pinned here are those
+    the config's writer produced before its records became named tuples."""
+    config = PackageConfig.from_dict(data, "p.json")
+    raw = config.to_json()
+    assert hashlib.sha256(raw).hexdigest() == sha256
+    assert PackageConfig.from_json(raw, "p.json") == config
+    written = json.loads(raw)
+    assert written["requirements"]["btf"] is True and isinstance(written["output"], dict)
+    assert ("metrics" in written) == bool(data.get("metrics"))
+
+
+def test_a_config_made_in_code_writes_its_defaults_as_a_parsed_one_does() -> None:
+    """Bumblebee and wasm configs are made in code, with the records' shared read-only
+    defaults: they are written as the same bytes as the same config parsed."""
+    made = PackageConfig(name="w", version="0", kind="wasm", object="m.wasm")
+    assert made.to_json() == PackageConfig.from_json(made.to_json(), "p.json").to_json()
+    assert hashlib.sha256(made.to_json()).hexdigest() == (
+        "425729a9d36d016809c263ef89428c797cfae9f54495c9cf2df804a2d45ec5de")
+
+
 def test_load_artifact(tmp_path: Path) -> None:
     store, descriptor, _ = make_package(tmp_path)
     package = artifact.load(store, descriptor.digest)

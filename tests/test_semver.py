@@ -27,6 +27,16 @@ def test_precedence_follows_semver_2():
     assert all(a < b and a <= b and not b < a for a, b in itertools.pairwise(parsed))
 
 
+def test_every_comparison_follows_the_precedence_not_the_tuple_order():
+    """A Version is a named tuple, whose own order would put 1.0.0 before 1.0.0-rc.1
+    (`()` < `("rc", "1")`): `>`, `>=`, sorted() and max() must all use the precedence."""
+    parsed = [version(text) for text in PRECEDENCE]
+    assert all(b > a and b >= a and not a > b and not a >= b
+               for a, b in itertools.pairwise(parsed))
+    assert [str(v) for v in sorted(reversed(parsed))] == PRECEDENCE
+    assert str(max(parsed[:8])) == "1.0.0" and str(min(parsed[5:8])) == "1.0.0-beta.11"
+
+
 def test_build_metadata_is_ignored_for_order_and_equality():
     assert semver.parse_published("1.2.3+linux.amd64") == semver.parse_published("1.2.3+other")
     assert version("1.2.3-rc.1+b") == version("1.2.3-rc.1")

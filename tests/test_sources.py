@@ -182,3 +182,24 @@ def test_search_from_the_cache_loads_neither_the_index_model_nor_the_trust_check
                 if line.startswith("import time:")}
     assert "ecli.packages.index_client" in imported
     assert not imported & {"ecli.hubindex.model", "ecli.packages.indextrust", "hashlib"}
+
+
+def test_a_cached_package_document_is_read_without_search_or_trust_modules(env, index_dir):
+    """`ecli run NAME` of a cached package finds the name and reads its cached document:
+    the search ranking, the suggestions and the trust checks are not imported for that
+    (their import cost came before the first event); fetching the document still checks
+    it against the index root."""
+
+    def imported_by_info() -> set[str]:
+        shown = run_ecli("info", "opensnoop", env={**env, "PYTHONPROFILEIMPORTTIME": "1"})
+        assert shown.returncode == 0 and "Trace open()" in shown.stdout
+        return {line.rsplit("|", 1)[-1].strip() for line in shown.stderr.splitlines()
+                if line.startswith("import time:")}
+
+    assert run_ecli("sources", "add", "local", str(index_dir), env=env).returncode == 0
+    assert run_ecli("update", env=env).returncode == 0
+    assert "ecli.packages.indextrust" in imported_by_info()  # fetched: checked, then cached
+    cached = imported_by_info()
+    assert {"ecli.packages.index_client", "ecli.hubindex.model"} <= cached
+    assert not cached & {"ecli.packages.indextrust", "ecli.packages.search_rank",
+                         "ecli.suggest"}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ecli.paths import Paths
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     paths: Paths
     verbose: int = 0
     quiet: bool = False

@@ -325,15 +325,13 @@ def _event_type(project: Project, object_path: Path) -> tuple[EventTypes, int]:
 
 def _event_btf(project: Project, object_path: Path) -> tuple[PackageConfig, Path]:
     """The header's BTF as a package file, and the config naming it and the event type."""
-    from dataclasses import replace
-
     types, type_id = _event_type(project, object_path)
     chosen = types.btf[type_id].name
     name = f"{project.config.name}.events.btf"
     target = project.build_dir / name
     target.write_bytes(types.raw)
-    output = replace(project.config.output, event_type=chosen, event_btf=name)
-    return replace(project.config, output=output), target
+    output = project.config.output._replace(event_type=chosen, event_btf=name)
+    return project.config._replace(output=output), target
 
 
 def _folder(plat: Platform) -> str:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ecli.errors import ArtifactError, EcliError, NotFoundError
 from ecli.oci import mediatypes
@@ -42,8 +42,7 @@ BUMBLEBEE_OBJECT = "program.o"
 WASM_MODULE = "module.wasm"  # the title of an untitled wasm layer
 
 
-@dataclass(frozen=True)
-class Package:
+class Package(NamedTuple):
     """A package ready to run: its config and where its files are on disk."""
 
     digest: str

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from ecli.documents import load_object
 from ecli.errors import ArtifactError
@@ -20,18 +21,20 @@ KINDS = ("bpf", "bundle", "image", "eunomia-json", "wasm")
 OBJECT_KINDS = ("bpf", "eunomia-json", "wasm")  # kinds whose `object` names the layer ecli runs
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_CONFIG_BYTES = 1 << 20
+# The config's records are named tuples, not dataclasses: `ecli run` imports this module,
+# and a frozen dataclass costs ten times a named tuple to create. Their empty mappings
+# are read-only, shared by every record.
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class OptionInfo:
+class OptionInfo(NamedTuple):
     """How a `const volatile` global is shown on the command line."""
 
     flag: str | None = None
     description: str = ""
 
 
-@dataclass(frozen=True)
-class Requirements:
+class Requirements(NamedTuple):
     min_kernel: str | None = None
     btf: bool = True
     features: tuple[str, ...] = ()
@@ -44,12 +47,11 @@ FIELD_FORMATS = ("errno", "ipv4", "ipv6", "hex", "duration_ns", "signal")
 BUNDLE_RUN_OPTIONS = ("json", "timestamp", "interval", "top")
 
 
-@dataclass(frozen=True)
-class OutputHints:
+class OutputHints(NamedTuple):
     """How ecli presents what the programs produce."""
 
-    fields: dict[str, str] = field(default_factory=dict)  # event field -> one of FIELD_FORMATS
-    units: dict[str, str] = field(default_factory=dict)  # histogram map -> unit, e.g. "usecs"
+    fields: Mapping[str, str] = _NONE  # event field -> one of FIELD_FORMATS
+    units: Mapping[str, str] = _NONE  # histogram map -> unit, e.g. "usecs"
     event_type: str | None = None  # the struct events are decoded as, from `event_btf`
     event_btf: str | None = None  # a file of the package: BTF compiled from an event header
 
@@ -60,24 +62,22 @@ LABEL_DECODERS = ("ksym", "errno", "syscall", "ipv4", "ipv6", "cgroup", "ifname"
 BUCKET_KINDS = ("log2", "linear")
 
 
-@dataclass(frozen=True)
-class LabelInfo:
+class LabelInfo(NamedTuple):
     """How one key field becomes a label: decoded by `decoder`, named `name` (default: the
     field's own name); `values` is the table of the `static` decoder (number -> text)."""
 
     decoder: str
     name: str = ""
-    values: dict[str, str] = field(default_factory=dict)
+    values: Mapping[str, str] = _NONE
 
 
-@dataclass(frozen=True)
-class MetricInfo:
+class MetricInfo(NamedTuple):
     """How one map is exported as metrics (`[metrics.MAP]` in ecli.toml)."""
 
     kind: str  # one of METRIC_KINDS
     name: str = ""  # the metric's name; default PACKAGE_MAP
     help: str = ""
-    labels: dict[str, LabelInfo] = field(default_factory=dict)  # key field -> label
+    labels: Mapping[str, LabelInfo] = _NONE  # key field -> label
     values: tuple[str, ...] = ()  # counter/gauge: the value fields exported (default: all)
     buckets: str = "log2"  # histogram: one of BUCKET_KINDS
     bucket_width: int = 1  # linear histogram: the width of one bucket, in the map's unit
@@ -85,8 +85,7 @@ class MetricInfo:
     scale: float = 1.0  # histogram: bounds and sum times this, e.g. 1e-6 for usecs -> seconds
 
 
-@dataclass(frozen=True)
-class PackageConfig:
+class PackageConfig(NamedTuple):
     name: str
     version: str
     kind: str
@@ -94,14 +93,14 @@ class PackageConfig:
     object: str | None = None
     entrypoint: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
-    requirements: Requirements = field(default_factory=Requirements)
-    options: dict[str, OptionInfo] = field(default_factory=dict)
-    output: OutputHints = field(default_factory=OutputHints)
+    requirements: Requirements = Requirements()
+    options: Mapping[str, OptionInfo] = _NONE
+    output: OutputHints = OutputHints()
     run_options: tuple[str, ...] = ()  # kind bundle: ecli run options passed on to it
-    metrics: dict[str, MetricInfo] = field(default_factory=dict)  # by map name
+    metrics: Mapping[str, MetricInfo] = _NONE  # by map name
 
     def to_json(self) -> bytes:
-        data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
+        data = {"schema_version": SCHEMA_VERSION, **_plain(self)}
         # fields added later are written only when set: older configs keep their bytes
         if not self.run_options:
             del data["run_options"]
@@ -184,6 +183,17 @@ class PackageConfig:
         if kind == "bundle" and not config.entrypoint:
             raise ArtifactError(f"{where}: a package of kind 'bundle' must have an entrypoint")
         return config
+
+
+def _plain(value: Any) -> Any:
+    """What `dataclasses.asdict` made of the config: nested records and mappings as dicts."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return {name: _plain(item) for name, item in zip(value._fields, value, strict=True)}
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _metric(data: Any, where: str) -> MetricInfo:

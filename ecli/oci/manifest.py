@@ -13,8 +13,9 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from ecli.documents import load_object
 from ecli.errors import ArtifactError
@@ -27,6 +28,9 @@ ANNOTATION_VERSION = "org.opencontainers.image.version"
 ANNOTATION_DESCRIPTION = "org.opencontainers.image.description"
 ANNOTATION_LICENSES = "org.opencontainers.image.licenses"
 
+# Records are named tuples (cheaper to create than dataclasses, and `ecli run` creates
+# these classes at import); the empty annotations are one shared, read-only mapping.
+_NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 # os.uname().machine -> OCI architecture
@@ -41,8 +45,7 @@ def is_digest(text: str) -> bool:
     return bool(_DIGEST.match(text))
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(NamedTuple):
     os: str
     architecture: str
     variant: str | None = None
@@ -64,14 +67,13 @@ def host_platform() -> Platform:
     return Platform("linux", _ARCHITECTURES.get(machine, machine))
 
 
-@dataclass(frozen=True)
-class Descriptor:
+class Descriptor(NamedTuple):
     """A pointer to content: media type, digest and size (OCI descriptor)."""
 
     media_type: str
     digest: str
     size: int
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = _NO_ANNOTATIONS
     platform: Platform | None = None
     artifact_type: str | None = None
 
@@ -125,15 +127,14 @@ def empty_config() -> Descriptor:
                       len(mediatypes.EMPTY_CONFIG))
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """An image manifest: one config blob and its layers."""
 
     media_type: str
     config: Descriptor
     layers: tuple[Descriptor, ...]
     artifact_type: str | None = None
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = _NO_ANNOTATIONS
     subject: Descriptor | None = None  # OCI 1.1: the manifest this one refers to
 
     @property
@@ -154,8 +155,7 @@ class Manifest:
         return json.dumps(data, separators=(",", ":"), sort_keys=False).encode()
 
 
-@dataclass(frozen=True)
-class ImageIndex:
+class ImageIndex(NamedTuple):
     """A list of manifests, one per platform."""
 
     media_type: str

@@ -8,7 +8,7 @@ components, bad tags and malformed digests.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ecli.errors import ReferenceError_
 
@@ -22,8 +22,7 @@ _HOST = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class OciReference:
+class OciReference(NamedTuple):
     registry: str
     repository: str
     tag: str | None = None

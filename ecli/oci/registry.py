@@ -19,7 +19,6 @@ docker does; others over HTTPS unless listed in ECLI_INSECURE_REGISTRIES.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import urllib.parse
@@ -281,8 +280,8 @@ def _pull_from(client: _Client, ref: OciReference, store: Store, progress: Progr
         store.write_blob(index[0], index[1], where=f"{ref}: index")
     if signature != "":
         client.fetch_signatures(index[1] if index else digest, store, signature)
-    package = dataclasses.replace(artifact.load(store, digest, reference=ref),
-                                  index_digest=index[1] if index else None)
+    package = artifact.load(store, digest, reference=ref)._replace(
+        index_digest=index[1] if index else None)
     store.add_ref(str(ref), digest, parsed.media_type, len(raw), platform=chosen_platform,
                   artifact_type=parsed.artifact_type)
     return PulledArtifact(ref, digest, parsed.media_type, len(raw), parsed, package,
@@ -321,8 +320,7 @@ def _already_stored(ref: OciReference, store: Store, platform: Platform | None) 
         parsed = _parse(raw, str(ref))
         if isinstance(parsed, ImageIndex):
             raise ArtifactError(f"{ref}: an image index inside an image index is not supported")
-    package = dataclasses.replace(artifact.load(store, digest, reference=ref),
-                                  index_digest=index_digest)
+    package = artifact.load(store, digest, reference=ref)._replace(index_digest=index_digest)
     store.add_ref(str(ref), digest, parsed.media_type, len(raw),
                   artifact_type=parsed.artifact_type)
     return PulledArtifact(ref, digest, parsed.media_type, len(raw), parsed, package, index_digest)

@@ -31,16 +31,13 @@ import json
 import shutil
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ecli.errors import IndexTrustError, NotFoundError, SourceError, TransportError
 from ecli.files import write_atomic
-from ecli.packages import search_rank
 from ecli.packages.sources import Source, load, pin
 from ecli.paths import Paths
-from ecli.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from ecli.hubindex import model
@@ -49,6 +46,8 @@ if TYPE_CHECKING:
 
 # `ecli search` reads only ENTRIES_FILE: the index model and the trust checks (their
 # dataclasses cost a fifth of its time to import) are imported by the methods that use them.
+# `ecli run NAME` finds a name and reads its cached document: the search ranking, the
+# suggestions and the trust checks (used when a document is fetched) are imported lazily too.
 
 META_FILE = "meta.json"
 ENTRIES_FILE = "entries.tsv"  # the checked catalog, flattened for fast search and lookup
@@ -75,8 +74,7 @@ class SearchHit(NamedTuple):
     latest: str | None
 
 
-@dataclass(frozen=True)
-class UpdateResult:
+class UpdateResult(NamedTuple):
     source: Source
     changed: bool
     packages: int
@@ -84,8 +82,7 @@ class UpdateResult:
     cache_age_seconds: float | None = None
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(NamedTuple):
     body: bytes | None  # None: not modified since the cached copy
     validators: dict[str, str]
 
@@ -257,6 +254,8 @@ class IndexClient:
 
         The search texts are matched whole; only hits are split into (light) SearchHit tuples.
         """
+        from ecli.packages import search_rank
+
         query = search_rank.Query(term)
         rows: list[tuple[str, str, Source]] = []
         for source, lines, texts in self._readable():
@@ -283,6 +282,8 @@ class IndexClient:
                 if listed == name:
                     return source, self.package(source, name)
                 known.append(listed)
+        from ecli.suggest import did_you_mean
+
         raise NotFoundError(
             f"no package named {name!r} in any source "
             f"({', '.join(s.name for s in self.require_sources())})",
@@ -293,7 +294,6 @@ class IndexClient:
     def package(self, source: Source, name: str) -> model.PackageDocument:
         from ecli.hubindex import model
         from ecli.oci.config import NAME_PATTERN
-        from ecli.packages import indextrust
 
         if not NAME_PATTERN.match(name):
             raise NotFoundError(f"{name!r} is not a valid package name")
@@ -306,6 +306,8 @@ class IndexClient:
         if self.offline and source.is_remote:
             raise NotFoundError(f"{name}: its package document is not cached and --pull is never",
                                 hint=f"run 'ecli info {name}' once while online")
+        from ecli.packages import indextrust  # a document fetched is checked before it is kept
+
         root_path = folder / model.ROOT_FILE
         if not root_path.exists():
             self.update(source)
@@ -364,6 +366,8 @@ def _flat(text: str | None) -> str:
 
 
 def _write_entries(path: Path, catalog: model.Catalog) -> None:
+    from ecli.packages import search_rank
+
     lines, texts = [_ENTRIES_HEADER], [_TEXTS]
     for e in catalog.packages:
         keywords, categories = tuple(map(_flat, e.keywords)), tuple(map(_flat, e.categories))

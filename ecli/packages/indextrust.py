@@ -22,8 +22,8 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ecli.errors import IndexTrustError, SignatureError, SourceError
 from ecli.files import locked, write_atomic
@@ -31,8 +31,7 @@ from ecli.hubindex import model
 from ecli.packages.sources import Source
 
 
-@dataclass(frozen=True)
-class CheckedRoot:
+class CheckedRoot(NamedTuple):
     root: model.Root
     first_use: model.Signer | None  # a hub key seen for the first time: the caller pins it
 

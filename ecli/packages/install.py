@@ -68,8 +68,6 @@ def install(target: str, paths: Paths, progress: Progress | None = None, *,
 
 def _stored_copy(located: LocatedPackage, paths: Paths) -> LocatedPackage:
     """A package read from a folder outside the cache is copied in, so it stays."""
-    from dataclasses import replace
-
     from ecli.oci import archive
     from ecli.oci.store import Store
 
@@ -86,7 +84,7 @@ def _stored_copy(located: LocatedPackage, paths: Paths) -> LocatedPackage:
     archive.copy(Store(source_root), located.digest, cache)
     reference = f"ecli.local/{located.name}@{located.digest}"
     cache.add_ref(reference, located.digest)
-    return replace(located, reference=reference)
+    return located._replace(reference=reference)
 
 
 def uninstall(name: str, paths: Paths) -> Change:

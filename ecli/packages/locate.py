@@ -14,10 +14,10 @@ the store and the cached index, and says so when something is missing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ecli import semver
 from ecli.errors import (
@@ -46,8 +46,7 @@ PULL_POLICIES = ("missing", "always", "never")
 MAX_DOWNLOAD_BYTES = 1 << 30
 
 
-@dataclass(frozen=True)
-class LocatedPackage:
+class LocatedPackage(NamedTuple):
     name: str
     object_path: Path | None  # the eBPF object of a kind `bpf` package, the module of `wasm`
     config: PackageConfig | None  # None for a bare .bpf.o and for images
@@ -57,7 +56,7 @@ class LocatedPackage:
     kind: str = "bpf"
     artifact: Package | None = None  # the package's manifest and files, when stored
     source: str | None = None  # the index source a name resolved through
-    requirements: dict[str, Any] = field(default_factory=dict)
+    requirements: Mapping[str, Any] = MappingProxyType({})  # the index entry's requirements
     warnings: tuple[str, ...] = ()
     signer: str | None = None  # the declared signer whose signature held (`Signer.name`)
     local: bool = False  # a file, folder or layout on this machine: the user's own build
@@ -72,7 +71,7 @@ def locate(target: str, paths: Paths, progress: Progress | None = None, *,
         pull = "never"
     parsed = targets.parse(target)
     if parsed.kind == targets.PATH:
-        return _with(_local(Path(parsed.text).expanduser(), paths), local=True)
+        return _local(Path(parsed.text).expanduser(), paths)._replace(local=True)
     if parsed.kind == targets.STDIN:
         return _stdin(paths)
     if parsed.kind == targets.URL:
@@ -113,10 +112,10 @@ def locate_in_index(name: str, selector: str | None, paths: Paths,
         signature=signing.signature_hint(source, document, chosen))
     assert verdict is not None
     # The index's name and version, not the artifact's: they are what the user asked for.
-    return _with(located, name=document.name, source=source.name,
-                 requirements=dict(chosen.requirements),
-                 warnings=tuple(client.warnings + warnings + verdict.warnings),
-                 version=chosen.version, signer=verdict.signer)
+    return located._replace(name=document.name, source=source.name,
+                            requirements=dict(chosen.requirements),
+                            warnings=tuple(client.warnings + warnings + verdict.warnings),
+                            version=chosen.version, signer=verdict.signer)
 
 
 def _verified(source: Source, document: model.PackageDocument, version: model.Version,
@@ -176,12 +175,6 @@ def _yank_warning(name: str, version: model.Version) -> list[str]:
             "it was named"]
 
 
-def _with(located: LocatedPackage, **changes: Any) -> LocatedPackage:
-    from dataclasses import replace
-
-    return replace(located, **changes)
-
-
 def _installed(name: str, paths: Paths, progress: Progress | None,
                pull: str) -> LocatedPackage | None:
     from ecli.packages import state
@@ -194,8 +187,8 @@ def _installed(name: str, paths: Paths, progress: Progress | None,
                                    check=lambda store: _installed_verified(record, ref, store,
                                                                            paths))
     assert verdict is not None
-    return _with(located, source=record.source, version=record.version,
-                 warnings=tuple(verdict.warnings), signer=verdict.signer)
+    return located._replace(source=record.source, version=record.version,
+                            warnings=tuple(verdict.warnings), signer=verdict.signer)
 
 
 def _installed_verified(record: state.Installed, ref: references.OciReference, store: Store,

@@ -22,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from ecli.errors import EcliError, PolicyError, UsageError
 from ecli.files import write_atomic
@@ -36,13 +38,12 @@ KEYS = ("allowed", "trusted", "max_permission", "pull")
 SETTABLE = {"max-permission": ("max_permission", LEVELS), "pull": ("pull", PULL_MODES)}
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     allowed: tuple[str, ...] = ()
     trusted: tuple[str, ...] = ()
     max_permission: str = "dangerous"
     pull: str = "missing"
-    origins: dict[str, str] = field(default_factory=dict)  # key -> "default" or the file
+    origins: Mapping[str, str] = MappingProxyType({})  # key -> "default" or the file
 
     def where(self, key: str) -> str:
         return self.origins.get(key, "default")

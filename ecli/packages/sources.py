@@ -27,8 +27,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from ecli.errors import NotFoundError, SourceError, UsageError
 from ecli.files import write_atomic
@@ -44,8 +44,7 @@ PINNED_BY_KEY = "--key"
 PINNED_ON_FIRST_USE = "first use"
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     name: str
     location: str  # URL ending in '/', or an absolute folder path
     priority: int = 100  # lower is searched first
@@ -103,7 +102,7 @@ def load(path: Path) -> list[Source]:
 
 
 def save(path: Path, sources: list[Source]) -> None:
-    data = {"sources": [asdict(s) for s in sources]}
+    data = {"sources": [s._asdict() for s in sources]}
     write_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
 
 
@@ -132,7 +131,7 @@ def keep(path: Path, source: Source) -> Source:
 
 def pinned(source: Source, key: str, fingerprint: str, how: str) -> Source:
     """`source` with its hub key pinned (`how`: PINNED_BY_KEY or PINNED_ON_FIRST_USE)."""
-    return replace(source, hub_key=key, hub_key_fingerprint=fingerprint, hub_key_pinned=how)
+    return source._replace(hub_key=key, hub_key_fingerprint=fingerprint, hub_key_pinned=how)
 
 
 def pin(path: Path, source: Source, key: str, fingerprint: str) -> Source:

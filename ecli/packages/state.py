@@ -19,8 +19,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecli.errors import StateError
 from ecli.files import locked, write_atomic
@@ -29,8 +28,7 @@ from ecli.paths import Paths
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Installed:
+class Installed(NamedTuple):
     name: str
     version: str
     digest: str  # the manifest digest installed (what runs)
@@ -98,6 +96,6 @@ def transaction(paths: Paths) -> Iterator[dict[str, Installed]]:
 def _write(paths: Paths, packages: dict[str, Installed]) -> None:
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "packages": {name: asdict(record) for name, record in sorted(packages.items())},
+        "packages": {name: record._asdict() for name, record in sorted(packages.items())},
     }
     write_atomic(paths.state_file, json.dumps(data, indent=2).encode() + b"\n")

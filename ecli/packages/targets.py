@@ -20,7 +20,7 @@ A malformed target is a ReferenceError_ that says which part is wrong.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ecli import semver
 from ecli.errors import ReferenceError_
@@ -39,8 +39,7 @@ EUNOMIA_SUFFIX = ".json"  # an eunomia-bpf package (package.json)
 WASM_SUFFIX = ".wasm"  # a wasm-bpf module (kind wasm)
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     kind: str  # PATH, STDIN, URL, OCI or NAME
     text: str
     name: str | None = None  # NAME: the package name

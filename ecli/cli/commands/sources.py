@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,7 +134,7 @@ def _hub_key(source: Source) -> str:
 
 def _plain(source: Source) -> dict[str, object]:
     """A source as `--json` shows it: the hub key's fingerprint and how it was pinned."""
-    data: dict[str, object] = {name: value for name, value in asdict(source).items()
+    data: dict[str, object] = {name: value for name, value in source._asdict().items()
                                if not name.startswith("hub_key")}
     data["hub_key"] = None if source.hub_key_fingerprint is None else {
         "fingerprint": source.hub_key_fingerprint, "pinned": source.hub_key_pinned}
