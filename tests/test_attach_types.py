@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -110,17 +111,24 @@ def test_iter_prints_every_task_once_and_exits(objects):
 
 
 def test_the_status_line_says_how_the_run_ends(objects):
-    """Iterators only: the run ends by itself, so no 'Ctrl-C'; any other program: Ctrl-C."""
+    """Iterators only: the run ends by itself, so no 'Ctrl-C'; any other program: Ctrl-C,
+    or --duration when given."""
     iterated = run_ecli("run", str(objects["attach_iter"]))
     assert iterated.returncode == 0, iterated.stderr
     assert iterated.stderr.splitlines()[0] == (
         "ecli: attach_iter: 1 program(s) attached; iterators only: the run ends once they "
         "are read")
     assert "Ctrl-C" not in iterated.stderr
-    traced = run_ecli("run", str(objects["attach_tp_btf"]), "--duration", "1")
+    traced = run_ecli("run", str(objects["attach_tp_btf"]), "--duration", "1.5")
     assert traced.returncode == 0, traced.stderr
-    assert ("ecli: attach_tp_btf: 1 program(s) attached; Ctrl-C to stop"
+    assert ("ecli: attach_tp_btf: 1 program(s) attached; stops after 1.5s, or Ctrl-C"
             in traced.stderr.splitlines())
+    stopped = RunningEcli([str(objects["attach_tp_btf"])])
+    stopped.wait_attached()
+    stopped.process.send_signal(signal.SIGINT)
+    _, err, code = stopped.finish()
+    assert code == 0, err
+    assert "ecli: attach_tp_btf: 1 program(s) attached; Ctrl-C to stop" in err.splitlines()
 
 
 # --- the guests -------------------------------------------------------------------------

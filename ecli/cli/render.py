@@ -285,8 +285,10 @@ class RunPrinter:
 
     def __init__(self, name: str, *, as_json: bool, timestamp: bool, verbose: int,
                  quiet: bool, stream: TextIO = sys.stdout,
-                 on_attached: Callable[[Sequence[Any]], None] | None = None) -> None:
+                 on_attached: Callable[[Sequence[Any]], None] | None = None,
+                 duration: float | None = None) -> None:
         self.name = name
+        self.duration = duration
         self.as_json = as_json
         self.timestamp = timestamp
         self.verbose = verbose
@@ -296,7 +298,7 @@ class RunPrinter:
 
     def attached(self, programs: Sequence[Any], ends_itself: bool) -> None:
         """The status line says how the run ends: by itself once its iterators are read,
-        or by Ctrl-C (or --duration)."""
+        or after --duration, or by Ctrl-C."""
         from ecli.cli.progress import status
 
         if self.on_attached:
@@ -307,6 +309,7 @@ class RunPrinter:
                        f"attached to {program.section}")
         if not self.quiet:
             ending = ("iterators only: the run ends once they are read" if ends_itself
+                      else f"stops after {self.duration:g}s, or Ctrl-C" if self.duration
                       else "Ctrl-C to stop")
             status(f"{self.name}: {len(programs)} program(s) attached; {ending}")
 

@@ -206,7 +206,8 @@ def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
     _consent(package, analyse(prepared.spec), args, ctx)
     printer = RunPrinter(package.name, as_json=args.json, timestamp=args.timestamp,
                          verbose=ctx.verbose, quiet=ctx.quiet,
-                         on_attached=recorder.attached if recorder else None)
+                         on_attached=recorder.attached if recorder else None,
+                         duration=args.duration)
     exporter = _exporter(args, prepared, package.config, ctx.quiet)
     try:
         summary = runner.execute(prepared, printer, args.duration, args.interval, args.top,
