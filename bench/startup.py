@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import select
@@ -31,10 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from ecli.hubindex import model  # noqa: E402
-
 from bpf_objects import compile_bpf  # noqa: E402
-from index_fixtures import write_index  # noqa: E402
+from index_fixtures import cached_package_env  # noqa: E402
 from registry_server import running_registry  # noqa: E402
 
 BPFTRACE = ["bpftrace", "-e",
@@ -88,30 +85,6 @@ def time_to_first_event(command: list[str], env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:  # bpftrace sometimes ignores SIGTERM while detaching
             process.kill()
             process.wait()
-
-
-def cached_package_env(work: Path, registry_host: str) -> dict[str, str]:
-    """An ECLI_HOME whose store already holds opensnoop, found through a local source."""
-    env = {**os.environ, "ECLI_HOME": str(work / "home"), "ECLI_DEFAULT_SOURCE": ""}
-    ecli = [sys.executable, "-m", "ecli"]
-    project = work / "opensnoop"
-    subprocess.run(["cp", "-r", str(ROOT / "examples" / "opensnoop"), str(project)], check=True)
-    subprocess.run([*ecli, "-q", "build", str(project)], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    ref = f"{registry_host}/bench/opensnoop:0.1.0"
-    subprocess.run([*ecli, "-q", "push", ref, "--dir", str(project)], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    pulled = subprocess.run([*ecli, "pull", ref, "--json"], check=True, env=env,
-                            capture_output=True, text=True).stdout
-    digest = json.loads(pulled)["digest"]
-    document = model.PackageDocument(
-        schema_version=1, name="opensnoop", summary="bench", kind="bpf",
-        versions=(model.Version("0.1.0", ref, f"{registry_host}/bench/opensnoop", digest),))
-    index = write_index(work / "index", [document])
-    subprocess.run([*ecli, "sources", "add", "bench", str(index)], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run([*ecli, "update"], check=True, env=env, stdout=subprocess.DEVNULL)
-    return env
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Small JSON indexes written through the model, and HTTP servers on 127.0.0.1 for tests."""
+"""Small JSON indexes written through the model, HTTP servers on 127.0.0.1, and a home with a cached package, for tests (and bench/)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import atexit
 import contextlib
 import functools
 import http.server
+import json
+import os
 import shutil
 import socketserver
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -97,3 +101,28 @@ def opensnoop_only_index() -> Path:
 
 
 REPO_INDEX = Path(__file__).resolve().parent.parent / "index"
+
+
+def cached_package_env(work: Path, registry_host: str) -> dict[str, str]:
+    """The environment of an ECLI_HOME (under `work`) whose store already holds opensnoop,
+    built from examples/ and pushed to `registry_host`, found through a local source."""
+    env = {**os.environ, "ECLI_HOME": str(work / "home"), "ECLI_DEFAULT_SOURCE": ""}
+    ecli = [sys.executable, "-m", "ecli"]
+    project = work / "opensnoop"
+    shutil.copytree(REPO_INDEX.parent / "examples" / "opensnoop", project)
+    subprocess.run([*ecli, "-q", "build", str(project)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    ref = f"{registry_host}/bench/opensnoop:0.1.0"
+    subprocess.run([*ecli, "-q", "push", ref, "--dir", str(project)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    pulled = subprocess.run([*ecli, "pull", ref, "--json"], check=True, env=env,
+                            capture_output=True, text=True).stdout
+    digest = json.loads(pulled)["digest"]
+    document = model.PackageDocument(
+        schema_version=1, name="opensnoop", summary="bench", kind="bpf",
+        versions=(model.Version("0.1.0", ref, f"{registry_host}/bench/opensnoop", digest),))
+    index = write_index(work / "index", [document])
+    subprocess.run([*ecli, "sources", "add", "bench", str(index)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([*ecli, "update"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return env
