@@ -1,4 +1,5 @@
-"""Small JSON indexes written through the model, HTTP servers on 127.0.0.1, and a home with a cached package, for tests (and bench/)."""
+"""Small JSON indexes written through the model, HTTP servers on 127.0.0.1, and a home
+with a cached package, for tests (and bench/)."""
 
 from __future__ import annotations
 
