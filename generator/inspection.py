@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecli.documents import plain
 from ecli.errors import ArtifactError, EcliError
 from ecli.files import write_atomic
 from ecli.hubindex import model
@@ -111,11 +112,11 @@ def write(path: Path, cache: Cache) -> None:
 def _plain(item: Inspected) -> dict[str, object]:
     platforms = []
     for platform in item.platforms:
-        plain = model.plain(platform)
+        written = plain(platform)
         if (own := item.by_platform.get(platform.digest)) is not None:
-            plain["inspection"] = model.plain(own)
-        platforms.append(plain)
-    return {"platforms": platforms, "inspection": model.plain(item.inspection)}
+            written["inspection"] = plain(own)
+        platforms.append(written)
+    return {"platforms": platforms, "inspection": plain(item.inspection)}
 
 
 def inspect_index(index: Index, lock: Lock, cache: Cache, store_dir: Path, *,

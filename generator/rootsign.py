@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from ecli.documents import plain
 from ecli.errors import SignatureError
 from ecli.hubindex import model
 from ecli.trust.keys import PrivateKey, load_private
@@ -74,7 +75,7 @@ def write(api_dir: Path, root: model.Root, key: PrivateKey | None) -> None:
     root = root._replace(version=version(root.generated), documents=documents, signer=signer)
     signatures = []
     if key is not None and signer is not None:
-        payload = model.root_payload(model.plain(root))
+        payload = model.root_payload(plain(root))
         signatures.append(model.RootSignature(
             signer.fingerprint, base64.b64encode(key.sign(payload)).decode()))
     (api_dir / model.ROOT_FILE).write_bytes(model.dump_root(root, signatures))

@@ -444,7 +444,7 @@ def print_permissions(name: str, permissions: Sequence[Any], target: str,
 
 def inspection_json(report: Any) -> dict[str, Any]:
     """`ecli inspect --json`: the package, each object, and the summary of them all."""
-    from ecli.hubindex.model import plain
+    from ecli.documents import plain
 
     summary = report.summary
     return {

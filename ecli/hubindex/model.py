@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from ecli.documents import load_object
+from ecli.documents import load_object, plain
 from ecli.errors import SourceError
 from ecli.hubindex.inspection import (
     ExportedMetric,
@@ -212,44 +212,6 @@ class SearchDocs(NamedTuple):
 def dump(document: Root | Catalog | PackageDocument | SearchDocs) -> bytes:
     """Serialise a document exactly as it is published."""
     return _compact(plain(document))
-
-
-def plain(value: Any) -> Any:
-    """The JSON form of a value: a record (a named tuple, or a dataclass such as `ecli
-    inspect`'s) becomes an object of its fields, less those in its class's `OMIT_NONE`
-    that are None; tuples become lists. `dataclasses.asdict` without its deep copies
-    (ten times faster at hub scale)."""
-    kind = type(value)
-    try:
-        names = _FIELDS[kind]
-    except KeyError:
-        names = _FIELDS[kind] = _fields_of(kind)
-    if names is not None:
-        return {name: plain(item) for name, omit in names
-                if (item := getattr(value, name)) is not None or not omit}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    if isinstance(value, dict | MappingProxyType):
-        return {key: plain(item) for key, item in value.items()}
-    return value
-
-
-def _fields_of(kind: type) -> tuple[tuple[str, bool], ...] | None:
-    """A record type's field names, each with whether `plain` leaves it out when None;
-    None for a type that is not a record (checked first: named tuples are tuples too)."""
-    if issubclass(kind, tuple) and hasattr(kind, "_fields"):
-        names = kind._fields
-    elif hasattr(kind, "__dataclass_fields__"):
-        from dataclasses import fields  # imported already: a dataclass exists
-
-        names = tuple(f.name for f in fields(kind))
-    else:
-        return None
-    omitted = getattr(kind, "OMIT_NONE", frozenset())
-    return tuple((name, name in omitted) for name in names)
-
-
-_FIELDS: dict[type, tuple[tuple[str, bool], ...] | None] = {}  # type -> its _fields_of
 
 
 def dump_search_part(part: dict[str, Any]) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from ecli.documents import load_object
+from ecli.documents import load_object, plain
 from ecli.errors import ArtifactError
 
 SCHEMA_VERSION = 1
@@ -100,7 +100,7 @@ class PackageConfig(NamedTuple):
     metrics: Mapping[str, MetricInfo] = _NONE  # by map name
 
     def to_json(self) -> bytes:
-        data = {"schema_version": SCHEMA_VERSION, **_plain(self)}
+        data = {"schema_version": SCHEMA_VERSION, **plain(self)}
         # fields added later are written only when set: older configs keep their bytes
         if not self.run_options:
             del data["run_options"]
@@ -183,17 +183,6 @@ class PackageConfig(NamedTuple):
         if kind == "bundle" and not config.entrypoint:
             raise ArtifactError(f"{where}: a package of kind 'bundle' must have an entrypoint")
         return config
-
-
-def _plain(value: Any) -> Any:
-    """What `dataclasses.asdict` made of the config: nested records and mappings as dicts."""
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {name: _plain(item) for name, item in zip(value._fields, value, strict=True)}
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _metric(data: Any, where: str) -> MetricInfo:

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result:
-    from ecli.hubindex.model import plain
+    from ecli.documents import plain
     from ecli.packages.index_client import IndexClient
 
     client = IndexClient(ctx.paths)
