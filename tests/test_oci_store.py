@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from ecli.errors import ArtifactError, DigestMismatchError, NotFoundError, ReferenceError_
+from ecli.errors import (
+    ArtifactError,
+    BuildError,
+    DigestMismatchError,
+    NotFoundError,
+    ReferenceError_,
+)
 from ecli.oci import artifact, mediatypes, reference
+from ecli.oci import registry as oci_registry
 from ecli.oci.config import PackageConfig
 from ecli.oci.manifest import Descriptor, ImageIndex, Manifest, Platform, parse, sha256_digest
 from ecli.oci.store import Store
@@ -305,6 +312,54 @@ def test_image_index_selects_the_host_platform(tmp_path: Path) -> None:
     assert parsed.select(Platform("linux", "arm64")).platform == Platform("linux", "arm64")
     with pytest.raises(ArtifactError, match="no manifest for linux/riscv64"):
         parsed.select(Platform("linux", "riscv64"))
+
+
+# -- platform text ("os/arch[/variant]") -----------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("linux/amd64", Platform("linux", "amd64")),
+    ("linux/arm64/v8", Platform("linux", "arm64", "v8")),
+    ("linux/ppc64le", Platform("linux", "ppc64le")),
+    ("windows/386", Platform("windows", "386")),
+])
+def test_platform_text_parses(text: str, expected: Platform) -> None:
+    assert Platform.parse(text, "here") == expected
+    assert str(expected) == text  # the parser reads what str() writes
+
+
+@pytest.mark.parametrize("text", [
+    "", "linux", "linux/", "/amd64", "linux//amd64", "linux/amd64/", "linux/arm64/v8/x",
+    "Linux/AMD64", "linux/amd 64", "linux/-amd64", "linux/amd64\n", "linux/\x1b[31m",
+])
+def test_bad_platform_text_is_one_line_naming_where(text: str) -> None:
+    with pytest.raises(ArtifactError) as raised:
+        Platform.parse(text, "demo: package config platforms")
+    message = str(raised.value)
+    assert message == (f"demo: package config platforms: {text!r} is not a platform "
+                       "like linux/amd64 or linux/arm64/v8")
+    assert "\n" not in message
+
+
+def test_bad_platform_text_raises_the_callers_error_class() -> None:
+    with pytest.raises(BuildError, match=r"^ecli build --platform: 'linux' is not a platform"):
+        Platform.parse("linux", "ecli build --platform", BuildError)
+
+
+def test_served_platforms_reads_the_package_config_and_refuses_bad_text(tmp_path: Path) -> None:
+    store, descriptor, _ = make_package(tmp_path)
+    package = artifact.load(store, descriptor.digest)
+    item = oci_registry.PlatformManifest(descriptor.digest, None, package.manifest)
+    declared = package._replace(config=package.config._replace(
+        platforms=("linux/amd64", "linux/arm64/v8")))
+    assert oci_registry.served_platforms(item, declared) == [
+        Platform("linux", "amd64"), Platform("linux", "arm64", "v8")]
+    bad = package._replace(config=package.config._replace(platforms=("linux/amd64", "linux")))
+    with pytest.raises(ArtifactError, match=(
+            rf"^demo {descriptor.digest}: package config platforms: 'linux' is not a platform")):
+        oci_registry.served_platforms(item, bad)
+    indexed = item._replace(platform=Platform("linux", "s390x"))  # the index entry wins
+    assert oci_registry.served_platforms(indexed, bad) == [Platform("linux", "s390x")]
 
 
 # -- malformed manifests --------------------------------------------------------

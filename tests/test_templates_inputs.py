@@ -109,6 +109,8 @@ def test_build_refuses_bad_manifests(toml_edit: tuple[str, str], needle: str,
 @pytest.mark.parametrize(("platform", "says"), [
     ("linux/riscv64", "ecli build --platform: the c toolchain cannot build for linux/riscv64"),
     ("darwin/arm64", "ecli build --platform: 'darwin/arm64' is not linux/ARCH"),
+    ("linux/arm64/v8", "ecli build --platform: 'linux/arm64/v8' is not linux/ARCH"),
+    ("linux/", "ecli build --platform: 'linux/' is not a platform like linux/amd64"),
 ])
 def test_build_platform_flag_refuses_what_cannot_be_built(platform: str, says: str,
                                                           tmp_path: Path) -> None:

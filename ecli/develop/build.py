@@ -242,14 +242,14 @@ def _platforms(value: Any, language: str, where: str) -> tuple[Platform, ...]:
     cross = _CROSS_BPF if language == "bpf" else toolchains.language(language).cross
     wanted = []
     for text in dict.fromkeys(value):
-        os_name, _, arch = text.partition("/")
-        if os_name != "linux" or not arch:
+        plat = Platform.parse(text, where, BuildError)
+        if plat.os != "linux" or plat.variant:
             raise BuildError(f"{where}: {text!r} is not linux/ARCH")
-        if arch != host.architecture and arch not in cross:
+        if plat.architecture != host.architecture and plat.architecture not in cross:
             raise BuildError(f"{where}: the {language} toolchain cannot build "
                              f"for {text} on this {host} machine",
                              hint=f"it cross-compiles for: {', '.join(cross) or 'nothing'}")
-        wanted.append(Platform("linux", arch))
+        wanted.append(plat)
     wanted.sort(key=lambda p: p != host)
     return tuple(wanted)
 

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from ecli.documents import load_object
-from ecli.errors import ArtifactError
+from ecli.errors import ArtifactError, EcliError
 from ecli.oci import mediatypes
 
 MAX_MANIFEST_BYTES = 4 << 20
@@ -32,6 +32,8 @@ ANNOTATION_LICENSES = "org.opencontainers.image.licenses"
 # these classes at import); the empty annotations are one shared, read-only mapping.
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# one part of "os/arch[/variant]": what OCI platforms spell (linux, amd64, ppc64le, v8)
+_PLATFORM_PART = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 # os.uname().machine -> OCI architecture
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -53,6 +55,16 @@ class Platform(NamedTuple):
     def __str__(self) -> str:
         text = f"{self.os}/{self.architecture}"
         return f"{text}/{self.variant}" if self.variant else text
+
+    @classmethod
+    def parse(cls, text: str, where: str, error: type[EcliError] = ArtifactError) -> Platform:
+        """Read "os/arch[/variant]" (`ecli build --platform`, build.platforms, a package
+        config's platforms), the one reader of that text; `error` is the caller's class,
+        raised with `where` named when the text is not a platform."""
+        parts = text.split("/")
+        if not 2 <= len(parts) <= 3 or not all(_PLATFORM_PART.fullmatch(p) for p in parts):
+            raise error(f"{where}: {text!r} is not a platform like linux/amd64 or linux/arm64/v8")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
 
     def to_dict(self) -> dict[str, str]:
         data = {"architecture": self.architecture, "os": self.os}

@@ -132,9 +132,8 @@ def served_platforms(item: PlatformManifest, package: artifact.Package) -> list[
     The matrix needs it to skip an amd64-only package on arm64 without running it."""
     if item.platform is not None:
         return [item.platform]
-    declared = (text.split("/") for text in package.config.platforms)
-    return [Platform(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
-            for parts in declared if len(parts) > 1]
+    where = f"{package.config.name} {package.digest}: package config platforms"
+    return [Platform.parse(text, where) for text in package.config.platforms]
 
 
 def published_version(ref: OciReference) -> tuple[str, str | None] | None:
