@@ -1,5 +1,6 @@
-"""Small JSON indexes written through the model, HTTP servers on 127.0.0.1, and a home
-with a cached package, for tests (and bench/)."""
+"""Small JSON indexes written through the model, one-entry YAML indexes for the
+generator, HTTP servers on 127.0.0.1, and a home with a cached package, for tests
+(and bench/)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,20 @@ def write_index(folder: Path, packages: list[model.PackageDocument]) -> Path:
     for p in packages:
         (folder / model.PACKAGES_DIR / f"{p.name}.json").write_bytes(model.dump(p))
     return folder
+
+
+def entry_index(folder: Path, name: str, ref: str, *, kind: str = "bpf",
+                summary: str = "a tool", license_id: str = "MIT",
+                version: str = "1.0.0") -> Path:
+    """An index/ in `folder` for `python -m generator`: the repository's schema and one
+    YAML entry, `name` at one `version` whose ref is `ref`; returns the index folder."""
+    index = folder / "index"
+    shutil.copytree(REPO_INDEX / "schema", index / "schema")
+    (index / "packages").mkdir()
+    (index / "packages" / f"{name}.yaml").write_text(
+        f"name: {name}\nkind: {kind}\nsummary: {summary}\nowners: [ebpfhub]\n"
+        f"license: {license_id}\nversions:\n  - version: {version}\n    ref: '{ref}'\n")
+    return index
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import shutil
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from generator import lock
 from generator.__main__ import main
 
-from index_fixtures import serving
+from index_fixtures import entry_index, serving
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,21 +60,11 @@ def faulty(mode: str) -> Iterator[tuple[str, list[str]]]:
         yield url.removeprefix("http://"), seen
 
 
-def make_index(tmp_path: Path, ref: str) -> Path:
-    index = tmp_path / "index"
-    shutil.copytree(REPO / "index" / "schema", index / "schema")
-    (index / "packages").mkdir()
-    (index / "packages" / "tool.yaml").write_text(
-        "name: tool\nkind: bpf\nsummary: a tool\nowners: [ebpfhub]\nlicense: MIT\n"
-        f"versions:\n  - version: 1.0.0\n    ref: '{ref}'\n")
-    lock.write(index / "lock.json", {})
-    return index
-
-
 def test_http_500_is_retried_then_a_problem_and_the_site_stays(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     with faulty("500") as (host, seen):
-        index = make_index(tmp_path, f"{host}/ebpfhub/tool:1.0.0")
+        index = entry_index(tmp_path, "tool", f"{host}/ebpfhub/tool:1.0.0")
+        lock.write(index / "lock.json", {})
         stamp = (index / "lock.json").read_bytes()
         out = tmp_path / "site"
         out.mkdir()
@@ -93,7 +82,7 @@ def test_http_500_is_retried_then_a_problem_and_the_site_stays(
 
 def test_a_tag_never_pushed_is_not_found(registry, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]):
-    index = make_index(tmp_path, f"{registry.host}/ebpfhub/never-pushed:1.0.0")
+    index = entry_index(tmp_path, "tool", f"{registry.host}/ebpfhub/never-pushed:1.0.0")
     assert main(["resolve", "--index", str(index)]) == 1
     output = capsys.readouterr().out
     assert "tool 1.0.0:" in output and "not found" in output and "[resolve]" in output
@@ -103,7 +92,7 @@ def test_content_that_does_not_match_its_digest_is_refused_by_inspect(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     claimed = "sha256:" + hashlib.sha256(b"something else").hexdigest()
     with faulty("mismatch") as (host, _):
-        index = make_index(tmp_path, f"{host}/ebpfhub/tool@{claimed}")
+        index = entry_index(tmp_path, "tool", f"{host}/ebpfhub/tool@{claimed}")
         assert main(["resolve", "--index", str(index)]) == 0  # a pinned digest: no request
         code = main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")])
     output = capsys.readouterr().out

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,9 +27,12 @@ from generator import commands, helper_table, lock
 from generator.__main__ import main
 
 from bpf_objects import compile_bpf
+from index_fixtures import entry_index
 from registry_server import CONFIG, RegistryServer, running_registry
 
 REPO = Path(__file__).resolve().parent.parent
+# the entry every index here holds: its license lets the object's GPL-only helpers pass
+HUBTOOL = {"summary": "a tool that writes user memory", "license_id": "GPL-2.0-only"}
 SOURCE = REPO / "tests" / "bpf" / "hub_inspect.bpf.c"
 
 
@@ -77,18 +79,6 @@ def test_instructions_are_decoded_with_wide_loads_skipped():
         decode_calls(b"\x85\x00", {}, "x", "x")
 
 
-def _index_with(tmp_path: Path, ref: str, name: str = "hubtool",
-                version: str = "1.0.0") -> Path:
-    index = tmp_path / "index"
-    shutil.copytree(REPO / "index" / "schema", index / "schema")
-    (index / "packages").mkdir()
-    (index / "packages" / f"{name}.yaml").write_text(
-        f"name: {name}\nkind: bpf\nsummary: a tool that writes user memory\n"
-        f"owners: [ebpfhub]\nlicense: GPL-2.0-only\nversions:\n  - version: {version}\n"
-        f"    ref: '{ref}'\n")
-    return index
-
-
 def test_inspect_pulls_by_digest_caches_and_the_site_shows_the_danger(
         registry, hub_object: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     store = Store(tmp_path / "layout")
@@ -98,7 +88,7 @@ def test_inspect_pulls_by_digest_caches_and_the_site_shows_the_danger(
     artifact.create(store, config, [hub_object], tag="1.0.0")
     ref = reference.parse(f"{registry.host}/ebpfhub/hubtool:1.0.0")
     digest = oci_registry.push(store, ref)
-    index = _index_with(tmp_path, str(ref))
+    index = entry_index(tmp_path, "hubtool", str(ref), **HUBTOOL)
     assert main(["resolve", "--index", str(index)]) == 0
     cache = tmp_path / "cache"
     assert main(["inspect", "--index", str(index), "--store", str(cache)]) == 0
@@ -135,7 +125,7 @@ def test_the_hub_page_of_a_package_with_metrics_names_them(
     artifact.create(store, config, [objects["runqlat"]], tag=config.version)
     ref = reference.parse(f"{registry.host}/ebpfhub/runqlat:{config.version}")
     oci_registry.push(store, ref)
-    index = _index_with(tmp_path, str(ref), "runqlat", config.version)
+    index = entry_index(tmp_path, "runqlat", str(ref), version=config.version, **HUBTOOL)
     assert main(["resolve", "--index", str(index)]) == 0
     assert main(["inspect", "--index", str(index), "--store",
                            str(tmp_path / "cache")]) == 0
@@ -161,7 +151,7 @@ def test_an_artifact_that_is_not_ebpf_is_a_located_problem(
     artifact.create(store, config, [bogus], tag="1.0.0")
     ref = reference.parse(f"{registry.host}/ebpfhub/bogus:1.0.0")
     digest = oci_registry.push(store, ref)
-    index = _index_with(tmp_path, f"{registry.host}/ebpfhub/bogus@{digest}")
+    index = entry_index(tmp_path, "hubtool", f"{registry.host}/ebpfhub/bogus@{digest}", **HUBTOOL)
     lock.write(index / "lock.json", {})
     commands.resolve_lock(commands.options(index))
     code = main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")])
@@ -203,7 +193,7 @@ def test_every_platform_of_an_image_index_is_inspected(
     store.add_ref("1.0.0", store.write_blob(raw), mediatypes.OCI_INDEX, len(raw))
     ref = reference.parse(f"{logged_registry.host}/ebpfhub/twoplat:1.0.0")
     index_digest = oci_registry.push(store, ref)
-    index = _index_with(tmp_path, str(ref))
+    index = entry_index(tmp_path, "hubtool", str(ref), **HUBTOOL)
     assert main(["resolve", "--index", str(index)]) == 0
     assert main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")]) == 0
     assert "dangerous: hubtool 1.0.0: send-signal" in capsys.readouterr().out
@@ -249,7 +239,7 @@ def test_platforms_that_share_one_manifest_are_each_listed(
     store.add_ref("1.0.0", store.write_blob(raw), mediatypes.OCI_INDEX, len(raw))
     ref = reference.parse(f"{logged_registry.host}/ebpfhub/sameplat:1.0.0")
     index_digest = oci_registry.push(store, ref)
-    index = _index_with(tmp_path, str(ref))
+    index = entry_index(tmp_path, "hubtool", str(ref), **HUBTOOL)
     assert main(["resolve", "--index", str(index)]) == 0
     assert main(["inspect", "--index", str(index), "--store", str(tmp_path / "cache")]) == 0
     saved = json.loads((index / "inspection.json").read_text())["digests"][index_digest]
@@ -294,7 +284,8 @@ def test_an_artifact_over_the_size_limit_is_refused_before_its_blobs(
         headers={"Content-Type": mediatypes.OCI_MANIFEST})
     with urllib.request.urlopen(request, timeout=10) as response:
         forged = response.headers["Docker-Content-Digest"]
-    index = _index_with(tmp_path, f"{logged_registry.host}/ebpfhub/toobig@{forged}")
+    index = entry_index(tmp_path, "hubtool", f"{logged_registry.host}/ebpfhub/toobig@{forged}",
+                        **HUBTOOL)
     lock.write(index / "lock.json", {})
     commands.resolve_lock(commands.options(index))
     cache = tmp_path / "cache"

@@ -35,7 +35,7 @@ from generator.__main__ import main as generator_main
 
 from bpf_objects import ROOT
 from ecli_process import ecli_command, error_line, programs_left, run_ecli
-from index_fixtures import write_index
+from index_fixtures import entry_index, write_index
 
 pytestmark = pytest.mark.root
 
@@ -255,20 +255,11 @@ def test_a_module_gets_its_arguments_and_its_exit_status_is_ecli_s(module, env):
     assert "usage: execsnoop [-n EVENTS] [-c COMM]" in ran.stderr
 
 
-def _index_of(tmp_path: Path, ref: str) -> Path:
-    index = tmp_path / "index"
-    shutil.copytree(ROOT / "index" / "schema", index / "schema")
-    (index / "packages").mkdir()
-    (index / "packages" / "wasmsnoop.yaml").write_text(
-        "name: wasmsnoop\nkind: wasm\nsummary: execs, seen from a wasm-bpf module\n"
-        f"owners: [ebpfhub]\nlicense: MIT\nversions:\n  - version: 0.1.0\n    ref: '{ref}'\n")
-    return index
-
-
 def test_the_hub_inspects_the_object_a_wasm_module_embeds(module, registry, tmp_path, capsys):
     ref = references.parse(f"{registry.host}/wasm/wasmsnoop:0.1.0")
     digest = push_wasm_to_oci(module, ref, tmp_path / "layout")
-    index = _index_of(tmp_path, str(ref))
+    index = entry_index(tmp_path, "wasmsnoop", str(ref), kind="wasm", version="0.1.0",
+                        summary="execs, seen from a wasm-bpf module")
     assert generator_main(["validate", "--index", str(index)]) == 0
     assert generator_main(["resolve", "--index", str(index)]) == 0
     assert generator_main(["inspect", "--index", str(index), "--store",
@@ -290,7 +281,8 @@ def test_the_hub_lists_a_module_without_an_embedded_object_uninspected(registry,
                                                                          capsys):
     ref = references.parse(f"{registry.host}/wasm/wasmsnoop:0.1.0")
     digest = push_wasm_to_oci(wat_module(tmp_path / "loop.wasm", LOOP), ref, tmp_path / "l")
-    index = _index_of(tmp_path, str(ref))
+    index = entry_index(tmp_path, "wasmsnoop", str(ref), kind="wasm", version="0.1.0",
+                        summary="execs, seen from a wasm-bpf module")
     assert generator_main(["resolve", "--index", str(index)]) == 0
     assert generator_main(["inspect", "--index", str(index), "--store",
                            str(tmp_path / "cache")]) == 0
