@@ -459,12 +459,56 @@ def test_an_unreachable_otlp_endpoint_is_retried_counted_and_the_run_goes_on(obj
     (("--otel-endpoint", "udp://x:1"), "--otel-endpoint: 'udp://x:1' is not an http(s) URL"),
     (("--otel-endpoint", "http://127.0.0.1:4318", "--otel-protocol", "grpc"),
      "--otel-protocol: 'grpc' is not one of http/protobuf, http/json"),
+    # an option tuning an export, given without the export, would do nothing: refused
+    (("--otel-protocol", "http/json"), "--otel-protocol needs --otel-endpoint"),
+    (("--otel-protocol", "http/protobuf"), "--otel-protocol needs --otel-endpoint"),
+    (("--otel-protocol", "grpc"), "--otel-protocol needs --otel-endpoint"),
+    (("--metrics", "127.0.0.1:0", "--otel-protocol", "http/json"),
+     "--otel-protocol needs --otel-endpoint"),
+    (("--metrics-max-series", "5"), "--metrics-max-series needs --metrics or --otel-endpoint"),
+    (("--metrics-max-series", "0"), "--metrics-max-series needs --metrics or --otel-endpoint"),
+    (("--metrics", "127.0.0.1:0", "--metrics-max-series", "0"),
+     "--metrics-max-series must be a positive number"),
 ])
 def test_a_bad_otlp_endpoint_or_protocol_is_refused(objects, args, message):
     result = run_ecli("run", str(objects["metrics_opens"]), *args, "--duration", "1")
     assert result.returncode == 2
     assert message in error_line(result)
     assert "attached" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--otel-protocol", "http/json"), "ecli: error: --otel-protocol needs --otel-endpoint"),
+    (("--metrics-max-series", "5"),
+     "ecli: error: --metrics-max-series needs --metrics or --otel-endpoint"),
+])
+def test_an_export_option_without_its_export_is_refused_before_the_target_too(
+        objects, args, message):
+    result = run_ecli("run", *args, str(objects["metrics_opens"]), "--duration", "1")
+    assert (result.returncode, error_line(result)) == (2, message)
+    assert "attached" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--top", "0"), "--top must be a positive number"),
+    (("--duration", "0"), "--duration must be a positive number of seconds"),
+    (("--interval", "0"), "--interval must be a positive number of seconds"),
+])
+def test_a_zero_after_the_target_is_refused_as_before_it(objects, args, message):
+    """ecli's options among the program's once took 0 for "not given" and ran on."""
+    for argv in ((*args, str(objects["metrics_opens"])), (str(objects["metrics_opens"]), *args)):
+        result = run_ecli("run", *argv, timeout=20)
+        assert (result.returncode, error_line(result)) == (2, f"ecli: error: {message}")
+        assert "attached" not in result.stderr
+
+
+def test_max_series_with_only_an_otel_endpoint_is_accepted(objects):
+    """The series cap is the collector's: it bounds OTLP pushes as it does scrapes."""
+    result = run_ecli("run", str(objects["metrics_opens"]), "--otel-endpoint",
+                      "http://127.0.0.1:9/v1/metrics", "--metrics-max-series", "5",
+                      "--no-maps", "--duration", "1")
+    assert result.returncode == 0, result.stderr
+    assert "attached" in result.stderr
 
 
 @pytest.mark.parametrize(("metrics", "message"), [

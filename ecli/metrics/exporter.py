@@ -30,10 +30,12 @@ class Exporter:
     def __init__(self, spec: ObjectSpec, package: str, units: Mapping[str, str],
                  configured: Mapping[str, MetricInfo], *, address: str | None = None,
                  otel_endpoint: str | None = None, interval: float | None = None,
-                 otel_protocol: str = "http/protobuf",
-                 max_series: int = MAX_SERIES,
+                 otel_protocol: str | None = None,
+                 max_series: int | None = None,
                  warn: Callable[[str], None] = lambda _line: None) -> None:
-        self.collector = Collector(spec, package, units, configured, max_series)
+        # None: the option was not given (the CLI tells given from default by it)
+        self.collector = Collector(spec, package, units, configured,
+                                   MAX_SERIES if max_series is None else max_series)
         self._lock = threading.Lock()
         self.pusher: OtlpPusher | None = None
         if otel_endpoint:  # imported only then: the transport brings ssl

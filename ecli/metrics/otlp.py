@@ -107,10 +107,10 @@ class OtlpPusher:
     """Pushes what `families()` returns to `url` every `interval` seconds, from a thread."""
 
     def __init__(self, url: str, interval: float, package: str,
-                 warn: Callable[[str], None], protocol: str = PROTOCOLS[0]) -> None:
+                 warn: Callable[[str], None], protocol: str | None = None) -> None:
         self.url = endpoint_url(url)
-        self.protocol = protocol
-        self._encode = encoder(protocol)
+        self.protocol = PROTOCOLS[0] if protocol is None else protocol  # None: not given
+        self._encode = encoder(self.protocol)
         self.interval = interval
         self.package = package
         self.warn = warn

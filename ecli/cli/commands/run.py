@@ -98,15 +98,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="write the same state as JSON lines to file descriptor N")
     parser.add_argument("--metrics", metavar="HOST:PORT",
                         help="serve the maps as Prometheus metrics at http://HOST:PORT/metrics")
-    parser.add_argument("--metrics-max-series", type=int, default=10_000, metavar="N",
-                        help="series one scrape may hold; more are dropped and counted "
-                             "(default: 10000)")
+    parser.add_argument("--metrics-max-series", type=int, metavar="N",
+                        help="series one scrape or push may hold; more are dropped and "
+                             "counted (default: 10000; with --metrics or --otel-endpoint)")
     parser.add_argument("--otel-endpoint", metavar="URL",
                         help="push the same metrics over OTLP/HTTP every --interval "
                              "(default 15s)")
-    parser.add_argument("--otel-protocol", default="http/protobuf", metavar="PROTOCOL",
+    parser.add_argument("--otel-protocol", metavar="PROTOCOL",
                         help="how OTLP pushes are encoded: http/protobuf (default) or "
-                             "http/json")
+                             "http/json (with --otel-endpoint)")
     parser.add_argument("--event-header", type=Path, metavar="FILE.h",
                         help="decode events with a struct of this C header (compiled with "
                              "clang; --event-type NAME picks one)")
@@ -142,7 +142,13 @@ def _given_before_target(args: argparse.Namespace,
     image (what follows the target is the program's own)."""
     defaults = vars(own.parse_args([]))
     return {name: value for name, value in vars(args).items()
-            if name in defaults and value not in (None, False) and value != defaults[name]}
+            if name in defaults and _given(value) and value != defaults[name]}
+
+
+def _given(value: object) -> bool:
+    """An option's value as parsed, when it was given: 0 is (`--top 0` is refused), unlike
+    `value not in (None, False)`, which took 0 for False."""
+    return value is not None and value is not False
 
 
 def _late_options(args: argparse.Namespace, own: argparse.ArgumentParser) -> list[str]:
@@ -152,7 +158,7 @@ def _late_options(args: argparse.Namespace, own: argparse.ArgumentParser) -> lis
     for name, value in vars(late).items():
         if isinstance(value, list):  # --filter: before and after the target, all of them
             setattr(args, name, [*(getattr(args, name) or []), *value])
-        elif value not in (None, False) and value != own.get_default(name):
+        elif _given(value) and value != own.get_default(name):
             setattr(args, name, value)
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be a positive number of seconds")
@@ -160,9 +166,19 @@ def _late_options(args: argparse.Namespace, own: argparse.ArgumentParser) -> lis
         raise UsageError("--interval must be a positive number of seconds")
     if args.top <= 0:
         raise UsageError("--top must be a positive number")
-    if args.metrics_max_series <= 0:
-        raise UsageError("--metrics-max-series must be a positive number")
+    _check_metrics_options(args)
     return program_args
+
+
+def _check_metrics_options(args: argparse.Namespace) -> None:
+    """An option that tunes an export needs the export: given alone it would do nothing."""
+    if args.metrics_max_series is not None:
+        if not (args.metrics or args.otel_endpoint):
+            raise UsageError("--metrics-max-series needs --metrics or --otel-endpoint")
+        if args.metrics_max_series <= 0:
+            raise UsageError("--metrics-max-series must be a positive number")
+    if args.otel_protocol is not None and not args.otel_endpoint:
+        raise UsageError("--otel-protocol needs --otel-endpoint")
 
 
 def _run(args: argparse.Namespace, object_args: list[str], ctx: Context,
