@@ -181,7 +181,8 @@ def test_search_from_the_cache_loads_neither_the_index_model_nor_the_trust_check
     imported = {line.rsplit("|", 1)[-1].strip() for line in searched.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "ecli.packages.index_client" in imported
-    assert not imported & {"ecli.hubindex.model", "ecli.packages.indextrust", "hashlib"}
+    assert not imported & {"ecli.hubindex.model", "ecli.packages.indextrust", "hashlib",
+                           "ecli.packages.index_update"}
 
 
 def test_a_cached_package_document_is_read_without_search_or_trust_modules(env, index_dir):
@@ -198,8 +199,9 @@ def test_a_cached_package_document_is_read_without_search_or_trust_modules(env, 
 
     assert run_ecli("sources", "add", "local", str(index_dir), env=env).returncode == 0
     assert run_ecli("update", env=env).returncode == 0
-    assert "ecli.packages.indextrust" in imported_by_info()  # fetched: checked, then cached
+    fetched = imported_by_info()  # fetched: checked, then cached
+    assert {"ecli.packages.index_update", "ecli.packages.indextrust"} <= fetched
     cached = imported_by_info()
     assert {"ecli.packages.index_client", "ecli.hubindex.model"} <= cached
-    assert not cached & {"ecli.packages.indextrust", "ecli.packages.search_rank",
-                         "ecli.suggest"}
+    assert not cached & {"ecli.packages.indextrust", "ecli.packages.index_update",
+                         "ecli.packages.search_rank", "ecli.suggest"}
