@@ -1,6 +1,6 @@
 """Inside a guest kernel: run each attach-type test object with a real trigger, report each run.
 
-The job of one boot (tests/test_attach_guests.py starts it through generator/guest.py):
+The job of one boot (tests/test_attach_types.py starts it through generator/guest.py):
 `python tests/guest_attach.py OBJECTS_DIR [PACKAGE_REFERENCE...]`. For each check, `ecli
 run OBJECT --json` runs in the background until it has attached; a child process that names
 itself `ecli-trig` (prctl) opens, unlinks or executes files in the guest's /tmp; then the
@@ -49,12 +49,14 @@ def as_trigger(action: Callable[[], None]) -> int:
 
 
 def unlink_all(*names: str) -> Callable[[], None]:
-    """Unlink each file in turn, whatever the previous one gave; the first errno is raised."""
+    """Unlink each file in turn, whatever the previous one gave; the first errno is raised.
+    Through unlinkat(2) (dir_fd), the one unlink system call every architecture has."""
     def action() -> None:
         first: OSError | None = None
+        folder = os.open(TMP, os.O_RDONLY | os.O_DIRECTORY)
         for name in names:
             try:
-                os.unlink(TMP / name)
+                os.unlink(name, dir_fd=folder)
             except OSError as exc:
                 first = first or exc
         if first:

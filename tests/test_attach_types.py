@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -21,17 +22,22 @@ from pathlib import Path
 
 import pytest
 
+from ecli.oci import reference
+from ecli.oci import registry as registry_client
+from ecli.oci.manifest import Platform
+from ecli.oci.store import Store
+from ecli.paths import Paths
 from generator import guest as guests
 from generator import guestkernels, kernelmatrix
 
-from bpf_objects import ROOT, compile_bpf
+from bpf_objects import HOST_BTF, ROOT, compile_bpf, image_btf
 from ecli_process import RunningEcli, error_line, programs_left, run_ecli
 from guest_attach import MARK, TRIGGER_COMM
 
 pytestmark = pytest.mark.root
 BPF = ROOT / "tests" / "bpf"
 ATTACH_OBJECTS = ("kprobe", "ksyscall", "fentry", "tp_btf", "lsm", "iter")
-GUEST_KERNELS = ("debian-6.1-amd64", "debian-6.12-amd64")
+GUEST_KERNELS = ("debian-6.1-amd64", "debian-6.12-amd64", "debian-6.1-arm64")
 WORK = ROOT / ".run" / "kernels"  # Debian's packages, shared with the kernel matrix
 GUEST_DIR = ROOT / ".run" / "attach-guest"  # inside the checkout: the guest sees it
 PACKAGE = "attach-fentry"
@@ -42,7 +48,7 @@ TRIGGER = TRIGGER_COMM.decode()
 LACKING = {
     "kprobe": "cannot attach open_entry (kprobe/do_sys_openat2): this kernel has no kprobe "
               "support (CONFIG_KPROBES, CONFIG_KPROBE_EVENTS)",
-    "ksyscall": "cannot attach unlink_entry (ksyscall/unlink): this kernel has no kprobe "
+    "ksyscall": "cannot attach unlink_entry (ksyscall/unlinkat): this kernel has no kprobe "
                 "support (CONFIG_KPROBES, CONFIG_KPROBE_EVENTS)",
     "fentry": "cannot load unlink_entry (fentry/do_unlinkat): this kernel has no BPF "
               "trampoline support, which fentry/fexit programs need",
@@ -133,8 +139,8 @@ def test_the_status_line_says_how_the_run_ends(objects):
 
 # --- the guests -------------------------------------------------------------------------
 
-def _package(registry, tmp: Path) -> tuple[str, Path]:
-    """attach_fentry as a `bpf` package: built, pushed, pulled into a home the guest copies."""
+def _package(registry, tmp: Path) -> str:
+    """attach_fentry as a `bpf` package for linux/amd64 and linux/arm64: built and pushed."""
     project = tmp / PACKAGE
     project.mkdir()
     for name in ("attach_fentry.bpf.c", "attach_event.h"):
@@ -148,49 +154,66 @@ description = "fentry and fexit on do_unlinkat (a test of attach types)"
 source = "attach_fentry.bpf.c"
 license = "GPL-2.0-only"
 """)
-    home = GUEST_DIR / "home"
-    shutil.rmtree(home, ignore_errors=True)
-    env = {**os.environ, "ECLI_HOME": str(home), "ECLI_DEFAULT_SOURCE": ""}
     ref = f"{registry.host}/ebpfhub/{PACKAGE}:0.1.0"
-    for args in (("build", str(project)), ("push", ref, "--dir", str(project)), ("pull", ref)):
-        done = run_ecli(*args, env=env, timeout=300)
+    for args in (("build", str(project), "--platform", "linux/amd64", "--platform",
+                  "linux/arm64"), ("push", ref, "--dir", str(project))):
+        done = run_ecli(*args, timeout=300)
         assert done.returncode == 0, done.stderr
-    return ref, home
+    return ref
 
 
-def _job(objects_dir: Path, home: Path, ref: str) -> Path:
+def _home(ref: str, arch: str, folder: Path) -> Path:
+    """An ecli home holding the package pulled for the guest's platform (it has no network)."""
+    home = folder / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    store = Store(Paths.from_environment({"ECLI_HOME": str(home)}).oci_store_dir)
+    store.ensure()
+    registry_client.pull(reference.parse(ref), store, platform=Platform("linux", arch))
+    return home
+
+
+def _job(folder: Path, objects_dir: Path, home: Path, ref: str, arch: str) -> Path:
     """The guest's script: the package's home copied (the guest's root is read-only)."""
-    job = GUEST_DIR / "job.sh"
+    python, exports = kernelmatrix.guest_python(arch, ROOT)
+    job = folder / "job.sh"
     job.write_text(f"cd {ROOT}\ncp -a {home} /tmp/ecli-home\n"
                    "export HOME=/tmp ECLI_HOME=/tmp/ecli-home ECLI_DEFAULT_SOURCE= "
                    "PYTHONDONTWRITEBYTECODE=1 "
                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
-                   f"exec {sys.executable} tests/guest_attach.py {objects_dir} {ref}\n")
+                   f"{exports}exec {python} tests/guest_attach.py {objects_dir} {ref}\n")
     return job
 
 
 @pytest.fixture(scope="module")
-def prepared(registry, tmp_path_factory) -> Path:
-    """The objects compiled where the guest sees them, the package, the job: once."""
-    objects_dir = GUEST_DIR / "objects"
-    shutil.rmtree(objects_dir, ignore_errors=True)
-    for kind in ATTACH_OBJECTS:
-        compile_bpf(BPF / f"attach_{kind}.bpf.c", objects_dir)
-    ref, home = _package(registry, tmp_path_factory.mktemp("attach"))
-    kernelmatrix.byte_compile(ROOT, None)
-    return _job(objects_dir, home, ref)
+def package(registry, tmp_path_factory) -> str:
+    """The pushed package's reference: once for every guest."""
+    return _package(registry, tmp_path_factory.mktemp("attach"))
 
 
 @pytest.fixture(scope="module", params=GUEST_KERNELS)
-def guest(request, prepared) -> dict[str, dict]:
-    """One boot of a guest kernel running every check; its records by check name."""
+def guest(request, package) -> dict[str, dict]:
+    """One boot of a guest kernel running every check; its records by check name.
+
+    The objects are compiled for the guest's architecture against its kernel's BTF (the
+    arm64 one cut out of its image): kprobe and ksyscall read registers by the target's
+    pt_regs layout."""
     spec = next(s for s in guestkernels.read_matrix() if s.name == request.param)
     kernel = guestkernels.prepare_kernel(spec, WORK)
-    initramfs = guests.build_initramfs(kernel, guests.busybox_for("amd64", None),
+    root = kernelmatrix.prepare_arm64(WORK, ROOT) if spec.arch == "arm64" else None
+    kernelmatrix.byte_compile(ROOT, root)
+    folder = GUEST_DIR / spec.name  # inside the checkout: the guest sees it
+    objects_dir = folder / "objects"
+    shutil.rmtree(objects_dir, ignore_errors=True)
+    machine = guestkernels.ARCHES[spec.arch]
+    btf = HOST_BTF if machine == platform.machine() else image_btf(kernel.vmlinuz)
+    for kind in ATTACH_OBJECTS:
+        compile_bpf(BPF / f"attach_{kind}.bpf.c", objects_dir, machine, btf)
+    job = _job(folder, objects_dir, _home(package, spec.arch, folder), package, spec.arch)
+    initramfs = guests.build_initramfs(kernel, guests.busybox_for(spec.arch, root),
                                        WORK / "initrd" / f"{kernel.release}.gz")
     checks = len(ATTACH_OBJECTS) + 2  # each object's, the pulled package's, doctor's
     # bounded as the kernel matrix bounds a boot of that many tests (90 s when idle)
-    booted = guests.boot(kernel, initramfs, prepared, arm64_root=None, checkout=ROOT,
+    booted = guests.boot(kernel, initramfs, job, arm64_root=root, checkout=ROOT,
                          timeout=kernelmatrix.BOOT_SECONDS[spec.arch]
                          + kernelmatrix.TEST_SECONDS[spec.arch] * checks)
     records = {}
@@ -201,6 +224,8 @@ def guest(request, prepared) -> dict[str, dict]:
     tail = " | ".join(booted.console.splitlines()[-10:])
     assert booted.exit_status == 0, f"the guest job ended {booted.exit_status}: {tail}"
     assert records["kernel"]["release"] == kernel.release
+    records["kernel"]["name"] = spec.name
+    print(f"{spec.name}: {booted.seconds:.0f} s, first command at {booted.boot_seconds} s")
     return records
 
 
@@ -224,7 +249,8 @@ def test_kprobe_and_kretprobe_see_an_open(guest):
 def test_ksyscall_reads_the_syscall_arguments(guest):
     record = _ran(guest["ksyscall"])
     assert record["trigger"] == 0
-    assert [e["name"] for e in record["events"]] == ["/tmp/ecli-attach-ksyscall"]
+    # unlinkat's path argument, as given: relative to its folder's descriptor
+    assert [e["name"] for e in record["events"]] == ["ecli-attach-ksyscall"]
     assert _calls(record) == 1  # kretsyscall
 
 
@@ -237,7 +263,7 @@ def test_fentry_and_fexit_see_arguments_and_return_values(guest):
     assert _calls(record) == 2
 
 
-def test_fentry_as_a_pulled_bpf_package(guest, prepared):
+def test_fentry_as_a_pulled_bpf_package(guest):
     record = _ran(guest["fentry-package"])
     assert record["target"].endswith(f"/ebpfhub/{PACKAGE}:0.1.0")
     assert [(e["name"], e["ret"]) for e in record["events"]][-1] == (
