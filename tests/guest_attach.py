@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ecli_process import RunningEcli, ecli_command, programs_left
+from ecli_process import RunningEcli, bpf_program_ids, ecli_command, programs_left
 
 MARK = "@@ecli-attach"
 TRIGGER_COMM = b"ecli-trig"
@@ -84,7 +84,8 @@ def run_check(name: str, target: str, action: Callable[[], None],
         run.wait_attached(timeout=ATTACH_SECONDS)
     except AssertionError as exc:
         out, err, code = run.finish(timeout=60)
-        return {**record, "error": str(exc), "returncode": code, "stderr": err[-2000:]}
+        return {**record, "error": str(exc)[:2000], "returncode": code, "stderr": err[-2000:],
+                "loaded": sorted(programs_left(bpf_program_ids()))}  # the guest has no others
     record["attach_seconds"] = round(time.monotonic() - started, 1)
     record["trigger"] = as_trigger(action)
     time.sleep(1)  # the reader polls every 0.1 s; TCG is slow
