@@ -50,13 +50,14 @@ def as_trigger(action: Callable[[], None]) -> int:
 
 def unlink_all(*names: str) -> Callable[[], None]:
     """Unlink each file in turn, whatever the previous one gave; the first errno is raised.
-    Through unlinkat(2) (dir_fd), the one unlink system call every architecture has."""
+    Through unlinkat(2) (dir_fd: the kernel ignores it for an absolute path), the one
+    unlink system call every architecture has."""
     def action() -> None:
         first: OSError | None = None
         folder = os.open(TMP, os.O_RDONLY | os.O_DIRECTORY)
         for name in names:
             try:
-                os.unlink(name, dir_fd=folder)
+                os.unlink(TMP / name, dir_fd=folder)
             except OSError as exc:
                 first = first or exc
         if first:
