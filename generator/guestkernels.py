@@ -28,11 +28,13 @@ MATRIX_FILE = Path(__file__).with_name("kernels.toml")
 GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtiofs", "virtio_blk", "sch_ingress",
                  "cls_bpf")
 # Debian packages unpacked into the arm64 root: a shell (busybox), Python and
-# the C libraries ecli loads through ctypes (libbpf and what it links).
+# the C libraries ecli loads through ctypes (libbpf and what it links), and bpftool
+# (with libcap2), which tests/guest_attach.py lists the loaded programs with.
 ARM64_USERLAND = ("busybox-static", "libc6", "python3.11-minimal", "libpython3.11-minimal",
                   "libpython3.11-stdlib", "libffi8", "zlib1g", "libexpat1", "libssl3",
                   "libbz2-1.0", "liblzma5", "libbpf1", "libelf1", "libzstd1", "libuuid1",
-                  "bash", "libtinfo6", "libgcc-s1")  # libgcc-s1: Rust bundles
+                  "bash", "libtinfo6", "libgcc-s1",  # libgcc-s1: Rust bundles
+                  "bpftool", "libcap2")
 ARCHES = {"amd64": "x86_64", "arm64": "aarch64"}
 
 

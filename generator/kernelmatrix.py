@@ -279,14 +279,18 @@ def byte_compile(checkout: Path, arm64_root: Path | None) -> None:
         compileall.compile_dir(folder, quiet=2, workers=1)
 
 
+def guest_python(arch: str, checkout: Path) -> tuple[str, str]:
+    """The Python a guest's job runs ecli with, and the shell lines it needs first."""
+    if arch == "arm64":  # Debian's arm64 Python, this checkout's code, no venv
+        return "/usr/bin/python3.11", (
+            f"export PYTHONPATH={checkout}\n"
+            "export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu\n")
+    return sys.executable, ""  # the host's root: the venv's Python
+
+
 def _job(path: Path, plan: Path, checkout: Path, arch: str) -> Path:
     """The shell script the guest runs inside its root, from the checkout."""
-    if arch == "arm64":  # Debian's arm64 Python, this checkout's code, no venv
-        python = "/usr/bin/python3.11"
-        extra = (f"export PYTHONPATH={checkout}\n"
-                 "export LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu\n")
-    else:  # the host's root: the venv's Python
-        python, extra = sys.executable, ""
+    python, extra = guest_python(arch, checkout)
     home = plan.parent.parent / "home"  # the matrix's ecli home, copied: the root is read-only
     path.write_text(f"cd {checkout}\ncp -a {home} /tmp/ecli-home\n"
                     "export HOME=/tmp ECLI_HOME=/tmp/ecli-home "

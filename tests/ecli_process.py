@@ -64,7 +64,6 @@ class RunningEcli:
         os.close(writer)
         self._buffer = b""
         self.states: list[dict] = []
-        self.stderr_lines: list[str] = []
         self.program_ids: set[int] = set()
 
     def _read_states(self, timeout: float) -> bool:
@@ -87,16 +86,17 @@ class RunningEcli:
                 return
             if closed:
                 _, err = self.process.communicate()
-                self.stderr_lines.append(err)
                 raise AssertionError(f"ecli exited before attaching: {self.states}: {err}")
         raise AssertionError("ecli did not attach in time")
 
     def finish(self, timeout: float = 60) -> tuple[str, str, int]:
+        """(stdout, stderr, exit status); all of them, even after wait_attached read them
+        (Popen.communicate keeps what an earlier call read)."""
         out, err = self.process.communicate(timeout=timeout)
         while select.select([self._states], [], [], 0)[0] and not self._read_states(0):
             pass  # the last state: exited, with its status
         os.close(self._states)
-        return out, "".join(self.stderr_lines) + err, self.process.returncode
+        return out, err, self.process.returncode
 
     def json_events(self, out: str) -> list[dict]:
         """The events: every JSON line but the maps reports (`{"time", "final", "maps"}`)."""

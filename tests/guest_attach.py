@@ -1,6 +1,6 @@
 """Inside a guest kernel: run each attach-type test object with a real trigger, report each run.
 
-The job of one boot (tests/test_attach_guests.py starts it through generator/guest.py):
+The job of one boot (tests/test_attach_types.py starts it through generator/guest.py):
 `python tests/guest_attach.py OBJECTS_DIR [PACKAGE_REFERENCE...]`. For each check, `ecli
 run OBJECT --json` runs in the background until it has attached; a child process that names
 itself `ecli-trig` (prctl) opens, unlinks or executes files in the guest's /tmp; then the
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ecli_process import RunningEcli, ecli_command, programs_left
+from ecli_process import RunningEcli, bpf_program_ids, ecli_command, programs_left
 
 MARK = "@@ecli-attach"
 TRIGGER_COMM = b"ecli-trig"
@@ -49,12 +49,15 @@ def as_trigger(action: Callable[[], None]) -> int:
 
 
 def unlink_all(*names: str) -> Callable[[], None]:
-    """Unlink each file in turn, whatever the previous one gave; the first errno is raised."""
+    """Unlink each file in turn, whatever the previous one gave; the first errno is raised.
+    Through unlinkat(2) (dir_fd: the kernel ignores it for an absolute path), the one
+    unlink system call every architecture has."""
     def action() -> None:
         first: OSError | None = None
+        folder = os.open(TMP, os.O_RDONLY | os.O_DIRECTORY)
         for name in names:
             try:
-                os.unlink(TMP / name)
+                os.unlink(TMP / name, dir_fd=folder)
             except OSError as exc:
                 first = first or exc
         if first:
@@ -82,7 +85,8 @@ def run_check(name: str, target: str, action: Callable[[], None],
         run.wait_attached(timeout=ATTACH_SECONDS)
     except AssertionError as exc:
         out, err, code = run.finish(timeout=60)
-        return {**record, "error": str(exc), "returncode": code, "stderr": err[-2000:]}
+        return {**record, "error": str(exc)[:2000], "returncode": code, "stderr": err[-2000:],
+                "loaded": sorted(programs_left(bpf_program_ids()))}  # the guest has no others
     record["attach_seconds"] = round(time.monotonic() - started, 1)
     record["trigger"] = as_trigger(action)
     time.sleep(1)  # the reader polls every 0.1 s; TCG is slow
