@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecli.develop import bundle_archive, toolchains
 from ecli.errors import ArtifactError, BuildError
+from ecli.files import write_atomic
 from ecli.kernel.system import VMLINUX_BTF as KERNEL_BTF
 from ecli.oci import artifact, mediatypes
 from ecli.oci.config import PackageConfig
@@ -394,11 +395,16 @@ def _ensure_vmlinux_h(project: Project) -> None:
 
 
 def _compile(project: Project, object_path: Path, arch: str | None = None) -> str:
+    """clang's object, the same bytes for the same sources in any folder.
+
+    clang writes each file's path into the object (BTF line info, DWARF), so the
+    project's folder is mapped to `.` and ecli's headers are read from a copy
+    inside it: paths stay relative, and clang still finds every file to put
+    its source lines in the BTF, which the verifier's messages quote."""
     clang = _tool("clang", "clang")
     command = [clang, "-target", "bpf", "-g", "-O2", f"-D__TARGET_ARCH_{arch or target_arch()}",
-               "-I", str(project.build_dir)]
-    if INCLUDE_DIR.is_dir():
-        command += ["-I", str(INCLUDE_DIR)]
+               f"-ffile-prefix-map={project.root}=.", "-I", str(project.build_dir),
+               "-I", str(_ecli_headers(project))]
     multiarch = Path(f"/usr/include/{platform.machine()}-linux-gnu")
     if multiarch.is_dir():  # asm/ headers, which libbpf's usdt.bpf.h needs
         command += ["-I", str(multiarch)]
@@ -414,6 +420,17 @@ def _compile(project: Project, object_path: Path, arch: str | None = None) -> st
         raise BuildError(f"compiling {project.source.name} failed (clang exit "
                          f"{result.returncode}):\n{_tail(output, OUTPUT_TAIL_LINES)}", hint=hint)
     return output
+
+
+def _ecli_headers(project: Project) -> Path:
+    """DIR/build/include: a copy of the headers ecli ships (ecli.h), refreshed each build."""
+    folder = project.build_dir / "include"
+    for header in sorted(INCLUDE_DIR.glob("*.h")):
+        data = header.read_bytes()
+        copy = folder / header.name
+        if not copy.is_file() or copy.read_bytes() != data:
+            write_atomic(copy, data, durable=False)
+    return folder
 
 
 def _tool(name: str, debian_package: str) -> str:
