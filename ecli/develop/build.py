@@ -341,6 +341,7 @@ def _folder(plat: Platform) -> str:
 
 def _build_bundle(project: Project, plat: Platform, first: bool, outputs: list[str]) -> Path:
     """Run the language's build for `plat` and pack its outputs into NAME.tar.gz."""
+    mtime = bundle_archive.source_date_epoch()
     lang = toolchains.language(project.language)
     for step in lang.steps(project.config.name, plat, first):
         outputs.append(toolchains.run(step, project.root))
@@ -351,7 +352,7 @@ def _build_bundle(project: Project, plat: Platform, first: bool, outputs: list[s
         raise BuildError(f"{project.root / PROJECT_FILE}: package.entrypoint {entry!r} is not "
                          f"in the bundle (it holds {', '.join(sorted(files))})")
     target = project.build_dir / _folder(plat) / f"{project.config.name}.tar.gz"
-    return bundle_archive.write(target, files)
+    return bundle_archive.write(target, files, mtime)
 
 
 def _write_index(store: Store, manifests: list[Descriptor], tag: str) -> str:
