@@ -6,6 +6,7 @@ Real clang, bpftool and make; the verifier still quotes the source lines."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import tarfile
@@ -169,3 +170,19 @@ def test_a_bad_source_date_epoch_is_one_line_and_builds_nothing(
     assert "Traceback" not in ran.stderr
     assert not (project / "build" / "tool").exists()  # make never ran
     assert not (project / "build" / "oci").exists()
+
+
+@pytest.mark.parametrize("template", ["c-libbpf", "python"])
+def test_a_template_bundle_gives_the_same_digest_in_two_folders(
+        tmp_path: Path, env: dict[str, str], template: str) -> None:
+    """The templates' Makefiles map the folder to `.`: the skeleton's object, the static
+    C binary and the python bundle's object name no folder."""
+    digests = set()
+    for folder in (tmp_path / "a" / "tool", tmp_path / "elsewhere" / "deeper" / "tool"):
+        assert run_ecli("init", str(folder), "-t", template, env=env).returncode == 0
+        built = run_ecli("build", str(folder), "--json", env=env)
+        assert built.returncode == 0, built.stderr
+        digests.add(json.loads(built.stdout)["digest"])
+        for blob in blobs(folder).values():
+            assert str(folder).encode() not in blob
+    assert len(digests) == 1

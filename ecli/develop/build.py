@@ -32,7 +32,9 @@ an OCI image index over them.
 For kind `bpf` the source is compiled once, CO-RE, against a `vmlinux.h`
 dumped from this kernel's BTF (kept in DIR/build/ and reused), and the object
 plus its package config are written as an artifact tagged with the version,
-ready for `ecli push`. With `output.event_header`, the header is compiled to
+ready for `ecli push`. The object names its files relative to the project
+(`_compile`), and no time is written: the same sources and clang give the
+same digest in any folder. With `output.event_header`, the header is compiled to
 BTF as `ecli run --event-header` does, the event type chosen (by
 `output.event_type`, else the one struct of the size the programs send), and
 the BTF packed beside the object (`NAME.events.btf`, named by the config's
