@@ -26,6 +26,7 @@ WORK = Path(__file__).resolve().parents[1]
 TEMPLATES = ["bpf", "c-libbpf", "go-cilium", "rust-libbpf", "python", "java", "typescript",
              "eunomia"]
 MULTI_PLATFORM = {"bpf", "go-cilium", "eunomia"}
+BUILD_OUTPUTS = ("build", "target", "dist", "node_modules")  # what a build writes
 
 
 @pytest.fixture(scope="session")
@@ -114,8 +115,12 @@ def test_template_end_to_end(template: str, tmp_path: Path, registry, toolchain_
     built = ecli_json("build", str(project), env=toolchain_env)
     expected = ["linux/amd64", "linux/arm64"] if template in MULTI_PLATFORM else ["linux/amd64"]
     assert built["platforms"] == expected
-    again = ecli_json("build", str(project), env=toolchain_env)
-    assert again["digest"] == built["digest"], "the build is not reproducible"
+    # Reproducible: the same sources, copied to a folder of another name and depth
+    # without any build output, give the same digest.
+    elsewhere = tmp_path / "elsewhere" / "deeper" / name
+    shutil.copytree(project, elsewhere, ignore=shutil.ignore_patterns(*BUILD_OUTPUTS))
+    again = ecli_json("build", str(elsewhere), env=toolchain_env)
+    assert again["digest"] == built["digest"], "another folder gives another digest"
 
     ref = f"{registry.host}/templates/{name}:0.1.0"
     pushed = ecli_json("push", ref, "--dir", str(project))

@@ -32,7 +32,9 @@ an OCI image index over them.
 For kind `bpf` the source is compiled once, CO-RE, against a `vmlinux.h`
 dumped from this kernel's BTF (kept in DIR/build/ and reused), and the object
 plus its package config are written as an artifact tagged with the version,
-ready for `ecli push`. With `output.event_header`, the header is compiled to
+ready for `ecli push`. The object names its files relative to the project
+(`_compile`), and no time is written: the same sources and clang give the
+same digest in any folder. With `output.event_header`, the header is compiled to
 BTF as `ecli run --event-header` does, the event type chosen (by
 `output.event_type`, else the one struct of the size the programs send), and
 the BTF packed beside the object (`NAME.events.btf`, named by the config's
@@ -54,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecli.develop import bundle_archive, toolchains
 from ecli.errors import ArtifactError, BuildError
+from ecli.files import write_atomic
 from ecli.kernel.system import VMLINUX_BTF as KERNEL_BTF
 from ecli.oci import artifact, mediatypes
 from ecli.oci.config import PackageConfig
@@ -340,6 +343,7 @@ def _folder(plat: Platform) -> str:
 
 def _build_bundle(project: Project, plat: Platform, first: bool, outputs: list[str]) -> Path:
     """Run the language's build for `plat` and pack its outputs into NAME.tar.gz."""
+    mtime = bundle_archive.source_date_epoch()
     lang = toolchains.language(project.language)
     for step in lang.steps(project.config.name, plat, first):
         outputs.append(toolchains.run(step, project.root))
@@ -350,7 +354,7 @@ def _build_bundle(project: Project, plat: Platform, first: bool, outputs: list[s
         raise BuildError(f"{project.root / PROJECT_FILE}: package.entrypoint {entry!r} is not "
                          f"in the bundle (it holds {', '.join(sorted(files))})")
     target = project.build_dir / _folder(plat) / f"{project.config.name}.tar.gz"
-    return bundle_archive.write(target, files)
+    return bundle_archive.write(target, files, mtime)
 
 
 def _write_index(store: Store, manifests: list[Descriptor], tag: str) -> str:
@@ -394,11 +398,16 @@ def _ensure_vmlinux_h(project: Project) -> None:
 
 
 def _compile(project: Project, object_path: Path, arch: str | None = None) -> str:
+    """clang's object, the same bytes for the same sources in any folder.
+
+    clang writes each file's path into the object (BTF line info, DWARF), so the
+    project's folder is mapped to `.` and ecli's headers are read from a copy
+    inside it: paths stay relative, and clang still finds every file to put
+    its source lines in the BTF, which the verifier's messages quote."""
     clang = _tool("clang", "clang")
     command = [clang, "-target", "bpf", "-g", "-O2", f"-D__TARGET_ARCH_{arch or target_arch()}",
-               "-I", str(project.build_dir)]
-    if INCLUDE_DIR.is_dir():
-        command += ["-I", str(INCLUDE_DIR)]
+               f"-ffile-prefix-map={project.root}=.", "-I", str(project.build_dir),
+               "-I", str(_ecli_headers(project))]
     multiarch = Path(f"/usr/include/{platform.machine()}-linux-gnu")
     if multiarch.is_dir():  # asm/ headers, which libbpf's usdt.bpf.h needs
         command += ["-I", str(multiarch)]
@@ -414,6 +423,17 @@ def _compile(project: Project, object_path: Path, arch: str | None = None) -> st
         raise BuildError(f"compiling {project.source.name} failed (clang exit "
                          f"{result.returncode}):\n{_tail(output, OUTPUT_TAIL_LINES)}", hint=hint)
     return output
+
+
+def _ecli_headers(project: Project) -> Path:
+    """DIR/build/include: a copy of the headers ecli ships (ecli.h), refreshed each build."""
+    folder = project.build_dir / "include"
+    for header in sorted(INCLUDE_DIR.glob("*.h")):
+        data = header.read_bytes()
+        copy = folder / header.name
+        if not copy.is_file() or copy.read_bytes() != data:
+            write_atomic(copy, data, durable=False)
+    return folder
 
 
 def _tool(name: str, debian_package: str) -> str:

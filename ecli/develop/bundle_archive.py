@@ -17,10 +17,25 @@ from pathlib import Path, PurePosixPath
 
 from ecli.errors import BuildError
 
+_GZIP_LAST_TIME = 2**32 - 1  # gzip keeps the time in 32 bits
 
-def write(target: Path, files: Mapping[str, Path]) -> Path:
-    """Pack `files` (path in the bundle -> file on disk) into `target`."""
-    mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
+
+def source_date_epoch() -> int:
+    """The time the archive's entries carry: SOURCE_DATE_EPOCH (reproducible-builds.org's
+    convention), else 0; read before the build runs, so a bad value costs nothing."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not text:
+        return 0
+    if not text.isascii() or not text.isdigit() or int(text) > _GZIP_LAST_TIME:
+        raise BuildError(f"SOURCE_DATE_EPOCH={text!r} is not a time in whole seconds since "
+                         "1970 (0 to 4294967295)",
+                         hint="set it to `git log -1 --format=%ct`, or unset it for time 0")
+    return int(text)
+
+
+def write(target: Path, files: Mapping[str, Path], mtime: int = 0) -> Path:
+    """Pack `files` (path in the bundle -> file on disk) into `target`, every entry
+    dated `mtime` (seconds since 1970)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for directory in sorted(_directories(files)):

@@ -133,6 +133,20 @@ def _cargo_cross_env(cross: Cross) -> dict[str, str]:
             "PKG_CONFIG_SYSROOT_DIR": "/"}
 
 
+def _remapped_rustflags(env: dict[str, str], cwd: Path) -> dict[str, str]:
+    """`env` with the user's rustc flags (CARGO_ENCODED_RUSTFLAGS, else RUSTFLAGS) plus
+    path remaps, 0x1f-separated so that folders may hold spaces: rustc writes source
+    paths into the binary (panic locations) of the project's crate and CARGO_HOME's,
+    which would make the same sources differ by folder and by user (Go's -trimpath)."""
+    env = dict(env)
+    encoded = env.get("CARGO_ENCODED_RUSTFLAGS")
+    flags = encoded.split("\x1f") if encoded else env.pop("RUSTFLAGS", "").split()
+    cargo_home = env.get("CARGO_HOME") or str(Path.home() / ".cargo")
+    flags += [f"--remap-path-prefix={cwd}=.", f"--remap-path-prefix={cargo_home}=/cargo"]
+    env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flag for flag in flags if flag)
+    return env
+
+
 def _check_rust_target(target: str, cwd: Path, env: dict[str, str]) -> None:
     """Cargo's own error for a missing standard library is a page of `can't find crate`."""
     sysroot = subprocess.run(["rustc", "--print", "sysroot"], cwd=cwd, env=env,
@@ -246,6 +260,8 @@ def run(step: Step, cwd: Path) -> str:
         raise BuildError(f"{step.argv[0]} is not installed (needed to build {cwd.name})",
                          hint=f"install {_DEBIAN.get(step.argv[0], step.argv[0])}")
     env = {**os.environ, "PATH": path, **step.env}
+    if step.argv[0] == "cargo":
+        env = _remapped_rustflags(env, cwd)
     if step.argv[0] == "cargo" and "--target" in step.argv:
         _check_rust_target(step.argv[step.argv.index("--target") + 1], cwd, env)
     result = subprocess.run([tool, *step.argv[1:]], cwd=cwd, env=env, capture_output=True,

@@ -5,6 +5,8 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 KERNEL_BTF := /sys/kernel/btf/vmlinux
+# Paths in the object relative to the project: the same sources give the same bytes in any folder.
+PREFIX_MAP := -ffile-prefix-map=$(CURDIR)=.
 
 .PHONY: all clean
 all: $(OUTPUT)/probe.bpf.o
@@ -15,7 +17,7 @@ $(BPF_DIR)/vmlinux.h:
 
 $(OUTPUT)/probe.bpf.o: $(BPF_DIR)/probe.bpf.c $(BPF_DIR)/vmlinux.h
 	mkdir -p $(OUTPUT)
-	$(CLANG) -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -I$(BPF_DIR) -c $< -o $@
+	$(CLANG) -target bpf -g -O2 $(PREFIX_MAP) -D__TARGET_ARCH_$(ARCH) -I$(BPF_DIR) -c $< -o $@
 
 clean:
 	rm -rf $(OUTPUT) $(BPF_DIR)/vmlinux.h

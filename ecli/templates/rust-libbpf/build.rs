@@ -28,9 +28,15 @@ fn main() {
         Ok("aarch64") => "arm64",
         _ => "x86",
     };
+    // Paths in the object relative to the project: the same sources, the same bytes in any folder.
+    let project = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     SkeletonBuilder::new()
         .source(SOURCE)
-        .clang_args([format!("-D__TARGET_ARCH_{arch}"), "-Isrc/bpf".to_string()])
+        .clang_args([
+            format!("-D__TARGET_ARCH_{arch}"),
+            "-Isrc/bpf".to_string(),
+            format!("-ffile-prefix-map={project}=."),
+        ])
         .build_and_generate(out.join("probe.skel.rs"))
         .expect("building the eBPF skeleton failed");
     println!("cargo:rerun-if-changed={SOURCE}");
