@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ecli.errors import EcliError
 from ecli.hubindex import model
 from ecli.oci.registry import INSECURE_ENV
 from generator import (
@@ -145,6 +146,7 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
     started = time.monotonic()
     site_url = site.check_site_url(opts.site_url) if opts.site_url is not None else None
     hub_key = rootsign.load_key(opts.hub_key)  # before the work: a bad key fails at once
+    generated = _generated()  # and a bad SOURCE_DATE_EPOCH
     validations = outputs = None
     if cache_dir is not None:
         index_root = str(opts.index_dir.resolve())
@@ -166,7 +168,8 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
     site.check_target(out)
     popularity = stats.read(opts.stats_file) if opts.stats_file else {}
     kernels = kernelresults.read(opts.index_dir / kernelresults.RESULTS_FILE)
-    documents, cached = _documents(index, locked, opts.inspection_file, outputs, kernels)
+    documents, cached = _documents(index, locked, generated, opts.inspection_file,
+                                   outputs, kernels)
     staged = site.staging_dir(out)
     shutil.rmtree(staged, ignore_errors=True)
     docs_dir = Path(tempfile.mkdtemp(prefix="hub-docs-"))
@@ -188,7 +191,7 @@ def _build(opts: Options, out: Path, cache_dir: Path | None) -> BuildResult:
                        hub_key.public().fingerprint() if hub_key else None)
 
 
-def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
+def _documents(index: Index, locked: lock.Lock, generated: str, inspection_file: Path | None,
                outputs: buildcache.Outputs | None, kernels: kernelresults.Results
                ) -> tuple[emit.Documents, fill.Cached | None]:
     """The api/v1 documents, and with the build cache what `fill` needs to reuse pages.
@@ -197,7 +200,6 @@ def _documents(index: Index, locked: lock.Lock, inspection_file: Path | None,
     documents start without inspections: each package's key takes its raw
     inspection lines, and only the packages rendered again get theirs parsed.
     """
-    generated = _generated()
     lines = inspectlines.Inspections(inspection_file) if outputs is not None else None
     if outputs is None or lines is None or lines.whole is not None:
         inspected = (lines.whole if lines is not None else
@@ -309,9 +311,15 @@ def _update_lock(index: Index, opts: Options) -> tuple[int, bool, tuple[str, ...
 
 
 def _generated() -> str:
-    """Now, or SOURCE_DATE_EPOCH for reproducible builds."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    """Now, or SOURCE_DATE_EPOCH for reproducible builds (a bad value is a problem)."""
+    from ecli.develop.bundle_archive import source_date_epoch
+
+    try:
+        epoch = source_date_epoch()
+    except EcliError as exc:
+        raise GeneratorError([Problem("SOURCE_DATE_EPOCH", 1, 1, "", exc.message,
+                                      hint=exc.hint, code="environment")]) from None
+    moment = datetime.fromtimestamp(epoch, UTC) if epoch is not None else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -100,3 +100,24 @@ def test_content_that_does_not_match_its_digest_is_refused_by_inspect(
     assert "tool 1.0.0" in output and "[inspect]" in output
     assert "digest" in output.lower()
     assert not (index / "inspection.json").exists()
+
+
+@pytest.mark.parametrize("value", ["yesterday", "-1", "1.5", "99999999999"])
+def test_a_bad_source_date_epoch_fails_the_build_before_any_work(
+        value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch):
+    """The hub's generation time comes from SOURCE_DATE_EPOCH when set: a bad value is one
+    problem, found before the registry is asked anything, and the site stays."""
+    with faulty("500") as (host, seen):
+        index = entry_index(tmp_path, "tool", f"{host}/ebpfhub/tool:1.0.0")
+        out = tmp_path / "site"
+        (out / "api" / "v1").mkdir(parents=True)
+        (out / "api" / "v1" / "index.json").write_text("{}")  # a previous build
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+        assert main(["build", "--index", str(index), "--out", str(out),
+                     "--config", str(REPO / "mkdocs.yml")]) == 1
+    output = capsys.readouterr().out
+    assert (f"SOURCE_DATE_EPOCH:1:1: SOURCE_DATE_EPOCH={value!r} is not a time in whole "
+            "seconds since 1970 (0 to 4294967295) [environment]") in output
+    assert "Traceback" not in output and seen == []
+    assert (out / "api" / "v1" / "index.json").read_text() == "{}"

@@ -343,7 +343,7 @@ def _folder(plat: Platform) -> str:
 
 def _build_bundle(project: Project, plat: Platform, first: bool, outputs: list[str]) -> Path:
     """Run the language's build for `plat` and pack its outputs into NAME.tar.gz."""
-    mtime = bundle_archive.source_date_epoch()
+    mtime = bundle_archive.source_date_epoch() or 0  # unset: time 0
     lang = toolchains.language(project.language)
     for step in lang.steps(project.config.name, plat, first):
         outputs.append(toolchains.run(step, project.root))

@@ -20,16 +20,17 @@ from ecli.errors import BuildError
 _GZIP_LAST_TIME = 2**32 - 1  # gzip keeps the time in 32 bits
 
 
-def source_date_epoch() -> int:
-    """The time the archive's entries carry: SOURCE_DATE_EPOCH (reproducible-builds.org's
-    convention), else 0; read before the build runs, so a bad value costs nothing."""
+def source_date_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org's convention), None when unset: the
+    time a build writes (an archive's entries, the hub's generation time). Read before
+    the build runs, so a bad value costs nothing."""
     text = os.environ.get("SOURCE_DATE_EPOCH", "")
     if not text:
-        return 0
+        return None
     if not text.isascii() or not text.isdigit() or int(text) > _GZIP_LAST_TIME:
         raise BuildError(f"SOURCE_DATE_EPOCH={text!r} is not a time in whole seconds since "
                          "1970 (0 to 4294967295)",
-                         hint="set it to `git log -1 --format=%ct`, or unset it for time 0")
+                         hint="set it to `git log -1 --format=%ct`, or unset it")
     return int(text)
 
 
