@@ -85,6 +85,18 @@ def test_init_never_writes_into_a_non_empty_folder(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "tool").iterdir()] == ["mine.txt"]
 
 
+@pytest.mark.parametrize("name", ["tool", "std", "cmd", "all"])
+def test_a_go_project_may_take_a_name_go_reserves(name: str, tmp_path: Path) -> None:
+    """`go build` refuses a module named like a Go pattern ("tool" is not an importable
+    package): the template's module path is never the bare name."""
+    project = tmp_path / name
+    assert run_ecli("init", str(project), "-t", "go-cilium").returncode == 0
+    listed = subprocess.run(["go", "list", "-e", "-f", "{{.ImportPath}} {{.Error}}", "."],
+                            cwd=project, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[0] == f"example.com/{name}", listed.stdout
+
+
 def test_init_needs_a_folder() -> None:
     assert "needs a folder" in one_line_error(run_ecli("init"), code=2)
 

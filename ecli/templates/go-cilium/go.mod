@@ -1,4 +1,6 @@
-module {{name}}
+// The module path: change it to where the code lives. A bare name could be one Go
+// reserves (tool, std, cmd, all), so it starts with example.com/.
+module example.com/{{name}}
 
 go 1.23.0
 
